@@ -1,0 +1,42 @@
+# MSHT victim-engagement toolkit. `make help` lists the targets.
+# PARAMS picks the run: make report PARAMS=params/myforce.yaml
+PARAMS ?= params/default.yaml
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help venv data run render report test test-unit test-notebooks clean-outputs
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-15s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv and install the project into it (if needed)
+
+data: venv ## Generate the synthetic extracts for PARAMS if there are none
+	$(BIN)/msht data --params $(PARAMS)
+
+run: data ## Run the notebooks with papermill (writes results CSVs)
+	$(BIN)/msht run --params $(PARAMS)
+
+render: venv ## Render the report of PARAMS (Quarto if on PATH, else the HTML fallback)
+	$(BIN)/msht render --params $(PARAMS)
+
+report: venv ## Everything: data if missing, notebooks, results, rendered report
+	$(BIN)/msht report --params $(PARAMS)
+
+test: data ## Unit tests, then nbval on the committed notebooks
+	$(BIN)/python -m pytest tests notebooks --nbval --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+test-unit: venv ## Unit tests only (fast)
+	$(BIN)/python -m pytest tests -p no:cacheprovider
+
+clean-outputs: ## Remove git-ignored run outputs (_output/) and generated data (data/)
+	rm -rf _output data/raw data/processed

@@ -1,0 +1,378 @@
+"""Clean and merge the raw extracts by the seed's section 2.5 rules, accounting for every row.
+
+The exclusion steps, in order (each raw row gets exactly one status: ``analysed`` or the rule
+that excluded it):
+
+Cases (one row per MSHT case entry)
+  1. ``no_victim_id`` - the entry has no victim person ID.
+  2. ``outside_period`` - the case date is outside the run's period (params).
+  3. ``conflicting`` - two or more entries for the same victim ID and date, with different
+     occurrence numbers and different sociodemographics: all of them are excluded.
+  4. ``duplicate`` - entries for the same victim and date that are the same in every coded
+     variable except the occurrence number: the first entered is kept.
+     ``update_superseded`` - entries for the same victim and date with the same
+     sociodemographics but different case details: an update entered as a new row; the last
+     entered is kept (seed 2.5, "data duplication").
+Victim records
+  5. ``not_in_case_file`` - the person ID matches no victim ID in the MSHT case file.
+  6. ``case_excluded`` - the record belongs to a case entry excluded above.
+  7. ``occurrence_not_in_case_file`` - the person is a victim in the case file, but not on
+     this occurrence.
+  8. ``duplicate_record`` - a second record for the same occurrence and person (the last kept).
+Police-record entries
+  5. ``not_in_case_file``; 9. ``victim_not_analysed`` - all of the person's cases were
+  excluded; 8. ``duplicate_record`` - the same person and incident twice.
+Offenders
+  10. ``unmatched_offender`` - the occurrence number matches no case entry;
+  6. ``case_excluded``; 8. ``duplicate_record``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from msht import coding
+from msht.ingest import SOURCE_ROW, ExtractError
+
+ANALYSED = "analysed"
+
+#: Exclusion rules: (step number, rule code, entity, description). Order is the order applied.
+RULES: tuple[tuple[int, str, str, str], ...] = (
+    (1, "no_victim_id", "cases", "The case entry has no victim ID"),
+    (2, "outside_period", "cases", "The case date is outside the analysed period"),
+    (3, "conflicting", "cases", "Same victim and date, different occurrence numbers and different sociodemographics"),
+    (4, "duplicate", "cases", "Same victim and date, identical except the occurrence number (one kept)"),
+    (4, "update_superseded", "cases", "Same victim and date, case details updated in a new entry (the last kept)"),
+    (5, "not_in_case_file", "victim_records", "Victim ID not in the MSHT case file"),
+    (6, "case_excluded", "victim_records", "The record's case entry was excluded"),
+    (7, "occurrence_not_in_case_file", "victim_records", "The victim is in the case file, but not on this occurrence"),
+    (8, "duplicate_record", "victim_records", "A second record for the same occurrence and person"),
+    (5, "not_in_case_file", "police_records", "Person ID not in the MSHT case file"),
+    (9, "victim_not_analysed", "police_records", "All of the person's case entries were excluded"),
+    (8, "duplicate_record", "police_records", "The same person and incident recorded twice"),
+    (10, "unmatched_offender", "offenders", "Occurrence number matches no MSHT case entry"),
+    (6, "case_excluded", "offenders", "The offender's case entry was excluded"),
+    (8, "duplicate_record", "offenders", "The same offender recorded twice on one occurrence"),
+)
+
+#: Extract name -> entity name used in the exclusions table.
+ENTITY = {"cases": "cases", "victims": "victim_records", "police_records": "police_records", "offenders": "offenders"}
+
+VICTIM_FIELDS = ("victim_sex", "victim_age", "victim_countries")
+CASE_FIELDS = (
+    "referral_form", "referring_agency", "criminal_exploitation", "labour_exploitation", "sexual_exploitation",
+    "domestic_servitude", "other_exploitation", "exploitation_location", "county_lines", "engagement",
+    "offered", "accepted",
+)
+
+
+@dataclass
+class CleanResult:
+    """The analysis tables, the exclusions table and every raw row's status."""
+
+    cases: pd.DataFrame
+    victims: pd.DataFrame
+    offenders: pd.DataFrame
+    exclusions: pd.DataFrame
+    status: dict[str, pd.DataFrame] = field(default_factory=dict)
+    mappings: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def parse_dates(values: pd.Series, *, path: str, column: str, rows: pd.Series, with_time: bool = False) -> pd.Series:
+    """Parse dd/mm/yyyy (optionally ``HH:MM``) or ISO dates; raise ExtractError naming the first bad value."""
+    text = values.astype("string").str.strip()
+    fmt = "%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y"
+    parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+    iso = pd.to_datetime(text.where(parsed.isna()), format="ISO8601", errors="coerce")
+    parsed = parsed.fillna(iso)
+    bad = text.notna() & parsed.isna()
+    if bad.any():
+        i = bad.idxmax()
+        raise ExtractError(f"{path}: column '{column}', row {rows[i]}: value {text[i]!r} is not a date (expected dd/mm/yyyy)")
+    return parsed
+
+
+def _parse_age(values: pd.Series, *, path: str, rows: pd.Series) -> pd.Series:
+    text = coding.normalise_text(values)
+    num = pd.to_numeric(text, errors="coerce")
+    bad = text.notna() & num.isna()
+    if bad.any():
+        i = bad.idxmax()
+        raise ExtractError(f"{path}: column 'age', row {rows[i]}: value {values[i]!r} is not a number of years")
+    num = num.where((num >= 0) & (num <= 110))
+    return num.round().astype("Int64")
+
+
+def code_cases(frame: pd.DataFrame, *, path: str, force_words: list[str]) -> pd.DataFrame:
+    """Code the case extract's fields (see :mod:`msht.coding`)."""
+    rows = frame[SOURCE_ROW]
+    out = pd.DataFrame(index=frame.index)
+    out[SOURCE_ROW] = rows
+    out["occurrence_number"] = frame["occurrence_number"].astype("string").str.strip()
+    out["person_id"] = frame["victim_person_id"].astype("string").str.strip().replace({"": pd.NA})
+    out["date"] = parse_dates(frame["recorded_date"], path=path, column="recorded_date", rows=rows)
+    out["entered_on"] = parse_dates(frame["entered_on"], path=path, column="entered_on", rows=rows, with_time=True)
+    out["referral_form"] = coding.code_referral_form(frame["referral_form"])
+    out["referring_agency"] = coding.code_referring_agency(frame["referring_agency"], force_words)
+    types = coding.code_exploitation_types(frame["exploitation_type"])
+    for col in types.columns:
+        out[col] = types[col].astype(bool)
+    out["exploitation_location"] = coding.code_location(frame["exploitation_location"])
+    out["county_lines"] = coding.code_yes_no(frame["county_lines"])
+    out["engagement"] = coding.code_engagement(frame["offence_outcome"])
+    out["offered"] = coding.code_yes_no(frame["support_offered"])
+    out["accepted"] = coding.code_yes_no(frame["support_accepted"])
+    return out
+
+
+def code_victim_records(frame: pd.DataFrame, *, path: str) -> pd.DataFrame:
+    """Code the victim records' sociodemographics (age is computed once the case date is known)."""
+    rows = frame[SOURCE_ROW]
+    out = pd.DataFrame(index=frame.index)
+    out[SOURCE_ROW] = rows
+    out["occurrence_number"] = frame["occurrence_number"].astype("string").str.strip()
+    out["person_id"] = frame["person_id"].astype("string").str.strip()
+    out["victim_sex"] = coding.code_sex(frame["sex"])
+    out["date_of_birth"] = parse_dates(frame["date_of_birth"], path=path, column="date_of_birth", rows=rows)
+    out["recorded_age"] = _parse_age(frame["age"], path=path, rows=rows)
+    nat = coding.code_nationality(frame["nationality"])
+    out["victim_countries"] = nat["countries"].astype("string")
+    out["victim_uk_national"] = nat["uk_national"]
+    out["victim_nationality_region"] = nat["region"]
+    return out
+
+
+def _status_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({SOURCE_ROW: frame[SOURCE_ROW].to_numpy(), "status": ANALYSED}, index=frame.index)
+
+
+def _mark(status: pd.DataFrame, mask: pd.Series, rule: str) -> None:
+    """Give rows still analysed under ``mask`` the exclusion ``rule`` (a row keeps its first reason)."""
+    target = mask & (status["status"] == ANALYSED)
+    status.loc[target, "status"] = rule
+
+
+def _age_at(dob: pd.Series, on: pd.Series, recorded: pd.Series) -> pd.Series:
+    age = coding.age_from_dob(dob, on)
+    return age.fillna(recorded).astype("Int64")
+
+
+def clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None = None,
+          period: tuple[str, str] = ("1900-01-01", "2100-12-31"), force_words: list[str] | None = None) -> CleanResult:
+    """Apply the section 2.5 rules to validated extract frames and build the analysis tables.
+
+    ``extracts`` maps ``cases``, ``victims``, ``police_records`` and ``offenders`` to the text
+    frames of :func:`msht.ingest.read_extract` (each with a ``source_row`` column).
+    """
+    paths = paths or {k: k for k in extracts}
+    force_words = force_words or ["police", "constabulary", "force"]
+    cases = code_cases(extracts["cases"], path=paths["cases"], force_words=force_words)
+    vrec = code_victim_records(extracts["victims"], path=paths["victims"])
+    st_cases = _status_frame(cases)
+
+    # 1-2: no victim ID; outside the period
+    _mark(st_cases, cases["person_id"].isna(), "no_victim_id")
+    start, end = pd.Timestamp(period[0]), pd.Timestamp(period[1])
+    _mark(st_cases, (cases["date"] < start) | (cases["date"] > end), "outside_period")
+
+    # victim sociodemographics of each case entry (its own record on that occurrence)
+    vrec_last = vrec.drop_duplicates(["occurrence_number", "person_id"], keep="last")
+    entry = cases.merge(
+        vrec_last[["occurrence_number", "person_id", "victim_sex", "date_of_birth", "recorded_age", "victim_countries",
+                   "victim_uk_national", "victim_nationality_region"]],
+        on=["occurrence_number", "person_id"], how="left",
+    ).set_index(cases.index)
+    entry["victim_age"] = _age_at(entry["date_of_birth"], entry["date"], entry["recorded_age"])
+
+    # 3-4: same victim and date
+    live = st_cases["status"] == ANALYSED
+    grp = entry[live].groupby(["person_id", "date"], sort=False)
+    size = grp["occurrence_number"].transform("size")
+    multi = entry[live][size > 1]
+    if len(multi):
+        key = ["person_id", "date"]
+        demo = multi[list(VICTIM_FIELDS)].astype("string").fillna("<NA>").agg("|".join, axis=1)
+        n_demo = demo.groupby([multi[k] for k in key]).transform("nunique")
+        _mark(st_cases, pd.Series(n_demo > 1, index=multi.index).reindex(cases.index, fill_value=False), "conflicting")
+        same = multi[n_demo == 1]
+        details = same[list(CASE_FIELDS)].astype("string").fillna("<NA>").agg("|".join, axis=1)
+        n_det = details.groupby([same[k] for k in key]).transform("nunique")
+        order = same.sort_values(["entered_on", "occurrence_number"])
+        first = order.groupby(key).head(1).index
+        last = order.groupby(key).tail(1).index
+        dup_mask = (n_det == 1) & ~same.index.isin(first)
+        upd_mask = (n_det > 1) & ~same.index.isin(last)
+        _mark(st_cases, pd.Series(dup_mask, index=same.index).reindex(cases.index, fill_value=False), "duplicate")
+        _mark(st_cases, pd.Series(upd_mask, index=same.index).reindex(cases.index, fill_value=False), "update_superseded")
+
+    analysed_cases = entry[st_cases["status"] == ANALYSED].copy()
+    case_ids = set(cases["person_id"].dropna())
+    excluded_occ = set(cases.loc[st_cases["status"] != ANALYSED, "occurrence_number"])
+    analysed_occ = set(analysed_cases["occurrence_number"])
+
+    # victim records
+    st_v = _status_frame(vrec)
+    _mark(st_v, ~vrec["person_id"].isin(case_ids), "not_in_case_file")
+    _mark(st_v, vrec["occurrence_number"].isin(excluded_occ) & ~vrec["occurrence_number"].isin(analysed_occ), "case_excluded")
+    pair_ok = pd.MultiIndex.from_frame(vrec[["occurrence_number", "person_id"]]).isin(
+        pd.MultiIndex.from_frame(cases[["occurrence_number", "person_id"]].dropna())
+    )
+    _mark(st_v, pd.Series(~pair_ok, index=vrec.index), "occurrence_not_in_case_file")
+    _mark(st_v, vrec.duplicated(["occurrence_number", "person_id"], keep="last"), "duplicate_record")
+
+    # police-record entries
+    pr = extracts["police_records"]
+    pr_person = pr["person_id"].astype("string").str.strip()
+    pr_incident = pr["incident_reference"].astype("string").str.strip()
+    st_p = _status_frame(pr)
+    analysed_people = set(analysed_cases["person_id"])
+    _mark(st_p, ~pr_person.isin(case_ids), "not_in_case_file")
+    _mark(st_p, ~pr_person.isin(analysed_people), "victim_not_analysed")
+    _mark(st_p, pd.DataFrame({"p": pr_person, "i": pr_incident}).duplicated(keep="first"), "duplicate_record")
+    roles = coding.code_role(pr["role"])
+    live_p = st_p["status"] == ANALYSED
+    counts = (
+        pd.DataFrame({"person_id": pr_person[live_p], "role": roles[live_p]})
+        .pivot_table(index="person_id", columns="role", aggfunc="size", fill_value=0)
+        .reindex(columns=["victim", "perpetrator", "other", "unknown"], fill_value=0)
+    )
+    counts["n_entries"] = counts.sum(axis=1)
+
+    # offenders
+    of = extracts["offenders"]
+    of_occ = of["occurrence_number"].astype("string").str.strip()
+    of_pid = of["offender_person_id"].astype("string").str.strip()
+    st_o = _status_frame(of)
+    _mark(st_o, ~of_occ.isin(set(cases["occurrence_number"])), "unmatched_offender")
+    _mark(st_o, ~of_occ.isin(analysed_occ), "case_excluded")
+    _mark(st_o, pd.DataFrame({"o": of_occ, "p": of_pid}).duplicated(keep="last"), "duplicate_record")
+    live_o = st_o["status"] == ANALYSED
+    offenders = pd.DataFrame(
+        {
+            "occurrence_number": of_occ[live_o],
+            "offender_id": of_pid[live_o],
+            "offender_sex": coding.code_sex(of["sex"][live_o]),
+            "offender_age": _parse_age(of["age"][live_o], path=paths["offenders"], rows=of[SOURCE_ROW][live_o]),
+        }
+    )
+    eth = coding.code_ethnicity(of["ethnicity"][live_o])
+    offenders["offender_ethnicity5"] = eth["group5"].to_numpy()
+    offenders["offender_ethnicity2"] = eth["white_other"].to_numpy()
+    nat = coding.code_nationality(of["nationality"][live_o])
+    offenders["offender_uk_national"] = nat["uk_national"].to_numpy()
+    offenders["offender_nationality_region"] = nat["region"].to_numpy()
+    offenders["offender_age6"] = coding.age_band6(offenders["offender_age"]).to_numpy()
+    offenders["offender_age3"] = coding.age_band3(offenders["offender_age"]).to_numpy()
+
+    # analysis table of cases
+    c = analysed_cases
+    c["victim_age6"] = coding.age_band6(c["victim_age"])
+    c["victim_age3"] = coding.age_band3(c["victim_age"])
+    c["victim_age2"] = coding.age_band2(c["victim_age"])
+    for col in ("victim_sex", "victim_uk_national", "victim_nationality_region"):
+        c[col] = c[col].fillna("unknown")
+    c["period"] = coding.code_period(c["date"])
+    c["accepted"] = c["accepted"].where(c["offered"] == "yes", "unknown")
+    ent = counts.reindex(c["person_id"])
+    c["n_entries"] = ent["n_entries"].fillna(0).astype(int).to_numpy()
+    c["police_entries"] = np.select([c["n_entries"] == 1, c["n_entries"] > 1], ["one", "several"], "unknown")
+    c["more_perp_than_victim"] = np.where(
+        c["n_entries"] > 0, np.where(ent["perpetrator"].to_numpy() > ent["victim"].to_numpy(), "yes", "no"), "unknown"
+    )
+    n_off = offenders.groupby("occurrence_number").size()
+    c["n_offenders"] = n_off.reindex(c["occurrence_number"]).fillna(0).astype(int).to_numpy()
+    c["recorded_offender"] = np.where(c["n_offenders"] > 0, "yes", "no")
+    c = c.drop(columns=["recorded_age", "date_of_birth", SOURCE_ROW]).reset_index(drop=True)
+
+    # victims: one row per analysed person, attributes from their first case
+    first = c.sort_values(["date", "occurrence_number"]).drop_duplicates("person_id")
+    victims = first[["person_id", "victim_sex", "victim_age", "victim_age6", "victim_age3", "victim_age2",
+                     "victim_uk_national", "victim_nationality_region", "n_entries"]].copy()
+    victims["n_cases"] = c.groupby("person_id").size().reindex(victims["person_id"]).to_numpy()
+    pc = counts.reindex(victims["person_id"]).fillna(0).astype(int)
+    victims["n_as_victim"] = pc["victim"].to_numpy()
+    victims["n_as_perpetrator"] = pc["perpetrator"].to_numpy()
+    victims = victims.reset_index(drop=True)
+
+    # offender pairs carry their case's outcomes and the case's victim
+    offenders = offenders.merge(
+        c[["occurrence_number", "person_id", "engagement", "offered", "accepted", "period"]], on="occurrence_number", how="left"
+    ).reset_index(drop=True)
+
+    status = {"cases": st_cases, "victims": st_v, "police_records": st_p, "offenders": st_o}
+    exclusions = exclusions_table(status)
+    check_accounting(extracts, status, c, victims_records=int((st_v["status"] == ANALYSED).sum()),
+                     offenders=offenders, entries=int(counts["n_entries"].sum()))
+    return CleanResult(cases=c, victims=victims, offenders=offenders, exclusions=exclusions, status=status)
+
+
+def exclusions_table(status: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Build ``exclusions.csv``: ``step, rule, entity, description, rows_in, excluded, rows_out``."""
+    rows = []
+    for extract, st in status.items():
+        entity = ENTITY[extract]
+        remaining = len(st)
+        for step, rule, ent, desc in RULES:
+            if ent != entity:
+                continue
+            excluded = int((st["status"] == rule).sum())
+            rows.append({"step": step, "rule": rule, "entity": entity, "description": desc,
+                         "rows_in": remaining, "excluded": excluded, "rows_out": remaining - excluded})
+            remaining -= excluded
+    return pd.DataFrame(rows)
+
+
+def check_accounting(extracts: dict[str, pd.DataFrame], status: dict[str, pd.DataFrame], cases: pd.DataFrame, *,
+                     victims_records: int, offenders: pd.DataFrame, entries: int) -> None:
+    """Assert that every raw row is analysed or excluded for exactly one named rule."""
+    known = {rule for _, rule, _, _ in RULES} | {ANALYSED}
+    for name, st in status.items():
+        if len(st) != len(extracts[name]):
+            raise AssertionError(f"row accounting: {name} has {len(extracts[name])} raw rows but {len(st)} statuses")
+        unknown = set(st["status"]) - known
+        if unknown:
+            raise AssertionError(f"row accounting: {name} has rows with unnamed statuses {sorted(unknown)}")
+    if (status["cases"]["status"] == ANALYSED).sum() != len(cases):
+        raise AssertionError("row accounting: analysed case entries differ from the analysis table")
+    if (status["offenders"]["status"] == ANALYSED).sum() != len(offenders):
+        raise AssertionError("row accounting: analysed offender rows differ from the analysis table")
+    if (status["police_records"]["status"] == ANALYSED).sum() != entries:
+        raise AssertionError("row accounting: analysed police-record entries differ from the counted entries")
+
+
+#: The analysis tables written by notebook 01 (row-level: they stay in the git-ignored data folder).
+TABLES = ("cases", "victims", "offenders")
+
+
+def clean_extracts(extracts: dict, params) -> CleanResult:
+    """Clean :class:`msht.ingest.Extract` objects with a run's params (period, force words)."""
+    return clean(
+        {name: e.frame for name, e in extracts.items()},
+        paths={name: e.path.name for name, e in extracts.items()},
+        period=(params.period_start, params.period_end),
+        force_words=params.force_words,
+    )
+
+
+def write_tables(result: CleanResult, processed_dir) -> None:
+    """Write the analysis tables as Parquet to ``processed_dir`` (git-ignored)."""
+    from pathlib import Path
+
+    processed_dir = Path(processed_dir)
+    processed_dir.mkdir(parents=True, exist_ok=True)
+    for name in TABLES:
+        getattr(result, name).to_parquet(processed_dir / f"{name}.parquet", index=False)
+
+
+def read_tables(processed_dir) -> dict[str, pd.DataFrame]:
+    """Read the analysis tables notebook 01 wrote."""
+    from pathlib import Path
+
+    processed_dir = Path(processed_dir)
+    missing = [n for n in TABLES if not (processed_dir / f"{n}.parquet").exists()]
+    if missing:
+        raise FileNotFoundError(f"{processed_dir}: analysis tables {missing} not found; run notebooks/01_clean.ipynb first")
+    return {name: pd.read_parquet(processed_dir / f"{name}.parquet") for name in TABLES}

@@ -1,0 +1,911 @@
+"""The coding layer: raw police-recorded values -> analysis codes of :mod:`msht.vocab`.
+
+Every ``code_*`` function takes a :class:`pandas.Series` of raw values (any dtype), keeps its
+index, and returns vocab level codes, with :data:`msht.vocab.UNKNOWN` (``"unknown"``) for
+missing or unrecognised values -- a value is never dropped.  The work is done with vectorised
+pandas string operations (lookups that need splitting, such as dual nationality, run once per
+*distinct* spelling and are mapped back).  :func:`mapping_report` lists which raw spellings were
+mapped to which code, for the data-quality report (seed section 2.5).
+
+Lookups are shipped as data in ``msht/data`` and documented in ``msht/data/LOOKUPS.md``:
+``who_regions.csv`` (country -> WHO region), ``country_aliases.csv`` (spellings, official long
+names and demonyms -> canonical country) and ``ethnicity_codes.csv`` (police SDE 18+1 and IC
+codes -> five ethnic groups).
+
+Text matching always starts from :func:`normalise_text`: NFKC, casefold, dashes and quotes
+unified, whitespace collapsed, and the spellings in :data:`MISSING_MARKERS` treated as missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from msht.vocab import EXPLOITATION_TYPES, UNKNOWN
+
+__all__ = [
+    "MISSING_MARKERS",
+    "UK_COUNTRY",
+    "UK_POLICE_FORCES",
+    "age_band2",
+    "age_band3",
+    "age_band6",
+    "age_from_dob",
+    "code_engagement",
+    "code_ethnicity",
+    "code_exploitation_types",
+    "code_location",
+    "code_nationality",
+    "code_period",
+    "code_referral_form",
+    "code_referring_agency",
+    "code_sex",
+    "code_yes_no",
+    "country_lookup",
+    "ethnicity_codes",
+    "mapping_report",
+    "normalise_text",
+    "to_datetime",
+    "who_regions",
+]
+
+# ----------------------------------------------------------------------------------------------
+# Normalisation
+# ----------------------------------------------------------------------------------------------
+
+#: Spellings (already normalised: casefolded, whitespace collapsed) that mean "no value".
+MISSING_MARKERS: Final[frozenset[str]] = frozenset(
+    {
+        "", "-", "--", "---", ".", "?", "??", "???", "*",
+        "n/k", "nk", "n.k.", "n/a", "na", "n.a.", "n.a", "#n/a",
+        "not known", "unknown", "unk", "unkn", "u/k",
+        "null", "none", "nil", "nan", "nat", "<na>", "blank", "missing", "no data",
+        "not stated", "not recorded", "not applicable", "not specified", "unspecified",
+        "not given", "not provided", "tbc", "tba", "to be confirmed",
+        "refused", "declined to state", "prefer not to say",
+    }
+)
+
+#: Subset of :data:`MISSING_MARKERS` that means "field left empty" rather than "stated as
+#: unknown".  Only :func:`code_exploitation_types` distinguishes the two (see there).
+_BLANK_MARKERS: Final[frozenset[str]] = frozenset(
+    {
+        "", "-", "--", "---", ".", "*", "null", "nan", "nat", "<na>", "n/a", "na", "n.a.",
+        "n.a", "#n/a", "none", "nil", "blank", "missing", "no data", "not applicable",
+    }
+)
+
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+_SINGLE_QUOTES = "\u2018\u2019\u201a\u201b\u2032\u0060\u00b4"
+_DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f\u2033"
+_DASH_RE = f"[{_DASHES}]"
+_SQUOTE_RE = f"[{_SINGLE_QUOTES}]"
+_DQUOTE_RE = f"[{_DOUBLE_QUOTES}]"
+
+
+def _as_series(s: object) -> pd.Series:
+    """Return ``s`` as a Series (lists and arrays are wrapped, Series are left as they are)."""
+    return s if isinstance(s, pd.Series) else pd.Series(s)
+
+
+def _clean(s: pd.Series) -> pd.Series:
+    """Normalise text like :func:`normalise_text` but keep missing markers as text."""
+    s = _as_series(s)
+    out = s.astype("string")
+    out = out.str.normalize("NFKC").str.casefold().str.normalize("NFKC")
+    out = out.str.replace(_DASH_RE, "-", regex=True)
+    out = out.str.replace(_SQUOTE_RE, "'", regex=True)
+    out = out.str.replace(_DQUOTE_RE, '"', regex=True)
+    out = out.str.replace(r"\s+", " ", regex=True).str.strip()
+    return out
+
+
+def normalise_text(s: pd.Series) -> pd.Series:
+    """Normalise free text for matching; missing markers become ``<NA>``.
+
+    Steps: Unicode NFKC, ``casefold``, every dash variant -> ``-``, curly quotes -> straight,
+    runs of whitespace -> one space, strip; then any value in :data:`MISSING_MARKERS`
+    (``""``, ``"N/K"``, ``"Not known"``, ``"NULL"``, ``"-"``, ``"?"`` ...) -> ``<NA>``.
+    Accepts any dtype (numbers and booleans are turned into their ``str``); returns the pandas
+    ``string`` dtype with the input's index.  The function is idempotent.
+    """
+    out = _clean(s)
+    return out.mask(out.isin(MISSING_MARKERS))
+
+
+def _fill_unknown(codes: pd.Series) -> pd.Series:
+    """Return ``codes`` as an object Series of plain ``str`` with missing -> ``"unknown"``."""
+    return codes.astype(object).where(codes.notna(), UNKNOWN).astype(object)
+
+
+def _contains(s: pd.Series, pattern: str) -> pd.Series:
+    """Vectorised regex search returning a plain bool Series (``False`` for missing)."""
+    return s.str.contains(pattern, regex=True, na=False).astype(bool)
+
+
+# ----------------------------------------------------------------------------------------------
+# Sex
+# ----------------------------------------------------------------------------------------------
+
+_SEX: Final[dict[str, str]] = {
+    "m": "male", "male": "male", "man": "male", "boy": "male", "mr": "male", "males": "male",
+    "m - male": "male", "male (m)": "male",
+    "f": "female", "female": "female", "woman": "female", "girl": "female", "fem": "female",
+    "females": "female", "mrs": "female", "ms": "female", "miss": "female",
+    "f - female": "female", "female (f)": "female",
+}
+
+
+def code_sex(s: pd.Series) -> pd.Series:
+    """Code sex to ``male`` / ``female`` / ``unknown``.
+
+    Accepted (after :func:`normalise_text`): M, Male, Man, Boy, Mr; F, Female, Woman, Girl,
+    Mrs, Ms, Miss; "M - Male" style.  Anything else (U, X, Indeterminate, Trans, blank) is
+    ``unknown``: the study has only Male/Female levels.
+    """
+    return _fill_unknown(normalise_text(s).map(_SEX))
+
+
+# ----------------------------------------------------------------------------------------------
+# Dates and ages
+# ----------------------------------------------------------------------------------------------
+
+_ISO_DATE_RE: Final[str] = r"^\d{4}-\d{1,2}-\d{1,2}"
+
+
+def to_datetime(s: pd.Series) -> pd.Series:
+    """Parse dates as police extracts hold them; unparseable values become ``NaT``.
+
+    Datetime dtypes are kept (time zones dropped, times floored to the day).  Text in ISO form
+    (``2020-01-05``) is read year-month-day; all other text is read **day first**, the UK
+    convention (``05/01/2020`` is 5 January 2020).
+    """
+    s = _as_series(s)
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        s = s.dt.tz_localize(None)
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return s.dt.normalize()
+    text = s.astype("string").str.strip()
+    text = text.mask(text.str.casefold().isin(MISSING_MARKERS))
+    iso = text.str.match(_ISO_DATE_RE, na=False).astype(bool)
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    if iso.any():
+        out[iso] = pd.to_datetime(text[iso], format="ISO8601", errors="coerce")
+    other = ~iso & text.notna()
+    if other.any():
+        out[other] = pd.to_datetime(text[other], dayfirst=True, format="mixed", errors="coerce")
+    return out.dt.normalize()
+
+
+def age_from_dob(dob: pd.Series, on: pd.Series) -> pd.Series:
+    """Age in completed years at date ``on`` (e.g. the case date), as nullable ``Int64``.
+
+    ``dob`` and ``on`` are aligned on their index; both are parsed with :func:`to_datetime`.
+    The age goes up on the birthday itself (born 2000-03-15 -> 18 on 2018-03-15); someone born
+    on 29 February turns a year older on 1 March in non-leap years.  Missing or unparseable
+    dates, and a date of birth after ``on``, give ``<NA>``.
+    """
+    d = to_datetime(dob)
+    o = to_datetime(on)
+    d, o = d.align(o)
+    years = (o.dt.year - d.dt.year).astype("Int64")
+    before_birthday = (o.dt.month < d.dt.month) | (
+        (o.dt.month == d.dt.month) & (o.dt.day < d.dt.day)
+    )
+    age = years - before_birthday.astype("Int64")
+    age = age.mask(d.isna() | o.isna())
+    return age.mask(age < 0).astype("Int64")
+
+
+#: Ages outside ``[0, MAX_AGE]`` are treated as recording errors (-> ``unknown``).
+MAX_AGE: Final[int] = 110
+
+
+def _valid_age(age: pd.Series) -> pd.Series:
+    """Completed years as float with ``NaN`` for missing, negative or > :data:`MAX_AGE`."""
+    a = pd.to_numeric(_as_series(age), errors="coerce").astype("Float64")
+    a = np.floor(a)
+    return a.mask((a < 0) | (a > MAX_AGE))
+
+
+def _band(age: pd.Series, edges: Sequence[int], codes: Sequence[str]) -> pd.Series:
+    """Band ages: ``codes[i]`` for ``edges[i] <= age < edges[i + 1]``; invalid -> unknown."""
+    a = _valid_age(age)
+    cut = pd.cut(a.astype(float), bins=[*edges, np.inf], right=False, labels=list(codes))
+    return _fill_unknown(pd.Series(cut, index=a.index).astype(object))
+
+
+def age_band6(age: pd.Series) -> pd.Series:
+    """Vocab ``victim_age6``/``offender_age6``: 17_and_under, 18_24, 25_34, 35_44, 45_54, 55_plus.
+
+    Missing, negative and > 110 ages -> ``unknown``; fractional ages are floored first.
+    """
+    return _band(
+        age, [0, 18, 25, 35, 45, 55], ["17_and_under", "18_24", "25_34", "35_44", "45_54", "55_plus"]
+    )
+
+
+def age_band3(age: pd.Series) -> pd.Series:
+    """Vocab ``victim_age3``/``offender_age3``: 17_and_under, 18_24, 25_plus (else unknown)."""
+    return _band(age, [0, 18, 25], ["17_and_under", "18_24", "25_plus"])
+
+
+def age_band2(age: pd.Series) -> pd.Series:
+    """Vocab ``victim_age2``: 17_and_under, adult (else unknown)."""
+    return _band(age, [0, 18], ["17_and_under", "adult"])
+
+
+def code_period(date: pd.Series) -> pd.Series:
+    """Vocab ``period``: ``before_2021`` / ``from_2021`` / ``unknown`` (seed section 3.4).
+
+    Dates are parsed with :func:`to_datetime`; a numeric Series is read as calendar years.
+    """
+    date = _as_series(date)
+    if pd.api.types.is_numeric_dtype(date.dtype) and not pd.api.types.is_bool_dtype(date.dtype):
+        year = pd.to_numeric(date, errors="coerce")
+    else:
+        year = to_datetime(date).dt.year
+    codes = np.where(year.isna(), UNKNOWN, np.where(year < 2021, "before_2021", "from_2021"))
+    return pd.Series(codes, index=date.index, dtype=object)
+
+
+# ----------------------------------------------------------------------------------------------
+# Lookup tables shipped as data
+# ----------------------------------------------------------------------------------------------
+
+
+def _read_data_csv(name: str) -> pd.DataFrame:
+    path = resources.files("msht").joinpath("data", name)
+    with path.open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+
+
+@lru_cache(maxsize=1)
+def _who_regions() -> pd.DataFrame:
+    return _read_data_csv("who_regions.csv")
+
+
+def who_regions() -> pd.DataFrame:
+    """The country -> WHO region table (``msht/data/who_regions.csv``); a fresh copy."""
+    return _who_regions().copy()
+
+
+@lru_cache(maxsize=1)
+def _ethnicity_codes() -> pd.DataFrame:
+    return _read_data_csv("ethnicity_codes.csv")
+
+
+def ethnicity_codes() -> pd.DataFrame:
+    """The police ethnicity code table (``msht/data/ethnicity_codes.csv``); a fresh copy."""
+    return _ethnicity_codes().copy()
+
+
+# ----------------------------------------------------------------------------------------------
+# Nationality
+# ----------------------------------------------------------------------------------------------
+
+#: Canonical name of the UK in ``who_regions.csv``.
+UK_COUNTRY: Final[str] = "United Kingdom"
+
+#: Words dropped from a nationality part when it does not match as it stands
+#: ("Dual British" -> "british", "Albanian national" -> "albanian").
+_NOISE_WORDS_RE: Final[str] = (
+    r"\b(?:dual|nationality|nationalities|national|nationals|citizen|citizens|citizenship"
+    r"|passport|holder|origin|born)\b"
+)
+#: Separators between the nationalities of a dual national, applied to the country key.
+_SPLIT_RE: Final[str] = r"\s*(?:[/\\;,|+\n]|\band\b)\s*"
+#: iso3 codes that are ordinary words and so are not accepted as country spellings.
+_ISO3_NOT_KEYS: Final[frozenset[str]] = frozenset({"and"})
+
+
+def _country_key(s: pd.Series) -> pd.Series:
+    """Normalise country text to a lookup key (on top of :func:`normalise_text`).
+
+    Accents removed, ``.``/quotes/apostrophes removed, brackets -> spaces, ``&`` -> ``and``,
+    a spaced dash (``" - "``) -> ``;`` (a separator), other hyphens -> spaces, leading
+    ``the`` removed, whitespace collapsed.
+    """
+    k = normalise_text(s)
+    k = k.str.normalize("NFKD").str.replace(r"[\u0300-\u036f]", "", regex=True)
+    k = k.str.replace(r"[.'\"`]", "", regex=True)
+    k = k.str.replace(r"[()\[\]{}]", " ", regex=True)
+    k = k.str.replace("&", " and ", regex=False)
+    k = k.str.replace(r"\s+-\s+", ";", regex=True)
+    k = k.str.replace("-", " ", regex=False)
+    k = k.str.replace(r"\s+", " ", regex=True).str.strip()
+    k = k.str.replace(r"^the ", "", regex=True)
+    k = k.str.replace(r"(?<=[;,/]) ?the ", "", regex=True)
+    return k.mask(k.isin(MISSING_MARKERS) | (k == ""))
+
+
+@lru_cache(maxsize=1)
+def _country_tables() -> tuple[dict[str, str], dict[str, str], dict[str, str], str | None]:
+    """Build (key -> country, country -> who_region, placeholder -> key, protect regex)."""
+    regions = _who_regions()
+    aliases = _read_data_csv("country_aliases.csv")
+    unknown_targets = set(aliases["country"]) - set(regions["country"])
+    if unknown_targets:
+        raise ValueError(f"country_aliases.csv names countries not in who_regions.csv: {unknown_targets}")
+    pairs: list[tuple[str, str]] = []
+    pairs += list(zip(regions["country"], regions["country"]))
+    pairs += [
+        (iso, c)
+        for iso, c in zip(regions["iso3"], regions["country"])
+        if iso and iso.casefold() not in _ISO3_NOT_KEYS
+    ]
+    pairs += list(zip(aliases["alias"], aliases["country"]))
+    keys = _country_key(pd.Series([p[0] for p in pairs], dtype="string"))
+    lookup: dict[str, str] = {}
+    for key, (raw, country) in zip(keys, pairs):
+        if key is pd.NA or key is None:
+            raise ValueError(f"country spelling {raw!r} normalises to nothing")
+        if lookup.get(key, country) != country:
+            raise ValueError(f"country spelling {raw!r} is ambiguous: {lookup[key]} / {country}")
+        lookup[key] = country
+    region = dict(zip(regions["country"], regions["who_region"]))
+    # Spellings that contain a separator ("trinidad and tobago", "iran, islamic republic of")
+    # are replaced by a placeholder before splitting so that they survive as one part.
+    protected = sorted((k for k in lookup if re.search(_SPLIT_RE, k)), key=len, reverse=True)
+    placeholders = {f"zzcountry{i}zz": k for i, k in enumerate(protected)}
+    for ph, k in placeholders.items():
+        lookup[ph] = lookup[k]
+    protect_re = (
+        r"(?<![a-z0-9])(?:" + "|".join(re.escape(k) for k in protected) + r")(?![a-z0-9])"
+        if protected
+        else None
+    )
+    return lookup, region, {k: ph for ph, k in placeholders.items()}, protect_re
+
+
+def country_lookup() -> dict[str, str]:
+    """Return a copy of the spelling-key -> canonical country dict used by the coders."""
+    lookup, _, _, _ = _country_tables()
+    return {k: v for k, v in lookup.items() if not k.startswith("zzcountry")}
+
+
+def _country_parts(keys: pd.Series) -> pd.DataFrame:
+    """Split distinct country keys into parts and look each part up.
+
+    Returns a long frame indexed like ``keys`` (one row per non-empty part) with columns
+    ``part`` (the normalised text) and ``country`` (canonical name or ``<NA>``).
+    """
+    lookup, _, to_placeholder, protect_re = _country_tables()
+    k = keys.astype("string")
+    if protect_re is not None:
+        k = k.str.replace(protect_re, lambda m: to_placeholder[m.group(0)], regex=True)
+    parts = k.str.split(_SPLIT_RE, regex=True).explode().astype("string").str.strip()
+    parts = parts[parts.notna() & (parts != "") & ~parts.isin(MISSING_MARKERS)]
+    country = parts.map(lookup)
+    stripped = (
+        parts.str.replace(_NOISE_WORDS_RE, " ", regex=True)
+        .str.replace(r"\s+", " ", regex=True)
+        .str.strip()
+    )
+    country = country.fillna(stripped.map(lookup))
+    keep = country.notna() | ((stripped != "") & ~stripped.isin(MISSING_MARKERS))
+    # Put placeholders back to readable text for the report of unmatched parts.
+    parts = parts.replace({ph: key for key, ph in to_placeholder.items()})
+    return pd.DataFrame({"part": parts, "country": country.astype("string")})[keep]
+
+
+def _on_distinct(key: pd.Series, func: Callable[[pd.Series], pd.DataFrame]) -> pd.DataFrame:
+    """Apply ``func`` to the distinct non-missing values of ``key`` and map results back.
+
+    ``func`` receives a Series of distinct keys (RangeIndex) and returns a frame with the same
+    index.  Rows whose key is missing get ``<NA>`` in every column.
+    """
+    distinct = pd.Series(key.dropna().unique(), dtype="string")
+    res = func(distinct)
+    lookup = pd.Index(distinct.to_numpy(dtype=object))
+    pos = lookup.get_indexer(key.astype(object).where(key.notna(), None).to_numpy())
+    ok = pos >= 0
+    cols: dict[str, np.ndarray] = {}
+    for c in res.columns:
+        col = np.full(len(key), pd.NA, dtype=object)
+        col[ok] = res[c].to_numpy(dtype=object)[pos[ok]]
+        cols[c] = col
+    return pd.DataFrame(cols, index=key.index)
+
+
+def _nationality_of_keys(keys: pd.Series) -> pd.DataFrame:
+    """Code distinct nationality keys (see :func:`code_nationality`)."""
+    _, region_of, _, _ = _country_tables()
+    long = _country_parts(keys)
+    long["row"] = long.index
+    matched = long[long["country"].notna()].drop_duplicates(["row", "country"])
+    unmatched = long[long["country"].isna()].drop_duplicates(["row", "part"])
+    n_matched = matched.groupby("row").size().reindex(keys.index, fill_value=0)
+    n_unmatched = unmatched.groupby("row").size().reindex(keys.index, fill_value=0)
+    has_uk = (
+        (matched["country"] == UK_COUNTRY).groupby(matched["row"]).any()
+        .reindex(keys.index, fill_value=False)
+        .astype(bool)
+    )
+    countries = matched.groupby("row")["country"].agg("; ".join).reindex(keys.index)
+    unmatched_txt = unmatched.groupby("row")["part"].agg("; ".join).reindex(keys.index)
+    first = matched.groupby("row")["country"].first().reindex(keys.index)
+    single_region = first.map(region_of).replace("", pd.NA)
+
+    clean = n_unmatched == 0
+    uk_national = np.select(
+        [has_uk, clean & (n_matched > 0)], ["uk", "non_uk"], default=UNKNOWN
+    )
+    region = np.select(
+        [
+            n_matched >= 2,
+            clean & (n_matched == 1) & has_uk,
+            clean & (n_matched == 1) & single_region.notna(),
+        ],
+        ["multiple", "uk", single_region.fillna(UNKNOWN).to_numpy(dtype=object)],
+        default=UNKNOWN,
+    )
+    return pd.DataFrame(
+        {
+            "countries": countries.astype(object),
+            "uk_national": uk_national.astype(object),
+            "region": region.astype(object),
+            "unmatched": unmatched_txt.astype(object),
+        },
+        index=keys.index,
+    )
+
+
+def code_nationality(s: pd.Series) -> pd.DataFrame:
+    """Code a nationality field; returns columns ``countries``, ``uk_national``, ``region``,
+    ``unmatched`` with the input's index.
+
+    * The text is split into parts on ``/``, ``\\``, ``;``, ``,``, ``|``, ``+``, ``&``, the
+      word ``and`` and a spaced dash (``"British / Albanian"``, ``"United Kingdom; Nigeria"``,
+      ``"Dual - British & Irish"``).  Names that themselves contain a separator
+      (``"Trinidad and Tobago"``, ``"Iran, Islamic Republic of"``) are protected first.
+      Parts are looked up in ``country_aliases.csv`` / ``who_regions.csv`` (also iso3 codes);
+      a part that does not match is retried without the words ``dual``, ``national(ity)``,
+      ``citizen(ship)``, ``passport``, ``holder``, ``origin``, ``born``.  Parts that are
+      missing markers ("British / Unknown") are ignored.
+    * ``countries``: distinct canonical names, in order, joined by ``"; "`` (``<NA>`` if none).
+    * ``unmatched``: parts that matched no country, joined by ``"; "`` (``<NA>`` if none).
+    * ``uk_national`` (vocab ``victim_uk_national``): ``uk`` if any part is the UK (dual
+      nationals with UK count as UK, seed footnote 17); ``non_uk`` if every part matched and
+      none is the UK (``Stateless`` is ``non_uk``); otherwise ``unknown``.
+    * ``region`` (vocab ``victim_nationality_region``): ``multiple`` if two or more distinct
+      countries matched; else, when every part matched: ``uk`` for the UK alone, the WHO region
+      of the one country otherwise (``unknown`` if it has none, e.g. Stateless); ``unknown``
+      when nothing matched or one country matched next to an unmatched part.
+    """
+    key = _country_key(_as_series(s))
+    out = _on_distinct(key, _nationality_of_keys)
+    for col in ("uk_national", "region"):
+        out[col] = _fill_unknown(out[col])
+    for col in ("countries", "unmatched"):
+        out[col] = out[col].astype(object).where(out[col].notna(), pd.NA)
+    return out[["countries", "uk_national", "region", "unmatched"]]
+
+
+# ----------------------------------------------------------------------------------------------
+# Ethnicity
+# ----------------------------------------------------------------------------------------------
+
+#: Keyword fallback for ethnicity text without a code, tried in this order.
+_ETHNICITY_RULES: Final[tuple[tuple[str, str], ...]] = (
+    ("mixed", r"\bmixed\b|\bmultiple\b|\bdual heritage\b|\bmixed race\b|\bwhite (?:and|&) (?:black|asian)\b"
+              r"|\b(?:black|asian) (?:and|&) white\b"),
+    ("other", r"\barab\b|\barabic\b|\bnorth african\b|\bmiddle eastern\b"),
+    ("black", r"\bblack\b|\bafrican\b|\bcaribbean\b|\bafro\b"),
+    ("asian", r"\basian\b|\bindian\b|\bpakistani\b|\bbangladeshi\b|\bchinese\b|\bjapanese\b"
+              r"|\bsouth[- ]east asian\b|\boriental\b"),
+    ("white", r"\bwhite\b|\bgypsy\b|\btraveller\b|\broma\b|\bcaucasian\b|\beuropean\b"),
+    ("other", r"\bother\b"),
+)
+#: Bare digits in an ethnicity field are read as the officer-defined IC code of that number.
+_ETHNICITY_CODE_RE: Final[str] = r"^(ic ?[0-69]|[wmabo] ?[0-9]|ns|[0-69])(?![0-9a-z])"
+
+
+def code_ethnicity(s: pd.Series) -> pd.DataFrame:
+    """Code police ethnicity to columns ``group5``, ``white_other`` and ``code``.
+
+    * A leading police code in any case/spacing is read first -- self-defined 18+1
+      (``W1``..``O9``, ``NS``), the old 16+1 ``O1`` and officer-defined ``IC0``..``IC6``/``IC9``
+      (a bare digit ``0``-``6``/``9`` is taken as the IC code) -- so ``"w1"``, ``" W1 "``,
+      ``"W1 - White British"`` and ``"IC 3"`` all work.  ``code`` holds the code found.
+    * Otherwise the text is matched against the table's descriptions, then keywords in this
+      order: mixed (mixed, multiple, dual heritage, "white and black/asian") -> other (Arab,
+      North African, Middle Eastern) -> black (black, African, Caribbean) -> asian (Asian,
+      Indian, Pakistani, Bangladeshi, Chinese, Japanese, South-East Asian) -> white (white,
+      Gypsy, Traveller, Roma, European) -> other ("other").
+    * ``group5`` is vocab ``offender_ethnicity5`` or ``unknown``; ``white_other`` is vocab
+      ``offender_ethnicity2`` (``white`` / ``other``) or ``unknown``.
+    """
+    s = _as_series(s)
+    table = _ethnicity_codes()
+    by_code = dict(zip(table["code"].str.casefold(), table["group5"]))
+    desc = normalise_text(table["description"])
+    by_desc = dict(zip(desc, table["group5"]))
+    by_desc.update(zip(desc.str.replace(r"^[a-z]+ - ", "", regex=True), table["group5"]))
+    text = normalise_text(s)
+    code = text.str.extract(_ETHNICITY_CODE_RE, expand=False).str.replace(" ", "", regex=False)
+    code = code.where(~code.str.fullmatch(r"[0-69]", na=False), "ic" + code)
+    group = code.map(by_code)
+    group = group.fillna(text.map(by_desc))
+    for grp, pattern in _ETHNICITY_RULES:
+        group = group.fillna(pd.Series(np.where(_contains(text, pattern), grp, None), index=s.index))
+    group = group.replace(UNKNOWN, pd.NA)
+    group5 = _fill_unknown(group)
+    white_other = group5.map(lambda g: g if g in ("white", UNKNOWN) else "other")
+    code_out = code.where(code.isin(list(by_code))).str.upper()
+    return pd.DataFrame(
+        {"group5": group5, "white_other": white_other.astype(object), "code": code_out.astype(object)},
+        index=s.index,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Yes / no
+# ----------------------------------------------------------------------------------------------
+
+_YES_RE: Final[str] = r"^(?:yes|y|true|t|1(?:\.0+)?)(?![0-9a-z])"
+_NO_RE: Final[str] = r"^(?:no|n|false|f|0(?:\.0+)?)(?![0-9a-z])"
+
+
+def code_yes_no(
+    s: pd.Series, extra_yes: Iterable[str] = (), extra_no: Iterable[str] = ()
+) -> pd.Series:
+    """Code a flag to ``yes`` / ``no`` / ``unknown``.
+
+    Yes: Y, Yes, True, T, 1 (also 1.0 and booleans), or text starting with one of these as a
+    word ("Yes - accepted").  No: N, No, False, F, 0.  ``extra_yes`` / ``extra_no`` add whole
+    spellings (compared after :func:`normalise_text`), e.g. ``extra_no=["declined"]``.
+    """
+    text = normalise_text(s)
+    yes = _contains(text, _YES_RE) | text.isin({v.casefold() for v in extra_yes})
+    no = _contains(text, _NO_RE) | text.isin({v.casefold() for v in extra_no})
+    codes = np.select([yes & ~no, no & ~yes], ["yes", "no"], default=UNKNOWN)
+    return pd.Series(codes, index=text.index, dtype=object)
+
+
+# ----------------------------------------------------------------------------------------------
+# Referral form and referring agency
+# ----------------------------------------------------------------------------------------------
+
+_NRM_RE: Final[str] = r"\bnrm\b|national referral"
+_NRM_NEGATED_RE: Final[str] = (
+    r"\b(?:no|not|non|declined|refused|without)[- ]?(?:an? )?nrm\b"
+    r"|\bnrm (?:declined|refused|not (?:consented|submitted|completed|appropriate))"
+)
+_MS1_RE: Final[str] = r"\bms ?1\b|duty to notify|\bdtn\b|notification of (?:a )?potential victim"
+
+
+def code_referral_form(s: pd.Series) -> pd.Series:
+    """Vocab ``referral_form``: ``nrm`` / ``ms1`` / ``unknown``.
+
+    ``nrm``: mentions NRM / National Referral Mechanism (not negated: "NRM declined", "non-NRM"
+    do not count).  ``ms1``: mentions MS1, Duty to Notify, DTN or "notification of potential
+    victim" (the MS1 form's title, seed footnote 8).  Text mentioning both (e.g. "NRM and MS1")
+    is ambiguous -> ``unknown``.
+    """
+    text = normalise_text(s)
+    nrm = _contains(text, _NRM_RE) & ~_contains(text, _NRM_NEGATED_RE)
+    ms1 = _contains(text, _MS1_RE)
+    codes = np.select([nrm & ~ms1, ms1 & ~nrm], ["nrm", "ms1"], default=UNKNOWN)
+    return pd.Series(codes, index=text.index, dtype=object)
+
+
+#: Territorial and special police forces of the UK (name stems; a mention counts as that
+#: force when followed by "police" or "constabulary").
+UK_POLICE_FORCES: Final[tuple[str, ...]] = (
+    "avon and somerset", "bedfordshire", "cambridgeshire", "cheshire", "city of london",
+    "cleveland", "cumbria", "derbyshire", "devon and cornwall", "dorset", "durham",
+    "dyfed-powys", "essex", "gloucestershire", "greater manchester", "gwent", "hampshire",
+    "hertfordshire", "humberside", "kent", "lancashire", "leicestershire", "lincolnshire",
+    "merseyside", "metropolitan", "met", "norfolk", "north wales", "north yorkshire",
+    "northamptonshire", "northumbria", "nottinghamshire", "south wales", "south yorkshire",
+    "staffordshire", "suffolk", "surrey", "sussex", "thames valley", "warwickshire",
+    "west mercia", "west midlands", "west yorkshire", "wiltshire", "british transport",
+    "ministry of defence", "mod", "civil nuclear",
+)
+#: Stand-alone names/abbreviations of other forces (no "police" suffix needed).
+_OTHER_FORCE_ABBREVIATIONS: Final[tuple[str, ...]] = (
+    "mps", "gmp", "btp", "psni", "police scotland", "police service of northern ireland",
+)
+_FORCE_SUFFIX_RE: Final[str] = r"\s+(?:police(?: service| force| department)?|constabulary)$"
+#: Agencies named together with police words that still make a referral external.
+_EXTERNAL_AGENCY_RE: Final[str] = (
+    r"\bexternal\b|\bborder force\b|\bimmigration\b|\bhome office\b|\bukbf\b|\buk ?bf\b|\buk border"
+    r"|\bukvi\b|\bnational crime agency\b|\bnca\b|\bgangmasters\b|\bglaa\b|\bhmrc\b|\bdwp\b"
+    r"|\blocal authority\b|\bcouncil\b|\bchildren'?s services\b|\bsocial (?:services|care|worker)"
+    r"|\bnhs\b|\bhospital\b|\bschool\b|\bsalvation army\b|\bbarnardo|\bprobation\b|\byouth offending\b"
+    r"|\byot\b|\bprison\b|\bhmpps\b|\bngo\b|\bcharity\b|\bred cross\b|\bmigrant help\b"
+    r"|\bsingle competent authority\b|\bsca\b|\bfirst responder organisation\b"
+)
+#: Generic words that show the referral came from inside the force.
+_INTERNAL_RE: Final[str] = (
+    r"\binternal\b|\bin[- ]house\b|\bpolice\b|\bconstabulary\b|\bforce\b|\bcid\b|\boic\b"
+    r"|\bofficer in (?:the )?case\b|\bpc ?\d|\bdc ?\d|\bresponse (?:team|officer)s?\b"
+    r"|\bneighbourhood (?:policing|team)s?\b|\bcustody\b"
+)
+
+
+def _force_patterns(force_names: Sequence[str]) -> tuple[str | None, str]:
+    """Regex for the own force's names and for all *other* UK forces."""
+    own: list[str] = []
+    own_stems: set[str] = set()
+    for name in force_names:
+        n = normalise_text(pd.Series([name])).iloc[0]
+        if n is pd.NA:
+            continue
+        own.append(re.escape(n))
+        stem = re.sub(_FORCE_SUFFIX_RE, "", n)
+        if stem != n:
+            own_stems.add(stem)
+            own.append(re.escape(stem) + r"\s+(?:police|constabulary)")
+    own_re = r"(?<![a-z0-9])(?:" + "|".join(own) + r")(?![a-z0-9])" if own else None
+    others = [re.escape(f) for f in UK_POLICE_FORCES if f not in own_stems]
+    other_re = (
+        r"\b(?:" + "|".join(others) + r")\s+(?:police|constabulary)\b"
+        r"|\b(?:" + "|".join(re.escape(a) for a in _OTHER_FORCE_ABBREVIATIONS) + r")\b"
+    )
+    return own_re, other_re
+
+
+def code_referring_agency(s: pd.Series, force_names: Sequence[str]) -> pd.Series:
+    """Vocab ``referring_agency``: ``internal`` / ``external`` / ``unknown``.
+
+    ``force_names`` are the study force's names and abbreviations (e.g. ``["West Midlands
+    Police", "WMP"]``); a name ending in Police/Constabulary also matches with the other suffix.
+    Rules, first match wins, on :func:`normalise_text` output:
+
+    1. names the study force -> ``internal``;
+    2. names another UK force ("Metropolitan Police", "BTP", "Police Scotland") -> ``external``;
+    3. names an outside agency, even next to police words ("Border Force", "Immigration
+       Enforcement", "Home Office", "UKBF", "NCA", "GLAA", local authority/council, children's
+       or social services, NHS, school, Salvation Army, Barnardo's, probation, YOT, NGO,
+       charity, "External") -> ``external``;
+    4. generic police words ("Police", "Constabulary", "Force", "CID", "OIC", "Internal",
+       "response team", "neighbourhood team", "custody", "PC 1234") -> ``internal``;
+    5. any other non-missing text -> ``external`` (referred by someone other than the police).
+
+    Missing -> ``unknown``.
+    """
+    text = normalise_text(s)
+    own_re, other_re = _force_patterns(force_names)
+    own = _contains(text, own_re) if own_re else pd.Series(False, index=text.index)
+    other = _contains(text, other_re)
+    agency = _contains(text, _EXTERNAL_AGENCY_RE)
+    police = _contains(text, _INTERNAL_RE)
+    present = text.notna().to_numpy()
+    codes = np.select(
+        [own, other, agency, police, present],
+        ["internal", "external", "external", "internal", "external"],
+        default=UNKNOWN,
+    )
+    return pd.Series(codes, index=text.index, dtype=object)
+
+
+# ----------------------------------------------------------------------------------------------
+# Exploitation type
+# ----------------------------------------------------------------------------------------------
+
+#: Keyword rules for exploitation types (regexes on normalised text with hyphens as spaces).
+#: A field may match several types.  ``other_exploitation`` is also set when the field is
+#: not blank but matches none of the four named types ("Unknown", "Not specified", "Other",
+#: "Multiple") -- the seed's "Other types/undefined exploitation".
+EXPLOITATION_RULES: Final[dict[str, str]] = {
+    "criminal_exploitation": (
+        r"\bcriminal|\bcce\b|\bce\b|\bcounty lines?\b|\bdrugs?\b|\bdrug (?:dealing|running)"
+        r"|\bcannabis|\bbegging\b|\bshoplift|\btheft\b|\bpick ?pocket|\bfraud\b|\bgangs?\b|\bcuckoo"
+    ),
+    "labour_exploitation": (
+        r"\blabou?r\b|\bforced (?:to )?work|\bcar ?wash|\bnail (?:bar|salon)s?\b|\bagricultur"
+        r"|\bfactory\b|\bconstruction\b|\bfishing\b|\bdebt bondage\b|\bworkplace\b"
+    ),
+    "sexual_exploitation": (
+        r"\bsex|\bcse\b|\bprostitut|\bbrothel|\bpornograph|\bescort"
+    ),
+    "domestic_servitude": (
+        r"\bservitude\b|\bdomestic (?:slavery|labou?r|work(?:er)?s?|servants?)\b|\bds\b"
+    ),
+    "other_exploitation": (
+        r"\borgan\b|\borgans\b|\borgan (?:harvesting|removal)|\bforced marriage\b"
+        r"|\billegal adoption\b|\bsurrogacy\b|\bother\b"
+    ),
+}
+#: Removed before the labour rule so "domestic labour/work" counts only as domestic servitude.
+_DOMESTIC_WORK_RE: Final[str] = r"\bdomestic (?:labou?r|work(?:er)?s?)\b"
+
+
+def code_exploitation_types(s: pd.Series, as_codes: bool = False) -> pd.DataFrame:
+    """Flag exploitation types named in one free-text field (several may apply).
+
+    Returns the five :data:`msht.vocab.EXPLOITATION_TYPES` columns as nullable ``boolean``
+    (or, with ``as_codes=True``, vocab ``yes`` / ``no`` / ``unknown``).  Keyword rules are in
+    :data:`EXPLOITATION_RULES` ("Criminal; Labour", "CCE", "County lines", "Forced
+    criminality" -> criminal; "forced labour" -> labour; "CSE", "prostitution" -> sexual;
+    "DS", "domestic servitude" -> domestic servitude; "Organ harvesting", "forced marriage",
+    "Other" -> other).  A non-blank field that names no type ("Unknown", "Not specified",
+    "N/K", "?") is ``other_exploitation`` (undefined).  A *blank* field (empty, NULL, "-",
+    "N/A", "None") is ``<NA>`` in every column (not recorded).
+    """
+    s = _as_series(s)
+    raw = _clean(s)
+    blank = raw.isna() | raw.isin(_BLANK_MARKERS)
+    text = raw.str.replace("-", " ", regex=False).str.replace(r"\s+", " ", regex=True)
+    flags: dict[str, pd.Series] = {}
+    for col in EXPLOITATION_TYPES:
+        t = text.str.replace(_DOMESTIC_WORK_RE, " ", regex=True) if col == "labour_exploitation" else text
+        flags[col] = _contains(t, EXPLOITATION_RULES[col])
+    named = pd.concat([flags[c] for c in EXPLOITATION_TYPES if c != "other_exploitation"], axis=1).any(axis=1)
+    flags["other_exploitation"] = flags["other_exploitation"] | ~named
+    out = pd.DataFrame({c: flags[c].astype("boolean") for c in EXPLOITATION_TYPES}, index=s.index)
+    out = out.mask(blank, pd.NA)
+    if as_codes:
+        return out.apply(lambda col: _fill_unknown(col.map({True: "yes", False: "no"})))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Exploitation location
+# ----------------------------------------------------------------------------------------------
+
+_NOT_UK_RE: Final[str] = (
+    r"\b(?:outside|out of|not in|non|other than)\s*(?:of )?(?:the )?(?:uk|u\.k\.|united kingdom"
+    r"|britain|great britain|england|country)\b"
+)
+_UK_WORDS_RE: Final[str] = (
+    r"\b(?:uk|u\.k\.|united kingdom|britain|great britain|gb|england|scotland|wales"
+    r"|northern ireland|british|in country|within (?:the )?uk|domestically)\b"
+)
+_OVERSEAS_WORDS_RE: Final[str] = r"\boverseas\b|\babroad\b|\binternational(?:ly)?\b|\bforeign\b|\bnot uk\b"
+
+
+def code_location(s: pd.Series) -> pd.Series:
+    """Vocab ``exploitation_location``: ``uk_only`` / ``overseas_only`` / ``both`` / ``unknown``.
+
+    UK signs: UK, United Kingdom, Britain, England, Scotland, Wales, Northern Ireland, "in
+    country".  Overseas signs: overseas, abroad, international, foreign, "outside (the) UK",
+    "non-UK", or any non-UK country name (looked up like nationalities: "Albania",
+    "UK/Romania").  "Both", or UK and overseas signs together -> ``both``; "UK only" ->
+    ``uk_only``; neither -> ``unknown``.
+    """
+    s = _as_series(s)
+    text = normalise_text(s)
+    text = text.str.replace(_NOT_UK_RE, " overseas ", regex=True)
+    uk = _contains(text, _UK_WORDS_RE)
+    overseas = _contains(text, _OVERSEAS_WORDS_RE)
+    both_word = _contains(text, r"\bboth\b")
+
+    def _countries(keys: pd.Series) -> pd.DataFrame:
+        long = _country_parts(keys)
+        found = long[long["country"].notna()]
+        is_uk = (found["country"] == UK_COUNTRY).groupby(level=0).any()
+        non_uk = (found["country"] != UK_COUNTRY).groupby(level=0).any()
+        return pd.DataFrame(
+            {
+                "uk": is_uk.reindex(keys.index, fill_value=False).astype(bool),
+                "non_uk": non_uk.reindex(keys.index, fill_value=False).astype(bool),
+            },
+            index=keys.index,
+        )
+
+    found = _on_distinct(_country_key(s), _countries)
+    uk = uk | found["uk"].eq(True)
+    overseas = overseas | found["non_uk"].eq(True)
+    codes = np.select(
+        [both_word | (uk & overseas), uk, overseas],
+        ["both", "uk_only", "overseas_only"],
+        default=UNKNOWN,
+    )
+    return pd.Series(codes, index=s.index, dtype=object)
+
+
+# ----------------------------------------------------------------------------------------------
+# Victim engagement (seed section 2.3)
+# ----------------------------------------------------------------------------------------------
+
+_SUSPECT_NOT_RE: Final[str] = (
+    r"\bsuspect (?:was |is |has )?not (?:been )?identified|\bno (?:named )?suspect"
+    r"|\bsuspect unidentified|\bunidentified suspect"
+)
+_SUSPECT_YES_RE: Final[str] = r"\b(?:named )?suspect (?:has been |was |is )?identified|\bnamed suspect\b"
+_EVIDENTIAL_RE: Final[str] = r"\bevidential difficult"
+_VICTIM_NOT_SUPPORT_RE: Final[str] = (
+    r"\bvictim (?:does not|doesn'?t|did not|didn'?t|not|no longer|unwilling to|declines? to"
+    r"|declined to|refuses? to|refused to|will not|won'?t)\s+(?:support|supporting|supports)\b"
+    r"|\bvictim (?:has )?withdra(?:wn|ws|w)\b|\bvictim (?:not supportive|unsupportive)\b"
+)
+_VICTIM_SUPPORTS_RE: Final[str] = r"\bvictim (?:supports|supporting|support)\b(?! services?\b)"
+#: Outcome number: "Outcome 15", "OC16", "HO outcome 15", "o/c 16", or a leading bare "15 - ".
+_OUTCOME_NUMBER_RE: Final[str] = (
+    r"(?:\b(?:outcome|oc|o/c)(?: (?:no|number|code|type))?\.?\s*[:#-]?\s*0?(\d{1,2})(?!\d)"
+    r"|^0?(\d{1,2})(?:\.0+)?\s*(?:$|[-:)]|\.(?!\d)))"
+)
+_NO_CRIME_RE: Final[str] = (
+    r"\bno[- ]?crimed?\b|\bcrime (?:has been |was |record )?cancell?ed\b|\bcancell?ed (?:crime|record)\b"
+    r"|^cancell?ed\b|\bnot a (?:notifiable )?crime\b|\bno notifiable (?:crime|offence)\b"
+)
+_ONGOING_RE: Final[str] = (
+    r"\bon[- ]?going\b|\bunder investigation\b|\binvestigation (?:is )?(?:open|continuing|in progress|live"
+    r"|active)\b|\bpending\b|\bawaiting\b|\bnot yet (?:assigned|finali[sz]ed|closed|outcomed)\b"
+    r"|^open\b|\bstill open\b|\b(?:live|active|open) investigation\b|\bno outcome yet\b"
+    r"|\bcurrently (?:under |being )?investigat"
+)
+
+
+def code_engagement(outcome_text: pd.Series) -> pd.Series:
+    """Vocab ``engagement`` from the police outcome field, as in seed section 2.3.
+
+    Wording follows the Home Office crime outcomes framework (Home Office Counting Rules,
+    "Crime outcomes in England and Wales: technical annex", gov.uk):
+
+    * outcome 15, "Named suspect identified: victim supports action but evidential difficulties
+      prevent further action" -- local form "Suspect identified - evidential difficulties -
+      victim supports action" -> ``positive``;
+    * outcome 16, "Named suspect identified: evidential difficulties prevent further action:
+      victim does not support (or has withdrawn support from) police action" -- local forms
+      "... victim does not support action", "... victim not supporting" -> ``negative``;
+    * "Investigation ongoing", "Under investigation", "Pending", "Awaiting ...", "Open" ->
+      ``ongoing``;
+    * "No crime", "No-crime", "Crime cancelled", "Cancelled record" -> ``no_crime``;
+    * everything else (incl. outcome 14, suspect *not* identified, and N100 rape-report
+      classifications) -> ``unknown``.
+
+    Positive needs "victim supports" plus "evidential difficulties" or "suspect identified";
+    negative needs "victim does not support"/"not supporting"/"withdrawn" plus "suspect
+    identified" (without it the text may be outcome 14).  "Outcome 15"/"Outcome 16" (also
+    "OC15", a leading "15 -") decide on their own.  Dash style, case, spacing and a leading
+    outcome number are tolerated.  Wording and number that disagree -> ``unknown``.  Order
+    of precedence: positive/negative, then no_crime, then ongoing.
+    """
+    text = normalise_text(outcome_text)
+    suspect_not = _contains(text, _SUSPECT_NOT_RE)
+    suspect_yes = _contains(text, _SUSPECT_YES_RE) & ~suspect_not
+    not_support = _contains(text, _VICTIM_NOT_SUPPORT_RE)
+    supports = _contains(text, _VICTIM_SUPPORTS_RE) & ~not_support
+    evidential = _contains(text, _EVIDENTIAL_RE)
+    nums = text.str.extract(_OUTCOME_NUMBER_RE)
+    number = pd.to_numeric(nums[0].fillna(nums[1]), errors="coerce")
+    pos = (supports & (evidential | suspect_yes) & ~suspect_not) | (number == 15).fillna(False)
+    neg = (not_support & suspect_yes) | (number == 16).fillna(False)
+    other_number = (number.notna() & ~number.isin([15, 16])).astype(bool)
+    pos = pos.astype(bool) & ~other_number
+    neg = neg.astype(bool) & ~other_number
+    no_crime = _contains(text, _NO_CRIME_RE)
+    ongoing = _contains(text, _ONGOING_RE)
+    codes = np.select(
+        [pos & neg, pos, neg, no_crime, ongoing],
+        [UNKNOWN, "positive", "negative", "no_crime", "ongoing"],
+        default=UNKNOWN,
+    )
+    return pd.Series(codes, index=text.index, dtype=object)
+
+
+# ----------------------------------------------------------------------------------------------
+# Data-quality report
+# ----------------------------------------------------------------------------------------------
+
+
+def mapping_report(raw: pd.Series, coded: pd.Series, field: str) -> pd.DataFrame:
+    """Which raw spellings were mapped to which code, with counts.
+
+    Returns columns ``field``, ``raw_value`` (the raw value as text, exactly as recorded;
+    ``<NA>`` for missing), ``code`` and ``n``, sorted by code, then by descending ``n``.
+    ``raw`` and ``coded`` are aligned on their index.
+    """
+    raw = _as_series(raw)
+    coded = _as_series(coded)
+    df = pd.DataFrame({"raw_value": raw.astype("string"), "code": coded.astype("string")})
+    out = (
+        df.groupby(["code", "raw_value"], dropna=False, sort=False)
+        .size()
+        .rename("n")
+        .reset_index()
+    )
+    out = out.sort_values(["code", "n", "raw_value"], ascending=[True, False, True], na_position="last")
+    out.insert(0, "field", field)
+    out["n"] = out["n"].astype(int)
+    return out[["field", "raw_value", "code", "n"]].reset_index(drop=True)

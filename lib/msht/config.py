@@ -1,0 +1,151 @@
+"""All paths and run parameters, built from the project root.
+
+One YAML file (``params/default.yaml`` by default) holds a run's parameters. Its keys are
+flat literal values so that papermill can inject them into every notebook's ``parameters``
+cell; :func:`load_params` reads and checks it, :class:`RunPaths` turns its relative paths
+into absolute ones under the project root.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: Marker files that identify the project root.
+_ROOT_MARKERS = ("pyproject.toml", "_quarto.yml")
+
+
+class ParamsError(ValueError):
+    """A params file is missing, unreadable or has a wrong key or value."""
+
+
+def project_root(start: Path | None = None) -> Path:
+    """Return the project root: ``$MSHT_ROOT``, else the nearest parent of ``start`` (or the
+    working directory) holding both ``pyproject.toml`` and ``_quarto.yml``, else the folder
+    this package is installed from in editable mode."""
+    env = os.environ.get("MSHT_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if all((folder / m).exists() for m in _ROOT_MARKERS):
+            return folder
+    pkg_root = Path(__file__).resolve().parents[2]
+    if all((pkg_root / m).exists() for m in _ROOT_MARKERS):
+        return pkg_root
+    raise FileNotFoundError(f"cannot find the project root (a folder with {_ROOT_MARKERS}) above {here}")
+
+
+@dataclass(frozen=True)
+class Params:
+    """A run's parameters, as read from one YAML file (see ``params/default.yaml``)."""
+
+    run_name: str
+    synthetic: bool
+    force_name: str
+    report_title: str
+    authors: str
+    funder: str
+    raw_dir: str
+    processed_dir: str
+    results_dir: str
+    report_dir: str
+    seed: int
+    scale: int
+    period_start: str
+    period_end: str
+    outlier_min_entries: int
+    min_cell_count: int
+    alpha: float
+    internal_agency_names: str
+
+    @property
+    def force_words(self) -> list[str]:
+        """Words that mark a referring agency as the force itself (from ``internal_agency_names``)."""
+        return [w.strip() for w in self.internal_agency_names.split(";") if w.strip()]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the parameters as a plain dict (what papermill injects)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def load_params(path: str | Path) -> Params:
+    """Read and check a params YAML file; raise :class:`ParamsError` naming the file and key."""
+    path = Path(path)
+    if not path.is_absolute():
+        path = project_root() / path
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ParamsError(f"params file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"params file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ParamsError(f"params file {path} must hold a mapping of keys to values")
+    expected = {f.name: f.type for f in fields(Params)}
+    missing = sorted(set(expected) - set(raw))
+    unknown = sorted(set(raw) - set(expected))
+    if missing or unknown:
+        raise ParamsError(f"params file {path}: missing keys {missing}, unknown keys {unknown}")
+    casts = {"int": int, "float": float, "str": str, "bool": bool}
+    values: dict[str, Any] = {}
+    for name, typ in expected.items():
+        value = raw[name]
+        want = casts[str(typ)]
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if want is str and not isinstance(value, str):
+            value = str(value)
+        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+            raise ParamsError(f"params file {path}: key {name!r} must be {typ}, got {value!r}")
+        values[name] = value
+    return Params(**values)
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Absolute paths of one run, resolved against the project root."""
+
+    root: Path
+    raw_dir: Path
+    processed_dir: Path
+    results_dir: Path
+    report_dir: Path
+
+    @classmethod
+    def from_params(cls, params: Params, root: Path | None = None) -> RunPaths:
+        """Resolve the params' relative paths under ``root`` (default: the project root)."""
+        root = root or project_root()
+        return cls(
+            root=root,
+            raw_dir=root / params.raw_dir,
+            processed_dir=root / params.processed_dir,
+            results_dir=root / params.results_dir,
+            report_dir=root / params.report_dir,
+        )
+
+
+def notebooks_dir(root: Path | None = None) -> Path:
+    """The folder of the committed notebooks."""
+    return (root or project_root()) / "notebooks"
+
+
+def default_params_path(root: Path | None = None) -> Path:
+    """``params/default.yaml`` under the project root."""
+    return (root or project_root()) / "params" / "default.yaml"
+
+
+#: The names of all run parameters (the keys of a params file and of each notebook's parameters cell).
+PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Params))
+
+
+def params_from(namespace: dict[str, Any]) -> Params:
+    """Build :class:`Params` from a notebook's namespace after papermill injected the parameters."""
+    missing = [n for n in PARAM_NAMES if n not in namespace]
+    if missing:
+        raise ParamsError(f"the notebook's parameters cell lacks {missing}")
+    return Params(**{n: namespace[n] for n in PARAM_NAMES})

@@ -1,0 +1,390 @@
+"""Turn a clean :class:`~msht.synth.model.Population` into messy police-style extracts.
+
+The extracts carry the recording problems of the seed's section 2.5, each injected at a
+documented rate (:class:`ProblemRates`). Every injected problem is either a spelling problem
+(no row is lost: the coding must undo it) or an *extra* or *stale* row whose removal by the
+section 2.5 rules restores the clean population exactly. The writer returns, and writes to
+``_truth/defects.csv``, the ground truth of which rows carry which defect, so the cleaning can be
+tested against it.
+
+Files written (CSV, as police systems export them):
+
+* ``cases.csv`` - UTF-8 with BOM; ``victims.csv`` - Windows-1252; ``police_records.csv`` and
+  ``offenders.csv`` - UTF-8.
+* ``_truth/defects.csv`` and ``MANIFEST.json`` (labels the extracts as synthetic).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from msht.synth.model import Population
+
+#: Ways the force's systems write a missing value.
+MISSING_MARKERS = ("", "N/K", "Not known", "Unknown", "NK")
+
+SPELLINGS: dict[str, dict[str, tuple[str, ...]]] = {
+    "sex": {"male": ("Male", "M", "male", "MALE ", " m"), "female": ("Female", "F", "female", "FEMALE", " f ")},
+    "yes_no": {"yes": ("Yes", "Y", "yes", "YES"), "no": ("No", "N", "no", " NO")},
+    "referral_form": {
+        "nrm": ("NRM", "nrm", "NRM ", "National Referral Mechanism", "NRM form"),
+        "ms1": ("MS1", "ms1", "MS1 form", "MS1 (Duty to Notify)"),
+    },
+    "referring_agency": {
+        "internal": ("Police", "police - response team", "Constabulary MSHT unit", "Force Intelligence Bureau", "Police (CID)"),
+        "external": (
+            "Salvation Army", "Home Office", "Local Authority Children's Services", "Immigration Enforcement",
+            "Barnardo's", "NHS Trust", "UK Visas and Immigration", "Kalayaan", "Adult Social Care",
+        ),
+    },
+    "exploitation_location": {
+        "uk_only": ("UK", "uk", "United Kingdom", "UK only"),
+        "overseas_only": ("Overseas", "overseas", "Abroad", "Overseas only"),
+        "both": ("UK and overseas", "Both", "UK & Overseas"),
+    },
+    "engagement": {
+        "positive": (
+            "Suspect identified – evidential difficulties – victim supports action",
+            "Suspect Identified - Evidential Difficulties - Victim supports action",
+            "OUTCOME 15 - SUSPECT IDENTIFIED - EVIDENTIAL DIFFICULTIES - VICTIM SUPPORTS ACTION",
+        ),
+        "negative": (
+            "Suspect identified – evidential difficulties – victim not supporting",
+            "Suspect Identified - Evidential Difficulties - Victim not supporting",
+            "Outcome 16 - Suspect identified - evidential difficulties - victim not supporting",
+        ),
+        "ongoing": ("Investigation ongoing", "Under investigation", "Investigation Ongoing"),
+        "no_crime": ("No crime", "No Crime", "NO CRIME"),
+        "unknown": (
+            "Charged/Summonsed",
+            "Investigation complete – no suspect identified",
+            "Evidential difficulties – suspect not identified",
+            "Action undertaken by another body/agency",
+            "Further investigation not in the public interest",
+            "Transferred to other force",
+        ),
+    },
+    "role": {
+        "victim": ("Victim", "VICTIM", "victim", "Aggrieved"),
+        "perpetrator": ("Suspect", "Offender", "Perpetrator", "SUSPECT"),
+        "other": ("Witness", "Reporting person", "Other", "Informant"),
+    },
+}
+
+_EXPLOITATION_WORDS: dict[str, tuple[str, ...]] = {
+    "criminal_exploitation": ("Criminal exploitation", "Criminal", "CCE", "Forced criminality"),
+    "labour_exploitation": ("Labour exploitation", "Forced labour", "Labour"),
+    "sexual_exploitation": ("Sexual exploitation", "Sexual", "CSE"),
+    "domestic_servitude": ("Domestic servitude", "Domestic Servitude", "domestic servitude"),
+    "other_exploitation": ("Other", "Not specified", "Organ harvesting", "Undefined"),
+}
+
+#: A police ethnicity code (self-defined 18+1 or officer-defined IC) for each group, for the writer.
+ETHNICITY_CODES: dict[str, tuple[str, ...]] = {
+    "white": ("W1", "W2", "W9", "IC1", "IC2", "w1 "),
+    "asian": ("A1", "A2", "A3", "A9", "IC4"),
+    "black": ("B1", "B2", "B9", "IC3"),
+    "mixed": ("M1", "M2", "M3", "M9"),
+    "other": ("O9", "IC6"),
+}
+
+_NATIONALITY_ALIASES: dict[str, tuple[str, ...]] = {"United Kingdom": ("United Kingdom", "British", "UK", "UNITED KINGDOM")}
+
+
+@dataclass(frozen=True)
+class ProblemRates:
+    """Rates at which the recording problems are injected (per case entry unless stated)."""
+
+    missing_victim_id: float = 0.03  # extra case rows with a blank victim ID
+    duplicate: float = 0.04  # extra copy of a case under a new occurrence number, entered later
+    update: float = 0.03  # a stale earlier version of a case, under another occurrence number
+    conflict: float = 0.01  # pairs of rows: same new person and date, conflicting sociodemographics
+    victim_not_in_case_file: float = 0.02  # per victim: a person with victim and police records but no case
+    unmatched_offender: float = 0.03  # per offender row: an extra offender row on an unknown occurrence
+    missing_marker: float = 1.0  # share of missing values written as a marker rather than blank
+    spelling_variants: bool = True  # write codes in several spellings, cases and spacing
+
+
+def _spell(rng: np.random.Generator, codes: pd.Series, table: dict[str, tuple[str, ...]], vary: bool) -> np.ndarray:
+    """Write each code as one of its spellings (the first if ``vary`` is false); NA -> missing marker."""
+    out = np.empty(len(codes), dtype=object)
+    values = codes.astype(object).where(codes.notna(), None).to_numpy()
+    for code, spellings in table.items():
+        mask = values == code
+        k = int(mask.sum())
+        if k:
+            out[mask] = np.asarray(spellings, dtype=object)[rng.integers(0, len(spellings) if vary else 1, k)]
+    isna = pd.isna(codes).to_numpy()
+    out[isna] = np.asarray(MISSING_MARKERS, dtype=object)[rng.integers(0, len(MISSING_MARKERS), int(isna.sum()))]
+    return out
+
+
+def _fmt_date(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values).dt.strftime("%d/%m/%Y")
+
+
+def person_code(ids: np.ndarray | pd.Series, offset: int) -> np.ndarray:
+    """Format integer IDs as police-style person IDs (``P`` + 7 digits)."""
+    return np.char.add("P", np.char.zfill((np.asarray(ids, dtype="int64") * 7 + offset).astype(str), 7))
+
+
+def occurrence_code(ids: np.ndarray | pd.Series, dates: pd.Series) -> np.ndarray:
+    """Format integer case IDs as occurrence numbers (``MS/<year>/<6 digits>``)."""
+    years = pd.to_datetime(dates).dt.year.astype(str).to_numpy()
+    digits = np.char.zfill((np.asarray(ids, dtype="int64") * 3 + 100).astype(str), 6)
+    return np.char.add(np.char.add(np.char.add("MS/", years.astype(str)), "/"), digits)
+
+
+def _dob_for(rng: np.random.Generator, age: pd.Series, first: pd.Series, last: pd.Series) -> pd.Series:
+    """A date of birth giving completed age ``age`` on both ``first`` and ``last``; NaT if impossible."""
+    out = pd.Series(pd.NaT, index=age.index, dtype="datetime64[ns]")
+    ok = age.notna() & ((last - first).dt.days < 360)
+    a = age[ok].astype(int).to_numpy()
+    lo = last[ok] - pd.to_timedelta(0, unit="D")
+    # dob in (last - (a+1) years, first - a years]; draw a day inside it
+    upper = pd.Series([f - pd.DateOffset(years=int(y)) for f, y in zip(first[ok], a)], index=lo.index)
+    lower = pd.Series([l - pd.DateOffset(years=int(y) + 1) for l, y in zip(last[ok], a)], index=lo.index) + pd.Timedelta(days=1)
+    span = (upper - lower).dt.days.clip(lower=0)
+    out[ok] = lower + pd.to_timedelta(np.floor(rng.random(len(span)) * (span.to_numpy() + 1)), unit="D")
+    return out
+
+
+def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRates | None = None) -> pd.DataFrame:
+    """Write the four raw extracts of ``pop`` to ``out_dir`` with recording problems injected.
+
+    Returns the ground truth: one row per injected defective row, with columns
+    ``extract, key, defect`` (``key`` is the occurrence number, ``occurrence|person`` or
+    ``person|incident`` of the row).
+    """
+    pop.check()
+    rates = rates or ProblemRates()
+    rng = np.random.default_rng(seed)
+    vary = rates.spelling_variants
+    out_dir.mkdir(parents=True, exist_ok=True)
+    truth: list[pd.DataFrame] = []
+
+    victims = pop.victims.set_index("victim_id", drop=False)
+    cases = pop.cases.sort_values(["date", "case_id"]).reset_index(drop=True)
+    cases["occurrence_number"] = occurrence_code(cases["case_id"], cases["date"])
+    cases["person_id"] = person_code(cases["victim_id"], 1_000_000)
+    cases["entered_on"] = cases["date"] + pd.to_timedelta(rng.integers(0, 3 * 24 * 60, len(cases)), unit="min")
+    next_case_id = int(pop.cases["case_id"].max()) + 1_000
+
+    def new_occurrences(k: int, dates: pd.Series) -> np.ndarray:
+        nonlocal next_case_id
+        ids = np.arange(next_case_id, next_case_id + k)
+        next_case_id += k
+        return occurrence_code(ids, dates)
+
+    # --- extra case rows -----------------------------------------------------------------
+    n = len(cases)
+    pick = rng.permutation(n)
+    n_dup, n_upd, n_miss = (int(round(r * n)) for r in (rates.duplicate, rates.update, rates.missing_victim_id))
+    dup_src, upd_src, miss_src = pick[:n_dup], pick[n_dup : n_dup + n_upd], pick[n_dup + n_upd : n_dup + n_upd + n_miss]
+
+    dups = cases.iloc[dup_src].copy()
+    dups["occurrence_number"] = new_occurrences(len(dups), dups["date"])
+    dups["entered_on"] = dups["entered_on"] + pd.to_timedelta(rng.integers(60, 20 * 24 * 60, len(dups)), unit="min")
+    dups["defect"] = "duplicate"
+
+    stale = cases.iloc[upd_src].copy()
+    stale["occurrence_number"] = new_occurrences(len(stale), stale["date"])
+    stale["entered_on"] = stale["entered_on"] - pd.to_timedelta(rng.integers(60, 2 * 24 * 60, len(stale)), unit="min")
+    stale["engagement"] = "ongoing"
+    stale["offered"] = pd.NA
+    stale["accepted"] = pd.NA
+    stale["defect"] = "update_superseded"
+
+    missing = cases.iloc[miss_src].copy()
+    missing["occurrence_number"] = new_occurrences(len(missing), missing["date"])
+    missing["person_id"] = pd.NA
+    missing["defect"] = "no_victim_id"
+
+    n_conf = int(round(rates.conflict * n))
+    conf_a = cases.iloc[rng.integers(0, n, n_conf)].copy()
+    conf_a["person_id"] = person_code(np.arange(1, n_conf + 1), 5_000_000)
+    conf_b = conf_a.copy()
+    conf_a["occurrence_number"] = new_occurrences(n_conf, conf_a["date"])
+    conf_b["occurrence_number"] = new_occurrences(n_conf, conf_b["date"])
+    conf_a["defect"] = conf_b["defect"] = "conflicting"
+
+    clean = cases.assign(defect=pd.NA)
+    all_cases = pd.concat([clean, dups, stale, missing, conf_a, conf_b], ignore_index=True)
+    all_cases = all_cases.sample(frac=1.0, random_state=rng.integers(2**31)).reset_index(drop=True)
+
+    # --- victims extract: one record per case entry with a victim ID ------------------------
+    with_victim = all_cases[all_cases["person_id"].notna()].copy()
+    vict = victims.loc[with_victim["victim_id"]].reset_index(drop=True)
+    vrec = pd.DataFrame(
+        {
+            "occurrence_number": with_victim["occurrence_number"].to_numpy(),
+            "person_id": with_victim["person_id"].to_numpy(),
+            "sex": vict["sex"].to_numpy(),
+            "age": vict["age"].to_numpy(),
+            "nationality": vict["nationality"].to_numpy(),
+            "victim_id": with_victim["victim_id"].to_numpy(),
+            "defect": with_victim["defect"].to_numpy(),
+        }
+    )
+    conflict_b = vrec["occurrence_number"].isin(conf_b["occurrence_number"])
+    flip = {"male": "female", "female": "male"}
+    vrec.loc[conflict_b, "sex"] = vrec.loc[conflict_b, "sex"].map(lambda s: flip.get(s, "male"))
+    # dates of birth consistent with every case of the victim
+    span = cases.groupby("victim_id")["date"].agg(["min", "max"])
+    dob = _dob_for(rng, victims["age"], span["min"].reindex(victims.index), span["max"].reindex(victims.index))
+    give_dob = pd.Series(rng.random(len(victims)) < 0.8, index=victims.index) & dob.notna()
+    vrec["date_of_birth"] = np.where(give_dob.reindex(vrec["victim_id"]).to_numpy(), _fmt_date(dob.reindex(vrec["victim_id"])).to_numpy(), pd.NA)
+    vrec["age"] = np.where(pd.isna(vrec["date_of_birth"]), vrec["age"].astype(object), pd.NA)
+
+    # persons with victim records but no MSHT case
+    n_orphan = int(round(rates.victim_not_in_case_file * len(victims)))
+    orphan_src = victims.iloc[rng.integers(0, len(victims), n_orphan)]
+    orphans = pd.DataFrame(
+        {
+            "occurrence_number": occurrence_code(np.arange(900_000, 900_000 + n_orphan), pd.Series(pd.to_datetime(["2020-06-01"] * n_orphan))),
+            "person_id": person_code(np.arange(1, n_orphan + 1), 7_000_000),
+            "sex": orphan_src["sex"].to_numpy(),
+            "age": orphan_src["age"].astype(object).to_numpy(),
+            "nationality": orphan_src["nationality"].to_numpy(),
+            "victim_id": -1,
+            "date_of_birth": pd.NA,
+            "defect": "not_in_case_file",
+        }
+    )
+    vrec = pd.concat([vrec, orphans], ignore_index=True)
+
+    # --- police-record entries ------------------------------------------------------------
+    ent_people = pd.concat(
+        [
+            victims[["n_entries", "n_as_victim", "n_as_perpetrator"]].assign(
+                person_id=person_code(victims["victim_id"], 1_000_000), defect=pd.NA
+            ),
+            pd.DataFrame(
+                {"n_entries": 3, "n_as_victim": 1, "n_as_perpetrator": 1, "person_id": orphans["person_id"].to_numpy(), "defect": "not_in_case_file"}
+            ),
+        ],
+        ignore_index=True,
+    )
+    reps = ent_people["n_entries"].to_numpy()
+    person = np.repeat(ent_people["person_id"].to_numpy(), reps)
+    k = np.concatenate([np.arange(r) for r in reps])
+    nv = np.repeat(ent_people["n_as_victim"].to_numpy(), reps)
+    npp = np.repeat(ent_people["n_as_perpetrator"].to_numpy(), reps)
+    role = np.where(k < nv, "victim", np.where(k < nv + npp, "perpetrator", "other"))
+    records = pd.DataFrame(
+        {
+            "person_id": person,
+            "incident_reference": np.char.add("INC", np.char.zfill(rng.permutation(len(person)).astype(str), 8)),
+            "role": _spell(rng, pd.Series(role, dtype=object), SPELLINGS["role"], vary),
+            "defect": np.repeat(ent_people["defect"].to_numpy(), reps),
+        }
+    ).sample(frac=1.0, random_state=rng.integers(2**31))
+
+    # --- offenders -----------------------------------------------------------------------
+    off = pop.offenders.merge(cases[["case_id", "occurrence_number", "date"]], on="case_id", how="left")
+    off["defect"] = pd.NA
+    n_unm = int(round(rates.unmatched_offender * len(off)))
+    if n_unm:
+        unm = off.iloc[rng.integers(0, len(off), n_unm)].copy()
+        unm["occurrence_number"] = occurrence_code(np.arange(950_000, 950_000 + n_unm), unm["date"])
+        unm["defect"] = "unmatched_offender"
+        off = pd.concat([off, unm], ignore_index=True)
+    offenders = pd.DataFrame(
+        {
+            "occurrence_number": off["occurrence_number"].to_numpy(),
+            "offender_person_id": person_code(off["offender_id"], 3_000_000),
+            "sex": _spell(rng, off["sex"], SPELLINGS["sex"], vary),
+            "age": off["age"].astype(object).where(off["age"].notna(), pd.NA).to_numpy(),
+            "nationality": _nationality_text(rng, off["nationality"], vary),
+            "ethnicity": _spell(rng, off["ethnicity_group5"], ETHNICITY_CODES, vary),
+            "defect": off["defect"].to_numpy(),
+        }
+    )
+
+    # --- write -----------------------------------------------------------------------------
+    case_out = pd.DataFrame(
+        {
+            "occurrence_number": all_cases["occurrence_number"],
+            "recorded_date": _fmt_date(all_cases["date"]),
+            "entered_on": pd.to_datetime(all_cases["entered_on"]).dt.strftime("%d/%m/%Y %H:%M"),
+            "victim_person_id": all_cases["person_id"],
+            "referral_form": _spell(rng, all_cases["referral_form"], SPELLINGS["referral_form"], vary),
+            "referring_agency": _spell(rng, all_cases["referring_agency"], SPELLINGS["referring_agency"], vary),
+            "exploitation_type": _exploitation_text(rng, all_cases, vary),
+            "exploitation_location": _spell(rng, all_cases["exploitation_location"], SPELLINGS["exploitation_location"], vary),
+            "county_lines": _spell(rng, all_cases["county_lines"], SPELLINGS["yes_no"], vary),
+            "offence_outcome": _spell(rng, all_cases["engagement"], SPELLINGS["engagement"], vary),
+            "support_offered": _spell(rng, all_cases["offered"], SPELLINGS["yes_no"], vary),
+            "support_accepted": _spell(rng, all_cases["accepted"], SPELLINGS["yes_no"], vary),
+        }
+    )
+    victim_out = pd.DataFrame(
+        {
+            "occurrence_number": vrec["occurrence_number"],
+            "person_id": vrec["person_id"],
+            "sex": _spell(rng, vrec["sex"], SPELLINGS["sex"], vary),
+            "date_of_birth": vrec["date_of_birth"],
+            "age": vrec["age"],
+            "nationality": _nationality_text(rng, vrec["nationality"], vary),
+        }
+    )
+    case_out.to_csv(out_dir / "cases.csv", index=False, encoding="utf-8-sig")
+    victim_out.to_csv(out_dir / "victims.csv", index=False, encoding="cp1252", errors="replace")
+    records.drop(columns="defect").to_csv(out_dir / "police_records.csv", index=False, encoding="utf-8")
+    offenders.drop(columns="defect").to_csv(out_dir / "offenders.csv", index=False, encoding="utf-8")
+
+    truth = pd.concat(
+        [
+            pd.DataFrame({"extract": "cases", "key": all_cases["occurrence_number"], "defect": all_cases["defect"]}),
+            pd.DataFrame({"extract": "victims", "key": vrec["occurrence_number"] + "|" + vrec["person_id"], "defect": vrec["defect"]}),
+            pd.DataFrame({"extract": "police_records", "key": records["person_id"] + "|" + records["incident_reference"], "defect": records["defect"]}),
+            pd.DataFrame({"extract": "offenders", "key": offenders["occurrence_number"] + "|" + offenders["offender_person_id"], "defect": offenders["defect"]}),
+        ],
+        ignore_index=True,
+    ).dropna(subset=["defect"]).sort_values(["extract", "key"]).reset_index(drop=True)
+    (out_dir / "_truth").mkdir(exist_ok=True)
+    truth.to_csv(out_dir / "_truth" / "defects.csv", index=False)
+    manifest = {
+        "synthetic": True,
+        "label": "SYNTHETIC DATA - generated by msht.synth; not police data",
+        "seed": seed,
+        "rates": asdict(rates),
+        "rows": {"cases": len(case_out), "victims": len(victim_out), "police_records": len(records), "offenders": len(offenders)},
+    }
+    (out_dir / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return truth
+
+
+def _nationality_text(rng: np.random.Generator, values: pd.Series, vary: bool) -> np.ndarray:
+    """Write canonical nationality names as a police system might (aliases, case, separators)."""
+    out = values.astype(object).to_numpy().copy()
+    isna = pd.isna(values).to_numpy()
+    out[isna] = np.asarray(MISSING_MARKERS, dtype=object)[rng.integers(0, len(MISSING_MARKERS), int(isna.sum()))]
+    if not vary:
+        return out
+    seps = np.asarray(["; ", " / ", "/", ", "], dtype=object)
+    for i in np.flatnonzero(~isna):
+        parts = [p.strip() for p in str(out[i]).split(";")]
+        parts = [
+            _NATIONALITY_ALIASES[p][rng.integers(len(_NATIONALITY_ALIASES[p]))] if p in _NATIONALITY_ALIASES else p
+            for p in parts
+        ]
+        text = seps[rng.integers(len(seps))].join(parts)
+        out[i] = text.upper() if rng.random() < 0.1 else text
+    return out
+
+
+def _exploitation_text(rng: np.random.Generator, cases: pd.DataFrame, vary: bool) -> np.ndarray:
+    """Write the five exploitation indicators as one free-text field (several types possible)."""
+    out = np.empty(len(cases), dtype=object)
+    flags = {t: cases[t].to_numpy(dtype=bool) for t in _EXPLOITATION_WORDS}
+    seps = ("; ", " / ", ", ", " & ")
+    for i in range(len(cases)):
+        words = [w[rng.integers(len(w)) if vary else 0] for t, w in _EXPLOITATION_WORDS.items() if flags[t][i]]
+        out[i] = seps[rng.integers(len(seps)) if vary else 0].join(words) if words else MISSING_MARKERS[rng.integers(len(MISSING_MARKERS))]
+    return out

@@ -1,0 +1,77 @@
+"""Publication tables with great_tables, with fixed HTML ids so that outputs are reproducible."""
+
+from __future__ import annotations
+
+import pandas as pd
+from great_tables import GT, loc, style
+
+
+def percent_table(display: pd.DataFrame, *, table_id: str, title: str, source_note: str | None = None,
+                  value_label: str = "% (n)") -> GT:
+    """A two-column "characteristic | % (n)" table grouped by variable, in the seed's layout.
+
+    ``display`` has columns ``group, characteristic, value`` (see :func:`msht.describe.display_table`).
+    ``table_id`` fixes the HTML id (great_tables draws a random one otherwise).
+    """
+    gt = (
+        GT(display, rowname_col="characteristic", groupname_col="group", id=table_id)
+        .tab_header(title=title)
+        .cols_label(value=value_label)
+        .cols_align(align="right", columns="value")
+        .tab_style(style=style.text(weight="bold"), locations=loc.row_groups())
+        .tab_options(table_font_size="14px", row_group_font_weight="bold")
+    )
+    if source_note:
+        gt = gt.tab_source_note(source_note)
+    return gt
+
+
+def plain_table(frame: pd.DataFrame, *, table_id: str, title: str, source_note: str | None = None,
+                labels: dict[str, str] | None = None, rowname_col: str | None = None,
+                groupname_col: str | None = None) -> GT:
+    """A simple publication table of ``frame`` with a title, column labels and a source note."""
+    gt = GT(frame, id=table_id, rowname_col=rowname_col, groupname_col=groupname_col).tab_header(title=title)
+    if labels:
+        gt = gt.cols_label(**labels)
+    if source_note:
+        gt = gt.tab_source_note(source_note)
+    return gt.tab_options(table_font_size="14px")
+
+
+def exclusions_table(exclusions: pd.DataFrame, *, table_id: str) -> GT:
+    """The exclusion flow: per extract, each rule's rows in, rows excluded and rows out."""
+    frame = exclusions.assign(entity=exclusions["entity"].str.replace("_", " ").str.capitalize())
+    frame = frame[["entity", "step", "description", "rows_in", "excluded", "rows_out"]]
+    return (
+        GT(frame, groupname_col="entity", id=table_id)
+        .tab_header(title="Exclusions by the section 2.5 rules")
+        .cols_label(step="Step", description="Rule", rows_in="Rows in", excluded="Excluded", rows_out="Rows out")
+        .fmt_integer(columns=["rows_in", "excluded", "rows_out"])
+        .tab_options(table_font_size="14px", row_group_font_weight="bold")
+    )
+
+
+def association_table(rows: pd.DataFrame, *, table_id: str, title: str) -> GT:
+    """Appendix 4 style: per factor level the outcome's "% (n)" of N, and the test's χ², df and p."""
+    from msht import stats, vocab
+    from msht.describe import fmt_pct_n
+
+    frame = pd.DataFrame(
+        {
+            "factor": [vocab.variable_label(f) for f in rows["factor"]],
+            "level": [vocab.label(f, lv) for f, lv in zip(rows["factor"], rows["level"])],
+            "value": [fmt_pct_n(int(n), int(d), style="table") for n, d in zip(rows["n"], rows["denominator"])],
+            "N": rows["denominator"].astype(int),
+            "chi2": rows["statistic"].round(3),
+            "df": rows["df"].astype(int),
+            "p": [stats.format_p(float(p)) for p in rows["p"]],
+            "test": rows["test"],
+        }
+    )
+    return (
+        GT(frame, rowname_col="level", groupname_col="factor", id=table_id)
+        .tab_header(title=title)
+        .cols_label(value="% (n)", chi2="χ²")
+        .fmt_number(columns="chi2", decimals=3)
+        .tab_options(table_font_size="14px", row_group_font_weight="bold")
+    )

@@ -1,0 +1,28 @@
+"""Shared fixtures: project paths and small synthetic extracts written to a temporary folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from msht.config import project_root
+from msht.synth.raw import ProblemRates, write_extracts
+from msht.synth.sampler import sample_population
+
+ROOT = project_root(Path(__file__).parent)
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    """The project root."""
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def small_raw(tmp_path_factory) -> tuple[Path, object, object]:
+    """Messy extracts of a small uncalibrated population: (folder, population, ground truth)."""
+    out = tmp_path_factory.mktemp("raw_small")
+    pop = sample_population(300, seed=7)
+    truth = write_extracts(pop, out, seed=7, rates=ProblemRates(conflict=0.02, victim_not_in_case_file=0.05))
+    return out, pop, truth

@@ -1,0 +1,48 @@
+from pathlib import Path
+
+import pytest
+
+from msht import config
+
+
+def test_default_params_load_and_paths_are_under_root(root):
+    params = config.load_params(root / "params" / "default.yaml")
+    assert params.run_name == "default"
+    assert params.synthetic is True
+    paths = config.RunPaths.from_params(params, root)
+    for p in (paths.raw_dir, paths.processed_dir, paths.results_dir, paths.report_dir):
+        assert root in p.parents
+
+
+def test_every_params_file_has_the_same_keys_and_relative_paths(root):
+    for path in sorted((root / "params").glob("*.yaml")):
+        params = config.load_params(path)
+        for key in ("raw_dir", "processed_dir", "results_dir", "report_dir"):
+            assert not Path(getattr(params, key)).is_absolute(), f"{path.name}: {key} must be relative"
+
+
+def test_missing_and_unknown_keys_are_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("run_name: x\nsurprise: 1\n")
+    with pytest.raises(config.ParamsError, match=r"missing keys \[.*'alpha'.*unknown keys \['surprise'\]"):
+        config.load_params(bad)
+
+
+def test_wrong_type_is_named(tmp_path, root):
+    text = (root / "params" / "default.yaml").read_text().replace("scale: 1 ", "scale: big ")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(config.ParamsError, match="'scale' must be int"):
+        config.load_params(bad)
+
+
+def test_params_from_namespace_round_trip(root):
+    params = config.load_params(root / "params" / "default.yaml")
+    assert config.params_from(params.as_dict()) == params
+    with pytest.raises(config.ParamsError, match="lacks"):
+        config.params_from({"run_name": "x"})
+
+
+def test_force_words_split(root):
+    params = config.load_params(root / "params" / "default.yaml")
+    assert params.force_words == ["police", "constabulary", "force"]

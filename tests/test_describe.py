@@ -1,0 +1,54 @@
+import math
+
+import pandas as pd
+import pytest
+
+from msht import describe
+
+
+@pytest.mark.parametrize(
+    "n,d,expected",
+    [(394, 2291, "17.2% (n=394)"), (1, 8, "12.5% (n=1)"), (1299, 1776, "73.1% (n=1,299)"), (0, 0, "-% (n=0)")],
+)
+def test_fmt_pct_n_prose(n, d, expected):
+    assert describe.fmt_pct_n(n, d) == expected
+
+
+def test_fmt_pct_n_table_and_half_up_rounding():
+    assert describe.fmt_pct_n(1, 8, style="table") == "12.5 (1)"
+    assert describe.pct(1, 8) == 12.5
+    assert describe.pct(5, 16) == 31.3  # 31.25 rounds half up, as SPSS prints it
+    assert math.isnan(describe.pct(3, 0))
+    with pytest.raises(ValueError):
+        describe.fmt_pct_n(1, 2, style="latex")
+
+
+def test_frequency_counts_levels_in_vocab_order_with_unknown_row():
+    frame = pd.DataFrame({"victim_sex": ["female", "male", "male", None, "unknown"]})
+    rows = describe.frequency(frame, "victim_sex", table="t")
+    assert list(rows["level"]) == ["male", "female", "unknown"]
+    assert list(rows["n"]) == [2, 1, 2]
+    assert rows.loc[0, "denominator"] == 3 and rows.loc[0, "pct"] == 66.7
+    assert pd.isna(rows.loc[2, "denominator"])
+
+
+def test_frequency_refuses_codes_outside_the_vocabulary():
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        describe.frequency(pd.DataFrame({"victim_sex": ["m"]}), "victim_sex", table="t")
+
+
+def test_overview_rows():
+    cases = pd.DataFrame({"person_id": ["a", "a", "b"]})
+    victims = pd.DataFrame({"person_id": ["a", "b"], "n_cases": [2, 1]})
+    rows = describe.overview_rows(cases, victims).set_index(["variable", "level"])
+    assert rows.loc[("cases", "all"), "n"] == 3
+    assert rows.loc[("victim_case_count", "several"), "n"] == 1
+    assert rows.loc[("victim_case_count", "one"), "pct"] == 50.0
+
+
+def test_display_table_and_denominator_note():
+    frame = pd.DataFrame({"victim_sex": ["male", "male", "female", "unknown"]})
+    rows = describe.frequency(frame, "victim_sex", table="t")
+    shown = describe.display_table(rows)
+    assert list(shown["value"]) == ["66.7 (2)", "33.3 (1)", "n=1 not recorded"]
+    assert describe.denominator_note(rows, unit="victims") == "Percentages are of victims with a recorded value; sex: N=3 (1 not recorded)."
