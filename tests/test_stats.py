@@ -237,6 +237,10 @@ def test_result_is_frozen_and_carries_labels() -> None:
     np.testing.assert_array_equal(res.table, T2X2)
     with pytest.raises(dataclasses.FrozenInstanceError):
         res.p = 0.5  # type: ignore[misc]
+    with pytest.raises(ValueError, match="read-only"):
+        res.table[0, 0] = 99
+    with pytest.raises(ValueError, match="read-only"):
+        res.adjusted_residuals[0, 0] = 0.0
 
 
 @settings(max_examples=60, deadline=None)

@@ -118,8 +118,9 @@ def code_cases(frame: pd.DataFrame, *, path: str, force_words: list[str]) -> pd.
     out["referral_form"] = coding.code_referral_form(frame["referral_form"])
     out["referring_agency"] = coding.code_referring_agency(frame["referring_agency"], force_words)
     types = coding.code_exploitation_types(frame["exploitation_type"])
+    out["exploitation_known"] = types.notna().all(axis=1).to_numpy()
     for col in types.columns:
-        out[col] = types[col].astype(bool)
+        out[col] = types[col].fillna(False).astype(bool)
     out["exploitation_location"] = coding.code_location(frame["exploitation_location"])
     out["county_lines"] = coding.code_yes_no(frame["county_lines"])
     out["engagement"] = coding.code_engagement(frame["offence_outcome"])
@@ -143,6 +144,28 @@ def code_victim_records(frame: pd.DataFrame, *, path: str) -> pd.DataFrame:
     out["victim_uk_national"] = nat["uk_national"]
     out["victim_nationality_region"] = nat["region"]
     return out
+
+
+#: Role words in police-record entries: victim, perpetrator, or other (witness, informant ...).
+ROLE_WORDS: dict[str, tuple[str, ...]] = {
+    "victim": ("victim", "aggrieved", "injured party", "ip"),
+    "perpetrator": ("perpetrator", "suspect", "offender", "accused", "arrested person", "defendant"),
+    "other": ("witness", "reporting person", "informant", "other", "person of interest", "involved"),
+}
+
+
+def code_role(s: pd.Series) -> pd.Series:
+    """Code a person's role in an incident: ``victim``, ``perpetrator``, ``other`` or ``unknown``."""
+    text = coding.normalise_text(s)
+    out = pd.Series("unknown", index=s.index, dtype=object)
+    for code, words in ROLE_WORDS.items():
+        out[text.isin(words).fillna(False).to_numpy(dtype=bool)] = code
+    return out
+
+
+def _signature(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
+    """A hash of each row's values in ``columns`` (missing values compare equal to each other)."""
+    return pd.util.hash_pandas_object(frame[list(columns)].astype("string").fillna("<NA>"), index=False)
 
 
 def _status_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -194,11 +217,11 @@ def clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None = N
     multi = entry[live][size > 1]
     if len(multi):
         key = ["person_id", "date"]
-        demo = multi[list(VICTIM_FIELDS)].astype("string").fillna("<NA>").agg("|".join, axis=1)
+        demo = _signature(multi, VICTIM_FIELDS)
         n_demo = demo.groupby([multi[k] for k in key]).transform("nunique")
         _mark(st_cases, pd.Series(n_demo > 1, index=multi.index).reindex(cases.index, fill_value=False), "conflicting")
         same = multi[n_demo == 1]
-        details = same[list(CASE_FIELDS)].astype("string").fillna("<NA>").agg("|".join, axis=1)
+        details = _signature(same, CASE_FIELDS)
         n_det = details.groupby([same[k] for k in key]).transform("nunique")
         order = same.sort_values(["entered_on", "occurrence_number"])
         first = order.groupby(key).head(1).index
@@ -232,7 +255,7 @@ def clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None = N
     _mark(st_p, ~pr_person.isin(case_ids), "not_in_case_file")
     _mark(st_p, ~pr_person.isin(analysed_people), "victim_not_analysed")
     _mark(st_p, pd.DataFrame({"p": pr_person, "i": pr_incident}).duplicated(keep="first"), "duplicate_record")
-    roles = coding.code_role(pr["role"])
+    roles = code_role(pr["role"])
     live_p = st_p["status"] == ANALYSED
     counts = (
         pd.DataFrame({"person_id": pr_person[live_p], "role": roles[live_p]})

@@ -382,13 +382,13 @@ def _country_parts(keys: pd.Series) -> pd.DataFrame:
         k = k.str.replace(protect_re, lambda m: to_placeholder[m.group(0)], regex=True)
     parts = k.str.split(_SPLIT_RE, regex=True).explode().astype("string").str.strip()
     parts = parts[parts.notna() & (parts != "") & ~parts.isin(MISSING_MARKERS)]
-    country = parts.map(lookup)
+    country = parts.map(lookup).astype("string")
     stripped = (
         parts.str.replace(_NOISE_WORDS_RE, " ", regex=True)
         .str.replace(r"\s+", " ", regex=True)
         .str.strip()
     )
-    country = country.fillna(stripped.map(lookup))
+    country = country.fillna(stripped.map(lookup).astype("string"))
     keep = country.notna() | ((stripped != "") & ~stripped.isin(MISSING_MARKERS))
     # Put placeholders back to readable text for the report of unmatched parts.
     parts = parts.replace({ph: key for key, ph in to_placeholder.items()})
@@ -531,13 +531,15 @@ def code_ethnicity(s: pd.Series) -> pd.DataFrame:
     text = normalise_text(s)
     code = text.str.extract(_ETHNICITY_CODE_RE, expand=False).str.replace(" ", "", regex=False)
     code = code.where(~code.str.fullmatch(r"[0-69]", na=False), "ic" + code)
-    group = code.map(by_code)
-    group = group.fillna(text.map(by_desc))
+    group = code.map(by_code).astype("string")
+    group = group.fillna(text.map(by_desc).astype("string"))
     for grp, pattern in _ETHNICITY_RULES:
-        group = group.fillna(pd.Series(np.where(_contains(text, pattern), grp, None), index=s.index))
+        group = group.mask(group.isna() & _contains(text, pattern), grp)
     group = group.replace(UNKNOWN, pd.NA)
     group5 = _fill_unknown(group)
-    white_other = group5.map(lambda g: g if g in ("white", UNKNOWN) else "other")
+    white_other = pd.Series(
+        np.where(group5.isin(["white", UNKNOWN]), group5, "other"), index=s.index, dtype=object
+    )
     code_out = code.where(code.isin(list(by_code))).str.upper()
     return pd.DataFrame(
         {"group5": group5, "white_other": white_other.astype(object), "code": code_out.astype(object)},

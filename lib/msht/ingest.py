@@ -57,7 +57,10 @@ def _read_csv(path: Path) -> pd.DataFrame:
     last_error: Exception | None = None
     for encoding in CSV_ENCODINGS:
         try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+            header = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, header=None, nrows=1)
+            frame.attrs["raw_header"] = [str(v) for v in header.iloc[0]] if len(header) else list(frame.columns)
+            return frame
         except UnicodeDecodeError as exc:
             last_error = exc
         except pd.errors.EmptyDataError as exc:
@@ -70,6 +73,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
 def _read_xlsx(path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_excel(path, dtype=str, keep_default_na=False, sheet_name=0, engine="openpyxl")
+        header = pd.read_excel(path, dtype=str, keep_default_na=False, sheet_name=0, engine="openpyxl", header=None, nrows=1)
+        frame.attrs["raw_header"] = [str(v) for v in header.iloc[0]] if len(header) else list(frame.columns)
     except Exception as exc:  # openpyxl raises many types for a broken workbook
         raise ExtractError(f"{path}: not a readable XLSX workbook: {exc}") from exc
     return frame
@@ -78,10 +83,12 @@ def _read_xlsx(path: Path) -> pd.DataFrame:
 def read_raw(path: Path) -> pd.DataFrame:
     """Read one extract file as text, with normalised headers and a ``source_row`` column."""
     frame = _read_xlsx(path) if path.suffix.lower() == ".xlsx" else _read_csv(path)
-    frame.columns = [str(c).strip().lower().replace(" ", "_") for c in frame.columns]
-    dupes = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    raw_header = frame.attrs.get("raw_header", list(frame.columns))
+    names = [str(c).strip().lower().replace(" ", "_") for c in raw_header]
+    dupes = sorted({c for c in names if names.count(c) > 1})
     if dupes:
         raise ExtractError(f"{path}: duplicate column header(s) {dupes}")
+    frame.columns = names
     frame = frame.replace({"": pd.NA})
     frame.insert(0, SOURCE_ROW, range(2, len(frame) + 2))
     return frame

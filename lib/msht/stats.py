@@ -68,9 +68,12 @@ class DegenerateTableError(ValueError):
     """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AssociationResult:
     """Result of one factor × outcome association test.
+
+    Frozen, with read-only arrays; compared by identity (``eq=False``), since
+    field-wise ``==`` on numpy arrays is ambiguous.
 
     Attributes:
         table: r×c integer counts; rows are factor levels, columns are outcome levels
@@ -81,7 +84,9 @@ class AssociationResult:
             ``"Fisher exact"``.
         statistic: Chi-square value of the chosen test (NaN when Fisher is chosen).
         df: Degrees of freedom, ``(r - 1) * (c - 1)``.
-        p: p-value of the chosen test.
+        p: p-value of the chosen test. For a Fisher test on a table larger than 2×2 it
+            is a Monte Carlo estimate ``(k + 1) / (B + 1)`` (never below ``1 / (B + 1)``,
+            1e-5 by default), reproducible because the generator is seeded.
         chi2_seed: Seed-convention chi-square (Yates for 2×2, Pearson otherwise),
             always computed, even when Fisher is chosen.
         p_seed: p-value of ``chi2_seed``.
@@ -273,7 +278,10 @@ def association_test(
         effect_size, effect_size_name = cramer_v, "Cramér's V"
         odds_ratio = ci_low = ci_high = math.nan
 
-    adjusted = np.asarray(Table(counts, shift_zeros=False).standardized_resids, dtype=np.float64)
+    # shift_zeros=False: statsmodels would otherwise replace zero cells by 0.5.
+    adjusted = np.array(Table(counts, shift_zeros=False).standardized_resids, dtype=np.float64)
+    counts.setflags(write=False)
+    adjusted.setflags(write=False)
 
     return AssociationResult(
         table=counts,

@@ -27,6 +27,9 @@ from msht.synth.model import Population
 
 #: Ways the force's systems write a missing value.
 MISSING_MARKERS = ("", "N/K", "Not known", "Unknown", "NK")
+#: Ways a free-text field is left blank ("Unknown" in a free-text exploitation field means
+#: *undefined* exploitation, a recorded category, so it is not used for "not recorded").
+BLANK_MARKERS = ("", "N/A", "-")
 
 SPELLINGS: dict[str, dict[str, tuple[str, ...]]] = {
     "sex": {"male": ("Male", "M", "male", "MALE ", " m"), "female": ("Female", "F", "female", "FEMALE", " f ")},
@@ -81,8 +84,10 @@ _EXPLOITATION_WORDS: dict[str, tuple[str, ...]] = {
     "labour_exploitation": ("Labour exploitation", "Forced labour", "Labour"),
     "sexual_exploitation": ("Sexual exploitation", "Sexual", "CSE"),
     "domestic_servitude": ("Domestic servitude", "Domestic Servitude", "domestic servitude"),
-    "other_exploitation": ("Other", "Not specified", "Organ harvesting", "Undefined"),
+    "other_exploitation": ("Other", "Organ harvesting", "Forced marriage", "Other exploitation"),
 }
+#: Words for undefined exploitation, used only when no other type is named.
+_UNDEFINED_WORDS = ("Not specified", "Undefined", "Other")
 
 #: A police ethnicity code (self-defined 18+1 or officer-defined IC) for each group, for the writer.
 ETHNICITY_CODES: dict[str, tuple[str, ...]] = {
@@ -122,6 +127,12 @@ def _spell(rng: np.random.Generator, codes: pd.Series, table: dict[str, tuple[st
     isna = pd.isna(codes).to_numpy()
     out[isna] = np.asarray(MISSING_MARKERS, dtype=object)[rng.integers(0, len(MISSING_MARKERS), int(isna.sum()))]
     return out
+
+
+def _int_text(values: pd.Series) -> np.ndarray:
+    """Whole numbers as text ("16", not "16.0"); missing stays missing."""
+    num = pd.to_numeric(pd.Series(values), errors="coerce")
+    return np.where(num.notna(), num.fillna(0).astype("int64").astype(str), None).astype(object)
 
 
 def _fmt_date(values: pd.Series) -> pd.Series:
@@ -239,7 +250,7 @@ def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRate
     dob = _dob_for(rng, victims["age"], span["min"].reindex(victims.index), span["max"].reindex(victims.index))
     give_dob = pd.Series(rng.random(len(victims)) < 0.8, index=victims.index) & dob.notna()
     vrec["date_of_birth"] = np.where(give_dob.reindex(vrec["victim_id"]).to_numpy(), _fmt_date(dob.reindex(vrec["victim_id"])).to_numpy(), pd.NA)
-    vrec["age"] = np.where(pd.isna(vrec["date_of_birth"]), vrec["age"].astype(object), pd.NA)
+    vrec["age"] = np.where(pd.isna(vrec["date_of_birth"]), _int_text(vrec["age"]), pd.NA)
 
     # persons with victim records but no MSHT case
     n_orphan = int(round(rates.victim_not_in_case_file * len(victims)))
@@ -249,7 +260,7 @@ def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRate
             "occurrence_number": occurrence_code(np.arange(900_000, 900_000 + n_orphan), pd.Series(pd.to_datetime(["2020-06-01"] * n_orphan))),
             "person_id": person_code(np.arange(1, n_orphan + 1), 7_000_000),
             "sex": orphan_src["sex"].to_numpy(),
-            "age": orphan_src["age"].astype(object).to_numpy(),
+            "age": _int_text(orphan_src["age"]),
             "nationality": orphan_src["nationality"].to_numpy(),
             "victim_id": -1,
             "date_of_birth": pd.NA,
@@ -299,7 +310,7 @@ def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRate
             "occurrence_number": off["occurrence_number"].to_numpy(),
             "offender_person_id": person_code(off["offender_id"], 3_000_000),
             "sex": _spell(rng, off["sex"], SPELLINGS["sex"], vary),
-            "age": off["age"].astype(object).where(off["age"].notna(), pd.NA).to_numpy(),
+            "age": _int_text(off["age"]),
             "nationality": _nationality_text(rng, off["nationality"], vary),
             "ethnicity": _spell(rng, off["ethnicity_group5"], ETHNICITY_CODES, vary),
             "defect": off["defect"].to_numpy(),
@@ -385,6 +396,9 @@ def _exploitation_text(rng: np.random.Generator, cases: pd.DataFrame, vary: bool
     flags = {t: cases[t].to_numpy(dtype=bool) for t in _EXPLOITATION_WORDS}
     seps = ("; ", " / ", ", ", " & ")
     for i in range(len(cases)):
-        words = [w[rng.integers(len(w)) if vary else 0] for t, w in _EXPLOITATION_WORDS.items() if flags[t][i]]
-        out[i] = seps[rng.integers(len(seps)) if vary else 0].join(words) if words else MISSING_MARKERS[rng.integers(len(MISSING_MARKERS))]
+        named = [t for t in _EXPLOITATION_WORDS if flags[t][i]]
+        table = {**_EXPLOITATION_WORDS, "other_exploitation": _UNDEFINED_WORDS} if named == ["other_exploitation"] else _EXPLOITATION_WORDS
+        words = [table[t][rng.integers(len(table[t])) if vary else 0] for t in named]
+        blank = BLANK_MARKERS[rng.integers(len(BLANK_MARKERS)) if vary else 0]
+        out[i] = seps[rng.integers(len(seps)) if vary else 0].join(words) if words else blank
     return out

@@ -1,0 +1,137 @@
+"""Each section 2.5 exclusion rule on tiny hand-made extracts, and row accounting."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from msht import clean, ingest
+from msht.ingest import SOURCE_ROW
+
+
+def frame(rows: list[dict], name: str) -> pd.DataFrame:
+    cols = list(ingest.extract_fields(name))
+    out = pd.DataFrame([{c: r.get(c, pd.NA) for c in cols} for r in rows], columns=cols, dtype=object)
+    out.insert(0, SOURCE_ROW, range(2, len(out) + 2))
+    return out
+
+
+def case(occ, person="P1", date="01/03/2020", entered="01/03/2020 09:00", **kw):
+    row = {
+        "occurrence_number": occ, "recorded_date": date, "entered_on": entered, "victim_person_id": person,
+        "referral_form": "NRM", "referring_agency": "Salvation Army", "exploitation_type": "Labour exploitation",
+        "exploitation_location": "UK", "county_lines": "No", "offence_outcome": "No crime",
+        "support_offered": "Yes", "support_accepted": "No",
+    }
+    row.update(kw)
+    return row
+
+
+def victim(occ, person="P1", sex="Male", dob="01/01/1990", nationality="Albania"):
+    return {"occurrence_number": occ, "person_id": person, "sex": sex, "date_of_birth": dob, "age": pd.NA, "nationality": nationality}
+
+
+def run(cases, victims, records=None, offenders=None, **kw):
+    extracts = {
+        "cases": frame(cases, "cases"),
+        "victims": frame(victims, "victims"),
+        "police_records": frame(records or [], "police_records"),
+        "offenders": frame(offenders or [], "offenders"),
+    }
+    return clean.clean(extracts, **kw)
+
+
+def statuses(result, extract):
+    return list(result.status[extract]["status"])
+
+
+def test_no_victim_id_is_excluded():
+    r = run([case("A", person=None), case("B")], [victim("B")])
+    assert statuses(r, "cases") == ["no_victim_id", "analysed"]
+
+
+def test_same_victim_date_everything_equal_is_kept_once():
+    r = run(
+        [case("A", entered="01/03/2020 09:00"), case("B", entered="02/03/2020 09:00", referral_form="nrm ")],
+        [victim("A"), victim("B", sex="M")],
+    )
+    assert statuses(r, "cases") == ["analysed", "duplicate"]
+    assert list(r.cases["occurrence_number"]) == ["A"]
+    assert statuses(r, "victims") == ["analysed", "case_excluded"]
+
+
+def test_same_victim_date_different_sociodemographics_excludes_both():
+    r = run([case("A"), case("B")], [victim("A"), victim("B", sex="Female")])
+    assert statuses(r, "cases") == ["conflicting", "conflicting"]
+    assert r.cases.empty
+
+
+def test_update_entered_as_new_row_keeps_the_latest():
+    r = run(
+        [case("A", entered="05/03/2020 09:00", support_offered="Yes"), case("B", entered="01/03/2020 09:00", support_offered=None)],
+        [victim("A"), victim("B")],
+    )
+    assert statuses(r, "cases") == ["analysed", "update_superseded"]
+    assert r.cases.loc[0, "offered"] == "yes"
+
+
+def test_same_victim_different_dates_are_two_cases():
+    r = run([case("A"), case("B", date="02/04/2020")], [victim("A"), victim("B")])
+    assert statuses(r, "cases") == ["analysed", "analysed"]
+    assert r.victims.loc[0, "n_cases"] == 2
+
+
+def test_victim_not_in_case_file_and_their_entries_are_excluded():
+    r = run(
+        [case("A")],
+        [victim("A"), victim("Z", person="P9")],
+        records=[{"person_id": "P1", "incident_reference": "I1", "role": "Victim"},
+                 {"person_id": "P9", "incident_reference": "I2", "role": "Victim"}],
+    )
+    assert statuses(r, "victims") == ["analysed", "not_in_case_file"]
+    assert statuses(r, "police_records") == ["analysed", "not_in_case_file"]
+
+
+def test_offender_not_matched_by_occurrence_number_is_excluded():
+    off = {"offender_person_id": "O1", "sex": "F", "age": "30", "nationality": "UK", "ethnicity": "W1"}
+    r = run([case("A")], [victim("A")], offenders=[{**off, "occurrence_number": "A"}, {**off, "occurrence_number": "X"}])
+    assert statuses(r, "offenders") == ["analysed", "unmatched_offender"]
+    assert r.cases.loc[0, "recorded_offender"] == "yes"
+    assert r.offenders.loc[0, "offender_sex"] == "female"
+
+
+def test_outside_period_is_excluded():
+    r = run([case("A", date="31/12/2017"), case("B", person="P2")], [victim("A"), victim("B", person="P2")],
+            period=("2018-01-01", "2023-12-31"))
+    assert statuses(r, "cases") == ["outside_period", "analysed"]
+
+
+def test_police_record_counts_and_more_perp_than_victim():
+    recs = [{"person_id": "P1", "incident_reference": f"I{i}", "role": role}
+            for i, role in enumerate(["Victim", "Suspect", "Offender", "Witness"])]
+    recs.append({"person_id": "P1", "incident_reference": "I0", "role": "Victim"})  # the same entry twice
+    r = run([case("A")], [victim("A")], records=recs)
+    assert statuses(r, "police_records")[-1] == "duplicate_record"
+    row = r.cases.iloc[0]
+    assert (row["n_entries"], row["police_entries"], row["more_perp_than_victim"]) == (4, "several", "yes")
+
+
+def test_age_from_date_of_birth_at_case_date_or_recorded_age():
+    v = victim("A", dob=None)
+    v["age"] = "17"
+    r = run([case("A", date="01/03/2020"), case("B", person="P2")], [v, victim("B", person="P2", dob="02/03/2002")])
+    assert list(r.cases["victim_age"]) == [17, 17]
+    assert list(r.cases["victim_age3"]) == ["17_and_under", "17_and_under"]
+
+
+def test_bad_date_names_file_column_row_and_value():
+    with pytest.raises(ingest.ExtractError, match=r"cases: column 'recorded_date', row 3: value 'soon'"):
+        run([case("A"), case("B", date="soon")], [victim("A")])
+
+
+def test_exclusions_table_accounts_for_every_row():
+    r = run([case("A", person=None), case("B"), case("C")], [victim("B"), victim("C", sex="F")])
+    ex = r.exclusions[r.exclusions["entity"] == "cases"]
+    assert ex["rows_in"].iloc[0] == 3
+    assert int(ex["excluded"].sum()) + int(ex["rows_out"].iloc[-1]) == 3
+    assert (ex["rows_in"] - ex["excluded"] == ex["rows_out"]).all()
