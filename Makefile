@@ -33,7 +33,7 @@ report: venv ## Everything: data if missing, notebooks, results, rendered report
 	$(BIN)/msht report --params $(PARAMS)
 
 test: data ## Unit tests, then nbval on the committed notebooks
-	$(BIN)/python -m pytest tests notebooks --nbval --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 test-unit: venv ## Unit tests only (fast)
 	$(BIN)/python -m pytest tests -p no:cacheprovider

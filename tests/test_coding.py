@@ -250,9 +250,12 @@ def test_code_nationality_dual_with_uk_counts_as_uk_and_multiple():
 
 
 def test_code_nationality_dual_non_uk_and_same_country_twice():
-    out = c.code_nationality(S("Romanian/Hungarian", "England / Scotland", "British citizen / UK", "Albania/ALB"))
-    assert out["uk_national"].tolist() == ["non_uk", "uk", "uk", "non_uk"]
-    assert out["region"].tolist() == ["multiple", "uk", "uk", "european"]
+    out = c.code_nationality(
+        S("Romanian/Hungarian", "England / Scotland", "British citizen / UK", "Albania/ALB", "Dutch and the Gambia")
+    )
+    assert out["uk_national"].tolist() == ["non_uk", "uk", "uk", "non_uk", "non_uk"]
+    assert out["region"].tolist() == ["multiple", "uk", "uk", "european", "multiple"]
+    assert out["countries"].iloc[4] == "Netherlands; Gambia"
 
 
 def test_code_nationality_unknown_country_is_kept_as_unknown():

@@ -321,7 +321,6 @@ def _country_key(s: pd.Series) -> pd.Series:
     k = k.str.replace("-", " ", regex=False)
     k = k.str.replace(r"\s+", " ", regex=True).str.strip()
     k = k.str.replace(r"^the ", "", regex=True)
-    k = k.str.replace(r"(?<=[;,/]) ?the ", "", regex=True)
     return k.mask(k.isin(MISSING_MARKERS) | (k == ""))
 
 
@@ -381,6 +380,7 @@ def _country_parts(keys: pd.Series) -> pd.DataFrame:
     if protect_re is not None:
         k = k.str.replace(protect_re, lambda m: to_placeholder[m.group(0)], regex=True)
     parts = k.str.split(_SPLIT_RE, regex=True).explode().astype("string").str.strip()
+    parts = parts.str.replace(r"^the ", "", regex=True)
     parts = parts[parts.notna() & (parts != "") & ~parts.isin(MISSING_MARKERS)]
     country = parts.map(lookup).astype("string")
     stripped = (

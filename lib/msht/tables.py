@@ -4,6 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 from great_tables import GT, loc, style
+from IPython.display import HTML
+
+
+def show(gt: GT) -> HTML:
+    """Display a table as HTML only.
+
+    A bare ``GT`` object's plain-text repr lists sets in hash order, which changes from run to
+    run and would make nbval fail; its HTML (with a fixed id) is stable.
+    """
+    return HTML(gt.as_raw_html())
 
 
 def percent_table(display: pd.DataFrame, *, table_id: str, title: str, source_note: str | None = None,

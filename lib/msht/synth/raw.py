@@ -141,14 +141,15 @@ def _fmt_date(values: pd.Series) -> pd.Series:
 
 def person_code(ids: np.ndarray | pd.Series, offset: int) -> np.ndarray:
     """Format integer IDs as police-style person IDs (``P`` + 7 digits)."""
-    return np.char.add("P", np.char.zfill((np.asarray(ids, dtype="int64") * 7 + offset).astype(str), 7))
+    num = pd.Series(np.asarray(ids, dtype="int64") * 7 + offset, dtype="int64")
+    return ("P" + num.astype(str).str.zfill(7)).to_numpy(dtype=object)
 
 
 def occurrence_code(ids: np.ndarray | pd.Series, dates: pd.Series) -> np.ndarray:
     """Format integer case IDs as occurrence numbers (``MS/<year>/<6 digits>``)."""
-    years = pd.to_datetime(dates).dt.year.astype(str).to_numpy()
-    digits = np.char.zfill((np.asarray(ids, dtype="int64") * 3 + 100).astype(str), 6)
-    return np.char.add(np.char.add(np.char.add("MS/", years.astype(str)), "/"), digits)
+    years = pd.Series(pd.to_datetime(pd.Series(dates)).dt.year.to_numpy()).astype(str)
+    num = pd.Series(np.asarray(ids, dtype="int64") * 3 + 100, dtype="int64").astype(str).str.zfill(6)
+    return ("MS/" + years + "/" + num).to_numpy(dtype=object)
 
 
 def _dob_for(rng: np.random.Generator, age: pd.Series, first: pd.Series, last: pd.Series) -> pd.Series:
@@ -290,7 +291,7 @@ def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRate
     records = pd.DataFrame(
         {
             "person_id": person,
-            "incident_reference": np.char.add("INC", np.char.zfill(rng.permutation(len(person)).astype(str), 8)),
+            "incident_reference": ("INC" + pd.Series(rng.permutation(len(person))).astype(str).str.zfill(8)).to_numpy(dtype=object),
             "role": _spell(rng, pd.Series(role, dtype=object), SPELLINGS["role"], vary),
             "defect": np.repeat(ent_people["defect"].to_numpy(), reps),
         }
