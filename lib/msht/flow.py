@@ -1,0 +1,69 @@
+"""A CONSORT-style flow diagram of the exclusions (matplotlib), drawn from ``exclusions.csv``."""
+
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+#: Entities drawn, left to right, with their display names.
+COLUMNS = {
+    "cases": "MSHT case entries",
+    "victim_records": "Victim records",
+    "police_records": "Police-record entries",
+    "offenders": "Offender records",
+}
+
+
+def flow_boxes(exclusions: pd.DataFrame) -> pd.DataFrame:
+    """The boxes the diagram draws: per entity, the rows read, each exclusion step that removed
+    rows, and the rows analysed (one tidy frame, unit-tested)."""
+    rows = []
+    for entity in COLUMNS:
+        block = exclusions[exclusions["entity"] == entity]
+        if block.empty:
+            continue
+        rows.append({"entity": entity, "kind": "read", "rule": "", "n": int(block["rows_in"].iloc[0])})
+        for r in block.itertuples():
+            if r.excluded:
+                rows.append({"entity": entity, "kind": "excluded", "rule": r.rule, "n": int(r.excluded)})
+        rows.append({"entity": entity, "kind": "analysed", "rule": "", "n": int(block["rows_out"].iloc[-1])})
+    return pd.DataFrame(rows, columns=["entity", "kind", "rule", "n"])
+
+
+def flow_diagram(exclusions: pd.DataFrame, descriptions: dict[tuple[str, str], str] | None = None) -> Figure:
+    """Draw the flow: per entity a main line from rows read to rows analysed, with each
+    exclusion step as a box to its right. ``descriptions`` maps (entity, rule) to a label."""
+    boxes = flow_boxes(exclusions)
+    descriptions = descriptions or {}
+    entities = [e for e in COLUMNS if e in set(boxes["entity"])]
+    steps = max((boxes["entity"] == e).sum() for e in entities) if entities else 1
+    fig, ax = plt.subplots(figsize=(4.6 * max(len(entities), 1), 1.0 * steps + 0.6))
+    ax.set_xlim(0, max(len(entities), 1))
+    ax.set_ylim(-steps + 0.4, 0.6)
+    ax.axis("off")
+    box = {"boxstyle": "round,pad=0.35", "edgecolor": "#475569", "linewidth": 0.8}
+    for i, entity in enumerate(entities):
+        block = boxes[boxes["entity"] == entity].reset_index(drop=True)
+        main_x, side_x = i + 0.22, i + 0.66
+        last_y = len(block) - 1
+        ax.annotate("", xy=(main_x, -last_y + 0.2), xytext=(main_x, -0.2),
+                    arrowprops={"arrowstyle": "->", "color": "#475569", "linewidth": 0.8})
+        for j, b in block.iterrows():
+            y = -j
+            if b["kind"] == "read":
+                ax.text(main_x, y, f"{COLUMNS[entity]}\nread: {b['n']:,}", ha="center", va="center", fontsize=8,
+                        bbox={**box, "facecolor": "#dbeafe"})
+            elif b["kind"] == "analysed":
+                ax.text(main_x, y, f"Analysed\n{b['n']:,}", ha="center", va="center", fontsize=8,
+                        bbox={**box, "facecolor": "#bbf7d0"})
+            else:
+                label = descriptions.get((entity, b["rule"]), b["rule"].replace("_", " "))
+                ax.annotate("", xy=(side_x - 0.2, y), xytext=(main_x, y),
+                            arrowprops={"arrowstyle": "->", "color": "#475569", "linewidth": 0.8})
+                ax.text(side_x, y, f"Excluded: {b['n']:,}\n" + textwrap.fill(label, 30), ha="center", va="center",
+                        fontsize=7, bbox={**box, "facecolor": "#fee2e2"})
+    fig.tight_layout()
+    return fig
