@@ -223,7 +223,7 @@ def clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None = N
         same = multi[n_demo == 1]
         details = _signature(same, CASE_FIELDS)
         n_det = details.groupby([same[k] for k in key]).transform("nunique")
-        order = same.sort_values(["entered_on", "occurrence_number"])
+        order = same.sort_values(["entered_on", SOURCE_ROW])
         first = order.groupby(key).head(1).index
         last = order.groupby(key).tail(1).index
         dup_mask = (n_det == 1) & ~same.index.isin(first)
@@ -308,10 +308,11 @@ def clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None = N
     n_off = offenders.groupby("occurrence_number").size()
     c["n_offenders"] = n_off.reindex(c["occurrence_number"]).fillna(0).astype(int).to_numpy()
     c["recorded_offender"] = np.where(c["n_offenders"] > 0, "yes", "no")
+    c = c.sort_values(["date", "entered_on", SOURCE_ROW], kind="stable")
     c = c.drop(columns=["recorded_age", "date_of_birth", SOURCE_ROW]).reset_index(drop=True)
 
     # victims: one row per analysed person, attributes from their first case
-    first = c.sort_values(["date", "occurrence_number"]).drop_duplicates("person_id")
+    first = c.drop_duplicates("person_id")
     victims = first[["person_id", "victim_sex", "victim_age", "victim_age6", "victim_age3", "victim_age2",
                      "victim_uk_national", "victim_nationality_region", "n_entries"]].copy()
     victims["n_cases"] = c.groupby("person_id").size().reindex(victims["person_id"]).to_numpy()
@@ -370,10 +371,15 @@ def check_accounting(extracts: dict[str, pd.DataFrame], status: dict[str, pd.Dat
 TABLES = ("cases", "victims", "offenders")
 
 
-def clean_extracts(extracts: dict, params) -> CleanResult:
-    """Clean :class:`msht.ingest.Extract` objects with a run's params (period, force words)."""
+def clean_extracts(extracts: dict, params, key: bytes | None = None) -> CleanResult:
+    """Pseudonymise the identifiers of :class:`msht.ingest.Extract` objects (see
+    :mod:`msht.privacy`; ``key`` defaults to ``$MSHT_PSEUDONYM_KEY`` or a random key), then
+    clean them with a run's params (period, force words)."""
+    from msht import privacy
+
+    frames = privacy.pseudonymise({name: e.frame for name, e in extracts.items()}, key or privacy.key_from_env())
     return clean(
-        {name: e.frame for name, e in extracts.items()},
+        frames,
         paths={name: e.path.name for name, e in extracts.items()},
         period=(params.period_start, params.period_end),
         force_words=params.force_words,

@@ -114,7 +114,7 @@ def _multi_case_counts(rng: np.random.Generator, n_multi: int, total: int, lo: i
     return k
 
 
-def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 4_000_000, temp0: float = 1.5, temp1: float = 0.15) -> Stage1Result:
+def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_000, anneal_iter: int = 3_000_000, temp0: float = 1.5, temp1: float = 0.15) -> Stage1Result:
     """Fit victims and cases to Appendix 1, 2 and 4 (case-level factors) and Table 1."""
     V, C = t["victims"], t["cases"]
     nv, nc = t["totals"]["victims"], t["totals"]["cases"]
@@ -331,7 +331,7 @@ def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 4_000_00
         ra, rb, racc = buf[bi + 1], buf[bi + 2], buf[bi + 3]
         bi += 4
         if it % 256 == 0:
-            temp = temp0 * exp(log_ratio * min(1.0, it / max_iter))
+            temp = temp0 * exp(log_ratio * min(1.0, it / anneal_iter))
             if it % check_every == 0:
                 score_a4 = sum(wts[i] * abs(dev[i]) for i in range(len(dev)))
                 if score_a4 == 0 and _table1_ok(n1, nk, p1):

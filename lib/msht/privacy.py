@@ -1,0 +1,55 @@
+"""Pseudonymisation: no person ID or occurrence number leaves the ingest step in clear.
+
+Identifiers are replaced, right after validation, by a keyed hash (HMAC-SHA256, truncated to 20
+hex digits). The key comes from the environment variable ``MSHT_PSEUDONYM_KEY`` and is never
+written anywhere; without it a fresh random key is drawn for the run, so pseudonyms cannot be
+linked across runs. Identifiers are stripped of surrounding white space first, so that " P1"
+and "P1" stay the same person. The analysis never depends on the pseudonyms' values: ties are
+broken by row order, so results are identical whatever the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+
+import pandas as pd
+
+#: Environment variable holding the pseudonymisation key.
+KEY_ENV = "MSHT_PSEUDONYM_KEY"
+
+#: Identifier fields of each extract.
+ID_FIELDS: dict[str, tuple[str, ...]] = {
+    "cases": ("occurrence_number", "victim_person_id"),
+    "victims": ("occurrence_number", "person_id"),
+    "police_records": ("person_id", "incident_reference"),
+    "offenders": ("occurrence_number", "offender_person_id"),
+}
+
+
+def key_from_env() -> bytes:
+    """The key in ``$MSHT_PSEUDONYM_KEY``, or a random one for this run when it is unset."""
+    value = os.environ.get(KEY_ENV)
+    return value.encode("utf-8") if value else secrets.token_bytes(32)
+
+
+def pseudonymise_series(values: pd.Series, key: bytes) -> pd.Series:
+    """Replace each identifier by ``HMAC-SHA256(key, stripped value)`` (20 hex digits); NA stays NA."""
+    text = values.astype("string").str.strip().replace({"": pd.NA})
+    uniques = text.dropna().unique()
+    mapping = {u: hmac.new(key, u.encode("utf-8"), hashlib.sha256).hexdigest()[:20] for u in uniques}
+    return text.map(mapping).astype("string")
+
+
+def pseudonymise(frames: dict[str, pd.DataFrame], key: bytes) -> dict[str, pd.DataFrame]:
+    """Return copies of the extract frames with every identifier field pseudonymised."""
+    out = {}
+    for name, frame in frames.items():
+        frame = frame.copy()
+        for field in ID_FIELDS.get(name, ()):
+            if field in frame.columns:
+                frame[field] = pseudonymise_series(frame[field], key)
+        out[name] = frame
+    return out

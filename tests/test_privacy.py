@@ -1,0 +1,87 @@
+"""Pseudonymisation, and a canary run: identifiers planted in the raw extracts appear in no output."""
+
+from __future__ import annotations
+
+import pandas as pd
+import yaml
+
+from msht import clean, ingest, pipeline, privacy, render
+from msht.config import load_params
+from msht.synth.raw import write_extracts
+from msht.synth.sampler import sample_population
+
+
+def test_pseudonyms_are_keyed_stripped_and_keep_missing():
+    s = pd.Series(["P1", " P1 ", "P2", None, ""])
+    a = privacy.pseudonymise_series(s, b"k1")
+    b = privacy.pseudonymise_series(s, b"k2")
+    assert a[0] == a[1] != a[2]
+    assert a[0] != b[0]
+    assert a[3] is pd.NA and a[4] is pd.NA
+    assert "P1" not in "".join(a.dropna())
+
+
+def test_results_do_not_depend_on_the_key(small_raw):
+    folder, _, _ = small_raw
+    extracts = ingest.read_all(folder)
+
+    class P:  # the two params clean_extracts reads
+        period_start, period_end, force_words = "1900-01-01", "2100-12-31", ["police"]
+
+    r1 = clean.clean_extracts(extracts, P, key=b"one")
+    r2 = clean.clean_extracts(extracts, P, key=b"two")
+    pd.testing.assert_frame_equal(r1.exclusions, r2.exclusions)
+    cols = [c for c in r1.cases.columns if c not in ("occurrence_number", "person_id")]
+    pd.testing.assert_frame_equal(r1.cases[cols], r2.cases[cols])
+    assert set(r1.cases["person_id"]).isdisjoint(set(r2.cases["person_id"]))
+
+
+CANARY = "CANARY"
+
+
+def _plant(folder):
+    cases = pd.read_csv(folder / "cases.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    victims = pd.read_csv(folder / "victims.csv", dtype=str, keep_default_na=False, encoding="cp1252")
+    records = pd.read_csv(folder / "police_records.csv", dtype=str, keep_default_na=False)
+    offenders = pd.read_csv(folder / "offenders.csv", dtype=str, keep_default_na=False)
+    i = cases.index[cases["victim_person_id"] != ""][0]
+    old_person, old_occ = cases.at[i, "victim_person_id"], cases.at[i, "occurrence_number"]
+    new_person, new_occ = f"{CANARY}PERSON1", f"{CANARY}/OCC/1"
+    cases.loc[cases["victim_person_id"] == old_person, "victim_person_id"] = new_person
+    cases.loc[cases["occurrence_number"] == old_occ, "occurrence_number"] = new_occ
+    cases.at[i, "referring_agency"] = f"{CANARY} agency of one"
+    victims.loc[victims["person_id"] == old_person, "person_id"] = new_person
+    victims.loc[victims["occurrence_number"] == old_occ, "occurrence_number"] = new_occ
+    records.loc[records["person_id"] == old_person, "person_id"] = new_person
+    records.loc[records.index[0], "incident_reference"] = f"{CANARY}INC1"
+    offenders.loc[offenders.index[0], "offender_person_id"] = f"{CANARY}OFFENDER1"
+    cases.to_csv(folder / "cases.csv", index=False, encoding="utf-8-sig")
+    victims.to_csv(folder / "victims.csv", index=False, encoding="cp1252")
+    records.to_csv(folder / "police_records.csv", index=False)
+    offenders.to_csv(folder / "offenders.csv", index=False)
+
+
+def test_canary_identifiers_reach_no_output(root, tmp_path):
+    raw = tmp_path / "raw"
+    write_extracts(sample_population(200, seed=5), raw, seed=5)
+    _plant(raw)
+    name = "canary"
+    params = yaml.safe_load((root / "params" / "default.yaml").read_text())
+    params.update({"run_name": name, "raw_dir": str(raw), "processed_dir": f"_output/{name}/processed",
+                   "results_dir": f"_output/{name}/results", "report_dir": f"_output/{name}/report"})
+    path = tmp_path / "canary.yaml"
+    path.write_text(yaml.safe_dump(params))
+    pipeline.run_notebooks(path, log=lambda *_: None)
+    render.render_fallback(load_params(path))
+    out = root / "_output" / name
+    scanned = 0
+    for file in out.rglob("*"):
+        if file.is_file() and file.suffix in {".ipynb", ".csv", ".html", ".md", ".yaml", ".svg", ".txt", ".json"}:
+            assert CANARY not in file.read_text(encoding="utf-8", errors="replace"), f"{file.relative_to(root)} leaks a canary"
+            scanned += 1
+        if file.suffix == ".parquet":
+            table = pd.read_parquet(file)
+            for col in table.columns:
+                assert not table[col].astype(str).str.contains(CANARY).any(), f"{file.name}:{col} leaks a canary"
+            scanned += 1
+    assert scanned >= 10
