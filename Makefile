@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data run render report test test-unit test-notebooks clean-outputs
+.PHONY: help venv data run render report test test-unit clean-outputs bench
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -40,3 +40,6 @@ test-unit: venv ## Unit tests only (fast)
 
 clean-outputs: ## Remove git-ignored run outputs (_output/) and generated data (data/)
 	rm -rf _output data/raw data/processed
+
+bench: venv ## Benchmark every stage at scales 1, 10 and 100 (time, peak memory, ratio to the pyarrow floor)
+	$(BIN)/python -m msht.bench --scales 1 10 100

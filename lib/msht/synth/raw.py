@@ -152,15 +152,24 @@ def occurrence_code(ids: np.ndarray | pd.Series, dates: pd.Series) -> np.ndarray
     return ("MS/" + years + "/" + num).to_numpy(dtype=object)
 
 
+def _minus_years(dates: pd.Series, years: np.ndarray) -> pd.Series:
+    """``dates`` shifted back by whole ``years`` (29 February becomes 28 February when needed)."""
+    y = dates.dt.year.to_numpy() - years
+    m = dates.dt.month.to_numpy()
+    d = dates.dt.day.to_numpy()
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    d = np.where((m == 2) & (d == 29) & ~leap, 28, d)
+    return pd.Series(pd.to_datetime(pd.DataFrame({"year": y, "month": m, "day": d})).to_numpy(), index=dates.index)
+
+
 def _dob_for(rng: np.random.Generator, age: pd.Series, first: pd.Series, last: pd.Series) -> pd.Series:
     """A date of birth giving completed age ``age`` on both ``first`` and ``last``; NaT if impossible."""
     out = pd.Series(pd.NaT, index=age.index, dtype="datetime64[ns]")
     ok = age.notna() & ((last - first).dt.days < 360)
     a = age[ok].astype(int).to_numpy()
-    lo = last[ok] - pd.to_timedelta(0, unit="D")
     # dob in (last - (a+1) years, first - a years]; draw a day inside it
-    upper = pd.Series([f - pd.DateOffset(years=int(y)) for f, y in zip(first[ok], a)], index=lo.index)
-    lower = pd.Series([l - pd.DateOffset(years=int(y) + 1) for l, y in zip(last[ok], a)], index=lo.index) + pd.Timedelta(days=1)
+    upper = _minus_years(first[ok], a)
+    lower = _minus_years(last[ok], a + 1) + pd.Timedelta(days=1)
     span = (upper - lower).dt.days.clip(lower=0)
     out[ok] = lower + pd.to_timedelta(np.floor(rng.random(len(span)) * (span.to_numpy() + 1)), unit="D")
     return out
@@ -284,7 +293,7 @@ def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRate
     )
     reps = ent_people["n_entries"].to_numpy()
     person = np.repeat(ent_people["person_id"].to_numpy(), reps)
-    k = np.concatenate([np.arange(r) for r in reps])
+    k = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)  # position within each person
     nv = np.repeat(ent_people["n_as_victim"].to_numpy(), reps)
     npp = np.repeat(ent_people["n_as_perpetrator"].to_numpy(), reps)
     role = np.where(k < nv, "victim", np.where(k < nv + npp, "perpetrator", "other"))
@@ -374,32 +383,50 @@ def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRate
 
 def _nationality_text(rng: np.random.Generator, values: pd.Series, vary: bool) -> np.ndarray:
     """Write canonical nationality names as a police system might (aliases, case, separators)."""
-    out = values.astype(object).to_numpy().copy()
-    isna = pd.isna(values).to_numpy()
+    text = pd.Series(values.astype(object).to_numpy(), dtype=object)
+    isna = text.isna().to_numpy()
+    out = text.copy()
     out[isna] = np.asarray(MISSING_MARKERS, dtype=object)[rng.integers(0, len(MISSING_MARKERS), int(isna.sum()))]
     if not vary:
-        return out
-    seps = np.asarray(["; ", " / ", "/", ", "], dtype=object)
-    for i in np.flatnonzero(~isna):
-        parts = [p.strip() for p in str(out[i]).split(";")]
-        parts = [
-            _NATIONALITY_ALIASES[p][rng.integers(len(_NATIONALITY_ALIASES[p]))] if p in _NATIONALITY_ALIASES else p
-            for p in parts
-        ]
-        text = seps[rng.integers(len(seps))].join(parts)
-        out[i] = text.upper() if rng.random() < 0.1 else text
-    return out
+        return out.to_numpy(dtype=object)
+    known = pd.Series(text[~isna].astype(str).to_numpy(), index=np.flatnonzero(~isna))
+    for canonical, aliases in _NATIONALITY_ALIASES.items():
+        pick = rng.integers(0, len(aliases), len(known))
+        for k, alias in enumerate(aliases):
+            rows = pick == k
+            known[rows] = known[rows].str.replace(canonical, alias, regex=False)
+    seps = ("; ", " / ", "/", ", ")
+    pick = rng.integers(0, len(seps), len(known))
+    for k, sep in enumerate(seps):
+        rows = pick == k
+        known[rows] = known[rows].str.replace("; ", sep, regex=False)
+    upper = rng.random(len(known)) < 0.1
+    known[upper] = known[upper].str.upper()
+    out[known.index] = known.to_numpy()
+    return out.to_numpy(dtype=object)
 
 
 def _exploitation_text(rng: np.random.Generator, cases: pd.DataFrame, vary: bool) -> np.ndarray:
-    """Write the five exploitation indicators as one free-text field (several types possible)."""
-    out = np.empty(len(cases), dtype=object)
+    """Write the five exploitation indicators as one free-text field (several types possible).
+
+    A case whose only type is *other* may be written as undefined ("Not specified"); a case with
+    no type at all is left blank (not recorded).
+    """
+    n = len(cases)
     flags = {t: cases[t].to_numpy(dtype=bool) for t in _EXPLOITATION_WORDS}
-    seps = ("; ", " / ", ", ", " & ")
-    for i in range(len(cases)):
-        named = [t for t in _EXPLOITATION_WORDS if flags[t][i]]
-        table = {**_EXPLOITATION_WORDS, "other_exploitation": _UNDEFINED_WORDS} if named == ["other_exploitation"] else _EXPLOITATION_WORDS
-        words = [table[t][rng.integers(len(table[t])) if vary else 0] for t in named]
-        blank = BLANK_MARKERS[rng.integers(len(BLANK_MARKERS)) if vary else 0]
-        out[i] = seps[rng.integers(len(seps)) if vary else 0].join(words) if words else blank
-    return out
+    only_other = flags["other_exploitation"] & ~np.any([flags[t] for t in _EXPLOITATION_WORDS if t != "other_exploitation"], axis=0)
+    seps = np.asarray(["; ", " / ", ", ", " & "], dtype=object)
+    sep = pd.Series(seps[rng.integers(0, len(seps), n) if vary else np.zeros(n, dtype=int)], dtype=object)
+    out = pd.Series([""] * n, dtype=object)
+    for t, words in _EXPLOITATION_WORDS.items():
+        choice = np.asarray(words, dtype=object)[rng.integers(0, len(words), n) if vary else np.zeros(n, dtype=int)]
+        if t == "other_exploitation":
+            undefined = np.asarray(_UNDEFINED_WORDS, dtype=object)[rng.integers(0, len(_UNDEFINED_WORDS), n) if vary else np.zeros(n, dtype=int)]
+            choice = np.where(only_other, undefined, choice)
+        word = pd.Series(choice, dtype=object)
+        has = pd.Series(flags[t])
+        joined = out.where(out == "", out + sep) + word
+        out = out.where(~has, joined)
+    blank = np.asarray(BLANK_MARKERS, dtype=object)[rng.integers(0, len(BLANK_MARKERS), n) if vary else np.zeros(n, dtype=int)]
+    out = out.where(out != "", pd.Series(blank, dtype=object))
+    return out.to_numpy(dtype=object)
