@@ -33,9 +33,11 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
-from msht.stats import association_test, format_p
+from msht import vocab
+from msht.stats import association_test, format_p, p_threshold_label
 
 __all__ = [
+    "DISAGREEMENT_COLUMNS",
     "KNOWN_MISPRINTS",
     "OUTCOME_TEST_LEVELS",
     "OVERALL",
@@ -43,6 +45,8 @@ __all__ = [
     "contingency_table",
     "implied_tables",
     "load_published",
+    "load_published_findings",
+    "seed_disagreements",
 ]
 
 #: Value of ``factor`` and ``level`` in the rows transcribing "Overall % (n)".
@@ -64,6 +68,12 @@ KNOWN_MISPRINTS: Final[dict[tuple[str, str], str]] = {
 }
 
 _PUBLISHED_CSV: Final[str] = "appendix4_published.csv"
+_FINDINGS_CSV: Final[str] = "tables2_4_published.csv"
+
+#: Columns of :func:`seed_disagreements`.
+DISAGREEMENT_COLUMNS: Final[tuple[str, ...]] = (
+    "source", "outcome", "factor", "level", "kind", "printed", "reference", "reference_source", "message",
+)
 
 
 def load_published() -> pd.DataFrame:
@@ -232,3 +242,169 @@ def contingency_table(
     ns = tuple(int(v) for v in sub["n"])
     big_ns = tuple(int(v) for v in sub["N"])
     return _table(ns, big_ns), list(sub["level"]), list(OUTCOME_TEST_LEVELS[outcome])
+
+
+# --- Tables 2-4 against Appendix 4 --------------------------------------------------------------
+
+
+def load_published_findings() -> pd.DataFrame:
+    """Load the transcription of the seed's Tables 2-4 (``data/tables2_4_published.csv``).
+
+    Returns:
+        One row per printed level cell: ``table`` ("Table 2" ...), ``outcome``, ``factor``,
+        ``heading`` (the printed row heading, without its p label), ``heading_level`` (the level
+        the heading says has the higher share), ``p_label`` (as printed, e.g. ``"p<0.01"``),
+        ``level``, ``label_printed``, ``pct`` and ``n`` (as printed).
+    """
+    source = resources.files("msht").joinpath("data", _FINDINGS_CSV)
+    with source.open("r", encoding="utf-8") as fh:
+        df = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    df["pct"] = df["pct"].astype(float)
+    df["n"] = df["n"].astype(int)
+    return df
+
+
+def _cell(pct: float, n: int) -> str:
+    return f"{pct:.1f}% (n={n})"
+
+
+def _disagreement(source: str, outcome: str, factor: str, level: str, kind: str, printed: str,
+                  reference: str, reference_source: str, message: str) -> dict[str, str]:
+    return dict(zip(DISAGREEMENT_COLUMNS,
+                    (source, outcome, factor, level, kind, printed, reference, reference_source, message),
+                    strict=True))
+
+
+def _subject(outcome: str, factor: str) -> str:
+    return f"{vocab.variable_label(factor).lower()} × {vocab.variable_label(outcome).lower()}"
+
+
+def _appendix_misprints() -> list[dict[str, str]]:
+    """Appendix 4 tests whose printed χ² or p the printed counts do not reproduce."""
+    tests = implied_tables().query("factor != @OVERALL").drop_duplicates(["outcome", "factor"])
+    rows = []
+    for t in tests.itertuples():
+        chi2_ok = f"{t.chi2_printed:.3f}" == f"{t.chi2_rebuilt:.3f}"
+        p_ok = format_p(t.p_rebuilt) == t.p_printed
+        subject = _subject(t.outcome, t.factor)
+        if not chi2_ok:
+            p_note = "matches the printed p" if p_ok else f"against the printed p = {t.p_printed}"
+            rows.append(_disagreement(
+                "Appendix 4", t.outcome, t.factor, "", "chi2_misprint", f"{t.chi2_printed:.3f}",
+                f"{t.chi2_rebuilt:.3f}", "Appendix 4 counts",
+                f"Appendix 4 prints χ² = {t.chi2_printed:.3f} for {subject}, but its own counts give "
+                f"χ² = {t.chi2_rebuilt:.3f}, whose p ({format_p(t.p_rebuilt)}) {p_note}.",
+            ))
+        elif not p_ok:
+            rows.append(_disagreement(
+                "Appendix 4", t.outcome, t.factor, "", "p_misprint", t.p_printed, format_p(t.p_rebuilt),
+                "Appendix 4 counts",
+                f"Appendix 4 prints p = {t.p_printed} for {subject}, but its counts give p = {format_p(t.p_rebuilt)}.",
+            ))
+    return rows
+
+
+def _block_disagreements(block: pd.DataFrame, appendix: pd.DataFrame, p_rebuilt: float) -> list[dict[str, str]]:
+    """Compare one printed Tables 2-4 row (all its level cells) with Appendix 4."""
+    first = block.iloc[0]
+    table, outcome, factor = str(first["table"]), str(first["outcome"]), str(first["factor"])
+    app = appendix.set_index("level")
+    printed = {str(r.level): (float(r.pct), int(r.n)) for r in block.itertuples()}
+    published = {lv: (float(app.at[lv, "pct"]), int(app.at[lv, "n"])) for lv in printed}
+    subject = _subject(outcome, factor)
+    rows: list[dict[str, str]] = []
+    levels = list(printed)
+    swapped = (
+        len(levels) == 2
+        and printed[levels[0]] == published[levels[1]]
+        and printed[levels[1]] == published[levels[0]]
+        and printed[levels[0]] != published[levels[0]]
+    )
+    if swapped:
+        a, b = levels
+        label_a, label_b = (str(v) for v in block["label_printed"].iloc[:2])
+        printed_top = max(printed, key=lambda lv: printed[lv][0])
+        follows = table if printed_top == first["heading_level"] else "Appendix 4"
+        rows.append(_disagreement(
+            table, outcome, factor, f"{a};{b}", "labels_swapped",
+            f"{label_a} {_cell(*printed[a])}; {label_b} {_cell(*printed[b])}",
+            f"{vocab.label(factor, a)} {_cell(*published[a])}; {vocab.label(factor, b)} {_cell(*published[b])}",
+            "Appendix 4",
+            f"{table} and Appendix 4 attach the two shares of {subject} to opposite levels: {table} gives "
+            f"'{label_a}' {_cell(*printed[a])}, Appendix 4 gives '{vocab.label(factor, a)}' {_cell(*published[a])}. "
+            f"{table}'s heading ('{first['heading']}') agrees with {follows}; one of the two tables is mislabelled.",
+        ))
+    else:
+        for r in block.itertuples():
+            lv = str(r.level)
+            if printed[lv] == published[lv]:
+                continue
+            what = [name for name, i in (("%", 0), ("n", 1)) if printed[lv][i] != published[lv][i]]
+            rows.append(_disagreement(
+                table, outcome, factor, lv, "value", _cell(*printed[lv]), _cell(*published[lv]), "Appendix 4",
+                f"{table} prints '{r.label_printed}' ({subject}) as {_cell(*printed[lv])}; Appendix 4 gives "
+                f"{_cell(*published[lv])} ({' and '.join(what)} {'differ' if len(what) > 1 else 'differs'}).",
+            ))
+        top = max(published, key=lambda lv: published[lv][0])
+        if top != first["heading_level"]:
+            rows.append(_disagreement(
+                table, outcome, factor, str(first["heading_level"]), "direction", str(first["heading"]),
+                vocab.label(factor, top), "Appendix 4",
+                f"{table}'s heading '{first['heading']}' contradicts Appendix 4, where '{vocab.label(factor, top)}' "
+                f"has the highest share of {subject}.",
+            ))
+    label = p_threshold_label(p_rebuilt)
+    if label != first["p_label"]:
+        rows.append(_disagreement(
+            table, outcome, factor, "", "p_label", str(first["p_label"]), label, "Appendix 4",
+            f"{table} heads {subject} '{first['p_label']}', but Appendix 4's p is {p_rebuilt:.4f} "
+            f"(printed {format_p(p_rebuilt)}), i.e. {label}.",
+        ))
+    return rows
+
+
+def seed_disagreements(alpha: float = 0.05) -> pd.DataFrame:
+    """Every place where the seed's Tables 2-4 disagree with its Appendix 4, and Appendix 4's misprints.
+
+    Compares the transcriptions of Tables 2-4 (:func:`load_published_findings`) and Appendix 4
+    (:func:`load_published`, with the p-values rebuilt by :func:`implied_tables`):
+
+    * ``chi2_misprint`` / ``p_misprint``: an Appendix 4 χ² or p its own counts do not reproduce;
+    * ``labels_swapped``: a two-level row whose two cells carry each other's Appendix 4 values;
+    * ``value``: a level cell whose % or n differs from Appendix 4;
+    * ``direction``: a heading naming a level that does not have the highest share in Appendix 4;
+    * ``p_label``: a heading threshold (``p<0.001`` ...) that Appendix 4's p does not support;
+    * ``missing`` / ``extra``: a factor significant at ``alpha`` in Appendix 4 but not listed, or
+      listed but not significant.
+
+    Args:
+        alpha: Significance level Tables 2-4 are checked against (the seed's is 0.05).
+
+    Returns:
+        Columns :data:`DISAGREEMENT_COLUMNS`; ``message`` is a plain sentence built from the values.
+    """
+    findings = load_published_findings()
+    published = load_published()
+    implied = implied_tables()
+    tests = implied[implied["factor"] != OVERALL].drop_duplicates(["outcome", "factor"]).set_index(["outcome", "factor"])
+    rows = _appendix_misprints()
+    for (outcome, factor), block in findings.groupby(["outcome", "factor"], sort=False):
+        appendix = published[(published["outcome"] == outcome) & (published["factor"] == factor)]
+        rows += _block_disagreements(block, appendix, float(tests.at[(outcome, factor), "p_rebuilt"]))
+    listed = set(zip(findings["outcome"], findings["factor"], strict=True))
+    table_of = dict(zip(findings["outcome"], findings["table"], strict=False))
+    for (outcome, factor), t in tests.iterrows():
+        significant = float(t["p_rebuilt"]) < alpha
+        subject = _subject(str(outcome), str(factor))
+        table = table_of.get(str(outcome), "Tables 2-4")
+        if significant and (outcome, factor) not in listed:
+            rows.append(_disagreement(
+                table, str(outcome), str(factor), "", "missing", "not listed", format_p(float(t["p_rebuilt"])),
+                "Appendix 4", f"{table} does not list {subject}, although Appendix 4's p is {format_p(float(t['p_rebuilt']))}.",
+            ))
+        if not significant and (outcome, factor) in listed:
+            rows.append(_disagreement(
+                table, str(outcome), str(factor), "", "extra", "listed", format_p(float(t["p_rebuilt"])), "Appendix 4",
+                f"{table} lists {subject}, although Appendix 4's p is {format_p(float(t['p_rebuilt']))}.",
+            ))
+    return pd.DataFrame(rows, columns=list(DISAGREEMENT_COLUMNS))

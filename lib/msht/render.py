@@ -1,16 +1,42 @@
 """Render the report: with Quarto when it is on PATH, otherwise an nbconvert HTML fallback.
 
 Quarto renders a *staging* copy of the project (``_quarto.yml``, ``report/`` and the run's
-executed notebooks) so that any run, not only the default one, renders from its own notebooks.
-Quarto never executes the notebooks (they were executed by papermill).
+executed notebooks, in ``_output/<run_name>/site/``) so that any run, not only the default one,
+renders from its own notebooks into its own ``report_dir``. Quarto never executes the notebooks
+(papermill did). The staging step also writes what only the run knows:
+
+* the title, subtitle and authors into the staged article's front matter, and the force, period,
+  funder and significance level into ``_variables.yml`` (read by ``{{< var ... >}}`` in the body);
+* ``report/_reproducibility.md``, the reproducibility appendix: the run's parameters, package
+  versions, the git commit and the SHA-256 checksum of each input extract. It is written here,
+  at render time, rather than in a notebook, because a commit hash in a committed notebook output
+  would make nbval fail on every commit.
+
+Without Quarto, :func:`render_fallback` writes each executed notebook as HTML (code hidden), the
+reproducibility page and an index page into ``report_dir``. Every table, figure and computed
+sentence of the report lives in the notebooks, so the fallback shows them all; only the
+article's static prose needs Quarto.
+
+Quarto adds require.js and jQuery ``<script>`` tags from public CDNs to any page that embeds
+notebook HTML outputs (see ``src/core/jupyter/widgets.ts`` in quarto-cli: any ``text/html``
+output counts as a "JavaScript widget"). The report needs neither, and a page that loads
+require.js also turns Quarto's own UMD scripts into AMD modules. :func:`strip_cdn_scripts` removes
+those tags after rendering, unless the page really uses them (Jupyter widgets or a
+``require([...])`` call).
 """
 
 from __future__ import annotations
 
+import csv
+import getpass
 import html
+import importlib.metadata
+import platform
+import re
 import shutil
 import subprocess
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import nbformat
 import yaml
@@ -26,17 +52,54 @@ SYNTHETIC_BANNER = (
     "not from police records."
 )
 
+#: The reproducibility appendix, written into the staged ``report/`` and included by index.qmd.
+REPRO_INCLUDE = "_reproducibility.md"
+#: The fallback's reproducibility page, written into the run's ``report_dir``.
+REPRO_PAGE = "reproducibility.html"
+
+#: Packages whose versions the reproducibility appendix records (distribution names).
+KEY_PACKAGES = (
+    "msht",
+    "pandas",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "pandera",
+    "pyarrow",
+    "openpyxl",
+    "PyYAML",
+    "matplotlib",
+    "great_tables",
+    "papermill",
+    "ipykernel",
+    "jupyter_client",
+    "nbformat",
+    "nbconvert",
+)
+
+#: What the fallback index says each notebook holds of the report.
+NOTEBOOK_SECTIONS = {
+    "01_clean.ipynb": "Research design: data coding and quality, the exclusion flow; Appendices 5 and 6",
+    "02_descriptives.ipynb": "Executive summary (engagement rates); Descriptive overview; Appendices 1 to 3",
+    "03_associations.ipynb": "Executive summary (associated factors); Factors associated with victim engagement; Appendix 4",
+}
+
 
 def quarto_path() -> str | None:
     """The ``quarto`` executable on PATH, or None."""
     return shutil.which("quarto")
 
 
+def period_label(params: Params, dash: str = "-") -> str:
+    """The years of the run's period, e.g. ``2018-2023``."""
+    return f"{params.period_start[:4]}{dash}{params.period_end[:4]}"
+
+
 def report_metadata(params: Params) -> dict:
     """Quarto metadata drawn from params (title, author, funder, period, synthetic banner)."""
     return {
         "title": params.report_title,
-        "subtitle": f"{params.force_name}, {params.period_start[:4]}-{params.period_end[:4]}",
+        "subtitle": f"{params.force_name}, {period_label(params, '–')}",
         "author": [{"name": a.strip()} for a in params.authors.split(";") if a.strip()],
         "funding": params.funder,
         "synthetic": params.synthetic,
@@ -44,8 +107,450 @@ def report_metadata(params: Params) -> dict:
     }
 
 
-def stage(params: Params, root: Path | None = None) -> Path:
-    """Copy the Quarto project and the run's executed notebooks into ``_output/<run>/site``."""
+def report_variables(params: Params) -> dict:
+    """The values ``{{< var ... >}}`` reads in the article's body (written to ``_variables.yml``)."""
+    return {
+        "force_name": params.force_name,
+        "period_start": params.period_start,
+        "period_end": params.period_end,
+        "period": period_label(params, "–"),
+        "funder": params.funder,
+        "authors": params.authors,
+        "alpha": f"{params.alpha:g}",
+        "run_name": params.run_name,
+        "synthetic": "yes" if params.synthetic else "no",
+        "banner": SYNTHETIC_BANNER if params.synthetic else "",
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Notebooks as the report shows them
+# --------------------------------------------------------------------------------------------
+
+_OPTION_LINE = re.compile(r"^\s*#\|\s?(.*)$")
+
+
+def cell_options(source: str) -> dict:
+    """The Quarto cell options (``#| key: value`` lines at the top of a code cell)."""
+    lines = []
+    for line in source.splitlines():
+        m = _OPTION_LINE.match(line)
+        if not m:
+            break
+        lines.append(m.group(1))
+    if not lines:
+        return {}
+    try:
+        opts = yaml.safe_load("\n".join(lines))
+    except yaml.YAMLError:
+        return {}
+    return opts if isinstance(opts, dict) else {}
+
+
+def report_view(nb: nbformat.NotebookNode, *, captions: bool = False) -> nbformat.NotebookNode:
+    """The notebook as the report shows it, for staging and for the fallback.
+
+    Drops papermill's injected-parameters cell, and the outputs of cells marked
+    ``#| output: false`` or ``#| include: false``, as Quarto does. nbconvert knows nothing of
+    Quarto's cell options; without this, the fallback would show what those cells return (such
+    as the absolute path of a results file). With ``captions``, a Markdown cell with the
+    ``tbl-cap``/``fig-cap`` of each labelled table or figure is put before it (for the fallback,
+    where Quarto does not add the captions).
+    """
+    nb = nbformat.from_dict(nb)
+    cells = []
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            continue
+        if cell.cell_type == "code":
+            opts = cell_options(cell.source)
+            if opts.get("output") is False or opts.get("include") is False:
+                cell.outputs = []
+                cell.execution_count = None
+            elif captions and cell.outputs:
+                label = str(opts.get("label", ""))
+                kind = {"tbl-": "Table", "fig-": "Figure"}.get(label[:4])
+                caption = opts.get("tbl-cap") if kind == "Table" else opts.get("fig-cap")
+                if kind and isinstance(caption, str):
+                    cells.append(nbformat.v4.new_markdown_cell(f"**{kind}** ({label}). {caption}"))
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def figure_alt_texts(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """``{base64 PNG: alt text}`` of the labelled figures (``fig-alt``, else ``fig-cap``)."""
+    alts = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        opts = cell_options(cell.source)
+        alt = opts.get("fig-alt") or opts.get("fig-cap")
+        if not isinstance(alt, str):
+            continue
+        for out in cell.get("outputs", []):
+            png = out.get("data", {}).get("image/png")
+            if isinstance(png, str):
+                alts[png] = alt
+    return alts
+
+
+def add_alt_texts(page: str, alts: dict[str, str]) -> str:
+    """Give each ``<img>`` of a figure in ``alts`` its alt text (nbconvert's template has none)."""
+    for png, alt in alts.items():
+        page = page.replace(f'<img src="data:image/png;base64,{png}"', f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{png}"')
+    return page
+
+
+# --------------------------------------------------------------------------------------------
+# Reproducibility appendix
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Reproducibility:
+    """What is needed to reproduce a run's report."""
+
+    run_name: str
+    params_source: str
+    params: list[tuple[str, str]]
+    python: str
+    packages: list[tuple[str, str]]
+    commit: str | None
+    dirty: bool | None
+    inputs_source: str
+    inputs: list[dict[str, str]] = field(default_factory=list)
+    renderer: str = ""
+
+
+def _is_absolute(value: str) -> bool:
+    return PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute()
+
+
+def safe_value(value: object) -> str:
+    """A parameter value fit to publish: an absolute path keeps only its last component."""
+    text = str(value)
+    if _is_absolute(text):
+        name = PureWindowsPath(text).name if "\\" in text else PurePosixPath(text).name
+        return f"<absolute path>/{name}"
+    return text
+
+
+def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> list[tuple[str, str]]:
+    """Installed versions of ``names`` (``not installed`` for a missing one)."""
+    out = []
+    for name in names:
+        try:
+            out.append((name, importlib.metadata.version(name)))
+        except importlib.metadata.PackageNotFoundError:
+            out.append((name, "not installed"))
+    return out
+
+
+def git_commit(root: Path) -> tuple[str | None, bool | None]:
+    """``(commit, dirty)`` of the git checkout at ``root``, or ``(None, None)`` without git."""
+    git = shutil.which("git")
+    if not git:
+        return None, None
+    try:
+        head = subprocess.run([git, "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=20)
+        if head.returncode != 0:
+            return None, None
+        status = subprocess.run(
+            [git, "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+    return head.stdout.strip() or None, dirty
+
+
+def quarto_version(quarto: str) -> str:
+    """``quarto --version``, or ``unknown``."""
+    try:
+        out = subprocess.run([quarto, "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def reproducibility(params: Params, root: Path | None = None, *, renderer: str = "") -> Reproducibility:
+    """Collect the reproducibility record of a run from its results folder and the environment."""
+    root = root or project_root()
+    paths = RunPaths.from_params(params, root)
+    results_rel = safe_value(params.results_dir)
+    run_params_file = paths.results_dir / "run_params.yaml"
+    if run_params_file.exists():
+        recorded = yaml.safe_load(run_params_file.read_text(encoding="utf-8")) or {}
+        params_source = f"{results_rel}/run_params.yaml"
+    else:
+        recorded = params.as_dict()
+        params_source = "the params file (the run wrote no run_params.yaml)"
+    inputs_file = paths.results_dir / "inputs.csv"
+    inputs: list[dict[str, str]] = []
+    if inputs_file.exists():
+        with inputs_file.open(encoding="utf-8", newline="") as fh:
+            inputs = [{k: safe_value(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+        inputs_source = f"{results_rel}/inputs.csv"
+    else:
+        inputs_source = "none: the run wrote no inputs.csv"
+    commit, dirty = git_commit(root)
+    return Reproducibility(
+        run_name=params.run_name,
+        params_source=params_source,
+        params=[(str(k), safe_value(v)) for k, v in recorded.items()],
+        python=platform.python_version(),
+        packages=package_versions(),
+        commit=commit,
+        dirty=dirty,
+        inputs_source=inputs_source,
+        inputs=inputs,
+        renderer=renderer,
+    )
+
+
+_MD_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>@$~^&:;\"'=%/?,])")
+
+
+def md_escape(text: str) -> str:
+    """Escape every ASCII punctuation character, so that a value is read as plain text (no
+    emphasis, citation, shortcode or table cell break) by Pandoc and Quarto."""
+    return _MD_PUNCT.sub(r"\\\1", text)
+
+
+def _commit_sentence(info: Reproducibility) -> str:
+    """One sentence on the toolkit's git commit."""
+    if not info.commit:
+        return "The toolkit's git commit is not available (the code is not a git checkout, or git is not installed)."
+    state = {
+        True: " (with uncommitted changes to tracked files)",
+        False: " (with no uncommitted changes)",
+        None: "",
+    }[info.dirty]
+    return f"The toolkit's code is at git commit {info.commit}{state}."
+
+
+def _software_sentence(info: Reproducibility) -> str:
+    rendered = f" It was rendered with {info.renderer}." if info.renderer else ""
+    return f"The report was produced with Python {info.python}. {_commit_sentence(info)}{rendered}"
+
+
+def reproducibility_markdown(info: Reproducibility) -> str:
+    """The reproducibility appendix as Quarto Markdown (tables captioned and cross-referenced)."""
+    lines = [
+        "<!-- Written by msht.render.stage() at render time; do not edit. -->",
+        "",
+        "This appendix, which the published study does not have, records what is needed to reproduce "
+        "this report: the parameters of the run, the software that produced it and a checksum of "
+        "each input extract. It is written when the report is rendered.",
+        "",
+        "## Parameters {.unnumbered}",
+        "",
+        f"@tbl-repro-params lists the parameters of run {md_escape(info.run_name)}, as recorded in "
+        f"{md_escape(info.params_source)}. Running the notebooks with these parameters on the same "
+        "extracts gives the same results.",
+        "",
+        "| Parameter | Value |",
+        "|:--|:--|",
+    ]
+    lines += [f"| {md_escape(k)} | {md_escape(v)} |" for k, v in info.params]
+    lines += ["", ": Parameters of the run {#tbl-repro-params}", "", "## Software {.unnumbered}", ""]
+    lines.append(md_escape(_software_sentence(info)) + " @tbl-repro-software gives the versions of the key packages.")
+    lines += ["", "| Package | Version |", "|:--|:--|"]
+    lines += [f"| {md_escape(n)} | {md_escape(v)} |" for n, v in info.packages]
+    lines += ["", ": Versions of the key packages {#tbl-repro-software}", "", "## Input extracts {.unnumbered}", ""]
+    if info.inputs:
+        lines += [
+            f"@tbl-repro-inputs gives the SHA-256 checksum of each extract the run read, from "
+            f"{md_escape(info.inputs_source)}. A file with the same checksum holds exactly the same data.",
+            "",
+            "| Extract | File | Rows | SHA-256 |",
+            "|:--|:--|--:|:--|",
+        ]
+        for row in info.inputs:
+            lines.append(
+                f"| {md_escape(row.get('extract', ''))} | {md_escape(row.get('file', ''))} "
+                f"| {md_escape(row.get('rows', ''))} | {md_escape(row.get('sha256', ''))} |"
+            )
+        lines += ["", ": Input extracts and their SHA-256 checksums {#tbl-repro-inputs}"]
+    else:
+        lines.append(f"No checksums are available ({md_escape(info.inputs_source)}).")
+    return "\n".join(lines) + "\n"
+
+
+def _html_table(headers: list[str], rows: list[list[str]], caption: str, table_id: str) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return (
+        f'<table id="{table_id}"><caption>{html.escape(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+_PAGE_STYLE = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:60rem;margin:2rem auto;"
+    "padding:0 1rem;line-height:1.5;color:#212529}"
+    "table{border-collapse:collapse;margin:1rem 0}th,td{border-bottom:1px solid #dee2e6;padding:.25rem .75rem;"
+    "text-align:left;vertical-align:top}caption{caption-side:top;text-align:left;font-weight:600;padding:.25rem 0}"
+    ".banner{background:#fde68a;padding:.5rem .75rem;font-weight:600}"
+    "td.hash{font-family:ui-monospace,monospace;word-break:break-all}"
+)
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{html.escape(title)}</title><style>{_PAGE_STYLE}</style></head><body>\n{body}\n</body></html>\n"
+    )
+
+
+def reproducibility_html(info: Reproducibility, params: Params) -> str:
+    """The reproducibility record as a standalone HTML page (the fallback's version of the appendix)."""
+    parts = [f"<h1>Reproducibility: {html.escape(params.report_title)}</h1>"]
+    if params.synthetic:
+        parts.append(f'<p class="banner">{html.escape(SYNTHETIC_BANNER)}</p>')
+    parts.append(
+        "<p>What is needed to reproduce this report: the parameters of the run, the software that "
+        "produced it and a checksum of each input extract.</p>"
+    )
+    parts.append("<h2>Parameters</h2>")
+    parts.append(f"<p>As recorded in <code>{html.escape(info.params_source)}</code>.</p>")
+    parts.append(_html_table(["Parameter", "Value"], [list(p) for p in info.params], "Parameters of the run", "tbl-repro-params"))
+    parts.append("<h2>Software</h2>")
+    parts.append(f"<p>{html.escape(_software_sentence(info))}</p>")
+    parts.append(_html_table(["Package", "Version"], [list(p) for p in info.packages], "Versions of the key packages", "tbl-repro-software"))
+    parts.append("<h2>Input extracts</h2>")
+    if info.inputs:
+        parts.append(f"<p>From <code>{html.escape(info.inputs_source)}</code>.</p>")
+        rows = [[r.get("extract", ""), r.get("file", ""), r.get("rows", ""), r.get("sha256", "")] for r in info.inputs]
+        table = _html_table(["Extract", "File", "Rows", "SHA-256"], rows, "Input extracts and their SHA-256 checksums", "tbl-repro-inputs")
+        parts.append(re.sub(r"<td>([0-9a-f]{64})</td>", r'<td class="hash">\1</td>', table))
+    else:
+        parts.append(f"<p>No checksums are available ({html.escape(info.inputs_source)}).</p>")
+    return _page(f"Reproducibility: {params.report_title}", "\n".join(parts))
+
+
+# --------------------------------------------------------------------------------------------
+# HTML post-processing and leak checks
+# --------------------------------------------------------------------------------------------
+
+#: ``src`` fragments of the CDN scripts Quarto (and nbconvert's lab template) add for notebook outputs.
+CDN_SCRIPT_SOURCES = (
+    "cdnjs.cloudflare.com/ajax/libs/require.js/",
+    "cdnjs.cloudflare.com/ajax/libs/jquery/",
+    "@jupyter-widgets/html-manager",
+)
+#: The ``integrity`` hashes of Quarto's require.js 2.3.6 and jQuery 3.5.1 tags: they identify the
+#: tags even when ``embed-resources`` has replaced their ``src`` with a ``data:`` URI.
+CDN_SCRIPT_INTEGRITY = (
+    "sha512-c3Nl8+7g4LMSTdrm621y7kf9v3SDPnhxLNhcjFJbKECVnmZHTdo+IRO05sNLTH/D3vA6u1X32ehoLC7WFVdheg==",
+    "sha512-bLT0Qm9VnAYZDflyKcBaQ2gg0hSYNQrJ8RilYldYQ1FxQYoCLtUjuuRuZo+fjqhx/qtq/1itJ0C2ejDxltZVFg==",
+)
+_SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+_SRC = re.compile(r"""\bsrc\s*=\s*(["'])(.*?)\1""", re.IGNORECASE | re.DOTALL)
+_JQUERY_AMD_SHIM = re.compile(r"""^\s*define\(\s*['"]jquery['"]\s*,\s*\[\]\s*,\s*function\s*\(\)\s*\{\s*return\s+window\.jQuery;?\s*\}\s*\)\s*;?\s*$""")
+_WIDGET_MIME = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
+_REQUIRE_CALL = re.compile(r"\brequire(?:js)?\s*\(\s*\[|\brequire(?:js)?\.config\s*\(")
+
+
+def _is_cdn_script(attrs: str, body: str) -> str | None:
+    """A short description of the tag if it is one of the widget CDN scripts (or their shim)."""
+    src = _SRC.search(attrs)
+    if src:
+        url = src.group(2)
+        for marker in CDN_SCRIPT_SOURCES:
+            if marker in url:
+                return url if not url.startswith("data:") else marker
+    for digest in CDN_SCRIPT_INTEGRITY:
+        if digest in attrs:
+            return f"integrity {digest[:20]}..."
+    if not src and _JQUERY_AMD_SHIM.match(body):
+        return "define('jquery') shim"
+    return None
+
+
+def strip_cdn_scripts(page: str) -> tuple[str, list[str]]:
+    """Remove the require.js / jQuery / Jupyter-widgets CDN ``<script>`` tags from ``page`` when
+    nothing on it needs them; return the page and a description of each tag removed.
+
+    They are needed only by Jupyter widgets (a widget MIME type on the page) or by a script that
+    calls ``require([...])``/``require.config``; in either case the page is returned unchanged.
+    """
+    matches = list(_SCRIPT.finditer(page))
+    drop = [(m, _is_cdn_script(m.group(1), m.group(2))) for m in matches]
+    drop = [(m, d) for m, d in drop if d]
+    if not drop:
+        return page, []
+    if any(mime in page for mime in _WIDGET_MIME):
+        return page, []
+    dropped = {m.start() for m, _ in drop}
+    for m in matches:
+        if m.start() not in dropped and not _SRC.search(m.group(1)) and _REQUIRE_CALL.search(m.group(2)):
+            return page, []
+    out, pos = [], 0
+    for m, _ in drop:
+        out.append(page[pos : m.start()])
+        pos = m.end()
+        # Swallow the line break that followed the tag.
+        if page.startswith("\n", pos):
+            pos += 1
+    out.append(page[pos:])
+    return "".join(out), [d for _, d in drop]
+
+
+def postprocess_html(folder: Path) -> dict[str, list[str]]:
+    """Strip unneeded CDN scripts from every HTML file under ``folder``; return what was removed."""
+    removed: dict[str, list[str]] = {}
+    for path in sorted(folder.rglob("*.html")):
+        text = path.read_text(encoding="utf-8")
+        new, gone = strip_cdn_scripts(text)
+        if gone:
+            path.write_text(new, encoding="utf-8")
+            removed[path.relative_to(folder).as_posix()] = gone
+    return removed
+
+
+def leak_patterns(root: Path) -> list[re.Pattern]:
+    """Patterns that must not appear in published output: the project's absolute path, home
+    folders and the user's name as a path component."""
+    pats = [re.escape(str(root)), r"/home/[^/\s\"'<>]+", r"/Users/[^/\s\"'<>]+", r"/root/", r"[A-Za-z]:\\\\?Users\\"]
+    try:
+        user = getpass.getuser()
+    except Exception:  # pragma: no cover - no user name available
+        user = ""
+    if user:
+        pats += [rf"[/\\]{re.escape(user)}[/\\]"]
+    return [re.compile(p) for p in pats]
+
+
+def find_leaks(text: str, root: Path | None = None) -> list[str]:
+    """Every absolute path or user name in ``text`` that :func:`leak_patterns` matches."""
+    root = root or project_root()
+    return sorted({m.group(0) for p in leak_patterns(root) for m in p.finditer(text)})
+
+
+# --------------------------------------------------------------------------------------------
+# Staging and rendering
+# --------------------------------------------------------------------------------------------
+
+
+def _with_front_matter(qmd: str, updates: dict) -> str:
+    """``qmd`` with ``updates`` merged into its YAML front matter."""
+    m = re.match(r"^---\s*\n(.*?)\n---\s*\n", qmd, re.DOTALL)
+    if m:
+        meta = yaml.safe_load(m.group(1)) or {}
+        rest = qmd[m.end() :]
+    else:
+        meta, rest = {}, qmd
+    meta = {**updates, **{k: v for k, v in meta.items() if k not in updates}}
+    dumped = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
+    return f"---\n{dumped}---\n{rest}"
+
+
+def stage(params: Params, root: Path | None = None, *, renderer: str = "") -> Path:
+    """Copy the Quarto project and the run's executed notebooks into ``_output/<run>/site``, with
+    the run's metadata, ``_variables.yml`` and the reproducibility appendix; return the folder."""
     root = root or project_root()
     site = root / "_output" / params.run_name / "site"
     if site.exists():
@@ -55,27 +560,52 @@ def stage(params: Params, root: Path | None = None) -> Path:
     shutil.copytree(root / "report", site / "report")
     src = executed_dir(params, root)
     for name in NOTEBOOKS:
-        shutil.copy2(src / name, site / "notebooks" / name)
-    (site / "_variables.yml").write_text(yaml.safe_dump(report_metadata(params), sort_keys=False), encoding="utf-8")
-    (site / "report" / "_metadata.yml").write_text(
-        yaml.safe_dump({k: v for k, v in report_metadata(params).items() if k in ("title", "subtitle", "author")}, sort_keys=False),
+        nb = nbformat.read(src / name, as_version=4)
+        nbformat.write(report_view(nb), site / "notebooks" / name)
+    (site / "_variables.yml").write_text(
+        "# Written by msht.render.stage() from the run's params; read by the var shortcode.\n"
+        + yaml.safe_dump(report_variables(params), sort_keys=False, allow_unicode=True),
         encoding="utf-8",
     )
+    meta = report_metadata(params)
+    article = site / "report" / "index.qmd"
+    article.write_text(
+        _with_front_matter(
+            article.read_text(encoding="utf-8"),
+            {k: meta[k] for k in ("title", "subtitle", "author")},
+        ),
+        encoding="utf-8",
+    )
+    info = reproducibility(params, root, renderer=renderer)
+    (site / "report" / REPRO_INCLUDE).write_text(reproducibility_markdown(info), encoding="utf-8")
     return site
 
 
-def render_quarto(params: Params, quarto: str, root: Path | None = None) -> Path:
-    """Render the staged project with Quarto into the run's ``report_dir``."""
+def render_quarto(params: Params, quarto: str, root: Path | None = None, *, log=print) -> Path:
+    """Render the staged project with Quarto into the run's ``report_dir``, then remove the CDN
+    scripts the HTML does not need."""
     root = root or project_root()
-    site = stage(params, root)
+    site = stage(params, root, renderer=f"Quarto {quarto_version(quarto)}")
     out = RunPaths.from_params(params, root).report_dir
     out.mkdir(parents=True, exist_ok=True)
     subprocess.run([quarto, "render", "--output-dir", str(out)], cwd=site, check=True)
+    for page, gone in postprocess_html(out).items():
+        log(f"removed {len(gone)} unneeded CDN script tag(s) from {page}")
     return out
 
 
+def _notebook_title(nb: nbformat.NotebookNode, fallback: str) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return fallback
+
+
 def render_fallback(params: Params, root: Path | None = None) -> Path:
-    """Write each executed notebook as HTML without code (nbconvert), plus an index page."""
+    """Write each executed notebook as HTML without code (nbconvert), the reproducibility page
+    and an index page into the run's ``report_dir``."""
     root = root or project_root()
     out = RunPaths.from_params(params, root).report_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -83,27 +613,37 @@ def render_fallback(params: Params, root: Path | None = None) -> Path:
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
-    links = []
+    items = []
     for name in NOTEBOOKS:
-        nb = nbformat.read(executed_dir(params, root) / name, as_version=4)
-        nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+        nb = report_view(nbformat.read(executed_dir(params, root) / name, as_version=4), captions=True)
         body, _ = exporter.from_notebook_node(nb)
+        body = add_alt_texts(body, figure_alt_texts(nb))
         target = out / name.replace(".ipynb", ".html")
         target.write_text(body, encoding="utf-8")
-        links.append(f'<li><a href="{target.name}">{html.escape(name.removesuffix(".ipynb"))}</a></li>')
-    banner = f'<p style="background:#fde68a;padding:8px;font-weight:bold">{html.escape(SYNTHETIC_BANNER)}</p>' if params.synthetic else ""
-    (out / "index.html").write_text(
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>"
-        + html.escape(params.report_title)
-        + "</title></head><body><h1>"
-        + html.escape(params.report_title)
-        + f"</h1><p>{html.escape(params.force_name)}, {params.period_start[:4]}-{params.period_end[:4]}</p>"
-        + banner
-        + "<p>Rendered without Quarto: the executed notebooks, code hidden.</p><ul>"
-        + "".join(links)
-        + "</ul></body></html>\n",
-        encoding="utf-8",
+        title = _notebook_title(nb, name.removesuffix(".ipynb"))
+        items.append(
+            f'<li><a href="{target.name}">{html.escape(title)}</a>'
+            f"<br><small>{html.escape(NOTEBOOK_SECTIONS.get(name, ''))}</small></li>"
+        )
+    info = reproducibility(params, root, renderer="the HTML fallback (nbconvert; Quarto not found)")
+    (out / REPRO_PAGE).write_text(reproducibility_html(info, params), encoding="utf-8")
+    items.append(
+        f'<li><a href="{REPRO_PAGE}">Reproducibility</a>'
+        "<br><small>Appendix 7: parameters, package versions, git commit, input checksums</small></li>"
     )
+    banner = f'<p class="banner">{html.escape(SYNTHETIC_BANNER)}</p>' if params.synthetic else ""
+    body = (
+        f"<h1>{html.escape(params.report_title)}</h1>"
+        f"<p>{html.escape(params.force_name)}, {period_label(params)}</p>"
+        + banner
+        + "<p>Rendered without Quarto: the executed notebooks with their code hidden. They hold every "
+        "table, figure and computed sentence of the report; the article's static prose, layout and "
+        f"PDF need Quarto ({html.escape(QUARTO_HINT)}).</p><ul>"
+        + "".join(items)
+        + "</ul>"
+    )
+    (out / "index.html").write_text(_page(params.report_title, body), encoding="utf-8")
+    postprocess_html(out)
     return out
 
 
@@ -112,9 +652,12 @@ def render(params_path: str | Path, *, log=print) -> Path:
     params = load_params(params_path)
     quarto = quarto_path()
     if quarto:
-        out = render_quarto(params, quarto)
+        out = render_quarto(params, quarto, log=log)
         log(f"report rendered with Quarto into {params.report_dir}")
         return out
     out = render_fallback(params)
-    log(f"Quarto not found: skipped the Quarto render (HTML/PDF); wrote the HTML fallback to {params.report_dir}/index.html; to get the full report, {QUARTO_HINT}")
+    log(
+        f"Quarto not found: skipped the Quarto render (HTML/PDF); wrote the HTML fallback to "
+        f"{params.report_dir}/index.html; to get the full report, {QUARTO_HINT}"
+    )
     return out

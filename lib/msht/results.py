@@ -4,18 +4,76 @@ Every table a reader sees is also written here, in the run's ``results_dir``. La
 rows, or new files, never changes a file's columns. Codes in ``variable``/``factor``/``level``
 come from :mod:`msht.vocab`.
 
-========================  ============================================================
-file                      columns
-========================  ============================================================
-``descriptives.csv``      table, variable, level, n, denominator, pct
-``associations.csv``      outcome, factor, level, n, denominator, pct, statistic, df, p, test
-``exclusions.csv``        step, rule, entity, rows_in, excluded, rows_out
-========================  ============================================================
+================================  ===================================================================================
+file                              columns
+================================  ===================================================================================
+``descriptives.csv``              table, variable, level, n, denominator, pct
+``associations.csv``              outcome, factor, level, n, denominator, pct, statistic, df, p, test
+``exclusions.csv``                step, rule, entity, rows_in, excluded, rows_out
+``association_tests.csv``         see below (one row per test)
+``association_residuals.csv``     outcome, factor, level, n, denominator, expected_n, adjusted_residual
+``association_vs_published.csv``  see below
+``seed_disagreements.csv``        source, outcome, factor, level, kind, printed, reference, reference_source, message
+``regression.csv``                see below
+================================  ===================================================================================
 
 ``pct`` is ``100 * n / denominator`` rounded to one decimal, as printed. ``denominator`` is the
 number of units with a known value; an ``unknown`` level row carries the missing count in ``n``
 and leaves ``denominator`` and ``pct`` empty. In ``associations.csv`` the test columns repeat on
 each level row of a factor.
+
+Association results (notebook 03)
+---------------------------------
+``associations.csv`` holds the seed's Appendix 4: per outcome × factor level, ``n`` units with the
+outcome's positive level (``positive`` engagement, offered ``yes``, accepted ``yes``) of the
+``denominator`` units of that level in the test, and the seed-convention test (``test``: "Yates
+chi-square" for two levels, "Pearson chi-square" for three). Rows with ``factor`` and ``level``
+``overall`` are Appendix 4's "Overall % (n)" (empty test columns). A test that could not be computed
+has ``test`` "not computable" and empty ``statistic``, ``df`` and ``p``. Units: cases, except the
+offender factors, counted on case-offender pairs.
+
+``association_tests.csv``: one row per outcome × factor test.
+
+* ``unit``: "cases" or "case-offender pairs"; ``N``: units in the test.
+* ``test_seed``, ``chi2_seed``, ``df``, ``p_seed``: the seed-convention test (as in ``associations.csv``).
+* ``min_expected``: smallest expected count; ``n_cells_expected_below_5``: cells with an expected count < 5.
+* ``fisher_p``: Fisher's exact p where an expected count is below 5 (exact for 2×2; seeded Monte Carlo
+  for larger tables), else empty.
+* ``test_chosen``, ``p_chosen``: Fisher's test where it was run, else the seed's test; "not computable"
+  (with the reason in ``note``) for a degenerate table.
+* ``effect_size_name``, ``effect_size``: signed phi for 2×2 tables (positive when the factor's first
+  level has the higher share of the positive outcome), Cramér's V for larger ones.
+* ``odds_ratio``, ``or_ci_low``, ``or_ci_high``: 2×2 only: odds of the positive outcome in the first
+  level of ``or_contrast`` ("male vs female", level codes) over the second, with its 95% Wald CI
+  (Haldane-Anscombe +0.5 when a cell is zero, said in ``note``).
+* ``q_bh``: Benjamini-Hochberg q-value of ``p_chosen`` across all computable tests of the file.
+* ``significant_seed``: ``p_seed < alpha``; ``significant_bh``: ``q_bh < alpha`` (empty if not computable).
+* ``note``: small expected counts, Fisher method, zero cells, or why the test was not computable.
+
+``association_residuals.csv``: per level of each computable test with more than two levels, ``n``
+of ``denominator`` with the positive outcome, the ``expected_n`` under independence and the
+``adjusted_residual`` (standardized, for the positive outcome; |value| > 1.96 marks a level that
+differs at 5%).
+
+``association_vs_published.csv``: per outcome × factor level of Appendix 4 (and per outcome
+overall), the published ``n_published``, ``N_published`` (denominator rebuilt from the printed %
+and n), ``pct_published``, ``chi2_published`` and ``p_published`` (as printed, text) against this
+run's ``n_run``, ``N_run``, ``pct_run``, ``chi2_run``, ``p_run``; ``pct_diff`` = ``pct_run`` -
+``pct_published``; ``significant_published`` (p rebuilt from the printed counts < alpha),
+``significant_run``, ``verdict_agrees``.
+
+``seed_disagreements.csv``: where the seed's Tables 2-4 disagree with its Appendix 4, and Appendix
+4's statistics with its own counts (independent of the run): ``source`` (the table printing the
+value), ``outcome``, ``factor``, ``level``, ``kind`` (chi2_misprint, p_misprint, labels_swapped,
+value, direction, p_label, missing, extra), ``printed``, ``reference`` (what ``reference_source``
+gives), ``message``.
+
+``regression.csv`` (exploratory): per outcome, a logistic regression on complete cases; one row per
+term: ``factor``, ``level`` against ``reference``, ``n_level`` (complete cases at the level),
+``adjusted_or`` with ``ci_low``/``ci_high`` (95%, cluster-robust by victim) and ``p``; repeated per
+row: ``N`` (complete cases), ``n_population``, ``n_dropped_missing``, ``n_events`` (cases with the
+rarer outcome), ``converged`` and ``note`` (terms left out and why). A model that could not be
+estimated has one row with empty term columns, ``converged`` false and the reason in ``note``.
 """
 
 from __future__ import annotations
@@ -31,6 +89,24 @@ CONTRACT: Final[dict[str, tuple[str, ...]]] = {
     "descriptives": ("table", "variable", "level", "n", "denominator", "pct"),
     "associations": ("outcome", "factor", "level", "n", "denominator", "pct", "statistic", "df", "p", "test"),
     "exclusions": ("step", "rule", "entity", "rows_in", "excluded", "rows_out"),
+    "association_tests": (
+        "outcome", "factor", "unit", "N", "test_seed", "chi2_seed", "df", "p_seed", "min_expected",
+        "n_cells_expected_below_5", "fisher_p", "test_chosen", "p_chosen", "effect_size_name", "effect_size",
+        "odds_ratio", "or_contrast", "or_ci_low", "or_ci_high", "q_bh", "significant_seed", "significant_bh", "note",
+    ),
+    "association_residuals": ("outcome", "factor", "level", "n", "denominator", "expected_n", "adjusted_residual"),
+    "association_vs_published": (
+        "outcome", "factor", "level", "n_published", "N_published", "pct_published", "n_run", "N_run", "pct_run",
+        "pct_diff", "chi2_published", "chi2_run", "p_published", "p_run", "significant_published",
+        "significant_run", "verdict_agrees",
+    ),
+    "seed_disagreements": (
+        "source", "outcome", "factor", "level", "kind", "printed", "reference", "reference_source", "message",
+    ),
+    "regression": (
+        "outcome", "factor", "level", "reference", "n_level", "adjusted_or", "ci_low", "ci_high", "p",
+        "N", "n_population", "n_dropped_missing", "n_events", "converged", "note",
+    ),
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 from great_tables import GT, loc, style
 from IPython.display import HTML
@@ -34,6 +36,37 @@ def percent_table(display: pd.DataFrame, *, table_id: str, title: str, source_no
     if source_note:
         gt = gt.tab_source_note(source_note)
     return gt
+
+
+def add_notes(gt: GT, notes: Sequence[str]) -> GT:
+    """Add each of ``notes`` under the table as a source note, in order."""
+    for note in notes:
+        gt = gt.tab_source_note(note)
+    return gt
+
+
+def by_column_table(display: pd.DataFrame, headers: dict[str, tuple[str, str]], *, table_id: str, title: str,
+                    subtitle: str | None = None) -> GT:
+    """A "% (n)" table with one column per subgroup (Table 1's layout), grouped by variable.
+
+    ``display`` has columns ``group, characteristic`` and one column per subgroup (see
+    :func:`msht.describe.table1_display`); ``headers`` maps each subgroup column to
+    ``(name, subtitle)``, shown as a bold name over a second line.
+    """
+    from html import escape
+
+    from great_tables import html
+
+    columns = [c for c in display.columns if c not in ("group", "characteristic")]
+    labels = {c: html(f"<strong>{escape(headers[c][0])}</strong><br>{escape(headers[c][1])}") for c in columns}
+    return (
+        GT(display, rowname_col="characteristic", groupname_col="group", id=table_id)
+        .tab_header(title=title, subtitle=subtitle)
+        .cols_label(**labels)
+        .cols_align(align="right", columns=columns)
+        .tab_style(style=style.text(weight="bold"), locations=loc.row_groups())
+        .tab_options(table_font_size="13px", row_group_font_weight="bold")
+    )
 
 
 def plain_table(frame: pd.DataFrame, *, table_id: str, title: str, source_note: str | None = None,
@@ -85,3 +118,39 @@ def association_table(rows: pd.DataFrame, *, table_id: str, title: str) -> GT:
         .fmt_number(columns="chi2", decimals=3)
         .tab_options(table_font_size="14px", row_group_font_weight="bold")
     )
+
+
+def appendix4_table(display: pd.DataFrame, *, table_id: str, title: str, source_note: str | None = None) -> GT:
+    """One Appendix 4 block in the seed's layout (see :func:`msht.associate.appendix4_display`):
+    per factor its levels' "% (n)" per outcome column, then the χ² and p rows."""
+    from msht import vocab
+
+    outcomes = [c for c in display.columns if c not in ("group", "row")]
+    gt = (
+        GT(display, rowname_col="row", groupname_col="group", id=table_id)
+        .tab_header(title=title)
+        .cols_label(**{o: vocab.variable_label(o) for o in outcomes})
+        .cols_align(align="right", columns=outcomes)
+        .tab_style(style=style.text(style="italic"), locations=loc.stub(rows=display.index[display["row"].isin(["χ²", "p"])].tolist()))
+        .tab_options(table_font_size="14px", row_group_font_weight="bold")
+    )
+    if source_note:
+        gt = gt.tab_source_note(source_note)
+    return gt
+
+
+def findings_table(display: pd.DataFrame, *, table_id: str, title: str, stub_label: str,
+                   source_note: str | None = None) -> GT:
+    """Tables 2-4's layout (see :func:`msht.associate.findings_display`): under ``stub_label``
+    ("The prevalence of ... was higher amongst:"), one row per factor with its level cells."""
+    gt = (
+        GT(display, rowname_col="heading", id=table_id)
+        .tab_header(title=title)
+        .tab_stubhead(label=stub_label)
+        .cols_label(level_1="", level_2="", level_3="", check="BH q-value")
+        .tab_style(style=style.text(weight="bold"), locations=loc.stub())
+        .tab_options(table_font_size="14px")
+    )
+    if source_note:
+        gt = gt.tab_source_note(source_note)
+    return gt

@@ -32,6 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from msht.synth.model import Population
+from msht.synth.targets import load_targets
 
 # --- codes ---------------------------------------------------------------------------------
 SEX_NA, AGE_NA, NAT_NA, ETH_NA = 2, 6, 9, 5
@@ -596,3 +600,840 @@ def _table1_ok(n1: list[list[int]], nk: list[list[int]], p1: list[list[float]], 
             if nk[j][a] == 0 or abs(100.0 * (n1[j][a] / nk[j][a] - p1[j][a])) > margin:
                 return False
     return True
+
+
+# =============================================================================================
+# Stage 2: offenders as case-offender pairs, once case outcomes are fixed
+# =============================================================================================
+
+OFF_NAT_MULTI_UK, OFF_NAT_MULTI_NON_UK = 7, 8
+
+
+@dataclass
+class Stage2Result:
+    """Integer-coded offender persons and case-offender pairs after stage 2."""
+
+    pair_case: np.ndarray  # stage-1 case index of each pair
+    pair_person: np.ndarray  # person index of each pair
+    sex: np.ndarray
+    age6: np.ndarray
+    eth5: np.ndarray
+    nat: np.ndarray
+    score: float = 0.0
+    iterations: int = 0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _slot_targets(t: dict[str, Any]) -> tuple[int, int, int, int, int]:
+    """Pairs wanted in each outcome aggregate (engagement known, positive, offer known, offered,
+    accepted): the sex-known pair totals of Appendix 4 scaled up by persons / sex-known persons,
+    so that offenders of unknown sex take their share of the pairs."""
+    a4 = t["appendix4"]["offender_sex"]
+    o = t["offenders"]["sex"]
+    scale = sum(o.values()) / (o["male"] + o["female"])
+    tot = [sum(a4[lv][k] for lv in ("male", "female")) for k in range(5)]
+    # aggregates: eng_N, eng_n, off_N, off_n, acc_n
+    return tuple(int(round(x * scale)) for x in tot)  # type: ignore[return-value]
+
+
+def stage2(t: dict[str, Any], s1: Stage1Result, rng: np.random.Generator, max_iter: int = 20_000_000, anneal_iter: int = 1_500_000, temp0: float = 1.0, temp1: float = 0.1) -> Stage2Result:
+    """Fit case-offender pairs to Appendix 4's offender factors; persons keep Appendix 3 exactly."""
+    O = t["offenders"]
+    off_cases = np.flatnonzero(s1.recoff == 0)
+    n_oc = len(off_cases)
+    ccontrib = [CONTRIB[e][o] for e, o in zip(s1.eng3[off_cases].tolist(), s1.off4[off_cases].tolist())]
+
+    # --- offenders per case: swap counts between cases until each aggregate holds its pairs ---
+    opc = O["offenders_per_case"]
+    ks = np.concatenate([np.ones(opc["one"], dtype=np.int64)] + [np.full(n, int(k), dtype=np.int64) for k, n in opc["several_counts"].items()])
+    if len(ks) != n_oc:
+        raise ValueError(f"offenders_per_case gives {len(ks)} cases, stage 1 has {n_oc} cases with an offender")
+    rng.shuffle(ks)
+    k = ks.tolist()
+    want = _slot_targets(t)
+    have = [sum(k[i] * ccontrib[i][j] for i in range(n_oc)) for j in range(5)]
+    R = _Rand(rng)
+    R.refill()
+    buf, bi = R.buf, 0
+    for _ in range(2_000_000):
+        if sum(abs(h - w) for h, w in zip(have, want)) == 0:
+            break
+        if bi + 3 > len(buf):
+            R.refill()
+            buf, bi = R.buf, 0
+        a, b, racc = int(buf[bi] * n_oc), int(buf[bi + 1] * n_oc), buf[bi + 2]
+        bi += 3
+        dk = k[b] - k[a]
+        if dk == 0:
+            continue
+        ca, cb = ccontrib[a], ccontrib[b]
+        new = [have[j] + dk * (ca[j] - cb[j]) for j in range(5)]
+        delta = sum(abs(n - w) for n, w in zip(new, want)) - sum(abs(h - w) for h, w in zip(have, want))
+        if delta > 0 and racc >= math.exp(-delta / 0.3):
+            continue
+        have = new
+        k[a], k[b] = k[b], k[a]
+
+    # --- persons: exact Appendix 3 counts, shuffled; appearances per person ---------------------
+    n_p = t["totals"]["offender_persons"]
+    psex = _counts_array(rng, [O["sex"]["male"], O["sex"]["female"], O["sex"]["unknown"]]).tolist()
+    page = _counts_array(rng, [O["age6"][c] for c in AGE6_CODES] + [O["age6"]["unknown"]]).tolist()
+    peth = _counts_array(rng, [O["ethnicity5"][c] for c in ETH_CODES] + [O["ethnicity5"]["unknown"]]).tolist()
+    nr = O["nationality_region"]
+    mu = O["multiple_with_uk"]
+    pnat = _counts_array(rng, [nr[c] for c in NAT_CODES[:7]] + [mu, nr["multiple"] - mu, nr["unknown"]]).tolist()
+    mult = np.concatenate([np.full(n, int(m), dtype=np.int64) for m, n in O["cases_per_person"].items()])
+    if len(mult) != n_p or mult.sum() != sum(k):
+        raise ValueError("cases_per_person does not match persons / pairs")
+    rng.shuffle(mult)
+    slot_case = [i for i in range(n_oc) for _ in range(k[i])]
+    n_s = len(slot_case)
+    persons = np.repeat(np.arange(n_p), mult)
+    rng.shuffle(persons)
+    slot_person = persons.tolist()
+    on_case: list[list[int]] = [[] for _ in range(n_oc)]
+    for s, c in enumerate(slot_case):
+        on_case[c].append(slot_person[s])
+    # repair: a person appears at most once on a case
+    for s in range(n_s):
+        c, p = slot_case[s], slot_person[s]
+        while on_case[c].count(p) > 1:
+            s2 = int(rng.integers(n_s))
+            c2, p2 = slot_case[s2], slot_person[s2]
+            if c2 == c or p2 == p or p in on_case[c2] or p2 in on_case[c]:
+                continue
+            on_case[c].remove(p)
+            on_case[c].append(p2)
+            on_case[c2].remove(p2)
+            on_case[c2].append(p)
+            slot_person[s], slot_person[s2] = p2, p
+            p = p2
+
+    # --- Appendix 4 pair groups ---------------------------------------------------------------
+    a4 = t["appendix4"]
+    tgt: list[int] = []
+    gnames: list[tuple[str, str]] = []
+
+    def groups_for(factor: str, levels: list[str]) -> list[int]:
+        out = []
+        for lv in levels:
+            gnames.append((factor, lv))
+            tgt.extend(a4[factor][lv])
+            out.append(len(gnames) - 1)
+        return out
+
+    g_sex = groups_for("offender_sex", ["male", "female"])
+    g_age = groups_for("offender_age3", ["17_and_under", "18_24", "25_plus"])
+    g_eth = groups_for("offender_ethnicity2", ["white", "other"])
+    g_uk = groups_for("offender_uk_national", ["uk", "non_uk"])
+    gmaps = [
+        [g_sex[0], g_sex[1], -1],
+        [g_age[a] if a >= 0 else -1 for a in AGE3_OF_AGE6],
+        [g_eth[0], g_eth[1], g_eth[1], g_eth[1], g_eth[1], -1],
+        [g_uk[u] if u >= 0 else -1 for u in UK_OF_NAT],
+    ]
+    pattr = [psex, page, peth, pnat]
+    PC = [[0, 0, 0, 0, 0] for _ in range(n_p)]
+    cur = [0] * (5 * len(gnames))
+    for s in range(n_s):
+        p, cc = slot_person[s], ccontrib[slot_case[s]]
+        pc = PC[p]
+        for j in range(5):
+            pc[j] += cc[j]
+        for f in range(4):
+            g = gmaps[f][pattr[f][p]]
+            if g >= 0:
+                for j in range(5):
+                    cur[5 * g + j] += cc[j]
+    dev = [cur[i] - tgt[i] for i in range(len(cur))]
+    R.refill()
+    buf, bi, blen = R.buf, 0, len(R.buf)
+    exp = math.exp
+    log_ratio = math.log(temp1 / temp0)
+    temp = temp0
+    it = 0
+    for it in range(1, max_iter + 1):
+        if bi + 4 > blen:
+            R.refill()
+            buf, bi, blen = R.buf, 0, len(R.buf)
+        rk, ra, rb, racc = buf[bi], buf[bi + 1], buf[bi + 2], buf[bi + 3]
+        bi += 4
+        if it % 256 == 0:
+            temp = temp0 * exp(log_ratio * min(1.0, it / anneal_iter))
+            if it % (256 * 40) == 0 and not any(dev):
+                break
+        if rk < 0.6:  # move a person between two slots
+            s1_, s2_ = int(ra * n_s), int(rb * n_s)
+            c1, c2 = slot_case[s1_], slot_case[s2_]
+            p1, p2 = slot_person[s1_], slot_person[s2_]
+            if c1 == c2 or p1 == p2:
+                continue
+            cc1, cc2 = ccontrib[c1], ccontrib[c2]
+            if cc1 == cc2 or p1 in on_case[c2] or p2 in on_case[c1]:
+                continue
+            d5 = [cc2[j] - cc1[j] for j in range(5)]
+            delta = 0.0
+            ch: list[tuple[int, int]] = []
+            for f in range(4):
+                gm, av = gmaps[f], pattr[f]
+                g1, g2 = gm[av[p1]], gm[av[p2]]
+                if g1 == g2:
+                    continue
+                for j in range(5):
+                    d = d5[j]
+                    if d:
+                        if g1 >= 0:
+                            i = 5 * g1 + j
+                            o = dev[i]
+                            delta += abs(o + d) - abs(o)
+                            ch.append((i, d))
+                        if g2 >= 0:
+                            i = 5 * g2 + j
+                            o = dev[i]
+                            delta += abs(o - d) - abs(o)
+                            ch.append((i, -d))
+            if delta > 0 and racc >= exp(-delta / temp):
+                continue
+            for i, d in ch:
+                dev[i] += d
+            slot_person[s1_], slot_person[s2_] = p2, p1
+            on_case[c1].remove(p1)
+            on_case[c1].append(p2)
+            on_case[c2].remove(p2)
+            on_case[c2].append(p1)
+            pc1, pc2 = PC[p1], PC[p2]
+            for j in range(5):
+                pc1[j] += d5[j]
+                pc2[j] -= d5[j]
+        else:  # swap one attribute between two persons
+            f = int((rk - 0.6) / 0.4 * 4)
+            av = pattr[f]
+            p1, p2 = int(ra * n_p), int(rb * n_p)
+            x1, x2 = av[p1], av[p2]
+            if x1 == x2:
+                continue
+            gm = gmaps[f]
+            g1, g2 = gm[x1], gm[x2]
+            if g1 == g2:
+                av[p1], av[p2] = x2, x1
+                continue
+            P1, P2 = PC[p1], PC[p2]
+            delta = 0.0
+            ch = []
+            for j in range(5):
+                d = P2[j] - P1[j]
+                if d:
+                    if g1 >= 0:
+                        i = 5 * g1 + j
+                        o = dev[i]
+                        delta += abs(o + d) - abs(o)
+                        ch.append((i, d))
+                    if g2 >= 0:
+                        i = 5 * g2 + j
+                        o = dev[i]
+                        delta += abs(o - d) - abs(o)
+                        ch.append((i, -d))
+            if delta > 0 and racc >= exp(-delta / temp):
+                continue
+            for i, d in ch:
+                dev[i] += d
+            av[p1], av[p2] = x2, x1
+    pair_case = off_cases[np.asarray(slot_case, dtype=np.int64)]
+    return Stage2Result(
+        pair_case=pair_case, pair_person=np.asarray(slot_person, dtype=np.int64),
+        sex=np.array(psex), age6=np.array(page), eth5=np.array(peth), nat=np.array(pnat),
+        score=float(sum(abs(d) for d in dev)), iterations=it,
+        stats={"groups": gnames, "dev": dev, "slot_totals": have, "slot_targets": want},
+    )
+
+
+# =============================================================================================
+# From integer codes to the clean population frames
+# =============================================================================================
+
+#: Countries drawn within each WHO region (canonical names of ``msht/data/who_regions.csv``),
+#: with relative weights loosely following UK NRM referral nationalities. Arbitrary in the twin.
+VICTIM_COUNTRIES: dict[str, dict[str, int]] = {
+    "european": {"Albania": 45, "Romania": 15, "Poland": 8, "Lithuania": 5, "Bulgaria": 5, "Slovakia": 4, "Ukraine": 4,
+                 "Czechia": 3, "Hungary": 3, "Latvia": 3, "Turkey": 3, "Moldova": 2, "Portugal": 2, "Kosovo": 2},
+    "eastern_mediterranean": {"Sudan": 30, "Iran": 20, "Iraq": 18, "Afghanistan": 15, "Egypt": 6, "Pakistan": 6, "Syria": 5,
+                              "Kuwait": 3, "Somalia": 3, "Libya": 2, "Yemen": 2},
+    "western_pacific": {"Vietnam": 70, "China": 20, "Philippines": 6, "Malaysia": 2, "Mongolia": 2},
+    "african": {"Eritrea": 35, "Nigeria": 15, "Ethiopia": 12, "Ghana": 6, "South Sudan": 5, "Sierra Leone": 4, "Guinea": 4,
+                "Angola": 3, "Cameroon": 3, "Gambia": 3, "Democratic Republic of the Congo": 3, "Kenya": 3, "Zimbabwe": 2},
+    "south_east_asia": {"India": 45, "Bangladesh": 20, "Sri Lanka": 12, "Nepal": 8, "Indonesia": 5, "Thailand": 5, "Myanmar": 3},
+    "americas": {"Brazil": 6, "Jamaica": 6, "Colombia": 3, "Trinidad and Tobago": 2, "El Salvador": 2, "Venezuela": 2, "Mexico": 1, "Ecuador": 1},
+}
+#: Second nationality of dual nationals who also hold UK nationality.
+DUAL_WITH_UK: dict[str, int] = {"Jamaica": 5, "Ireland": 4, "Nigeria": 3, "Pakistan": 3, "Albania": 2, "Ghana": 2, "Poland": 2,
+                                "India": 2, "Somalia": 2, "Portugal": 1, "Trinidad and Tobago": 1}
+#: Dual nationalities without the UK (offenders only).
+DUAL_WITHOUT_UK: dict[str, int] = {"Romania; Italy": 1, "Albania; Greece": 1}
+OFFENDER_COUNTRIES: dict[str, dict[str, int]] = {
+    "european": {"Romania": 25, "Albania": 25, "Poland": 10, "Lithuania": 8, "Bulgaria": 5, "Slovakia": 5, "Hungary": 4, "Czechia": 3, "Latvia": 3},
+    "eastern_mediterranean": {"Pakistan": 10, "Iraq": 6, "Iran": 6, "Afghanistan": 4, "Kuwait": 2, "Sudan": 2},
+    "western_pacific": {"China": 10, "Vietnam": 10},
+    "african": {"Nigeria": 6, "Ghana": 3, "Eritrea": 2},
+    "south_east_asia": {"India": 5, "Bangladesh": 3, "Sri Lanka": 2},
+    "americas": {"Jamaica": 5, "Brazil": 3, "Trinidad and Tobago": 2},
+}
+UK = "United Kingdom"
+
+#: Ages (completed years) within each band and their relative weights. Arbitrary in the twin.
+_VICTIM_AGES: tuple[tuple[range, list[float]], ...] = (
+    (range(9, 18), [1, 1, 2, 3, 6, 10, 14, 16, 17]),
+    (range(18, 25), [1] * 7),
+    (range(25, 35), [1] * 10),
+    (range(35, 45), [1] * 10),
+    (range(45, 55), [1] * 10),
+    (range(55, 81), [0.9**i for i in range(26)]),
+)
+_OFFENDER_AGES: tuple[tuple[range, list[float]], ...] = (
+    (range(13, 18), [1, 3, 5, 7, 8]),
+    (range(18, 25), [1] * 7),
+    (range(25, 35), [1] * 10),
+    (range(35, 45), [1] * 10),
+    (range(45, 55), [1] * 10),
+    (range(55, 76), [0.88**i for i in range(21)]),
+)
+
+START = np.datetime64("2018-01-01")
+SPLIT = np.datetime64("2021-01-01")
+END = np.datetime64("2023-12-31")
+
+
+def _draw(rng: np.random.Generator, options: dict[str, int], size: int) -> np.ndarray:
+    names = np.array(list(options), dtype=object)
+    w = np.array(list(options.values()), dtype=float)
+    return names[rng.choice(len(names), size=size, p=w / w.sum())]
+
+
+def _ages(rng: np.random.Generator, band: np.ndarray, table: tuple[tuple[range, list[float]], ...], na: int) -> pd.Series:
+    out = np.full(len(band), -1, dtype=np.int64)
+    for b, (values, w) in enumerate(table):
+        idx = np.flatnonzero(band == b)
+        if len(idx):
+            ww = np.asarray(w, dtype=float)
+            out[idx] = np.asarray(values)[rng.choice(len(ww), size=len(idx), p=ww / ww.sum())]
+    s = pd.Series(out, dtype="Int64")
+    s[band == na] = pd.NA
+    return s
+
+
+def _nationalities(rng: np.random.Generator, nat: np.ndarray, countries: dict[str, dict[str, int]]) -> np.ndarray:
+    out = np.full(len(nat), None, dtype=object)
+    out[nat == 0] = UK
+    for r, region in enumerate(NAT_CODES[1:7], start=1):
+        idx = np.flatnonzero(nat == r)
+        out[idx] = _draw(rng, countries[region], len(idx))
+    idx = np.flatnonzero(nat == 7)
+    out[idx] = [f"{UK}; {c}" for c in _draw(rng, DUAL_WITH_UK, len(idx))]
+    idx = np.flatnonzero(nat == OFF_NAT_MULTI_NON_UK)
+    out[idx] = _draw(rng, DUAL_WITHOUT_UK, len(idx))
+    return out
+
+
+def _dates(rng: np.random.Generator, period: np.ndarray, n_cases: np.ndarray, window: int) -> list[np.ndarray]:
+    """Distinct case dates per victim: all in the victim's period, within ``window`` days."""
+    out: list[np.ndarray] = []
+    bounds = ((START, SPLIT - np.timedelta64(1, "D")), (SPLIT, END))
+    for p, k in zip(period.tolist(), n_cases.tolist()):
+        lo, hi = bounds[p]
+        span = int((hi - lo) / np.timedelta64(1, "D"))
+        if k == 1:
+            out.append(np.array([lo + np.timedelta64(int(rng.integers(span + 1)), "D")]))
+        else:
+            anchor = lo + np.timedelta64(int(rng.integers(span - window + 2)), "D")
+            offs = np.sort(rng.choice(window, size=k, replace=False))
+            out.append(anchor + offs.astype("timedelta64[D]"))
+    return out
+
+
+def _entries(rng: np.random.Generator, t: dict[str, Any], rec: np.ndarray, n_cases: np.ndarray) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Police-record entries per victim (total, as victim, as perpetrator) meeting section 3.2."""
+    E = t["victims"]["entries"]
+    nv = len(rec)
+    n = np.zeros(nv, dtype=np.int64)
+    vic = np.zeros(nv, dtype=np.int64)
+    perp = np.zeros(nv, dtype=np.int64)
+    has = rec != REC_NA
+    one = rec == REC_ONE
+    n[one], vic[one] = 1, 1
+    yes_idx = np.flatnonzero(rec == REC_SEV_YES)
+    no_idx = np.flatnonzero(rec == REC_SEV_NO)
+    # the two outliers of footnote 10: one more often perpetrator, one not
+    out_yes = int(rng.choice(yes_idx))
+    out_no = int(rng.choice(no_idx))
+    big, big2 = E["outliers"]
+    n[out_yes], vic[out_yes], perp[out_yes] = big, max(int(n_cases[out_yes]), 640), 1530
+    n[out_no], vic[out_no], perp[out_no] = big2, max(int(n_cases[out_no]), 910), 700
+    yes_idx = yes_idx[yes_idx != out_yes]
+    no_idx = no_idx[no_idx != out_no]
+    sev = np.concatenate([yes_idx, no_idx])
+    # totals: 2 + a lognormal draw, more for those more often recorded as perpetrator
+    mu = np.where(rec[sev] == REC_SEV_YES, 2.25, 1.85)
+    draw = 2 + np.floor(np.exp(rng.normal(mu, 1.15))).astype(np.int64)
+    need = np.where(rec[sev] == REC_SEV_YES, 2 * n_cases[sev] + 1, np.maximum(2, n_cases[sev] + 1))
+    vals = np.minimum(np.maximum(draw, need), E["max_without_outliers"] - 1)
+    vals[int(np.argmax(vals))] = E["max_without_outliers"]
+    n[sev] = vals
+    # median exactly 8 over victims with records, outliers removed
+    base = np.flatnonzero(has)
+    base = base[(base != out_yes) & (base != out_no)]
+    half = len(base) // 2 - 1 if len(base) % 2 == 0 else len(base) // 2
+    med = E["median"]
+    for cmp in ("low", "high"):
+        sel = n[base] < med if cmp == "low" else n[base] > med
+        excess = int(sel.sum()) - half
+        if excess > 0:
+            cand = base[sel]
+            cand = cand[(rec[cand] != REC_ONE) & (n[cand] != E["max_without_outliers"]) & (np.where(rec[cand] == REC_SEV_YES, 2 * n_cases[cand] + 1, n_cases[cand] + 1) <= med)]
+            n[rng.choice(cand, excess, replace=False)] = med
+    # roles
+    zero = rng.choice(yes_idx[(n_cases[yes_idx] == 1)], E["with_no_victim_entry"], replace=False)
+    for v in yes_idx.tolist():
+        tot, k = int(n[v]), int(n_cases[v])
+        if v in zero:
+            vic[v] = 0
+            perp[v] = 1 + int(rng.integers(tot))
+            continue
+        hi_v = (tot - 1) // 2
+        vic[v] = k + int(rng.binomial(hi_v - k, 0.3)) if hi_v > k else k
+        lo_p, hi_p = vic[v] + 1, tot - vic[v]
+        perp[v] = lo_p + int(rng.binomial(hi_p - lo_p, 0.6)) if hi_p > lo_p else lo_p
+    # at least one entry as perpetrator: all of "more often perpetrator" (outlier excluded), the
+    # rest from "not more often"
+    n_perp_no = E["with_perpetrator_entry"] - len(yes_idx)
+    ok = no_idx[n[no_idx] >= n_cases[no_idx] + 1]
+    with_perp = set(rng.choice(ok, n_perp_no, replace=False).tolist())
+    for v in no_idx.tolist():
+        tot, k = int(n[v]), int(n_cases[v])
+        if v in with_perp:
+            hi_p = min(tot // 2, tot - k)
+            perp[v] = 1 + int(rng.binomial(hi_p - 1, 0.4)) if hi_p > 1 else 1
+            lo_v = max(k, int(perp[v]))
+            vic[v] = lo_v + int(rng.binomial(tot - perp[v] - lo_v, 0.5)) if tot - perp[v] > lo_v else lo_v
+        else:
+            perp[v] = 0
+            vic[v] = k + int(rng.binomial(tot - k, 0.6)) if tot > k else k
+    na = ~has
+    to_s = lambda a: pd.Series(a, dtype="Int64").mask(na)  # noqa: E731
+    return to_s(n), to_s(vic), to_s(perp)
+
+
+def _frames(t: dict[str, Any], s1: Stage1Result, s2: Stage2Result, rng: np.random.Generator) -> Population:
+    nv, nc = len(s1.n_cases), len(s1.victim_of_case)
+    # --- victims ---------------------------------------------------------------------------
+    n_entries, n_vic, n_perp = _entries(rng, t, s1.rec, s1.n_cases)
+    victims = pd.DataFrame(
+        {
+            "victim_id": np.arange(1, nv + 1, dtype=np.int64),
+            "sex": np.array(["male", "female", None], dtype=object)[s1.sex],
+            "age": _ages(rng, s1.age6, _VICTIM_AGES, AGE_NA),
+            "nationality": _nationalities(rng, s1.nat, VICTIM_COUNTRIES),
+            "n_entries": n_entries,
+            "n_as_victim": n_vic,
+            "n_as_perpetrator": n_perp,
+        }
+    )
+    # --- cases -----------------------------------------------------------------------------
+    window = int(t["victims"]["cases_per_victim"]["window_days"])
+    per_victim = _dates(rng, s1.period, s1.n_cases, window)
+    order = np.argsort(s1.victim_of_case, kind="stable")  # cases are grouped by victim already
+    dates = np.empty(nc, dtype="datetime64[D]")
+    dates[order] = np.concatenate(per_victim)
+    eng = np.empty(nc, dtype=object)
+    eng[s1.eng3 == 0], eng[s1.eng3 == 1] = "positive", "negative"
+    other = np.flatnonzero(s1.eng3 == 2)
+    e = t["cases"]["engagement"]
+    eng[other] = rng.permutation(np.repeat(np.array(["ongoing", "no_crime", "unknown"], dtype=object), [e["ongoing"], e["no_crime"], e["unknown"]]))
+    offered = np.array([None, "no", "yes", "yes"], dtype=object)[s1.off4]
+    accepted = np.array([None, None, "no", "yes"], dtype=object)[s1.off4]
+    cases = pd.DataFrame(
+        {
+            "case_index": np.arange(nc),
+            "victim_id": s1.victim_of_case + 1,
+            "date": pd.to_datetime(dates).astype("datetime64[ns]"),
+            "referral_form": np.array(["ms1", "nrm", None], dtype=object)[s1.referral],
+            "referring_agency": np.array(["internal", "external", None], dtype=object)[s1.agency],
+            "criminal_exploitation": (s1.types & BIT_C) > 0,
+            "labour_exploitation": (s1.types & BIT_L) > 0,
+            "sexual_exploitation": (s1.types & BIT_S) > 0,
+            "domestic_servitude": (s1.types & BIT_D) > 0,
+            "other_exploitation": (s1.types & BIT_O) > 0,
+            "exploitation_location": np.array(["uk_only", "overseas_only", "both", None], dtype=object)[s1.location],
+            "county_lines": np.array(["yes", "no", None], dtype=object)[s1.county],
+            "engagement": eng,
+            "offered": offered,
+            "accepted": accepted,
+            "recorded_offender": np.array(["yes", "no"], dtype=object)[s1.recoff],
+        }
+    )
+    cases = cases.sort_values(["date", "victim_id", "case_index"], kind="stable").reset_index(drop=True)
+    case_id_of_index = np.empty(nc, dtype=np.int64)
+    case_id_of_index[cases["case_index"].to_numpy()] = np.arange(1, nc + 1, dtype=np.int64)
+    cases.insert(0, "case_id", np.arange(1, nc + 1, dtype=np.int64))
+    cases = cases.drop(columns="case_index")
+    # --- offenders -----------------------------------------------------------------------------
+    n_p = len(s2.sex)
+    person_order = rng.permutation(n_p)  # offender ids in random order
+    off_age = _ages(rng, s2.age6, _OFFENDER_AGES, AGE_NA)
+    off_nat = _nationalities(rng, s2.nat, OFFENDER_COUNTRIES)
+    p = s2.pair_person
+    offenders = pd.DataFrame(
+        {
+            "case_id": case_id_of_index[s2.pair_case],
+            "offender_id": (person_order[p] + 1).astype(np.int64),
+            "sex": np.array(["male", "female", None], dtype=object)[s2.sex[p]],
+            "age": off_age.iloc[p].reset_index(drop=True),
+            "ethnicity_group5": np.array([*ETH_CODES, None], dtype=object)[s2.eth5[p]],
+            "nationality": off_nat[p],
+        }
+    ).sort_values(["case_id", "offender_id"], kind="stable").reset_index(drop=True)
+    return Population(victims=victims, cases=cases, offenders=offenders)
+
+
+def _replicate(pop: Population, scale: int) -> Population:
+    """``scale`` copies of ``pop`` with new IDs (counts exactly proportional)."""
+    if scale == 1:
+        return pop
+    nv = int(pop.victims["victim_id"].max())
+    nc = int(pop.cases["case_id"].max())
+    no = int(pop.offenders["offender_id"].max()) if len(pop.offenders) else 0
+    vs, cs, os_ = [], [], []
+    for r in range(scale):
+        vs.append(pop.victims.assign(victim_id=pop.victims["victim_id"] + r * nv))
+        cs.append(pop.cases.assign(case_id=pop.cases["case_id"] + r * nc, victim_id=pop.cases["victim_id"] + r * nv))
+        os_.append(pop.offenders.assign(case_id=pop.offenders["case_id"] + r * nc, offender_id=pop.offenders["offender_id"] + r * no))
+    return Population(
+        victims=pd.concat(vs, ignore_index=True),
+        cases=pd.concat(cs, ignore_index=True),
+        offenders=pd.concat(os_, ignore_index=True),
+    )
+
+
+class CalibrationError(RuntimeError):
+    """The annealer stopped before meeting every hard target (should not happen)."""
+
+
+def build_population(seed: int = 20240132, scale: int = 1) -> Population:
+    """Build the calibrated, deterministic, clean synthetic population.
+
+    At ``scale`` 1 it reproduces the targets of ``msht/data/targets.yaml`` (see
+    :func:`calibration_report`); ``scale`` k > 1 replicates that population k times with new
+    IDs, so every count is exactly k times the scale-1 count. Same seed, same frames.
+    """
+    if int(scale) < 1:
+        raise ValueError("scale must be a positive integer")
+    t = load_targets()
+    rng = np.random.default_rng(seed)
+    s1 = stage1(t, rng)
+    if s1.score_app4 != 0:
+        raise CalibrationError(f"stage 1 stopped {s1.score_app4} count units from the Appendix 4 targets")
+    s2 = stage2(t, s1, rng)
+    if s2.score != 0:
+        raise CalibrationError(f"stage 2 stopped {s2.score} count units from the Appendix 4 offender targets")
+    pop = _frames(t, s1, s2, rng)
+    pop.check()
+    return _replicate(pop, int(scale))
+
+
+# =============================================================================================
+# Calibration report: every target, published vs reproduced
+# =============================================================================================
+
+REPORT_COLUMNS = (
+    "source", "table", "variable", "level", "subgroup",
+    "published", "reproduced", "difference", "tolerance", "within_tolerance", "note",
+)
+#: Notes of report rows that show a printed figure the twin deliberately does not reproduce
+#: (a conflict between printed figures; see TARGETS.md). They start with this prefix.
+CONFLICT = "conflict"
+
+_REGION_OF: dict[str, str] = {c: r for r, cs in {**VICTIM_COUNTRIES}.items() for c in cs}
+for _r, _cs in OFFENDER_COUNTRIES.items():
+    for _c in _cs:
+        _REGION_OF.setdefault(_c, _r)
+
+
+def _region_of_country(country: str) -> str:
+    if country in _REGION_OF:
+        return _REGION_OF[country]
+    try:  # any other canonical name: helper lookup shipped with the package
+        from importlib import resources
+
+        with resources.files("msht").joinpath("data/who_regions.csv").open("r", encoding="utf-8") as fh:
+            table = pd.read_csv(fh, dtype=str)
+        _REGION_OF.update(dict(zip(table["country"], table["who_region"])))
+    except (FileNotFoundError, KeyError):  # pragma: no cover - data file absent
+        pass
+    return _REGION_OF.get(country, "unknown")
+
+
+def derive_nationality(s: pd.Series) -> pd.DataFrame:
+    """Simple coding of clean nationality strings: ``uk_national`` (uk/non_uk) and ``region``
+    (vocab codes; ``multiple`` for dual nationals); NA where missing."""
+    parts = s.astype(object).map(lambda x: None if x is None or (isinstance(x, float) and np.isnan(x)) else [p.strip() for p in str(x).split(";")])
+    uk = parts.map(lambda ps: None if ps is None else ("uk" if UK in ps else "non_uk"))
+    region = parts.map(
+        lambda ps: None if ps is None else ("multiple" if len(ps) > 1 else ("uk" if ps[0] == UK else _region_of_country(ps[0])))
+    )
+    return pd.DataFrame({"uk_national": uk, "region": region}, index=s.index)
+
+
+def age_band6(age: pd.Series) -> pd.Series:
+    """Six age bands (vocab ``victim_age6`` codes) of completed years; NA stays NA."""
+    a = age.astype("Float64")
+    out = pd.Series(None, index=age.index, dtype=object)
+    for code, lo, hi in (("17_and_under", -1, 17), ("18_24", 18, 24), ("25_34", 25, 34), ("35_44", 35, 44), ("45_54", 45, 54), ("55_plus", 55, 200)):
+        out[(a >= lo) & (a <= hi)] = code
+    return out
+
+
+def _age3(band6: pd.Series) -> pd.Series:
+    return band6.map({"17_and_under": "17_and_under", "18_24": "18_24", "25_34": "25_plus", "35_44": "25_plus", "45_54": "25_plus", "55_plus": "25_plus"})
+
+
+def analysis_frames(pop: Population) -> dict[str, pd.DataFrame]:
+    """Victim-, case- and pair-level frames with the derived factors of the analysis (codes of
+    :mod:`msht.vocab`; None where missing)."""
+    v = pop.victims.copy()
+    nat = derive_nationality(v["nationality"])
+    v["victim_sex"] = v["sex"]
+    v["victim_age6"] = age_band6(v["age"])
+    v["victim_age3"] = _age3(v["victim_age6"])
+    v["victim_age2"] = v["victim_age6"].map(lambda b: None if b is None or b is np.nan else ("17_and_under" if b == "17_and_under" else "adult"))
+    v["victim_uk_national"] = nat["uk_national"]
+    v["victim_nationality_region"] = nat["region"]
+    ne = v["n_entries"]
+    v["police_entries"] = np.where(ne.isna(), None, np.where(ne.fillna(0) > 1, "several", "one"))
+    mp = v["n_as_perpetrator"].fillna(0) > v["n_as_victim"].fillna(0)
+    v["more_perp_than_victim"] = np.where(ne.isna(), None, np.where(mp, "yes", "no"))
+    c = pop.cases.merge(
+        v[["victim_id", "victim_sex", "victim_age3", "victim_age2", "victim_uk_national", "police_entries", "more_perp_than_victim"]],
+        on="victim_id", how="left", validate="many_to_one",
+    )
+    for col in ("criminal_exploitation", "labour_exploitation", "sexual_exploitation", "domestic_servitude", "other_exploitation"):
+        c[f"{col}_code"] = np.where(c[col], "yes", "no")
+    none = ~c[["criminal_exploitation", "labour_exploitation", "sexual_exploitation", "domestic_servitude", "other_exploitation"]].any(axis=1)
+    for col in ("criminal_exploitation", "labour_exploitation", "sexual_exploitation", "domestic_servitude"):
+        c.loc[none, f"{col}_code"] = None
+    c["period"] = np.where(c["date"] < pd.Timestamp("2021-01-01"), "before_2021", "from_2021")
+    o = pop.offenders.copy()
+    onat = derive_nationality(o["nationality"])
+    o["offender_sex"] = o["sex"]
+    o["offender_age6"] = age_band6(o["age"])
+    o["offender_age3"] = _age3(o["offender_age6"])
+    o["offender_ethnicity5"] = o["ethnicity_group5"]
+    o["offender_ethnicity2"] = o["ethnicity_group5"].map(lambda e: None if e is None or e is np.nan else ("white" if e == "white" else "other"))
+    o["offender_uk_national"] = onat["uk_national"]
+    o["offender_nationality_region"] = onat["region"]
+    pairs = o.merge(c[["case_id", "engagement", "offered", "accepted"]], on="case_id", how="left", validate="many_to_one")
+    persons = o.drop_duplicates("offender_id")
+    return {"victims": v, "cases": c, "pairs": pairs, "persons": persons}
+
+
+_FACTOR_COLUMN = {
+    "referral_form": "referral_form",
+    "referring_agency": "referring_agency",
+    "county_lines": "county_lines",
+    "criminal_exploitation": "criminal_exploitation_code",
+    "labour_exploitation": "labour_exploitation_code",
+    "sexual_exploitation": "sexual_exploitation_code",
+    "domestic_servitude": "domestic_servitude_code",
+    "recorded_offender": "recorded_offender",
+}
+
+
+def _outcome_counts(df: pd.DataFrame, col: str, level: str) -> dict[str, int]:
+    sel = df[col] == level
+    eng, off, acc = df["engagement"], df["offered"], df["accepted"]
+    return {
+        "engagement": (int((sel & eng.isin(["positive"])).sum()), int((sel & eng.isin(["positive", "negative"])).sum())),
+        "offered": (int((sel & (off == "yes")).sum()), int((sel & off.isin(["yes", "no"])).sum())),
+        "accepted": (int((sel & (acc == "yes")).sum()), int((sel & (off == "yes")).sum())),
+    }
+
+
+def calibration_report(pop: Population, scale: int = 1) -> pd.DataFrame:
+    """Every calibration target: published value, value reproduced by ``pop``, difference,
+    tolerance and whether it is met. ``pop`` is a scale-``scale`` population (counts are
+    divided by ``scale``). Rows whose ``note`` starts with ``"conflict"`` show printed figures
+    the twin deliberately departs from (TARGETS.md); they are not targets.
+    """
+    from msht.synth.targets import appendix4_cells, chi2_of, load_published
+
+    t = load_targets()
+    f = analysis_frames(pop)
+    v, c, pairs, persons = f["victims"], f["cases"], f["pairs"], f["persons"]
+    pub = load_published()
+    rows: list[dict[str, Any]] = []
+
+    def add(source: str, table: str, variable: str, level: str, subgroup: str, published: float, reproduced: float, tol: float, note: str = "", within: bool | None = None) -> None:
+        diff = float(reproduced) - float(published)
+        ok = abs(diff) <= tol + 1e-9 if within is None else within
+        if note.startswith(CONFLICT):
+            ok = False
+        rows.append(dict(source=source, table=table, variable=variable, level=level, subgroup=subgroup, published=float(published),
+                         reproduced=float(reproduced), difference=diff, tolerance=float(tol), within_tolerance=bool(ok), note=note))
+
+    def count(df: pd.DataFrame, col: str, level: str) -> float:
+        return float((df[col] == level).sum()) / scale
+
+    def pct(num: pd.Series, den: pd.Series) -> float:
+        d = int(den.sum())
+        return 100.0 * int((num & den).sum()) / d if d else float("nan")
+
+    # --- Appendices 1-3 (exact counts) ----------------------------------------------------
+    frame_of = {"Appendix 1": v, "Appendix 2": c, "Appendix 3": persons}
+    col_of = {**{k: k for k in ("victim_sex", "victim_age6", "victim_nationality_region", "referral_form", "referring_agency",
+                                "exploitation_location", "county_lines", "offender_sex", "offender_age6", "offender_ethnicity5",
+                                "offender_nationality_region")}}
+    for _, r in pub[pub["source"].isin(list(frame_of))].iterrows():
+        df = frame_of[r["source"]]
+        var, lv = r["variable"], r["level"]
+        note = ""
+        published = float(r["n"])
+        if var in ("criminal_exploitation", "labour_exploitation", "sexual_exploitation", "domestic_servitude", "other_exploitation"):
+            rep = float(df[var].sum()) / scale
+        else:
+            rep = count(df, col_of[var], lv)
+        if r["source"] == "Appendix 2" and var == "county_lines":
+            published = float(t["cases"]["county_lines"][lv])
+            note = f"printed {r['n']} ({r['pct']}%): labels swapped; target per TARGETS.md D2"
+        add(r["source"], r["table"], var, lv, "", published, rep, 0.0, note)
+
+    # --- Appendix 4 -------------------------------------------------------------------------
+    a4p = pd.read_csv(_data_path("appendix4_published.csv"), dtype={"p_printed": str, "level": str})
+    cells = appendix4_cells(t)
+    tot = t["appendix4_totals"]
+    overall = {"engagement": (tot["eng_n"], tot["eng_N"]), "offered": (tot["off_n"], tot["off_N"]), "accepted": (tot["acc_n"], tot["off_n"])}
+    for outcome, (n_pub, N_pub) in overall.items():
+        oc = _outcome_counts(c.assign(_all="all"), "_all", "all")[outcome]
+        add("Appendix 4", "Victim engagement", "overall", "overall", f"{outcome} n", n_pub, oc[0] / scale, 0.0)
+        add("Appendix 4", "Victim engagement", "overall", "overall", f"{outcome} N", N_pub, oc[1] / scale, 0.0, "implied denominator")
+    for (outcome, factor), grp in cells.groupby(["outcome", "factor"], sort=False):
+        df = pairs if factor.startswith("offender_") else c
+        col = _FACTOR_COLUMN.get(factor, factor)
+        ns, Ns, pn, pN = [], [], [], []
+        for _, cell in grp.iterrows():
+            n_rep, N_rep = _outcome_counts(df, col, cell["level"])[outcome]
+            add("Appendix 4", "Victim engagement", factor, cell["level"], f"{outcome} n", cell["n"], n_rep / scale, 0.0,
+                "case-offender pairs" if df is pairs else "")
+            add("Appendix 4", "Victim engagement", factor, cell["level"], f"{outcome} N", cell["N"], N_rep / scale, 0.0,
+                "implied denominator" + ("; case-offender pairs" if df is pairs else ""))
+            ns.append(n_rep // scale)
+            Ns.append(N_rep // scale)
+        printed = a4p[(a4p["outcome"] == outcome) & (a4p["factor"] == factor)].iloc[0]
+        chi2, p = chi2_of(ns, Ns)
+        p_print = str(printed["p_printed"])
+        sig_pub = p_print.startswith("<") or float(p_print) < 0.05
+        same = (p < 0.05) == sig_pub
+        note = f"{'Yates' if len(ns) == 2 else 'Pearson'} chi-square; printed p {p_print}; reproduced p {p:.3f}"
+        if (outcome, factor) == ("engagement", "county_lines"):
+            note += "; printed chi2 not reproducible from printed n/% (TARGETS.md D5)"
+        add("Appendix 4", "Victim engagement", factor, "chi2", outcome, float(printed["chi2"]), chi2, 0.1, note,
+            within=abs(chi2 - float(printed["chi2"])) <= 0.1 and same)
+
+    # --- Table 1 (case level by type; victim level for "all") --------------------------------
+    t1 = t["table1"]
+    loc = c["exploitation_location"]
+    for sg, shares in t1.items():
+        if sg == "all":
+            base_v = pd.Series(True, index=v.index)
+            vals = {
+                "victim_sex": (v["victim_sex"] == "male", v["victim_sex"].notna(), "male"),
+                "victim_age2": (v["victim_age2"] == "17_and_under", v["victim_age2"].notna(), "17_and_under"),
+                "victim_uk_national": (v["victim_uk_national"] == "uk", v["victim_uk_national"].notna(), "uk"),
+            }
+            for var, (num, den, lv) in vals.items():
+                add("Table 1", "Victims' sociodemographic characteristics by MSHT type", var, lv, sg, shares[{"victim_sex": "male", "victim_age2": "under18", "victim_uk_national": "uk"}[var]],
+                    pct(num & base_v, den), t["table1_tolerance_points"], "victim level (Appendix 1)")
+            add("Table 1", "Victims' sociodemographic characteristics by MSHT type", "exploitation_location", "uk_only", sg, shares["uk_only"],
+                pct(loc == "uk_only", loc.notna()), t["table1_tolerance_points"], "case level")
+            continue
+        m = c[sg]
+        for var, key, lv in (("victim_sex", "male", "male"), ("victim_age2", "under18", "17_and_under"), ("victim_uk_national", "uk", "uk")):
+            add("Table 1", "Victims' sociodemographic characteristics by MSHT type", var, lv, sg, shares[key],
+                pct(c[var] == lv, m & c[var].notna()), t["table1_tolerance_points"], "case level, cases of this type")
+        add("Table 1", "Victims' sociodemographic characteristics by MSHT type", "exploitation_location", "uk_only", sg, shares["uk_only"],
+            pct(loc == "uk_only", m & loc.notna()), t["table1_tolerance_points"], "case level; overseas = overseas only + both")
+
+    tol = t["shares_tolerance_points"]
+    # --- Section 3.1 ------------------------------------------------------------------------------
+    S1 = ("Section 3.1", "Victims' sociodemographic characteristics and case-level factors")
+    ncase = c.groupby("victim_id").size()
+    add(*S1, "cases", "all", "", 2428, len(c) / scale, 0.0)
+    add(*S1, "victims", "all", "", 1790, len(v) / scale, 0.0)
+    add(*S1, "cases_per_victim", "one", "", 1682, (ncase == 1).sum() / scale, 0.0)
+    add(*S1, "cases_per_victim", "several", "", 108, (ncase > 1).sum() / scale, 0.0)
+    add(*S1, "cases_per_victim", "several", "pct", 6.0, 100.0 * (ncase > 1).mean(), tol)
+    add(*S1, "cases_per_victim", "max", "", 6, ncase.max(), 0.0, f"{CONFLICT}: printed range 1-6 cannot hold with 1,682 + 108 victims and 2,428 cases (TARGETS.md D1)")
+    add(*S1, "victim_uk_national", "uk", "", 892, count(v, "victim_uk_national", "uk"), 0.0, "869 UK + 23 dual nationals with UK (TARGETS.md D9)")
+    add(*S1, "victim_uk_national", "uk", "pct", 50.7, pct(v["victim_uk_national"] == "uk", v["victim_uk_national"].notna()), tol)
+    add(*S1, "victim_age2", "adult", "", 1014, count(v, "victim_age2", "adult"), 0.0)
+    # --- Section 3.2 (victims with police-record data, two outliers removed) ----------------------
+    S2 = ("Section 3.2", "Previous victims' records in police databases")
+    ne = v["n_entries"]
+    outl = ne.fillna(0) >= 1500
+    base = ne.notna() & ~outl
+    add(*S2, "police_entries", "several", "pct", 85.5, pct(ne.fillna(0) > 1, base), tol, "of victims with police-record data, outliers removed")
+    add(*S2, "police_entries", "several", "", 1549, float(((ne.fillna(0) > 1) & base).sum()) / scale, 0.0, f"{CONFLICT}: printed n fits a denominator near 1,811 victims (TARGETS.md D8)")
+    add(*S2, "entries_median", "all", "", 8, float(ne[base].median()), 0.0)
+    add(*S2, "entries_max", "all", "", 476, float(ne[base].max()), 0.0)
+    big = sorted(ne[outl].astype(int).tolist(), reverse=True) + [0, 0]
+    add(*S2, "entries_outlier", "first", "", 2475, big[0], 0.0)
+    add(*S2, "entries_outlier", "second", "", 1828, big[1], 0.0)
+    add(*S2, "has_victim_entry", "yes", "pct", 99.8, pct(v["n_as_victim"].fillna(0) > 0, base), tol)
+    add(*S2, "has_perpetrator_entry", "yes", "pct", 66.0, pct(v["n_as_perpetrator"].fillna(0) > 0, base), tol)
+    add(*S2, "has_perpetrator_entry", "yes", "", 1196, float(((v["n_as_perpetrator"].fillna(0) > 0) & base).sum()) / scale, 0.0, f"{CONFLICT}: see TARGETS.md D8")
+    add(*S2, "more_perp_than_victim", "yes", "pct", 43.2, pct(v["more_perp_than_victim"] == "yes", base), tol)
+    add(*S2, "more_perp_than_victim", "yes", "", 782, float(((v["more_perp_than_victim"] == "yes") & base).sum()) / scale, 0.0, f"{CONFLICT}: see TARGETS.md D8")
+    # --- Section 3.3 --------------------------------------------------------------------------------
+    S3 = ("Section 3.3", "Offenders' sociodemographic characteristics")
+    per_case = pairs.groupby("case_id").size().reindex(c["case_id"], fill_value=0)
+    add(*S3, "offenders_per_case", "one", "pct", 17.5, 100.0 * (per_case == 1).mean(), tol, "of 2,428 cases")
+    add(*S3, "offenders_per_case", "one", "", 426, (per_case == 1).sum() / scale, 0.0, f"{CONFLICT}: Appendix 4 allows at most 548 cases with an offender (TARGETS.md D6)")
+    add(*S3, "offenders_per_case", "several", "pct", 5.8, 100.0 * (per_case > 1).mean(), tol)
+    add(*S3, "offenders_per_case", "several", "", 141, (per_case > 1).sum() / scale, 0.0)
+    add(*S3, "offenders_per_case", "max", "", 7, per_case.max(), 0.0)
+    add(*S3, "recorded_offender", "yes", "", 548, count(c, "recorded_offender", "yes"), 0.0, "cases with a row in offenders (TARGETS.md D6)")
+    for var, lv, n_pub, p_pub in (("offender_sex", "male", 499, 85.9), ("offender_age6", "adult", 408, 74.5), ("offender_uk_national", "uk", 346, 73.8), ("offender_ethnicity5", "white", 169, 53.3)):
+        col = persons[var]
+        num = (col != "17_and_under") & col.notna() if lv == "adult" else col == lv
+        add(*S3, var, lv, "", n_pub, float(num.sum()) / scale, 0.0)
+        add(*S3, var, lv, "pct", p_pub, pct(num, col.notna()), tol)
+    # --- Section 3.4 --------------------------------------------------------------------------------
+    S4 = ("Section 3.4", "Victim engagement")
+    off, acc, eng = c["offered"], c["accepted"], c["engagement"]
+    add(*S4, "offered", "yes", "pct", 17.2, pct(off == "yes", off.notna()), tol, "of cases with an offer recorded")
+    add(*S4, "accepted", "yes", "pct", 28.2, pct(acc == "yes", off == "yes"), tol)
+    pre = c["period"] == "before_2021"
+    for sg, m, n_off, p_off, n_acc, p_acc in (("before_2021", pre, 117, 10.7, 32, 27.4), ("from_2021", ~pre, 276, 23.3, 78, 28.3)):
+        add(*S4, "offered", "yes", sg, p_off, pct(off == "yes", m & off.notna()), tol, "percentage")
+        note = "" if sg == "before_2021" else f"{CONFLICT}: 117 + 276 = 393, not 394 offers; the 394th is dated 2021 or later (TARGETS.md D4)"
+        add(*S4, "offered", "yes", sg + " n", n_off, float(((off == "yes") & m).sum()) / scale, 0.0, note)
+        add(*S4, "accepted", "yes", sg, p_acc, pct(acc == "yes", m & (off == "yes")), tol, "percentage")
+        note = "" if sg == "before_2021" else f"{CONFLICT}: 32 + 78 = 110, not 111 acceptances (TARGETS.md D4)"
+        add(*S4, "accepted", "yes", sg + " n", n_acc, float(((acc == "yes") & m).sum()) / scale, 0.0, note)
+    ns = [int(((off == "yes") & m).sum()) // scale for m in (pre, ~pre)]
+    Ns = [int((off.notna() & m).sum()) // scale for m in (pre, ~pre)]
+    _, p_off = chi2_of(ns, Ns)
+    add(*S4, "offered_by_period", "p", "", 0.001, p_off, 0.0, "printed p<0.001: met when the reproduced p < 0.001", within=p_off < 0.001)
+    ns = [int(((acc == "yes") & m).sum()) // scale for m in (pre, ~pre)]
+    Ns = [int(((off == "yes") & m).sum()) // scale for m in (pre, ~pre)]
+    _, p_acc = chi2_of(ns, Ns)
+    add(*S4, "accepted_by_period", "p", "", 0.05, p_acc, 0.0, "printed: no difference; met when the reproduced p >= 0.05", within=p_acc >= 0.05)
+    known = ~eng.isin(["ongoing", "no_crime"])
+    for lv, n_pub, p_pub in (("positive", 182, 12.4), ("negative", 292, 19.9), ("unknown", 993, 67.7)):
+        add(*S4, "engagement", lv, "pct", p_pub, pct(eng == lv, known), tol, "of cases not ongoing and not 'no crime' (footnote 12)")
+        add(*S4, "engagement", lv, "", n_pub, count(c, "engagement", lv), 0.0)
+    add(*S4, "engagement", "ongoing", "", 165, count(c, "engagement", "ongoing"), 0.0)
+    add(*S4, "engagement", "no_crime", "", 796, count(c, "engagement", "no_crime"), 0.0)
+    return pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
+
+
+def _data_path(name: str):  # noqa: ANN202 - importlib Traversable
+    from importlib import resources
+
+    return resources.files("msht").joinpath(f"data/{name}").open("r", encoding="utf-8")

@@ -1,0 +1,99 @@
+"""Notebook 03's prose and tables are built from the result frames (nothing typed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from msht import associate, models, prose, reference, tables, vocab
+from test_associate import FAST, tiny_tables
+
+
+@pytest.fixture(scope="module")
+def run() -> tuple[pd.DataFrame, pd.DataFrame]:
+    cases, offenders = tiny_tables(seed=5)
+    cases = cases.assign(domestic_servitude=False)  # three tests not computable
+    rows, tests = associate.run_all(cases, offenders, fisher_n_resamples=FAST)
+    return rows, associate.test_table(tests, 0.05)
+
+
+def test_associations_text_counts_and_names_what_could_not_be_computed(run: tuple) -> None:
+    _, table = run
+    text = prose.associations_text(table, 0.05)
+    assert "51 association tests were run (3 outcomes × 17 factors); 48 could be computed." in text
+    assert "by domestic servitude (level 'yes' has no cases)" in text
+    assert text.count("domestic servitude (level 'yes' has no cases)") == 3
+    n_sig = int(table["significant_seed"].fillna(False).sum())
+    assert f"{n_sig} test" in text
+    n_bh = int(table["significant_bh"].fillna(False).sum())
+    assert f"{n_bh} test" in text.split("Benjamini-Hochberg")[1]
+
+
+def test_findings_lead_and_note(run: tuple) -> None:
+    _, table = run
+    assert prose.findings_lead("offered") == "The prevalence of being offered support was higher amongst:"
+    assert prose.findings_lead("engagement").endswith("engaging with police was higher amongst:")
+    note = prose.findings_note(table, "offered", 0.05)
+    assert "of the 16 factors tested" in note and "1 could not be computed" in note
+
+
+def test_disagreements_text_carries_every_seed_message_and_the_comparison(run: tuple) -> None:
+    rows, _ = run
+    seed = reference.seed_disagreements(0.05)
+    comparison = associate.vs_published(rows, 0.05)
+    text = prose.disagreements_text(seed, comparison, 0.05, synthetic=True)
+    for message in seed["message"]:
+        assert message in text
+    assert "check of that calibration" in text
+    real = prose.disagreements_text(seed, comparison, 0.05, synthetic=False)
+    assert "not a check" in real
+    judged = comparison[comparison["verdict_agrees"].notna()].drop_duplicates(["outcome", "factor"])
+    assert f"of {len(judged)} tests" in text
+    n_differ = int((~judged["verdict_agrees"].astype(bool)).sum())
+    if n_differ > prose.MAX_LISTED:
+        assert f"and {n_differ - prose.MAX_LISTED} more" in text
+
+
+def test_seed_disagreements_text_when_there_are_none() -> None:
+    empty = pd.DataFrame(columns=list(reference.DISAGREEMENT_COLUMNS))
+    assert "agree" in prose.seed_disagreements_text(empty)
+
+
+def test_regression_text_reports_n_dropped_and_county_lines_share() -> None:
+    cases, _ = tiny_tables(n=600, seed=2)
+    regression = models.fit_all(cases)
+    share = models.known_share(cases, "county_lines")
+    text = prose.regression_text(regression, share, 0.05, factors=models.REGRESSION_FACTORS)
+    assert text.startswith("**Exploratory analysis, not in the seed.**")
+    assert f"recorded for only {share:.1f}% of cases" in text
+    for m in models.summary(regression).itertuples():
+        assert f"N = {int(m.N):,} complete cases of {int(m.n_population):,}" in text
+        assert f"({int(m.n_dropped_missing):,} dropped for missing data)" in text
+    assert "victim sex" in text
+
+
+def test_appendix4_and_findings_tables_have_fixed_ids(run: tuple) -> None:
+    rows, table = run
+    title, factors = vocab.APPENDIX4_BLOCKS["case"]
+    html = tables.appendix4_table(associate.appendix4_display(rows, table, factors), table_id="tbl-appendix4-case",
+                                  title=title, source_note="note").as_raw_html()
+    assert 'id="tbl-appendix4-case"' in html and "Offered victim support services" in html and "n/c" in html
+    found = associate.findings(rows, table, "offered", 0.05)
+    html = tables.findings_table(associate.findings_display(found, 0.05), table_id="tbl-table2", title="t",
+                                 stub_label=prose.findings_lead("offered")).as_raw_html()
+    assert 'id="tbl-table2"' in html and "higher amongst:" in html
+    assert tables.appendix4_table(associate.appendix4_display(rows, table, factors), table_id="x",
+                                  title=title).as_raw_html() == tables.appendix4_table(
+        associate.appendix4_display(rows, table, factors), table_id="x", title=title).as_raw_html()
+
+
+def test_every_factor_has_a_heading_for_every_level() -> None:
+    for factor in vocab.APPENDIX4_FACTORS:
+        for level in vocab.levels(factor):
+            assert vocab.finding_heading(factor, level)
+            assert vocab.finding_label(factor, level)
+    assert set(vocab.OUTCOME_PHRASES) == set(vocab.OUTCOMES)
+    blocks = [f for _, fs in vocab.APPENDIX4_BLOCKS.values() for f in fs]
+    assert blocks == list(vocab.APPENDIX4_FACTORS)
+    assert np.all([vocab.finding_label("victim_sex", "unknown") == "Unknown"])

@@ -1,0 +1,114 @@
+"""Section 3's computed prose: directions chosen by the data, and every number traced to a row."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from msht import describe, prose
+
+TYPES = ("criminal_exploitation", "labour_exploitation", "sexual_exploitation", "domestic_servitude", "other_exploitation")
+
+
+def freq(table: str, variable: str, counts: dict[str, int], unknown: int = 0) -> pd.DataFrame:
+    """Rows as :func:`describe.frequency` makes them, from counts per level."""
+    frame = pd.DataFrame({variable: [lv for lv, k in counts.items() for _ in range(k)] + ["unknown"] * unknown})
+    return describe.frequency(frame, variable, table=table, levels=list(counts))
+
+
+@pytest.mark.parametrize(
+    "share,text",
+    [(99.8, "nearly all victims"), (73.1, "most victims"), (53.3, "just over half of the victims"),
+     (50.0, "half of the victims"), (47.0, "just under half of the victims"), (30.8, "a minority of victims"),
+     (17.2, "a small minority of victims")],
+)
+def test_quantify_is_chosen_by_the_share(share, text):
+    assert prose.quantify(share, "victims") == text
+
+
+def table1_desc(sexual_female: int) -> pd.DataFrame:
+    """Table 1 rows: all cases and criminal exploitation mostly male; sexual exploitation as given."""
+    parts = []
+    for column, male, female in (("all_cases", 70, 30), ("criminal_exploitation", 80, 20),
+                                 ("sexual_exploitation", 10 - sexual_female, sexual_female)):
+        parts.append(freq(f"table1_{column}", "victim_sex", {"male": male, "female": female}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_table1_text_names_the_exceptions_chosen_by_the_data():
+    text = prose.table1_text(table1_desc(sexual_female=9))
+    assert "most victims were male: 70.0% (n=70)" in text
+    assert "The same held for criminal exploitation; the exception was sexual exploitation, in which most victims " \
+           "were female: 90.0% (n=9)." in text
+    flipped = prose.table1_text(table1_desc(sexual_female=2))
+    assert "the same held for every exploitation type" in flipped
+    even = prose.table1_text(table1_desc(sexual_female=5))
+    assert "sexual exploitation, in which victims were split evenly: 50.0% (n=5) were male" in even
+
+
+def period_desc(before: tuple[int, int], after: tuple[int, int], p: float) -> pd.DataFrame:
+    rows = [describe.value_row("section3_4", "period_split", "first_year", 2021)]
+    for variable in ("offered_by_period", "accepted_by_period"):
+        rows += [describe.count_row("section3_4", variable, "before_2021", *before),
+                 describe.count_row("section3_4", variable, "from_2021", *after),
+                 describe.value_row("section3_4", variable, "statistic", 12.3456, before[1] + after[1]),
+                 describe.value_row("section3_4", variable, "df", 1, before[1] + after[1]),
+                 describe.value_row("section3_4", variable, "p", p, before[1] + after[1])]
+    rows += [describe.count_row("section3_4", "offered", "yes", 40, 200), describe.count_row("section3_4", "offered", "no", 160, 200),
+             describe.count_row("section3_4", "accepted", "yes", 10, 40), describe.count_row("section3_4", "accepted", "no", 30, 40)]
+    rows += [describe.count_row("section3_4", "engagement_excluded", lv, k, 200) for lv, k in (("ongoing", 10), ("no_crime", 40))]
+    rows += [describe.count_row("section3_4", "engagement_level", lv, k, 150)
+             for lv, k in (("positive", 20), ("negative", 30), ("not_determined", 100))]
+    return describe.tidy(rows)
+
+
+def test_engagement_text_direction_and_verdict_come_from_the_data():
+    lower = prose.engagement_text(period_desc((10, 100), (30, 100), p=0.0004), alpha=0.05)
+    assert "was significantly lower for referrals before 2021, 10.0% (n=10) of 100, than for referrals in 2021 and later" in lower
+    assert "χ² = 12.346, df = 1, p<0.001" in lower
+    higher = prose.engagement_text(period_desc((30, 100), (10, 100), p=0.0004), alpha=0.05)
+    assert "was significantly higher for referrals before 2021" in higher
+    same = prose.engagement_text(period_desc((10, 100), (12, 100), p=0.6543), alpha=0.05)
+    assert "did not differ significantly between referrals before 2021" in same and "p=0.654" in same
+    strict = prose.engagement_text(period_desc((10, 100), (30, 100), p=0.03), alpha=0.01)
+    assert "did not differ significantly" in strict  # the verdict uses alpha, not the printed threshold
+    assert "positive in 13.3% (n=20) of the remaining 150 cases" in lower
+    assert "In most cases, 66.7% (n=100), the victim's level of engagement could not be determined" in lower
+
+
+@pytest.mark.parametrize(
+    "threshold,entries,expected",
+    [(0, [1, 5], "No outlier rule was applied"), (100, [1, 5], "No victim had 100 or more entries"),
+     (3, [1, 5], "1 victim with 3 or more entries was left out"), (3, [1, 5, 7], "2 victims with 3 or more entries were left out")],
+)
+def test_police_records_text_says_how_many_outliers_were_left_out(threshold, entries, expected):
+    victims = pd.DataFrame({"n_entries": entries + [0], "n_as_victim": [1] * len(entries) + [0],
+                            "n_as_perpetrator": [0] * len(entries) + [0]})
+    rows = describe.police_record_rows(victims, threshold)
+    text = prose.police_records_text(rows)
+    assert expected in text
+    assert "1 victim has no police-record data" in text
+    assert describe.untraced_numbers(text, rows) == []
+
+
+def test_untraced_numbers():
+    rows = pd.DataFrame({"n": [1299, 0.040487, 8], "denominator": [1776, None, None], "pct": [73.1, None, None]})
+    text = "n=1,299 of 1,776 (73.1%), see Appendix 1 and section 3.2, p<0.001, χ² = 0.040, median 8, MS1; 9 and 73.2"
+    assert describe.untraced_numbers(text, rows) == ["9", "73.2"]
+
+
+def test_every_number_in_section3_prose_is_in_the_rows(small_raw):
+    """End to end on a small synthetic extract: clean, describe, write prose, trace its numbers."""
+    from msht import clean, ingest
+
+    folder, _, _ = small_raw
+    extracts = ingest.read_all(folder)
+    result = clean.clean({k: e.frame for k, e in extracts.items()})
+    for outlier_min_entries in (0, 10):
+        rows = describe.combine(describe.section3(result.cases, result.victims, result.offenders,
+                                                  outlier_min_entries=outlier_min_entries,
+                                                  years=describe.period_years("2018-01-01", "2023-12-31")))
+        texts = [prose.section3_1_text(rows), prose.table1_text(rows), prose.police_records_text(rows),
+                 prose.offenders_text(rows), prose.engagement_text(rows, 0.05)]
+        for text in texts:
+            assert text and describe.untraced_numbers(text, rows) == [], text

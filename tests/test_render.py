@@ -1,0 +1,424 @@
+"""The render step: CDN-script post-processing, the notebooks as the report shows them, the
+reproducibility appendix, staging for Quarto and the HTML fallback. Tests that need Quarto skip
+when it is not on PATH."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import html
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from msht import generate, pipeline, render
+from msht.config import load_params
+
+QUARTO_MISSING = "Quarto is not on PATH; " + render.QUARTO_HINT
+
+# --------------------------------------------------------------------------------------------
+# CDN scripts
+# --------------------------------------------------------------------------------------------
+
+QUARTO_HEAD = """<!DOCTYPE html>
+<html lang="en-GB"><head>
+<meta charset="utf-8">
+<script src="https://cdnjs.cloudflare.com/ajax/libs/require.js/2.3.6/require.min.js" integrity="sha512-c3Nl8+7g4LMSTdrm621y7kf9v3SDPnhxLNhcjFJbKECVnmZHTdo+IRO05sNLTH/D3vA6u1X32ehoLC7WFVdheg==" crossorigin="anonymous"></script>
+<script src="https://cdnjs.cloudflare.com/ajax/libs/jquery/3.5.1/jquery.min.js" integrity="sha512-bLT0Qm9VnAYZDflyKcBaQ2gg0hSYNQrJ8RilYldYQ1FxQYoCLtUjuuRuZo+fjqhx/qtq/1itJ0C2ejDxltZVFg==" crossorigin="anonymous" data-relocate-top="true"></script>
+<script type="application/javascript" data-relocate-top="true">define('jquery', [],function() {return window.jQuery;})</script>
+<script src="data:application/javascript;base64,Ly8gcXVhcnRvLmpz"></script>
+<script>window.document.addEventListener("DOMContentLoaded", function () { /* quarto */ });</script>
+</head><body><main class="content"><table id="tbl-table2"><tr><td>Cases</td></tr></table>
+"""
+
+
+def test_strip_cdn_scripts_removes_quartos_widget_tags_and_keeps_the_rest():
+    page = QUARTO_HEAD + "</main></body></html>\n"
+    new, removed = render.strip_cdn_scripts(page)
+    assert len(removed) == 3
+    assert "require.js" not in new and "jquery.min.js" not in new and "define('jquery'" not in new
+    assert "data:application/javascript;base64,Ly8gcXVhcnRvLmpz" in new, "Quarto's own scripts stay"
+    assert "DOMContentLoaded" in new and '<table id="tbl-table2">' in new
+    assert render.strip_cdn_scripts(new) == (new, []), "idempotent"
+
+
+def test_strip_cdn_scripts_recognises_tags_embedded_as_data_uris():
+    page = (
+        '<head><script src="data:application/javascript;base64,AAAA" '
+        'integrity="sha512-c3Nl8+7g4LMSTdrm621y7kf9v3SDPnhxLNhcjFJbKECVnmZHTdo+IRO05sNLTH/D3vA6u1X32ehoLC7WFVdheg==" '
+        'crossorigin="anonymous"></script></head><body>table</body>'
+    )
+    new, removed = render.strip_cdn_scripts(page)
+    assert removed and "base64,AAAA" not in new and "table" in new
+
+
+def test_strip_cdn_scripts_removes_nbconverts_require_tag():
+    page = '<head><script src="https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js"></script>\n</head><body>x</body>'
+    new, removed = render.strip_cdn_scripts(page)
+    assert removed == ["https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js"]
+    assert new == "<head></head><body>x</body>"
+
+
+@pytest.mark.parametrize(
+    "needs",
+    [
+        '<script type="application/vnd.jupyter.widget-state+json">{}</script>',
+        '<div data-mime="application/vnd.jupyter.widget-view+json"></div>',
+        "<script>require(['plotly'], function (Plotly) { Plotly.plot('x'); });</script>",
+        "<script>requirejs.config({paths: {}});</script>",
+    ],
+)
+def test_strip_cdn_scripts_keeps_the_tags_when_the_page_uses_them(needs):
+    page = QUARTO_HEAD + needs + "</main></body></html>\n"
+    assert render.strip_cdn_scripts(page) == (page, [])
+
+
+def test_postprocess_html_rewrites_only_pages_with_unneeded_tags(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "index.html").write_text(QUARTO_HEAD + "</main></body></html>\n", encoding="utf-8")
+    (tmp_path / "sub" / "plain.html").write_text("<p>plain</p>", encoding="utf-8")
+    removed = render.postprocess_html(tmp_path)
+    assert list(removed) == ["index.html"] and len(removed["index.html"]) == 3
+    assert "require.js" not in (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert (tmp_path / "sub" / "plain.html").read_text(encoding="utf-8") == "<p>plain</p>"
+
+
+# --------------------------------------------------------------------------------------------
+# Notebooks as the report shows them; helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _toy_notebook(root_text: str) -> nbformat.NotebookNode:
+    params = new_code_cell(f"results_dir = '{root_text}/results'")
+    params.metadata["tags"] = ["injected-parameters"]
+    hidden = new_code_cell("#| output: false\nresults.write_csv(x)")
+    hidden.outputs = [new_output("execute_result", {"text/plain": f"PosixPath('{root_text}/results/x.csv')"}, execution_count=2)]
+    excluded = new_code_cell("#| include: false\nprint(1)")
+    excluded.outputs = [new_output("stream", name="stdout", text=f"{root_text}\n")]
+    shown = new_code_cell("#| label: tbl-x\n#| tbl-cap: \"A table.\"\nshow()")
+    shown.outputs = [new_output("execute_result", {"text/html": "<table id='tbl-x'></table>", "text/plain": "<HTML>"}, execution_count=4)]
+    return new_notebook(cells=[new_markdown_cell("# Toy"), params, hidden, excluded, shown])
+
+
+def test_report_view_drops_injected_parameters_and_hidden_outputs():
+    nb = _toy_notebook("/home/someone/project")
+    view = render.report_view(nb)
+    assert len(view.cells) == 4, "the injected-parameters cell is dropped"
+    assert view.cells[1].outputs == [] and view.cells[2].outputs == []
+    assert view.cells[3].outputs and "tbl-x" in view.cells[3].outputs[0]["data"]["text/html"]
+    assert "/home/someone" not in json.dumps(view)
+    assert len(nb.cells) == 5 and nb.cells[2].outputs, "the input notebook is not modified"
+
+
+def test_report_view_can_put_captions_before_tables_and_figures():
+    view = render.report_view(_toy_notebook("x"), captions=True)
+    caption = view.cells[3]
+    assert caption.cell_type == "markdown" and caption.source == "**Table** (tbl-x). A table."
+    assert view.cells[4].outputs
+
+
+def test_alt_texts_are_added_to_figure_images():
+    cell = new_code_cell('#| label: fig-x\n#| fig-cap: "Cap."\n#| fig-alt: "Bars & lines"\nfig')
+    cell.outputs = [new_output("display_data", {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})]
+    alts = render.figure_alt_texts(new_notebook(cells=[cell]))
+    assert alts == {"iVBORw0KGgo=": "Bars & lines"}
+    page = '<div><img src="data:image/png;base64,iVBORw0KGgo="\nclass=""></div>'
+    assert '<img alt="Bars &amp; lines" src="data:image/png;base64,iVBORw0KGgo="' in render.add_alt_texts(page, alts)
+
+
+def test_cell_options_reads_quarto_cell_options():
+    assert render.cell_options('#| label: fig-x\n#| fig-cap: "A: b"\n#| output: false\ncode()') == {
+        "label": "fig-x",
+        "fig-cap": "A: b",
+        "output": False,
+    }
+    assert render.cell_options("code()\n#| label: late") == {}
+
+
+def test_md_escape_makes_values_plain_text():
+    value = "a|b *c* _d_ @cite {{< var x >}} [link](u) IF2324\\240132 <b>"
+    escaped = render.md_escape(value)
+    unescaped = re.sub(r"\\.", "", escaped)
+    assert not re.search(r"[|*_@{}<>\[\]()]", unescaped), unescaped
+    assert re.sub(r"\\(.)", r"\1", escaped) == value, "unescaping gives the value back"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("data/raw/default", "data/raw/default"),
+        ("/srv/police/extracts", "<absolute path>/extracts"),
+        ("C:\\Users\\analyst\\extracts", "<absolute path>/extracts"),
+        (0.05, "0.05"),
+    ],
+)
+def test_safe_value_shortens_absolute_paths(value, shown):
+    assert render.safe_value(value) == shown
+
+
+def test_find_leaks_flags_absolute_paths_and_the_user_name(root):
+    assert render.find_leaks(f"see {root}/results/x.csv", root)
+    assert render.find_leaks("C:\\Users\\analyst\\x.csv", root)
+    assert render.find_leaks("/home/analyst/x", root)
+    assert render.find_leaks("results/default/inputs.csv and :root { --x: 1 }", root) == []
+
+
+def test_front_matter_is_merged_without_losing_keys():
+    qmd = "---\n# comment\ndate: last-modified\nbibliography: references.bib\n---\n\nBody {{< var x >}}\n"
+    out = render._with_front_matter(qmd, {"title": "T: a report", "author": [{"name": "A"}]})
+    meta = yaml.safe_load(out.split("---\n")[1])
+    assert meta == {"title": "T: a report", "author": [{"name": "A"}], "date": "last-modified", "bibliography": "references.bib"}
+    assert out.endswith("\nBody {{< var x >}}\n")
+
+
+def test_git_commit_of_the_project(root):
+    if not (root / ".git").exists() or shutil.which("git") is None:
+        pytest.skip("not a git checkout, or git is not installed")
+    commit, dirty = render.git_commit(root)
+    assert re.fullmatch(r"[0-9a-f]{40}", commit or "") and dirty in (True, False)
+
+
+def test_git_commit_outside_a_repository(tmp_path):
+    assert render.git_commit(tmp_path) == (None, None)
+
+
+# --------------------------------------------------------------------------------------------
+# Staging (a fake run in a temporary project root, so no pipeline run is needed)
+# --------------------------------------------------------------------------------------------
+
+
+def _params_variant(root: Path, name: str, **changes):
+    data = yaml.safe_load((root / "params" / "default.yaml").read_text(encoding="utf-8"))
+    data.update(
+        {
+            "run_name": name,
+            "processed_dir": f"_output/{name}/processed",
+            "results_dir": f"_output/{name}/results",
+            "report_dir": f"_output/{name}/report",
+            **changes,
+        }
+    )
+    return data
+
+
+INPUTS = [
+    {"extract": "cases", "file": "cases.csv", "rows": "12", "sha256": "a" * 64},
+    {"extract": "victims", "file": "victims.csv", "rows": "10", "sha256": "b" * 64},
+]
+
+
+@pytest.fixture()
+def fake_project(root, tmp_path):
+    """A temporary project root with _quarto.yml, report/ and a fake executed run ``stage_test``."""
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    shutil.copy2(root / "_quarto.yml", proj / "_quarto.yml")
+    shutil.copytree(root / "report", proj / "report")
+    raw = _params_variant(root, "stage_test", report_title="A title: with a colon", period_start="2021-01-01")
+    params = load_params_from(raw, tmp_path)
+    results = proj / params.results_dir
+    results.mkdir(parents=True)
+    (results / "run_params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    with (results / "inputs.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(INPUTS[0]))
+        writer.writeheader()
+        writer.writerows(INPUTS)
+    nbs = pipeline.executed_dir(params, proj)
+    nbs.mkdir(parents=True)
+    for name in pipeline.NOTEBOOKS:
+        nbformat.write(_toy_notebook(str(proj)), nbs / name)
+    return proj, params
+
+
+def load_params_from(raw: dict, folder: Path):
+    path = folder / f"{raw['run_name']}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return load_params(path)
+
+
+def test_stage_builds_a_site_from_the_runs_notebooks(fake_project):
+    proj, params = fake_project
+    site = render.stage(params, proj, renderer="Quarto 9.9.9")
+    assert site == proj / "_output" / "stage_test" / "site"
+    assert (site / "_quarto.yml").read_bytes() == (proj / "_quarto.yml").read_bytes()
+    assert sorted(p.name for p in (site / "notebooks").iterdir()) == sorted(pipeline.NOTEBOOKS)
+    assert (site / "report" / "references.bib").exists()
+
+    article = (site / "report" / "index.qmd").read_text(encoding="utf-8")
+    meta = yaml.safe_load(re.match(r"\A---\n(.*?)\n---\n", article, re.S).group(1))
+    assert meta["title"] == "A title: with a colon"
+    assert meta["subtitle"] == f"{params.force_name}, 2021–2023"
+    assert meta["author"] == [{"name": params.authors}]
+    assert meta["bibliography"] == "references.bib"
+    assert "{{< include _reproducibility.md >}}" in article
+
+    variables = yaml.safe_load((site / "_variables.yml").read_text(encoding="utf-8"))
+    assert variables["force_name"] == params.force_name and variables["period_start"] == "2021-01-01"
+    assert variables["funder"] == params.funder and variables["alpha"] == "0.05"
+
+    repro = (site / "report" / render.REPRO_INCLUDE).read_text(encoding="utf-8")
+    for row in INPUTS:
+        assert row["sha256"] in repro
+    assert "stage\\_test" in repro and "Quarto 9\\.9\\.9" in repro
+    assert "git commit is not available" in repro, "the temporary root is not a git checkout"
+    for label in re.findall(r"\{#(tbl-[\w-]+)\}", repro):
+        assert f"@{label}" in repro, f"{label} is not cross-referenced"
+    assert "{{<" not in repro
+
+    staged_nb = nbformat.read(site / "notebooks" / "01_clean.ipynb", as_version=4)
+    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in staged_nb.cells)
+    for path in site.rglob("*"):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert not render.find_leaks(text, proj), f"{path.relative_to(site)} leaks {render.find_leaks(text, proj)}"
+
+
+def test_stage_replaces_a_previous_site(fake_project):
+    proj, params = fake_project
+    site = render.stage(params, proj)
+    (site / "stale.txt").write_text("old", encoding="utf-8")
+    assert not (render.stage(params, proj) / "stale.txt").exists()
+
+
+def test_reproducibility_without_run_records(fake_project):
+    proj, params = fake_project
+    (proj / params.results_dir / "inputs.csv").unlink()
+    (proj / params.results_dir / "run_params.yaml").unlink()
+    info = render.reproducibility(params, proj)
+    md = render.reproducibility_markdown(info)
+    assert "No checksums are available" in md and "tbl-repro-inputs" not in md
+    assert dict(info.params)["run_name"] == "stage_test"
+
+
+# --------------------------------------------------------------------------------------------
+# The fallback on a real executed run
+# --------------------------------------------------------------------------------------------
+
+
+def _executed(folder: Path) -> bool:
+    for name in pipeline.NOTEBOOKS:
+        path = folder / name
+        if not path.exists():
+            return False
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        if "papermill" not in nb.get("metadata", {}) or not any(
+            c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"
+        ):
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def executed_run(root, tmp_path_factory):
+    """Params of an executed run, with ``report_dir`` in a temporary folder.
+
+    The committed notebooks (the default run) if they are executed and results/default holds the
+    run's records; else the scratch run ``_output/render_check`` if it exists; else that run is
+    made now with papermill (never with params/default.yaml, which would rewrite committed files).
+    """
+    report_dir = tmp_path_factory.mktemp("fallback") / "report"
+    default = load_params(root / "params" / "default.yaml")
+    results = root / default.results_dir
+    if _executed(root / "notebooks") and (results / "run_params.yaml").exists() and (results / "inputs.csv").exists():
+        return dataclasses.replace(default, report_dir=str(report_dir))
+    raw = _params_variant(root, "render_check")
+    path = tmp_path_factory.mktemp("params") / "render_check.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    params = load_params(path)
+    run_results = root / params.results_dir
+    if not (_executed(pipeline.executed_dir(params, root)) and (run_results / "inputs.csv").exists()):
+        generate.generate(default, log=lambda *_: None)
+        pipeline.run_notebooks(path, log=lambda *_: None)
+    return dataclasses.replace(params, report_dir=str(report_dir))
+
+
+@pytest.fixture(scope="module")
+def fallback(root, executed_run):
+    return render.render_fallback(executed_run, root)
+
+
+def test_fallback_writes_every_notebook_the_reproducibility_page_and_an_index(fallback, executed_run):
+    assert fallback == Path(executed_run.report_dir)
+    index = (fallback / "index.html").read_text(encoding="utf-8")
+    for name in pipeline.NOTEBOOKS:
+        page = name.replace(".ipynb", ".html")
+        assert (fallback / page).stat().st_size > 10_000
+        assert f'href="{page}"' in index
+    assert f'href="{render.REPRO_PAGE}"' in index
+    assert executed_run.report_title in index
+    assert (html.escape(render.SYNTHETIC_BANNER) in index) == executed_run.synthetic
+
+
+def test_fallback_reproducibility_page_records_the_run(root, fallback, executed_run):
+    page = (fallback / render.REPRO_PAGE).read_text(encoding="utf-8")
+    results = root / executed_run.results_dir
+    with (results / "inputs.csv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            assert row["sha256"] in page
+    recorded = yaml.safe_load((results / "run_params.yaml").read_text(encoding="utf-8"))
+    assert f"<td>seed</td><td>{recorded['seed']}</td>" in page
+    commit, _ = render.git_commit(root)
+    if commit:
+        assert commit in page
+    for package in ("pandas", "scipy", "great_tables", "papermill"):
+        assert f"<td>{package}</td>" in page
+
+
+def test_fallback_shows_every_labelled_output(root, fallback, executed_run):
+    """Every labelled cell's output (table, figure or computed sentence) is in the fallback."""
+    for name in pipeline.NOTEBOOKS:
+        nb = nbformat.read(pipeline.executed_dir(executed_run, root) / name, as_version=4)
+        page = (fallback / name.replace(".ipynb", ".html")).read_text(encoding="utf-8")
+        images = 0
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            opts = render.cell_options(cell.source)
+            label = opts.get("label")
+            if not label or opts.get("output") is False:
+                continue
+            for out in cell.outputs:
+                data = out.get("data", {})
+                if "image/png" in data:
+                    images += 1
+                elif "text/html" in data and label.startswith("tbl-"):
+                    assert f'id="{label}"' in page, f"{name}: table {label} missing from the fallback"
+                elif "text/markdown" in data:
+                    words = re.findall(r"[A-Za-z]{5,}", data["text/markdown"])[:8]
+                    missing = [w for w in words if w not in page]
+                    assert not missing, f"{name}: sentence {label} missing from the fallback ({missing})"
+        assert page.count("<img") >= images, f"{name}: figures missing from the fallback"
+        assert page.count("<img alt=") >= images, f"{name}: a figure has no alt text in the fallback"
+
+
+def test_fallback_leaks_no_path_and_loads_no_widget_cdn(root, fallback):
+    for page in sorted(fallback.glob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        assert not render.find_leaks(text, root), f"{page.name} leaks {render.find_leaks(text, root)}"
+        assert "require.min.js" not in text and "jquery" not in text.lower().split("</head>")[0]
+        assert "PosixPath(" not in text, f"{page.name} shows the output of an `output: false` cell"
+
+
+# --------------------------------------------------------------------------------------------
+# With Quarto
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(render.quarto_path() is None, reason=QUARTO_MISSING)
+def test_quarto_renders_html_and_pdf_offline(root, executed_run, tmp_path):
+    params = dataclasses.replace(executed_run, report_dir=str(tmp_path / "report"))
+    out = render.render_quarto(params, render.quarto_path(), root, log=lambda *_: None)
+    pages = sorted(out.rglob("*.html"))
+    assert pages, "Quarto wrote no HTML"
+    assert sorted(out.rglob("*.pdf")), "Quarto wrote no typst PDF"
+    article = max(pages, key=lambda p: p.stat().st_size).read_text(encoding="utf-8")
+    assert "cdnjs.cloudflare.com/ajax/libs/require.js" not in article
+    assert not render.find_leaks(article, root)
+    for label in ("tbl-exclusions", "fig-flow", "sec-appendix-7"):
+        assert f'id="{label}"' in article
