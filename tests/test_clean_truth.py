@@ -65,3 +65,22 @@ def test_analysis_tables_equal_the_population(small_raw):
     assert ages.isna().sum() == pop.victims["age"].isna().sum()
     assert sorted(ages.dropna().astype(int)) == sorted(pop.victims["age"].dropna().astype(int))
     assert int(result.cases["recorded_offender"].eq("yes").sum()) == int(pop.cases["recorded_offender"].eq("yes").sum())
+
+
+def test_default_twin_cleaning_matches_its_ground_truth(root):
+    """The same check on the default synthetic twin (calibrated population, scale 1)."""
+    from msht import generate
+    from msht.config import RunPaths, load_params
+
+    params = load_params(root / "params" / "default.yaml")
+    generate.generate(params, log=lambda *_: None)
+    folder = RunPaths.from_params(params, root).raw_dir
+    truth = pd.read_csv(folder / "_truth" / "defects.csv", dtype=str)
+    extracts = ingest.read_all(folder)
+    result = clean.clean({k: e.frame for k, e in extracts.items()})
+    for extract, table in extracts.items():
+        status = result.status[extract].assign(key=_keys(table.frame, extract).to_numpy())
+        marked = truth[truth["extract"] == extract].set_index("key")["defect"]
+        expected = status["key"].map(marked).map(EXPECTED[extract]).fillna(clean.ANALYSED)
+        wrong = status[status["status"] != expected]
+        assert wrong.empty, f"{extract}: {len(wrong)} rows misclassified, e.g. {wrong.head(3).to_dict('records')}"

@@ -20,7 +20,7 @@ def freq(table: str, variable: str, counts: dict[str, int], unknown: int = 0) ->
     "share,text",
     [(99.8, "nearly all victims"), (73.1, "most victims"), (53.3, "just over half of the victims"),
      (50.0, "half of the victims"), (47.0, "just under half of the victims"), (30.8, "a minority of victims"),
-     (17.2, "a small minority of victims")],
+     (17.2, "a small minority of victims"), (100.0, "all victims"), (0.0, "none of the victims")],
 )
 def test_quantify_is_chosen_by_the_share(share, text):
     assert prose.quantify(share, "victims") == text

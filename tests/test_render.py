@@ -279,6 +279,15 @@ def test_stage_builds_a_site_from_the_runs_notebooks(fake_project):
             assert not render.find_leaks(text, proj), f"{path.relative_to(site)} leaks {render.find_leaks(text, proj)}"
 
 
+def test_stage_and_fallback_say_when_the_run_has_no_notebooks(fake_project):
+    proj, params = fake_project
+    shutil.rmtree(pipeline.executed_dir(params, proj))
+    with pytest.raises(FileNotFoundError, match="run the notebooks first"):
+        render.stage(params, proj)
+    with pytest.raises(FileNotFoundError, match="run the notebooks first"):
+        render.render_fallback(params, proj)
+
+
 def test_stage_replaces_a_previous_site(fake_project):
     proj, params = fake_project
     site = render.stage(params, proj)
@@ -294,6 +303,49 @@ def test_reproducibility_without_run_records(fake_project):
     md = render.reproducibility_markdown(info)
     assert "No checksums are available" in md and "tbl-repro-inputs" not in md
     assert dict(info.params)["run_name"] == "stage_test"
+
+
+FAKE_QUARTO = """#!/bin/sh
+# A stand-in for quarto: records its arguments and writes a page with Quarto's CDN tags.
+if [ "$1" = "--version" ]; then echo 1.7.99; exit 0; fi
+echo "$@" > "$PWD/../quarto-args.txt"
+test -f _quarto.yml && test -f report/index.qmd && test -f report/_reproducibility.md || exit 3
+out="$3"
+mkdir -p "$out"
+cat > "$out/index.html" <<'PAGE'
+QUARTO_PAGE
+PAGE
+echo "%PDF" > "$out/index.pdf"
+"""
+
+
+def test_render_quarto_stages_renders_into_report_dir_and_strips_cdn_tags(fake_project, tmp_path):
+    proj, params = fake_project
+    quarto = tmp_path / "quarto"
+    quarto.write_text(FAKE_QUARTO.replace("QUARTO_PAGE", QUARTO_HEAD + "</main></body></html>"), encoding="utf-8")
+    quarto.chmod(0o755)
+    out = proj / params.report_dir
+    out.mkdir(parents=True)
+    (out / "01_clean.html").write_text("old fallback page", encoding="utf-8")
+    (out / "index.html").write_text(render._page("old", "fallback"), encoding="utf-8")
+    logged = []
+    assert render.render_quarto(params, str(quarto), proj, log=logged.append) == out
+    args = (proj / "_output" / "stage_test" / "quarto-args.txt").read_text(encoding="utf-8").split()
+    assert args == ["render", "--output-dir", str(out)], "never --execute, one output folder per run"
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "require.min.js" not in page and '<table id="tbl-table2">' in page
+    assert not (out / "01_clean.html").exists(), "the earlier fallback's pages are removed"
+    assert (out / "index.pdf").exists()
+    assert logged and "index.html" in logged[0]
+    repro = (proj / "_output" / "stage_test" / "site" / "report" / render.REPRO_INCLUDE).read_text(encoding="utf-8")
+    assert "Quarto 1\\.7\\.99" in repro
+
+
+def test_a_quarto_index_is_not_removed_as_a_fallback_page(tmp_path):
+    (tmp_path / "index.html").write_text("<html>quarto</html>", encoding="utf-8")
+    (tmp_path / render.REPRO_PAGE).write_text(render._page("r", "r"), encoding="utf-8")
+    render.remove_fallback_pages(tmp_path)
+    assert (tmp_path / "index.html").exists() and not (tmp_path / render.REPRO_PAGE).exists()
 
 
 # --------------------------------------------------------------------------------------------

@@ -91,6 +91,25 @@ def test_every_embed_names_a_pipeline_notebook_and_an_existing_label(root, artic
     )
 
 
+#: Notebook tables and figures the article leaves out on purpose, with the reason.
+NOT_IN_REPORT = {
+    "01_clean.ipynb#tbl-inputs": "the reproducibility appendix gives the same checksums, read from inputs.csv",
+}
+
+
+def test_every_notebook_table_and_figure_is_in_the_report(root, article):
+    embedded = {f"{nb}#{label}" for nb, label in embeds(article)}
+    left_out = sorted(
+        f"{nb}#{label}"
+        for nb in NOTEBOOKS
+        for label in notebook_labels(root / "notebooks" / nb)
+        if label.startswith(("tbl-", "fig-")) and f"{nb}#{label}" not in embedded and f"{nb}#{label}" not in NOT_IN_REPORT
+    )
+    assert not left_out, (
+        "notebook tables/figures that report/index.qmd neither embeds nor lists in NOT_IN_REPORT:\n  " + "\n  ".join(left_out)
+    )
+
+
 def test_no_label_is_embedded_twice(article):
     seen: dict[str, int] = {}
     for nb, label in embeds(article):

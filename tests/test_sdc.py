@@ -51,11 +51,11 @@ def assoc_rows(cells: list[tuple[int, int]], outcome: str = "offered", factor: s
     ])
 
 
-def in_marker(value: int, display: str, reason: str, m: int) -> bool:
-    """What a published mark and reason say about a hidden count."""
+def in_marker(value: int, reason: str, m: int) -> bool:
+    """What the published reason (and its mark: ``"<m"`` for small ones) says about a hidden count."""
     if reason == "withheld":
         return value >= 0
-    if display == f"<{m}":
+    if reason in ("small_count", "small_total"):
         return 1 <= value <= m - 1
     return value == 0 or value >= m
 
@@ -65,51 +65,82 @@ def small_m(value: int, m: int) -> bool:
 
 
 # ----------------------------------------------------------------------------------------------
+# What is published: a "view" of a block, from a protected frame or from sdc's block functions
+# ----------------------------------------------------------------------------------------------
+
+
+def desc_view_from_frame(out: pd.DataFrame, binary: bool) -> dict:
+    known = out[out["level"] != "unknown"]
+    unk = out[out["level"] == "unknown"]
+    d = known["denominator"].dropna()
+    return {
+        "known": [(None if r["suppressed"] else int(r["n"]), r["reason"]) for _, r in known.iterrows()],
+        "pct": [None if math.isnan(p) else p for p in known["pct"].astype(float)],
+        "D": int(d.iloc[0]) if len(d) else None,
+        "u": None if unk.empty else ((None, unk.iloc[0]["reason"]) if unk.iloc[0]["suppressed"] else (int(unk.iloc[0]["n"]), "")),
+        "binary": binary,
+    }
+
+
+def desc_view_from_block(b: sdc.DescBlock) -> dict:
+    return {
+        "known": [(None, b.hide[i]) if i in b.hide else (v, "") for i, v in enumerate(b.values)],
+        "pct": [None] * len(b.values),  # a shown percentage of a shown n and D adds nothing
+        "D": None if b.d_hidden else b.d,
+        "u": None if b.u_index is None else ((None, b.u_reason) if b.u_reason else (b.u, "")),
+        "binary": b.binary,
+    }
+
+
+def assoc_view_from_frame(out: pd.DataFrame) -> list[dict]:
+    return [{"n": None if r["suppressed"] else int(r["n"]), "n_reason": r["reason"],
+             "d": None if r["denominator_suppressed"] else int(r["denominator"]), "d_reason": r["denominator_reason"],
+             "pct": None if math.isnan(r["pct"]) else r["pct"]} for _, r in out.iterrows()]
+
+
+def assoc_view_from_block(b: sdc.AssocBlock) -> list[dict]:
+    return [{"n": None if i in b.n_reason else b.n[i], "n_reason": b.n_reason.get(i, ""),
+             "d": None if i in b.d_reason else b.d[i], "d_reason": b.d_reason.get(i, ""), "pct": None}
+            for i in range(len(b.n))]
+
+
+# ----------------------------------------------------------------------------------------------
 # Independent brute-force attackers
 # ----------------------------------------------------------------------------------------------
 
 
-def attack_descriptives(out: pd.DataFrame, m: int, n_total: int, binary: bool) -> dict[str, set[int]]:
-    """All values of each hidden cell consistent with a protected descriptives block.
+def attack_descriptives(view: dict, m: int, n_total: int) -> dict[str, set[int]]:
+    """All values of each cell consistent with a published descriptives block.
 
-    Public: every shown value, N (= known + unknown, printed elsewhere), marks and reasons.
-    Returns {cell name: feasible values} for hidden n of each level, u, D and the complement.
+    Public: every shown value, N (= known + unknown: the number of units, printed elsewhere),
+    and the reasons (with their marks). Returns {cell: feasible values} for each level's n,
+    the unknown count u, the denominator D and the flag complement c0.
     """
-    known = out[out["level"] != "unknown"].reset_index(drop=True)
-    unk = out[out["level"] == "unknown"]
-    u_row = unk.iloc[0] if len(unk) else None
-    ranges = []
-    for _, r in known.iterrows():
-        if r["suppressed"]:
-            ranges.append([v for v in range(n_total + 1) if in_marker(v, r["display"], r["reason"], m)])
-        else:
-            ranges.append([int(r["n"])])
-    if u_row is None:
+    binary = view["binary"]
+    ranges = [[v] if v is not None else [x for x in range(n_total + 1) if in_marker(x, reason, m)]
+              for v, reason in view["known"]]
+    if view["u"] is None:
         u_range = [0]
-    elif u_row["suppressed"]:
-        u_range = [v for v in range(1, n_total + 1) if in_marker(v, u_row["display"], u_row["reason"], m)]
+    elif view["u"][0] is not None:
+        u_range = [view["u"][0]]
     else:
-        u_range = [int(u_row["n"])]
-    d_pub = known["denominator"].dropna()
-    d_pub = int(d_pub.iloc[0]) if len(d_pub) else None
+        u_range = [x for x in range(1, n_total + 1) if in_marker(x, view["u"][1], m)]
     feasible: dict[str, set[int]] = {}
     for combo in itertools.product(*ranges, u_range):
         ns, u = combo[:-1], combo[-1]
         d = n_total - u
-        if d < 0:
-            continue
         c0 = d - sum(ns)
-        if c0 < 0 or (not binary and c0 != 0):
+        if d < 0 or c0 < 0 or (not binary and c0 != 0):
             continue
         if binary:
-            r = known.iloc[0]
-            if not r["suppressed"] and small_m(c0, m):
+            value, reason = view["known"][0]
+            if value is not None and small_m(c0, m):
                 continue  # a small complement would have hidden n
-            if r["suppressed"] and r["reason"] == "small_complement" and not small_m(c0, m):
+            if reason == "small_complement" and not small_m(c0, m):
                 continue
-        if d_pub is not None and d != d_pub:
+        if view["D"] is not None and d != view["D"]:
             continue
-        if any(not math.isnan(p) and p != pct(n, d) for n, p in zip(ns, known["pct"].astype(float))):
+        if any(p is not None and p != pct(n, d) for n, p in zip(ns, view["pct"])):
             continue
         for i, n in enumerate(ns):
             feasible.setdefault(f"n{i}", set()).add(n)
@@ -119,62 +150,70 @@ def attack_descriptives(out: pd.DataFrame, m: int, n_total: int, binary: bool) -
     return feasible
 
 
-def check_descriptives(values: list[int], unknown: int, m: int, *, binary: bool = False) -> pd.DataFrame:
-    rows = desc_rows(values, unknown, binary=binary)
-    out = sdc.protect_descriptives(rows, m)
-    n_total = sum(values) + unknown
-    feasible = attack_descriptives(out, m, n_total, binary)
-    known = out[out["level"] != "unknown"].reset_index(drop=True)
+def assert_desc_safe(view: dict, values: list[int], unknown: int, m: int) -> None:
+    """Every hidden cell has two or more feasible values (in a withheld block: every small one)."""
+    binary = view["binary"]
+    n_total = (values[0] + unknown) if binary else sum(values) + unknown
+    feasible = attack_descriptives(view, m, n_total)
     assert feasible, f"the true table is not consistent with what was published: {values}, {unknown}"
-    withheld = out["reason"].eq("withheld").any()
-    for i, r in known.iterrows():
-        if r["suppressed"] and (not withheld or small_m(values[i], m)):
-            assert len(feasible[f"n{i}"]) >= 2, (values, unknown, m, out)
-        if r["denominator_suppressed"] and unknown and not binary:  # with no unknown row, D is N itself
-            assert len(feasible["D"]) >= 2, (values, unknown, m, out)
-    unk = out[out["level"] == "unknown"]
-    if len(unk) and unk.iloc[0]["suppressed"]:
-        assert len(feasible["u"]) >= 2, (values, unknown, m, out)
+    withheld = any(reason == "withheld" for _, reason in view["known"])
+    for i, (v, _) in enumerate(view["known"]):
+        # a small count is never published nor derivable; a hidden one is never derivable
+        if small_m(values[i], m) or (v is None and not withheld):
+            assert len(feasible[f"n{i}"]) >= 2, (values, unknown, m, view)
+    if not binary and (small_m(unknown, m) or (view["u"] is not None and view["u"][0] is None)):
+        assert len(feasible["u"]) >= 2, (values, unknown, m, view)
+        assert len(feasible["D"]) >= 2, (values, unknown, m, view)
     if binary and small_m(unknown, m):
-        assert len(feasible["c0"]) >= 2, (values, unknown, m, out)
+        assert len(feasible["c0"]) >= 2, (values, unknown, m, view)
+
+
+def check_descriptives(values: list[int], unknown: int, m: int, *, binary: bool = False) -> pd.DataFrame:
+    """Protect through the frame API and attack what it publishes."""
+    out = sdc.protect_descriptives(desc_rows(values, unknown, binary=binary), m)
+    assert_desc_safe(desc_view_from_frame(out, binary), values, unknown, m)
     return out
 
 
-def attack_associations(out: pd.DataFrame, m: int, c_pos: int, grand: int) -> dict[str, set[int]]:
-    """All values of each hidden n, d and d - n consistent with a protected association block
-    (public: shown values, the column total of n and the grand total, marks and reasons)."""
-    rows = out.reset_index(drop=True)
-    d_ranges, n_fixed = [], []
-    for _, r in rows.iterrows():
-        if r["denominator_suppressed"]:
-            d_ranges.append([v for v in range(grand + 1) if in_marker(v, r["denominator_display"], r["denominator_reason"], m)])
-        else:
-            d_ranges.append([int(r["denominator"])])
-        n_fixed.append(None if r["suppressed"] else int(r["n"]))
+def check_frequency_block(values: list[int], unknown: int, m: int, *, binary: bool = False) -> sdc.DescBlock:
+    """Protect through the block API (fast) and attack what it publishes."""
+    if binary:
+        b = sdc.protect_frequency_block(values, None, m, binary=True, denominator=values[0] + unknown)
+    else:
+        b = sdc.protect_frequency_block(values, unknown or None, m)
+    assert_desc_safe(desc_view_from_block(b), values, unknown, m)
+    return b
+
+
+def attack_associations(view: list[dict], m: int, c_pos: int, grand: int) -> dict[str, set[int]]:
+    """All values of each hidden n, d and d - n consistent with a published association block
+    (public: shown values, the column total of n, the grand total, the reasons and marks)."""
+    d_ranges = [[r["d"]] if r["d"] is not None else [v for v in range(grand + 1) if in_marker(v, r["d_reason"], m)]
+                for r in view]
     feasible: dict[str, set[int]] = {}
     for ds in itertools.product(*d_ranges):
         if sum(ds) != grand:
             continue
         n_ranges = []
-        for i, r in rows.iterrows():
-            if n_fixed[i] is not None:
-                n_ranges.append([n_fixed[i]])
+        for r, d in zip(view, ds):
+            if r["n"] is not None:
+                n_ranges.append([r["n"]])
                 continue
             vals = []
-            for v in range(ds[i] + 1):
-                rr, reason = ds[i] - v, r["reason"]
+            for v in range(d + 1):
+                rest, reason = d - v, r["n_reason"]
                 if reason == "small_count" and not small_m(v, m):
                     continue
-                if reason == "small_complement" and (small_m(v, m) or not small_m(rr, m)):
+                if reason == "small_complement" and (small_m(v, m) or not small_m(rest, m)):
                     continue
-                if reason == "secondary" and (small_m(v, m) or small_m(rr, m)):
+                if reason == "secondary" and (small_m(v, m) or small_m(rest, m)):
                     continue
                 vals.append(v)
             n_ranges.append(vals)
         for ns in itertools.product(*n_ranges):
             if sum(ns) != c_pos or any(n > d for n, d in zip(ns, ds)):
                 continue
-            if any(not math.isnan(p) and p != pct(n, d) for n, d, p in zip(ns, ds, rows["pct"].astype(float))):
+            if any(r["pct"] is not None and r["pct"] != pct(n, d) for r, n, d in zip(view, ns, ds)):
                 continue
             for i, (n, d) in enumerate(zip(ns, ds)):
                 feasible.setdefault(f"n{i}", set()).add(n)
@@ -183,23 +222,34 @@ def attack_associations(out: pd.DataFrame, m: int, c_pos: int, grand: int) -> di
     return feasible
 
 
-def check_associations(cells: list[tuple[int, int]], m: int) -> pd.DataFrame:
-    out = sdc.protect_associations(assoc_rows(cells), m)
+def assert_assoc_safe(view: list[dict], cells: list[tuple[int, int]], m: int) -> None:
     c_pos, grand = sum(n for n, _ in cells), sum(d for _, d in cells)
-    feasible = attack_associations(out, m, c_pos, grand)
+    feasible = attack_associations(view, m, c_pos, grand)
     assert feasible, f"the true table is not consistent with what was published: {cells}"
-    withheld = out["reason"].eq("withheld").any()
-    for i, r in out.reset_index(drop=True).iterrows():
+    withheld = any(r["n_reason"] == "withheld" for r in view)
+    for i, r in enumerate(view):
         n, d = cells[i]
         # a withheld block hides all it can: a value the public totals alone pin down (e.g. n = 0
         # when the column total is 0) is then only a disclosure if it is a small count
-        if r["suppressed"] and (not withheld or small_m(n, m)):
-            assert len(feasible[f"n{i}"]) >= 2, (cells, m, out)
-        if r["suppressed"] and small_m(d - n, m):
-            assert len(feasible[f"r{i}"]) >= 2, (cells, m, out)
-        if r["denominator_suppressed"] and (not withheld or small_m(d, m)):
-            assert len(feasible[f"d{i}"]) >= 2, (cells, m, out)
+        # a small count (n, d - n or d) is never published nor derivable; a hidden one never derivable
+        if small_m(n, m) or (r["n"] is None and not withheld):
+            assert len(feasible[f"n{i}"]) >= 2, (cells, m, view)
+        if small_m(d - n, m):
+            assert len(feasible[f"r{i}"]) >= 2, (cells, m, view)
+        if small_m(d, m) or (r["d"] is None and not withheld):
+            assert len(feasible[f"d{i}"]) >= 2, (cells, m, view)
+
+
+def check_associations(cells: list[tuple[int, int]], m: int) -> pd.DataFrame:
+    out = sdc.protect_associations(assoc_rows(cells), m)
+    assert_assoc_safe(assoc_view_from_frame(out), cells, m)
     return out
+
+
+def check_association_block(cells: list[tuple[int, int]], m: int) -> sdc.AssocBlock:
+    b = sdc.protect_association_block([n for n, _ in cells], [d for _, d in cells], m)
+    assert_assoc_safe(assoc_view_from_block(b), cells, m)
+    return b
 
 
 # ----------------------------------------------------------------------------------------------
@@ -250,49 +300,60 @@ def assert_invariants_associations(rows: pd.DataFrame, out: pd.DataFrame, m: int
 
 @pytest.mark.parametrize("m", M_VALUES)
 def test_brute_force_frequency_blocks_two_levels_and_unknown(m):
-    for a, b, u in itertools.product(range(9), range(9), range(6)):
-        if a + b == 0:
-            continue
-        check_descriptives([a, b], u, m)
+    for a, b, u in itertools.product(range(10), range(10), range(7)):
+        if a + b:
+            check_frequency_block([a, b], u, m)
 
 
 @pytest.mark.parametrize("m", M_VALUES)
 def test_brute_force_frequency_blocks_three_levels(m):
-    for a, b, c in itertools.product(range(8), repeat=3):
-        if a + b + c == 0:
-            continue
-        check_descriptives([a, b, c], 0, m)
-    for a, b, c, u in itertools.product(range(0, 8, 2), range(1, 8, 3), range(7), range(4)):
-        check_descriptives([a, b, c], u, m)
+    for a, b, c in itertools.product(range(9), repeat=3):
+        if a + b + c:
+            check_frequency_block([a, b, c], 0, m)
+    for a, b, c, u in itertools.product(range(0, 8, 2), range(1, 8, 3), range(7), range(5)):
+        check_frequency_block([a, b, c], u, m)
 
 
 @pytest.mark.parametrize("m", M_VALUES)
 def test_brute_force_yes_flags_protect_the_complement(m):
-    for yes, no in itertools.product(range(14), range(14)):
-        if yes + no == 0:
-            continue
-        out = check_descriptives([yes], no, m, binary=True)
-        if small_m(no, m):
-            assert out.iloc[0]["suppressed"], "a small 'no' complement must hide the 'yes' count"
+    for yes, no in itertools.product(range(16), range(16)):
+        if yes + no:
+            b = check_frequency_block([yes], no, m, binary=True)
+            if small_m(no, m):
+                assert 0 in b.hide, "a small 'no' complement must hide the 'yes' count"
 
 
 @pytest.mark.parametrize("m", M_VALUES)
 def test_brute_force_association_two_by_two(m):
     pairs = [(n, d) for d in range(12) for n in range(d + 1)]
     for c1, c2 in itertools.product(pairs, repeat=2):
-        out = check_associations([c1, c2], m)
-        assert_invariants_associations(assoc_rows([c1, c2]), out, m)
+        check_association_block([c1, c2], m)
 
 
 def test_brute_force_association_three_levels_sample():
     rng = random.Random(20240132)
-    for _ in range(400):
+    for _ in range(600):
         m = rng.choice(M_VALUES)
         cells = []
         for _ in range(3):
             d = rng.choice([0, 1, 2, 3, 4, 5, 6, 8, 10, 14])
             cells.append((rng.randint(0, d), d))
-        check_associations(cells, m)
+        check_association_block(cells, m)
+
+
+def test_frame_api_publishes_what_the_block_api_decides():
+    """The frame wrappers hide exactly the block decisions (spot checks through pandas)."""
+    rng = random.Random(7)
+    for _ in range(40):
+        m = rng.choice(M_VALUES)
+        values, u = [rng.randint(0, 9) for _ in range(3)], rng.randint(0, 4)
+        if sum(values):
+            rows = desc_rows(values, u)
+            out = check_descriptives(values, u, m)
+            assert_invariants_descriptives(rows, out, m)
+        cells = [(n, n + rng.randint(0, 9)) for n in (rng.randint(0, 9) for _ in range(2))]
+        out = check_associations(cells, m)
+        assert_invariants_associations(assoc_rows(cells), out, m)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -310,7 +371,7 @@ def test_property_frequency_blocks(values, unknown, m):
     out = sdc.protect_descriptives(rows, m)
     assert_invariants_descriptives(rows, out, m)
     if out["suppressed"].sum() <= 3:  # keep the brute force small
-        check_descriptives(values, unknown, m)
+        assert_desc_safe(desc_view_from_frame(out, False), values, unknown, m)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -322,7 +383,7 @@ def test_property_association_blocks(cells, m):
     out = sdc.protect_associations(rows, m)
     assert_invariants_associations(rows, out, m)
     if out["denominator_suppressed"].sum() <= 2:
-        check_associations(cells, m)
+        assert_assoc_safe(assoc_view_from_frame(out), cells, m)
 
 
 @settings(max_examples=60, deadline=None)
@@ -423,3 +484,30 @@ def test_release_params_turn_sdc_on(root):
         assert Path(getattr(release, key)).parts[:2] == ("_output", "release")
     same = {k for k in default.as_dict() if k not in ("run_name", "min_cell_count", "results_dir", "processed_dir", "report_dir")}
     assert {k: release.as_dict()[k] for k in same} == {k: default.as_dict()[k] for k in same}
+
+
+def test_overall_row_and_non_count_rows():
+    rows = pd.concat([assoc_rows([(3, 200)], factor="overall"), assoc_rows([(1, 100), (2, 100)])], ignore_index=True)
+    out = sdc.protect_associations(rows, 5)
+    assert out.loc[0, "suppressed"] and out.loc[0, "display"] == "<5"
+    desc = pd.DataFrame([
+        {"table": "s", "variable": "entries_outliers", "level": "threshold", "n": 1500, "denominator": pd.NA, "pct": math.nan},
+        {"table": "s", "variable": "entries_outliers", "level": "left_out", "n": 2, "denominator": 900, "pct": pct(2, 900)},
+        {"table": "s", "variable": "entries_per_victim", "level": "median", "n": 3, "denominator": 900, "pct": math.nan},
+        {"table": "s", "variable": "entries_per_victim", "level": "min", "n": 1, "denominator": 900, "pct": math.nan},
+    ])
+    out = sdc.protect_descriptives(desc, 5)
+    assert list(out["suppressed"]) == [False, True, False, True]
+    assert list(out["reason"]) == ["", "small_count", "", "extreme_value"]
+
+
+def test_withhold_for_blocks_blanks_derived_statistics():
+    assoc = pd.concat([assoc_rows([(3, 40), (60, 200)], factor="f"), assoc_rows([(30, 40), (60, 200)], factor="g")],
+                      ignore_index=True)
+    protected = sdc.protect_associations(assoc, 5)
+    tests = pd.DataFrame({"outcome": "offered", "factor": ["f", "g"], "N": [240, 240], "chi2_seed": [4.2, 9.9],
+                          "odds_ratio": [0.2, 3.1]})
+    out, rows = sdc.withhold_for_blocks(tests, protected, file="association_tests", keep=("N",))
+    assert out.loc[0, ["chi2_seed", "odds_ratio"]].isna().all() and out.loc[0, "N"] == 240
+    assert out.loc[1, "chi2_seed"] == 9.9
+    assert set(rows["column"]) == {"chi2_seed", "odds_ratio"} and set(rows["reason"]) == {"test_withheld"}

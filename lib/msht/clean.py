@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from msht import coding
-from msht.ingest import SOURCE_ROW, ExtractError
+from msht.ingest import SOURCE_ROW, ExtractError, show_value
 
 ANALYSED = "analysed"
 
@@ -81,17 +81,36 @@ class CleanResult:
     mappings: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def parse_dates(values: pd.Series, *, path: str, column: str, rows: pd.Series, with_time: bool = False) -> pd.Series:
-    """Parse dd/mm/yyyy (optionally ``HH:MM``) or ISO dates; raise ExtractError naming the first bad value."""
+#: Day-first formats tried for date fields, then ISO 8601 (a date exported with a time, or a
+#: datetime without one, is accepted either way).
+DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
+_DMY_SHAPE = r"^\d{1,2}/\d{1,2}/\d{4}(?: \d{1,2}:\d{2}(?::\d{2})?)?$"
+
+
+def parse_dates(values: pd.Series, *, path: str, column: str, rows: pd.Series, with_time: bool = False,
+                nullable: bool = True) -> pd.Series:
+    """Parse dd/mm/yyyy (optionally with ``HH:MM[:SS]``) or ISO dates; raise ExtractError naming
+    the first bad value. In a ``nullable`` field a missing marker (``N/K``, ``Unknown``...) is a
+    missing date; in the others it is an error. ``with_time`` is kept for callers; every field
+    accepts both forms."""
     text = values.astype("string").str.strip()
-    fmt = "%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y"
-    parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-    iso = pd.to_datetime(text.where(parsed.isna()), format="ISO8601", errors="coerce")
-    parsed = parsed.fillna(iso)
+    if nullable:
+        text = text.mask(coding.normalise_text(text).isna() & text.notna())
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    for fmt in DATE_FORMATS:
+        todo = parsed.isna() & text.notna()
+        if not todo.any():
+            break
+        parsed[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+    todo = parsed.isna() & text.notna()
+    if todo.any():
+        parsed[todo] = pd.to_datetime(text[todo], format="ISO8601", errors="coerce")
     bad = text.notna() & parsed.isna()
     if bad.any():
         i = bad.idxmax()
-        raise ExtractError(f"{path}: column '{column}', row {rows[i]}: value {text[i]!r} is not a date (expected dd/mm/yyyy)")
+        what = ("is not a valid calendar date" if pd.Series([text[i]]).str.match(_DMY_SHAPE).iloc[0]
+                else "is not a date (expected dd/mm/yyyy)")
+        raise ExtractError(f"{path}: column '{column}', row {rows[i]}: value {show_value(text[i])} {what}")
     return parsed
 
 
@@ -101,7 +120,7 @@ def _parse_age(values: pd.Series, *, path: str, rows: pd.Series) -> pd.Series:
     bad = text.notna() & num.isna()
     if bad.any():
         i = bad.idxmax()
-        raise ExtractError(f"{path}: column 'age', row {rows[i]}: value {values[i]!r} is not a number of years")
+        raise ExtractError(f"{path}: column 'age', row {rows[i]}: value {show_value(values[i])} is not a number of years")
     num = num.where((num >= 0) & (num <= 110))
     return num.round().astype("Int64")
 
@@ -113,7 +132,7 @@ def code_cases(frame: pd.DataFrame, *, path: str, force_words: list[str]) -> pd.
     out[SOURCE_ROW] = rows
     out["occurrence_number"] = frame["occurrence_number"].astype("string").str.strip()
     out["person_id"] = frame["victim_person_id"].astype("string").str.strip().replace({"": pd.NA})
-    out["date"] = parse_dates(frame["recorded_date"], path=path, column="recorded_date", rows=rows)
+    out["date"] = parse_dates(frame["recorded_date"], path=path, column="recorded_date", rows=rows, nullable=False)
     out["entered_on"] = parse_dates(frame["entered_on"], path=path, column="entered_on", rows=rows, with_time=True)
     out["referral_form"] = coding.code_referral_form(frame["referral_form"])
     out["referring_agency"] = coding.code_referring_agency(frame["referring_agency"], force_words)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from msht.config import ParamsError, load_params
@@ -34,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
         if name == "PapermillExecutionError" and getattr(exc, "ename", "") in ("ExtractError", "ParamsError"):
             print(f"msht: error: {exc.evalue}", file=sys.stderr)
             return 2
+        if name == "PapermillExecutionError" and not os.environ.get("MSHT_DEBUG"):
+            first = str(getattr(exc, "evalue", "")).strip().splitlines()[:1]
+            detail = first[0][:300] if first else ""
+            print(f"msht: error: a notebook stopped with {getattr(exc, 'ename', 'an error')}: {detail} "
+                  "(set MSHT_DEBUG=1 to see the traceback)", file=sys.stderr)
+            return 1
         raise
     return 0
 

@@ -1,15 +1,49 @@
 """Read the raw police extracts and validate them against the data dictionary.
 
-Extracts are CSV (UTF-8, UTF-8 with BOM or Windows-1252) or XLSX. Every field is read as
-text. A missing required column, an unreadable file or an empty required value stops the run
-with an :class:`ExtractError` naming the file, column, row and value. Row numbers are those a
-person sees in a spreadsheet: the header is row 1, the first record row 2.
+Every field is read as text. A file that cannot be used stops the run with an
+:class:`ExtractError` that names the file and, where there is one, the column, row and value; a
+problem the reader can repair is repaired and *counted* (:attr:`Extract.notes`, reported by
+:func:`input_warnings` in the data-quality report). Row numbers are those a person sees in a
+spreadsheet: the header is row 1, the first record row 2 (blank lines and multi-line cells do
+not shift them).
+
+What is accepted, and how
+-------------------------
+* **CSV** in UTF-8 (with or without a byte-order mark), Windows-1252, or UTF-16 with a BOM
+  (Excel's "Unicode text"). The delimiter is detected among ``,`` ``;`` tab and ``|`` (a note
+  says when it is not a comma). Quoted fields may hold delimiters and line breaks; line endings
+  may be mixed. A quoted field that never ends, or text after a closing quote, is an error.
+* **XLSX**: the sheet named like the extract (``cases``, any case) if there is one, else the
+  first visible sheet; a note says which when the workbook has several. Cached cell values are
+  read, formulas are never evaluated. A ``.csv`` file that is really an XLSX workbook is read as
+  one (with a note); an old ``.xls``, an HTML page, a PDF or other binary data is an error.
+* **Headers** are matched after normalisation (:func:`normalise_header`: case, spaces and
+  punctuation ignored, so ``" Occurrence Number "`` is ``occurrence_number``) and through the
+  small alias table of the data dictionary (``aliases:``; ``"Occurrence No"`` is read as
+  ``occurrence_number``, with a note). Title lines above the header are skipped (with a note).
+  Two columns that map to the same field, or a missing required column, are errors. Columns the
+  dictionary does not know are kept, not used, and noted.
+* **Records**: an empty file, or a ``cases``/``victims`` file with a header and no records, is
+  an error (``police_records`` and ``offenders`` may be empty: a force may record no offender).
+  Blank lines are skipped; a record with fewer fields than the header is padded with blanks and
+  noted; one with more fields is an error unless the extra fields are empty.
+* **Values**: a cell of only white space is empty. Identifier fields (``kind: id``) lose
+  surrounding white space and invisible characters, and an identifier written as a number
+  (``0012345``, ``12345.0``) is normalised to its digits without leading zeros, so that an
+  extract saved through Excel, which drops them, still matches the others (both counted). An
+  identifier in scientific notation (``1.23457E+11``) has lost digits: an error. Ages outside
+  0-110 are counted here and coded unknown by the cleaning.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
-from dataclasses import dataclass
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -21,14 +55,35 @@ import yaml
 
 #: Column added to every extract: the record's row number in the source file (header = 1).
 SOURCE_ROW = "source_row"
-#: Encodings tried, in order, for CSV extracts.
+#: Encodings tried, in order, for CSV extracts without a UTF-16 byte-order mark.
 CSV_ENCODINGS = ("utf-8-sig", "cp1252")
+#: Delimiters a CSV extract may use (the first wins a tie).
+DELIMITERS = (",", ";", "\t", "|")
 #: Extract names, in the order the pipeline reads them.
 EXTRACTS = ("cases", "victims", "police_records", "offenders")
+#: Longest value shown in an error message (longer ones are cut, with their length).
+SHOWN_VALUE_MAX = 60
+#: Invisible characters removed around identifiers (zero-width spaces, joiners, BOM).
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+_NUMERIC_ID = re.compile(r"^\d+(?:\.0+)?$")
+_SCIENTIFIC_ID = re.compile(r"^\d+(?:\.\d+)?[eE][+-]?\d+$")
 
 
 class ExtractError(ValueError):
     """A raw extract cannot be used as it is; the message says which file, column, row and value."""
+
+
+def show_value(value: object, limit: int = SHOWN_VALUE_MAX) -> str:
+    """A value for an error message: quoted, and cut to ``limit`` characters with its length."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
+# ----------------------------------------------------------------------------------------------
+# The data dictionary
+# ----------------------------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=1)
@@ -43,55 +98,361 @@ def extract_fields(name: str) -> dict[str, dict[str, Any]]:
     return load_dictionary()["extracts"][name]["fields"]
 
 
+def normalise_header(text: object) -> str:
+    """A header as a field name: NFKC, casefold, invisible characters dropped, every run of
+    characters other than letters and digits -> ``_``, no ``_`` at either end."""
+    s = unicodedata.normalize("NFKC", str(text)).casefold()
+    s = s.translate({ord(c): None for c in _INVISIBLE})
+    s = re.sub(r"[^0-9a-z]+", "_", s)
+    return s.strip("_")
+
+
+@lru_cache(maxsize=None)
+def header_aliases(name: str) -> dict[str, str]:
+    """Normalised header -> field of extract ``name``: each field's own name and its ``aliases``."""
+    out: dict[str, str] = {}
+    for fname, spec in extract_fields(name).items():
+        for spelling in (fname, *spec.get("aliases", ())):
+            key = normalise_header(spelling)
+            if out.get(key, fname) != fname:
+                raise ValueError(f"dictionary.yaml: header {spelling!r} of {name} maps to both {out[key]} and {fname}")
+            out[key] = fname
+    return out
+
+
+def id_fields(name: str) -> list[str]:
+    """The identifier fields (``kind: id``) of extract ``name``."""
+    return [f for f, spec in extract_fields(name).items() if spec["kind"] == "id"]
+
+
+def _name_for(path: Path) -> str | None:
+    stem = path.stem.casefold()
+    for name, spec in load_dictionary()["extracts"].items():
+        if spec["file"].casefold() == stem:
+            return name
+    return None
+
+
 def find_extract(raw_dir: Path, name: str) -> Path:
-    """Return the file of extract ``name`` in ``raw_dir`` (``.csv`` preferred, else ``.xlsx``)."""
+    """Return the file of extract ``name`` in ``raw_dir`` (``.csv`` preferred, else ``.xlsx``;
+    the file name's case does not matter)."""
     stem = load_dictionary()["extracts"][name]["file"]
     for suffix in (".csv", ".xlsx"):
         path = raw_dir / f"{stem}{suffix}"
         if path.exists():
             return path
+    if raw_dir.is_dir():
+        wanted = {f"{stem}.csv": 0, f"{stem}.xlsx": 1}
+        found = sorted((wanted[p.name.casefold()], p.name, p) for p in raw_dir.iterdir() if p.name.casefold() in wanted)
+        if found:
+            return found[0][2]
     raise ExtractError(f"{raw_dir / (stem + '.csv')}: extract '{name}' not found (looked for {stem}.csv and {stem}.xlsx)")
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    last_error: Exception | None = None
-    for encoding in CSV_ENCODINGS:
+# ----------------------------------------------------------------------------------------------
+# Reading files into (header, records)
+# ----------------------------------------------------------------------------------------------
+
+Notes = list[tuple[str, int]]
+Records = list[tuple[int, list[str]]]  # (spreadsheet row number, fields)
+
+
+def _sniff_format(path: Path, data: bytes) -> str:
+    """``"xlsx"``, ``"utf16"`` or ``"text"``; raise for formats that cannot be an extract."""
+    head = data[:65536]
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf16"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ExtractError(f"{path}: this is an old Excel .xls (or other Office) file, not CSV or XLSX: "
+                           "open it in Excel and save it as .xlsx or as CSV UTF-8")
+    if head.startswith(b"%PDF"):
+        raise ExtractError(f"{path}: this is a PDF document, not a CSV or XLSX extract")
+    if head.startswith(b"\x1f\x8b"):
+        raise ExtractError(f"{path}: this is a compressed (gzip) file: unpack it first")
+    lowered = head[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if lowered.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml")):
+        raise ExtractError(f"{path}: this is an HTML/XML page (some systems save one under a .csv or .xls name), "
+                           "not a CSV extract: open it in Excel and save it as CSV UTF-8 or .xlsx")
+    control = sum(1 for b in head[:8192] if b < 32 and b not in (9, 10, 13))
+    if b"\x00" in head or control > max(8, len(head[:8192]) // 50):
+        raise ExtractError(f"{path}: the file holds binary data, not text: it is not a CSV extract "
+                           "(expected CSV or XLSX)")
+    return "text"
+
+
+def _decode(path: Path, data: bytes, kind: str) -> str:
+    if kind == "utf16":
         try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
-            header = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, header=None, nrows=1)
-            frame.attrs["raw_header"] = [str(v) for v in header.iloc[0]] if len(header) else list(frame.columns)
-            return frame
+            return data.decode("utf-16")
         except UnicodeDecodeError as exc:
-            last_error = exc
-        except pd.errors.EmptyDataError as exc:
-            raise ExtractError(f"{path}: the file is empty (no header row)") from exc
-        except pd.errors.ParserError as exc:
-            raise ExtractError(f"{path}: not a readable CSV file: {exc}") from exc
-    raise ExtractError(f"{path}: cannot decode the file as {' or '.join(CSV_ENCODINGS)}: {last_error}")
-
-
-def _read_xlsx(path: Path) -> pd.DataFrame:
+            raise ExtractError(f"{path}: the file starts with a UTF-16 byte-order mark but is not valid UTF-16: {exc}") from None
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     try:
-        frame = pd.read_excel(path, dtype=str, keep_default_na=False, sheet_name=0, engine="openpyxl")
-        header = pd.read_excel(path, dtype=str, keep_default_na=False, sheet_name=0, engine="openpyxl", header=None, nrows=1)
-        frame.attrs["raw_header"] = [str(v) for v in header.iloc[0]] if len(header) else list(frame.columns)
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return body.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        line = body[: exc.start].count(b"\n") + 1
+        raise ExtractError(f"{path}: line {line}: byte 0x{body[exc.start]:02x} is neither UTF-8 nor Windows-1252 text; "
+                           "save the file as CSV UTF-8") from None
+
+
+def _sniff_delimiter(text: str) -> str:
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()][:20]
+    best, best_score = ",", 0
+    for delim in DELIMITERS:
+        score = max((ln.count(delim) for ln in lines), default=0)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _parse_csv(path: Path, text: str, delimiter: str) -> Records:
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)
+    records: Records = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    row = 0
+    try:
+        for fields in reader:
+            row += 1
+            records.append((row, fields))
+    except csv.Error as exc:
+        where = f"line {reader.line_num}" + (f" (record on row {row + 1})" if row + 1 != reader.line_num else "")
+        hint = "a quoted field never ends" if "end of data" in str(exc) else "check the quoting"
+        raise ExtractError(f"{path}: {where}: not readable as CSV ({exc}; {hint})") from None
+    finally:
+        csv.field_size_limit(old_limit)
+    return records
+
+
+def _cell_text(value: object) -> str:
+    """An XLSX cell as the text an export would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d") if value.time() == time(0, 0) else value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)
+
+
+def _read_xlsx(path: Path, name: str | None, notes: Notes) -> Records:
+    from openpyxl import load_workbook
+
+    try:
+        # a file object: openpyxl would refuse a workbook saved under a .csv name by its extension
+        wb = load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a broken workbook
-        raise ExtractError(f"{path}: not a readable XLSX workbook: {exc}") from exc
-    return frame
+        raise ExtractError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
+    try:
+        visible = [ws for ws in wb.worksheets if getattr(ws, "sheet_state", "visible") == "visible"]
+        if not visible:
+            raise ExtractError(f"{path}: the workbook has no visible sheet")
+        wanted = {normalise_header(name or ""), normalise_header(path.stem)} - {""}
+        named = [ws for ws in visible if normalise_header(ws.title) in wanted]
+        sheet = named[0] if named else visible[0]
+        records: Records = []
+        for row, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            records.append((row, [_cell_text(v) for v in values]))
+        if len(wb.worksheets) > 1:
+            why = "named like the extract" if named else "the first sheet"
+            titles = ", ".join(repr(ws.title) for ws in wb.worksheets)
+            notes.append((f"workbook has {len(wb.worksheets)} sheets ({titles}): read {sheet.title!r} ({why})", 0))
+        return records
+    finally:
+        wb.close()
 
 
-def read_raw(path: Path) -> pd.DataFrame:
-    """Read one extract file as text, with normalised headers and a ``source_row`` column."""
-    frame = _read_xlsx(path) if path.suffix.lower() == ".xlsx" else _read_csv(path)
-    raw_header = frame.attrs.get("raw_header", list(frame.columns))
-    names = [str(c).strip().lower().replace(" ", "_") for c in raw_header]
-    dupes = sorted({c for c in names if names.count(c) > 1})
-    if dupes:
-        raise ExtractError(f"{path}: duplicate column header(s) {dupes}")
+def _find_header(path: Path, name: str | None, records: Records, notes: Notes) -> int:
+    """Index in ``records`` of the header row: the first non-blank record, or, when that names no
+    field of the extract, a later one among the first 20 that names most of its required fields."""
+    nonblank = [i for i, (_, f) in enumerate(records) if any(v.strip() for v in f)]
+    if not nonblank:
+        raise ExtractError(f"{path}: the file is empty (no header row)")
+    first = nonblank[0]
+    if name is None:
+        return first
+    aliases = header_aliases(name)
+    required = {f for f, spec in extract_fields(name).items() if spec["required"]}
+
+    def hits(i: int) -> int:
+        return len({aliases.get(normalise_header(v)) for v in records[i][1]} & required)
+
+    if hits(first):
+        return first
+    for i in nonblank[1:20]:
+        if hits(i) * 2 >= len(required):
+            notes.append((f"header found on row {records[i][0]}: {records[i][0] - 1} line(s) above it skipped", 0))
+            return i
+    return first
+
+
+def _frame(path: Path, name: str | None, records: Records, delimiter: str, notes: Notes) -> pd.DataFrame:
+    """Build the text frame: header mapped to fields, records padded or checked, ``source_row``."""
+    h = _find_header(path, name, records, notes)
+    header_row, raw_header = records[h]
+    body = [(row, f) for row, f in records[h + 1:] if any(v.strip() for v in f)]
+    blank = len(records) - h - 1 - len(body)
+    if blank:
+        notes.append(("blank lines skipped", blank))
+    width = len(raw_header)
+    short = 0
+    trimmed = 0
+    fixed: list[list[str]] = []
+    for row, f in body:
+        if len(f) < width:
+            short += 1
+            f = f + [""] * (width - len(f))
+        elif len(f) > width:
+            extra = f[width:]
+            if any(v.strip() for v in extra):
+                value = next(v for v in extra if v.strip())
+                raise ExtractError(
+                    f"{path}: row {row} has {len(f)} fields but the header has {width} (is there an unquoted "
+                    f"{delimiter!r} in a free-text field?); first value beyond the last column: {show_value(value)}"
+                )
+            trimmed += 1
+            f = f[:width]
+        fixed.append(f)
+    if short:
+        notes.append(("records with fewer fields than the header (padded with blanks)", short))
+    if trimmed:
+        notes.append(("records with empty fields beyond the header (ignored)", trimmed))
+    frame = pd.DataFrame(fixed, columns=range(width), dtype=object) if fixed else pd.DataFrame(columns=range(width), dtype=object)
+    # header: normalise, map aliases, drop empty unnamed columns, refuse duplicates
+    aliases = header_aliases(name) if name else {}
+    names: list[str] = []
+    keep: list[int] = []
+    for j, raw in enumerate(raw_header):
+        norm = normalise_header(raw)
+        if not norm:
+            if frame[j].astype(str).str.strip().eq("").all():
+                notes.append((f"empty column {j + 1} with no header (ignored)", 0))
+                continue
+            norm = f"column_{j + 1}"
+            notes.append((f"column {j + 1} has values but no header (kept as {norm}, not used)", len(frame)))
+        target = aliases.get(norm, norm)
+        if name and target != norm and normalise_header(target) != norm:
+            notes.append((f"column {raw.strip()!r} read as {target}", 0))
+        elif name and target not in extract_fields(name):
+            notes.append((f"column {raw.strip()!r} is not in the data dictionary (kept, not used)", 0))
+        names.append(target)
+        keep.append(j)
+    seen: dict[str, int] = {}
+    for j, target in zip(keep, names):
+        if target in seen:
+            first = seen[target]
+            raise ExtractError(
+                f"{path}: duplicate column header(s) ['{target}']: columns {first + 1} ({raw_header[first].strip()!r}) "
+                f"and {j + 1} ({raw_header[j].strip()!r}) are both read as {target}"
+            )
+        seen[target] = j
+    frame = frame[keep]
     frame.columns = names
-    frame = frame.replace({"": pd.NA})
-    frame.insert(0, SOURCE_ROW, range(2, len(frame) + 2))
+    frame.attrs["raw_header"] = [raw_header[j] for j in keep]
+    frame = frame.mask(frame.apply(lambda c: c.astype(str).str.strip().eq("")), pd.NA) if len(frame) else frame
+    frame.insert(0, SOURCE_ROW, [row for row, _ in body])
+    frame[SOURCE_ROW] = frame[SOURCE_ROW].astype(int)
+    return frame.reset_index(drop=True)
+
+
+def read_raw(path: Path, name: str | None = None) -> pd.DataFrame:
+    """Read one extract file as text, with field-name headers and a ``source_row`` column.
+
+    ``name`` (the extract, e.g. ``cases``; default: from the file name) selects the header
+    aliases and the XLSX sheet. The frame's ``attrs["notes"]`` lists what was repaired, as
+    ``(problem, rows)`` pairs.
+    """
+    name = name or _name_for(path)
+    notes: Notes = []
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ExtractError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+    if not data.strip(b" \t\r\n\xef\xbb\xbf\x00"):
+        raise ExtractError(f"{path}: the file is empty (no header row)")
+    kind = "xlsx" if path.suffix.lower() == ".xlsx" else _sniff_format(path, data)
+    delimiter = ","
+    if kind == "xlsx":
+        if path.suffix.lower() != ".xlsx":
+            notes.append((f"the file is an XLSX workbook named {path.suffix}: read as XLSX", 0))
+        records = _read_xlsx(path, name, notes)
+    else:
+        text = _decode(path, data, kind)
+        delimiter = _sniff_delimiter(text)
+        if delimiter != ",":
+            notes.append((f"the file uses {delimiter!r} as its delimiter (read as such)", 0))
+        records = _parse_csv(path, text, delimiter)
+    frame = _frame(path, name, records, delimiter, notes)
+    rows = len(frame)
+    frame.attrs["notes"] = [(problem, n if n else rows) for problem, n in notes]
     return frame
+
+
+# ----------------------------------------------------------------------------------------------
+# Values: identifiers and ages
+# ----------------------------------------------------------------------------------------------
+
+
+def normalise_ids(values: pd.Series) -> tuple[pd.Series, int, int]:
+    """Normalise identifiers (see the module docstring); return them with the number of values
+    stripped of white space and the number of numeric IDs rewritten."""
+    text = values.astype("string")
+    stripped = text.str.strip(" \t\r\n\u00a0" + _INVISIBLE).str.strip()
+    n_stripped = int((stripped != text).fillna(False).sum())
+    numeric = stripped.str.fullmatch(_NUMERIC_ID).fillna(False).astype(bool)
+    canon = stripped.copy()
+    if numeric.any():
+        canon[numeric] = stripped[numeric].str.replace(r"\.0+$", "", regex=True).str.lstrip("0").replace({"": "0"})
+    n_numeric = int((canon != stripped).fillna(False).sum())
+    canon = canon.replace({"": pd.NA})
+    return canon.astype(object).where(canon.notna(), pd.NA), n_stripped, n_numeric
+
+
+def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path) -> Notes:
+    notes: Notes = []
+    for col in id_fields(name):
+        if col not in frame.columns:
+            continue
+        values, n_stripped, n_numeric = normalise_ids(frame[col])
+        sci = values.astype("string").str.fullmatch(_SCIENTIFIC_ID).fillna(False).astype(bool)
+        if sci.any():
+            i = sci.idxmax()
+            raise ExtractError(
+                f"{path}: column '{col}', row {frame.at[i, SOURCE_ROW]}: value {show_value(values[i])} is an identifier "
+                "in scientific notation (Excel shortened a long number and its digits are lost): re-export the "
+                "column formatted as text"
+            )
+        frame[col] = values
+        if n_stripped:
+            notes.append((f"'{col}': spaces or invisible characters around the identifier removed", n_stripped))
+        if n_numeric:
+            notes.append((f"'{col}': numeric identifier normalised (leading zeros or '.0' removed)", n_numeric))
+    return notes
+
+
+def _age_notes(frame: pd.DataFrame) -> Notes:
+    if "age" not in frame.columns:
+        return []
+    from msht import coding
+
+    num = pd.to_numeric(coding.normalise_text(frame["age"]), errors="coerce")
+    out = int(((num < 0) | (num > coding.MAX_AGE)).sum())
+    return [(f"'age' outside 0-{coding.MAX_AGE} (coded unknown)", out)] if out else []
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation
+# ----------------------------------------------------------------------------------------------
 
 
 def schema_for(name: str) -> pa.DataFrameSchema:
@@ -104,15 +465,23 @@ def schema_for(name: str) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=False, name=name)
 
 
+_CHECK_WORDS = {"not_nullable": "is empty, but the column must have a value in every row"}
+
+
 def validate(frame: pd.DataFrame, name: str, path: Path) -> pd.DataFrame:
     """Validate ``frame`` against the dictionary; raise :class:`ExtractError` with file, column,
     row and value of the first few failures."""
     fields = extract_fields(name)
     missing = [c for c, spec in fields.items() if spec["required"] and c not in frame.columns]
     if missing:
-        raise ExtractError(
-            f"{path}: missing required column(s) {missing}; found {[c for c in frame.columns if c != SOURCE_ROW]}"
-        )
+        found = [c for c in frame.columns if c != SOURCE_ROW]
+        shown = ", ".join(show_value(c, 40) for c in found[:20]) + (f" and {len(found) - 20} more" if len(found) > 20 else "")
+        hint = ""
+        if len(found) == 1 and any(d in str(found[0]) for d in DELIMITERS[1:]):
+            hint = " (is the delimiter right?)"
+        raise ExtractError(f"{path}: missing required column(s) {missing}; found [{shown}]{hint}")
+    if frame.empty and not load_dictionary()["extracts"][name].get("may_be_empty", False):
+        raise ExtractError(f"{path}: no records: the file has a header row but no data rows")
     frame = frame.astype({c: "object" for c in fields if c in frame.columns})
     try:
         return schema_for(name).validate(frame, lazy=True)
@@ -122,19 +491,29 @@ def validate(frame: pd.DataFrame, name: str, path: Path) -> pd.DataFrame:
         for _, fc in cases.head(5).iterrows():
             idx = fc.get("index")
             row = frame.loc[idx, SOURCE_ROW] if idx is not None and idx in frame.index else "?"
-            lines.append(f"column '{fc['column']}', row {row}: value {fc['failure_case']!r} fails {fc['check']}")
+            value = fc["failure_case"]
+            what = _CHECK_WORDS.get(str(fc["check"]), f"fails {fc['check']}")
+            shown = "" if value is None or pd.isna(value) else f" value {show_value(value)}"
+            lines.append(f"column '{fc['column']}', row {row}:{shown} {what}".replace(":  ", ": "))
         more = f" (and {len(cases) - 5} more)" if len(cases) > 5 else ""
         raise ExtractError(f"{path}: " + "; ".join(lines) + more) from None
 
 
+# ----------------------------------------------------------------------------------------------
+# Extracts
+# ----------------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Extract:
-    """One validated extract: its name, file, SHA-256 checksum and text frame."""
+    """One validated extract: its name, file, SHA-256 checksum, text frame and the repairs made
+    on reading (``notes``: ``(problem, rows)`` pairs, counted in the data-quality report)."""
 
     name: str
     path: Path
     sha256: str
     frame: pd.DataFrame
+    notes: tuple[tuple[str, int], ...] = field(default=())
 
 
 def sha256_of(path: Path) -> str:
@@ -149,8 +528,15 @@ def sha256_of(path: Path) -> str:
 def read_extract(raw_dir: Path, name: str) -> Extract:
     """Find, read and validate extract ``name`` in ``raw_dir``."""
     path = find_extract(raw_dir, name)
-    frame = validate(read_raw(path), name, path)
-    return Extract(name=name, path=path, sha256=sha256_of(path), frame=frame)
+    frame = read_raw(path, name)
+    notes = list(frame.attrs.get("notes", []))
+    notes += _normalise_id_fields(frame, name, path)
+    frame = validate(frame, name, path)
+    notes += _age_notes(frame)
+    if frame.empty:
+        notes.append(("the extract has no records", 0))
+    frame.attrs = {}
+    return Extract(name=name, path=path, sha256=sha256_of(path), frame=frame, notes=tuple(notes))
 
 
 def read_all(raw_dir: Path) -> dict[str, Extract]:
@@ -163,3 +549,24 @@ def inputs_table(extracts: dict[str, Extract]) -> pd.DataFrame:
     return pd.DataFrame(
         [{"extract": e.name, "file": e.path.name, "rows": len(e.frame), "sha256": e.sha256} for e in extracts.values()]
     )
+
+
+def input_warnings(extracts: dict[str, Extract], *, period_end: str | None = None) -> pd.DataFrame:
+    """What the reading repaired, per extract: ``extract, problem, n`` (the columns of
+    ``problems.csv``; ``n`` is the number of rows concerned, all of the file's rows for a
+    file-level note). With ``period_end``, also dates of birth after the end of the period.
+
+    Notes name columns and sheets, never values, so they can be published.
+    """
+    rows = [{"extract": e.name, "problem": problem, "n": int(n)} for e in extracts.values() for problem, n in e.notes]
+    if period_end is not None:
+        from msht import coding
+
+        end = pd.Timestamp(period_end)
+        for e in extracts.values():
+            if "date_of_birth" in e.frame.columns:
+                late = int((coding.to_datetime(e.frame["date_of_birth"]) > end).sum())
+                if late:
+                    rows.append({"extract": e.name, "problem": "'date_of_birth' after the end of the period (age unknown)",
+                                 "n": late})
+    return pd.DataFrame(rows, columns=["extract", "problem", "n"])

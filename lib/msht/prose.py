@@ -71,7 +71,8 @@ def victims_overview(desc: pd.DataFrame) -> str:
 # --- section 3 (notebook 02): descriptive overview ---------------------------------------------
 # Each function reads the rows of ``descriptives.csv`` (see msht.describe) and returns Markdown.
 # Shares are written "17.2% (n=394)" (describe.fmt_pct_n) with their denominators; words that
-# state a direction ("most", "lower") are chosen from the numbers.
+# state a direction ("most", "lower") are chosen from the numbers. Private helpers carry the
+# ``_s3`` prefix so that they cannot clash with other sections' helpers in this module.
 
 #: Exploitation types as prose names them.
 _S3_TYPE_NAMES: dict[str, str] = {
@@ -87,7 +88,23 @@ _S3_TABLE1_PHRASES: dict[str, dict[str, str]] = {
     "victim_sex": {"male": "male", "female": "female"},
     "victim_age2": {"17_and_under": "aged 17 or under", "adult": "adults"},
     "victim_uk_national": {"uk": "of UK nationality", "non_uk": "not of UK nationality"},
-    "exploitation_location2": {"uk_only": "exploited in the UK only", "overseas_or_both": "exploited overseas (wholly or partly)"},
+    "exploitation_location2": {"uk_only": "exploited in the UK only",
+                               "overseas_or_both": "exploited overseas (wholly or partly)"},
+}
+
+#: How prose completes "Most <noun> <phrase>: ..." for the majority level of a variable.
+_S3_MAJORITY_PHRASES: dict[str, dict[str, str]] = {
+    "referral_form": {"ms1": "had an MS1 referral", "nrm": "had an NRM referral"},
+    "referring_agency": {"internal": "were referred from within the police force",
+                         "external": "were referred by agencies external to the police force"},
+    "victim_sex": {"male": "were male", "female": "were female"},
+    "victim_age2": {"17_and_under": "were aged 17 or under", "adult": "were adults"},
+    "offender_sex": {"male": "were male", "female": "were female"},
+    "offender_age2": {"17_and_under": "were aged 17 or under", "adult": "were aged 18 or over"},
+    "offender_uk_national": {"uk": "had UK nationality", "non_uk": "did not have UK nationality"},
+    "offender_ethnicity5": {"white": "were of White ethnicity", "asian": "were of Asian ethnicity",
+                            "black": "were of Black ethnicity", "mixed": "were of mixed or multiple ethnicity",
+                            "other": "were of other ethnicities"},
 }
 
 #: What a denominator counts, per variable: "of the 1,776 <what>".
@@ -115,11 +132,18 @@ def _s3_missing(desc: pd.DataFrame, table: str, variable: str) -> int:
     return int(hits["n"].iloc[0]) if len(hits) else 0
 
 
+def _s3_total(rows: pd.DataFrame) -> int:
+    """The denominator shared by ``rows`` (0 when there are none or it is empty)."""
+    if rows.empty or pd.isna(rows["denominator"].iloc[0]):
+        return 0
+    return int(rows["denominator"].iloc[0])
+
+
 def _s3_top(desc: pd.DataFrame, table: str, variable: str) -> pd.Series | None:
-    """The known level with the largest count (the first in vocabulary order on a tie), or None
+    """The known level with the largest count (the first in results order on a tie), or None
     when no unit has a known value."""
     rows = _s3_known(desc, table, variable)
-    if rows.empty or pd.isna(rows["denominator"].iloc[0]) or int(rows["denominator"].iloc[0]) == 0:
+    if _s3_total(rows) == 0:
         return None
     return rows.loc[rows["n"].astype(float).idxmax()]
 
@@ -144,17 +168,27 @@ def _s3_cap(text: str) -> str:
 
 
 def _s3_join(items: list[str], sep: str = ", ") -> str:
-    """``"a, b and c"`` (with ``sep`` between all but the last two)."""
+    """``"a, b and c"``; with ``sep="; "``, ``"a; b; and c"``."""
     if len(items) <= 1:
         return "".join(items)
     last = " and " if sep == ", " else f"{sep}and "
     return sep.join(items[:-1]) + last + items[-1]
 
 
+def _s3_range(lo: float | None, hi: float | None, unit: str) -> str:
+    """``" (range 1–6 <unit>)"``, or nothing when the range is not in the results."""
+    return f" (range {fmt_number(lo)}–{fmt_number(hi)} {unit})" if lo is not None and hi is not None else ""
+
+
 def quantify(share: float, noun: str) -> str:
-    """A quantifier chosen by ``share`` (a percentage): "nearly all victims", "most victims",
-    "just over half of the victims", "half of the victims", "just under half of the victims",
-    "a minority of victims", "a small minority of victims"."""
+    """A quantifier chosen by ``share`` (a percentage): "nearly all victims" (95 or more), "most
+    victims" (over 55), "just over half of the victims", "half of the victims", "just under half
+    of the victims" (45 or more), "a minority of victims" (20 or more), else "a small minority of
+    victims"; "all victims" at 100 and "none of the victims" at 0."""
+    if share >= 100:
+        return f"all {noun}"
+    if share <= 0:
+        return f"none of the {noun}"
     if share >= 95:
         return f"nearly all {noun}"
     if share > 55:
@@ -170,67 +204,65 @@ def quantify(share: float, noun: str) -> str:
     return f"a small minority of {noun}"
 
 
-def _s3_majority_sentence(r: pd.Series, noun: str, phrase: str, what: str) -> str:
-    """``"Most victims were male: 73.1% (n=1,299) of the 1,776 with a recorded sex."``"""
-    return f"{_s3_cap(quantify(float(r['pct']), noun))} {phrase}: {_s3_of(r, what)}."
+def _s3_majority(desc: pd.DataFrame, table: str, variable: str, noun: str) -> list[str]:
+    """``["Most victims were male: 73.1% (n=1,299) of the 1,776 with a recorded sex."]`` for the
+    largest known level of ``variable`` (nothing when no unit has it recorded)."""
+    r = _s3_top(desc, table, variable)
+    if r is None:
+        return []
+    phrase = _S3_MAJORITY_PHRASES[variable][r["level"]]
+    what = _S3_KNOWN_WHAT[variable]
+    if float(r["pct"]) < 50:
+        return [f"The largest group of {noun} {phrase}: {_s3_of(r, what)}."]
+    return [f"{_s3_cap(quantify(float(r['pct']), noun))} {phrase}: {_s3_of(r, what)}."]
 
 
-def _s3_victim_sentences(desc: pd.DataFrame) -> list[str]:
-    out = []
-    sex = _s3_top(desc, "appendix1", "victim_sex")
-    if sex is not None:
-        out.append(_s3_majority_sentence(sex, "victims", f"were {vocab.label('victim_sex', sex['level']).lower()}",
-                                      _S3_KNOWN_WHAT["victim_sex"]))
-    age = _s3_top(desc, "section3_1", "victim_age2")
-    if age is not None:
-        out.append(_s3_majority_sentence(age, "victims", f"were {_S3_TABLE1_PHRASES['victim_age2'][age['level']]}",
-                                      _S3_KNOWN_WHAT["victim_age2"]))
-    uk = _s3_known(desc, "section3_1", "victim_uk_national").set_index("level")
-    if not uk.empty and int(uk["denominator"].iloc[0]) > 0:
-        r = uk.loc["uk"]
-        what = "with a recorded nationality"
-        if 45 <= float(r["pct"]) <= 55:
-            out.append(f"Victims were split almost evenly between those with and without UK nationality: "
-                       f"{_s3_of(r, what)} had UK nationality, dual nationals included.")
-        else:
-            top = uk.loc[uk["n"].astype(float).idxmax()]
-            verb = "had UK nationality" if top.name == "uk" else "did not have UK nationality"
-            out.append(f"{_s3_cap(quantify(float(top['pct']), 'victims'))} {verb} (dual nationals holding UK "
-                       f"nationality count as UK nationals): {_s3_of(top, what)}.")
+def _s3_nationality(desc: pd.DataFrame) -> list[str]:
+    """Victims with and without UK nationality (any UK nationality, dual nationals included)."""
+    rows = _s3_known(desc, "section3_1", "victim_uk_national").set_index("level")
+    if _s3_total(rows) == 0:
+        return []
+    what = "with a recorded nationality"
+    uk = rows.loc["uk"]
+    if 45 <= float(uk["pct"]) <= 55:
+        return [f"Victims were split almost evenly between those with and without UK nationality: "
+                f"{_s3_of(uk, what)} had UK nationality, dual nationals included."]
+    top = rows.loc[rows["n"].astype(float).idxmax()]
+    verb = "had UK nationality" if top.name == "uk" else "did not have UK nationality"
+    return [f"{_s3_cap(quantify(float(top['pct']), 'victims'))} {verb} (dual nationals holding UK nationality "
+            f"count as UK nationals): {_s3_of(top, what)}."]
+
+
+def _s3_types(desc: pd.DataFrame) -> list[str]:
+    """Exploitation types, most common first (a case may have several)."""
+    types = desc[(desc["table"] == "appendix2") & desc["variable"].isin(list(vocab.EXPLOITATION_TYPES))]
+    if _s3_total(types) == 0:
+        return []
+    ranked = types.sort_values("n", ascending=False, kind="stable")
+    first, rest = ranked.iloc[0], ranked.iloc[1:]
+    out = [f"{_s3_cap(_S3_TYPE_NAMES[first['variable']])} was the most commonly recorded type of exploitation: "
+           f"{_s3_of(first, 'cases with a type recorded')}."]
+    if len(rest):
+        followers = [f"{_S3_TYPE_NAMES[r['variable']]}, {_s3_share(r)}" for _, r in rest.iterrows()]
+        out.append(f"It was followed by {_s3_join(followers, '; ')}. A case may have more than one type, so these "
+                   f"shares overlap.")
     return out
 
 
-def _s3_case_sentences(desc: pd.DataFrame) -> list[str]:
+def _s3_places(desc: pd.DataFrame) -> list[str]:
+    """Exploitation location (three levels) and county lines, with their own denominators."""
     out = []
-    ref = _s3_top(desc, "appendix2", "referral_form")
-    if ref is not None:
-        out.append(_s3_majority_sentence(ref, "cases", f"had an {vocab.label('referral_form', ref['level'])}",
-                                      _S3_KNOWN_WHAT["referral_form"]))
-    agency = _s3_top(desc, "appendix2", "referring_agency")
-    if agency is not None:
-        phrase = {"internal": "were referred from within the police force",
-                  "external": "were referred by agencies external to the police force"}[agency["level"]]
-        out.append(_s3_majority_sentence(agency, "cases", phrase, _S3_KNOWN_WHAT["referring_agency"]))
-    types = desc[(desc["table"] == "appendix2") & desc["variable"].isin(list(vocab.EXPLOITATION_TYPES))]
-    if len(types) and int(types["denominator"].iloc[0]) > 0:
-        ranked = types.sort_values("n", ascending=False, kind="stable")
-        first, rest = ranked.iloc[0], ranked.iloc[1:]
-        out.append(f"{_s3_cap(_S3_TYPE_NAMES[first['variable']])} was the most commonly recorded type of exploitation: "
-                   f"{_s3_of(first, 'cases with a type recorded')}.")
-        if len(rest):
-            out.append("It was followed by " + _s3_join([f"{_S3_TYPE_NAMES[r.variable]}, {fmt_pct_n(int(r.n), int(r.denominator))}"
-                                                      for r in rest.itertuples()], "; ")
-                       + ". A case may have more than one type, so these shares overlap.")
-    loc_rows = _s3_known(desc, "appendix2", "exploitation_location").set_index("level")
-    if not loc_rows.empty and int(loc_rows["denominator"].iloc[0]) > 0:
-        parts = [f"{where} in {_s3_share(loc_rows.loc[lv])}" for lv, where in
-                 (("uk_only", "only in the UK"), ("overseas_only", "only overseas"), ("both", "both in the UK and overseas"))]
-        out.append(f"Of the {int(loc_rows['denominator'].iloc[0]):,} cases with a recorded exploitation location, "
-                   f"exploitation took place {_s3_join(parts)}.")
-    cl = _s3_known(desc, "appendix2", "county_lines").set_index("level")
-    if not cl.empty and int(cl["denominator"].iloc[0]) > 0:
-        out.append(f"Of the {int(cl['denominator'].iloc[0]):,} cases with a recorded county-lines status, "
-                   f"{_s3_share(cl.loc['yes'])} involved county lines exploitation.")
+    where = _s3_known(desc, "appendix2", "exploitation_location").set_index("level")
+    if _s3_total(where) > 0:
+        parts = [f"{place} in {_s3_share(where.loc[lv])}" for lv, place in
+                 (("uk_only", "only in the UK"), ("overseas_only", "only overseas"),
+                  ("both", "both in the UK and overseas"))]
+        out.append(f"Of the {_s3_total(where):,} cases with a recorded exploitation location, exploitation took "
+                   f"place {_s3_join(parts)}.")
+    county = _s3_known(desc, "appendix2", "county_lines").set_index("level")
+    if _s3_total(county) > 0:
+        out.append(f"Of the {_s3_total(county):,} cases with a recorded county-lines status, "
+                   f"{_s3_share(county.loc['yes'])} involved county lines exploitation.")
     return out
 
 
@@ -239,99 +271,111 @@ def section3_1_text(desc: pd.DataFrame) -> str:
     the victims' sex, age and UK nationality, and the case-level factors of Appendix 2."""
     cases = _row(desc, table="section3_1", variable="cases", level="all")
     victims = _row(desc, table="section3_1", variable="victims", level="all")
-    one = _row(desc, table="section3_1", variable="victim_case_count", level="one")
-    several = _row(desc, table="section3_1", variable="victim_case_count", level="several")
-    lo, hi = _s3_value(desc, "section3_1", "victim_case_count", "min"), _s3_value(desc, "section3_1", "victim_case_count", "max")
     text = [f"The analysis covers {int(cases['n']):,} MSHT police-recorded cases, in which {int(victims['n']):,} "
             f"individuals were identified as victims."]
     if int(victims["n"]):
-        spread = f" (range {fmt_number(lo)}–{fmt_number(hi)} cases per victim)" if lo is not None and hi is not None else ""
+        one = _row(desc, table="section3_1", variable="victim_case_count", level="one")
+        several = _row(desc, table="section3_1", variable="victim_case_count", level="several")
+        spread = _s3_range(_s3_value(desc, "section3_1", "victim_case_count", "min"),
+                           _s3_value(desc, "section3_1", "victim_case_count", "max"), "cases per victim")
         text.append(f"{_s3_cap(quantify(float(one['pct']), 'victims'))} had one MSHT case: {_s3_share(one)}; "
                     f"{_s3_share(several)} had more than one{spread}.")
-        text += _s3_victim_sentences(desc)
-    text += _s3_case_sentences(desc)
-    text.append("Appendix 1 gives the victims' sociodemographic characteristics in full, and Appendix 2 the "
-                "case-level factors.")
+        text += _s3_majority(desc, "appendix1", "victim_sex", "victims")
+        text += _s3_majority(desc, "section3_1", "victim_age2", "victims")
+        text += _s3_nationality(desc)
+    text += _s3_majority(desc, "appendix2", "referral_form", "cases")
+    text += _s3_majority(desc, "appendix2", "referring_agency", "cases")
+    text += _s3_types(desc) + _s3_places(desc)
     return " ".join(text)
 
 
 def _s3_table1_exception(desc: pd.DataFrame, column: str, variable: str) -> str:
+    """``"sexual exploitation, in which most victims were female: 92.3% (n=279)"``."""
     r = _s3_top(desc, f"table1_{column}", variable)
     assert r is not None
-    name = _S3_TYPE_NAMES[column]
+    name, phrase = _S3_TYPE_NAMES[column], _S3_TABLE1_PHRASES[variable][r["level"]]
     if float(r["pct"]) == 50:
-        return f"{name}, in which victims were split evenly: {_s3_share(r)} were {_S3_TABLE1_PHRASES[variable][r['level']]}"
-    return f"{name}, in which {quantify(float(r['pct']), 'victims')} were {_S3_TABLE1_PHRASES[variable][r['level']]}: {_s3_share(r)}"
+        return f"{name}, in which victims were split evenly: {_s3_share(r)} were {phrase}"
+    return f"{name}, in which {quantify(float(r['pct']), 'victims')} were {phrase}: {_s3_share(r)}"
+
+
+def _s3_table1_sentence(desc: pd.DataFrame, variable: str) -> str | None:
+    """One Table 1 attribute: the majority across all cases, then the types that share it and
+    the exceptions (with their own shares)."""
+    from msht.describe import TABLE1_ALL
+
+    overall = _s3_top(desc, f"table1_{TABLE1_ALL}", variable)
+    if overall is None:
+        return None
+    even = float(overall["pct"]) == 50
+    tops = {c: _s3_top(desc, f"table1_{c}", variable) for c in vocab.EXPLOITATION_TYPES}
+    tops = {c: r for c, r in tops.items() if r is not None}
+    same = [c for c, r in tops.items() if r["level"] == overall["level"] and (float(r["pct"]) == 50) == even]
+    other = [c for c in tops if c not in same]
+    phrase = _S3_TABLE1_PHRASES[variable][overall["level"]]
+    if even:
+        lead = f"Across all MSHT cases, victims were split evenly: {_s3_share(overall)} were {phrase}"
+    else:
+        lead = f"Across all MSHT cases, {quantify(float(overall['pct']), 'victims')} were {phrase}: {_s3_share(overall)}"
+    if not tops:
+        return f"{lead}."
+    if not other:
+        return f"{lead}; the same held for every exploitation type."
+    exceptions = _s3_join([_s3_table1_exception(desc, c, variable) for c in other], "; ")
+    if not same:
+        return f"{lead}. No single exploitation type followed this pattern: {exceptions}."
+    noun = "exception was" if len(other) == 1 else "exceptions were"
+    return f"{lead}. The same held for {_s3_join([_S3_TYPE_NAMES[c] for c in same])}; the {noun} {exceptions}."
 
 
 def table1_text(desc: pd.DataFrame) -> str:
     """Table 1's reading: for each victim attribute, the level most victims had across all cases,
     the exploitation types that share it and those that do not (with their shares)."""
-    from msht.describe import TABLE1_ALL, TABLE1_VARIABLES
+    from msht.describe import TABLE1_VARIABLES
 
     sentences = ["In Table 1 each MSHT case counts once, so a victim with several cases is counted once per case."]
-    for variable in TABLE1_VARIABLES:
-        overall = _s3_top(desc, f"table1_{TABLE1_ALL}", variable)
-        if overall is None:
-            continue
-        even = float(overall["pct"]) == 50
-        tops = {c: _s3_top(desc, f"table1_{c}", variable) for c in vocab.EXPLOITATION_TYPES}
-        tops = {c: r for c, r in tops.items() if r is not None}
-        same = [c for c, r in tops.items() if r["level"] == overall["level"] and (float(r["pct"]) == 50) == even]
-        other = [c for c in tops if c not in same]
-        phrase = _S3_TABLE1_PHRASES[variable][overall["level"]]
-        if even:
-            lead = f"Across all MSHT cases, victims were split evenly: {_s3_share(overall)} were {phrase}"
-        else:
-            lead = f"Across all MSHT cases, {quantify(float(overall['pct']), 'victims')} were {phrase}: {_s3_share(overall)}"
-        if not other:
-            sentences.append(f"{lead}; the same held for every exploitation type.")
-            continue
-        exceptions = _s3_join([_s3_table1_exception(desc, c, variable) for c in other], "; ")
-        if same:
-            noun = "exception was" if len(other) == 1 else "exceptions were"
-            sentences.append(f"{lead}. The same held for {_s3_join([_S3_TYPE_NAMES[c] for c in same])}; the {noun} "
-                             f"{exceptions}.")
-        else:
-            sentences.append(f"{lead}. No single exploitation type followed this pattern: {exceptions}.")
+    sentences += [s for v in TABLE1_VARIABLES if (s := _s3_table1_sentence(desc, v))]
     return " ".join(sentences)
+
+
+def _s3_outliers(desc: pd.DataFrame) -> str:
+    """The sentence saying how many victims the outlier rule left out of section 3.2."""
+    threshold = int(_s3_value(desc, "section3_2", "entries_outliers", "threshold") or 0)
+    left = int(_row(desc, table="section3_2", variable="entries_outliers", level="left_out")["n"])
+    if threshold == 0:
+        return "No outlier rule was applied to these figures."
+    if left == 0:
+        return f"No victim had {threshold:,} or more entries, so none was left out as an outlier."
+    who, verb = ("victim", "was") if left == 1 else ("victims", "were")
+    return f"{left:,} {who} with {threshold:,} or more entries {verb} left out of these figures as outliers."
 
 
 def police_records_text(desc: pd.DataFrame) -> str:
     """Section 3.2: victims' previous police records (outliers left out, as the text says)."""
-    threshold = int(_s3_value(desc, "section3_2", "entries_outliers", "threshold") or 0)
-    left = _row(desc, table="section3_2", variable="entries_outliers", level="left_out")
-    n_left = int(left["n"])
-    if threshold == 0:
-        outliers = "No outlier rule was applied to these figures."
-    elif n_left == 0:
-        outliers = f"No victim had {threshold:,} or more entries, so none was left out as an outlier."
-    else:
-        who = "victim" if n_left == 1 else "victims"
-        verb = "was" if n_left == 1 else "were"
-        outliers = f"{n_left:,} {who} with {threshold:,} or more entries {verb} left out of these figures as outliers."
     several = _row(desc, table="section3_2", variable="police_entries", level="several")
     if int(several["denominator"]) == 0:
-        return f"No victim had police-record data. {outliers}"
+        return f"No victim had police-record data. {_s3_outliers(desc)}"
     victim = _row(desc, table="section3_2", variable="has_victim_entry", level="yes")
     perp = _row(desc, table="section3_2", variable="has_perpetrator_entry", level="yes")
     more = _row(desc, table="section3_2", variable="more_perp_than_victim", level="yes")
-    median, lo, hi = (_s3_value(desc, "section3_2", "entries_per_victim", s) for s in ("median", "min", "max"))
+    median = _s3_value(desc, "section3_2", "entries_per_victim", "median")
+    spread = _s3_range(_s3_value(desc, "section3_2", "entries_per_victim", "min"),
+                       _s3_value(desc, "section3_2", "entries_per_victim", "max"), "entries")
     text = [
         f"{_s3_cap(quantify(float(several['pct']), 'victims'))} had more than one entry in the police database, "
         f"relating to any offence or crime type: {_s3_of(several, 'victims with police-record data')}. "
-        f"The median was {fmt_number(median or 0)} entries per victim (range {fmt_number(lo or 0)}–{fmt_number(hi or 0)}).",
+        f"The median was {fmt_number(median or 0)} entries per victim{spread}.",
         f"{_s3_cap(quantify(float(victim['pct']), 'victims'))} had at least one entry in which they were recorded as a "
         f"victim: {_s3_share(victim)}; {quantify(float(perp['pct']), 'victims')} had at least one in which they were "
         f"recorded as a perpetrator: {_s3_share(perp)}.",
         f"Comparing each victim's entries in the two roles, {_s3_share(more)} were recorded more often as perpetrators "
         f"than as victims.",
-        outliers,
+        _s3_outliers(desc),
     ]
     missing = _s3_missing(desc, "section3_2", "police_entries")
     if missing:
-        text.append(f"{missing:,} {'victim has' if missing == 1 else 'victims have'} no police-record data and "
-                    f"{'is' if missing == 1 else 'are'} not counted here.")
+        have, be = ("victim has", "is") if missing == 1 else ("victims have", "are")
+        text.append(f"{missing:,} {have} no police-record data and {be} not counted here.")
     return " ".join(text)
 
 
@@ -341,37 +385,17 @@ def offenders_text(desc: pd.DataFrame) -> str:
     one = _row(desc, table="section3_3", variable="offenders_per_case", level="one")
     several = _row(desc, table="section3_3", variable="offenders_per_case", level="several")
     none = _row(desc, table="section3_3", variable="offenders_per_case", level="none")
-    lo, hi = _s3_value(desc, "section3_3", "offenders_per_case_range", "min"), _s3_value(desc, "section3_3", "offenders_per_case_range", "max")
-    spread = f" (range {fmt_number(lo)}–{fmt_number(hi)} offenders)" if lo is not None and hi is not None else ""
-    text = [f"Of the {int(one['denominator']):,} MSHT cases analysed, {_s3_share(one)} had one identified offender and "
-            f"{_s3_share(several)} had more than one{spread}; no offender was recorded in {_s3_share(none)}."]
+    spread = _s3_range(_s3_value(desc, "section3_3", "offenders_per_case_range", "min"),
+                       _s3_value(desc, "section3_3", "offenders_per_case_range", "max"), "offenders")
+    text = [f"Of the {int(one['denominator']):,} MSHT cases analysed, {_s3_share(one)} had one identified offender "
+            f"and {_s3_share(several)} had more than one{spread}; no offender was recorded in {_s3_share(none)}."]
     persons = int(_row(desc, table="section3_3", variable="offender_persons", level="all")["n"])
-    if persons == 0:
-        return " ".join(text)
-    sex = _s3_top(desc, "appendix3", "offender_sex")
-    age = _s3_top(desc, "section3_3", "offender_age2")
-    uk = _s3_top(desc, "section3_3", "offender_uk_national")
-    eth = _s3_top(desc, "appendix3", "offender_ethnicity5")
-    text.append(f"The {persons:,} offenders are counted once each, whatever their number of cases.")
-    if sex is not None:
-        text.append(_s3_majority_sentence(sex, "offenders", f"were {vocab.label('offender_sex', sex['level']).lower()}",
-                                       _S3_KNOWN_WHAT["offender_sex"]))
-    if age is not None:
-        phrase = {"17_and_under": "were aged 17 or under", "adult": "were aged 18 or over"}[age["level"]]
-        text.append(_s3_majority_sentence(age, "offenders", phrase, _S3_KNOWN_WHAT["offender_age2"]))
-    if uk is not None:
-        phrase = {"uk": "had UK nationality", "non_uk": "did not have UK nationality"}[uk["level"]]
-        text.append(_s3_majority_sentence(uk, "offenders", phrase, _S3_KNOWN_WHAT["offender_uk_national"]))
-    if eth is not None:
-        phrase = {"white": "White", "asian": "Asian", "black": "Black", "mixed": "mixed or multiple",
-                  "other": "other"}[eth["level"]]
-        if float(eth["pct"]) >= 50:
-            text.append(_s3_majority_sentence(eth, "offenders", f"were of {phrase} ethnicity",
-                                              _S3_KNOWN_WHAT["offender_ethnicity5"]))
-        else:
-            text.append(f"The largest ethnic group was {phrase} ethnicity: "
-                        f"{_s3_of(eth, _S3_KNOWN_WHAT['offender_ethnicity5'])}.")
-    text.append("Appendix 3 gives the offenders' sociodemographic characteristics in full.")
+    if persons:
+        text.append(f"The {persons:,} offenders are counted once each, whatever their number of cases.")
+        text += _s3_majority(desc, "appendix3", "offender_sex", "offenders")
+        text += _s3_majority(desc, "section3_3", "offender_age2", "offenders")
+        text += _s3_majority(desc, "section3_3", "offender_uk_national", "offenders")
+        text += _s3_majority(desc, "appendix3", "offender_ethnicity5", "offenders")
     return " ".join(text)
 
 
@@ -382,50 +406,61 @@ def _s3_period_sentence(desc: pd.DataFrame, variable: str, subject: str, alpha: 
     before = _row(desc, table="section3_4", variable=variable, level="before_2021")
     after = _row(desc, table="section3_4", variable=variable, level="from_2021")
     chi2, df, p = (_s3_value(desc, "section3_4", variable, s) for s in ("statistic", "df", "p"))
-    b, a = f"{_s3_share(before)} of {int(before['denominator']):,}", f"{_s3_share(after)} of {int(after['denominator']):,}"
-    if p is None:
-        return (f"{_s3_cap(subject)} before {year} ({b}) and in {year} and later ({a}) could not be compared by test, "
-                f"because one period or one outcome had no cases.")
+    b = f"{_s3_share(before)} of {int(before['denominator']):,}"
+    a = f"{_s3_share(after)} of {int(after['denominator']):,}"
+    if chi2 is None or p is None:
+        return (f"{_s3_cap(subject)} before {year} ({b}) and in {year} and later ({a}) could not be compared by a "
+                f"test, because one period or one outcome had no cases.")
     test = f"Yates-corrected chi-square, χ² = {chi2:.3f}, df = {int(df or 0)}, {stats.p_threshold_label(p)}"
     if p < alpha and float(before["pct"]) != float(after["pct"]):
         word = "lower" if float(before["pct"]) < float(after["pct"]) else "higher"
-        return (f"{_s3_cap(subject)} was significantly {word} for referrals before {year}, {b}, than for referrals in "
-                f"{year} and later, {a} ({test}).")
-    return (f"{_s3_cap(subject)} did not differ significantly between referrals before {year}, {b}, and referrals in "
-            f"{year} and later, {a} ({test}).")
+        return (f"{_s3_cap(subject)} was significantly {word} for referrals before {year}, {b}, than for referrals "
+                f"in {year} and later, {a} ({test}).")
+    return (f"{_s3_cap(subject)} did not differ significantly between referrals before {year}, {b}, and referrals "
+            f"in {year} and later, {a} ({test}).")
+
+
+def _s3_support(desc: pd.DataFrame) -> list[str]:
+    """Offered support (of cases with an offer status recorded) and accepted it (of offers)."""
+    offered = _row(desc, table="section3_4", variable="offered", level="yes")
+    accepted = _row(desc, table="section3_4", variable="accepted", level="yes")
+    out = []
+    if int(offered["denominator"]):
+        missing = _s3_missing(desc, "section3_4", "offered")
+        note = f" ({missing:,} cases had none recorded)" if missing else ""
+        out.append(f"The victim was offered victim support services in {quantify(float(offered['pct']), 'cases')}: "
+                   f"{_s3_of(offered, 'cases with an offer status recorded')}{note}.")
+    if int(accepted["denominator"]):
+        missing = _s3_missing(desc, "section3_4", "accepted")
+        note = f" (acceptance was not recorded in {missing:,})" if missing else ""
+        out.append(f"Where support was offered, the victim accepted it in {_s3_of(accepted, 'cases')}{note}.")
+    return out
+
+
+def _s3_engagement_levels(desc: pd.DataFrame) -> str:
+    """Positive, negative and undetermined engagement, ongoing and no-crime cases left out."""
+    ongoing = _row(desc, table="section3_4", variable="engagement_excluded", level="ongoing")
+    no_crime = _row(desc, table="section3_4", variable="engagement_excluded", level="no_crime")
+    pos = _row(desc, table="section3_4", variable="engagement_level", level="positive")
+    neg = _row(desc, table="section3_4", variable="engagement_level", level="negative")
+    undetermined = _row(desc, table="section3_4", variable="engagement_level", level="not_determined")
+    lead = (f"Leaving out the {int(ongoing['n']):,} cases whose investigation was ongoing and the "
+            f"{int(no_crime['n']):,} recorded as no crime")
+    if int(pos["denominator"]) == 0:
+        return f"{lead}, no case remained in which engagement could be assessed."
+    return (f"{lead}, engagement with the police was positive in {_s3_share(pos)} of the remaining "
+            f"{int(pos['denominator']):,} cases and negative in {_s3_share(neg)}. In "
+            f"{quantify(float(undetermined['pct']), 'cases')}, {_s3_share(undetermined)}, the victim's level of "
+            f"engagement could not be determined from the recorded outcome.")
 
 
 def engagement_text(desc: pd.DataFrame, alpha: float) -> str:
     """Section 3.4: offered and accepted support, the change by date of referral (tests at
     ``alpha``), and the levels of engagement with ongoing and no-crime cases left out."""
-    offered = _row(desc, table="section3_4", variable="offered", level="yes")
-    accepted = _row(desc, table="section3_4", variable="accepted", level="yes")
-    text = []
-    if int(offered["denominator"]):
-        missing = _s3_missing(desc, "section3_4", "offered")
-        text.append(f"The victim was offered victim support services in {quantify(float(offered['pct']), 'cases')}: "
-                    f"{_s3_of(offered, 'cases with an offer status recorded')}"
-                    + (f" ({missing:,} cases had none recorded)." if missing else "."))
-    if int(accepted["denominator"]):
-        missing = _s3_missing(desc, "section3_4", "accepted")
-        text.append(f"Where support was offered, the victim accepted it in {_s3_of(accepted, 'cases')}"
-                    + (f" (acceptance was not recorded in {missing:,})." if missing else "."))
+    text = _s3_support(desc)
     text.append(_s3_period_sentence(desc, "offered_by_period", "the share of cases in which support was offered", alpha))
     text.append(_s3_period_sentence(desc, "accepted_by_period", "the share of offers that were accepted", alpha))
-    ongoing = _row(desc, table="section3_4", variable="engagement_excluded", level="ongoing")
-    no_crime = _row(desc, table="section3_4", variable="engagement_excluded", level="no_crime")
-    pos = _row(desc, table="section3_4", variable="engagement_level", level="positive")
-    neg = _row(desc, table="section3_4", variable="engagement_level", level="negative")
-    nd = _row(desc, table="section3_4", variable="engagement_level", level="not_determined")
-    lead = (f"Leaving out the {int(ongoing['n']):,} cases whose investigation was ongoing and the {int(no_crime['n']):,} "
-            f"recorded as no crime")
-    if int(pos["denominator"]) == 0:
-        text.append(f"{lead}, no case remained in which engagement could be assessed.")
-    else:
-        text.append(f"{lead}, engagement with the police was positive in {_s3_share(pos)} of the remaining "
-                    f"{int(pos['denominator']):,} cases and negative in {_s3_share(neg)}. In "
-                    f"{quantify(float(nd['pct']), 'cases')}, {_s3_share(nd)}, the victim's level of engagement could not "
-                    f"be determined from the recorded outcome.")
+    text.append(_s3_engagement_levels(desc))
     return " ".join(text)
 
 

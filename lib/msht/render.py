@@ -400,7 +400,8 @@ _PAGE_STYLE = (
 def _page(title: str, body: str) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        + FALLBACK_MARKER
+        + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>{html.escape(title)}</title><style>{_PAGE_STYLE}</style></head><body>\n{body}\n</body></html>\n"
     )
 
@@ -548,6 +549,20 @@ def _with_front_matter(qmd: str, updates: dict) -> str:
     return f"---\n{dumped}---\n{rest}"
 
 
+def executed_notebooks(params: Params, root: Path) -> list[Path]:
+    """The run's executed notebooks, in order; a clear error if the run has not been made."""
+    folder = executed_dir(params, root)
+    paths = [folder / name for name in NOTEBOOKS]
+    missing = [p.name for p in paths if not p.exists()]
+    if missing:
+        where = folder.relative_to(root) if folder.is_relative_to(root) else folder.name
+        raise FileNotFoundError(
+            f"run {params.run_name!r} has no executed notebooks {missing} in {where}: "
+            "run the notebooks first (make run PARAMS=...)"
+        )
+    return paths
+
+
 def stage(params: Params, root: Path | None = None, *, renderer: str = "") -> Path:
     """Copy the Quarto project and the run's executed notebooks into ``_output/<run>/site``, with
     the run's metadata, ``_variables.yml`` and the reproducibility appendix; return the folder."""
@@ -558,10 +573,9 @@ def stage(params: Params, root: Path | None = None, *, renderer: str = "") -> Pa
     (site / "notebooks").mkdir(parents=True)
     shutil.copy2(root / "_quarto.yml", site / "_quarto.yml")
     shutil.copytree(root / "report", site / "report")
-    src = executed_dir(params, root)
-    for name in NOTEBOOKS:
-        nb = nbformat.read(src / name, as_version=4)
-        nbformat.write(report_view(nb), site / "notebooks" / name)
+    for path in executed_notebooks(params, root):
+        nb = nbformat.read(path, as_version=4)
+        nbformat.write(report_view(nb), site / "notebooks" / path.name)
     (site / "_variables.yml").write_text(
         "# Written by msht.render.stage() from the run's params; read by the var shortcode.\n"
         + yaml.safe_dump(report_variables(params), sort_keys=False, allow_unicode=True),
@@ -588,10 +602,31 @@ def render_quarto(params: Params, quarto: str, root: Path | None = None, *, log=
     site = stage(params, root, renderer=f"Quarto {quarto_version(quarto)}")
     out = RunPaths.from_params(params, root).report_dir
     out.mkdir(parents=True, exist_ok=True)
+    remove_fallback_pages(out)
     subprocess.run([quarto, "render", "--output-dir", str(out)], cwd=site, check=True)
     for page, gone in postprocess_html(out).items():
         log(f"removed {len(gone)} unneeded CDN script tag(s) from {page}")
     return out
+
+
+FALLBACK_MARKER = '<meta name="generator" content="msht render_fallback">'
+
+
+def fallback_pages() -> list[str]:
+    """The files :func:`render_fallback` writes into ``report_dir``."""
+    return [name.replace(".ipynb", ".html") for name in NOTEBOOKS] + [REPRO_PAGE, "index.html"]
+
+
+def remove_fallback_pages(folder: Path) -> None:
+    """Remove an earlier fallback's pages, so that a Quarto render does not sit beside them
+    (``index.html`` only if the fallback wrote it)."""
+    for name in fallback_pages():
+        path = folder / name
+        if not path.is_file():
+            continue
+        if name == "index.html" and FALLBACK_MARKER not in path.read_text(encoding="utf-8", errors="replace"):
+            continue
+        path.unlink()
 
 
 def _notebook_title(nb: nbformat.NotebookNode, fallback: str) -> str:
@@ -614,8 +649,9 @@ def render_fallback(params: Params, root: Path | None = None) -> Path:
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     items = []
-    for name in NOTEBOOKS:
-        nb = report_view(nbformat.read(executed_dir(params, root) / name, as_version=4), captions=True)
+    for path in executed_notebooks(params, root):
+        name = path.name
+        nb = report_view(nbformat.read(path, as_version=4), captions=True)
         body, _ = exporter.from_notebook_node(nb)
         body = add_alt_texts(body, figure_alt_texts(nb))
         target = out / name.replace(".ipynb", ".html")
@@ -632,13 +668,14 @@ def render_fallback(params: Params, root: Path | None = None) -> Path:
         "<br><small>Appendix 7: parameters, package versions, git commit, input checksums</small></li>"
     )
     banner = f'<p class="banner">{html.escape(SYNTHETIC_BANNER)}</p>' if params.synthetic else ""
+    hint = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(QUARTO_HINT))
     body = (
         f"<h1>{html.escape(params.report_title)}</h1>"
         f"<p>{html.escape(params.force_name)}, {period_label(params)}</p>"
         + banner
         + "<p>Rendered without Quarto: the executed notebooks with their code hidden. They hold every "
         "table, figure and computed sentence of the report; the article's static prose, layout and "
-        f"PDF need Quarto ({html.escape(QUARTO_HINT)}).</p><ul>"
+        f"PDF need Quarto: {hint}.</p><ul>"
         + "".join(items)
         + "</ul>"
     )

@@ -79,6 +79,7 @@ estimated has one row with empty term columns, ``converged`` false and the reaso
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Final
@@ -125,14 +126,41 @@ def conform(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     return frame[cols]
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_TRIGGERS: Final[tuple[str, ...]] = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+def neutralise_formula(value: object) -> object:
+    """Prefix ``'`` to a text value a spreadsheet would run as a formula (``=cmd|' /C calc'!A0``,
+    ``+``, ``-``, ``@``, tab, carriage return), as OWASP recommends. Numbers written as text
+    (``-1.5``) and a lone ``-`` are left alone; non-text values are returned as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS) and value != "-" and not _NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Apply :func:`neutralise_formula` to every text column (raw values echoed in results, such
+    as ``spellings.csv``'s ``raw_value``, come from the police extracts: untrusted input)."""
+    text_cols = [c for c in frame.columns if frame[c].dtype == object or isinstance(frame[c].dtype, pd.StringDtype)]
+    if not text_cols:
+        return frame
+    out = frame.copy()
+    for col in text_cols:
+        out[col] = out[col].map(neutralise_formula, na_action="ignore")
+    return out
+
+
 def write_csv(frame: pd.DataFrame, name: str, results_dir: Path) -> Path:
     """Write results ``name`` atomically (temporary file, then rename) as ``<results_dir>/<name>.csv``.
 
     Floats are written with 6 significant digits so that two runs on the same input give
-    byte-identical files.
+    byte-identical files. Text that a spreadsheet would run as a formula is neutralised
+    (:func:`neutralise_formulas`).
     """
     results_dir.mkdir(parents=True, exist_ok=True)
-    out = conform(frame, name)
+    out = neutralise_formulas(conform(frame, name))
     target = results_dir / f"{name}.csv"
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".csv", dir=results_dir)
     os.close(fd)

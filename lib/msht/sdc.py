@@ -39,15 +39,22 @@ Descriptives block:
   -- the smallest further count that makes the block safe is hidden (``secondary``, ``"[c]"``);
 4. if no choice of cells can make the block safe, the whole block is withheld (``withheld``,
    every count ``"[c]"``, which then says nothing about its size);
-5. non-count rows (level ``max``: the largest number of cases of one victim) describe one
-   person and are hidden (``extreme_value``).
+5. rows whose ``n`` is not a count (levels in :data:`NON_COUNT_LEVELS`: a median, a
+   parameter) are left alone, except a maximum or minimum (the largest number of cases of one
+   victim), which describes one person and is hidden (``extreme_value``).
+
+A block with one known count level other than ``all`` (a ``yes`` flag, ``left_out`` of
+``entries_outliers``) is treated as the binary "this level / the rest" with an unprinted
+complement D - n. Flags of one table share their denominator and their one ``unknown`` row
+(variable ``exploitation_type``): a hidden small unknown count hides the denominator of all.
 
 Association block: a row total d_i in 1..m-1 hides the row (``small_total``); an outcome-yes
 count n in 1..m-1 hides it (``small_count``); an outcome-no count d_i - n in 1..m-1 hides n
 (``small_complement``). Then secondary suppression as above, first of further ``n`` cells, then
 of row totals, then the whole block. Because ``accepted`` is measured on cases *offered*
 support, a level whose ``offered`` "yes" count is hidden has its whole ``accepted`` row hidden
-(``linked``; see :data:`NESTED`). In a block with any suppression the test statistic and p
+(``linked``; see :data:`NESTED`). A one-row block (``overall``, the population itself) only
+gets primary suppression: there is nothing to hide it among. In a block with any suppression the test statistic and p
 (which would give the hidden cells back) are withheld (``test_withheld``) and only the p band
 (``p<0.001``, ``p<0.01``, ``p<0.05``, ``p≥0.05``) is published.
 
@@ -73,6 +80,10 @@ information as columns for the display layer: ``suppressed`` (the count is hidde
 frames also ``test_suppressed`` and ``p_display``. :func:`msht.results.conform` drops these columns when the contract CSV is
 written.
 
+Other results files built from the same cross-tables (test details, residuals, comparisons with
+the seed, regression) must not publish what a suppression hides: :func:`withhold_for_blocks`
+blanks them block by block.
+
 Limits: each block is protected on its own (plus the ``accepted``-within-``offered`` link).
 Counts of the same units published in two places (say a table of cases by a factor, and that
 factor's association denominators) are not protected jointly; a release should still be read
@@ -92,8 +103,12 @@ import pandas as pd
 SMALL_MARK: Final[str] = "<{m}"
 #: Display mark of every other hidden value (ONS "[c]": confidential).
 SECONDARY_MARK: Final[str] = "[c]"
-#: Level codes that are statistics about one unit, not counts of units.
-NON_COUNT_LEVELS: Final[frozenset[str]] = frozenset({"max", "min"})
+#: Level codes whose ``n`` is a statistic or a parameter, not a count of units.
+NON_COUNT_LEVELS: Final[frozenset[str]] = frozenset({"max", "min", "median", "mean", "threshold"})
+#: Of those, the ones that describe one unit (the largest or smallest value): hidden under SDC.
+EXTREME_LEVELS: Final[frozenset[str]] = frozenset({"max", "min"})
+#: The level of a block whose one count is its own denominator (``section3_1``'s ``cases``).
+TOTAL_LEVELS: Final[frozenset[str]] = frozenset({"all", "overall"})
 #: The ``unknown`` level code (see :mod:`msht.vocab`).
 UNKNOWN: Final[str] = "unknown"
 #: Association outcomes measured within another outcome's "yes" cases: child -> parent.
@@ -282,7 +297,13 @@ def _union(values: Iterable[int]) -> int:
 
 
 @dataclass
-class _DescBlock:
+class DescBlock:
+    """One descriptives block and, after protection, what is hidden and why.
+
+    ``hide`` maps a known level's position to its reason; ``u_reason`` is the unknown count's;
+    ``d_hidden`` says the denominator (and so every percentage) is hidden.
+    """
+
     known: list[int]  # frame index of each known-level row
     values: list[int]
     d: int
@@ -299,7 +320,7 @@ class _DescBlock:
         return self.d + self.u
 
 
-def _desc_items(b: _DescBlock, m: int) -> tuple[list[Item], int]:
+def _desc_items(b: DescBlock, m: int) -> tuple[list[Item], int]:
     """The hidden cells of a descriptives block as items of one sum constraint, and its target."""
     items: list[Item] = []
     shown = sum(v for i, v in enumerate(b.values) if i not in b.hide)
@@ -334,14 +355,14 @@ def _desc_items(b: _DescBlock, m: int) -> tuple[list[Item], int]:
     return items, target
 
 
-def _desc_ok(b: _DescBlock, m: int) -> bool:
+def _desc_ok(b: DescBlock, m: int) -> bool:
     items, target = _desc_items(b, m)
     if target < 0:
         return False
     return audit_block(items, 0, target)
 
 
-def _protect_desc_block(b: _DescBlock, m: int, protect_unknown: bool) -> None:
+def _protect_desc_block(b: DescBlock, m: int, protect_unknown: bool) -> None:
     for i, v in enumerate(b.values):
         if 1 <= v < m:
             b.hide[i] = "small_count"
@@ -366,7 +387,21 @@ def _protect_desc_block(b: _DescBlock, m: int, protect_unknown: bool) -> None:
         b.hide[candidates[0]] = "secondary"
 
 
-def _withhold_desc(b: _DescBlock) -> None:
+def protect_frequency_block(values: list[int], unknown: int | None, min_cell_count: int, *, binary: bool = False,
+                            denominator: int | None = None, protect_unknown: bool = True) -> DescBlock:
+    """Protect one descriptives block given as plain counts (what :func:`protect_descriptives` does
+    per block). ``unknown`` is the unknown row's count (``None``: no such row); ``binary`` marks a
+    single ``yes`` level whose complement is ``denominator - values[0]``."""
+    m = _check_m(min_cell_count)
+    d = sum(values) if denominator is None else denominator
+    b = DescBlock(known=list(range(len(values))), values=list(values), d=d, binary=binary,
+                  u_index=None if unknown is None else len(values), u=unknown or 0)
+    if m > 1:
+        _protect_desc_block(b, m, protect_unknown)
+    return b
+
+
+def _withhold_desc(b: DescBlock) -> None:
     b.withheld = True
     for i in range(len(b.values)):
         b.hide[i] = "withheld"
@@ -423,7 +458,7 @@ def protect_descriptives(rows: pd.DataFrame, min_cell_count: int, *, protect_unk
         shared_u = blocks[lone_unknown[0]].index[0] if len(lone_unknown) == 1 and flag_vars else None
         for var, blk in blocks.items():
             counts = blk[~blk["level"].isin(NON_COUNT_LEVELS)]
-            for idx in blk.index[blk["level"].isin(NON_COUNT_LEVELS)]:
+            for idx in blk.index[blk["level"].isin(EXTREME_LEVELS)]:
                 _hide(out, idx, "n", "extreme_value", SECONDARY_MARK)
                 _hide(out, idx, "pct", "extreme_value", SECONDARY_MARK)
             known = counts[counts["level"] != UNKNOWN]
@@ -438,8 +473,9 @@ def protect_descriptives(rows: pd.DataFrame, min_cell_count: int, *, protect_unk
             d = int(known["denominator"].dropna().iloc[0]) if known["denominator"].notna().any() else int(known["n"].sum())
             u_index = unknown.index[0] if len(unknown) else (shared_u if var in flag_vars else None)
             u = int(src.at[u_index, "n"]) if u_index is not None else 0
-            b = _DescBlock(known=list(known.index), values=[int(v) for v in known["n"]], d=d,
-                           binary=var in flag_vars, u_index=u_index, u=u)
+            binary = len(known) == 1 and known["level"].iloc[0] not in TOTAL_LEVELS
+            b = DescBlock(known=list(known.index), values=[int(v) for v in known["n"]], d=d,
+                          binary=binary, u_index=u_index, u=u)
             _protect_desc_block(b, m, protect_unknown)
             _apply_desc(out, b, m)
     return out
@@ -463,7 +499,7 @@ def _hide(out: pd.DataFrame, idx, column: str, reason: str, display: str = SECON
         out.at[idx, "pct_reason"] = reason
 
 
-def _apply_desc(out: pd.DataFrame, b: _DescBlock, m: int) -> None:
+def _apply_desc(out: pd.DataFrame, b: DescBlock, m: int) -> None:
     for i, idx in enumerate(b.known):
         if i in b.hide:
             _hide(out, idx, "n", b.hide[i], _mark(m, b.hide[i]) if not b.withheld else SECONDARY_MARK)
@@ -482,7 +518,9 @@ def _apply_desc(out: pd.DataFrame, b: _DescBlock, m: int) -> None:
 
 
 @dataclass
-class _AssocBlock:
+class AssocBlock:
+    """One association block (rows of (n, d)) and, after protection, the reasons per row."""
+
     index: list[int]
     n: list[int]
     d: list[int]
@@ -512,7 +550,7 @@ def _d_domain(reason: str, m: int) -> Domain:
     return not_small(m)  # linked, secondary
 
 
-def _assoc_items(b: _AssocBlock, m: int) -> tuple[list[Item], int, int]:
+def _assoc_items(b: AssocBlock, m: int) -> tuple[list[Item], int, int]:
     shown_n = sum(v for i, v in enumerate(b.n) if i not in b.n_reason)
     shown_d = sum(v for i, v in enumerate(b.d) if i not in b.d_reason)
     s_n = sum(b.n) - shown_n
@@ -533,12 +571,12 @@ def _assoc_items(b: _AssocBlock, m: int) -> tuple[list[Item], int, int]:
     return items, s_d, s_n
 
 
-def _assoc_ok(b: _AssocBlock, m: int) -> bool:
+def _assoc_ok(b: AssocBlock, m: int) -> bool:
     items, s_d, s_n = _assoc_items(b, m)
     return audit_block(items, s_d, s_n)
 
 
-def _protect_assoc_block(b: _AssocBlock, m: int, linked: set[int]) -> None:
+def _protect_assoc_block(b: AssocBlock, m: int, linked: set[int]) -> None:
     for i, (n, d) in enumerate(zip(b.n, b.d)):
         if 1 <= d < m:
             b.n_reason[i] = b.d_reason[i] = "small_total"
@@ -548,6 +586,8 @@ def _protect_assoc_block(b: _AssocBlock, m: int, linked: set[int]) -> None:
             b.n_reason[i] = "small_count"
         elif 1 <= d - n < m:
             b.n_reason[i] = "small_complement"
+    if len(b.n) == 1:  # the block is the population itself (``overall``): nothing to hide it among
+        return
     while not _assoc_ok(b, m):
         n_cands = sorted((i for i in range(len(b.n)) if i not in b.n_reason), key=lambda i: (b.n[i], i))
         d_cands = sorted((i for i in range(len(b.n)) if i not in b.d_reason), key=lambda i: (b.d[i], i))
@@ -564,7 +604,7 @@ def _protect_assoc_block(b: _AssocBlock, m: int, linked: set[int]) -> None:
         _apply_move(b, kind, i)
 
 
-def _apply_move(b: _AssocBlock, kind: str, i: int):
+def _apply_move(b: AssocBlock, kind: str, i: int):
     if kind == "n":
         b.n_reason[i] = "secondary"
         return lambda: b.n_reason.pop(i)
@@ -580,7 +620,17 @@ def _apply_move(b: _AssocBlock, kind: str, i: int):
     return undo
 
 
-def _withhold_assoc(b: _AssocBlock) -> None:
+def protect_association_block(n: list[int], d: list[int], min_cell_count: int, *, linked: Iterable[int] = ()) -> AssocBlock:
+    """Protect one association block given as plain counts: per level, the outcome-yes count ``n``
+    and the row total ``d``; ``linked`` lists the rows hidden because of an enclosing outcome."""
+    m = _check_m(min_cell_count)
+    b = AssocBlock(index=list(range(len(n))), n=list(n), d=list(d))
+    if m > 1:
+        _protect_assoc_block(b, m, set(linked))
+    return b
+
+
+def _withhold_assoc(b: AssocBlock) -> None:
     b.withheld = True
     for i in range(len(b.n)):
         b.n_reason[i] = "withheld"
@@ -617,7 +667,7 @@ def protect_associations(rows: pd.DataFrame, min_cell_count: int, *, nested: dic
     hidden_yes: dict[tuple[str, str], set[str]] = {}
     for outcome in order:
         for factor, blk in out[out["outcome"] == outcome].groupby("factor", sort=False):
-            b = _AssocBlock(index=list(blk.index), n=[int(v) for v in rows.loc[blk.index, "n"]],
+            b = AssocBlock(index=list(blk.index), n=[int(v) for v in rows.loc[blk.index, "n"]],
                             d=[int(v) for v in rows.loc[blk.index, "denominator"]])
             parent = nested.get(outcome)
             parent_hidden = hidden_yes.get((parent, factor), set()) if parent else set()
@@ -641,6 +691,34 @@ def protect_associations(rows: pd.DataFrame, min_cell_count: int, *, nested: dic
                     out.at[idx, "p"] = math.nan
                     out.at[idx, "test_suppressed"] = True
     return out
+
+
+def withhold_for_blocks(frame: pd.DataFrame, protected: pd.DataFrame, *, file: str,
+                        keep: Iterable[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Blank every value of ``frame`` that belongs to an association block with a suppression.
+
+    For the files derived from the same cross-tables (``association_tests.csv``,
+    ``association_residuals.csv``, ``association_vs_published.csv``): their statistics, expected
+    counts, residuals, odds ratios and counts would give the hidden cells back. ``frame`` needs
+    ``outcome`` and ``factor`` columns; ``protected`` is the output of
+    :func:`protect_associations`. Columns in ``keep`` (and ``outcome``, ``factor``, ``level``)
+    are left as they are. Returns the blanked frame and its ``suppression.csv`` rows (reason
+    ``test_withheld``).
+    """
+    out = frame.copy()
+    blocks = protected.loc[protected["suppressed"] | protected["denominator_suppressed"], ["outcome", "factor"]]
+    hit = pd.MultiIndex.from_frame(out[["outcome", "factor"]]).isin(pd.MultiIndex.from_frame(blocks.drop_duplicates()))
+    keys = {"outcome", "factor", "level", *keep}
+    cols = [c for c in out.columns if c not in keys]
+    rows = []
+    if hit.any():
+        for col in cols:
+            out[col] = out[col].astype(object)
+        out.loc[hit, cols] = pd.NA
+        for _, r in out[hit].iterrows():
+            rows += [{"file": file, "table": r["outcome"], "variable": r["factor"], "level": r.get("level", ""),
+                      "column": c, "reason": "test_withheld", "display": SECONDARY_MARK} for c in cols]
+    return out, pd.DataFrame(rows, columns=list(SUPPRESSION_COLUMNS))
 
 
 # ----------------------------------------------------------------------------------------------

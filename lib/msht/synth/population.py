@@ -1,12 +1,34 @@
-"""Swap-only simulated annealing behind :mod:`msht.synth.population` (internal).
+"""The calibrated synthetic population: a clean, deterministic twin of the seed's data.
 
-Stage 1 fits victims and cases, stage 2 fits case-offender pairs. Every column starts as a
-shuffled array holding exactly its target counts (missing remainder included); the annealer
-then only *swaps* a value between two units, so one-way counts never change. The score is the
-sum of absolute differences from every Appendix 4 cell (plus Table 1 as a soft term), updated
-incrementally per move; hard rules live in the move generator.
+:func:`build_population` returns a :class:`~msht.synth.model.Population` (victims, cases,
+case-offender pairs) whose counts reproduce the published figures transcribed in
+``msht/data/published.csv`` / ``appendix4_published.csv``, through the integer targets decided
+in ``msht/data/targets.yaml`` (decisions and conflicts: ``msht/data/TARGETS.md``).
+:func:`calibration_report` lists every target with its published and reproduced value.
 
-Integer codes used here (the public frames use the vocabulary codes):
+Method (swap-only simulated annealing):
+
+1. Targets first (``targets.yaml``).
+2. Every column starts as a shuffled array holding exactly its target counts, missing remainder
+   included.
+3. The annealer only *swaps* a value between two units (two cases; two victims for victim
+   attributes; two offender slots or two offender persons), so every one-way count
+   (Appendices 1-3, outcome totals) stays exact. The score is the sum of absolute differences
+   from every Appendix 4 cell, plus Table 1 as a soft term, updated incrementally per move, at a
+   low temperature (count units), with reheating cycles until every target is met. Hard rules
+   are in the move generator: county lines only on criminal-exploitation cases located in the
+   UK (or unrecorded); one police-record entry only for a single-case victim.
+4. Stage 1 fits victims and cases; stage 2 fits case-offender pairs once case outcomes are fixed.
+5. Scale k replicates the scale-1 population k times with new IDs.
+
+Everything the seed does not publish (offer x engagement, sex x age, co-occurring exploitation
+types, ...) is arbitrary in the twin: see TARGETS.md.
+
+Frame contract (``msht.synth.model``): victims ``n_entries``, ``n_as_victim`` and
+``n_as_perpetrator`` are nullable ``Int64``: NA for the victims not found in the police-record
+data (TARGETS.md D8). A case with all five exploitation flags False has no type recorded.
+
+Integer codes used internally:
 
 =========  ======================================================================
 sex        0 male, 1 female, 2 missing
@@ -118,7 +140,8 @@ def _multi_case_counts(rng: np.random.Generator, n_multi: int, total: int, lo: i
     return k
 
 
-def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_000, anneal_iter: int = 3_000_000, temp0: float = 1.5, temp1: float = 0.15) -> Stage1Result:
+def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_000, anneal_iter: int = 3_000_000, temp0: float = 1.5, temp1: float = 0.15,
+           reheat_iter: int = 1_000_000, reheat_temp: float = 0.5) -> Stage1Result:
     """Fit victims and cases to Appendix 1, 2 and 4 (case-level factors) and Table 1."""
     V, C = t["victims"], t["cases"]
     nv, nc = t["totals"]["victims"], t["totals"]["cases"]
@@ -327,6 +350,7 @@ def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_0
     check_every = 256 * 80
     log_ratio = math.log(temp1 / temp0)
     temp = temp0
+    trace: list[tuple[int, float, bool]] = []
     for it in range(1, max_iter + 1):
         if bi + 4 > blen:
             R.refill()
@@ -335,10 +359,16 @@ def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_0
         ra, rb, racc = buf[bi + 1], buf[bi + 2], buf[bi + 3]
         bi += 4
         if it % 256 == 0:
-            temp = temp0 * exp(log_ratio * min(1.0, it / anneal_iter))
+            if it <= anneal_iter:
+                temp = temp0 * exp(log_ratio * it / anneal_iter)
+            else:  # reheating cycles until every target is met
+                frac = ((it - anneal_iter) % reheat_iter) / reheat_iter
+                temp = reheat_temp * exp(math.log(temp1 / reheat_temp) * frac)
             if it % check_every == 0:
                 score_a4 = sum(wts[i] * abs(dev[i]) for i in range(len(dev)))
-                if score_a4 == 0 and _table1_ok(n1, nk, p1):
+                t1_ok = _table1_ok(n1, nk, p1)
+                trace.append((it, score_a4, t1_ok))
+                if score_a4 == 0 and t1_ok:
                     break
         if kind in vattr_of:
             arr = vattr_of[kind]
@@ -589,7 +619,7 @@ def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_0
         referral=np.array(cref), agency=np.array(cagy), county=np.array(ccl), location=np.array(cloc),
         types=np.array(ctyp), eng3=np.array(ceng), off4=np.array(coff), recoff=np.array(crof),
         score_app4=score_a4, score_table1=t1_score(), iterations=it,
-        stats={"groups": gnames, "dev": dev},
+        stats={"groups": gnames, "dev": dev, "trace": trace},
     )
 
 
@@ -1116,15 +1146,8 @@ class CalibrationError(RuntimeError):
     """The annealer stopped before meeting every hard target (should not happen)."""
 
 
-def build_population(seed: int = 20240132, scale: int = 1) -> Population:
-    """Build the calibrated, deterministic, clean synthetic population.
-
-    At ``scale`` 1 it reproduces the targets of ``msht/data/targets.yaml`` (see
-    :func:`calibration_report`); ``scale`` k > 1 replicates that population k times with new
-    IDs, so every count is exactly k times the scale-1 count. Same seed, same frames.
-    """
-    if int(scale) < 1:
-        raise ValueError("scale must be a positive integer")
+def _build(seed: int) -> Population:
+    """Build the scale-1 population of ``seed`` (no cache)."""
     t = load_targets()
     rng = np.random.default_rng(seed)
     s1 = stage1(t, rng)
@@ -1135,6 +1158,30 @@ def build_population(seed: int = 20240132, scale: int = 1) -> Population:
         raise CalibrationError(f"stage 2 stopped {s2.score} count units from the Appendix 4 offender targets")
     pop = _frames(t, s1, s2, rng)
     pop.check()
+    return pop
+
+
+_CACHE: dict[int, Population] = {}
+
+
+def build_population(seed: int = 20240132, scale: int = 1) -> Population:
+    """Build the calibrated, deterministic, clean synthetic population.
+
+    At ``scale`` 1 it reproduces the targets of ``msht/data/targets.yaml`` (see
+    :func:`calibration_report`); ``scale`` k > 1 replicates that population k times with new
+    IDs, so every count is exactly k times the scale-1 count. The same seed gives the same
+    frames. The scale-1 population of the last few seeds is cached in memory (the frames
+    returned are copies).
+    """
+    if int(scale) != scale or int(scale) < 1:
+        raise ValueError(f"scale must be a positive integer, got {scale!r}")
+    seed = int(seed)
+    if seed not in _CACHE:
+        if len(_CACHE) >= 2:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[seed] = _build(seed)
+    base = _CACHE[seed]
+    pop = Population(victims=base.victims.copy(), cases=base.cases.copy(), offenders=base.offenders.copy())
     return _replicate(pop, int(scale))
 
 
@@ -1381,7 +1428,7 @@ def calibration_report(pop: Population, scale: int = 1) -> pd.DataFrame:
     add(*S2, "police_entries", "several", "", 1549, float(((ne.fillna(0) > 1) & base).sum()) / scale, 0.0, f"{CONFLICT}: printed n fits a denominator near 1,811 victims (TARGETS.md D8)")
     add(*S2, "entries_median", "all", "", 8, float(ne[base].median()), 0.0)
     add(*S2, "entries_max", "all", "", 476, float(ne[base].max()), 0.0)
-    big = sorted(ne[outl].astype(int).tolist(), reverse=True) + [0, 0]
+    big = sorted(set(ne[outl].astype(int).tolist()), reverse=True) + [0, 0]
     add(*S2, "entries_outlier", "first", "", 2475, big[0], 0.0)
     add(*S2, "entries_outlier", "second", "", 1828, big[1], 0.0)
     add(*S2, "has_victim_entry", "yes", "pct", 99.8, pct(v["n_as_victim"].fillna(0) > 0, base), tol)

@@ -206,7 +206,12 @@ def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRate
     n = len(cases)
     pick = rng.permutation(n)
     n_dup, n_upd, n_miss = (int(round(r * n)) for r in (rates.duplicate, rates.update, rates.missing_victim_id))
-    dup_src, upd_src, miss_src = pick[:n_dup], pick[n_dup : n_dup + n_upd], pick[n_dup + n_upd : n_dup + n_upd + n_miss]
+    # a stale version (outcome ongoing, no offer recorded) must differ from the final one
+    updatable = ((cases["engagement"] != "ongoing") | cases["offered"].notna()).to_numpy()[pick]
+    upd_pool = pick[updatable]
+    upd_src = upd_pool[:n_upd]
+    rest = pick[~np.isin(pick, upd_src)]
+    dup_src, miss_src = rest[:n_dup], rest[n_dup : n_dup + n_miss]
 
     dups = cases.iloc[dup_src].copy()
     dups["occurrence_number"] = new_occurrences(len(dups), dups["date"])
@@ -291,6 +296,9 @@ def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRate
         ],
         ignore_index=True,
     )
+    # a victim with no police-record data (NA) has no entry rows
+    for col in ("n_entries", "n_as_victim", "n_as_perpetrator"):
+        ent_people[col] = pd.to_numeric(ent_people[col]).fillna(0).astype("int64")
     reps = ent_people["n_entries"].to_numpy()
     person = np.repeat(ent_people["person_id"].to_numpy(), reps)
     k = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)  # position within each person
