@@ -34,9 +34,13 @@ def one_run(folder: Path, min_cell_count: int = 0) -> dict[str, str]:
     clean.write_tables(result, processed)
     data = clean.read_tables(processed)
     frames = {name: e.frame for name, e in extracts.items()}
-    parts = describe.section3(data["cases"], data["victims"], data["offenders"],
-                              outlier_min_entries=Params.outlier_min_entries,
-                              years=describe.period_years(Params.period_start, Params.period_end))
+    parts = describe.section3(
+        data["cases"],
+        data["victims"],
+        data["offenders"],
+        outlier_min_entries=Params.outlier_min_entries,
+        years=describe.period_years(Params.period_start, Params.period_end),
+    )
     descriptives = describe.combine(parts)
     rows, seed_tests = associate.run_all(data["cases"], data["offenders"])
     tests = associate.test_table(seed_tests, 0.05)

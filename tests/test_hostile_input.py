@@ -185,7 +185,9 @@ def test_wrong_delimiter_is_detected_and_counted(base, baseline, sep):
     save(load(base, "cases"), base, "cases", sep=sep)
     extracts, result = run(base)
     assert summary(result) == baseline
-    assert notes(extracts, "cases")[f"the file uses {sep!r} as its delimiter (read as such)"] == len(extracts["cases"].frame)
+    assert notes(extracts, "cases")[f"the file uses {sep!r} as its delimiter (read as such)"] == len(
+        extracts["cases"].frame
+    )
 
 
 def test_mixed_line_endings(base, baseline):
@@ -197,7 +199,7 @@ def test_mixed_line_endings(base, baseline):
 
 def test_quoted_fields_with_embedded_newlines_keep_row_numbers(base):
     frame = load(base, "cases")
-    frame.loc[1, "referring_agency"] = "Salvation\nArmy, \"North\"\r\nteam"
+    frame.loc[1, "referring_agency"] = 'Salvation\nArmy, "North"\r\nteam'
     frame.loc[9, "recorded_date"] = "not yet"
     save(frame, base, "cases")
     message = error(base)
@@ -205,7 +207,7 @@ def test_quoted_fields_with_embedded_newlines_keep_row_numbers(base):
     frame.loc[9, "recorded_date"] = frame.loc[8, "recorded_date"]
     save(frame, base, "cases")
     extracts, _ = run(base)
-    assert extracts["cases"].frame.loc[1, "referring_agency"] == "Salvation\nArmy, \"North\"\r\nteam"
+    assert extracts["cases"].frame.loc[1, "referring_agency"] == 'Salvation\nArmy, "North"\r\nteam'
 
 
 def test_blank_lines_are_skipped_and_rows_keep_their_spreadsheet_numbers(base):
@@ -294,8 +296,11 @@ def test_missing_required_column(base):
 
 
 def test_renamed_columns_through_the_alias_table(base, baseline):
-    save(load(base, "cases").rename(columns={"occurrence_number": "Occurrence No.", "recorded_date": "Date Recorded"}),
-         base, "cases")
+    save(
+        load(base, "cases").rename(columns={"occurrence_number": "Occurrence No.", "recorded_date": "Date Recorded"}),
+        base,
+        "cases",
+    )
     save(load(base, "victims").rename(columns={"sex": "Gender", "date_of_birth": "D.O.B."}), base, "victims")
     extracts, result = run(base)
     assert summary(result) == baseline
@@ -305,8 +310,10 @@ def test_renamed_columns_through_the_alias_table(base, baseline):
 
 def test_header_spelling_differences_are_ignored(base, baseline):
     frame = load(base, "cases")
-    frame.columns = [f"  {c.replace('_', ' ').title()} " if i % 2 else c.upper().replace("_", "-")
-                     for i, c in enumerate(frame.columns)]
+    frame.columns = [
+        f"  {c.replace('_', ' ').title()} " if i % 2 else c.upper().replace("_", "-")
+        for i, c in enumerate(frame.columns)
+    ]
     save(frame, base, "cases")
     extracts, result = run(base)
     assert summary(result) == baseline and notes(extracts, "cases") == {}
@@ -345,7 +352,10 @@ def test_duplicate_headers(base):
     frame["county lines"] = frame["county_lines"]
     save(frame, base, "cases")
     message = error(base)
-    assert "cases.csv: duplicate column header(s) ['county_lines']" in message and "columns 9 ('county_lines') and 13" in message
+    assert (
+        "cases.csv: duplicate column header(s) ['county_lines']" in message
+        and "columns 9 ('county_lines') and 13" in message
+    )
 
 
 def test_an_alias_next_to_its_field_is_a_duplicate(base):
@@ -394,7 +404,9 @@ def test_xlsx_with_several_sheets_reads_the_one_named_like_the_extract(base, bas
     (base / "cases.csv").unlink()
     extracts, result = run(base)
     assert summary(result) == baseline
-    assert "workbook has 2 sheets ('Read me', 'Cases'): read 'Cases' (named like the extract)" in notes(extracts, "cases")
+    assert "workbook has 2 sheets ('Read me', 'Cases'): read 'Cases' (named like the extract)" in notes(
+        extracts, "cases"
+    )
 
 
 def test_xlsx_with_several_sheets_and_none_named_reads_the_first(base, baseline):
@@ -420,7 +432,10 @@ def test_text_in_a_date_field(base):
     frame = load(base, "cases")
     frame.loc[4, "recorded_date"] = "last Tuesday"
     save(frame, base, "cases")
-    assert "cases.csv: column 'recorded_date', row 6: value 'last Tuesday' is not a date (expected dd/mm/yyyy)" in error(base)
+    assert (
+        "cases.csv: column 'recorded_date', row 6: value 'last Tuesday' is not a date (expected dd/mm/yyyy)"
+        in error(base)
+    )
 
 
 @pytest.mark.parametrize("value", ["31/02/2020", "29/02/2021", "00/01/2020", "12/13/2020"])
@@ -490,13 +505,17 @@ def test_age_as_words_is_an_error(base):
 
 def test_ids_with_stray_whitespace_are_stripped_matched_and_counted(base, baseline):
     victims = load(base, "victims")
-    victims["person_id"] = [f" {p}\u00a0" if i % 3 == 0 else (f"\u200b{p}" if i % 3 == 1 else p)
-                            for i, p in enumerate(victims["person_id"])]
+    victims["person_id"] = [
+        f" {p}\u00a0" if i % 3 == 0 else (f"\u200b{p}" if i % 3 == 1 else p) for i, p in enumerate(victims["person_id"])
+    ]
     save(victims, base, "victims", encoding="utf-8")
     extracts, result = run(base)
     assert summary(result) == baseline
     changed = sum(1 for i in range(len(victims)) if i % 3 != 2)
-    assert notes(extracts, "victims")["'person_id': spaces or invisible characters around the identifier removed"] == changed
+    assert (
+        notes(extracts, "victims")["'person_id': spaces or invisible characters around the identifier removed"]
+        == changed
+    )
 
 
 def test_leading_zeros_lost_by_excel_still_match(base, baseline):
@@ -514,7 +533,10 @@ def test_leading_zeros_lost_by_excel_still_match(base, baseline):
     save(victims, base, "victims")
     extracts, result = run(base)
     assert summary(result) == baseline
-    assert notes(extracts, "cases")["'victim_person_id': numeric identifier normalised (leading zeros or '.0' removed)"] > 0
+    assert (
+        notes(extracts, "cases")["'victim_person_id': numeric identifier normalised (leading zeros or '.0' removed)"]
+        > 0
+    )
     assert notes(extracts, "victims")["'person_id': numeric identifier normalised (leading zeros or '.0' removed)"] > 0
 
 
@@ -531,22 +553,29 @@ def test_blank_required_id(base):
     frame = load(base, "police_records")
     frame.loc[6, "incident_reference"] = "   "
     save(frame, base, "police_records")
-    assert ("police_records.csv: column 'incident_reference', row 8: is empty, but the column must have a value "
-            "in every row") in error(base)
+    assert (
+        "police_records.csv: column 'incident_reference', row 8: is empty, but the column must have a value "
+        "in every row"
+    ) in error(base)
 
 
 # ----------------------------------------------------------------------------------------------
 # Formula injection
 # ----------------------------------------------------------------------------------------------
 
-PAYLOADS = ["=cmd|' /C calc'!A0", "+HYPERLINK(\"http://x.invalid\")", "-2+3+cmd|' /C calc'!A0", "@SUM(1+9)*cmd|' /C calc'!A0",
-            "\t=1+1"]
+PAYLOADS = [
+    "=cmd|' /C calc'!A0",
+    '+HYPERLINK("http://x.invalid")',
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+9)*cmd|' /C calc'!A0",
+    "\t=1+1",
+]
 
 
 def test_formula_injection_is_never_evaluated_and_neutralised_on_output(base, tmp_path):
     frame = load(base, "cases")
     for i, payload in enumerate(PAYLOADS):
-        frame.loc[i * 5: i * 5 + 4, "offence_outcome"] = payload  # five times each: not pooled as rare
+        frame.loc[i * 5 : i * 5 + 4, "offence_outcome"] = payload  # five times each: not pooled as rare
         frame.loc[i, "referring_agency"] = payload
     save(frame, base, "cases")
     extracts, result = run(base)
@@ -558,8 +587,15 @@ def test_formula_injection_is_never_evaluated_and_neutralised_on_output(base, tm
     back = pd.read_csv(path, dtype=str, keep_default_na=False)
     for payload in PAYLOADS:
         assert ("'" + payload) in set(back["raw_value"])
-    assert not back.map(lambda v: v.startswith(results.FORMULA_TRIGGERS) and not v.lstrip("-").replace(".", "").isdigit()
-                        and v != "-").any().any()
+    assert (
+        not back.map(
+            lambda v: v.startswith(results.FORMULA_TRIGGERS)
+            and not v.lstrip("-").replace(".", "").isdigit()
+            and v != "-"
+        )
+        .any()
+        .any()
+    )
 
 
 def test_neutralise_formula_rules():
@@ -593,8 +629,16 @@ def test_command_line_reports_bad_data_in_one_line(root, base, tmp_path, capsys)
     save(frame, base, "cases")
     params = yaml.safe_load((root / "params" / "default.yaml").read_text())
     name = "test_hostile_cli"
-    params.update({"run_name": name, "synthetic": False, "raw_dir": str(base), "processed_dir": f"_output/{name}/processed",
-                   "results_dir": f"_output/{name}/results", "report_dir": f"_output/{name}/report"})
+    params.update(
+        {
+            "run_name": name,
+            "synthetic": False,
+            "raw_dir": str(base),
+            "processed_dir": f"_output/{name}/processed",
+            "results_dir": f"_output/{name}/results",
+            "report_dir": f"_output/{name}/report",
+        }
+    )
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     try:
@@ -604,7 +648,9 @@ def test_command_line_reports_bad_data_in_one_line(root, base, tmp_path, capsys)
     err = capsys.readouterr().err
     assert code == 2
     assert "Traceback" not in err
-    assert "msht: error: cases.csv: column 'recorded_date', row 6: value '31/02/2020' is not a valid calendar date" in err
+    assert (
+        "msht: error: cases.csv: column 'recorded_date', row 6: value '31/02/2020' is not a valid calendar date" in err
+    )
 
 
 #: The kinds of bad input covered above, and what each gets (E: ExtractError; W: repaired and

@@ -32,11 +32,21 @@ M_VALUES = (3, 5)
 def desc_rows(values: list[int], unknown: int = 0, *, binary: bool = False, variable: str = "v") -> pd.DataFrame:
     levels = ["yes"] if binary else [f"l{i}" for i in range(len(values))]
     d = values[0] + unknown if binary else sum(values)  # binary: `unknown` is the complement "no"
-    rows = [{"table": "t", "variable": variable, "level": lv, "n": v, "denominator": d, "pct": pct(v, d)}
-            for lv, v in zip(levels, values)]
+    rows = [
+        {"table": "t", "variable": variable, "level": lv, "n": v, "denominator": d, "pct": pct(v, d)}
+        for lv, v in zip(levels, values)
+    ]
     if unknown and not binary:
-        rows.append({"table": "t", "variable": variable, "level": "unknown", "n": unknown, "denominator": pd.NA,
-                     "pct": math.nan})
+        rows.append(
+            {
+                "table": "t",
+                "variable": variable,
+                "level": "unknown",
+                "n": unknown,
+                "denominator": pd.NA,
+                "pct": math.nan,
+            }
+        )
     out = pd.DataFrame(rows)
     out["denominator"] = out["denominator"].astype("Int64")
     return out
@@ -44,11 +54,23 @@ def desc_rows(values: list[int], unknown: int = 0, *, binary: bool = False, vari
 
 def assoc_rows(cells: list[tuple[int, int]], outcome: str = "offered", factor: str = "f") -> pd.DataFrame:
     """``cells``: (n, d) per level."""
-    return pd.DataFrame([
-        {"outcome": outcome, "factor": factor, "level": f"l{i}", "n": n, "denominator": d, "pct": pct(n, d),
-         "statistic": 1.5, "df": len(cells) - 1, "p": 0.02, "test": "Pearson chi-square"}
-        for i, (n, d) in enumerate(cells)
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "outcome": outcome,
+                "factor": factor,
+                "level": f"l{i}",
+                "n": n,
+                "denominator": d,
+                "pct": pct(n, d),
+                "statistic": 1.5,
+                "df": len(cells) - 1,
+                "p": 0.02,
+                "test": "Pearson chi-square",
+            }
+            for i, (n, d) in enumerate(cells)
+        ]
+    )
 
 
 def in_marker(value: int, reason: str, m: int) -> bool:
@@ -77,7 +99,9 @@ def desc_view_from_frame(out: pd.DataFrame, binary: bool) -> dict:
         "known": [(None if r["suppressed"] else int(r["n"]), r["reason"]) for _, r in known.iterrows()],
         "pct": [None if math.isnan(p) else p for p in known["pct"].astype(float)],
         "D": int(d.iloc[0]) if len(d) else None,
-        "u": None if unk.empty else ((None, unk.iloc[0]["reason"]) if unk.iloc[0]["suppressed"] else (int(unk.iloc[0]["n"]), "")),
+        "u": None
+        if unk.empty
+        else ((None, unk.iloc[0]["reason"]) if unk.iloc[0]["suppressed"] else (int(unk.iloc[0]["n"]), "")),
         "binary": binary,
     }
 
@@ -93,15 +117,29 @@ def desc_view_from_block(b: sdc.DescBlock) -> dict:
 
 
 def assoc_view_from_frame(out: pd.DataFrame) -> list[dict]:
-    return [{"n": None if r["suppressed"] else int(r["n"]), "n_reason": r["reason"],
-             "d": None if r["denominator_suppressed"] else int(r["denominator"]), "d_reason": r["denominator_reason"],
-             "pct": None if math.isnan(r["pct"]) else r["pct"]} for _, r in out.iterrows()]
+    return [
+        {
+            "n": None if r["suppressed"] else int(r["n"]),
+            "n_reason": r["reason"],
+            "d": None if r["denominator_suppressed"] else int(r["denominator"]),
+            "d_reason": r["denominator_reason"],
+            "pct": None if math.isnan(r["pct"]) else r["pct"],
+        }
+        for _, r in out.iterrows()
+    ]
 
 
 def assoc_view_from_block(b: sdc.AssocBlock) -> list[dict]:
-    return [{"n": None if i in b.n_reason else b.n[i], "n_reason": b.n_reason.get(i, ""),
-             "d": None if i in b.d_reason else b.d[i], "d_reason": b.d_reason.get(i, ""), "pct": None}
-            for i in range(len(b.n))]
+    return [
+        {
+            "n": None if i in b.n_reason else b.n[i],
+            "n_reason": b.n_reason.get(i, ""),
+            "d": None if i in b.d_reason else b.d[i],
+            "d_reason": b.d_reason.get(i, ""),
+            "pct": None,
+        }
+        for i in range(len(b.n))
+    ]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -117,8 +155,10 @@ def attack_descriptives(view: dict, m: int, n_total: int) -> dict[str, set[int]]
     the unknown count u, the denominator D and the flag complement c0.
     """
     binary = view["binary"]
-    ranges = [[v] if v is not None else [x for x in range(n_total + 1) if in_marker(x, reason, m)]
-              for v, reason in view["known"]]
+    ranges = [
+        [v] if v is not None else [x for x in range(n_total + 1) if in_marker(x, reason, m)]
+        for v, reason in view["known"]
+    ]
     if view["u"] is None:
         u_range = [0]
     elif view["u"][0] is not None:
@@ -188,8 +228,10 @@ def check_frequency_block(values: list[int], unknown: int, m: int, *, binary: bo
 def attack_associations(view: list[dict], m: int, c_pos: int, grand: int) -> dict[str, set[int]]:
     """All values of each hidden n, d and d - n consistent with a published association block
     (public: shown values, the column total of n, the grand total, the reasons and marks)."""
-    d_ranges = [[r["d"]] if r["d"] is not None else [v for v in range(grand + 1) if in_marker(v, r["d_reason"], m)]
-                for r in view]
+    d_ranges = [
+        [r["d"]] if r["d"] is not None else [v for v in range(grand + 1) if in_marker(v, r["d_reason"], m)]
+        for r in view
+    ]
     feasible: dict[str, set[int]] = {}
     for ds in itertools.product(*d_ranges):
         if sum(ds) != grand:
@@ -364,8 +406,11 @@ counts = st.one_of(st.integers(0, 6), st.integers(0, 40))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(values=st.lists(counts, min_size=2, max_size=4).filter(lambda v: sum(v) > 0), unknown=st.integers(0, 6),
-       m=st.sampled_from(M_VALUES))
+@given(
+    values=st.lists(counts, min_size=2, max_size=4).filter(lambda v: sum(v) > 0),
+    unknown=st.integers(0, 6),
+    m=st.sampled_from(M_VALUES),
+)
 def test_property_frequency_blocks(values, unknown, m):
     rows = desc_rows(values, unknown)
     out = sdc.protect_descriptives(rows, m)
@@ -375,9 +420,12 @@ def test_property_frequency_blocks(values, unknown, m):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cells=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12)).map(lambda t: (min(t), max(t))),
-                      min_size=2, max_size=4),
-       m=st.sampled_from(M_VALUES))
+@given(
+    cells=st.lists(
+        st.tuples(st.integers(0, 12), st.integers(0, 12)).map(lambda t: (min(t), max(t))), min_size=2, max_size=4
+    ),
+    m=st.sampled_from(M_VALUES),
+)
 def test_property_association_blocks(cells, m):
     rows = assoc_rows(cells)
     out = sdc.protect_associations(rows, m)
@@ -409,8 +457,9 @@ def test_off_reproduces_the_seed_tables(root, tmp_path):
             assert not out["suppressed"].any()
             written = results.write_csv(out, name, tmp_path / f"{name}{m}")
             assert written.read_bytes() == (committed / f"{name}.csv").read_bytes()
-            assert sdc.suppression_table(out if name == "descriptives" else None,
-                                         out if name == "associations" else None).empty
+            assert sdc.suppression_table(
+                out if name == "descriptives" else None, out if name == "associations" else None
+            ).empty
     assert sdc.disclosure_note(0) == "" and sdc.disclosure_note(1) == ""
     with pytest.raises(ValueError, match="min_cell_count"):
         sdc.protect_descriptives(results.read_csv("descriptives", committed), -1)
@@ -437,12 +486,42 @@ def test_max_row_is_not_a_count_and_is_hidden(root):
 
 
 def test_flag_group_shares_its_unknown_row():
-    rows = pd.DataFrame([
-        {"table": "t", "variable": "labour_exploitation", "level": "yes", "n": 50, "denominator": 120, "pct": pct(50, 120)},
-        {"table": "t", "variable": "domestic_servitude", "level": "yes", "n": 3, "denominator": 120, "pct": pct(3, 120)},
-        {"table": "t", "variable": "sexual_exploitation", "level": "yes", "n": 118, "denominator": 120, "pct": pct(118, 120)},
-        {"table": "t", "variable": "exploitation_type", "level": "unknown", "n": 2, "denominator": pd.NA, "pct": math.nan},
-    ])
+    rows = pd.DataFrame(
+        [
+            {
+                "table": "t",
+                "variable": "labour_exploitation",
+                "level": "yes",
+                "n": 50,
+                "denominator": 120,
+                "pct": pct(50, 120),
+            },
+            {
+                "table": "t",
+                "variable": "domestic_servitude",
+                "level": "yes",
+                "n": 3,
+                "denominator": 120,
+                "pct": pct(3, 120),
+            },
+            {
+                "table": "t",
+                "variable": "sexual_exploitation",
+                "level": "yes",
+                "n": 118,
+                "denominator": 120,
+                "pct": pct(118, 120),
+            },
+            {
+                "table": "t",
+                "variable": "exploitation_type",
+                "level": "unknown",
+                "n": 2,
+                "denominator": pd.NA,
+                "pct": math.nan,
+            },
+        ]
+    )
     out = sdc.protect_descriptives(rows, 5)
     assert list(out["suppressed"]) == [False, True, True, True]
     assert out.loc[2, "reason"] == "small_complement" and out.loc[2, "display"] == "[c]"
@@ -482,7 +561,11 @@ def test_release_params_turn_sdc_on(root):
     assert release.min_cell_count == 5 and release.run_name == "release"
     for key in ("results_dir", "processed_dir", "report_dir"):
         assert Path(getattr(release, key)).parts[:2] == ("_output", "release")
-    same = {k for k in default.as_dict() if k not in ("run_name", "min_cell_count", "results_dir", "processed_dir", "report_dir")}
+    same = {
+        k
+        for k in default.as_dict()
+        if k not in ("run_name", "min_cell_count", "results_dir", "processed_dir", "report_dir")
+    }
     assert {k: release.as_dict()[k] for k in same} == {k: default.as_dict()[k] for k in same}
 
 
@@ -490,24 +573,99 @@ def test_overall_row_and_non_count_rows():
     rows = pd.concat([assoc_rows([(3, 200)], factor="overall"), assoc_rows([(1, 100), (2, 100)])], ignore_index=True)
     out = sdc.protect_associations(rows, 5)
     assert out.loc[0, "suppressed"] and out.loc[0, "display"] == "<5"
-    desc = pd.DataFrame([
-        {"table": "s", "variable": "entries_outliers", "level": "threshold", "n": 1500, "denominator": pd.NA, "pct": math.nan},
-        {"table": "s", "variable": "entries_outliers", "level": "left_out", "n": 2, "denominator": 900, "pct": pct(2, 900)},
-        {"table": "s", "variable": "entries_per_victim", "level": "median", "n": 3, "denominator": 900, "pct": math.nan},
-        {"table": "s", "variable": "entries_per_victim", "level": "min", "n": 1, "denominator": 900, "pct": math.nan},
-    ])
+    desc = pd.DataFrame(
+        [
+            {
+                "table": "s",
+                "variable": "entries_outliers",
+                "level": "threshold",
+                "n": 1500,
+                "denominator": pd.NA,
+                "pct": math.nan,
+            },
+            {
+                "table": "s",
+                "variable": "entries_outliers",
+                "level": "left_out",
+                "n": 2,
+                "denominator": 900,
+                "pct": pct(2, 900),
+            },
+            {
+                "table": "s",
+                "variable": "entries_per_victim",
+                "level": "median",
+                "n": 3,
+                "denominator": 900,
+                "pct": math.nan,
+            },
+            {
+                "table": "s",
+                "variable": "entries_per_victim",
+                "level": "min",
+                "n": 1,
+                "denominator": 900,
+                "pct": math.nan,
+            },
+        ]
+    )
     out = sdc.protect_descriptives(desc, 5)
     assert list(out["suppressed"]) == [False, True, False, True]
     assert list(out["reason"]) == ["", "small_count", "", "extreme_value"]
 
 
 def test_withhold_for_blocks_blanks_derived_statistics():
-    assoc = pd.concat([assoc_rows([(3, 40), (60, 200)], factor="f"), assoc_rows([(30, 40), (60, 200)], factor="g")],
-                      ignore_index=True)
+    assoc = pd.concat(
+        [assoc_rows([(3, 40), (60, 200)], factor="f"), assoc_rows([(30, 40), (60, 200)], factor="g")], ignore_index=True
+    )
     protected = sdc.protect_associations(assoc, 5)
-    tests = pd.DataFrame({"outcome": "offered", "factor": ["f", "g"], "N": [240, 240], "chi2_seed": [4.2, 9.9],
-                          "odds_ratio": [0.2, 3.1]})
+    tests = pd.DataFrame(
+        {"outcome": "offered", "factor": ["f", "g"], "N": [240, 240], "chi2_seed": [4.2, 9.9], "odds_ratio": [0.2, 3.1]}
+    )
     out, rows = sdc.withhold_for_blocks(tests, protected, file="association_tests", keep=("N",))
     assert out.loc[0, ["chi2_seed", "odds_ratio"]].isna().all() and out.loc[0, "N"] == 240
     assert out.loc[1, "chi2_seed"] == 9.9
     assert set(rows["column"]) == {"chi2_seed", "odds_ratio"} and set(rows["reason"]) == {"test_withheld"}
+
+
+def test_blocks_with_one_denominator_per_level_are_protected_like_associations():
+    rows = pd.DataFrame(
+        [
+            {
+                "table": "figure1",
+                "variable": "offered_by_year",
+                "level": str(y),
+                "n": n,
+                "denominator": d,
+                "pct": pct(n, d),
+            }
+            for y, n, d in [(2018, 2, 60), (2019, 30, 70), (2020, 25, 80)]
+        ]
+        + [
+            {
+                "table": "figure1",
+                "variable": "offered_by_year",
+                "level": lv,
+                "n": v,
+                "denominator": 210,
+                "pct": math.nan,
+            }
+            for lv, v in [("statistic", 12.5), ("df", 2), ("p", 0.002)]
+        ]
+    )
+    out = sdc.protect_descriptives(rows, 5)
+    assert out.loc[0, "display"] == "<5" and out["suppressed"].iloc[:3].sum() >= 2
+    assert out.loc[3, "suppressed"] and out.loc[5, "suppressed"] and not out.loc[4, "suppressed"]  # df stays
+    view = assoc_view_from_frame(out.iloc[:3])
+    assert_assoc_safe(view, [(2, 60), (30, 70), (25, 80)], 5)
+
+
+def test_overlapping_levels_are_each_a_level_and_rest_pair():
+    rows = pd.DataFrame(
+        [
+            {"table": "t", "variable": "v", "level": "a", "n": 118, "denominator": 120, "pct": pct(118, 120)},
+            {"table": "t", "variable": "v", "level": "b", "n": 60, "denominator": 120, "pct": pct(60, 120)},
+        ]
+    )
+    out = sdc.protect_descriptives(rows, 5)
+    assert list(out["reason"]) == ["small_complement", ""]

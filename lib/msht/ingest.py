@@ -146,7 +146,9 @@ def find_extract(raw_dir: Path, name: str) -> Path:
         found = sorted((wanted[p.name.casefold()], p.name, p) for p in raw_dir.iterdir() if p.name.casefold() in wanted)
         if found:
             return found[0][2]
-    raise ExtractError(f"{raw_dir / (stem + '.csv')}: extract '{name}' not found (looked for {stem}.csv and {stem}.xlsx)")
+    raise ExtractError(
+        f"{raw_dir / (stem + '.csv')}: extract '{name}' not found (looked for {stem}.csv and {stem}.xlsx)"
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -165,20 +167,25 @@ def _sniff_format(path: Path, data: bytes) -> str:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf16"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ExtractError(f"{path}: this is an old Excel .xls (or other Office) file, not CSV or XLSX: "
-                           "open it in Excel and save it as .xlsx or as CSV UTF-8")
+        raise ExtractError(
+            f"{path}: this is an old Excel .xls (or other Office) file, not CSV or XLSX: "
+            "open it in Excel and save it as .xlsx or as CSV UTF-8"
+        )
     if head.startswith(b"%PDF"):
         raise ExtractError(f"{path}: this is a PDF document, not a CSV or XLSX extract")
     if head.startswith(b"\x1f\x8b"):
         raise ExtractError(f"{path}: this is a compressed (gzip) file: unpack it first")
     lowered = head[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if lowered.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml")):
-        raise ExtractError(f"{path}: this is an HTML/XML page (some systems save one under a .csv or .xls name), "
-                           "not a CSV extract: open it in Excel and save it as CSV UTF-8 or .xlsx")
+        raise ExtractError(
+            f"{path}: this is an HTML/XML page (some systems save one under a .csv or .xls name), "
+            "not a CSV extract: open it in Excel and save it as CSV UTF-8 or .xlsx"
+        )
     control = sum(1 for b in head[:8192] if b < 32 and b not in (9, 10, 13))
     if b"\x00" in head or control > max(8, len(head[:8192]) // 50):
-        raise ExtractError(f"{path}: the file holds binary data, not text: it is not a CSV extract "
-                           "(expected CSV or XLSX)")
+        raise ExtractError(
+            f"{path}: the file holds binary data, not text: it is not a CSV extract " "(expected CSV or XLSX)"
+        )
     return "text"
 
 
@@ -187,7 +194,9 @@ def _decode(path: Path, data: bytes, kind: str) -> str:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise ExtractError(f"{path}: the file starts with a UTF-16 byte-order mark but is not valid UTF-16: {exc}") from None
+            raise ExtractError(
+                f"{path}: the file starts with a UTF-16 byte-order mark but is not valid UTF-16: {exc}"
+            ) from None
     body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     try:
         return body.decode("utf-8")
@@ -197,8 +206,10 @@ def _decode(path: Path, data: bytes, kind: str) -> str:
         return body.decode("cp1252")
     except UnicodeDecodeError as exc:
         line = body[: exc.start].count(b"\n") + 1
-        raise ExtractError(f"{path}: line {line}: byte 0x{body[exc.start]:02x} is neither UTF-8 nor Windows-1252 text; "
-                           "save the file as CSV UTF-8") from None
+        raise ExtractError(
+            f"{path}: line {line}: byte 0x{body[exc.start]:02x} is neither UTF-8 nor Windows-1252 text; "
+            "save the file as CSV UTF-8"
+        ) from None
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -300,7 +311,7 @@ def _frame(path: Path, name: str | None, records: Records, delimiter: str, notes
     """Build the text frame: header mapped to fields, records padded or checked, ``source_row``."""
     h = _find_header(path, name, records, notes)
     header_row, raw_header = records[h]
-    body = [(row, f) for row, f in records[h + 1:] if any(v.strip() for v in f)]
+    body = [(row, f) for row, f in records[h + 1 :] if any(v.strip() for v in f)]
     blank = len(records) - h - 1 - len(body)
     if blank:
         notes.append(("blank lines skipped", blank))
@@ -327,7 +338,11 @@ def _frame(path: Path, name: str | None, records: Records, delimiter: str, notes
         notes.append(("records with fewer fields than the header (padded with blanks)", short))
     if trimmed:
         notes.append(("records with empty fields beyond the header (ignored)", trimmed))
-    frame = pd.DataFrame(fixed, columns=range(width), dtype=object) if fixed else pd.DataFrame(columns=range(width), dtype=object)
+    frame = (
+        pd.DataFrame(fixed, columns=range(width), dtype=object)
+        if fixed
+        else pd.DataFrame(columns=range(width), dtype=object)
+    )
     # header: normalise, map aliases, drop empty unnamed columns, refuse duplicates
     aliases = header_aliases(name) if name else {}
     names: list[str] = []
@@ -428,9 +443,9 @@ def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path) -> Notes:
         if sci.any():
             i = sci.idxmax()
             raise ExtractError(
-                f"{path}: column '{col}', row {frame.at[i, SOURCE_ROW]}: value {show_value(values[i])} is an identifier "
-                "in scientific notation (Excel shortened a long number and its digits are lost): re-export the "
-                "column formatted as text"
+                f"{path}: column '{col}', row {frame.at[i, SOURCE_ROW]}: value {show_value(values[i])} is an "
+                "identifier in scientific notation (Excel shortened a long number and its digits are lost): "
+                "re-export the column formatted as text"
             )
         frame[col] = values
         if n_stripped:
@@ -475,7 +490,9 @@ def validate(frame: pd.DataFrame, name: str, path: Path) -> pd.DataFrame:
     missing = [c for c, spec in fields.items() if spec["required"] and c not in frame.columns]
     if missing:
         found = [c for c in frame.columns if c != SOURCE_ROW]
-        shown = ", ".join(show_value(c, 40) for c in found[:20]) + (f" and {len(found) - 20} more" if len(found) > 20 else "")
+        shown = ", ".join(show_value(c, 40) for c in found[:20]) + (
+            f" and {len(found) - 20} more" if len(found) > 20 else ""
+        )
         hint = ""
         if len(found) == 1 and any(d in str(found[0]) for d in DELIMITERS[1:]):
             hint = " (is the delimiter right?)"
@@ -567,6 +584,11 @@ def input_warnings(extracts: dict[str, Extract], *, period_end: str | None = Non
             if "date_of_birth" in e.frame.columns:
                 late = int((coding.to_datetime(e.frame["date_of_birth"]) > end).sum())
                 if late:
-                    rows.append({"extract": e.name, "problem": "'date_of_birth' after the end of the period (age unknown)",
-                                 "n": late})
+                    rows.append(
+                        {
+                            "extract": e.name,
+                            "problem": "'date_of_birth' after the end of the period (age unknown)",
+                            "n": late,
+                        }
+                    )
     return pd.DataFrame(rows, columns=["extract", "problem", "n"])

@@ -45,7 +45,10 @@ Descriptives block:
 
 A block with one known count level other than ``all`` (a ``yes`` flag, ``left_out`` of
 ``entries_outliers``) is treated as the binary "this level / the rest" with an unprinted
-complement D - n. Flags of one table share their denominator and their one ``unknown`` row
+complement D - n; so is each level of a block whose counts do not add up to its denominator
+(levels that overlap). A block whose levels each have their own denominator (the share offered
+support per year or period) is protected like an association block, and its test rows
+(``statistic``, ``p``) are withheld with it. Flags of one table share their denominator and their one ``unknown`` row
 (variable ``exploitation_type``): a hidden small unknown count hides the denominator of all.
 
 Association block: a row total d_i in 1..m-1 hides the row (``small_total``); an outcome-yes
@@ -77,8 +80,8 @@ percentage of an ``unknown`` row). The protected frames returned here carry the 
 information as columns for the display layer: ``suppressed`` (the count is hidden),
 ``denominator_suppressed``, ``pct_suppressed``, ``display`` (the text to show for ``n``),
 ``denominator_display``, and ``reason``/``denominator_reason``/``pct_reason``; association
-frames also ``test_suppressed`` and ``p_display``. :func:`msht.results.conform` drops these columns when the contract CSV is
-written.
+frames also ``test_suppressed`` and ``p_display``. :func:`msht.results.conform` drops these
+columns when the contract CSV is written.
 
 Other results files built from the same cross-tables (test details, residuals, comparisons with
 the seed, regression) must not publish what a suppression hides: :func:`withhold_for_blocks`
@@ -103,8 +106,12 @@ import pandas as pd
 SMALL_MARK: Final[str] = "<{m}"
 #: Display mark of every other hidden value (ONS "[c]": confidential).
 SECONDARY_MARK: Final[str] = "[c]"
+#: Levels of a descriptives block that carry a test of the block (withheld with its cells).
+TEST_LEVELS: Final[frozenset[str]] = frozenset({"statistic", "p"})
 #: Level codes whose ``n`` is a statistic or a parameter, not a count of units.
-NON_COUNT_LEVELS: Final[frozenset[str]] = frozenset({"max", "min", "median", "mean", "threshold"})
+NON_COUNT_LEVELS: Final[frozenset[str]] = frozenset(
+    {"max", "min", "median", "mean", "threshold", "first_year", "statistic", "df", "p"}
+)
 #: Of those, the ones that describe one unit (the largest or smallest value): hidden under SDC.
 EXTREME_LEVELS: Final[frozenset[str]] = frozenset({"max", "min"})
 #: The level of a block whose one count is its own denominator (``section3_1``'s ``cases``).
@@ -239,7 +246,7 @@ def feasible_values(items: list[Item], s_d: int, s_n: int) -> list[tuple[set[int
     hidden totals add up to ``s_d`` and their counts to ``s_n``."""
     out = []
     for j, item in enumerate(items):
-        others = items[:j] + items[j + 1:]
+        others = items[:j] + items[j + 1 :]
         reach = _reach(others, s_d, s_n)
         ns: set[int] = set()
         ds: set[int] = set()
@@ -277,10 +284,14 @@ def audit_block(items: list[Item], s_d: int, s_n: int) -> bool:
 
 def _audit_relaxed(items: list[Item], s_d: int, s_n: int) -> bool:
     """Audit the total constraint and the count constraint separately (large hidden totals)."""
-    d_items = [Item(options={0: _union(1 << dv for dv in i.options) if i.d_value is None else 1},
-                    check_n=i.d_value is None) for i in items]
+    d_items = [
+        Item(options={0: _union(1 << dv for dv in i.options) if i.d_value is None else 1}, check_n=i.d_value is None)
+        for i in items
+    ]
     n_cap = s_n
-    n_items = [Item(options={0: _union(i.options.values()) & ((1 << (n_cap + 1)) - 1)}, check_n=i.check_n) for i in items]
+    n_items = [
+        Item(options={0: _union(i.options.values()) & ((1 << (n_cap + 1)) - 1)}, check_n=i.check_n) for i in items
+    ]
     return audit_block(d_items, 0, s_d) and audit_block(n_items, 0, s_n)
 
 
@@ -387,15 +398,28 @@ def _protect_desc_block(b: DescBlock, m: int, protect_unknown: bool) -> None:
         b.hide[candidates[0]] = "secondary"
 
 
-def protect_frequency_block(values: list[int], unknown: int | None, min_cell_count: int, *, binary: bool = False,
-                            denominator: int | None = None, protect_unknown: bool = True) -> DescBlock:
+def protect_frequency_block(
+    values: list[int],
+    unknown: int | None,
+    min_cell_count: int,
+    *,
+    binary: bool = False,
+    denominator: int | None = None,
+    protect_unknown: bool = True,
+) -> DescBlock:
     """Protect one descriptives block given as plain counts (what :func:`protect_descriptives` does
     per block). ``unknown`` is the unknown row's count (``None``: no such row); ``binary`` marks a
     single ``yes`` level whose complement is ``denominator - values[0]``."""
     m = _check_m(min_cell_count)
     d = sum(values) if denominator is None else denominator
-    b = DescBlock(known=list(range(len(values))), values=list(values), d=d, binary=binary,
-                  u_index=None if unknown is None else len(values), u=unknown or 0)
+    b = DescBlock(
+        known=list(range(len(values))),
+        values=list(values),
+        d=d,
+        binary=binary,
+        u_index=None if unknown is None else len(values),
+        u=unknown or 0,
+    )
     if m > 1:
         _protect_desc_block(b, m, protect_unknown)
     return b
@@ -423,10 +447,9 @@ def _mark(m: int, reason: str) -> str:
 
 
 def _with_markers(rows: pd.DataFrame) -> pd.DataFrame:
+    """A copy with the marker columns; the value columns keep their dtypes (so that, with SDC
+    off, the CSVs written are byte-identical to the unprotected ones)."""
     out = rows.copy()
-    out["n"] = out["n"].astype("Int64")
-    out["denominator"] = out["denominator"].astype("Int64")
-    out["pct"] = out["pct"].astype(float)
     out["suppressed"] = False
     out["denominator_suppressed"] = False
     out["pct_suppressed"] = False
@@ -453,8 +476,7 @@ def protect_descriptives(rows: pd.DataFrame, min_cell_count: int, *, protect_unk
     for _, tframe in src.groupby("table", sort=False):
         blocks = {var: blk for var, blk in tframe.groupby("variable", sort=False)}
         lone_unknown = [var for var, blk in blocks.items() if (blk["level"] == UNKNOWN).all()]
-        flag_vars = [var for var, blk in blocks.items()
-                     if list(blk.loc[blk["level"] != UNKNOWN, "level"]) == ["yes"]]
+        flag_vars = [var for var, blk in blocks.items() if list(blk.loc[blk["level"] != UNKNOWN, "level"]) == ["yes"]]
         shared_u = blocks[lone_unknown[0]].index[0] if len(lone_unknown) == 1 and flag_vars else None
         for var, blk in blocks.items():
             counts = blk[~blk["level"].isin(NON_COUNT_LEVELS)]
@@ -470,19 +492,57 @@ def protect_descriptives(rows: pd.DataFrame, min_cell_count: int, *, protect_unk
                     if protect_unknown and 1 <= int(src.at[idx, "n"]) < m:
                         _hide(out, idx, "n", "small_count", SMALL_MARK.format(m=m))
                 continue
-            d = int(known["denominator"].dropna().iloc[0]) if known["denominator"].notna().any() else int(known["n"].sum())
+            denominators = known["denominator"].dropna().astype(int)
+            if len(known) > 1 and denominators.nunique() > 1:
+                # one denominator per level (a share per year or period): the association layout
+                _protect_rows_as_association(out, src, known, blk, m)
+                continue
+            d = int(denominators.iloc[0]) if len(denominators) else int(known["n"].sum())
             u_index = unknown.index[0] if len(unknown) else (shared_u if var in flag_vars else None)
             u = int(src.at[u_index, "n"]) if u_index is not None else 0
+            if len(known) > 1 and int(known["n"].sum()) != d:
+                # levels that overlap or do not cover everyone: each level is its own "level / rest" pair
+                for idx in known.index:
+                    b = DescBlock(known=[idx], values=[int(src.at[idx, "n"])], d=d, binary=True, u_index=None, u=0)
+                    _protect_desc_block(b, m, protect_unknown)
+                    _apply_desc(out, b, m)
+                continue
             binary = len(known) == 1 and known["level"].iloc[0] not in TOTAL_LEVELS
-            b = DescBlock(known=list(known.index), values=[int(v) for v in known["n"]], d=d,
-                          binary=binary, u_index=u_index, u=u)
+            b = DescBlock(
+                known=list(known.index), values=[int(v) for v in known["n"]], d=d, binary=binary, u_index=u_index, u=u
+            )
             _protect_desc_block(b, m, protect_unknown)
             _apply_desc(out, b, m)
     return out
 
 
+def _protect_rows_as_association(
+    out: pd.DataFrame, src: pd.DataFrame, known: pd.DataFrame, blk: pd.DataFrame, m: int
+) -> None:
+    """Protect a descriptives block whose levels each have their own denominator (n "yes" of d)
+    like an association block; its test rows (``statistic``, ``p``) are withheld if anything is."""
+    b = protect_association_block(
+        [int(v) for v in src.loc[known.index, "n"]], [int(v) for v in src.loc[known.index, "denominator"]], m
+    )
+    for i, idx in enumerate(known.index):
+        if i in b.n_reason:
+            reason = b.n_reason[i]
+            small_n = reason == "small_count" and not b.withheld
+            _hide(out, idx, "n", reason, SMALL_MARK.format(m=m) if small_n else SECONDARY_MARK)
+            _hide(out, idx, "pct", reason)
+        if i in b.d_reason:
+            reason = b.d_reason[i]
+            _hide(out, idx, "denominator", reason, SECONDARY_MARK if b.withheld else _mark(m, reason))
+            _hide(out, idx, "pct", reason)
+    if b.n_reason:
+        for idx in blk.index[blk["level"].isin(TEST_LEVELS)]:
+            _hide(out, idx, "n", "test_withheld")
+
+
 def _hide(out: pd.DataFrame, idx, column: str, reason: str, display: str = SECONDARY_MARK) -> None:
     """Hide one value of row ``idx`` and record why and what to show instead."""
+    if column in ("n", "denominator") and pd.api.types.is_integer_dtype(out[column].dtype):
+        out[column] = out[column].astype("Int64")  # an int64 column cannot hold a missing value
     if column == "n":
         out.at[idx, "n"] = pd.NA
         out.at[idx, "suppressed"] = True
@@ -617,10 +677,13 @@ def _apply_move(b: AssocBlock, kind: str, i: int):
         b.d_reason.pop(i)
         if added_n:
             b.n_reason.pop(i)
+
     return undo
 
 
-def protect_association_block(n: list[int], d: list[int], min_cell_count: int, *, linked: Iterable[int] = ()) -> AssocBlock:
+def protect_association_block(
+    n: list[int], d: list[int], min_cell_count: int, *, linked: Iterable[int] = ()
+) -> AssocBlock:
     """Protect one association block given as plain counts: per level, the outcome-yes count ``n``
     and the row total ``d``; ``linked`` lists the rows hidden because of an enclosing outcome."""
     m = _check_m(min_cell_count)
@@ -647,7 +710,9 @@ def p_band(p: float) -> str:
     return "p≥0.05"
 
 
-def protect_associations(rows: pd.DataFrame, min_cell_count: int, *, nested: dict[str, str] | None = None) -> pd.DataFrame:
+def protect_associations(
+    rows: pd.DataFrame, min_cell_count: int, *, nested: dict[str, str] | None = None
+) -> pd.DataFrame:
     """Apply SDC to association rows (``outcome, factor, level, n, denominator, pct, statistic, df, p, test``).
 
     Returns a copy with hidden values set to missing and the marker columns of the module
@@ -656,19 +721,22 @@ def protect_associations(rows: pd.DataFrame, min_cell_count: int, *, nested: dic
     """
     m = _check_m(min_cell_count)
     out = _with_markers(rows)
-    out["statistic"] = out["statistic"].astype(float)
-    out["p"] = out["p"].astype(float)
     out["test_suppressed"] = False
     out["p_display"] = ""
     if m <= 1:
         return out
+    out["statistic"] = pd.to_numeric(out["statistic"], errors="coerce").astype(float)
+    out["p"] = pd.to_numeric(out["p"], errors="coerce").astype(float)
     nested = NESTED if nested is None else nested
     order = sorted(out["outcome"].unique(), key=lambda o: (o in nested, list(out["outcome"].unique()).index(o)))
     hidden_yes: dict[tuple[str, str], set[str]] = {}
     for outcome in order:
         for factor, blk in out[out["outcome"] == outcome].groupby("factor", sort=False):
-            b = AssocBlock(index=list(blk.index), n=[int(v) for v in rows.loc[blk.index, "n"]],
-                            d=[int(v) for v in rows.loc[blk.index, "denominator"]])
+            b = AssocBlock(
+                index=list(blk.index),
+                n=[int(v) for v in rows.loc[blk.index, "n"]],
+                d=[int(v) for v in rows.loc[blk.index, "denominator"]],
+            )
             parent = nested.get(outcome)
             parent_hidden = hidden_yes.get((parent, factor), set()) if parent else set()
             linked = {i for i, idx in enumerate(b.index) if out.at[idx, "level"] in parent_hidden}
@@ -693,8 +761,9 @@ def protect_associations(rows: pd.DataFrame, min_cell_count: int, *, nested: dic
     return out
 
 
-def withhold_for_blocks(frame: pd.DataFrame, protected: pd.DataFrame, *, file: str,
-                        keep: Iterable[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+def withhold_for_blocks(
+    frame: pd.DataFrame, protected: pd.DataFrame, *, file: str, keep: Iterable[str] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Blank every value of ``frame`` that belongs to an association block with a suppression.
 
     For the files derived from the same cross-tables (``association_tests.csv``,
@@ -716,8 +785,18 @@ def withhold_for_blocks(frame: pd.DataFrame, protected: pd.DataFrame, *, file: s
             out[col] = out[col].astype(object)
         out.loc[hit, cols] = pd.NA
         for _, r in out[hit].iterrows():
-            rows += [{"file": file, "table": r["outcome"], "variable": r["factor"], "level": r.get("level", ""),
-                      "column": c, "reason": "test_withheld", "display": SECONDARY_MARK} for c in cols]
+            rows += [
+                {
+                    "file": file,
+                    "table": r["outcome"],
+                    "variable": r["factor"],
+                    "level": r.get("level", ""),
+                    "column": c,
+                    "reason": "test_withheld",
+                    "display": SECONDARY_MARK,
+                }
+                for c in cols
+            ]
     return out, pd.DataFrame(rows, columns=list(SUPPRESSION_COLUMNS))
 
 
@@ -726,11 +805,15 @@ def withhold_for_blocks(frame: pd.DataFrame, protected: pd.DataFrame, *, file: s
 # ----------------------------------------------------------------------------------------------
 
 
-def suppression_table(descriptives: pd.DataFrame | None = None, associations: pd.DataFrame | None = None) -> pd.DataFrame:
+def suppression_table(
+    descriptives: pd.DataFrame | None = None, associations: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per hidden value of protected frames (columns :data:`SUPPRESSION_COLUMNS`)."""
     out = []
-    for file, frame, table_col, var_col in (("descriptives", descriptives, "table", "variable"),
-                                            ("associations", associations, "outcome", "factor")):
+    for file, frame, table_col, var_col in (
+        ("descriptives", descriptives, "table", "variable"),
+        ("associations", associations, "outcome", "factor"),
+    ):
         if frame is None or "suppressed" not in frame.columns:
             continue
         for _, r in frame.iterrows():
@@ -738,8 +821,14 @@ def suppression_table(descriptives: pd.DataFrame | None = None, associations: pd
             if r["suppressed"]:
                 out.append({**base, "column": "n", "reason": r["reason"], "display": r["display"]})
             if r["denominator_suppressed"]:
-                out.append({**base, "column": "denominator", "reason": r["denominator_reason"],
-                            "display": r["denominator_display"]})
+                out.append(
+                    {
+                        **base,
+                        "column": "denominator",
+                        "reason": r["denominator_reason"],
+                        "display": r["denominator_display"],
+                    }
+                )
             if r["pct_suppressed"]:
                 out.append({**base, "column": "pct", "reason": r["pct_reason"], "display": SECONDARY_MARK})
             if file == "associations" and r.get("test_suppressed", False):
@@ -755,8 +844,8 @@ def disclosure_note(min_cell_count: int) -> str:
         return ""
     small_counts = "Counts of 1 are" if m == 2 else f"Counts from 1 to {m - 1} are"
     return (
-        f"Statistical disclosure control: {small_counts} suppressed and shown as \"<{m}\". "
+        f'Statistical disclosure control: {small_counts} suppressed and shown as "<{m}". '
         "Further counts, totals and percentages that would allow a suppressed count to be worked out "
-        "are also suppressed and shown as \"[c]\", and where a table has suppressed cells its test "
+        'are also suppressed and shown as "[c]", and where a table has suppressed cells its test '
         "statistic is withheld and only the band of its p-value is given."
     )

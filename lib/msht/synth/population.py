@@ -290,6 +290,93 @@ def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_0
                     cur[b + k] += cc[k]
     dev = [cur[i] - tgt[i] for i in range(len(cur))]
 
+    # --- structural zeros implied by the targets, enforced as hard rules -----------------------
+    # A component k of a factor's missing level is forced to 0 when the factor's levels already
+    # hold the whole outcome total (e.g. every offered case has police-record data); a level whose
+    # one-way case total equals its target N must have that outcome recorded on every case
+    # (e.g. every case without a recorded offender has an offer recorded).
+    t4 = t["appendix4_totals"]
+    tot5 = [t4["eng_N"], t4["eng_n"], t4["off_N"], t4["off_n"], t4["acc_n"]]
+    fgroups = [g_sex, g_age, g_uk, g_pe, g_mp, g_per, g_ref, g_agy, g_cl, *g_types, g_rof]
+    FBMISS = [0] * n_f
+    for f, gs in enumerate(fgroups):
+        if f == 5:  # period: never missing
+            continue
+        for k in range(5):
+            if sum(tgt[5 * g + k] for g in gs) == tot5[k]:
+                FBMISS[f] |= 1 << k
+    level_total = {
+        g_ref[0]: C["referral_form"]["ms1"], g_ref[1]: C["referral_form"]["nrm"],
+        g_agy[0]: C["referring_agency"]["internal"], g_agy[1]: C["referring_agency"]["external"],
+        g_cl[0]: C["county_lines"]["yes"], g_cl[1]: C["county_lines"]["no"],
+        g_rof[0]: C["recorded_offender"]["yes"], g_rof[1]: C["recorded_offender"]["no"],
+    }
+    for j, name in enumerate(("criminal_exploitation", "labour_exploitation", "sexual_exploitation", "domestic_servitude")):
+        level_total[g_types[j][0]] = et[name]
+        level_total[g_types[j][1]] = n_rec - et[name]
+    RQG = [0] * n_groups
+    for g, total in level_total.items():
+        for k in (0, 2):
+            if tgt[5 * g + k] == total:
+                RQG[g] |= 1 << k
+    CMASK = [[sum(1 << k for k in range(5) if CONTRIB[e][o][k]) for o in range(4)] for e in range(3)]
+    KS_OF = [[k for k in range(5) if m >> k & 1] for m in range(32)]
+
+    def case_masks(c: int) -> tuple[int, int]:
+        fb = rq = 0
+        cg = caseg[c]
+        for f in range(n_f):
+            g = cg[f]
+            if g < 0:
+                fb |= FBMISS[f]
+            else:
+                rq |= RQG[g]
+        return fb, rq
+
+    forb = [0] * nc
+    req = [0] * nc
+    cmask = [CMASK[ceng[c]][coff[c]] for c in range(nc)]
+    for c in range(nc):
+        forb[c], req[c] = case_masks(c)
+
+    def valid(c: int, m: int) -> bool:
+        return not (m & forb[c]) and not (req[c] & ~m)
+
+    # repair the shuffled outcomes so that every case obeys the structural zeros
+    for _ in range(50):
+        bad = [c for c in range(nc) if not valid(c, cmask[c])]
+        if not bad:
+            break
+        for a in bad:
+            for _try in range(20000):
+                b = int(rng.integers(nc))
+                for swap_eng, swap_off in ((False, True), (True, False), (True, True)):
+                    ea, eb = (ceng[b], ceng[a]) if swap_eng else (ceng[a], ceng[b])
+                    oa, ob = (coff[b], coff[a]) if swap_off else (coff[a], coff[b])
+                    if valid(a, CMASK[ea][oa]) and valid(b, CMASK[eb][ob]):
+                        ceng[a], ceng[b], coff[a], coff[b] = ea, eb, oa, ob
+                        break
+                else:
+                    continue
+                break
+        contrib = [CONTRIB[ceng[c]][coff[c]] for c in range(nc)]
+        cmask = [CMASK[ceng[c]][coff[c]] for c in range(nc)]
+    else:
+        raise RuntimeError("could not place the outcomes under the structural zeros")
+    # recount with the repaired outcomes
+    VC = [[0, 0, 0, 0, 0] for _ in range(nv)]
+    cur = [0] * (5 * n_groups)
+    for c in range(nc):
+        cc = contrib[c]
+        vc = VC[vic[c]]
+        for k in range(5):
+            vc[k] += cc[k]
+        for g in caseg[c]:
+            if g >= 0:
+                for k in range(5):
+                    cur[5 * g + k] += cc[k]
+    dev = [cur[i] - tgt[i] for i in range(len(cur))]
+
     # --- Table 1 cells: (type j, attribute A) with A in sex, age2, uk, location --------------
     t1 = t["table1"]
     type_names = ("criminal_exploitation", "labour_exploitation", "sexual_exploitation", "domestic_servitude")
@@ -380,6 +467,14 @@ def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_0
             if kind == "rec" and ((xb == REC_ONE and ncas[a] > 1) or (xa == REC_ONE and ncas[b] > 1)):
                 continue
             VCa, VCb = VC[a], VC[b]
+            blocked = False
+            for f in VATTR[kind]:
+                if gmaps[f][xb] < 0 and any(VCa[k] for k in KS_OF[FBMISS[f]]):
+                    blocked = True
+                if gmaps[f][xa] < 0 and any(VCb[k] for k in KS_OF[FBMISS[f]]):
+                    blocked = True
+            if blocked:
+                continue
             delta = 0.0
             ch: list[tuple[int, int]] = []
             for f in VATTR[kind]:
@@ -428,9 +523,17 @@ def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_0
                     caseg[c][f] = ga
                 for c in cases_of[b]:
                     caseg[c][f] = gb
+            for c in cases_of[a]:
+                forb[c], req[c] = case_masks(c)
+            for c in cases_of[b]:
+                forb[c], req[c] = case_masks(c)
         elif kind == "eng" or kind == "off":
             a = int(ra * nc)
-            b = int(rb * nc)
+            sib = cases_of[vic[a]]
+            if rb < 0.25 and len(sib) > 1:  # another case of the same victim: victim factors unchanged
+                b = sib[int(rb * 4.0 * len(sib))]
+            else:
+                b = int((rb - 0.25) / 0.75 * nc) if rb >= 0.25 else int(rb * 4.0 * nc)
             if kind == "eng":
                 ea, eb = ceng[a], ceng[b]
                 if ea == eb:
@@ -441,6 +544,12 @@ def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_0
                 if oa == ob:
                     continue
                 na_c, nb_c = CONTRIB[ceng[a]][ob], CONTRIB[ceng[b]][oa]
+            if kind == "eng":
+                nma, nmb = CMASK[eb][coff[a]], CMASK[ea][coff[b]]
+            else:
+                nma, nmb = CMASK[ceng[a]][ob], CMASK[ceng[b]][oa]
+            if (nma & forb[a]) or (req[a] & ~nma) or (nmb & forb[b]) or (req[b] & ~nmb):
+                continue
             ca = contrib[a]
             da = [na_c[k] - ca[k] for k in range(5)]
             ks = [k for k in range(5) if da[k]]
@@ -483,6 +592,7 @@ def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_0
             else:
                 coff[a], coff[b] = coff[b], coff[a]
             contrib[a], contrib[b] = na_c, nb_c
+            cmask[a], cmask[b] = nma, nmb
             va, vb = VC[vic[a]], VC[vic[b]]
             for k in ks:
                 va[k] += da[k]
@@ -502,6 +612,11 @@ def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_0
             ca, cb = contrib[a], contrib[b]
             gm = gmaps[f]
             g1, g2 = gm[xa], gm[xb]
+            ma, mb = cmask[a], cmask[b]
+            if (ma & FBMISS[f]) if g2 < 0 else (RQG[g2] & ~ma):
+                continue
+            if (mb & FBMISS[f]) if g1 < 0 else (RQG[g1] & ~mb):
+                continue
             delta = 0.0
             ch = []
             if ca != cb:
@@ -524,6 +639,8 @@ def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_0
                 dev[i] += d
             arr[a], arr[b] = xb, xa
             caseg[a][f], caseg[b][f] = g2, g1
+            forb[a], req[a] = case_masks(a)
+            forb[b], req[b] = case_masks(b)
         elif kind == "loc":
             a = int(ra * nc)
             b = int(rb * nc)
@@ -558,6 +675,15 @@ def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_0
             if ta == tb:
                 continue
             if (ccl[a] == CL_YES and not tb & BIT_C) or (ccl[b] == CL_YES and not ta & BIT_C):
+                continue
+            ma, mb = cmask[a], cmask[b]
+            blocked = False
+            for f in (9, 10, 11, 12):
+                gnew_a, gnew_b = gmaps[f][tb], gmaps[f][ta]
+                if ((ma & FBMISS[f]) if gnew_a < 0 else (RQG[gnew_a] & ~ma)) or ((mb & FBMISS[f]) if gnew_b < 0 else (RQG[gnew_b] & ~mb)):
+                    blocked = True
+                    break
+            if blocked:
                 continue
             ca, cb = contrib[a], contrib[b]
             delta = 0.0
@@ -611,6 +737,8 @@ def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_0
                     tvb[j] -= m
             for f in (9, 10, 11, 12):
                 caseg[a][f], caseg[b][f] = gmaps[f][tb], gmaps[f][ta]
+            forb[a], req[a] = case_masks(a)
+            forb[b], req[b] = case_masks(b)
     score_a4 = sum(wts[i] * abs(dev[i]) for i in range(len(dev)))
     return Stage1Result(
         n_cases=n_cases,
