@@ -4,6 +4,7 @@ what the committed outputs may not contain."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -90,3 +91,16 @@ def test_committed_notebooks_are_executed_with_default_params_and_define_no_func
         for c in code:
             src = "".join(c["source"])
             assert not re.search(r"^\s*(def|class)\s|lambda\b", src, re.M), f"{path.name} defines a function"
+
+
+def test_a_failed_run_leaves_earlier_results_untouched(root, tmp_path):
+    path = _variant(root, tmp_path, "failing", raw_dir=str(tmp_path / "no_extracts_here"))
+    params = load_params(path)
+    results_dir = root / params.results_dir
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / "descriptives.csv").write_text("earlier run\n")
+    with pytest.raises(Exception, match="not found"):
+        pipeline.run_notebooks(path, log=lambda *_: None)
+    assert (results_dir / "descriptives.csv").read_text() == "earlier run\n"
+    assert not (root / "_output" / ".staging" / "failing").exists()
+    assert config.STAGING_ENV not in os.environ

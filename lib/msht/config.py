@@ -15,6 +15,9 @@ from typing import Any
 
 import yaml
 
+#: Environment variable that redirects a run's outputs into a staging folder (see RunPaths).
+STAGING_ENV = "MSHT_STAGING_DIR"
+
 #: Marker files that identify the project root.
 _ROOT_MARKERS = ("pyproject.toml", "_quarto.yml")
 
@@ -118,13 +121,19 @@ class RunPaths:
 
     @classmethod
     def from_params(cls, params: Params, root: Path | None = None) -> RunPaths:
-        """Resolve the params' relative paths under ``root`` (default: the project root)."""
+        """Resolve the params' relative paths under ``root`` (default: the project root).
+
+        While :func:`msht.pipeline.run_notebooks` runs, ``$MSHT_STAGING_DIR`` redirects the
+        processed tables and results into a staging folder, moved into place only when every
+        notebook has succeeded (so a failed run never leaves partial results).
+        """
         root = root or project_root()
+        staging = os.environ.get(STAGING_ENV)
         return cls(
             root=root,
             raw_dir=root / params.raw_dir,
-            processed_dir=root / params.processed_dir,
-            results_dir=root / params.results_dir,
+            processed_dir=Path(staging) / "processed" if staging else root / params.processed_dir,
+            results_dir=Path(staging) / "results" if staging else root / params.results_dir,
             report_dir=root / params.report_dir,
         )
 

@@ -9,6 +9,7 @@ that a run on real extracts never touches a committed file.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -17,7 +18,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from msht.config import Params, RunPaths, load_params, notebooks_dir, project_root
+from msht.config import STAGING_ENV, Params, RunPaths, load_params, notebooks_dir, project_root
 
 #: The notebooks, in the order they run.
 NOTEBOOKS = ("01_clean.ipynb", "02_descriptives.ipynb", "03_associations.ipynb")
@@ -46,43 +47,79 @@ def strip_volatile(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def _swap_in(staged: Path, target: Path) -> None:
+    """Replace folder ``target`` by ``staged`` with two renames (the old one is then deleted)."""
+    if not staged.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = target.with_name(target.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.rename(old)
+    staged.rename(target)
+    if old.exists():
+        shutil.rmtree(old)
+
+
 def run_notebooks(params_path: str | Path, *, root: Path | None = None, log=print) -> Path:
     """Execute every notebook with the parameters of ``params_path``; return the folder of outputs.
 
     Parameters are injected by papermill into each notebook's ``parameters`` cell, so they are
     recorded in the executed notebook; they are also written to ``run_params.yaml`` in the run's
-    results folder. A run that fails leaves the previous run's notebooks untouched: notebooks are
-    executed into a temporary folder and moved into place only when all of them succeed.
+    results folder. A run that fails changes nothing: notebooks are executed into a temporary
+    folder, and results and processed tables into a staging folder (``$MSHT_STAGING_DIR``);
+    all are moved into place only when every notebook has succeeded.
     """
     import papermill as pm
 
     root = root or project_root()
     params = load_params(params_path)
-    paths = RunPaths.from_params(params, root)
     out_dir = executed_dir(params, root)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="msht-run-", dir=root / "_output" if (root / "_output").exists() else None) as tmp:
-        tmp_dir = Path(tmp)
-        for name in NOTEBOOKS:
-            log(f"running notebooks/{name} with {Path(params_path).as_posix()}")
-            pm.execute_notebook(
-                str(notebooks_dir(root) / name),
-                str(tmp_dir / name),
-                parameters=params.as_dict(),
-                cwd=str(notebooks_dir(root)),
-                kernel_name="python3",
-                progress_bar=sys.stderr.isatty(),
-                log_output=False,
-                report_mode=False,
+    scratch = root / "_output" / ".staging"
+    scratch.mkdir(parents=True, exist_ok=True)
+    staging = scratch / params.run_name
+    if staging.exists():
+        shutil.rmtree(staging)
+    previous = os.environ.get(STAGING_ENV)
+    os.environ[STAGING_ENV] = str(staging)
+    try:
+        with tempfile.TemporaryDirectory(prefix="msht-run-", dir=scratch) as tmp:
+            tmp_dir = Path(tmp)
+            for name in NOTEBOOKS:
+                log(f"running notebooks/{name} with {Path(params_path).as_posix()}")
+                pm.execute_notebook(
+                    str(notebooks_dir(root) / name),
+                    str(tmp_dir / name),
+                    parameters=params.as_dict(),
+                    cwd=str(notebooks_dir(root)),
+                    kernel_name="python3",
+                    progress_bar=sys.stderr.isatty(),
+                    log_output=False,
+                    report_mode=False,
+                )
+                strip_volatile(tmp_dir / name)
+            staged = RunPaths.from_params(params, root)
+            staged.results_dir.mkdir(parents=True, exist_ok=True)
+            (staged.results_dir / "run_params.yaml").write_text(
+                "# Parameters of the run that wrote these results\n" + yaml.safe_dump(params.as_dict(), sort_keys=False),
+                encoding="utf-8",
             )
-            strip_volatile(tmp_dir / name)
-        for name in NOTEBOOKS:
-            shutil.move(str(tmp_dir / name), str(out_dir / name))
-    paths.results_dir.mkdir(parents=True, exist_ok=True)
-    (paths.results_dir / "run_params.yaml").write_text(
-        "# Parameters of the run that wrote these results\n" + yaml.safe_dump(params.as_dict(), sort_keys=False),
-        encoding="utf-8",
-    )
+            for name in NOTEBOOKS:
+                shutil.move(str(tmp_dir / name), str(out_dir / name))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        if previous is None:
+            os.environ.pop(STAGING_ENV, None)
+        else:
+            os.environ[STAGING_ENV] = previous
+    final = RunPaths.from_params(params, root)
+    _swap_in(staging / "results", final.results_dir)
+    _swap_in(staging / "processed", final.processed_dir)
+    shutil.rmtree(staging, ignore_errors=True)
     return out_dir
 
 
