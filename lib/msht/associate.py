@@ -35,7 +35,7 @@ import pandas as pd
 
 from msht import reference, stats, vocab
 from msht.results import CONTRACT
-from msht.describe import fmt_pct_n, pct
+from msht.describe import fmt_count, fmt_pct_n, pct
 
 #: The compared levels of each outcome (positive level first) and who is in its population.
 OUTCOME_LEVELS: Final[dict[str, tuple[str, str]]] = {
@@ -399,8 +399,13 @@ def appendix4_display(rows: pd.DataFrame, tests: pd.DataFrame, factors: Iterable
     below 5 is marked with a dagger (Fisher's test is in the extras table).
     """
     outcomes = list(outcomes)
-    values = rows.assign(cell=[fmt_pct_n(int(n), int(d), style="table")
-                               for n, d in zip(rows["n"], rows["denominator"], strict=True)])
+    marks = rows["display"].fillna("").tolist() if "display" in rows.columns else [""] * len(rows)
+    values = rows.assign(cell=[fmt_pct_n(n, d, style="table", display=m)
+                               for n, d, m in zip(rows["n"], rows["denominator"], marks, strict=True)])
+    bands = {}
+    if "test_suppressed" in rows.columns:
+        hidden = rows[rows["test_suppressed"].astype(bool)]
+        bands = {(o, f): str(b) for o, f, b in zip(hidden["outcome"], hidden["factor"], hidden["p_display"])}
     keyed = values.set_index(["outcome", "factor", "level"])["cell"]
     t = tests.set_index(["outcome", "factor"])
     out = [{"group": "Overall % (n)", "row": "Overall % (n)",
@@ -413,6 +418,9 @@ def appendix4_display(rows: pd.DataFrame, tests: pd.DataFrame, factors: Iterable
         chi2_row, p_row = {"group": group, "row": "χ²"}, {"group": group, "row": "p"}
         for o in outcomes:
             rec = t.loc[(o, factor)] if (o, factor) in t.index else None
+            if (o, factor) in bands:  # withheld under disclosure control: only the p band
+                chi2_row[o], p_row[o] = "[c]", bands[(o, factor)] or "[c]"
+                continue
             if rec is None or rec["test_chosen"] == NOT_COMPUTABLE:
                 chi2_row[o] = p_row[o] = "n/c"
                 continue
@@ -463,11 +471,12 @@ def residuals_display(residuals: pd.DataFrame) -> pd.DataFrame:
         "group": [f"{vocab.variable_label(o)} · {factor_name(f)}"
                   for o, f in zip(residuals["outcome"], residuals["factor"], strict=True)],
         "level": [vocab.label(f, lv) for f, lv in zip(residuals["factor"], residuals["level"], strict=True)],
-        "value": [fmt_pct_n(int(n), int(d), style="table") for n, d in
+        "value": [fmt_pct_n(n, d, style="table") for n, d in
                   zip(residuals["n"], residuals["denominator"], strict=True)],
-        "N": residuals["denominator"].astype(int),
-        "expected_n": [f"{v:.1f}" for v in residuals["expected_n"].astype(float)],
-        "adjusted_residual": [f"{v:.2f}" for v in residuals["adjusted_residual"].astype(float)],
+        "N": [fmt_count(d) for d in residuals["denominator"]] if residuals["denominator"].isna().any()
+        else residuals["denominator"].astype(int),
+        "expected_n": ["[c]" if pd.isna(v) else f"{v:.1f}" for v in residuals["expected_n"].astype(float)],
+        "adjusted_residual": ["[c]" if pd.isna(v) else f"{v:.2f}" for v in residuals["adjusted_residual"].astype(float)],
     })
 
 
@@ -531,6 +540,8 @@ def findings_display(found: pd.DataFrame, alpha: float) -> pd.DataFrame:
         heading = f"{vocab.finding_heading(str(factor), str(first['higher_level']))} " \
                   f"({stats.p_threshold_label(float(first['p']))})"
         cells = [f"{vocab.finding_label(str(factor), str(r.level))} ({r.pct:.1f}%, n={int(r.n)})"
+                 if not pd.isna(r.n) and not pd.isna(r.pct) else
+                 f"{vocab.finding_label(str(factor), str(r.level))} ({fmt_pct_n(r.n, r.denominator, display=getattr(r, 'display', ''))})"
                  for r in block.itertuples()]
         q = float(first["q_bh"])
         check = f"q = {stats.format_p(q)}" + ("" if q < alpha else f" (not significant after BH at α = {alpha:g})")
@@ -540,3 +551,39 @@ def findings_display(found: pd.DataFrame, alpha: float) -> pd.DataFrame:
     if not out:
         out.append(dict(zip(columns, [f"No factor had p < {alpha:g}", "", "", "", ""], strict=True)))
     return pd.DataFrame(out, columns=columns)
+
+
+# --- disclosure control ------------------------------------------------------------------------
+
+#: Columns of ``association_vs_published.csv`` that are the seed's printed values (kept under SDC).
+PUBLISHED_COLUMNS: Final[tuple[str, ...]] = (
+    "n_published", "N_published", "pct_published", "chi2_published", "p_published", "significant_published",
+)
+#: Columns of ``association_tests.csv`` that say nothing about the counts (kept under SDC).
+TESTS_KEEP: Final[tuple[str, ...]] = ("unit", "test_seed", "df")
+
+
+def protect(rows: pd.DataFrame, tests: pd.DataFrame, residuals: pd.DataFrame, comparison: pd.DataFrame,
+            min_cell_count: int) -> dict[str, pd.DataFrame]:
+    """Disclosure control of notebook 03's results (:mod:`msht.sdc`).
+
+    ``rows`` (``associations.csv``) go through :func:`msht.sdc.protect_associations`; the files
+    derived from the same cross-tables (tests, residuals, comparison with the seed) are blanked
+    block by block (:func:`msht.sdc.withhold_for_blocks`) where a block has a suppression.
+    Returns ``associations``, ``association_tests``, ``association_residuals``,
+    ``association_vs_published`` and ``suppression`` (the rows of ``suppression.csv`` for these
+    files). With ``min_cell_count`` 0 the frames are returned unchanged (plus marker columns).
+    """
+    from msht import sdc
+
+    protected = sdc.protect_associations(rows, min_cell_count)
+    out = {"associations": protected, "association_tests": tests, "association_residuals": residuals,
+           "association_vs_published": comparison}
+    supp = [sdc.suppression_table(associations=protected)]
+    if int(min_cell_count) > 1:
+        for name, keep in (("association_tests", TESTS_KEEP), ("association_residuals", ()),
+                           ("association_vs_published", PUBLISHED_COLUMNS)):
+            out[name], extra = sdc.withhold_for_blocks(out[name], protected, file=name, keep=keep)
+            supp.append(extra)
+    out["suppression"] = pd.concat(supp, ignore_index=True)
+    return out

@@ -72,15 +72,52 @@ def pct(n: int, denominator: int, digits: int = 1) -> float:
     return math.floor(100 * n * scale / denominator + 0.5) / scale
 
 
-def fmt_pct_n(n: int, denominator: int, *, digits: int = 1, style: str = "prose") -> str:
-    """Format a count with its share: ``"17.2% (n=394)"`` (prose) or ``"17.2 (394)"`` (table)."""
-    share = pct(n, denominator, digits)
-    number = "-" if math.isnan(share) else f"{share:.{digits}f}"
+def is_missing(value: object) -> bool:
+    """True for None, NaN and ``pd.NA`` (a value hidden by disclosure control, or absent)."""
+    if value is None or value is pd.NA:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_count(value: object, display: object = "") -> str:
+    """A count as text (``1,234``), or the disclosure-control mark (``display``, else ``"[c]"``)
+    when the count is hidden (missing)."""
+    if is_missing(value):
+        return str(display) if isinstance(display, str) and display else "[c]"
+    return f"{int(value):,}"
+
+
+def fmt_pct_n(n: object, denominator: object, *, digits: int = 1, style: str = "prose", display: object = "") -> str:
+    """Format a count with its share: ``"17.2% (n=394)"`` (prose) or ``"17.2 (394)"`` (table).
+
+    A hidden (missing) count shows its disclosure-control mark (``display``, else ``"[c]"``):
+    ``"[c]% (n<5)"`` / ``"[c] (<5)"``; a hidden denominator hides the share (``"[c]"``).
+    """
+    if style not in ("prose", "table"):
+        raise ValueError(f"unknown style {style!r}; use 'prose' or 'table'")
+    if is_missing(n) or is_missing(denominator):
+        number = "[c]"
+    else:
+        share = pct(int(n), int(denominator), digits)
+        number = "-" if math.isnan(share) else f"{share:.{digits}f}"
+    if is_missing(n):
+        mark = fmt_count(n, display)
+        if style == "prose":
+            return f"{number}% (n{mark})" if mark.startswith("<") else f"{number}% (n={mark})"
+        return f"{number} ({mark})"
     if style == "prose":
-        return f"{number}% (n={n:,})"
-    if style == "table":
-        return f"{number} ({n})"
-    raise ValueError(f"unknown style {style!r}; use 'prose' or 'table'")
+        return f"{number}% (n={int(n):,})"
+    return f"{number} ({int(n)})"
+
+
+def fmt_row(r: object, *, style: str = "prose") -> str:
+    """:func:`fmt_pct_n` of a results row (a Series or namedtuple with ``n``, ``denominator`` and,
+    after :func:`msht.sdc.protect_descriptives`, ``display``)."""
+    get = r.get if hasattr(r, "get") else (lambda key, default=None: getattr(r, key, default))
+    return fmt_pct_n(get("n"), get("denominator"), style=style, display=get("display", "") or "")
 
 
 def fmt_number(value: float) -> str:
@@ -479,11 +516,19 @@ def _group_label(key: str) -> str:
     return vocab.VARIABLE_LABELS.get(key, key)
 
 
-def _cell(n: int, denominator: object, level: str) -> str:
-    """A table cell: ``"% (n)"``, or ``"n=<count> not recorded"`` for the unknown row."""
+def _cell(n: object, denominator: object, level: str, display: object = "") -> str:
+    """A table cell: ``"% (n)"``, or ``"n=<count> not recorded"`` for the unknown row (a hidden
+    count shows its disclosure-control mark)."""
     if level == UNKNOWN:
+        if is_missing(n):
+            return f"{fmt_count(n, display)} not recorded"
         return f"n={int(n)} not recorded"
-    return fmt_pct_n(int(n), int(denominator), style="table")
+    return fmt_pct_n(n, denominator, style="table", display=display)
+
+
+def _displays(rows: pd.DataFrame) -> list[str]:
+    """The disclosure-control marks of ``rows`` (empty strings when not protected)."""
+    return rows["display"].fillna("").astype(str).tolist() if "display" in rows.columns else [""] * len(rows)
 
 
 def type_label(variable: str) -> str:
@@ -504,7 +549,7 @@ def display_table(rows: pd.DataFrame) -> pd.DataFrame:
         {
             "group": keys.map(_group_label).to_list(),
             "characteristic": [_level_label(v, lv) for v, lv in zip(rows["variable"], rows["level"])],
-            "value": [_cell(n, d, lv) for n, d, lv in zip(rows["n"], rows["denominator"], rows["level"])],
+            "value": [_cell(n, d, lv, m) for n, d, lv, m in zip(rows["n"], rows["denominator"], rows["level"], _displays(rows))],
         }
     )
 
@@ -514,11 +559,17 @@ def denominator_note(rows: pd.DataFrame, *, unit: str) -> str:
     parts = []
     keys = rows["variable"].map(_group_key)
     for key, block in rows.groupby(keys, sort=False):
-        known = block.loc[block["level"] != UNKNOWN, "denominator"].dropna()
-        missing = block.loc[block["level"] == UNKNOWN, "n"]
-        n_known = int(known.iloc[0]) if len(known) else 0
-        n_missing = int(missing.iloc[0]) if len(missing) else 0
-        parts.append(f"{_group_label(key).lower()}: N={n_known:,} ({n_missing:,} not recorded)")
+        known_rows = block[block["level"] != UNKNOWN]
+        known = known_rows["denominator"].dropna()
+        unknown_rows = block[block["level"] == UNKNOWN]
+        if len(known):
+            n_known = f"{int(known.iloc[0]):,}"
+        elif "denominator_suppressed" in block.columns and known_rows["denominator_suppressed"].any():
+            n_known = str(known_rows.loc[known_rows["denominator_suppressed"], "denominator_display"].iloc[0] or "[c]")
+        else:
+            n_known = "0"
+        n_missing = fmt_count(unknown_rows["n"].iloc[0], _displays(unknown_rows)[0]) if len(unknown_rows) else "0"
+        parts.append(f"{_group_label(key).lower()}: N={n_known} ({n_missing} not recorded)")
     return f"Percentages are of {unit} with a recorded value; " + "; ".join(parts) + "."
 
 
@@ -528,7 +579,7 @@ def table1_display(rows: pd.DataFrame) -> pd.DataFrame:
     ``n=0 not recorded`` on the Unknown row."""
     frame = rows.assign(
         column=rows["table"].str.removeprefix("table1_"),
-        cell=[_cell(n, d, lv) for n, d, lv in zip(rows["n"], rows["denominator"], rows["level"])],
+        cell=[_cell(n, d, lv, m) for n, d, lv, m in zip(rows["n"], rows["denominator"], rows["level"], _displays(rows))],
     )
     wide = frame.pivot(index=["variable", "level"], columns="column", values="cell")
     order = [(v, lv) for v in TABLE1_VARIABLES for lv in [*vocab.levels(v), UNKNOWN] if (v, lv) in wide.index]
@@ -550,7 +601,7 @@ def table1_headers(appendix2: pd.DataFrame, cases_total: int) -> dict[str, tuple
     headers = {TABLE1_ALL: ("All MSHT cases", f"N={cases_total:,}")}
     for column in EXPLOITATION_TYPES:
         r = flag_rows.loc[column]
-        headers[column] = (type_label(column), f"{fmt_pct_n(int(r['n']), int(r['denominator']))} of cases")
+        headers[column] = (type_label(column), f"{fmt_row(r)} of cases")
     return headers
 
 
@@ -620,3 +671,26 @@ APPENDIX3_NOTE: Final[str] = (
     "Offender level: each offender person counts once, with the attributes recorded on their first case. "
     "Nationality regions are World Health Organization regions; UK nationality counts sole British nationals."
 )
+
+
+# ----------------------------------------------------------------------------------------------
+# Disclosure control
+# ----------------------------------------------------------------------------------------------
+
+
+def protect(parts: dict[str, pd.DataFrame], min_cell_count: int) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Apply :func:`msht.sdc.protect_descriptives` to the rows of :func:`section3`.
+
+    Returns the protected rows of ``descriptives.csv`` (with the marker columns of
+    :mod:`msht.sdc`; :func:`msht.results.write_csv` drops them) and the same rows split back
+    into ``parts``, for the tables, figures and prose. With ``min_cell_count`` 0 the values are
+    those of :func:`combine` unchanged.
+    """
+    from msht import sdc
+
+    protected = sdc.protect_descriptives(combine(parts), min_cell_count)
+    out, start = {}, 0
+    for name, frame in parts.items():
+        out[name] = protected.iloc[start : start + len(frame)].reset_index(drop=True)
+        start += len(frame)
+    return protected, out

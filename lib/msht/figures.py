@@ -19,7 +19,7 @@ from IPython.display import Image
 from matplotlib.figure import Figure
 
 from msht import vocab
-from msht.describe import PERIOD_SPLIT_YEAR, fmt_pct_n
+from msht.describe import PERIOD_SPLIT_YEAR, fmt_count, fmt_pct_n
 
 #: Okabe-Ito colours (distinguishable with colour-vision deficiency).
 COLOURS: Final[dict[str, str]] = {
@@ -108,17 +108,22 @@ def engagement_levels(rows: pd.DataFrame) -> Figure:
     positions = list(range(len(labels)))[::-1]
     shares = levels["pct"].fillna(0.0).to_numpy()
     ax.barh(positions, shares, color=[COLOURS[lv] for lv in levels.index], height=0.6)
-    for y, share, n, d in zip(positions, shares, levels["n"], levels["denominator"]):
-        ax.text(share + 1, y, fmt_pct_n(int(n), int(d)), va="center", fontsize=9, color=COLOURS["text"])
+    marks = levels["display"].fillna("") if "display" in levels.columns else pd.Series("", index=levels.index)
+    for y, share, n, d, mark in zip(positions, shares, levels["n"], levels["denominator"], marks):
+        # a share hidden by disclosure control is drawn as no bar, labelled with its mark
+        ax.text(share + 1, y, fmt_pct_n(n, d, display=mark), va="center", fontsize=9, color=COLOURS["text"])
     ax.set_yticks(positions, labels)
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of cases (excluding investigations ongoing and no-crime cases)")
     _style(ax)
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", color="#DDDDDD", linewidth=0.6)
-    total = int(levels["denominator"].dropna().iloc[0]) if levels["denominator"].notna().any() else 0
-    note = (f"N={total:,} cases. Left out: {int(excluded.get('ongoing', 0)):,} with the investigation ongoing, "
-            f"{int(excluded.get('no_crime', 0)):,} recorded as no crime.")
+    total = fmt_count(levels["denominator"].dropna().iloc[0]) if levels["denominator"].notna().any() else (
+        "[c]" if "denominator_suppressed" in levels.columns and levels["denominator_suppressed"].any() else "0")
+    ex_rows = rows[rows["variable"] == "engagement_excluded"].set_index("level")
+    ex_marks = ex_rows["display"] if "display" in ex_rows.columns else pd.Series("", index=ex_rows.index)
+    ongoing, no_crime = (fmt_count(excluded.get(lv, 0), ex_marks.get(lv, "")) for lv in ("ongoing", "no_crime"))
+    note = f"N={total} cases. Left out: {ongoing} with the investigation ongoing, {no_crime} recorded as no crime."
     fig.text(0.01, 0.0, note, fontsize=8, color=COLOURS["text"], ha="left", va="bottom")
     fig.get_layout_engine().set(rect=(0, 0.06, 1, 0.94))
     return fig

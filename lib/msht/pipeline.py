@@ -21,7 +21,7 @@ import yaml
 from msht.config import STAGING_ENV, Params, RunPaths, load_params, notebooks_dir, project_root
 
 #: The notebooks, in the order they run.
-NOTEBOOKS = ("01_clean.ipynb", "02_descriptives.ipynb", "03_associations.ipynb")
+NOTEBOOKS = ("01_clean.ipynb", "02_descriptives.ipynb", "03_associations.ipynb", "04_synthetic_vs_published.ipynb")
 
 
 def is_reference_run(params: Params) -> bool:

@@ -6,6 +6,7 @@ Markdown. Directions ("most", "higher amongst") are chosen by the data, not type
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import pandas as pd
@@ -13,7 +14,7 @@ import pandas as pd
 from msht import stats, vocab
 from msht.associate import factor_name
 from msht.config import Params
-from msht.describe import fmt_number, fmt_pct_n
+from msht.describe import fmt_count, fmt_number, fmt_pct_n, fmt_row, is_missing
 
 SYNTHETIC_NOTE = (
     "**Synthetic data.** These figures come from the project's synthetic twin, generated to "
@@ -26,6 +27,33 @@ def banner(params: Params) -> str:
     if not params.synthetic:
         return f"Data: {params.force_name}, {params.period_start} to {params.period_end}."
     return f"> {SYNTHETIC_NOTE}"
+
+
+def disclosure_text(params: Params) -> str:
+    """The disclosure-control sentence for a notebook's text (with a paragraph break before it),
+    or "" when the rule is off (:func:`msht.sdc.disclosure_note`)."""
+    from msht import sdc
+
+    note = sdc.disclosure_note(params.min_cell_count)
+    return f"\n\n{note}" if note else ""
+
+
+def _cnt(r: pd.Series, column: str = "n") -> str:
+    """A count of a results row as prose prints it (``1,234``), or its disclosure-control mark."""
+    display = r.get("display" if column == "n" else f"{column}_display", "") if hasattr(r, "get") else ""
+    return fmt_count(r[column], display or "")
+
+
+def _num(r: pd.Series, column: str = "n") -> float:
+    """A count of a results row as a number (NaN when hidden by disclosure control)."""
+    return math.nan if is_missing(r[column]) else float(r[column])
+
+
+def _fmt_total(value: object) -> str:
+    """A total that may be a number, NaN (hidden) or already a mark."""
+    if isinstance(value, str):
+        return value
+    return fmt_count(value)
 
 
 def _row(frame: pd.DataFrame, **where: str) -> pd.Series:
@@ -60,11 +88,11 @@ def victims_overview(desc: pd.DataFrame) -> str:
     top_sex = sex.sort_values("n", ascending=False).iloc[0]
     share = "most" if top_sex["pct"] > 50 else "the largest group"
     return (
-        f"From the {int(cases['n']):,} MSHT police-recorded cases analysed, {int(one['denominator']):,} individuals "
-        f"were identified as victims. Of those, {fmt_pct_n(int(one['n']), int(one['denominator']))} had one instance "
-        f"of MSHT victimisation and {fmt_pct_n(int(several['n']), int(several['denominator']))} had more than one. "
+        f"From the {_cnt(cases)} MSHT police-recorded cases analysed, {_cnt(one, 'denominator')} individuals "
+        f"were identified as victims. Of those, {fmt_row(one)} had one instance "
+        f"of MSHT victimisation and {fmt_row(several)} had more than one. "
         f"As Appendix 1 shows, {share} victims were {vocab.label('victim_sex', top_sex['level']).lower()} "
-        f"({fmt_pct_n(int(top_sex['n']), int(top_sex['denominator']))})."
+        f"({fmt_row(top_sex)})."
     )
 
 
@@ -129,12 +157,18 @@ def _s3_known(desc: pd.DataFrame, table: str, variable: str) -> pd.DataFrame:
 def _s3_missing(desc: pd.DataFrame, table: str, variable: str) -> int:
     """The ``unknown`` row's count of one variable (0 if there is none)."""
     hits = desc[(desc["table"] == table) & (desc["variable"] == variable) & (desc["level"] == vocab.UNKNOWN)]
-    return int(hits["n"].iloc[0]) if len(hits) else 0
+    if not len(hits):
+        return 0
+    if is_missing(hits["n"].iloc[0]):
+        return fmt_count(hits["n"].iloc[0], hits["display"].iloc[0] if "display" in hits.columns else "")
+    return int(hits["n"].iloc[0])
 
 
 def _s3_total(rows: pd.DataFrame) -> int:
     """The denominator shared by ``rows`` (0 when there are none or it is empty)."""
     if rows.empty or pd.isna(rows["denominator"].iloc[0]):
+        if not rows.empty and "denominator_suppressed" in rows.columns and rows["denominator_suppressed"].any():
+            return math.nan  # hidden by disclosure control: not zero
         return 0
     return int(rows["denominator"].iloc[0])
 
@@ -143,7 +177,7 @@ def _s3_top(desc: pd.DataFrame, table: str, variable: str) -> pd.Series | None:
     """The known level with the largest count (the first in results order on a tie), or None
     when no unit has a known value."""
     rows = _s3_known(desc, table, variable)
-    if _s3_total(rows) == 0:
+    if _s3_total(rows) == 0 or rows["n"].isna().all():
         return None
     return rows.loc[rows["n"].astype(float).idxmax()]
 
@@ -151,16 +185,16 @@ def _s3_top(desc: pd.DataFrame, table: str, variable: str) -> pd.Series | None:
 def _s3_value(desc: pd.DataFrame, table: str, variable: str, level: str) -> float | None:
     """A statistic row's value (``n``), or None when the row is absent."""
     hits = desc[(desc["table"] == table) & (desc["variable"] == variable) & (desc["level"] == level)]
-    return float(hits["n"].iloc[0]) if len(hits) else None
+    return float(hits["n"].iloc[0]) if len(hits) and not is_missing(hits["n"].iloc[0]) else None
 
 
 def _s3_share(r: pd.Series) -> str:
-    return fmt_pct_n(int(r["n"]), int(r["denominator"]))
+    return fmt_row(r)
 
 
 def _s3_of(r: pd.Series, what: str) -> str:
     """``"73.1% (n=1,299) of the 1,776 <what>"``."""
-    return f"{_s3_share(r)} of the {int(r['denominator']):,} {what}"
+    return f"{_s3_share(r)} of the {_cnt(r, 'denominator')} {what}"
 
 
 def _s3_cap(text: str) -> str:
@@ -185,6 +219,8 @@ def quantify(share: float, noun: str) -> str:
     victims" (over 55), "just over half of the victims", "half of the victims", "just under half
     of the victims" (45 or more), "a minority of victims" (20 or more), else "a small minority of
     victims"; "all victims" at 100 and "none of the victims" at 0."""
+    if is_missing(share):
+        return f"some {noun}"  # the share is hidden by disclosure control
     if share >= 100:
         return f"all {noun}"
     if share <= 0:
@@ -257,11 +293,11 @@ def _s3_places(desc: pd.DataFrame) -> list[str]:
         parts = [f"{place} in {_s3_share(where.loc[lv])}" for lv, place in
                  (("uk_only", "only in the UK"), ("overseas_only", "only overseas"),
                   ("both", "both in the UK and overseas"))]
-        out.append(f"Of the {_s3_total(where):,} cases with a recorded exploitation location, exploitation took "
+        out.append(f"Of the {_fmt_total(_s3_total(where))} cases with a recorded exploitation location, exploitation took "
                    f"place {_s3_join(parts)}.")
     county = _s3_known(desc, "appendix2", "county_lines").set_index("level")
     if _s3_total(county) > 0:
-        out.append(f"Of the {_s3_total(county):,} cases with a recorded county-lines status, "
+        out.append(f"Of the {_fmt_total(_s3_total(county))} cases with a recorded county-lines status, "
                    f"{_s3_share(county.loc['yes'])} involved county lines exploitation.")
     return out
 
@@ -271,9 +307,9 @@ def section3_1_text(desc: pd.DataFrame) -> str:
     the victims' sex, age and UK nationality, and the case-level factors of Appendix 2."""
     cases = _row(desc, table="section3_1", variable="cases", level="all")
     victims = _row(desc, table="section3_1", variable="victims", level="all")
-    text = [f"The analysis covers {int(cases['n']):,} MSHT police-recorded cases, in which {int(victims['n']):,} "
+    text = [f"The analysis covers {_cnt(cases)} MSHT police-recorded cases, in which {_cnt(victims)} "
             f"individuals were identified as victims."]
-    if int(victims["n"]):
+    if _num(victims):
         one = _row(desc, table="section3_1", variable="victim_case_count", level="one")
         several = _row(desc, table="section3_1", variable="victim_case_count", level="several")
         spread = _s3_range(_s3_value(desc, "section3_1", "victim_case_count", "min"),
@@ -341,7 +377,11 @@ def table1_text(desc: pd.DataFrame) -> str:
 def _s3_outliers(desc: pd.DataFrame) -> str:
     """The sentence saying how many victims the outlier rule left out of section 3.2."""
     threshold = int(_s3_value(desc, "section3_2", "entries_outliers", "threshold") or 0)
-    left = int(_row(desc, table="section3_2", variable="entries_outliers", level="left_out")["n"])
+    left_row = _row(desc, table="section3_2", variable="entries_outliers", level="left_out")
+    if is_missing(left_row["n"]):
+        return (f"{_cnt(left_row)} victims with {threshold:,} or more entries were left out of these figures as "
+                f"outliers.")
+    left = int(left_row["n"])
     if threshold == 0:
         return "No outlier rule was applied to these figures."
     if left == 0:
@@ -353,7 +393,7 @@ def _s3_outliers(desc: pd.DataFrame) -> str:
 def police_records_text(desc: pd.DataFrame) -> str:
     """Section 3.2: victims' previous police records (outliers left out, as the text says)."""
     several = _row(desc, table="section3_2", variable="police_entries", level="several")
-    if int(several["denominator"]) == 0:
+    if _num(several, "denominator") == 0:
         return f"No victim had police-record data. {_s3_outliers(desc)}"
     victim = _row(desc, table="section3_2", variable="has_victim_entry", level="yes")
     perp = _row(desc, table="section3_2", variable="has_perpetrator_entry", level="yes")
@@ -375,7 +415,7 @@ def police_records_text(desc: pd.DataFrame) -> str:
     missing = _s3_missing(desc, "section3_2", "police_entries")
     if missing:
         have, be = ("victim has", "is") if missing == 1 else ("victims have", "are")
-        text.append(f"{missing:,} {have} no police-record data and {be} not counted here.")
+        text.append(f"{_fmt_total(missing)} {have} no police-record data and {be} not counted here.")
     return " ".join(text)
 
 
@@ -387,11 +427,11 @@ def offenders_text(desc: pd.DataFrame) -> str:
     none = _row(desc, table="section3_3", variable="offenders_per_case", level="none")
     spread = _s3_range(_s3_value(desc, "section3_3", "offenders_per_case_range", "min"),
                        _s3_value(desc, "section3_3", "offenders_per_case_range", "max"), "offenders")
-    text = [f"Of the {int(one['denominator']):,} MSHT cases analysed, {_s3_share(one)} had one identified offender "
+    text = [f"Of the {_cnt(one, 'denominator')} MSHT cases analysed, {_s3_share(one)} had one identified offender "
             f"and {_s3_share(several)} had more than one{spread}; no offender was recorded in {_s3_share(none)}."]
-    persons = int(_row(desc, table="section3_3", variable="offender_persons", level="all")["n"])
-    if persons:
-        text.append(f"The {persons:,} offenders are counted once each, whatever their number of cases.")
+    persons_row = _row(desc, table="section3_3", variable="offender_persons", level="all")
+    if _num(persons_row):
+        text.append(f"The {_cnt(persons_row)} offenders are counted once each, whatever their number of cases.")
         text += _s3_majority(desc, "appendix3", "offender_sex", "offenders")
         text += _s3_majority(desc, "section3_3", "offender_age2", "offenders")
         text += _s3_majority(desc, "section3_3", "offender_uk_national", "offenders")
@@ -406,8 +446,12 @@ def _s3_period_sentence(desc: pd.DataFrame, variable: str, subject: str, alpha: 
     before = _row(desc, table="section3_4", variable=variable, level="before_2021")
     after = _row(desc, table="section3_4", variable=variable, level="from_2021")
     chi2, df, p = (_s3_value(desc, "section3_4", variable, s) for s in ("statistic", "df", "p"))
-    b = f"{_s3_share(before)} of {int(before['denominator']):,}"
-    a = f"{_s3_share(after)} of {int(after['denominator']):,}"
+    b = f"{_s3_share(before)} of {_cnt(before, 'denominator')}"
+    a = f"{_s3_share(after)} of {_cnt(after, 'denominator')}"
+    test_rows = desc[(desc["table"] == "section3_4") & (desc["variable"] == variable) & desc["level"].isin(["statistic", "p"])]
+    if "suppressed" in test_rows.columns and test_rows["suppressed"].any():
+        return (f"{_s3_cap(subject)} before {year} ({b}) and in {year} and later ({a}): the test is withheld under "
+                f"statistical disclosure control.")
     if chi2 is None or p is None:
         return (f"{_s3_cap(subject)} before {year} ({b}) and in {year} and later ({a}) could not be compared by a "
                 f"test, because one period or one outcome had no cases.")
@@ -425,14 +469,14 @@ def _s3_support(desc: pd.DataFrame) -> list[str]:
     offered = _row(desc, table="section3_4", variable="offered", level="yes")
     accepted = _row(desc, table="section3_4", variable="accepted", level="yes")
     out = []
-    if int(offered["denominator"]):
+    if _num(offered, "denominator"):
         missing = _s3_missing(desc, "section3_4", "offered")
-        note = f" ({missing:,} cases had none recorded)" if missing else ""
+        note = f" ({_fmt_total(missing)} cases had none recorded)" if missing else ""
         out.append(f"The victim was offered victim support services in {quantify(float(offered['pct']), 'cases')}: "
                    f"{_s3_of(offered, 'cases with an offer status recorded')}{note}.")
-    if int(accepted["denominator"]):
+    if _num(accepted, "denominator"):
         missing = _s3_missing(desc, "section3_4", "accepted")
-        note = f" (acceptance was not recorded in {missing:,})" if missing else ""
+        note = f" (acceptance was not recorded in {_fmt_total(missing)})" if missing else ""
         out.append(f"Where support was offered, the victim accepted it in {_s3_of(accepted, 'cases')}{note}.")
     return out
 
@@ -444,12 +488,12 @@ def _s3_engagement_levels(desc: pd.DataFrame) -> str:
     pos = _row(desc, table="section3_4", variable="engagement_level", level="positive")
     neg = _row(desc, table="section3_4", variable="engagement_level", level="negative")
     undetermined = _row(desc, table="section3_4", variable="engagement_level", level="not_determined")
-    lead = (f"Leaving out the {int(ongoing['n']):,} cases whose investigation was ongoing and the "
-            f"{int(no_crime['n']):,} recorded as no crime")
-    if int(pos["denominator"]) == 0:
+    lead = (f"Leaving out the {_cnt(ongoing)} cases whose investigation was ongoing and the "
+            f"{_cnt(no_crime)} recorded as no crime")
+    if _num(pos, "denominator") == 0:
         return f"{lead}, no case remained in which engagement could be assessed."
     return (f"{lead}, engagement with the police was positive in {_s3_share(pos)} of the remaining "
-            f"{int(pos['denominator']):,} cases and negative in {_s3_share(neg)}. In "
+            f"{_cnt(pos, 'denominator')} cases and negative in {_s3_share(neg)}. In "
             f"{quantify(float(undetermined['pct']), 'cases')}, {_s3_share(undetermined)}, the victim's level of "
             f"engagement could not be determined from the recorded outcome.")
 
@@ -469,7 +513,7 @@ def association_sentence(rows: pd.DataFrame, outcome: str, factor: str, alpha: f
     block = rows[(rows["outcome"] == outcome) & (rows["factor"] == factor)]
     first = block.iloc[0]
     shares = "; ".join(
-        f"{vocab.label(factor, r.level).lower()}: {fmt_pct_n(int(r.n), int(r.denominator))}" for r in block.itertuples()
+        f"{vocab.label(factor, r.level).lower()}: {fmt_row(r)}" for r in block.itertuples()
     )
     verdict = "was" if first["p"] < alpha else "was not"
     return (
@@ -655,3 +699,20 @@ def findings_note(tests: pd.DataFrame, outcome: str, alpha: float) -> str:
     if len(done) < len(sub):
         text += f" {len(sub) - len(done):,} could not be computed."
     return text
+
+
+def calibration_text(table: pd.DataFrame, synthetic: bool) -> str:
+    """One paragraph on the calibration (synthetic twin) or reproduction (real extracts) check."""
+    targets = table[table["target"]]
+    within = int(targets["within_tolerance"].sum())
+    tests = targets[targets["measure"] == "chi2"]
+    tests_ok = int(tests["within_tolerance"].sum())
+    conflicts = int((~table["target"]).sum())
+    what = "The synthetic twin was calibrated to" if synthetic else "This run was compared with"
+    return (
+        f"{what} {len(targets):,} published figures; {within:,} of them are reproduced within tolerance. "
+        f"Of the {len(tests):,} chi-square tests of Appendix 4, {tests_ok:,} come back within 0.1 of the printed "
+        f"statistic with the same verdict. {conflicts:,} further published figures contradict Appendix 4's "
+        "denominators and are shown for reference only."
+        + ("" if synthetic else " Differences on real extracts may reflect a different period, force or recording practice.")
+    )

@@ -79,9 +79,10 @@ KEY_PACKAGES = (
 
 #: What the fallback index says each notebook holds of the report.
 NOTEBOOK_SECTIONS = {
-    "01_clean.ipynb": "Research design: data coding and quality, the exclusion flow; Appendices 5 and 6",
+    "01_clean.ipynb": "Research design: data coding and quality, the exclusion flow; Appendix 5",
     "02_descriptives.ipynb": "Executive summary (engagement rates); Descriptive overview; Appendices 1 to 3",
     "03_associations.ipynb": "Executive summary (associated factors); Factors associated with victim engagement; Appendix 4",
+    "04_synthetic_vs_published.ipynb": "Appendix 6: this run compared with the published figures",
 }
 
 

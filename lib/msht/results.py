@@ -15,6 +15,7 @@ file                              columns
 ``association_vs_published.csv``  see below
 ``seed_disagreements.csv``        source, outcome, factor, level, kind, printed, reference, reference_source, message
 ``regression.csv``                see below
+``suppression.csv``               file, table, variable, level, column, reason, display (release runs only)
 ================================  ===================================================================================
 
 ``pct`` is ``100 * n / denominator`` rounded to one decimal, as printed. ``denominator`` is the
@@ -74,6 +75,21 @@ term: ``factor``, ``level`` against ``reference``, ``n_level`` (complete cases a
 row: ``N`` (complete cases), ``n_population``, ``n_dropped_missing``, ``n_events`` (cases with the
 rarer outcome), ``converged`` and ``note`` (terms left out and why). A model that could not be
 estimated has one row with empty term columns, ``converged`` false and the reason in ``note``.
+
+Disclosure control (``min_cell_count`` > 1, e.g. ``params/release.yaml``)
+---------------------------------------------------------------------------
+Columns never change: a value hidden by :mod:`msht.sdc` is written **empty**, and
+``suppression.csv`` lists one row per hidden value: ``file`` (``descriptives``, ``associations``,
+``association_tests``, ``association_residuals``, ``association_vs_published`` or
+``regression``), ``table`` (the descriptives table, or the outcome), ``variable`` (variable or
+factor), ``level``, ``column`` (the hidden column), ``reason`` (see ``msht.sdc.REASONS``; also
+``test_withheld`` for the derived files) and ``display`` (what the report shows: ``"<5"``,
+``"[c]"`` or a p band). An empty value without a row there is an ordinary missing value.
+There is one ``suppression.csv`` per run: notebook 02 writes its ``descriptives`` rows, and
+notebook 03 rewrites the file as those rows (re-read, any other rows dropped) followed by its own
+(associations, then the derived files, then regression), so the file is the same whatever ran
+before. With ``min_cell_count`` 0 or 1 (the default) nothing is hidden and ``suppression.csv``
+is not written, so the default run's results are those of a run without the SDC step.
 """
 
 from __future__ import annotations
@@ -108,6 +124,7 @@ CONTRACT: Final[dict[str, tuple[str, ...]]] = {
         "outcome", "factor", "level", "reference", "n_level", "adjusted_or", "ci_low", "ci_high", "p",
         "N", "n_population", "n_dropped_missing", "n_events", "converged", "note",
     ),
+    "suppression": ("file", "table", "variable", "level", "column", "reason", "display"),
 }
 
 
@@ -176,3 +193,24 @@ def write_csv(frame: pd.DataFrame, name: str, results_dir: Path) -> Path:
 def read_csv(name: str, results_dir: Path) -> pd.DataFrame:
     """Read results ``name`` back (level codes stay text)."""
     return pd.read_csv(results_dir / f"{name}.csv", dtype={"level": str, "variable": str, "factor": str})
+
+
+def write_suppression(rows: pd.DataFrame, results_dir: Path, min_cell_count: int, *,
+                      keep_files: tuple[str, ...] = ()) -> Path | None:
+    """Write ``suppression.csv`` (see the module docstring) when disclosure control is on.
+
+    ``rows`` are this notebook's rows; ``keep_files`` names the ``file`` values of an existing
+    ``suppression.csv`` to keep before them (notebook 03 keeps notebook 02's ``descriptives``
+    rows); any other existing rows are dropped, so a rerun gives the same file. Nothing is written
+    when ``min_cell_count`` is 0 or 1 (returns None).
+    """
+    if int(min_cell_count) <= 1:
+        return None
+    parts = []
+    target = results_dir / "suppression.csv"
+    if keep_files and target.exists():
+        old = pd.read_csv(target, dtype=str, keep_default_na=False)
+        parts.append(old[old["file"].isin(keep_files)])
+    parts.append(rows.astype(object))
+    frame = pd.concat(parts, ignore_index=True) if parts else rows
+    return write_csv(frame, "suppression", results_dir)

@@ -9,12 +9,15 @@ from great_tables import GT, loc, style
 from IPython.display import HTML
 
 
-def show(gt: GT) -> HTML:
-    """Display a table as HTML only.
+def show(gt: GT, *, note: str = "") -> HTML:
+    """Display a table as HTML only, with ``note`` (the disclosure-control sentence,
+    :func:`msht.sdc.disclosure_note`) as a last source note when it is not empty.
 
     A bare ``GT`` object's plain-text repr lists sets in hash order, which changes from run to
     run and would make nbval fail; its HTML (with a fixed id) is stable.
     """
+    if note:
+        gt = gt.tab_source_note(note)
     return HTML(gt.as_raw_html())
 
 
@@ -41,7 +44,8 @@ def percent_table(display: pd.DataFrame, *, table_id: str, title: str, source_no
 def add_notes(gt: GT, notes: Sequence[str]) -> GT:
     """Add each of ``notes`` under the table as a source note, in order."""
     for note in notes:
-        gt = gt.tab_source_note(note)
+        if note:
+            gt = gt.tab_source_note(note)
     return gt
 
 
@@ -97,17 +101,19 @@ def exclusions_table(exclusions: pd.DataFrame, *, table_id: str) -> GT:
 def association_table(rows: pd.DataFrame, *, table_id: str, title: str) -> GT:
     """Appendix 4 style: per factor level the outcome's "% (n)" of N, and the test's χ², df and p."""
     from msht import stats, vocab
-    from msht.describe import fmt_pct_n
+    from msht.describe import fmt_count, fmt_pct_n
 
     frame = pd.DataFrame(
         {
             "factor": [vocab.variable_label(f) for f in rows["factor"]],
             "level": [vocab.label(f, lv) for f, lv in zip(rows["factor"], rows["level"])],
-            "value": [fmt_pct_n(int(n), int(d), style="table") for n, d in zip(rows["n"], rows["denominator"])],
-            "N": rows["denominator"].astype(int),
-            "chi2": rows["statistic"].round(3),
-            "df": rows["df"].astype(int),
-            "p": [stats.format_p(float(p)) for p in rows["p"]],
+            "value": [fmt_pct_n(n, d, style="table", display=m) for n, d, m in
+                      zip(rows["n"], rows["denominator"], rows.get("display", pd.Series("", index=rows.index)))],
+            "N": [fmt_count(d, m) for d, m in
+                  zip(rows["denominator"], rows.get("denominator_display", pd.Series("", index=rows.index)))],
+            "chi2": rows["statistic"].astype(float).round(3),
+            "df": rows["df"].astype("Int64"),
+            "p": [stats.format_p(float(p)) if pd.notna(p) else "[c]" for p in rows["p"]],
             "test": rows["test"],
         }
     )

@@ -140,8 +140,31 @@ def _multi_case_counts(rng: np.random.Generator, n_multi: int, total: int, lo: i
     return k
 
 
-def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_000, anneal_iter: int = 3_000_000, temp0: float = 1.5, temp1: float = 0.15,
-           reheat_iter: int = 1_000_000, reheat_temp: float = 0.5) -> Stage1Result:
+def _allocate(rng: np.random.Generator, n_cases: np.ndarray, victims: list[int], case_target: list[float], single_only: tuple[int, ...] = ()) -> np.ndarray:
+    """Codes for victims: code ``i`` on exactly ``victims[i]`` victims, with the multi-case
+    victims (largest first) placed on the codes whose case totals most need extra cases
+    (``case_target[i] - victims[i]``). Codes in ``single_only`` go to single-case victims only."""
+    nv = len(n_cases)
+    out = np.full(nv, -1, dtype=np.int64)
+    cap = list(victims)
+    need = [ct - v for ct, v in zip(case_target, victims)]
+    multi = np.flatnonzero(n_cases > 1)
+    multi = multi[rng.permutation(len(multi))]
+    multi = multi[np.argsort(-n_cases[multi], kind="stable")]
+    for v in multi.tolist():
+        ok = [i for i in range(len(cap)) if cap[i] > 0 and i not in single_only]
+        i = max(ok, key=lambda j: (need[j], rng.random()))
+        out[v] = i
+        cap[i] -= 1
+        need[i] -= int(n_cases[v]) - 1
+    rest = np.flatnonzero(out < 0)
+    rest = rest[rng.permutation(len(rest))]
+    out[rest] = np.repeat(np.arange(len(cap), dtype=np.int64), cap)
+    return out
+
+
+def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_000, anneal_iter: int = 3_000_000, temp0: float = 1.5, temp1: float = 0.1,
+           reheat_iter: int = 1_000_000, reheat_temp: float = 0.4) -> Stage1Result:
     """Fit victims and cases to Appendix 1, 2 and 4 (case-level factors) and Table 1."""
     V, C = t["victims"], t["cases"]
     nv, nc = t["totals"]["victims"], t["totals"]["cases"]
@@ -154,23 +177,40 @@ def stage1(t: dict[str, Any], rng: np.random.Generator, max_iter: int = 30_000_0
     victim_of_case = np.repeat(np.arange(nv, dtype=np.int64), n_cases)
     assert len(victim_of_case) == nc
 
-    # --- victim attributes (exact counts, shuffled) -----------------------------------------
-    sex = _counts_array(rng, [V["sex"]["male"], V["sex"]["female"], V["sex"]["unknown"]])
-    age6 = _counts_array(rng, [V["age6"][c] for c in AGE6_CODES] + [V["age6"]["unknown"]])
+    # --- victim attributes: exact counts; multi-case victims placed where the case totals need them
+    a4 = t["appendix4"]
+    grow = nc / t["appendix4_totals"]["off_N"]  # cases per offer-recorded case
+
+    def case_targets(victims: list[int], groups: list[tuple[list[int], float]]) -> list[float]:
+        """Case total wanted per code: each group's offered N (scaled to all cases) split over
+        its codes by victim counts; the last code (missing) takes the remainder."""
+        out = [0.0] * len(victims)
+        for codes, off_n in groups:
+            vsum = sum(victims[i] for i in codes)
+            for i in codes:
+                out[i] = off_n * grow * victims[i] / vsum if vsum else 0.0
+        out[-1] = nc - sum(out[:-1])
+        return out
+
+    sexv = [V["sex"]["male"], V["sex"]["female"], V["sex"]["unknown"]]
+    sex = _allocate(rng, n_cases, sexv, case_targets(sexv, [([0], a4["victim_sex"]["male"][2]), ([1], a4["victim_sex"]["female"][2])]))
+    agev = [V["age6"][c] for c in AGE6_CODES] + [V["age6"]["unknown"]]
+    age_groups = [([0], a4["victim_age3"]["17_and_under"][2]), ([1], a4["victim_age3"]["18_24"][2]), ([2, 3, 4, 5], a4["victim_age3"]["25_plus"][2])]
+    age6 = _allocate(rng, n_cases, agev, case_targets(agev, age_groups))
     nr = V["nationality_region"]
-    nat = _counts_array(rng, [nr[c] for c in NAT_CODES] + [0, nr["unknown"]])  # all multiples hold UK
-    period = np.zeros(nv, dtype=np.int64)
-    period[rng.permutation(nv)[: nv // 2]] = 1
+    natv = [nr[c] for c in NAT_CODES] + [0, nr["unknown"]]  # all multiples hold UK (code 7)
+    nat_groups = [([0, 7], a4["victim_uk_national"]["uk"][2]), ([1, 2, 3, 4, 5, 6], a4["victim_uk_national"]["non_uk"][2])]
+    nat = _allocate(rng, n_cases, natv, case_targets(natv, nat_groups))
+    per = C["period"]
+    perv = [nv // 2, nv - nv // 2]
+    per_t = [per["before_2021"]["offered_N"] * grow, per["from_2021"]["offered_N"] * grow]
+    period = _allocate(rng, n_cases, perv, per_t)
     pr = V["police_records"]
-    rec = np.full(nv, -1, dtype=np.int64)
-    singles = np.flatnonzero(n_cases == 1)
-    rec[rng.choice(singles, pr["one"], replace=False)] = REC_ONE
-    rest = np.flatnonzero(rec < 0)
-    rest = rest[rng.permutation(len(rest))]
-    n_na, n_yes = pr["unknown"], pr["several_more_perp"]
-    rec[rest[:n_na]] = REC_NA
-    rec[rest[n_na : n_na + n_yes]] = REC_SEV_YES
-    rec[rest[n_na + n_yes :]] = REC_SEV_NO
+    pe, mp = a4["police_entries"], a4["more_perp_than_victim"]
+    recv = [pr["unknown"], pr["one"], pr["several_more_perp"], pr["several_not_more_perp"]]
+    rec_t = [0.0, pe["one"][2] * grow, mp["yes"][2] * grow, (mp["no"][2] - pe["one"][2]) * grow]
+    rec_t[0] = nc - sum(rec_t)
+    rec = _allocate(rng, n_cases, recv, rec_t, single_only=(REC_ONE,))
     assert (rec == REC_SEV_NO).sum() == pr["several_not_more_perp"]
 
     # --- case attributes ---------------------------------------------------------------------

@@ -1,0 +1,157 @@
+"""Disclosure control wired into notebooks 02-03 (params/release.yaml) and off by default."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from msht import associate, describe, generate, models, pipeline, results, sdc
+from msht.config import load_params
+
+NAME = "sdc_check"
+
+
+@pytest.fixture(scope="module")
+def release_run(root, tmp_path_factory):
+    """Notebooks 01-03 run with a copy of params/release.yaml writing under _output/sdc_check/."""
+    generate.generate(load_params(root / "params" / "default.yaml"), log=lambda *_: None)
+    text = yaml.safe_load((root / "params" / "release.yaml").read_text())
+    text.update({"run_name": NAME, "processed_dir": f"_output/{NAME}/processed",
+                 "results_dir": f"_output/{NAME}/results", "report_dir": f"_output/{NAME}/report"})
+    path = tmp_path_factory.mktemp("sdc") / f"{NAME}.yaml"
+    path.write_text(yaml.safe_dump(text))
+    out_dir = pipeline.run_notebooks(path, root=root, log=lambda *_: None)
+    return root / "_output" / NAME / "results", out_dir, int(text["min_cell_count"])
+
+
+def _small(values: pd.Series, m: int) -> pd.Series:
+    v = pd.to_numeric(values, errors="coerce")
+    return v.between(1, m - 1)
+
+
+def test_release_results_hide_every_small_count_and_list_it(release_run):
+    results_dir, _, m = release_run
+    desc = results.read_csv("descriptives", results_dir)
+    assoc = results.read_csv("associations", results_dir)
+    supp = pd.read_csv(results_dir / "suppression.csv", dtype=str, keep_default_na=False)
+    assert list(supp.columns) == list(sdc.SUPPRESSION_COLUMNS)
+    counts = desc[~desc["level"].isin(sdc.NON_COUNT_LEVELS)]
+    assert not _small(counts["n"], m).any()
+    assert not _small(counts["denominator"], m).any()
+    assert not _small(assoc["n"], m).any()
+    assert not _small(assoc["denominator"], m).any()
+    assert not _small(assoc["denominator"] - assoc["n"], m).any()
+    listed = {(r.file, r.table, r.variable, r.level, r.column) for r in supp.itertuples()}
+    for file, frame, tcol, vcol in (("descriptives", desc, "table", "variable"),
+                                    ("associations", assoc, "outcome", "factor")):
+        for col in ("n", "denominator"):
+            for r in frame[frame[col].isna()].itertuples():
+                if col == "denominator" and (r.level == "unknown" or r.level in sdc.NON_COUNT_LEVELS):
+                    continue  # an unknown row, a statistic or a parameter may have no denominator
+                if col == "n" and frame is desc and r.level in sdc.NON_COUNT_LEVELS - sdc.EXTREME_LEVELS - sdc.TEST_LEVELS:
+                    continue
+                key = (file, getattr(r, tcol), getattr(r, vcol), str(r.level), col)
+                assert key in listed, key
+    assert (supp["file"] == "descriptives").any()
+    # every small descriptives count of the unprotected rows is listed as hidden
+    hidden = supp[(supp["file"] == "descriptives") & (supp["column"] == "n")]
+    assert (hidden["display"].isin([f"<{m}", "[c]"])).all()
+
+
+_SMALL_PATTERNS = (
+    re.compile(r"n\s*=\s*[1-4](?![\d,.])"),                 # "n=3"
+    re.compile(r"%\s*\(n=[1-4]\)"),                          # "12.5% (n=3)"
+    re.compile(r"\d+(?:\.\d+)?%?\s*\([1-4]\)"),              # "12.5 (3)"
+)
+
+
+def _texts(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    out = []
+    for cell in nb["cells"]:
+        for o in cell.get("outputs", []):
+            for kind in ("text/markdown", "text/html"):
+                value = o.get("data", {}).get(kind)
+                if value:
+                    out.append("".join(value) if isinstance(value, list) else value)
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("name", ["02_descriptives.ipynb", "03_associations.ipynb"])
+def test_release_notebooks_show_no_small_count_and_say_so(release_run, name):
+    _, out_dir, m = release_run
+    text = html.unescape(_texts(out_dir / name))
+    for pattern in _SMALL_PATTERNS:
+        assert not pattern.findall(text), (name, pattern.pattern, pattern.findall(text)[:5])
+    note = sdc.disclosure_note(m)
+    assert note and html.unescape(text).count(note) >= 2  # in the text and under the tables
+    assert "nan" not in re.sub(r"<[^>]+>", " ", text).split()
+
+
+def test_sdc_off_returns_the_unprotected_rows():
+    rows = describe.tidy([
+        describe.count_row("t", "v", "a", 3, 10), describe.count_row("t", "v", "b", 7, 10),
+        {"table": "t", "variable": "v", "level": "unknown", "n": 2, "denominator": pd.NA, "pct": np.nan},
+    ])
+    protected = sdc.protect_descriptives(rows, 0)
+    pd.testing.assert_frame_equal(results.conform(protected, "descriptives"), rows)
+    parts = {"a": rows, "b": rows.assign(table="u")}
+    combined, split = describe.protect(parts, 0)
+    pd.testing.assert_frame_equal(results.conform(combined, "descriptives"), describe.combine(parts))
+    for key, frame in parts.items():
+        pd.testing.assert_frame_equal(results.conform(split[key], "descriptives"), frame)
+    assoc = pd.DataFrame({"outcome": ["offered"] * 2, "factor": ["victim_sex"] * 2, "level": ["male", "female"],
+                          "n": [3, 40], "denominator": [10, 50], "pct": [30.0, 80.0], "statistic": [1.5, 1.5],
+                          "df": [1, 1], "p": [0.2, 0.2], "test": ["Yates chi-square"] * 2})
+    tests = pd.DataFrame({"outcome": ["offered"], "factor": ["victim_sex"], "odds_ratio": [0.1]})
+    out = associate.protect(assoc, tests, tests.iloc[:0], tests.iloc[:0], 0)
+    pd.testing.assert_frame_equal(results.conform(out["associations"], "associations"), assoc)
+    pd.testing.assert_frame_equal(out["association_tests"], tests)
+    assert out["suppression"].empty
+    reg = pd.DataFrame({"outcome": ["offered"], "factor": ["victim_sex"], "level": ["female"], "n_level": [2],
+                        "adjusted_or": [1.2], "ci_low": [0.5], "ci_high": [2.0], "p": [0.3], "N": [100]})
+    frame, rows_ = models.protect_regression(reg, 0)
+    pd.testing.assert_frame_equal(frame[reg.columns], reg)
+    assert rows_.empty
+    assert sdc.disclosure_note(0) == ""
+
+
+def test_sdc_on_blanks_derived_files_and_regression():
+    assoc = pd.DataFrame({"outcome": ["offered"] * 2, "factor": ["victim_sex"] * 2, "level": ["male", "female"],
+                          "n": [3, 40], "denominator": [10, 50], "pct": [30.0, 80.0], "statistic": [1.5, 1.5],
+                          "df": [1, 1], "p": [0.2, 0.2], "test": ["Yates chi-square"] * 2})
+    tests = pd.DataFrame({"outcome": ["offered"], "factor": ["victim_sex"], "unit": ["cases"], "odds_ratio": [0.1],
+                          "N": [60]})
+    resid = pd.DataFrame({"outcome": ["offered"], "factor": ["victim_sex"], "level": ["male"], "n": [3],
+                          "expected_n": [7.0]})
+    out = associate.protect(assoc, tests, resid, resid.iloc[:0], 5)
+    assert out["associations"]["n"].isna().any()
+    assert out["association_tests"]["odds_ratio"].isna().all() and out["association_tests"]["N"].isna().all()
+    assert out["association_tests"]["unit"].tolist() == ["cases"]
+    assert out["association_residuals"]["n"].isna().all()
+    assert set(out["suppression"]["file"]) >= {"associations", "association_tests", "association_residuals"}
+    table = associate.appendix4_display(out["associations"], out["association_tests"], ["victim_sex"])
+    assert "(3)" not in table.to_string()
+    reg = pd.DataFrame({"outcome": ["offered"] * 2, "factor": ["victim_sex", "victim_age2"],
+                        "level": ["female", "17_and_under"], "reference": ["male", "adult"], "n_level": [2, 40],
+                        "adjusted_or": [1.2, 0.8], "ci_low": [0.5, 0.4], "ci_high": [2.0, 1.6], "p": [0.3, 0.4],
+                        "N": [100, 100], "n_dropped_missing": [0, 0], "note": ["", ""]})
+    frame, rows_ = models.protect_regression(reg, 5)
+    assert frame["n_level"].isna().all()
+    assert pd.isna(frame.loc[0, "adjusted_or"]) and frame.loc[1, "adjusted_or"] == 0.8
+    shown = models.regression_display(frame)
+    assert shown.loc[0, "aor"] == "[c]" and shown.loc[0, "n_level"] == "[c]"
+    assert len(rows_) == 2 + 4
+
+
+def test_display_helpers_never_crash_on_hidden_values():
+    assert describe.fmt_pct_n(pd.NA, 10, display="<5") == "[c]% (n<5)"
+    assert describe.fmt_pct_n(pd.NA, 10, style="table", display="<5") == "[c] (<5)"
+    assert describe.fmt_pct_n(7, pd.NA, style="table") == "[c] (7)"
+    assert describe.fmt_pct_n(394, 2291) == "17.2% (n=394)"
