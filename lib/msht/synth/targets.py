@@ -92,7 +92,11 @@ def check_targets(published_a4: pd.DataFrame | None = None) -> list[str]:
     for var in ("sex", "age6", "nationality_region", "uk_national", "police_records"):
         if sum(t["victims"][var].values()) != nv:
             problems.append(f"victims.{var} does not sum to {nv}")
-    for var in ("referral_form", "referring_agency", "exploitation_location", "county_lines", "engagement", "offered", "recorded_offender"):
+    case_vars = (
+        "referral_form", "referring_agency", "exploitation_location", "county_lines", "engagement", "offered",
+        "recorded_offender",
+    )
+    for var in case_vars:
         vals = {str(k): v for k, v in t["cases"][var].items()}
         if sum(vals.values()) != nc:
             problems.append(f"cases.{var} does not sum to {nc}")
@@ -108,7 +112,9 @@ def check_targets(published_a4: pd.DataFrame | None = None) -> list[str]:
     if eng["positive"] + eng["negative"] != tot["eng_N"] or eng["positive"] != tot["eng_n"]:
         problems.append("engagement totals disagree")
     per = t["cases"]["period"]
-    if sum(p["offered_N"] for p in per.values()) != tot["off_N"] or sum(p["offered_n"] for p in per.values()) != tot["off_n"]:
+    if sum(p["offered_N"] for p in per.values()) != tot["off_N"]:
+        problems.append("period offered N do not add up")
+    if sum(p["offered_n"] for p in per.values()) != tot["off_n"]:
         problems.append("period offers do not add up")
     if sum(p["accepted_n"] for p in per.values()) != tot["acc_n"]:
         problems.append("period acceptances do not add up")
@@ -133,7 +139,8 @@ def check_targets(published_a4: pd.DataFrame | None = None) -> list[str]:
         with resources.files("msht").joinpath("data/appendix4_published.csv").open("r", encoding="utf-8") as fh:
             published_a4 = pd.read_csv(fh, dtype={"p_printed": str, "level": str})
     cells = appendix4_cells(t)
-    for (outcome, factor), grp in published_a4[published_a4["factor"] != "overall"].groupby(["outcome", "factor"], sort=False):
+    tests = published_a4[published_a4["factor"] != "overall"]
+    for (outcome, factor), grp in tests.groupby(["outcome", "factor"], sort=False):
         mine = cells[(cells.outcome == outcome) & (cells.factor == factor)].set_index("level")
         ns, bigs = [], []
         for _, row in grp.iterrows():
