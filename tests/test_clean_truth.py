@@ -33,8 +33,8 @@ def _keys(frame: pd.DataFrame, extract: str) -> pd.Series:
     return out
 
 
-def test_cleaning_removes_exactly_the_marked_rows(small_raw):
-    folder, pop, truth = small_raw
+def assert_matches_ground_truth(folder, truth: pd.DataFrame) -> None:
+    """Clean the extracts in ``folder``; each row's status must be what its injected defect implies."""
     extracts = ingest.read_all(folder)
     result = clean.clean({k: e.frame for k, e in extracts.items()})
     for extract, table in extracts.items():
@@ -43,6 +43,11 @@ def test_cleaning_removes_exactly_the_marked_rows(small_raw):
         expected = status["key"].map(marked).map(EXPECTED[extract]).fillna(clean.ANALYSED)
         wrong = status[status["status"] != expected]
         assert wrong.empty, f"{extract}: {len(wrong)} rows misclassified, e.g. {wrong.head(3).to_dict('records')}"
+
+
+def test_cleaning_removes_exactly_the_marked_rows(small_raw):
+    folder, _, truth = small_raw
+    assert_matches_ground_truth(folder, truth)
 
 
 def test_analysis_tables_equal_the_population(small_raw):
@@ -76,11 +81,4 @@ def test_default_twin_cleaning_matches_its_ground_truth(root):
     generate.generate(params, log=lambda *_: None)
     folder = RunPaths.from_params(params, root).raw_dir
     truth = pd.read_csv(folder / "_truth" / "defects.csv", dtype=str)
-    extracts = ingest.read_all(folder)
-    result = clean.clean({k: e.frame for k, e in extracts.items()})
-    for extract, table in extracts.items():
-        status = result.status[extract].assign(key=_keys(table.frame, extract).to_numpy())
-        marked = truth[truth["extract"] == extract].set_index("key")["defect"]
-        expected = status["key"].map(marked).map(EXPECTED[extract]).fillna(clean.ANALYSED)
-        wrong = status[status["status"] != expected]
-        assert wrong.empty, f"{extract}: {len(wrong)} rows misclassified, e.g. {wrong.head(3).to_dict('records')}"
+    assert_matches_ground_truth(folder, truth)

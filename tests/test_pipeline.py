@@ -87,6 +87,8 @@ def test_committed_notebooks_are_executed_with_default_params_and_define_no_func
         assert nb["metadata"]["papermill"]["parameters"] == params, f"{path.name} was not run with params/default.yaml"
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
         assert any("parameters" in c["metadata"].get("tags", []) for c in code)
+        injected = [c for c in code if "injected-parameters" in c["metadata"].get("tags", [])]
+        assert [c["id"] for c in injected] == ["injected-parameters"], f"{path.name}: run-specific cell id"
         assert any(c.get("outputs") for c in code), f"{path.name} has no stored outputs"
         for c in code:
             src = "".join(c["source"])

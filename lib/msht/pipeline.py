@@ -36,7 +36,8 @@ def executed_dir(params: Params, root: Path | None = None) -> Path:
 
 
 def strip_volatile(path: Path) -> None:
-    """Remove run-specific metadata (timings, absolute paths) papermill writes into a notebook."""
+    """Remove run-specific metadata papermill writes into a notebook (timings, absolute paths, the
+    injected cell's random id), so that re-running the default run leaves git clean."""
     nb = nbformat.read(path, as_version=4)
     pm = nb.metadata.get("papermill", {})
     for key in ("start_time", "end_time", "duration", "exception", "input_path", "output_path", "environment_variables"):
@@ -44,6 +45,8 @@ def strip_volatile(path: Path) -> None:
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"  # papermill draws a random id on every run
     nbformat.write(nb, path)
 
 
