@@ -175,11 +175,12 @@ ROLE_WORDS: dict[str, tuple[str, ...]] = {
 
 def code_role(s: pd.Series) -> pd.Series:
     """Code a person's role in an incident: ``victim``, ``perpetrator``, ``other`` or ``unknown``."""
-    text = coding.normalise_text(s)
-    out = pd.Series("unknown", index=s.index, dtype=object)
+    codes, uniques = pd.factorize(pd.Series(s).astype("string"))  # coded once per distinct value
+    text = coding.normalise_text(pd.Series(uniques, dtype="string"))
+    coded = np.full(len(uniques) + 1, "unknown", dtype=object)  # the last slot: missing values
     for code, words in ROLE_WORDS.items():
-        out[text.isin(words).fillna(False).to_numpy(dtype=bool)] = code
-    return out
+        coded[:-1][text.isin(words).fillna(False).to_numpy(dtype=bool)] = code
+    return pd.Series(coded[codes], index=s.index, dtype=object)
 
 
 def _signature(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:

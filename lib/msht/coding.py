@@ -18,11 +18,12 @@ unified, whitespace collapsed, and the spellings in :data:`MISSING_MARKERS` trea
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -94,6 +95,27 @@ def _as_series(s: object) -> pd.Series:
     return s if isinstance(s, pd.Series) else pd.Series(s)
 
 
+def _on_distinct_values(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a row-wise coding function once per distinct value of its text argument and map the
+    result back to the rows (the same output as on every row, much faster on large columns)."""
+
+    @functools.wraps(func)
+    def wrapper(s: object, *args: Any, **kwargs: Any) -> Any:
+        s = _as_series(s)
+        text = s.astype("string")
+        codes, uniques = pd.factorize(text)
+        if not len(text) or len(uniques) * 2 > len(text):
+            return func(s, *args, **kwargs)
+        distinct = pd.Series(pd.array([*uniques, pd.NA], dtype="string"))  # the last one: missing
+        out = func(distinct, *args, **kwargs).iloc[codes].copy()  # code -1: the missing value
+        out.index = s.index
+        if isinstance(out, pd.Series):
+            out.name = func(s.iloc[:0], *args, **kwargs).name
+        return out
+
+    return wrapper
+
+
 def _clean(s: pd.Series) -> pd.Series:
     """Normalise text like :func:`normalise_text` but keep missing markers as text."""
     s = _as_series(s)
@@ -115,8 +137,16 @@ def normalise_text(s: pd.Series) -> pd.Series:
     Accepts any dtype (numbers and booleans are turned into their ``str``); returns the pandas
     ``string`` dtype with the input's index.  The function is idempotent.
     """
-    out = _clean(s)
-    return out.mask(out.isin(MISSING_MARKERS))
+    s = _as_series(s)
+    text = s.astype("string")
+    codes, uniques = pd.factorize(text)
+    if len(uniques) * 2 > len(text):  # mostly distinct values: nothing to gain
+        out = _clean(text)
+        return out.mask(out.isin(MISSING_MARKERS))
+    # the same steps, once per distinct value, then mapped back to the rows
+    distinct = _clean(pd.Series(uniques, dtype="string"))
+    distinct = distinct.mask(distinct.isin(MISSING_MARKERS))
+    return pd.Series(distinct.array.take(codes, allow_fill=True), index=s.index, name=s.name, dtype="string")
 
 
 def _fill_unknown(codes: pd.Series) -> pd.Series:
@@ -142,6 +172,7 @@ _SEX: Final[dict[str, str]] = {
 }
 
 
+@_on_distinct_values
 def code_sex(s: pd.Series) -> pd.Series:
     """Code sex to ``male`` / ``female`` / ``unknown``.
 
@@ -555,6 +586,7 @@ _YES_RE: Final[str] = r"^(?:yes|y|true|t|1(?:\.0+)?)(?![0-9a-z])"
 _NO_RE: Final[str] = r"^(?:no|n|false|f|0(?:\.0+)?)(?![0-9a-z])"
 
 
+@_on_distinct_values
 def code_yes_no(
     s: pd.Series, extra_yes: Iterable[str] = (), extra_no: Iterable[str] = ()
 ) -> pd.Series:
@@ -583,6 +615,7 @@ _NRM_NEGATED_RE: Final[str] = (
 _MS1_RE: Final[str] = r"\bms ?1\b|duty to notify|\bdtn\b|notification of (?:a )?potential victim"
 
 
+@_on_distinct_values
 def code_referral_form(s: pd.Series) -> pd.Series:
     """Vocab ``referral_form``: ``nrm`` / ``ms1`` / ``unknown``.
 
@@ -655,6 +688,7 @@ def _force_patterns(force_names: Sequence[str]) -> tuple[str | None, str]:
     return own_re, other_re
 
 
+@_on_distinct_values
 def code_referring_agency(s: pd.Series, force_names: Sequence[str]) -> pd.Series:
     """Vocab ``referring_agency``: ``internal`` / ``external`` / ``unknown``.
 
@@ -721,6 +755,7 @@ EXPLOITATION_RULES: Final[dict[str, str]] = {
 _DOMESTIC_WORK_RE: Final[str] = r"\bdomestic (?:labou?r|work(?:er)?s?)\b"
 
 
+@_on_distinct_values
 def code_exploitation_types(s: pd.Series, as_codes: bool = False) -> pd.DataFrame:
     """Flag exploitation types named in one free-text field (several may apply).
 
@@ -765,6 +800,7 @@ _UK_WORDS_RE: Final[str] = (
 _OVERSEAS_WORDS_RE: Final[str] = r"\boverseas\b|\babroad\b|\binternational(?:ly)?\b|\bforeign\b|\bnot uk\b"
 
 
+@_on_distinct_values
 def code_location(s: pd.Series) -> pd.Series:
     """Vocab ``exploitation_location``: ``uk_only`` / ``overseas_only`` / ``both`` / ``unknown``.
 
@@ -838,6 +874,7 @@ _ONGOING_RE: Final[str] = (
 )
 
 
+@_on_distinct_values
 def code_engagement(outcome_text: pd.Series) -> pd.Series:
     """Vocab ``engagement`` from the police outcome field, as in seed section 2.3.
 

@@ -49,6 +49,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import yaml
@@ -241,6 +242,72 @@ def _parse_csv(path: Path, text: str, delimiter: str) -> Records:
     return records
 
 
+#: Files smaller than this are always read by the careful parser (the fast path pays off on big files).
+FAST_PATH_MIN_CHARS = 1 << 20
+
+
+def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes) -> pd.DataFrame | None:
+    """Read a well-formed CSV with pyarrow's CSV reader; ``None`` when anything is irregular.
+
+    Used only when the result is provably that of :func:`_parse_csv` + :func:`_frame`: no NUL
+    or leading BOM, every quote part of a well-formed quoted field (opened at the start of a
+    field, closed at its end), the header on the first row, every record as wide as the header
+    and none blank. Anything else (and any parser error) goes to the careful parser.
+    """
+    if len(text) < FAST_PATH_MIN_CHARS or "\x00" in text or text.startswith("\ufeff"):
+        return None
+    n_quotes = text.count('"')
+    if n_quotes:
+        d = re.escape(delimiter)
+        quoted = re.compile(f'(?:^|(?<=[{d}\\r\\n]))"[^"]*(?:""[^"]*)*"(?=[{d}\\r\\n]|\\Z)')
+        if sum(m.group().count('"') for m in quoted.finditer(text)) != n_quotes:
+            return None
+    try:
+        import pyarrow as pa_
+        import pyarrow.csv as pacsv
+
+        first = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+        width = len(first)
+        names = [f"f{j}" for j in range(width)]
+        arrow = pacsv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, quote_char='"', double_quote=True, escape_char=False,
+                newlines_in_values=True, ignore_empty_lines=False,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa_.string() for n in names}, null_values=[], strings_can_be_null=False,
+                quoted_strings_can_be_null=False, check_utf8=True,
+            ),
+        )
+        table = arrow.to_pandas()
+        del arrow
+    except Exception:  # any parser complaint (ragged rows...): the careful parser reports it properly
+        return None
+    table.columns = range(width)
+    if not len(table) or table.isna().to_numpy().any():
+        return None
+    table = table.astype(object)
+    head = [(i + 1, [str(v) for v in table.iloc[i].tolist()]) for i in range(min(len(table), 20))]
+    if any(not any(v.strip() for v in f) for _, f in head):
+        return None
+    probe: Notes = []
+    if _find_header(path, name, head, probe) != 0 or probe:
+        return None
+    body = table.iloc[1:].reset_index(drop=True)
+    if len(body):
+        blank = pd.Series(True, index=body.index)
+        for j in range(width):
+            blank &= _blank_cells(body[j])
+            if not blank.any():
+                break
+        if blank.any():
+            return None
+    body.columns = range(width)
+    return _finish_frame(path, name, head[0][1], body, range(2, len(body) + 2), notes)
+
+
 def _cell_text(value: object) -> str:
     """An XLSX cell as the text an export would hold."""
     if value is None:
@@ -343,6 +410,20 @@ def _frame(path: Path, name: str | None, records: Records, delimiter: str, notes
         if fixed
         else pd.DataFrame(columns=range(width), dtype=object)
     )
+    return _finish_frame(path, name, raw_header, frame, [row for row, _ in body], notes)
+
+
+def _blank_cells(column: pd.Series) -> pd.Series:
+    """``column.astype(str).str.strip().eq("")``, computed on the distinct values only."""
+    uniques = pd.unique(column.to_numpy(dtype=object))
+    blank = [u for u in uniques if not str(u).strip()]
+    return column.isin(blank) if blank else pd.Series(False, index=column.index)
+
+
+def _finish_frame(
+    path: Path, name: str | None, raw_header: list[str], frame: pd.DataFrame, source_rows: Any, notes: Notes
+) -> pd.DataFrame:
+    """Map the header of a text frame (columns ``0..width-1``) to fields; add ``source_row``."""
     # header: normalise, map aliases, drop empty unnamed columns, refuse duplicates
     aliases = header_aliases(name) if name else {}
     names: list[str] = []
@@ -350,7 +431,7 @@ def _frame(path: Path, name: str | None, records: Records, delimiter: str, notes
     for j, raw in enumerate(raw_header):
         norm = normalise_header(raw)
         if not norm:
-            if frame[j].astype(str).str.strip().eq("").all():
+            if _blank_cells(frame[j]).all():
                 notes.append((f"empty column {j + 1} with no header (ignored)", 0))
                 continue
             norm = f"column_{j + 1}"
@@ -374,8 +455,9 @@ def _frame(path: Path, name: str | None, records: Records, delimiter: str, notes
     frame = frame[keep]
     frame.columns = names
     frame.attrs["raw_header"] = [raw_header[j] for j in keep]
-    frame = frame.mask(frame.apply(lambda c: c.astype(str).str.strip().eq("")), pd.NA) if len(frame) else frame
-    frame.insert(0, SOURCE_ROW, [row for row, _ in body])
+    if len(frame):
+        frame = frame.mask(pd.DataFrame({c: _blank_cells(frame[c]) for c in frame.columns}), pd.NA)
+    frame.insert(0, SOURCE_ROW, source_rows)
     frame[SOURCE_ROW] = frame[SOURCE_ROW].astype(int)
     return frame.reset_index(drop=True)
 
@@ -397,6 +479,7 @@ def read_raw(path: Path, name: str | None = None) -> pd.DataFrame:
         raise ExtractError(f"{path}: the file is empty (no header row)")
     kind = "xlsx" if path.suffix.lower() == ".xlsx" else _sniff_format(path, data)
     delimiter = ","
+    frame = None
     if kind == "xlsx":
         if path.suffix.lower() != ".xlsx":
             notes.append((f"the file is an XLSX workbook named {path.suffix}: read as XLSX", 0))
@@ -406,8 +489,11 @@ def read_raw(path: Path, name: str | None = None) -> pd.DataFrame:
         delimiter = _sniff_delimiter(text)
         if delimiter != ",":
             notes.append((f"the file uses {delimiter!r} as its delimiter (read as such)", 0))
-        records = _parse_csv(path, text, delimiter)
-    frame = _frame(path, name, records, delimiter, notes)
+        frame = _fast_csv(path, name, text, delimiter, notes) if name else None
+        if frame is None:
+            records = _parse_csv(path, text, delimiter)
+    if frame is None:
+        frame = _frame(path, name, records, delimiter, notes)
     rows = len(frame)
     frame.attrs["notes"] = [(problem, n if n else rows) for problem, n in notes]
     return frame
@@ -418,19 +504,42 @@ def read_raw(path: Path, name: str | None = None) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------------------
 
 
-def normalise_ids(values: pd.Series) -> tuple[pd.Series, int, int]:
-    """Normalise identifiers (see the module docstring); return them with the number of values
-    stripped of white space and the number of numeric IDs rewritten."""
-    text = values.astype("string")
+def _normalise_distinct(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The identifier normalisation of distinct values ``text`` (``string`` dtype): canonical
+    values (``string``), whether white space was stripped, whether a numeric ID was rewritten."""
     stripped = text.str.strip(" \t\r\n\u00a0" + _INVISIBLE).str.strip()
-    n_stripped = int((stripped != text).fillna(False).sum())
+    was_stripped = (stripped != text).fillna(False).astype(bool)
     numeric = stripped.str.fullmatch(_NUMERIC_ID).fillna(False).astype(bool)
     canon = stripped.copy()
     if numeric.any():
         canon[numeric] = stripped[numeric].str.replace(r"\.0+$", "", regex=True).str.lstrip("0").replace({"": "0"})
-    n_numeric = int((canon != stripped).fillna(False).sum())
-    canon = canon.replace({"": pd.NA})
-    return canon.astype(object).where(canon.notna(), pd.NA), n_stripped, n_numeric
+    rewritten = (canon != stripped).fillna(False).astype(bool)
+    return canon, was_stripped, rewritten
+
+
+def _normalise_ids_coded(values: pd.Series) -> tuple[pd.Series, int, int, np.ndarray, pd.Series]:
+    """:func:`normalise_ids`, computed once per distinct value; also the codes of each row in
+    the distinct values (-1: missing) and the distinct canonical values."""
+    text = values.astype("string")
+    codes, uniques = pd.factorize(text)
+    distinct = pd.Series(uniques, dtype="string")
+    canon_u, stripped_u, rewritten_u = _normalise_distinct(distinct)
+    present = codes >= 0
+    n_stripped = int(stripped_u.to_numpy()[codes[present]].sum())
+    n_numeric = int(rewritten_u.to_numpy()[codes[present]].sum())
+    canon_u = canon_u.replace({"": pd.NA})
+    lookup = canon_u.astype(object).where(canon_u.notna(), pd.NA).to_numpy(dtype=object)
+    out = np.empty(len(codes), dtype=object)
+    out[:] = pd.NA
+    out[present] = lookup[codes[present]]
+    return pd.Series(out, index=values.index, name=values.name, dtype=object), n_stripped, n_numeric, codes, canon_u
+
+
+def normalise_ids(values: pd.Series) -> tuple[pd.Series, int, int]:
+    """Normalise identifiers (see the module docstring); return them with the number of values
+    stripped of white space and the number of numeric IDs rewritten."""
+    out, n_stripped, n_numeric, _, _ = _normalise_ids_coded(values)
+    return out, n_stripped, n_numeric
 
 
 def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path) -> Notes:
@@ -438,10 +547,11 @@ def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path) -> Notes:
     for col in id_fields(name):
         if col not in frame.columns:
             continue
-        values, n_stripped, n_numeric = normalise_ids(frame[col])
-        sci = values.astype("string").str.fullmatch(_SCIENTIFIC_ID).fillna(False).astype(bool)
-        if sci.any():
-            i = sci.idxmax()
+        values, n_stripped, n_numeric, codes, canon_u = _normalise_ids_coded(frame[col])
+        sci_u = canon_u.str.fullmatch(_SCIENTIFIC_ID).fillna(False).astype(bool).to_numpy()
+        if sci_u.any():
+            hits = np.flatnonzero((codes >= 0) & sci_u[np.where(codes >= 0, codes, 0)])
+            i = values.index[hits[0]]
             raise ExtractError(
                 f"{path}: column '{col}', row {frame.at[i, SOURCE_ROW]}: value {show_value(values[i])} is an "
                 "identifier in scientific notation (Excel shortened a long number and its digits are lost): "
@@ -557,8 +667,13 @@ def read_extract(raw_dir: Path, name: str) -> Extract:
 
 
 def read_all(raw_dir: Path) -> dict[str, Extract]:
-    """Read and validate the four extracts of ``raw_dir``."""
-    return {name: read_extract(raw_dir, name) for name in EXTRACTS}
+    """Read and validate the four extracts of ``raw_dir`` (progress on stderr when it is a terminal)."""
+    import sys
+
+    from tqdm import tqdm
+
+    names = tqdm(EXTRACTS, desc="reading extracts", unit="file", file=sys.stderr, disable=not sys.stderr.isatty())
+    return {name: read_extract(raw_dir, name) for name in names}
 
 
 def inputs_table(extracts: dict[str, Extract]) -> pd.DataFrame:
