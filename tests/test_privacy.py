@@ -21,6 +21,24 @@ def test_pseudonyms_are_keyed_stripped_and_keep_missing():
     assert "P1" not in "".join(a.dropna())
 
 
+def test_pseudonym_is_keyed_blake2b_of_the_stripped_value():
+    # reference: BLAKE2b keyed with 64 bytes 00..3f over the empty message, the official test
+    # vector of the BLAKE2 reference code (blake2b-kat.txt, first keyed entry), truncated to 10 bytes
+    import hashlib
+
+    key = bytes(range(64))
+    assert hashlib.blake2b(b"", key=key).hexdigest().startswith("10ebb67700b1868efb4417987acf4690ae9d972f")
+    got = privacy.pseudonymise_series(pd.Series([" ABC123 "]), b"secret")[0]
+    assert got == hashlib.blake2b(b"ABC123", key=b"secret", digest_size=10).hexdigest()
+    assert len(got) == 20
+
+
+def test_a_key_longer_than_blake2b_allows_still_works_and_still_matters():
+    s = pd.Series(["P1"])
+    long_a, long_b = b"a" * 100, b"a" * 99 + b"b"
+    assert privacy.pseudonymise_series(s, long_a)[0] != privacy.pseudonymise_series(s, long_b)[0]
+
+
 def test_results_do_not_depend_on_the_key(small_raw):
     folder, _, _ = small_raw
     extracts = ingest.read_all(folder)

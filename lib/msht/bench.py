@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -21,7 +23,17 @@ import pandas as pd
 
 from msht.config import load_params, project_root
 
-STAGES = ("generate", "floor", "ingest", "clean", "descriptives", "associations")
+#: Stages timed at each scale, each in its own process. ``ingest+clean`` reads the extracts again
+#: (a stage's input is what the user would have), so cleaning alone is its time minus ``ingest``.
+STAGES = ("generate", "floor", "ingest", "ingest+clean", "descriptives", "associations")
+#: Targets of issue 9 (seconds, MB), checked by :func:`targets`.
+TARGET_SECONDS_SCALE100 = 60.0
+TARGET_PEAK_MB_SCALE100 = 3000.0
+TARGET_SCALE10_RATIO = 11.0
+TARGET_REPORT_SECONDS = 30.0
+TARGET_GENERATE_SECONDS = 60.0
+REPORT_STAGE = "report without Quarto (msht report)"
+GENERATE_STAGE = "generate default twin (msht data)"
 
 
 def _stage(stage: str, raw: Path, work: Path, scale: int, seed: int) -> dict:
@@ -41,14 +53,13 @@ def _stage(stage: str, raw: Path, work: Path, scale: int, seed: int) -> dict:
         import pyarrow.csv as pacsv
 
         pacsv.read_csv(ingest.find_extract(raw, "offenders"))  # warm-up: import and first-call costs
-        rows = 0
-        for name in ingest.EXTRACTS:
-            rows += pacsv.read_csv(ingest.find_extract(raw, name)).num_rows
-        return {"rows": rows}
+        start = time.perf_counter()  # the floor is the reading alone
+        rows = sum(pacsv.read_csv(ingest.find_extract(raw, name)).num_rows for name in ingest.EXTRACTS)
+        return {"rows": rows, "seconds": round(time.perf_counter() - start, 3)}
     if stage == "ingest":
         extracts = ingest.read_all(raw)
         return {"rows": sum(len(e.frame) for e in extracts.values())}
-    if stage == "clean":
+    if stage == "ingest+clean":
         result = clean.clean_extracts(ingest.read_all(raw), params, key=b"bench")
         clean.write_tables(result, work)
         return {"rows": len(result.cases)}
@@ -79,22 +90,56 @@ def run_child(stage: str, raw: Path, work: Path, scale: int, seed: int) -> dict:
             "peak_mb": info["peak_mb"], "rows": info["rows"]}
 
 
-def papermill_run(root: Path) -> dict:
-    """Time the whole default papermill run (without rendering) into a scratch results folder."""
+def timed(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, float]:
+    """Run ``cmd``; return its wall seconds and peak RSS in MB (the largest of it and its children).
+
+    Raises RuntimeError with the end of its stderr when it fails.
+    """
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = proc.stderr.read() if proc.stderr else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def end_to_end(root: Path, out: Path) -> list[dict]:
+    """Time the default run end to end, as a user runs it, into a scratch folder under ``out``.
+
+    Rows: generating the default twin from scratch (``msht data``), the papermill run of every
+    notebook (``msht run``), and ``msht report`` without Quarto once the environment and the
+    extracts exist (papermill run plus the HTML fallback). Quarto is hidden from PATH, so the
+    figure is the same on a machine that has it.
+    """
     import yaml
 
-    from msht.pipeline import run_notebooks
+    from msht.pipeline import NOTEBOOKS
 
     params = yaml.safe_load((root / "params" / "default.yaml").read_text())
-    params.update({"run_name": "bench", "processed_dir": "_output/bench/processed", "results_dir": "_output/bench/results",
-                   "report_dir": "_output/bench/report"})
-    path = root / "_output" / "bench" / "bench_params.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = out.relative_to(root) if out.is_relative_to(root) else out
+    params.update({"run_name": "bench", "raw_dir": f"{scratch}/default/raw", "processed_dir": f"{scratch}/default/processed",
+                   "results_dir": f"{scratch}/default/results", "report_dir": f"{scratch}/default/report"})
+    path = out / "bench_params.yaml"
     path.write_text(yaml.safe_dump(params))
-    start = time.perf_counter()
-    run_notebooks(path, log=lambda *_: None)
-    return {"stage": "papermill (3 notebooks)", "scale": 1, "seconds": round(time.perf_counter() - start, 2),
-            "inner_seconds": float("nan"), "peak_mb": float("nan"), "rows": 0}
+    raw = root / params["raw_dir"]
+    if raw.exists():
+        shutil.rmtree(raw)
+    quarto = shutil.which("quarto")
+    hidden = {str(Path(quarto).parent)} if quarto else set()
+    env = dict(os.environ, PATH=os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p not in hidden),
+               MSHT_PROGRESS="0")
+    cli = [sys.executable, "-m", "msht.cli"]
+    rows = []
+    for stage, command in ((GENERATE_STAGE, "data"), (f"papermill, {len(NOTEBOOKS)} notebooks (msht run)", "run"),
+                           (REPORT_STAGE, "report")):
+        wall, peak = timed([*cli, command, "--params", str(path)], env=env, cwd=root)
+        rows.append({"stage": stage, "scale": 1, "seconds": round(wall, 2), "inner_seconds": round(wall, 2),
+                     "peak_mb": round(peak, 1), "rows": 0})
+        print(f"scale    1  {stage:<38} {wall:>8.2f} s  peak {peak:>8.1f} MB", flush=True)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         stage, raw, work, scale, seed = args.child
         start = time.perf_counter()
         info = _stage(stage, Path(raw), Path(work), int(scale), int(seed))
-        info["seconds"] = round(time.perf_counter() - start, 3)
+        info.setdefault("seconds", round(time.perf_counter() - start, 3))
         info["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         print(json.dumps(info))
         return 0
@@ -123,21 +168,75 @@ def main(argv: list[str] | None = None) -> int:
             row = run_child(stage, raw, work, scale, seed)
             rows.append(row)
             print(f"scale {scale:>4}  {stage:<13} {row['seconds']:>8.2f} s  peak {row['peak_mb']:>8.1f} MB", flush=True)
-    rows.append(papermill_run(root))
-    table = pd.DataFrame(rows)
-    floor = table[table["stage"] == "floor"].set_index("scale")["inner_seconds"]
-    table["ratio_to_floor"] = [round(r.inner_seconds / floor.get(r.scale, float("nan")), 1) if r.stage in STAGES[2:] else float("nan")
-                               for r in table.itertuples()]
+    rows.extend(end_to_end(root, out))
+    table = with_ratios(pd.DataFrame(rows))
     table.to_csv(out / "bench.csv", index=False)
+    per_scale = summary(table)
+    per_scale.to_csv(out / "summary.csv", index=False)
+    checks = targets(table)
+    checks.to_csv(out / "targets.csv", index=False)
     _plot(table, out / "bench.png")
-    pipeline = table[table["stage"].isin(["ingest", "clean", "descriptives", "associations"])].groupby("scale").agg(
-        seconds=("inner_seconds", "sum"), peak_mb=("peak_mb", "max"))
     print()
     print(table.to_string(index=False))
     print()
-    print("ingest + clean + analysis, per scale (inner seconds, max peak MB):")
-    print(pipeline.to_string())
+    print("per scale (seconds inside each stage's process; peak = largest stage):")
+    print(per_scale.to_string(index=False))
+    print()
+    print("targets:")
+    print(checks.to_string(index=False))
+    print(f"\nwritten: {out / 'bench.csv'}, summary.csv, targets.csv, bench.png")
     return 0
+
+
+def with_ratios(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``ratio_to_floor``: each stage's inner seconds over the pyarrow floor at its scale
+    (reading and later stages only; NaN for the others)."""
+    floor = table[table["stage"] == "floor"].set_index("scale")["inner_seconds"]
+    ratio = table["inner_seconds"] / table["scale"].map(floor)
+    return table.assign(ratio_to_floor=ratio.where(table["stage"].isin(STAGES[2:])).round(1))
+
+
+def summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per scale: ``floor, ingest, clean`` (alone), ``analysis`` (descriptives plus
+    associations), ``total`` (ingest, cleaning and analysis), its ratio to the floor, and ``peak_mb``."""
+    stages = table[table["stage"].isin(STAGES)].pivot(index="scale", columns="stage", values="inner_seconds")
+    peak = table[table["stage"].isin(STAGES[2:])].groupby("scale")["peak_mb"].max()
+    out = pd.DataFrame({
+        "scale": stages.index,
+        "floor": stages["floor"].to_numpy(),
+        "ingest": stages["ingest"].to_numpy(),
+        "clean": (stages["ingest+clean"] - stages["ingest"]).to_numpy(),
+        "analysis": (stages["descriptives"] + stages["associations"]).to_numpy(),
+        "total": (stages["ingest+clean"] + stages["descriptives"] + stages["associations"]).to_numpy(),
+        "peak_mb": peak.reindex(stages.index).to_numpy(),
+    })
+    out["total_ratio_to_floor"] = out["total"] / out["floor"]
+    return out.round(2).reset_index(drop=True)
+
+
+def targets(table: pd.DataFrame) -> pd.DataFrame:
+    """The issue's targets, each with its measured value and ``met`` (NaN measure when not run)."""
+    per = summary(table).set_index("scale")
+    nan = float("nan")
+
+    def at(scale: int, column: str) -> float:
+        return float(per.at[scale, column]) if scale in per.index else nan
+
+    def stage(name: str) -> float:
+        hit = table.loc[table["stage"] == name, "seconds"]
+        return float(hit.iloc[0]) if len(hit) else nan
+
+    rows = [
+        ("scale 100: ingest, cleaning and analysis (s)", at(100, "total"), TARGET_SECONDS_SCALE100),
+        ("scale 100: peak memory (MB)", at(100, "peak_mb"), TARGET_PEAK_MB_SCALE100),
+        ("scale 10 time / scale 1 time", at(10, "total") / at(1, "total"), TARGET_SCALE10_RATIO),
+        ("default report without Quarto, extracts present (s)", stage(REPORT_STAGE), TARGET_REPORT_SECONDS),
+        ("generate the default twin from scratch (s)", stage(GENERATE_STAGE), TARGET_GENERATE_SECONDS),
+    ]
+    frame = pd.DataFrame(rows, columns=["target", "measured", "limit"])
+    frame["measured"] = frame["measured"].round(2)
+    frame["met"] = (frame["measured"] <= frame["limit"]).where(frame["measured"].notna())
+    return frame
 
 
 def _plot(table: pd.DataFrame, path: Path) -> None:

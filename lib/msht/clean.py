@@ -34,10 +34,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from msht import coding
+from msht import coding, progress
 from msht.ingest import SOURCE_ROW, ExtractError, show_value
 
 ANALYSED = "analysed"
+
+#: The steps of :func:`clean` shown by its progress bar.
+CLEAN_STEPS = ("coding cases", "coding victim records", "case rules", "victim records", "police-record entries",
+               "offenders", "analysis tables")
 
 #: Exclusion rules: (step number, rule code, entity, description). Order is the order applied.
 RULES: tuple[tuple[int, str, str, str], ...] = (
@@ -212,8 +216,12 @@ def clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None = N
     """
     paths = paths or {k: k for k in extracts}
     force_words = force_words or ["police", "constabulary", "force"]
+    bar = progress.Steps("cleaning", CLEAN_STEPS)
+    bar.advance("coding cases")
     cases = code_cases(extracts["cases"], path=paths["cases"], force_words=force_words)
+    bar.advance("coding victim records")
     vrec = code_victim_records(extracts["victims"], path=paths["victims"])
+    bar.advance("case rules")
     st_cases = _status_frame(cases)
 
     # 1-2: no victim ID; outside the period
@@ -257,6 +265,7 @@ def clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None = N
     analysed_occ = set(analysed_cases["occurrence_number"])
 
     # victim records
+    bar.advance("victim records")
     st_v = _status_frame(vrec)
     _mark(st_v, ~vrec["person_id"].isin(case_ids), "not_in_case_file")
     _mark(st_v, vrec["occurrence_number"].isin(excluded_occ) & ~vrec["occurrence_number"].isin(analysed_occ), "case_excluded")
@@ -267,6 +276,7 @@ def clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None = N
     _mark(st_v, vrec.duplicated(["occurrence_number", "person_id"], keep="last"), "duplicate_record")
 
     # police-record entries
+    bar.advance("police-record entries")
     pr = extracts["police_records"]
     pr_person = pr["person_id"].astype("string").str.strip()
     pr_incident = pr["incident_reference"].astype("string").str.strip()
@@ -285,6 +295,7 @@ def clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None = N
     counts["n_entries"] = counts.sum(axis=1)
 
     # offenders
+    bar.advance("offenders")
     of = extracts["offenders"]
     of_occ = of["occurrence_number"].astype("string").str.strip()
     of_pid = of["offender_person_id"].astype("string").str.strip()
@@ -311,6 +322,7 @@ def clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None = N
     offenders["offender_age3"] = coding.age_band3(offenders["offender_age"]).to_numpy()
 
     # analysis table of cases
+    bar.advance("analysis tables")
     c = analysed_cases
     c["victim_age6"] = coding.age_band6(c["victim_age"])
     c["victim_age3"] = coding.age_band3(c["victim_age"])
@@ -350,6 +362,7 @@ def clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None = N
     exclusions = exclusions_table(status)
     check_accounting(extracts, status, c, victims_records=int((st_v["status"] == ANALYSED).sum()),
                      offenders=offenders, entries=int(counts["n_entries"].sum()))
+    bar.close()
     return CleanResult(cases=c, victims=victims, offenders=offenders, exclusions=exclusions, status=status)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from msht import progress
 from msht.config import Params, RunPaths, load_params
 from msht.ingest import EXTRACTS, load_dictionary
 from msht.synth.raw import write_extracts
@@ -30,8 +31,11 @@ def generate(params: Params, *, force: bool = False, log=print) -> Path:
         log(f"synthetic extracts already present in {params.raw_dir}")
         return paths.raw_dir
     log(f"generating the synthetic twin (seed {params.seed}, scale {params.scale}) into {params.raw_dir}")
-    population = build_population(seed=params.seed, scale=params.scale)
-    write_extracts(population, paths.raw_dir, seed=params.seed)
+    with progress.steps("generating", "calibrating the population", "writing the extracts") as bar:
+        bar.advance("calibrating the population")
+        population = build_population(seed=params.seed, scale=params.scale)
+        bar.advance("writing the extracts")
+        write_extracts(population, paths.raw_dir, seed=params.seed)
     return paths.raw_dir
 
 

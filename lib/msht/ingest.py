@@ -66,6 +66,11 @@ EXTRACTS = ("cases", "victims", "police_records", "offenders")
 SHOWN_VALUE_MAX = 60
 #: Invisible characters removed around identifiers (zero-width spaces, joiners, BOM).
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+#: Every character Python's ``str.strip()`` removes (those with ``str.isspace()``), for pyarrow.
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 _NUMERIC_ID = re.compile(r"^\d+(?:\.0+)?$")
 _SCIENTIFIC_ID = re.compile(r"^\d+(?:\.\d+)?[eE][+-]?\d+$")
 
@@ -260,7 +265,7 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes) ->
     if n_quotes:
         d = re.escape(delimiter)
         quoted = re.compile(f'(?:^|(?<=[{d}\\r\\n]))"[^"]*(?:""[^"]*)*"(?=[{d}\\r\\n]|\\Z)')
-        if sum(m.group().count('"') for m in quoted.finditer(text)) != n_quotes:
+        if '"' in quoted.sub("", text):  # a quote outside every well-formed quoted field
             return None
     try:
         import pyarrow as pa_
@@ -281,6 +286,12 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes) ->
                 quoted_strings_can_be_null=False, check_utf8=True,
             ),
         )
+        import pyarrow.compute as pc
+
+        # blank cells (empty or white space only, as str.strip() sees it), found in arrow
+        blank_cols = [
+            pc.equal(pc.utf8_length(pc.utf8_trim(col, characters=PY_WHITESPACE)), 0).to_numpy() for col in arrow.columns
+        ]
         table = arrow.to_pandas()
         del arrow
     except Exception:  # any parser complaint (ragged rows...): the careful parser reports it properly
@@ -296,16 +307,11 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes) ->
     if _find_header(path, name, head, probe) != 0 or probe:
         return None
     body = table.iloc[1:].reset_index(drop=True)
-    if len(body):
-        blank = pd.Series(True, index=body.index)
-        for j in range(width):
-            blank &= _blank_cells(body[j])
-            if not blank.any():
-                break
-        if blank.any():
-            return None
+    blanks = pd.DataFrame({j: b[1:] for j, b in enumerate(blank_cols)}, index=body.index)
+    if len(body) and blanks.all(axis=1).any():
+        return None
     body.columns = range(width)
-    return _finish_frame(path, name, head[0][1], body, range(2, len(body) + 2), notes)
+    return _finish_frame(path, name, head[0][1], body, range(2, len(body) + 2), notes, blanks=blanks)
 
 
 def _cell_text(value: object) -> str:
@@ -421,9 +427,15 @@ def _blank_cells(column: pd.Series) -> pd.Series:
 
 
 def _finish_frame(
-    path: Path, name: str | None, raw_header: list[str], frame: pd.DataFrame, source_rows: Any, notes: Notes
+    path: Path, name: str | None, raw_header: list[str], frame: pd.DataFrame, source_rows: Any, notes: Notes,
+    blanks: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Map the header of a text frame (columns ``0..width-1``) to fields; add ``source_row``."""
+    """Map the header of a text frame (columns ``0..width-1``) to fields; add ``source_row``.
+
+    ``blanks``, when given, holds :func:`_blank_cells` of every column (same labels), already computed.
+    """
+    if blanks is None:
+        blanks = pd.DataFrame({j: _blank_cells(frame[j]) for j in frame.columns}, index=frame.index)
     # header: normalise, map aliases, drop empty unnamed columns, refuse duplicates
     aliases = header_aliases(name) if name else {}
     names: list[str] = []
@@ -431,7 +443,7 @@ def _finish_frame(
     for j, raw in enumerate(raw_header):
         norm = normalise_header(raw)
         if not norm:
-            if _blank_cells(frame[j]).all():
+            if blanks[j].all():
                 notes.append((f"empty column {j + 1} with no header (ignored)", 0))
                 continue
             norm = f"column_{j + 1}"
@@ -454,9 +466,11 @@ def _finish_frame(
         seen[target] = j
     frame = frame[keep]
     frame.columns = names
+    blanks = blanks[keep]
+    blanks.columns = names
     frame.attrs["raw_header"] = [raw_header[j] for j in keep]
     if len(frame):
-        frame = frame.mask(pd.DataFrame({c: _blank_cells(frame[c]) for c in frame.columns}), pd.NA)
+        frame = frame.mask(blanks, pd.NA)
     frame.insert(0, SOURCE_ROW, source_rows)
     frame[SOURCE_ROW] = frame[SOURCE_ROW].astype(int)
     return frame.reset_index(drop=True)
@@ -517,9 +531,8 @@ def _normalise_distinct(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Serie
     return canon, was_stripped, rewritten
 
 
-def _normalise_ids_coded(values: pd.Series) -> tuple[pd.Series, int, int, np.ndarray, pd.Series]:
-    """:func:`normalise_ids`, computed once per distinct value; also the codes of each row in
-    the distinct values (-1: missing) and the distinct canonical values."""
+def _normalise_ids_python(values: pd.Series) -> tuple[pd.Series, int, int, np.ndarray, np.ndarray]:
+    """:func:`_normalise_ids_coded` with pandas string methods (the reference implementation)."""
     text = values.astype("string")
     codes, uniques = pd.factorize(text)
     distinct = pd.Series(uniques, dtype="string")
@@ -528,11 +541,57 @@ def _normalise_ids_coded(values: pd.Series) -> tuple[pd.Series, int, int, np.nda
     n_stripped = int(stripped_u.to_numpy()[codes[present]].sum())
     n_numeric = int(rewritten_u.to_numpy()[codes[present]].sum())
     canon_u = canon_u.replace({"": pd.NA})
+    sci_u = canon_u.str.fullmatch(_SCIENTIFIC_ID).fillna(False).astype(bool).to_numpy()
     lookup = canon_u.astype(object).where(canon_u.notna(), pd.NA).to_numpy(dtype=object)
     out = np.empty(len(codes), dtype=object)
     out[:] = pd.NA
     out[present] = lookup[codes[present]]
-    return pd.Series(out, index=values.index, name=values.name, dtype=object), n_stripped, n_numeric, codes, canon_u
+    return pd.Series(out, index=values.index, name=values.name, dtype=object), n_stripped, n_numeric, codes, sci_u
+
+
+#: :data:`_NUMERIC_ID` and :data:`_SCIENTIFIC_ID` for RE2 (pyarrow): ``\p{Nd}`` is what
+#: Python's ``\d`` matches in a text pattern (any Unicode decimal digit).
+_NUMERIC_ID_RE2 = r"^\p{Nd}+(?:\.0+)?$"
+_SCIENTIFIC_ID_RE2 = r"^\p{Nd}+(?:\.\p{Nd}+)?[eE][+-]?\p{Nd}+$"
+
+
+def _normalise_ids_arrow(values: pd.Series) -> tuple[pd.Series, int, int, np.ndarray, np.ndarray] | None:
+    """:func:`_normalise_ids_python` computed with pyarrow's string kernels (several times faster
+    on millions of rows); ``None`` when the values are not all text or missing."""
+    import pyarrow as pa_
+    import pyarrow.compute as pc
+
+    try:
+        raw = pa_.array(values.to_numpy(dtype=object), type=pa_.large_string(), from_pandas=True)
+    except (pa_.ArrowInvalid, pa_.ArrowTypeError):
+        return None
+    encoded = raw.dictionary_encode()  # distinct values in order of first appearance, like pd.factorize
+    distinct = encoded.dictionary
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+    stripped = pc.utf8_trim(pc.utf8_trim(distinct, characters=" \t\r\n\u00a0" + _INVISIBLE), characters=PY_WHITESPACE)
+    stripped_u = pc.not_equal(stripped, distinct).to_numpy(zero_copy_only=False)
+    numeric = pc.match_substring_regex(stripped, _NUMERIC_ID_RE2)
+    canon = stripped
+    if pc.any(numeric).as_py():
+        rewritten = pc.utf8_ltrim(pc.replace_substring_regex(stripped, r"\.0+$", ""), characters="0")
+        canon = pc.if_else(numeric, pc.if_else(pc.equal(rewritten, ""), "0", rewritten), stripped)
+    rewritten_u = pc.not_equal(canon, stripped).to_numpy(zero_copy_only=False)
+    canon = pc.if_else(pc.equal(canon, ""), pa_.scalar(None, pa_.large_string()), canon)
+    sci_u = pc.fill_null(pc.match_substring_regex(canon, _SCIENTIFIC_ID_RE2), False).to_numpy(zero_copy_only=False)
+    present = codes >= 0
+    n_stripped = int(stripped_u[codes[present]].sum())
+    n_numeric = int(rewritten_u[codes[present]].sum())
+    out = pc.take(canon, encoded.indices).to_numpy(zero_copy_only=False)  # None where missing
+    out[pd.isna(out)] = pd.NA
+    return pd.Series(out, index=values.index, name=values.name, dtype=object), n_stripped, n_numeric, codes, sci_u
+
+
+def _normalise_ids_coded(values: pd.Series) -> tuple[pd.Series, int, int, np.ndarray, np.ndarray]:
+    """:func:`normalise_ids`, computed once per distinct value; also the codes of each row in
+    the distinct values (-1: missing) and, per distinct value, whether its canonical form is
+    an identifier in scientific notation. Uses pyarrow, or pandas for values that are not text."""
+    fast = _normalise_ids_arrow(values)
+    return fast if fast is not None else _normalise_ids_python(values)
 
 
 def normalise_ids(values: pd.Series) -> tuple[pd.Series, int, int]:
@@ -547,8 +606,7 @@ def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path) -> Notes:
     for col in id_fields(name):
         if col not in frame.columns:
             continue
-        values, n_stripped, n_numeric, codes, canon_u = _normalise_ids_coded(frame[col])
-        sci_u = canon_u.str.fullmatch(_SCIENTIFIC_ID).fillna(False).astype(bool).to_numpy()
+        values, n_stripped, n_numeric, codes, sci_u = _normalise_ids_coded(frame[col])
         if sci_u.any():
             hits = np.flatnonzero((codes >= 0) & sci_u[np.where(codes >= 0, codes, 0)])
             i = values.index[hits[0]]
@@ -667,13 +725,10 @@ def read_extract(raw_dir: Path, name: str) -> Extract:
 
 
 def read_all(raw_dir: Path) -> dict[str, Extract]:
-    """Read and validate the four extracts of ``raw_dir`` (progress on stderr when it is a terminal)."""
-    import sys
+    """Read and validate the four extracts of ``raw_dir`` (with a progress bar: see :mod:`msht.progress`)."""
+    from msht import progress
 
-    from tqdm import tqdm
-
-    names = tqdm(EXTRACTS, desc="reading extracts", unit="file", file=sys.stderr, disable=not sys.stderr.isatty())
-    return {name: read_extract(raw_dir, name) for name in names}
+    return {name: read_extract(raw_dir, name) for name in progress.iterate(EXTRACTS, "reading extracts", unit="file")}
 
 
 def inputs_table(extracts: dict[str, Extract]) -> pd.DataFrame:

@@ -23,7 +23,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from msht import progress
 from msht.synth.model import Population
+
+#: The steps of :func:`write_extracts` shown by its progress bar.
+WRITE_STEPS = ("cases", "victims", "police-record entries", "offenders", "files")
 
 #: Ways the force's systems write a missing value.
 MISSING_MARKERS = ("", "N/K", "Not known", "Unknown", "NK")
@@ -188,6 +192,8 @@ def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRate
     vary = rates.spelling_variants
     out_dir.mkdir(parents=True, exist_ok=True)
     truth: list[pd.DataFrame] = []
+    bar = progress.Steps("writing extracts", WRITE_STEPS)
+    bar.advance("cases")
 
     victims = pop.victims.set_index("victim_id", drop=False)
     cases = pop.cases.sort_values(["date", "case_id"]).reset_index(drop=True)
@@ -243,6 +249,7 @@ def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRate
     all_cases = pd.concat([clean, dups, stale, missing, conf_a, conf_b], ignore_index=True)
     all_cases = all_cases.sample(frac=1.0, random_state=rng.integers(2**31)).reset_index(drop=True)
 
+    bar.advance("victims")
     # --- victims extract: one record per case entry with a victim ID ------------------------
     with_victim = all_cases[all_cases["person_id"].notna()].copy()
     vict = victims.loc[with_victim["victim_id"]].reset_index(drop=True)
@@ -284,6 +291,7 @@ def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRate
     )
     vrec = pd.concat([vrec, orphans], ignore_index=True)
 
+    bar.advance("police-record entries")
     # --- police-record entries ------------------------------------------------------------
     ent_people = pd.concat(
         [
@@ -314,6 +322,7 @@ def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRate
         }
     ).sample(frac=1.0, random_state=rng.integers(2**31))
 
+    bar.advance("offenders")
     # --- offenders -----------------------------------------------------------------------
     off = pop.offenders.merge(cases[["case_id", "occurrence_number", "date"]], on="case_id", how="left")
     off["defect"] = pd.NA
@@ -335,6 +344,7 @@ def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRate
         }
     )
 
+    bar.advance("files")
     # --- write -----------------------------------------------------------------------------
     case_out = pd.DataFrame(
         {
@@ -386,6 +396,7 @@ def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRate
         "rows": {"cases": len(case_out), "victims": len(victim_out), "police_records": len(records), "offenders": len(offenders)},
     }
     (out_dir / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    bar.close()
     return truth
 
 

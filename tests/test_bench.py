@@ -1,0 +1,73 @@
+"""The benchmark's bookkeeping: ratios to the floor, per-scale summary, targets, child timing."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import pandas as pd
+import pytest
+
+from msht import bench
+
+
+def _table() -> pd.DataFrame:
+    rows = []
+    for scale, k in ((1, 1.0), (10, 3.0), (100, 25.0)):
+        for stage, sec, peak in (("generate", 5 * k, 200), ("floor", 0.5 * k, 150), ("ingest", 1.0 * k, 300),
+                                 ("ingest+clean", 2.0 * k, 400 * k), ("descriptives", 0.5 * k, 100),
+                                 ("associations", 0.25 * k, 100)):
+            rows.append({"stage": stage, "scale": scale, "seconds": sec + 0.4, "inner_seconds": sec, "peak_mb": peak, "rows": 1})
+    rows.append({"stage": bench.GENERATE_STAGE, "scale": 1, "seconds": 9.0, "inner_seconds": 9.0, "peak_mb": 200, "rows": 0})
+    rows.append({"stage": bench.REPORT_STAGE, "scale": 1, "seconds": 31.0, "inner_seconds": 31.0, "peak_mb": 500, "rows": 0})
+    return pd.DataFrame(rows)
+
+
+def test_ratio_to_floor_only_for_reading_and_later_stages():
+    t = bench.with_ratios(_table()).set_index(["stage", "scale"])["ratio_to_floor"]
+    assert t[("ingest", 10)] == 2.0
+    assert t[("ingest+clean", 100)] == 4.0
+    assert math.isnan(t[("generate", 1)]) and math.isnan(t[("floor", 1)])
+    assert math.isnan(t[(bench.REPORT_STAGE, 1)])
+
+
+def test_summary_separates_cleaning_from_reading_and_does_not_count_reading_twice():
+    s = bench.summary(_table()).set_index("scale")
+    assert s.at[10, "ingest"] == 3.0
+    assert s.at[10, "clean"] == 3.0  # ingest+clean 6.0 minus ingest 3.0
+    assert s.at[10, "analysis"] == 2.25
+    assert s.at[10, "total"] == 8.25  # ingest+clean + analysis, not ingest twice
+    assert s.at[100, "peak_mb"] == 10000
+    assert s.at[1, "total_ratio_to_floor"] == 5.5
+
+
+def test_targets_report_measure_limit_and_whether_met():
+    t = bench.targets(_table()).set_index("target")
+    assert t.at["scale 100: ingest, cleaning and analysis (s)", "measured"] == pytest.approx(68.75)
+    assert t.at["scale 100: ingest, cleaning and analysis (s)", "met"] == False  # noqa: E712
+    assert t.at["scale 100: peak memory (MB)", "met"] == False  # noqa: E712
+    assert t.at["scale 10 time / scale 1 time", "measured"] == pytest.approx(3.0)
+    assert t.at["scale 10 time / scale 1 time", "met"] == True  # noqa: E712
+    assert t.at["default report without Quarto, extracts present (s)", "met"] == False  # noqa: E712
+    assert t.at["generate the default twin from scratch (s)", "met"] == True  # noqa: E712
+
+
+def test_targets_of_scales_not_run_are_unknown_not_met():
+    t = bench.targets(_table().query("scale != 100")).set_index("target")
+    assert math.isnan(t.at["scale 100: ingest, cleaning and analysis (s)", "measured"])
+    assert pd.isna(t.at["scale 100: ingest, cleaning and analysis (s)", "met"])
+
+
+def test_timed_measures_a_child_and_reports_its_failure():
+    wall, peak = bench.timed([sys.executable, "-c", "x = bytearray(200 * 1024 * 1024)"])
+    assert wall > 0 and peak >= 200
+    with pytest.raises(RuntimeError, match="boom"):
+        bench.timed([sys.executable, "-c", "import sys; sys.exit('boom')"])
+
+
+def test_floor_and_ingest_stages_run_in_a_child_on_real_extracts(small_raw, tmp_path):
+    floor = bench.run_child("floor", small_raw[0], tmp_path, 1, 7)
+    ingest = bench.run_child("ingest", small_raw[0], tmp_path, 1, 7)
+    assert floor["rows"] == ingest["rows"] > 0
+    assert 0 < floor["inner_seconds"] <= floor["seconds"]
+    assert ingest["peak_mb"] > 0
