@@ -581,8 +581,13 @@ def _normalise_ids_arrow(values: pd.Series) -> tuple[pd.Series, int, int, np.nda
     present = codes >= 0
     n_stripped = int(stripped_u[codes[present]].sum())
     n_numeric = int(rewritten_u[codes[present]].sum())
-    out = pc.take(canon, encoded.indices).to_numpy(zero_copy_only=False)  # None where missing
-    out[pd.isna(out)] = pd.NA
+    # one Python string per distinct value, shared by its rows (as in the pandas path): later
+    # hashing (factorize, pseudonyms) then hashes each distinct string once
+    lookup = canon.to_numpy(zero_copy_only=False)
+    lookup[pd.isna(lookup)] = pd.NA
+    out = np.empty(len(codes), dtype=object)
+    out[:] = pd.NA
+    out[present] = lookup[codes[present]]
     return pd.Series(out, index=values.index, name=values.name, dtype=object), n_stripped, n_numeric, codes, sci_u
 
 
