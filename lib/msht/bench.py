@@ -248,10 +248,16 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for stage, block in table[table["stage"].isin(STAGES)].groupby("stage"):
         ax.plot(block["scale"], block["inner_seconds"], marker="o", label=stage)
+    base = table[(table["stage"] == "ingest+clean")].sort_values("scale")
+    if len(base) > 1:  # a line with slope 1: cost growing in proportion to the data
+        first = base.iloc[0]
+        ax.plot(base["scale"], first["inner_seconds"] * base["scale"] / first["scale"], ls=":", color="grey",
+                label="linear growth from ingest+clean")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("scale (1 = published size)")
-    ax.set_ylabel("seconds")
+    ax.set_ylabel("seconds (inside the stage's process)")
+    ax.set_title("Time of each stage against the size of the extracts", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
