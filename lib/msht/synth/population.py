@@ -144,6 +144,42 @@ def _multi_case_counts(rng: np.random.Generator, n_multi: int, total: int, lo: i
     return k
 
 
+def _exchange_delta(
+    dev: list, wts: list, g_in: int, g_out: int, diff: list[int], delta: float, ch: list[tuple[int, int]]
+) -> float:
+    """Add to ``delta`` the change in weighted absolute deviation from the targets when the five
+    outcome counts ``diff`` join target group ``g_in`` and leave group ``g_out`` (a negative group
+    is no target); append each deviation change ``(index, amount)`` to ``ch``; return the new delta.
+
+    The hot step of the annealers: kept as one loop so that the sum is taken in the same order
+    at every call site (the results are bit for bit those of the inlined loops it replaced).
+    """
+    for k in range(5):
+        d = diff[k]
+        if d:
+            if g_in >= 0:
+                i = 5 * g_in + k
+                o = dev[i]
+                delta += wts[i] * (abs(o + d) - abs(o))
+                ch.append((i, d))
+            if g_out >= 0:
+                i = 5 * g_out + k
+                o = dev[i]
+                delta += wts[i] * (abs(o - d) - abs(o))
+                ch.append((i, -d))
+    return delta
+
+
+def _commit(dev: list, ch: list[tuple[int, int]], n1: list, nk: list, ch1: list[tuple[int, int, int, int]]) -> None:
+    """Apply an accepted move: deviation changes ``ch`` to ``dev``, and Table 1 count changes
+    ``ch1`` (type, attribute, indicator change, known change) to ``n1`` and ``nk``."""
+    for i, d in ch:
+        dev[i] += d
+    for j, a, d1, dk1 in ch1:
+        n1[j][a] += d1
+        nk[j][a] += dk1
+
+
 def _allocate(
     rng: np.random.Generator,
     n_cases: np.ndarray,
@@ -549,24 +585,13 @@ def stage1(
                 continue
             delta = 0.0
             ch: list[tuple[int, int]] = []
+            dv = [VCb[k] - VCa[k] for k in range(5)]
             for f in VATTR[kind]:
                 gm = gmaps[f]
                 g1, g2 = gm[xa], gm[xb]
                 if g1 == g2:
                     continue
-                for k in range(5):
-                    d = VCb[k] - VCa[k]
-                    if d:
-                        if g1 >= 0:
-                            i = 5 * g1 + k
-                            o = dev[i]
-                            delta += wts[i] * (abs(o + d) - abs(o))
-                            ch.append((i, d))
-                        if g2 >= 0:
-                            i = 5 * g2 + k
-                            o = dev[i]
-                            delta += wts[i] * (abs(o - d) - abs(o))
-                            ch.append((i, -d))
+                delta = _exchange_delta(dev, wts, g1, g2, dv, delta, ch)
             ch1: list[tuple[int, int, int, int]] = []
             if kind in t1_ind_for:
                 ai, (ind1, kn) = t1_ind_for[kind]
@@ -582,11 +607,7 @@ def stage1(
                             ch1.append((j, ai, m * di, m * dk))
             if delta > 0 and racc >= exp(-delta / temp):
                 continue
-            for i, d in ch:
-                dev[i] += d
-            for j, ai2, d1, dk1 in ch1:
-                n1[j][ai2] += d1
-                nk[j][ai2] += dk1
+            _commit(dev, ch, n1, nk, ch1)
             arr[a], arr[b] = xb, xa
             for f in VATTR[kind]:
                 gm = gmaps[f]
@@ -692,19 +713,7 @@ def stage1(
             delta = 0.0
             ch = []
             if ca != cb:
-                for k in range(5):
-                    d = cb[k] - ca[k]
-                    if d:
-                        if g1 >= 0:
-                            i = 5 * g1 + k
-                            o = dev[i]
-                            delta += wts[i] * (abs(o + d) - abs(o))
-                            ch.append((i, d))
-                        if g2 >= 0:
-                            i = 5 * g2 + k
-                            o = dev[i]
-                            delta += wts[i] * (abs(o - d) - abs(o))
-                            ch.append((i, -d))
+                delta = _exchange_delta(dev, wts, g1, g2, [cb[k] - ca[k] for k in range(5)], delta, ch)
             if delta > 0 and racc >= exp(-delta / temp):
                 continue
             for i, d in ch:
@@ -736,9 +745,7 @@ def stage1(
                         ch1.append((j, 3, m * di, m * dk))
             if delta > 0 and racc >= exp(-delta / temp):
                 continue
-            for j, ai2, d1, dk1 in ch1:
-                n1[j][ai2] += d1
-                nk[j][ai2] += dk1
+            _commit(dev, [], n1, nk, ch1)
             cloc[a], cloc[b] = xb, xa
         else:  # types: swap the whole type mask
             a = int(ra * nc)
@@ -769,19 +776,7 @@ def stage1(
                     g1, g2 = gm[ta], gm[tb]
                     if g1 == g2:
                         continue
-                    for k in range(5):
-                        d = dd[k]
-                        if d:
-                            if g1 >= 0:
-                                i = 5 * g1 + k
-                                o = dev[i]
-                                delta += wts[i] * (abs(o + d) - abs(o))
-                                ch.append((i, d))
-                            if g2 >= 0:
-                                i = 5 * g2 + k
-                                o = dev[i]
-                                delta += wts[i] * (abs(o - d) - abs(o))
-                                ch.append((i, -d))
+                    delta = _exchange_delta(dev, wts, g1, g2, dd, delta, ch)
             ch1 = []
             vala, valb = case_attr_vals(a), case_attr_vals(b)
             for j, bit in enumerate(TYPE_BITS):
@@ -797,11 +792,7 @@ def stage1(
                             ch1.append((j, ai, d1, dk1))
             if delta > 0 and racc >= exp(-delta / temp):
                 continue
-            for i, d in ch:
-                dev[i] += d
-            for j, ai2, d1, dk1 in ch1:
-                n1[j][ai2] += d1
-                nk[j][ai2] += dk1
+            _commit(dev, ch, n1, nk, ch1)
             ctyp[a], ctyp[b] = tb, ta
             tva, tvb = tv[vic[a]], tv[vic[b]]
             for j, bit in enumerate(TYPE_BITS):
@@ -987,6 +978,7 @@ def stage2(
                 for j in range(5):
                     cur[5 * g + j] += cc[j]
     dev = [cur[i] - tgt[i] for i in range(len(cur))]
+    ones = [1] * len(dev)  # stage 2 weighs every target alike
     R.refill()
     buf, bi, blen = R.buf, 0, len(R.buf)
     exp = math.exp
@@ -1020,19 +1012,7 @@ def stage2(
                 g1, g2 = gm[av[p1]], gm[av[p2]]
                 if g1 == g2:
                     continue
-                for j in range(5):
-                    d = d5[j]
-                    if d:
-                        if g1 >= 0:
-                            i = 5 * g1 + j
-                            o = dev[i]
-                            delta += abs(o + d) - abs(o)
-                            ch.append((i, d))
-                        if g2 >= 0:
-                            i = 5 * g2 + j
-                            o = dev[i]
-                            delta += abs(o - d) - abs(o)
-                            ch.append((i, -d))
+                delta = _exchange_delta(dev, ones, g1, g2, d5, delta, ch)
             if delta > 0 and racc >= exp(-delta / temp):
                 continue
             for i, d in ch:
@@ -1059,21 +1039,8 @@ def stage2(
                 av[p1], av[p2] = x2, x1
                 continue
             P1, P2 = PC[p1], PC[p2]
-            delta = 0.0
             ch = []
-            for j in range(5):
-                d = P2[j] - P1[j]
-                if d:
-                    if g1 >= 0:
-                        i = 5 * g1 + j
-                        o = dev[i]
-                        delta += abs(o + d) - abs(o)
-                        ch.append((i, d))
-                    if g2 >= 0:
-                        i = 5 * g2 + j
-                        o = dev[i]
-                        delta += abs(o - d) - abs(o)
-                        ch.append((i, -d))
+            delta = _exchange_delta(dev, ones, g1, g2, [P2[j] - P1[j] for j in range(5)], 0.0, ch)
             if delta > 0 and racc >= exp(-delta / temp):
                 continue
             for i, d in ch:
