@@ -66,6 +66,26 @@ def _swap_in(staged: Path, target: Path) -> None:
         shutil.rmtree(old)
 
 
+def kernel_options(socket_dir: Path) -> dict:
+    """Papermill options for the notebooks' kernel: on POSIX, a kernel that talks to papermill
+    over Unix sockets in ``socket_dir`` (a private temporary folder) instead of TCP ports on
+    localhost, so that no other local user can connect to it and ipykernel does not warn that
+    it runs "over TCP without encryption". Elsewhere (Windows) the default TCP kernel."""
+    if os.name != "posix":
+        return {}
+    from jupyter_client.manager import AsyncKernelManager
+
+    class UnixSocketKernelManager(AsyncKernelManager):
+        """A kernel manager whose kernel listens on IPC sockets in ``socket_dir``."""
+
+        def __init__(self, **kwargs: object) -> None:
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", str(socket_dir / "kernel"))
+            super().__init__(**kwargs)
+
+    return {"kernel_manager_class": UnixSocketKernelManager}
+
+
 def run_notebooks(params_path: str | Path, *, root: Path | None = None, log=print) -> Path:
     """Execute every notebook with the parameters of ``params_path``; return the folder of outputs.
 
@@ -89,7 +109,8 @@ def run_notebooks(params_path: str | Path, *, root: Path | None = None, log=prin
     previous = os.environ.get(STAGING_ENV)
     os.environ[STAGING_ENV] = str(staging)
     try:
-        with tempfile.TemporaryDirectory(prefix="msht-run-", dir=scratch) as tmp:
+        with (tempfile.TemporaryDirectory(prefix="msht-run-", dir=scratch) as tmp,
+              tempfile.TemporaryDirectory(prefix="msht-kernel-") as sockets):
             tmp_dir = Path(tmp)
             for name in NOTEBOOKS:
                 log(f"running notebooks/{name} with {Path(params_path).as_posix()}")
@@ -103,6 +124,7 @@ def run_notebooks(params_path: str | Path, *, root: Path | None = None, log=prin
                     progress_bar={"desc": name.removesuffix(".ipynb"), "file": sys.stderr} if progress.enabled() else False,
                     log_output=False,
                     report_mode=False,
+                    **kernel_options(Path(sockets)),
                 )
                 strip_volatile(tmp_dir / name)
             staged = RunPaths.from_params(params, root)

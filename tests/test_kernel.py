@@ -1,0 +1,34 @@
+"""The notebooks' kernel: Unix sockets in a private folder on POSIX, no TCP warning, no leftovers."""
+
+from __future__ import annotations
+
+import os
+
+import nbformat
+import papermill as pm
+import pytest
+
+from msht import pipeline
+
+
+@pytest.mark.skipif(os.name != "posix", reason="IPC kernels are used on POSIX only")
+def test_kernel_runs_over_unix_sockets_and_cleans_up(tmp_path, capfd):
+    sockets = tmp_path / "sockets"
+    sockets.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import os\nprint(6 * 7)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    options = pipeline.kernel_options(sockets)
+    assert options["kernel_manager_class"]().transport == "ipc"
+    pm.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), kernel_name="python3",
+                        progress_bar=False, **options)
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert out.cells[0].outputs[0]["text"] == "42\n"
+    assert "without encryption" not in capfd.readouterr().err
+    assert list(sockets.iterdir()) == []  # socket files removed when the kernel stops
+
+
+def test_other_systems_keep_the_default_kernel(monkeypatch, tmp_path):
+    monkeypatch.setattr(pipeline.os, "name", "nt")
+    assert pipeline.kernel_options(tmp_path) == {}
