@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 
 import pandas as pd
 import pytest
 
 from msht import bench
+
+posix_only = pytest.mark.skipif(not hasattr(os, "wait4"), reason="the benchmark measures children with os.wait4 (POSIX)")
 
 
 def _table() -> pd.DataFrame:
@@ -58,6 +61,12 @@ def test_targets_of_scales_not_run_are_unknown_not_met():
     assert pd.isna(t.at["scale 100: ingest, cleaning and analysis (s)", "met"])
 
 
+def test_peak_memory_units_follow_the_platform():
+    assert bench.rss_mb(2048, "linux") == 2.0
+    assert bench.rss_mb(2 * 1024 * 1024, "darwin") == 2.0
+
+
+@posix_only
 def test_timed_measures_a_child_and_reports_its_failure():
     wall, peak = bench.timed([sys.executable, "-c", "x = bytearray(200 * 1024 * 1024)"])
     assert wall > 0 and peak >= 200
@@ -65,6 +74,7 @@ def test_timed_measures_a_child_and_reports_its_failure():
         bench.timed([sys.executable, "-c", "import sys; sys.exit('boom')"])
 
 
+@posix_only
 def test_floor_and_ingest_stages_run_in_a_child_on_real_extracts(small_raw, tmp_path):
     floor = bench.run_child("floor", small_raw[0], tmp_path, 1, 7)
     ingest = bench.run_child("ingest", small_raw[0], tmp_path, 1, 7)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import nbformat
 import papermill as pm
@@ -13,8 +15,7 @@ from msht import pipeline
 
 @pytest.mark.skipif(os.name != "posix", reason="IPC kernels are used on POSIX only")
 def test_kernel_runs_over_unix_sockets_and_cleans_up(tmp_path, capfd):
-    sockets = tmp_path / "sockets"
-    sockets.mkdir()
+    sockets = Path(tempfile.mkdtemp(prefix="msht-kernel-"))  # short, as in run_notebooks
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("import os\nprint(6 * 7)")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -27,8 +28,15 @@ def test_kernel_runs_over_unix_sockets_and_cleans_up(tmp_path, capfd):
     assert out.cells[0].outputs[0]["text"] == "42\n"
     assert "without encryption" not in capfd.readouterr().err
     assert list(sockets.iterdir()) == []  # socket files removed when the kernel stops
+    sockets.rmdir()
 
 
 def test_other_systems_keep_the_default_kernel(monkeypatch, tmp_path):
     monkeypatch.setattr(pipeline.os, "name", "nt")
     assert pipeline.kernel_options(tmp_path) == {}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="IPC kernels are used on POSIX only")
+def test_a_socket_folder_too_long_for_a_socket_path_keeps_the_default_kernel():
+    assert pipeline.kernel_options(Path("/tmp") / ("x" * 120)) == {}
+    assert pipeline.kernel_options(Path("/tmp/msht-kernel-abcdefgh")) != {}

@@ -33,6 +33,13 @@ def test_pseudonym_is_keyed_blake2b_of_the_stripped_value():
     assert len(got) == 20
 
 
+def test_an_empty_key_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="key is empty"):
+        privacy.pseudonymise_series(pd.Series(["P1"]), b"")
+
+
 def test_a_key_longer_than_blake2b_allows_still_works_and_still_matters():
     s = pd.Series(["P1"])
     long_a, long_b = b"a" * 100, b"a" * 99 + b"b"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from msht import progress
@@ -13,10 +16,50 @@ def test_environment_forces_bars_on_or_off(monkeypatch, value, expected):
     assert progress.enabled() is expected
 
 
-def test_default_follows_whether_stderr_is_a_terminal(monkeypatch):
+class _Stream:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_default_follows_whether_stderr_is_a_terminal(monkeypatch, tty):
     monkeypatch.delenv(progress.PROGRESS_ENV, raising=False)
-    # under pytest stderr is captured, so not a terminal
-    assert progress.enabled() is False
+    monkeypatch.setattr(progress.sys, "stderr", _Stream(tty))
+    assert progress.enabled() is tty
+
+
+def test_never_inside_a_notebook_kernel_even_when_asked(monkeypatch):
+    monkeypatch.setenv(progress.PROGRESS_ENV, "1")
+    kernel_stream = type("OutStream", (_Stream,), {"__module__": "ipykernel.iostream"})
+    monkeypatch.setattr(progress.sys, "stderr", kernel_stream(True))
+    assert progress.in_kernel() and progress.enabled() is False
+
+
+def test_papermill_run_keeps_bars_out_of_the_notebook(monkeypatch, tmp_path):
+    import nbformat
+    import papermill as pm
+
+    from msht import pipeline
+
+    monkeypatch.setenv(progress.PROGRESS_ENV, "1")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from msht import progress\nlist(progress.iterate(range(3), 'counting'))")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    with tempfile.TemporaryDirectory(prefix="msht-kernel-") as sockets:
+        pm.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), kernel_name="python3",
+                            progress_bar=False, **pipeline.kernel_options(Path(sockets)))
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert [o for o in out.cells[0].outputs if o.get("name") == "stderr"] == []
 
 
 def test_iterate_yields_the_same_items_with_and_without_bars(monkeypatch, capsys):

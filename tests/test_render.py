@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import html
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -474,3 +475,14 @@ def test_quarto_renders_html_and_pdf_offline(root, executed_run, tmp_path):
     assert not render.find_leaks(article, root)
     for label in ("tbl-exclusions", "fig-flow", "sec-appendix-7"):
         assert f'id="{label}"' in article
+
+
+def test_msht_no_quarto_turns_quarto_off_even_when_it_is_installed(monkeypatch, tmp_path):
+    fake = tmp_path / "quarto"
+    fake.write_text("#!/bin/sh\necho 1.7.0\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.delenv(render.NO_QUARTO_ENV, raising=False)
+    assert render.quarto_path() == str(fake)
+    monkeypatch.setenv(render.NO_QUARTO_ENV, "1")
+    assert render.quarto_path() is None

@@ -212,11 +212,17 @@ def clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None = N
     """Apply the section 2.5 rules to validated extract frames and build the analysis tables.
 
     ``extracts`` maps ``cases``, ``victims``, ``police_records`` and ``offenders`` to the text
-    frames of :func:`msht.ingest.read_extract` (each with a ``source_row`` column).
+    frames of :func:`msht.ingest.read_extract` (each with a ``source_row`` column). Shows its
+    steps in a progress bar (see :mod:`msht.progress`).
     """
+    with progress.steps("cleaning", *CLEAN_STEPS) as bar:
+        return _clean(extracts, paths=paths, period=period, force_words=force_words, bar=bar)
+
+
+def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, period: tuple[str, str],
+           force_words: list[str] | None, bar: progress.Steps) -> CleanResult:
     paths = paths or {k: k for k in extracts}
     force_words = force_words or ["police", "constabulary", "force"]
-    bar = progress.Steps("cleaning", CLEAN_STEPS)
     bar.advance("coding cases")
     cases = code_cases(extracts["cases"], path=paths["cases"], force_words=force_words)
     bar.advance("coding victim records")
@@ -362,7 +368,6 @@ def clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None = N
     exclusions = exclusions_table(status)
     check_accounting(extracts, status, c, victims_records=int((st_v["status"] == ANALYSED).sum()),
                      offenders=offenders, entries=int(counts["n_entries"].sum()))
-    bar.close()
     return CleanResult(cases=c, victims=victims, offenders=offenders, exclusions=exclusions, status=status)
 
 

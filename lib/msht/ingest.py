@@ -265,7 +265,7 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes) ->
     if n_quotes:
         d = re.escape(delimiter)
         quoted = re.compile(f'(?:^|(?<=[{d}\\r\\n]))"[^"]*(?:""[^"]*)*"(?=[{d}\\r\\n]|\\Z)')
-        if '"' in quoted.sub("", text):  # a quote outside every well-formed quoted field
+        if sum(m.group().count('"') for m in quoted.finditer(text)) != n_quotes:  # a quote outside them
             return None
     try:
         import pyarrow as pa_
@@ -549,42 +549,51 @@ def _normalise_ids_python(values: pd.Series) -> tuple[pd.Series, int, int, np.nd
     return pd.Series(out, index=values.index, name=values.name, dtype=object), n_stripped, n_numeric, codes, sci_u
 
 
-#: :data:`_NUMERIC_ID` and :data:`_SCIENTIFIC_ID` for RE2 (pyarrow): ``\p{Nd}`` is what
-#: Python's ``\d`` matches in a text pattern (any Unicode decimal digit).
-_NUMERIC_ID_RE2 = r"^\p{Nd}+(?:\.0+)?$"
-_SCIENTIFIC_ID_RE2 = r"^\p{Nd}+(?:\.\p{Nd}+)?[eE][+-]?\p{Nd}+$"
-
-
 def _normalise_ids_arrow(values: pd.Series) -> tuple[pd.Series, int, int, np.ndarray, np.ndarray] | None:
     """:func:`_normalise_ids_python` computed with pyarrow's string kernels (several times faster
-    on millions of rows); ``None`` when the values are not all text or missing."""
+    on millions of rows); ``None`` when the values are not all text or missing.
+
+    Pyarrow handles the distinct values that are pure ASCII, where its regular expressions
+    (RE2) and Python's agree exactly; the few others (accents, other scripts' digits, whose
+    Unicode tables differ between RE2 and Python) go through :func:`_normalise_distinct`.
+    """
     import pyarrow as pa_
     import pyarrow.compute as pc
 
     try:
         raw = pa_.array(values.to_numpy(dtype=object), type=pa_.large_string(), from_pandas=True)
-    except (pa_.ArrowInvalid, pa_.ArrowTypeError):
+    except (pa_.ArrowInvalid, pa_.ArrowTypeError, UnicodeError):
         return None
     encoded = raw.dictionary_encode()  # distinct values in order of first appearance, like pd.factorize
     distinct = encoded.dictionary
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
     stripped = pc.utf8_trim(pc.utf8_trim(distinct, characters=" \t\r\n\u00a0" + _INVISIBLE), characters=PY_WHITESPACE)
     stripped_u = pc.not_equal(stripped, distinct).to_numpy(zero_copy_only=False)
-    numeric = pc.match_substring_regex(stripped, _NUMERIC_ID_RE2)
+    numeric = pc.match_substring_regex(stripped, r"^[0-9]+(?:\.0+)?$")
     canon = stripped
     if pc.any(numeric).as_py():
         rewritten = pc.utf8_ltrim(pc.replace_substring_regex(stripped, r"\.0+$", ""), characters="0")
         canon = pc.if_else(numeric, pc.if_else(pc.equal(rewritten, ""), "0", rewritten), stripped)
     rewritten_u = pc.not_equal(canon, stripped).to_numpy(zero_copy_only=False)
     canon = pc.if_else(pc.equal(canon, ""), pa_.scalar(None, pa_.large_string()), canon)
-    sci_u = pc.fill_null(pc.match_substring_regex(canon, _SCIENTIFIC_ID_RE2), False).to_numpy(zero_copy_only=False)
-    present = codes >= 0
-    n_stripped = int(stripped_u[codes[present]].sum())
-    n_numeric = int(rewritten_u[codes[present]].sum())
+    sci_u = pc.fill_null(pc.match_substring_regex(canon, r"^[0-9]+(?:\.[0-9]+)?[eE][+-]?[0-9]+$"), False)
+    sci_u = sci_u.to_numpy(zero_copy_only=False)
     # one Python string per distinct value, shared by its rows (as in the pandas path): later
     # hashing (factorize, pseudonyms) then hashes each distinct string once
     lookup = canon.to_numpy(zero_copy_only=False)
     lookup[pd.isna(lookup)] = pd.NA
+    other = np.flatnonzero(~pc.string_is_ascii(distinct).to_numpy(zero_copy_only=False))
+    if len(other):
+        text = pd.Series(distinct.take(pa_.array(other)).to_pylist(), dtype="string")
+        canon_o, stripped_o, rewritten_o = _normalise_distinct(text)
+        canon_o = canon_o.replace({"": pd.NA})
+        stripped_u[other] = stripped_o.to_numpy()
+        rewritten_u[other] = rewritten_o.to_numpy()
+        sci_u[other] = canon_o.str.fullmatch(_SCIENTIFIC_ID).fillna(False).astype(bool).to_numpy()
+        lookup[other] = canon_o.astype(object).where(canon_o.notna(), pd.NA).to_numpy(dtype=object)
+    present = codes >= 0
+    n_stripped = int(stripped_u[codes[present]].sum())
+    n_numeric = int(rewritten_u[codes[present]].sum())
     out = np.empty(len(codes), dtype=object)
     out[:] = pd.NA
     out[present] = lookup[codes[present]]

@@ -66,12 +66,17 @@ def _swap_in(staged: Path, target: Path) -> None:
         shutil.rmtree(old)
 
 
+#: Longest Unix socket path used (the system limit is 104 bytes on macOS, 108 on Linux).
+MAX_SOCKET_PATH = 100
+
+
 def kernel_options(socket_dir: Path) -> dict:
     """Papermill options for the notebooks' kernel: on POSIX, a kernel that talks to papermill
     over Unix sockets in ``socket_dir`` (a private temporary folder) instead of TCP ports on
     localhost, so that no other local user can connect to it and ipykernel does not warn that
-    it runs "over TCP without encryption". Elsewhere (Windows) the default TCP kernel."""
-    if os.name != "posix":
+    it runs "over TCP without encryption". Elsewhere (Windows), or when ``socket_dir`` is too
+    long a path for a socket, the default TCP kernel."""
+    if os.name != "posix" or len(str(socket_dir / "kernel-99")) > MAX_SOCKET_PATH:
         return {}
     from jupyter_client.manager import AsyncKernelManager
 

@@ -50,7 +50,7 @@ def _distinct_stripped(values: pd.Series) -> tuple[np.ndarray, list]:
 
     try:
         raw = pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):
         codes, uniques = pd.factorize(values.astype("string"))
         return codes, pd.Series(uniques, dtype="string").str.strip().tolist()
     encoded = raw.dictionary_encode()
@@ -65,6 +65,8 @@ def pseudonymise_series(values: pd.Series, key: bytes) -> pd.Series:
     HMAC construction around it, and it is about 2.5 times faster than HMAC-SHA256 here, which
     counts with millions of police-record entries. Each distinct value is hashed once.
     """
+    if not key:
+        raise ValueError("the pseudonymisation key is empty: pseudonyms would be an unkeyed hash of the IDs")
     codes, stripped = _distinct_stripped(values)
     mac_key = _mac_key(key)
     blake2b = hashlib.blake2b

@@ -1,8 +1,10 @@
 """Progress bars (tqdm, on stderr) for the long steps: generation, reading, cleaning, notebooks.
 
 Bars are shown when stderr is a terminal. ``MSHT_PROGRESS=1`` shows them anyway (a CI log, a
-redirected run); ``MSHT_PROGRESS=0`` hides them. They never go to stdout, so they never end up
-in a notebook's outputs or in a results file.
+redirected run); ``MSHT_PROGRESS=0`` hides them. Inside a notebook's kernel they are never shown,
+whatever the variable says: the kernel's stderr is saved in the notebook, and the committed
+notebooks must not change from run to run. Papermill shows the notebooks' progress instead,
+cell by cell. Bars never go to stdout, so they never end up in a results file.
 """
 
 from __future__ import annotations
@@ -19,8 +21,15 @@ PROGRESS_ENV = "MSHT_PROGRESS"
 T = TypeVar("T")
 
 
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel, whose stderr is captured into the notebook."""
+    return type(sys.stderr).__module__.startswith("ipykernel")
+
+
 def enabled() -> bool:
     """True when progress bars should be shown (see the module's docstring)."""
+    if in_kernel():
+        return False
     value = os.environ.get(PROGRESS_ENV, "").strip().lower()
     if value in {"1", "true", "yes", "on"}:
         return True

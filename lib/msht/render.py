@@ -32,6 +32,7 @@ import getpass
 import html
 import importlib.metadata
 import platform
+import os
 import re
 import shutil
 import subprocess
@@ -86,9 +87,19 @@ NOTEBOOK_SECTIONS = {
 }
 
 
+#: Environment variable that turns Quarto off (``1``): the HTML fallback is rendered even where
+#: Quarto is installed (to time or check the fallback, or to skip a slow PDF render).
+NO_QUARTO_ENV = "MSHT_NO_QUARTO"
+
+
+def quarto_disabled() -> bool:
+    """True when ``$MSHT_NO_QUARTO`` turns Quarto off."""
+    return os.environ.get(NO_QUARTO_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def quarto_path() -> str | None:
-    """The ``quarto`` executable on PATH, or None."""
-    return shutil.which("quarto")
+    """The ``quarto`` executable on PATH, or None (also when ``$MSHT_NO_QUARTO`` turns it off)."""
+    return None if quarto_disabled() else shutil.which("quarto")
 
 
 def period_label(params: Params, dash: str = "-") -> str:
@@ -694,8 +705,10 @@ def render(params_path: str | Path, *, log=print) -> Path:
         log(f"report rendered with Quarto into {params.report_dir}")
         return out
     out = render_fallback(params)
+    why = f"Quarto turned off by {NO_QUARTO_ENV}" if quarto_disabled() else "Quarto not found"
+    hint = f"unset {NO_QUARTO_ENV}" if quarto_disabled() else QUARTO_HINT
     log(
-        f"Quarto not found: skipped the Quarto render (HTML/PDF); wrote the HTML fallback to "
-        f"{params.report_dir}/index.html; to get the full report, {QUARTO_HINT}"
+        f"{why}: skipped the Quarto render (HTML/PDF); wrote the HTML fallback to "
+        f"{params.report_dir}/index.html; to get the full report, {hint}"
     )
     return out

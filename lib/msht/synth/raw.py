@@ -186,13 +186,18 @@ def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRate
     ``extract, key, defect`` (``key`` is the occurrence number, ``occurrence|person`` or
     ``person|incident`` of the row).
     """
+    with progress.steps("writing extracts", *WRITE_STEPS) as bar:
+        return _write_extracts(pop, out_dir, seed, rates, bar)
+
+
+def _write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRates | None,
+                    bar: progress.Steps) -> pd.DataFrame:
     pop.check()
     rates = rates or ProblemRates()
     rng = np.random.default_rng(seed)
     vary = rates.spelling_variants
     out_dir.mkdir(parents=True, exist_ok=True)
     truth: list[pd.DataFrame] = []
-    bar = progress.Steps("writing extracts", WRITE_STEPS)
     bar.advance("cases")
 
     victims = pop.victims.set_index("victim_id", drop=False)
@@ -396,7 +401,6 @@ def write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRate
         "rows": {"cases": len(case_out), "victims": len(victim_out), "police_records": len(records), "offenders": len(offenders)},
     }
     (out_dir / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    bar.close()
     return truth
 
 
