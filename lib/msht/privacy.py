@@ -1,9 +1,9 @@
 """Pseudonymisation: no person ID or occurrence number leaves the ingest step in clear.
 
 Identifiers are replaced, right after validation, by a keyed hash (keyed BLAKE2b, RFC 7693, with
-a 10-byte digest: 20 hex digits). The key comes from the environment variable ``MSHT_PSEUDONYM_KEY`` and is never
-written anywhere; without it a fresh random key is drawn for the run, so pseudonyms cannot be
-linked across runs. Identifiers are stripped of surrounding white space first, so that " P1"
+a 10-byte digest: 20 hex digits). The key comes from the environment variable
+``MSHT_PSEUDONYM_KEY`` and is never written anywhere; without it a fresh random key is drawn for
+the run, so pseudonyms cannot be linked across runs. Identifiers are stripped of surrounding white space first, so that " P1"
 and "P1" stay the same person. The analysis never depends on the pseudonyms' values: ties are
 broken by row order, so results are identical whatever the key.
 """

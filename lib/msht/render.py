@@ -31,8 +31,8 @@ import csv
 import getpass
 import html
 import importlib.metadata
-import platform
 import os
+import platform
 import re
 import shutil
 import subprocess
