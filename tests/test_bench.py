@@ -42,6 +42,9 @@ def test_summary_separates_cleaning_from_reading_and_does_not_count_reading_twic
     assert s.at[10, "total"] == 8.25  # ingest+clean + analysis, not ingest twice
     assert s.at[100, "peak_mb"] == 10000
     assert s.at[1, "total_ratio_to_floor"] == 5.5
+    assert math.isnan(s.at[1, "growth_exponent"])
+    assert s.at[10, "growth_exponent"] == round(math.log10(3.0), 2)  # 3 times the time for 10 times the data
+    assert s.at[100, "growth_exponent"] == round(math.log10(25.0 / 3.0), 2)
 
 
 def test_targets_report_measure_limit_and_whether_met():

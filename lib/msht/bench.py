@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from msht.config import load_params, project_root
@@ -224,7 +225,8 @@ def with_ratios(table: pd.DataFrame) -> pd.DataFrame:
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
     """One row per scale: ``floor, ingest, clean`` (alone), ``analysis`` (descriptives plus
-    associations), ``total`` (ingest, cleaning and analysis), its ratio to the floor, and ``peak_mb``."""
+    associations), ``total`` (ingest, cleaning and analysis), ``peak_mb``, the total's ratio to
+    the floor, and its ``growth_exponent`` from the previous scale (1: linear in the data)."""
     stages = table[table["stage"].isin(STAGES)].pivot(index="scale", columns="stage", values="inner_seconds")
     peak = table[table["stage"].isin(STAGES[2:])].groupby("scale")["peak_mb"].max()
     out = pd.DataFrame({
@@ -237,6 +239,9 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
         "peak_mb": peak.reindex(stages.index).to_numpy(),
     })
     out["total_ratio_to_floor"] = out["total"] / out["floor"]
+    # slope of log(total) against log(scale) from the previous scale: 1 is growth in a straight
+    # line with the data, below 1 is fixed costs still being paid off, above 1 is worse than linear
+    out["growth_exponent"] = np.log(out["total"] / out["total"].shift()) / np.log(out["scale"] / out["scale"].shift())
     return out.round(2).reset_index(drop=True)
 
 
