@@ -549,6 +549,20 @@ def _normalise_ids_python(values: pd.Series) -> tuple[pd.Series, int, int, np.nd
     return pd.Series(out, index=values.index, name=values.name, dtype=object), n_stripped, n_numeric, codes, sci_u
 
 
+def arrow_distinct(values: pd.Series) -> tuple[np.ndarray, Any] | None:
+    """``values`` as pyarrow sees them: the code of each row in the distinct values (-1:
+    missing) and the distinct values (a pyarrow string array, in order of first appearance, as
+    :func:`pandas.factorize` gives them); ``None`` when the values are not all text or missing."""
+    import pyarrow as pa_
+
+    try:
+        raw = pa_.array(values.to_numpy(dtype=object), type=pa_.large_string(), from_pandas=True)
+    except (pa_.ArrowInvalid, pa_.ArrowTypeError, UnicodeError):
+        return None
+    encoded = raw.dictionary_encode()
+    return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp), encoded.dictionary
+
+
 def _normalise_ids_arrow(values: pd.Series) -> tuple[pd.Series, int, int, np.ndarray, np.ndarray] | None:
     """:func:`_normalise_ids_python` computed with pyarrow's string kernels (several times faster
     on millions of rows); ``None`` when the values are not all text or missing.
@@ -560,13 +574,10 @@ def _normalise_ids_arrow(values: pd.Series) -> tuple[pd.Series, int, int, np.nda
     import pyarrow as pa_
     import pyarrow.compute as pc
 
-    try:
-        raw = pa_.array(values.to_numpy(dtype=object), type=pa_.large_string(), from_pandas=True)
-    except (pa_.ArrowInvalid, pa_.ArrowTypeError, UnicodeError):
+    encoded = arrow_distinct(values)
+    if encoded is None:
         return None
-    encoded = raw.dictionary_encode()  # distinct values in order of first appearance, like pd.factorize
-    distinct = encoded.dictionary
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+    codes, distinct = encoded
     stripped = pc.utf8_trim(pc.utf8_trim(distinct, characters=" \t\r\n\u00a0" + _INVISIBLE), characters=PY_WHITESPACE)
     stripped_u = pc.not_equal(stripped, distinct).to_numpy(zero_copy_only=False)
     numeric = pc.match_substring_regex(stripped, r"^[0-9]+(?:\.0+)?$")

@@ -43,19 +43,16 @@ def _mac_key(key: bytes) -> bytes:
 def _distinct_stripped(values: pd.Series) -> tuple[np.ndarray, list]:
     """The codes of ``values`` in their distinct values (-1: missing) and those distinct values
     stripped of white space (as ``str.strip()`` does); pyarrow when they are all text."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    from msht.ingest import PY_WHITESPACE
+    from msht.ingest import PY_WHITESPACE, arrow_distinct
 
-    try:
-        raw = pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):
+    encoded = arrow_distinct(values)
+    if encoded is None:
         codes, uniques = pd.factorize(values.astype("string"))
         return codes, pd.Series(uniques, dtype="string").str.strip().tolist()
-    encoded = raw.dictionary_encode()
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
-    return codes, pc.utf8_trim(encoded.dictionary, characters=PY_WHITESPACE).to_pylist()
+    codes, distinct = encoded
+    return codes, pc.utf8_trim(distinct, characters=PY_WHITESPACE).to_pylist()
 
 
 def pseudonymise_series(values: pd.Series, key: bytes) -> pd.Series:
