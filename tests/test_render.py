@@ -247,11 +247,13 @@ def test_stage_builds_a_site_from_the_runs_notebooks(fake_project):
     proj, params = fake_project
     site = render.stage(params, proj, renderer="Quarto 9.9.9")
     assert site == proj / "_output" / "stage_test" / "site"
-    assert (site / "_quarto.yml").read_bytes() == (proj / "_quarto.yml").read_bytes()
+    staged = yaml.safe_load((site / "_quarto.yml").read_text(encoding="utf-8"))
+    assert staged["manuscript"]["article"] == "index.qmd", "the article sits at the site's root"
+    assert staged["format"] == yaml.safe_load((proj / "_quarto.yml").read_text(encoding="utf-8"))["format"]
     assert sorted(p.name for p in (site / "notebooks").iterdir()) == sorted(pipeline.NOTEBOOKS)
-    assert (site / "report" / "references.bib").exists()
+    assert (site / "references.bib").exists() and not (site / "report").exists()
 
-    article = (site / "report" / "index.qmd").read_text(encoding="utf-8")
+    article = (site / "index.qmd").read_text(encoding="utf-8")
     meta = yaml.safe_load(re.match(r"\A---\n(.*?)\n---\n", article, re.S).group(1))
     assert meta["title"] == "A title: with a colon"
     assert meta["subtitle"] == f"{params.force_name}, 2021–2023"
@@ -263,7 +265,7 @@ def test_stage_builds_a_site_from_the_runs_notebooks(fake_project):
     assert variables["force_name"] == params.force_name and variables["period_start"] == "2021-01-01"
     assert variables["funder"] == params.funder and variables["alpha"] == "0.05"
 
-    repro = (site / "report" / render.REPRO_INCLUDE).read_text(encoding="utf-8")
+    repro = (site / render.REPRO_INCLUDE).read_text(encoding="utf-8")
     for row in INPUTS:
         assert row["sha256"] in repro
     assert "stage\\_test" in repro and "Quarto 9\\.9\\.9" in repro
@@ -310,7 +312,7 @@ FAKE_QUARTO = """#!/bin/sh
 # A stand-in for quarto: records its arguments and writes a page with Quarto's CDN tags.
 if [ "$1" = "--version" ]; then echo 1.7.99; exit 0; fi
 echo "$@" > "$PWD/../quarto-args.txt"
-test -f _quarto.yml && test -f report/index.qmd && test -f report/_reproducibility.md || exit 3
+test -f _quarto.yml && test -f index.qmd && test -f _reproducibility.md || exit 3
 out="$3"
 mkdir -p "$out"
 cat > "$out/index.html" <<'PAGE'
@@ -332,21 +334,16 @@ def test_render_quarto_stages_renders_into_report_dir_and_strips_cdn_tags(fake_p
     logged = []
     assert render.render_quarto(params, str(quarto), proj, log=logged.append) == out
     args = (proj / "_output" / "stage_test" / "quarto-args.txt").read_text(encoding="utf-8").split()
-    assert args == ["render", "--output-dir", str(out)], "never --execute, one output folder per run"
+    assert args == ["render", "--output-dir", str(out.with_name("report.rendering"))], \
+        "never --execute; a fresh folder that replaces report_dir once the render succeeds"
+    assert not out.with_name("report.rendering").exists()
     page = (out / "index.html").read_text(encoding="utf-8")
     assert "require.min.js" not in page and '<table id="tbl-table2">' in page
     assert not (out / "01_clean.html").exists(), "the earlier fallback's pages are removed"
     assert (out / "index.pdf").exists()
     assert logged and "index.html" in logged[0]
-    repro = (proj / "_output" / "stage_test" / "site" / "report" / render.REPRO_INCLUDE).read_text(encoding="utf-8")
+    repro = (proj / "_output" / "stage_test" / "site" / render.REPRO_INCLUDE).read_text(encoding="utf-8")
     assert "Quarto 1\\.7\\.99" in repro
-
-
-def test_a_quarto_index_is_not_removed_as_a_fallback_page(tmp_path):
-    (tmp_path / "index.html").write_text("<html>quarto</html>", encoding="utf-8")
-    (tmp_path / render.REPRO_PAGE).write_text(render._page("r", "r"), encoding="utf-8")
-    render.remove_fallback_pages(tmp_path)
-    assert (tmp_path / "index.html").exists() and not (tmp_path / render.REPRO_PAGE).exists()
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,3 +483,112 @@ def test_msht_no_quarto_turns_quarto_off_even_when_it_is_installed(monkeypatch, 
     assert render.quarto_path() == str(fake)
     monkeypatch.setenv(render.NO_QUARTO_ENV, "1")
     assert render.quarto_path() is None
+
+
+FAILING_QUARTO = """#!/bin/sh
+if [ "$1" = "--version" ]; then echo 1.7.34; exit 0; fi
+mkdir -p "$3"
+echo "half a page" > "$3/index.html"
+cat <<'LOG'
+pandoc
+  to: html
+  output-file: index.html
+
+Output created: index.html
+
+pandoc
+  to: typst
+  output-file: index.typ
+
+\033[31merror: label `<sec-appendix-3>` does not exist in the document\033[39m
+   ┌─ index.typ:812:14
+   │
+812 │ See #link(<sec-appendix-3>)[Appendix 3] for a full overview.
+   │         ^^^^^^^^^^^^^^^^^^^^^^^
+LOG
+echo "ERROR: Error" >&2
+exit 1
+"""
+
+
+def test_a_failed_render_says_which_format_and_why_in_one_line_and_keeps_the_previous_report(fake_project, tmp_path):
+    proj, params = fake_project
+    quarto = tmp_path / "quarto"
+    quarto.write_text(FAILING_QUARTO, encoding="utf-8")
+    quarto.chmod(0o755)
+    out = proj / params.report_dir
+    out.mkdir(parents=True)
+    (out / "index.html").write_text("the previous report", encoding="utf-8")
+    with pytest.raises(render.RenderError) as caught:
+        render.render_quarto(params, str(quarto), proj, log=lambda *_: None)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "typst PDF" in message and "label `<sec-appendix-3>` does not exist in the document" in message
+    assert "\x1b" not in message and "quarto-render.log" in message
+    assert (out / "index.html").read_text(encoding="utf-8") == "the previous report"
+    assert sorted(p.name for p in out.iterdir()) == ["index.html"]
+    assert not out.with_name("report.rendering").exists()
+    assert "sec-appendix-3" in (proj / "_output" / "stage_test" / render.RENDER_LOG).read_text(encoding="utf-8")
+
+
+def test_msht_render_ends_a_failed_render_with_one_line_and_no_traceback(fake_project, tmp_path, monkeypatch, capsys):
+    from msht import cli
+
+    proj, params = fake_project
+    quarto = tmp_path / "bin" / "quarto"
+    quarto.parent.mkdir()
+    quarto.write_text(FAILING_QUARTO, encoding="utf-8")
+    quarto.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{quarto.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.delenv(render.NO_QUARTO_ENV, raising=False)
+    monkeypatch.setattr(render, "project_root", lambda: proj)
+    code = cli.main(["render", "--params", str(tmp_path / "stage_test.yaml")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("msht: error: Quarto failed to render the typst PDF")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("log", "fmt", "message"),
+    [
+        ("pandoc\n  to: docx\n\nERROR: Pandoc could not open image\n", "Word (docx)", "ERROR: Pandoc could not open image"),
+        ("ERROR:\n  Unable to read notebook nb.ipynb\n", "the project", "ERROR: Unable to read notebook nb.ipynb"),
+        ("pandoc\n  to: html\n[error] Could not fetch resource\n", "HTML", "[error] Could not fetch resource"),
+        ("pandoc\n  to: typst\nstill going\nKilled\n", "typst PDF", "Killed"),
+        ("", "the project", "no output"),
+    ],
+)
+def test_first_error_names_the_format_and_the_first_error_line(log, fmt, message):
+    assert render.first_error(log) == (fmt, message)
+
+
+def test_warnings_in_finds_quartos_pandocs_and_typsts_warnings():
+    log = ("pandoc\n  to: html\n[WARNING] Could not fetch resource https://x\nWARN: skipped\n"
+           "\x1b[33mwarning: unknown font family: segoe ui\x1b[39m\nOutput created: index.html\n")
+    assert render.warnings_in(log) == ["[WARNING] Could not fetch resource https://x", "WARN: skipped",
+                                       "warning: unknown font family: segoe ui"]
+    assert render.warnings_in("Output created: index.pdf\n") == []
+
+
+def test_html_outputs_are_staged_as_raw_html_markdown_so_quarto_adds_no_widget_scripts():
+    html_out = new_output("execute_result", data={"text/html": '<table id="t"><tr><td>```</td></tr></table>',
+                                                  "text/plain": "<GT>"}, execution_count=1)
+    png = new_output("display_data", data={"image/png": "iVBOR"})
+    text = new_output("stream", name="stdout", text="hello")
+    nb = new_notebook(cells=[new_code_cell("#| label: tbl-x\nshow()", outputs=[html_out, png, text])])
+    staged = render.quarto_view(nb)
+    outs = staged.cells[0].outputs
+    assert list(outs[0].data) == ["text/markdown"]
+    assert outs[0].data["text/markdown"] == '````{=html}\n<table id="t"><tr><td>```</td></tr></table>\n````\n'
+    assert outs[1] == png and outs[2] == text
+    assert "text/html" in nb.cells[0].outputs[0].data, "the committed notebook is not changed"
+
+
+def test_the_fallback_replaces_an_earlier_quarto_report(fake_project):
+    proj, params = fake_project
+    out = proj / params.report_dir
+    out.mkdir(parents=True)
+    (out / "index.pdf").write_text("%PDF old", encoding="utf-8")
+    render.render_fallback(params, proj)
+    assert not (out / "index.pdf").exists() and (out / "index.html").exists()

@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ParamsError, ExtractError) as exc:
         print(f"msht: error: {exc}", file=sys.stderr)
         return 2
+    except render.RenderError as exc:
+        print(f"msht: error: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # papermill wraps a notebook's data error in its own exception
         name = type(exc).__name__
         if name == "PapermillExecutionError" and getattr(exc, "ename", "") in ("ExtractError", "ParamsError"):

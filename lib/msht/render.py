@@ -575,26 +575,95 @@ def executed_notebooks(params: Params, root: Path) -> list[Path]:
     return paths
 
 
+#: Where the staged project keeps the article: at the root of the site, so that a manuscript
+#: project writes ``index.html``/``index.pdf``/``index.docx`` straight into the output folder
+#: (an article in ``report/`` lands in ``<output-dir>/report/``).
+STAGED_ARTICLE = "index.qmd"
+
+#: Quarto's log of the last render of a run, kept beside its staged site (never in ``report_dir``).
+RENDER_LOG = "quarto-render.log"
+
+#: The formats of ``_quarto.yml`` as a reader names them, by Pandoc's writer name.
+FORMAT_NAMES = {"html": "HTML", "typst": "typst PDF", "docx": "Word (docx)"}
+
+
+class RenderError(RuntimeError):
+    """A render that failed: the message is one line naming the format and the first error."""
+
+
+def quarto_config(text: str) -> dict:
+    """The staged ``_quarto.yml``: the repository's, with the article at the site's root."""
+    config = yaml.safe_load(text) or {}
+    config.setdefault("manuscript", {})["article"] = STAGED_ARTICLE
+    return config
+
+
+def html_output_as_markdown(output: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A display output whose ``text/html`` becomes a ``text/markdown`` raw HTML block.
+
+    Quarto adds require.js and jQuery from public CDNs to every HTML page that embeds a notebook
+    with any ``text/html`` output (``extractJupyterWidgetDependencies`` in quarto-cli's
+    ``src/core/jupyter/widgets.ts``), and tries to download them to embed them: a render without
+    network then warns, and a page with network loads two scripts it never uses. The same HTML
+    as a ``{=html}`` raw block in ``text/markdown`` reaches Pandoc as the same ``RawBlock``
+    (Quarto writes ``text/html`` outputs that way), so tables are parsed alike for every format,
+    and no widget is declared. Other outputs are returned unchanged.
+    """
+    data = output.get("data", {})
+    if output.get("output_type") not in ("display_data", "execute_result") or "text/html" not in data:
+        return output
+    body = data["text/html"]
+    body = "".join(body) if isinstance(body, list) else str(body)
+    fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", body)), default=0))
+    output = nbformat.from_dict(output)
+    output.data = {"text/markdown": f"{fence}{{=html}}\n{body.strip()}\n{fence}\n"}
+    return output
+
+
+def quarto_view(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook as staged for Quarto: :func:`report_view`, with every ``text/html`` output
+    turned into raw HTML Markdown (:func:`html_output_as_markdown`)."""
+    nb = report_view(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [html_output_as_markdown(o) for o in cell.get("outputs", [])]
+    return nb
+
+
 def stage(params: Params, root: Path | None = None, *, renderer: str = "") -> Path:
     """Copy the Quarto project and the run's executed notebooks into ``_output/<run>/site``, with
-    the run's metadata, ``_variables.yml`` and the reproducibility appendix; return the folder."""
+    the run's metadata, ``_variables.yml`` and the reproducibility appendix; return the folder.
+
+    The article and its companions (``report/*``) go to the site's root (:data:`STAGED_ARTICLE`)
+    and the staged ``_quarto.yml`` points there; the notebooks go to ``notebooks/``, where the
+    article's ``/notebooks/...`` embeds find them.
+    """
     root = root or project_root()
     site = root / "_output" / params.run_name / "site"
     if site.exists():
         shutil.rmtree(site)
     (site / "notebooks").mkdir(parents=True)
-    shutil.copy2(root / "_quarto.yml", site / "_quarto.yml")
-    shutil.copytree(root / "report", site / "report")
+    (site / "_quarto.yml").write_text(
+        "# Staged by msht.render.stage() from the project's _quarto.yml; do not edit.\n"
+        + yaml.safe_dump(quarto_config((root / "_quarto.yml").read_text(encoding="utf-8")), sort_keys=False,
+                         allow_unicode=True, width=1000),
+        encoding="utf-8",
+    )
+    for item in sorted((root / "report").iterdir()):
+        if item.is_dir():
+            shutil.copytree(item, site / item.name)
+        else:
+            shutil.copy2(item, site / item.name)
     for path in executed_notebooks(params, root):
         nb = nbformat.read(path, as_version=4)
-        nbformat.write(report_view(nb), site / "notebooks" / path.name)
+        nbformat.write(quarto_view(nb), site / "notebooks" / path.name)
     (site / "_variables.yml").write_text(
         "# Written by msht.render.stage() from the run's params; read by the var shortcode.\n"
         + yaml.safe_dump(report_variables(params), sort_keys=False, allow_unicode=True),
         encoding="utf-8",
     )
     meta = report_metadata(params)
-    article = site / "report" / "index.qmd"
+    article = site / STAGED_ARTICLE
     article.write_text(
         _with_front_matter(
             article.read_text(encoding="utf-8"),
@@ -603,42 +672,103 @@ def stage(params: Params, root: Path | None = None, *, renderer: str = "") -> Pa
         encoding="utf-8",
     )
     info = reproducibility(params, root, renderer=renderer)
-    (site / "report" / REPRO_INCLUDE).write_text(reproducibility_markdown(info), encoding="utf-8")
+    (site / REPRO_INCLUDE).write_text(reproducibility_markdown(info), encoding="utf-8")
     return site
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_PANDOC_TO = re.compile(r"^\s+to:\s*(\S+)\s*$")
+_ERROR_LINE = re.compile(r"^\s*(?:ERROR\b|error(?:\[\w+\])?:|Error:|\[error\])", re.IGNORECASE)
+_WARNING_LINE = re.compile(r"^\s*(?:WARNING\b|\[WARNING\]|warning:|WARN\b)", re.IGNORECASE)
+
+
+def log_lines(log: str) -> list[str]:
+    """Quarto's output as plain lines (ANSI colour codes removed)."""
+    return [_ANSI.sub("", line).rstrip() for line in log.splitlines()]
+
+
+def first_error(log: str) -> tuple[str, str]:
+    """``(format, message)`` of the first error in a Quarto log: the format being rendered when
+    it came (the last ``to:`` line of Quarto's ``pandoc`` block, as :data:`FORMAT_NAMES` names
+    it, or ``"the project"`` before any) and the error line itself, with the next line when the
+    error line is only a heading (``ERROR:`` alone)."""
+    lines = log_lines(log)
+    fmt = "the project"
+    for i, line in enumerate(lines):
+        m = _PANDOC_TO.match(line)
+        if m:
+            fmt = FORMAT_NAMES.get(m.group(1), m.group(1))
+            continue
+        if _ERROR_LINE.match(line):
+            message = line.strip()
+            if len(message.rstrip(":")) <= len("ERROR") + 1 and i + 1 < len(lines):
+                message = f"{message} {lines[i + 1].strip()}"
+            return fmt, message
+    tail = [line.strip() for line in lines if line.strip()]
+    return fmt, tail[-1] if tail else "no output"
+
+
+def warnings_in(log: str) -> list[str]:
+    """Every warning line in a Quarto log (Quarto's, Pandoc's and typst's)."""
+    return [line.strip() for line in log_lines(log) if _WARNING_LINE.match(line)]
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Replace the folder ``target`` with ``new`` (the old one is kept until the new is in place)."""
+    old = target.with_name(f"{target.name}.previous")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    if old.exists():
+        shutil.rmtree(old)
+
+
 def render_quarto(params: Params, quarto: str, root: Path | None = None, *, log=print) -> Path:
-    """Render the staged project with Quarto into the run's ``report_dir``, then remove the CDN
-    scripts the HTML does not need."""
+    """Render the staged project with Quarto into the run's ``report_dir``.
+
+    Quarto writes into a fresh folder beside ``report_dir``, which replaces ``report_dir`` only
+    when every format has rendered: a failed render leaves the previous report intact. Quarto's
+    output goes to ``_output/<run_name>/quarto-render.log``. Raises :class:`RenderError` (one line:
+    the format, Quarto's first error and the log's path) when Quarto fails; logs one line per
+    warning otherwise, and one line for the CDN scripts removed from the HTML.
+    """
     root = root or project_root()
     site = stage(params, root, renderer=f"Quarto {quarto_version(quarto)}")
     out = RunPaths.from_params(params, root).report_dir
-    out.mkdir(parents=True, exist_ok=True)
-    remove_fallback_pages(out)
-    subprocess.run([quarto, "render", "--output-dir", str(out)], cwd=site, check=True)
-    for page, gone in postprocess_html(out).items():
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fresh = out.with_name(f"{out.name}.rendering")
+    if fresh.exists():
+        shutil.rmtree(fresh)
+    log_path = site.parent / RENDER_LOG
+    shown = log_path.relative_to(root) if log_path.is_relative_to(root) else log_path
+    try:
+        proc = subprocess.run([quarto, "render", "--output-dir", str(fresh)], cwd=site, capture_output=True,
+                              text=True, encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise RenderError(f"could not run Quarto ({quarto}): {exc}") from None
+    output = proc.stdout + ("\n" if proc.stdout and proc.stderr else "") + proc.stderr
+    log_path.write_text(output, encoding="utf-8")
+    if proc.returncode != 0:
+        if fresh.exists():
+            shutil.rmtree(fresh)
+        fmt, message = first_error(output)
+        raise RenderError(
+            f"Quarto failed to render the {fmt} (exit {proc.returncode}): {message[:300]} "
+            f"(full log: {shown}; the previous report is unchanged)"
+        )
+    if not fresh.is_dir():
+        raise RenderError(f"Quarto exited 0 but wrote nothing into {fresh.name} (full log: {shown})")
+    for page, gone in postprocess_html(fresh).items():
         log(f"removed {len(gone)} unneeded CDN script tag(s) from {page}")
+    _swap_in(fresh, out)
+    for warning in warnings_in(output):
+        log(f"quarto: {warning[:300]}")
     return out
 
 
 FALLBACK_MARKER = '<meta name="generator" content="msht render_fallback">'
-
-
-def fallback_pages() -> list[str]:
-    """The files :func:`render_fallback` writes into ``report_dir``."""
-    return [name.replace(".ipynb", ".html") for name in NOTEBOOKS] + [REPRO_PAGE, "index.html"]
-
-
-def remove_fallback_pages(folder: Path) -> None:
-    """Remove an earlier fallback's pages, so that a Quarto render does not sit beside them
-    (``index.html`` only if the fallback wrote it)."""
-    for name in fallback_pages():
-        path = folder / name
-        if not path.is_file():
-            continue
-        if name == "index.html" and FALLBACK_MARKER not in path.read_text(encoding="utf-8", errors="replace"):
-            continue
-        path.unlink()
 
 
 def _notebook_title(nb: nbformat.NotebookNode, fallback: str) -> str:
@@ -652,10 +782,15 @@ def _notebook_title(nb: nbformat.NotebookNode, fallback: str) -> str:
 
 def render_fallback(params: Params, root: Path | None = None) -> Path:
     """Write each executed notebook as HTML without code (nbconvert), the reproducibility page
-    and an index page into the run's ``report_dir``."""
+    and an index page into a fresh folder that then replaces the run's ``report_dir`` (so no
+    file of an earlier Quarto render is left beside the fallback's pages)."""
     root = root or project_root()
-    out = RunPaths.from_params(params, root).report_dir
-    out.mkdir(parents=True, exist_ok=True)
+    final = RunPaths.from_params(params, root).report_dir
+    final.parent.mkdir(parents=True, exist_ok=True)
+    out = final.with_name(f"{final.name}.rendering")
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir()
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
@@ -693,7 +828,8 @@ def render_fallback(params: Params, root: Path | None = None) -> Path:
     )
     (out / "index.html").write_text(_page(params.report_title, body), encoding="utf-8")
     postprocess_html(out)
-    return out
+    _swap_in(out, final)
+    return final
 
 
 def render(params_path: str | Path, *, log=print) -> Path:
