@@ -37,13 +37,26 @@ def table1_desc(sexual_female: int) -> pd.DataFrame:
 
 def test_table1_text_names_the_exceptions_chosen_by_the_data():
     text = prose.table1_text(table1_desc(sexual_female=9))
-    assert "most victims were male: 70.0% (n=70)" in text
-    assert "The same held for criminal exploitation; the exception was sexual exploitation, in which most victims " \
-           "were female: 90.0% (n=9)." in text
+    assert "Across all MSHT cases, most victims were male: 70.0% (n=70); victims of sexual exploitation were " \
+           "mostly female." in text
+    assert "90.0%" not in text, "the exceptions' shares are left to Table 1"
     flipped = prose.table1_text(table1_desc(sexual_female=2))
-    assert "the same held for every exploitation type" in flipped
+    assert "most victims were male: 70.0% (n=70), in every exploitation type." in flipped
     even = prose.table1_text(table1_desc(sexual_female=5))
-    assert "sexual exploitation, in which victims were split evenly: 50.0% (n=5) were male" in even
+    assert "; victims of sexual exploitation were split evenly." in even
+
+
+def test_table1_text_groups_the_exceptions_by_level_in_one_short_sentence():
+    parts = [freq("table1_all_cases", "victim_sex", {"male": 70, "female": 30})]
+    for column, male, female in (("criminal_exploitation", 80, 20), ("sexual_exploitation", 1, 9),
+                                 ("domestic_servitude", 2, 8), ("labour_exploitation", 5, 5)):
+        parts.append(freq(f"table1_{column}", "victim_sex", {"male": male, "female": female}))
+    text = prose.table1_text(pd.concat(parts, ignore_index=True))
+    sentence = [s for s in text.split(". ") if "male" in s][0]
+    assert sentence == ("Across all MSHT cases, most victims were male: 70.0% (n=70); victims of labour exploitation "
+                        "were split evenly; and victims of sexual exploitation and domestic servitude were mostly "
+                        "female.")
+    assert len(sentence.split()) < 40
 
 
 def period_desc(before: tuple[int, int], after: tuple[int, int], p: float) -> pd.DataFrame:

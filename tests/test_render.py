@@ -553,10 +553,12 @@ def test_msht_render_ends_a_failed_render_with_one_line_and_no_traceback(fake_pr
     ("log", "fmt", "message"),
     [
         ("pandoc\n  to: docx\n\nERROR: Pandoc could not open image\n", "Word (docx)", "ERROR: Pandoc could not open image"),
-        ("ERROR:\n  Unable to read notebook nb.ipynb\n", "the project", "ERROR: Unable to read notebook nb.ipynb"),
+        ("ERROR:\n  Unable to read notebook nb.ipynb\n", "project", "ERROR: Unable to read notebook nb.ipynb"),
+        ("pandoc\n  to: typst\nError running filter main.lua:\n\nreport-formats.lua:148: attempt to index a nil value\n",
+         "typst PDF", "Error running filter main.lua: report-formats.lua:148: attempt to index a nil value"),
         ("pandoc\n  to: html\n[error] Could not fetch resource\n", "HTML", "[error] Could not fetch resource"),
         ("pandoc\n  to: typst\nstill going\nKilled\n", "typst PDF", "Killed"),
-        ("", "the project", "no output"),
+        ("", "project", "no output"),
     ],
 )
 def test_first_error_names_the_format_and_the_first_error_line(log, fmt, message):
@@ -592,3 +594,12 @@ def test_the_fallback_replaces_an_earlier_quarto_report(fake_project):
     (out / "index.pdf").write_text("%PDF old", encoding="utf-8")
     render.render_fallback(params, proj)
     assert not (out / "index.pdf").exists() and (out / "index.html").exists()
+
+
+def test_staged_tables_take_the_documents_font():
+    page = ('<div id="t"><style>\n#t table {\n          font-family: -apple-system, \'Segoe UI\', Arial, sans-serif;\n'
+            '          -webkit-font-smoothing: antialiased;\n}\n#t .x { FONT-FAMILY: "Fira Sans" }</style>'
+            '<table style="width:auto"><tr><td>font-family: kept in text</td></tr></table></div>')
+    out = render.without_font_families(page)
+    assert "-apple-system" not in out and "Fira Sans" not in out
+    assert "-webkit-font-smoothing: antialiased;" in out and "font-family: kept in text" in out

@@ -325,48 +325,44 @@ def section3_1_text(desc: pd.DataFrame) -> str:
     return " ".join(text)
 
 
-def _s3_table1_exception(desc: pd.DataFrame, column: str, variable: str) -> str:
-    """``"sexual exploitation, in which most victims were female: 92.3% (n=279)"``."""
-    r = _s3_top(desc, f"table1_{column}", variable)
-    assert r is not None
-    name, phrase = _S3_TYPE_NAMES[column], _S3_TABLE1_PHRASES[variable][r["level"]]
-    if float(r["pct"]) == 50:
-        return f"{name}, in which victims were split evenly: {_s3_share(r)} were {phrase}"
-    return f"{name}, in which {quantify(float(r['pct']), 'victims')} were {phrase}: {_s3_share(r)}"
-
-
 def _s3_table1_sentence(desc: pd.DataFrame, variable: str) -> str | None:
-    """One Table 1 attribute: the majority across all cases, then the types that share it and
-    the exceptions (with their own shares)."""
+    """One short Table 1 finding: the level most victims had across all cases (with its share),
+    then the exploitation types in which most victims had another level (named, their shares left
+    to Table 1), e.g. "Across all MSHT cases, most victims were male: 73.6% (n=1,776); victims of
+    sexual exploitation and domestic servitude were mostly female."."""
     from msht.describe import TABLE1_ALL
 
     overall = _s3_top(desc, f"table1_{TABLE1_ALL}", variable)
     if overall is None:
         return None
     even = float(overall["pct"]) == 50
+    phrases = _S3_TABLE1_PHRASES[variable]
+    if even:
+        lead = f"Across all MSHT cases, victims were split evenly: {_s3_share(overall)} were {phrases[overall['level']]}"
+    else:
+        lead = (f"Across all MSHT cases, {quantify(float(overall['pct']), 'victims')} were "
+                f"{phrases[overall['level']]}: {_s3_share(overall)}")
     tops = {c: _s3_top(desc, f"table1_{c}", variable) for c in vocab.EXPLOITATION_TYPES}
     tops = {c: r for c, r in tops.items() if r is not None}
-    same = [c for c, r in tops.items() if r["level"] == overall["level"] and (float(r["pct"]) == 50) == even]
-    other = [c for c in tops if c not in same]
-    phrase = _S3_TABLE1_PHRASES[variable][overall["level"]]
-    if even:
-        lead = f"Across all MSHT cases, victims were split evenly: {_s3_share(overall)} were {phrase}"
-    else:
-        lead = f"Across all MSHT cases, {quantify(float(overall['pct']), 'victims')} were {phrase}: {_s3_share(overall)}"
+    groups: dict[tuple[str, bool], list[str]] = {}
+    for column, r in tops.items():
+        split = float(r["pct"]) == 50
+        if (r["level"], split) != (overall["level"], even):
+            groups.setdefault((str(r["level"]), split), []).append(_S3_TYPE_NAMES[column])
     if not tops:
         return f"{lead}."
-    if not other:
-        return f"{lead}; the same held for every exploitation type."
-    exceptions = _s3_join([_s3_table1_exception(desc, c, variable) for c in other], "; ")
-    if not same:
-        return f"{lead}. No single exploitation type followed this pattern: {exceptions}."
-    noun = "exception was" if len(other) == 1 else "exceptions were"
-    return f"{lead}. The same held for {_s3_join([_S3_TYPE_NAMES[c] for c in same])}; the {noun} {exceptions}."
+    if not groups:
+        return f"{lead}, in every exploitation type."
+    clauses = [f"victims of {_s3_join(names)} were split evenly" if split else
+               f"victims of {_s3_join(names)} were mostly {phrases[level]}"
+               for (level, split), names in groups.items()]
+    return f"{lead}; {_s3_join(clauses, '; ')}."
 
 
 def table1_text(desc: pd.DataFrame) -> str:
-    """Table 1's reading: for each victim attribute, the level most victims had across all cases,
-    the exploitation types that share it and those that do not (with their shares)."""
+    """Table 1's reading, one short sentence per victim attribute: the level most victims had
+    across all cases and the exploitation types in which most had another (see
+    :func:`_s3_table1_sentence`); the shares per type are left to Table 1."""
     from msht.describe import TABLE1_VARIABLES
 
     sentences = ["In Table 1 each MSHT case counts once, so a victim with several cases is counted once per case."]
@@ -699,6 +695,41 @@ def findings_note(tests: pd.DataFrame, outcome: str, alpha: float) -> str:
     if len(done) < len(sub):
         text += f" {len(sub) - len(done):,} could not be computed."
     return text
+
+
+#: The order of the outcomes in the key findings: the study's (engagement with police first).
+KEY_FINDING_OUTCOMES: tuple[str, ...] = ("engagement", "offered", "accepted")
+
+
+def key_findings(rows: pd.DataFrame, tests: pd.DataFrame, alpha: float) -> str:
+    """The executive summary's key findings as a short numbered Markdown list, like the study's.
+
+    ``rows`` and ``tests`` are ``associations.csv`` and ``association_tests.csv`` (after
+    disclosure control). Item 1 gives the rates of the three outcomes from Appendix 4's overall
+    rows; then one item per outcome lists, as bullets, the factors significantly associated with
+    it in the seed's convention (``p_seed < alpha``), each as Tables 2-4 head it (the level with
+    the higher share and the p band), or says that none was.
+    """
+    from msht.associate import OVERALL, findings, findings_display
+
+    overall = rows[rows["factor"] == OVERALL].set_index("outcome")
+    items = []
+    if {"offered", "accepted"} <= set(overall.index):
+        items.append(f"The victim was offered support services in {fmt_row(overall.loc['offered'])} of the cases "
+                     f"with an offer status recorded, and accepted the offer in {fmt_row(overall.loc['accepted'])} "
+                     "of the cases in which it was made.")
+    if "engagement" in overall.index:
+        items.append("Where an offender was identified and the recorded outcome showed how the victim engaged, "
+                     f"engagement with the police was positive in {fmt_row(overall.loc['engagement'])} of the cases.")
+    for outcome in KEY_FINDING_OUTCOMES:
+        found = findings(rows, tests, outcome, alpha)
+        if found.empty:
+            items.append(f"No factor was significantly associated with {vocab.OUTCOME_PHRASES[outcome]} "
+                         f"(p < {alpha:g}).")
+            continue
+        headings = findings_display(found, alpha)["heading"]
+        items.append(findings_lead(outcome) + "".join(f"\n    - {h}" for h in headings))
+    return "\n".join(f"{i}. {item}" for i, item in enumerate(items, start=1))
 
 
 def calibration_text(table: pd.DataFrame, synthetic: bool) -> str:

@@ -598,6 +598,20 @@ def quarto_config(text: str) -> dict:
     return config
 
 
+_STYLE_BLOCK = re.compile(r"(<style\b[^>]*>)(.*?)(</style\s*>)", re.IGNORECASE | re.DOTALL)
+_FONT_FAMILY = re.compile(r"\s*font-family\s*:[^;{}]*;?", re.IGNORECASE)
+
+
+def without_font_families(page: str) -> str:
+    """``page`` with every ``font-family`` declaration removed from its ``<style>`` blocks.
+
+    great_tables names a list of system fonts (``-apple-system``, ``Segoe UI``, ...) for its
+    tables; in the report a table takes the document's font instead: the HTML theme's, and in the
+    PDF typst's own, where a font that is not installed would only bring a warning.
+    """
+    return _STYLE_BLOCK.sub(lambda m: m.group(1) + _FONT_FAMILY.sub("", m.group(2)) + m.group(3), page)
+
+
 def html_output_as_markdown(output: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A display output whose ``text/html`` becomes a ``text/markdown`` raw HTML block.
 
@@ -607,7 +621,8 @@ def html_output_as_markdown(output: nbformat.NotebookNode) -> nbformat.NotebookN
     network then warns, and a page with network loads two scripts it never uses. The same HTML
     as a ``{=html}`` raw block in ``text/markdown`` reaches Pandoc as the same ``RawBlock``
     (Quarto writes ``text/html`` outputs that way), so tables are parsed alike for every format,
-    and no widget is declared. Other outputs are returned unchanged.
+    and no widget is declared. Tables lose their own font (:func:`without_font_families`). Other
+    outputs are returned unchanged.
     """
     data = output.get("data", {})
     if output.get("output_type") not in ("display_data", "execute_result") or "text/html" not in data:
@@ -616,6 +631,7 @@ def html_output_as_markdown(output: nbformat.NotebookNode) -> nbformat.NotebookN
     body = "".join(body) if isinstance(body, list) else str(body)
     fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", body)), default=0))
     output = nbformat.from_dict(output)
+    body = without_font_families(body)
     output.data = {"text/markdown": f"{fence}{{=html}}\n{body.strip()}\n{fence}\n"}
     return output
 
@@ -690,10 +706,10 @@ def log_lines(log: str) -> list[str]:
 def first_error(log: str) -> tuple[str, str]:
     """``(format, message)`` of the first error in a Quarto log: the format being rendered when
     it came (the last ``to:`` line of Quarto's ``pandoc`` block, as :data:`FORMAT_NAMES` names
-    it, or ``"the project"`` before any) and the error line itself, with the next line when the
-    error line is only a heading (``ERROR:`` alone)."""
+    it, or ``"project"`` before any) and the error line itself, followed by the next line when
+    it ends with a colon (``ERROR:``, ``Error running filter main.lua:``)."""
     lines = log_lines(log)
-    fmt = "the project"
+    fmt = "project"
     for i, line in enumerate(lines):
         m = _PANDOC_TO.match(line)
         if m:
@@ -701,8 +717,9 @@ def first_error(log: str) -> tuple[str, str]:
             continue
         if _ERROR_LINE.match(line):
             message = line.strip()
-            if len(message.rstrip(":")) <= len("ERROR") + 1 and i + 1 < len(lines):
-                message = f"{message} {lines[i + 1].strip()}"
+            following = [text.strip() for text in lines[i + 1 :] if text.strip()]
+            if message.endswith(":") and following:
+                message = f"{message} {following[0]}"
             return fmt, message
     tail = [line.strip() for line in lines if line.strip()]
     return fmt, tail[-1] if tail else "no output"
