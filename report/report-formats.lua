@@ -43,14 +43,16 @@ end
 -- its longest word and the rest of the width is shared in proportion to what each column would
 -- still need. Widths are estimated from character counts at the table's font size.
 
--- The text width in points of an A4 page less two 2 cm margins, upright and in a `.landscape`
--- div (which Quarto turns sideways in typst and Word), and the estimated width of one character
--- of table text (9 pt type in the PDF, see _quarto.yml), in points, with the cell's inset on
--- both sides.
-local LINE_PT = 482
-local LANDSCAPE_LINE_PT = 728
-local CHAR_PT = 4.9
-local INSET_PT = 12
+-- Per format: the text width in points, upright and in a `.landscape` div (which Quarto turns
+-- sideways in typst and Word), the estimated width of one character of table text and the
+-- cell's inset on both sides. typst: A4 less two 2 cm margins, 9 pt table text (_quarto.yml).
+-- Word: the 5.5 in block Quarto gives a table (its landscape pages widen it), 10 pt text.
+-- A table that fits keeps typst's own column sizes; Word gets the widths in every case.
+local PAGE = {
+  typst = { line = 482, landscape = 728, char = 4.9, inset = 12, auto_when_fits = true },
+  docx = { line = 396, landscape = 648, char = 5.6, inset = 12, auto_when_fits = false },
+}
+
 -- A cell longer than this many characters wraps rather than widening its column further.
 local MAX_CELL_CHARS = 40
 
@@ -81,7 +83,8 @@ local function measure_rows(rows, natural, words)
   end
 end
 
--- Column widths in points: {natural, minimum} of each column -> the laid-out widths.
+-- Column widths in points: {natural, minimum} of each column -> the laid-out widths, and
+-- whether the table fits at its natural widths.
 local function lay_out(natural, minimum, line_pt)
   local n, sum_max, sum_min = #natural, 0, 0
   for i = 1, n do
@@ -91,6 +94,7 @@ local function lay_out(natural, minimum, line_pt)
   local widths = {}
   if sum_max <= line_pt then
     for i = 1, n do widths[i] = natural[i] end
+    return widths, true
   elseif sum_min >= line_pt then
     -- Too wide even with every column at its longest word: keep the words whole.
     for i = 1, n do widths[i] = minimum[i] end
@@ -98,24 +102,44 @@ local function lay_out(natural, minimum, line_pt)
     local extra, slack = line_pt - sum_min, sum_max - sum_min
     for i = 1, n do widths[i] = minimum[i] + extra * (natural[i] - minimum[i]) / slack end
   end
-  return widths
+  return widths, false
 end
 
-local function paged_format()
-  return quarto.doc.is_format("typst") or quarto.doc.is_format("docx")
-end
-
--- Give ``tbl`` column widths for a text width of ``line_pt`` points (nil: it has widths already).
-local function set_widths(tbl, line_pt)
-  local n = #tbl.colspecs
-  if n == 0 then
-    return nil
+local function page()
+  if quarto.doc.is_format("typst") then
+    return PAGE.typst
+  elseif quarto.doc.is_format("docx") then
+    return PAGE.docx
   end
-  for _, spec in ipairs(tbl.colspecs) do
-    if spec[2] ~= nil and spec[2] ~= pandoc.ColWidthDefault and spec[2] ~= 0 then
-      return nil -- the author set the widths
+  return nil
+end
+
+-- Marks a table this filter has laid out (so that the second pass leaves it alone).
+local LAID_OUT = "data-msht-laid-out"
+
+-- True when the widths of ``colspecs`` say something: set and not all equal (Pandoc gives equal
+-- widths to a pipe table with a long line, and Quarto to some HTML tables, when nothing tells).
+local function widths_given(colspecs)
+  local first = colspecs[1][2]
+  for _, spec in ipairs(colspecs) do
+    local width = spec[2]
+    if width == nil or width == pandoc.ColWidthDefault or width == 0 then
+      return false
+    end
+    if math.abs(width - first) > 1e-9 then
+      return true
     end
   end
+  return false
+end
+
+-- Give ``tbl`` column widths for the text width ``line_pt`` (nil: its widths are given).
+local function set_widths(tbl, line_pt, fmt)
+  local n = #tbl.colspecs
+  if n == 0 or tbl.attributes[LAID_OUT] or widths_given(tbl.colspecs) then
+    return nil
+  end
+  tbl.attributes[LAID_OUT] = "1"
   local chars, words = {}, {}
   for i = 1, n do
     chars[i], words[i] = 1, 1
@@ -128,34 +152,41 @@ local function set_widths(tbl, line_pt)
   measure_rows(tbl.foot.rows, chars, words)
   local natural, minimum = {}, {}
   for i = 1, n do
-    minimum[i] = words[i] * CHAR_PT + INSET_PT
-    natural[i] = math.max(chars[i] * CHAR_PT + INSET_PT, minimum[i])
+    minimum[i] = words[i] * fmt.char + fmt.inset
+    natural[i] = math.max(chars[i] * fmt.char + fmt.inset, minimum[i])
   end
-  local widths = lay_out(natural, minimum, line_pt)
+  local widths, fits = lay_out(natural, minimum, line_pt)
   for i = 1, n do
-    tbl.colspecs[i] = { tbl.colspecs[i][1], widths[i] / line_pt }
+    if fits and fmt.auto_when_fits then
+      -- typst sizes the columns of a table that fits by itself; percentages would be taken of
+      -- the narrower width of a centred table, and squeeze it.
+      tbl.colspecs[i] = { tbl.colspecs[i][1], nil }
+    else
+      tbl.colspecs[i] = { tbl.colspecs[i][1], widths[i] / line_pt }
+    end
   end
   return tbl
 end
 
--- Two passes: tables in `.landscape` divs first (they get the wider line), then the rest (a
--- table that has widths by then is left alone).
+-- Two passes: tables in `.landscape` divs first (they get the wider line), then the rest.
 local landscape_pass = {
   Div = function(div)
-    if not paged_format() or not div.classes:includes("landscape") then
+    local fmt = page()
+    if fmt == nil or not div.classes:includes("landscape") then
       return nil
     end
-    return div:walk({ Table = function(tbl) return set_widths(tbl, LANDSCAPE_LINE_PT) end })
+    return div:walk({ Table = function(tbl) return set_widths(tbl, fmt.landscape, fmt) end })
   end,
 }
 
 local main_pass = {
   Header = Header,
   Table = function(tbl)
-    if not paged_format() then
+    local fmt = page()
+    if fmt == nil then
       return nil
     end
-    return set_widths(tbl, LINE_PT)
+    return set_widths(tbl, fmt.line, fmt)
   end,
 }
 

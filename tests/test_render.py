@@ -460,18 +460,39 @@ def test_fallback_leaks_no_path_and_loads_no_widget_cdn(root, fallback):
 # --------------------------------------------------------------------------------------------
 
 
+APPENDIX_HEADINGS = [f"Appendix {n}:" for n in range(1, 8)]
+ENTITY = re.compile(r"&(?:#x?[0-9a-fA-F]+|[a-zA-Z]+);")
+
+
 @pytest.mark.skipif(render.quarto_path() is None, reason=QUARTO_MISSING)
-def test_quarto_renders_html_and_pdf_offline(root, executed_run, tmp_path):
+def test_quarto_renders_html_pdf_and_word_offline_without_a_warning(root, executed_run, tmp_path):
     params = dataclasses.replace(executed_run, report_dir=str(tmp_path / "report"))
-    out = render.render_quarto(params, render.quarto_path(), root, log=lambda *_: None)
-    pages = sorted(out.rglob("*.html"))
-    assert pages, "Quarto wrote no HTML"
-    assert sorted(out.rglob("*.pdf")), "Quarto wrote no typst PDF"
-    article = max(pages, key=lambda p: p.stat().st_size).read_text(encoding="utf-8")
-    assert "cdnjs.cloudflare.com/ajax/libs/require.js" not in article
+    logged = []
+    out = render.render_quarto(params, render.quarto_path(), root, log=logged.append)
+    assert sorted(p.name for p in out.iterdir()) == ["index.docx", "index.html", "index.pdf"]
+    log = (root / "_output" / params.run_name / render.RENDER_LOG).read_text(encoding="utf-8")
+    assert render.warnings_in(log) == [] and not logged, "Quarto, Pandoc or typst warned"
+    assert "Could not fetch" not in log and "https://" not in log, "the render reached for the network"
+    article = (out / "index.html").read_text(encoding="utf-8")
+    assert "cdnjs.cloudflare.com" not in article and "fonts.googleapis.com" not in article
     assert not render.find_leaks(article, root)
-    for label in ("tbl-exclusions", "fig-flow", "sec-appendix-7"):
+    for label in ("tbl-exclusions", "fig-flow", "sec-appendix-7", "tbl-table1", "tbl-table4"):
         assert f'id="{label}"' in article
+    toc = re.search(r'<nav id="TOC".*?</nav>', article, re.S).group(0)
+    assert all(f'href="#sec-appendix-{n}"' in toc for n in range(1, 8)), "every appendix is in the TOC"
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext:
+        import subprocess
+
+        text = subprocess.run([pdftotext, "-layout", str(out / "index.pdf"), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        assert not ENTITY.search(text), ENTITY.search(text)
+        for heading in APPENDIX_HEADINGS:
+            assert heading in text, heading
+        for n in range(1, 5):
+            assert re.search(rf"Table {n}: Factors related to|Table {n}: Victims", text) or n == 1, n
+        assert "Table 1: Victims" in text and "Table 2: Factors related" in text
+        assert not re.search(r"Table \d+: Table \d", text), "a doubled table number"
 
 
 def test_msht_no_quarto_turns_quarto_off_even_when_it_is_installed(monkeypatch, tmp_path):
@@ -603,3 +624,55 @@ def test_staged_tables_take_the_documents_font():
     out = render.without_font_families(page)
     assert "-apple-system" not in out and "Fira Sans" not in out
     assert "-webkit-font-smoothing: antialiased;" in out and "font-family: kept in text" in out
+
+
+def test_quarto_output_is_tidied_of_the_sites_path_and_unused_site_libs(tmp_path):
+    site = tmp_path / "_output" / "run" / "site"
+    out = tmp_path / "out"
+    (out / "site_libs" / "bootstrap").mkdir(parents=True)
+    (out / "site_libs" / "bootstrap" / "b.html").write_text("<p>site_libs/ itself</p>", encoding="utf-8")
+    (out / "index.html").write_text(
+        f'<div class="quarto-embed-nb-cell" data-notebook="{site.as_posix()}/notebooks/03_associations.ipynb">',
+        encoding="utf-8")
+    changed = render.tidy_quarto_output(out, site)
+    assert (out / "index.html").read_text(encoding="utf-8") == \
+        '<div class="quarto-embed-nb-cell" data-notebook="notebooks/03_associations.ipynb">'
+    assert not (out / "site_libs").exists() and len(changed) == 2
+    (out / "site_libs").mkdir()
+    (out / "page.html").write_text('<link href="site_libs/x.css">', encoding="utf-8")
+    render.tidy_quarto_output(out, site)
+    assert (out / "site_libs").exists(), "kept while a page uses it"
+
+
+@pytest.mark.parametrize(
+    ("page", "plain"),
+    [
+        ('<th class="gt_title">Victims&#x27; characteristics</th>', "<th class=\"gt_title\">Victims' characteristics</th>"),
+        ("<td>7 had p &lt; 0.05 in the seed&#x27;s convention</td>", "<td>7 had p < 0.05 in the seed's convention</td>"),
+        ("<td>&lt;5</td><td>Cells &lt; 5</td>", "<td><5</td><td>Cells < 5</td>"),
+        ("<td>&lt;b&gt; stays text</td>", "<td>&lt;b> stays text</td>"),
+        ("<td>A &amp; B, &amp;amp;</td>", "<td>A & B, &amp;amp;</td>"),
+        ("<td>&quot;Has county lines&quot;</td>", '<td>"Has county lines"</td>'),
+        ('<td title="a &quot;q&quot;">x</td>', '<td title="a &quot;q&quot;">x</td>'),
+        ("<style>#t .a::after { content: '&lt;'; }</style>", "<style>#t .a::after { content: '&lt;'; }</style>"),
+        ("<!-- &#x27; -->", "<!-- &#x27; -->"),
+    ],
+)
+def test_plain_text_entities_writes_text_references_as_characters_where_html_reads_them_alike(page, plain):
+    assert render.plain_text_entities(page) == plain
+
+
+def test_staged_tables_hand_quarto_no_entity_in_their_text(root):
+    """Titles, subtitles, column labels, cells and source notes of every staged table: the text
+    Quarto turns into PDF and Word tables carries no character reference but ``&lt;`` before a
+    letter (which would open a tag) and ``&amp;`` before a name."""
+    for name in pipeline.NOTEBOOKS:
+        nb = render.quarto_view(nbformat.read(root / "notebooks" / name, as_version=4))
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                md = out.get("data", {}).get("text/markdown", "")
+                if "{=html}" not in md:
+                    continue
+                text = "".join(part for i, part in enumerate(render._MARKUP.split(md)) if i % 3 == 0)
+                for m in re.finditer(r"&(#?\w+);(.?)", text):
+                    assert (m.group(1), m.group(2)[:1].isalpha()) in {("lt", True), ("amp", True)}, (name, m.group(0))

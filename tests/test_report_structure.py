@@ -164,19 +164,68 @@ def test_digit_rule_catches_a_typed_number():
 
 def test_appendix_headings_carry_their_number_and_are_unnumbered(article):
     body = _body(article)
-    appendix_headings = [line for line in body.splitlines() if line.startswith("#") and ".appendix" in line]
-    assert appendix_headings, "no {.appendix} sections"
+    appendix_headings = [line for line in body.splitlines() if line.startswith("# Appendix")]
+    assert appendix_headings, "no appendix"
     numbers = []
     for line in appendix_headings:
-        m = re.match(r"^# Appendix (\d+): \S", line)
-        assert m, f"an appendix heading must read '# Appendix N: Title {{... .appendix .unnumbered}}': {line}"
-        assert ".unnumbered" in line, f"typst numbers .appendix sections like any other; add .unnumbered: {line}"
+        m = re.match(r"^# Appendix (\d+): \S.*\{#sec-appendix-(\d+) \.unnumbered\}$", line)
+        assert m, f"an appendix heading must read '# Appendix N: Title {{#sec-appendix-N .unnumbered}}': {line}"
+        assert m.group(1) == m.group(2), line
         numbers.append(int(m.group(1)))
+    assert ".appendix" not in body, ".appendix takes a section out of the HTML table of contents"
     assert numbers == list(range(1, len(numbers) + 1)), f"appendices out of order: {numbers}"
     appendix_start = body.index(appendix_headings[0])
     after = [line for line in body[appendix_start:].splitlines() if re.match(r"^#{1,6} ", line)]
     for line in after:
         assert ".unnumbered" in line, f"a heading inside the appendices must be .unnumbered: {line}"
+
+
+def _front_matter(article: str) -> dict:
+    return yaml.safe_load(re.match(r"\A---\s*\n(.*?)\n---\s*\n", article, re.S).group(1)) or {}
+
+
+def test_links_to_unnumbered_headings_keep_their_typst_label(root, article):
+    """Quarto 1.7 drops the label of an unnumbered heading in typst (quarto-cli#13698), so a link
+    to one stops the PDF. Every [text](#id) link names a heading of the article; where that
+    heading is unnumbered, the article runs report-formats.lua, which writes such headings with
+    their label."""
+    body = _body(article)
+    headings = {}
+    for m in re.finditer(r"^#{1,6} .*\{#([\w-]+)([^}]*)\}\s*$", body, re.M):
+        headings[m.group(1)] = ".unnumbered" in m.group(2)
+    targets = re.findall(r"\]\(#([\w-]+)\)", body)
+    assert targets, "no internal link"
+    for target in targets:
+        assert target in headings, f"link to #{target}, which is no heading of the article"
+    if any(headings[t] for t in targets):
+        assert "report-formats.lua" in (_front_matter(article).get("filters") or [])
+        lua = (root / "report" / "report-formats.lua").read_text(encoding="utf-8")
+        assert 'is_format("typst")' in lua and "numbering: none" in lua and '"<" .. identifier .. ">"' in lua
+
+
+CAPTION_NUMBER = re.compile(r"^\s*(?:Table|Figure|Fig\.|Appendix)\s*\d", re.I)
+
+
+def test_captions_carry_no_number_of_their_own(root):
+    """Quarto numbers tables and figures; a caption that also says "Table 3." prints as
+    "Table 4: Table 3. ..." when the numbering differs."""
+    for name in NOTEBOOKS:
+        nb = json.loads((root / "notebooks" / name).read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            for m in re.finditer(r"^#\|\s*(tbl|fig)-cap:\s*(.*)$", src, re.M):
+                caption = yaml.safe_load(m.group(2))
+                assert not CAPTION_NUMBER.match(str(caption)), f"{name}: {caption}"
+
+
+def test_the_studys_tables_and_figures_keep_their_numbers(article):
+    """Quarto numbers floats in document order: the study's Tables 1-4 and Figures 1-2 are the
+    first tables and figures of the article, in the study's order."""
+    labels = [label for _, label in embeds(article)]
+    tables = [label for label in labels if label.startswith("tbl-")]
+    figures = [label for label in labels if label.startswith("fig-")]
+    assert tables[:4] == ["tbl-table1", "tbl-table2", "tbl-table3", "tbl-table4"], tables[:5]
+    assert figures[:2] == ["fig-offers-by-year", "fig-engagement"], figures[:3]
 
 
 def test_the_article_includes_the_reproducibility_appendix_and_no_front_matter_shortcode(article):
@@ -204,6 +253,15 @@ def test_quarto_yml_is_a_manuscript_that_never_executes(root):
     formats = cfg["format"]
     assert {"html", "typst"} <= set(formats), "HTML and typst PDF are required outputs"
     assert formats["html"]["embed-resources"] is True, "the HTML must work offline"
+    bootswatch_web_fonts = {"cosmo", "cerulean", "flatly", "journal", "litera", "lumen", "lux", "materia",
+                            "minty", "morph", "pulse", "quartz", "sandstone", "simplex", "sketchy", "slate",
+                            "solar", "spacelab", "superhero", "united", "vapor", "yeti", "zephyr", "darkly",
+                            "cyborg"}
+    themes = formats["html"].get("theme", "default")
+    themes = themes if isinstance(themes, list) else [themes]
+    assert not bootswatch_web_fonts & set(themes), "a Bootswatch theme imports web fonts: no offline render"
+    assert cfg["manuscript"].get("notebooks") == [], "no notebook preview pages"
+    assert "#show figure: set block(breakable: true)" in formats["typst"]["include-in-header"]["text"]
     assert cfg["lang"] == "en-GB"
     assert execute.get("echo") is False, "code is hidden"
 

@@ -612,6 +612,52 @@ def without_font_families(page: str) -> str:
     return _STYLE_BLOCK.sub(lambda m: m.group(1) + _FONT_FAMILY.sub("", m.group(2)) + m.group(3), page)
 
 
+_MARKUP = re.compile(r"(<(script|style)\b.*?</\2\s*>|<!--.*?-->|<[^>]*>)", re.IGNORECASE | re.DOTALL)
+_TEXT_ENTITY = re.compile(r"&(#x27|#39|apos|quot|#34|#x22|gt|#62|#x3e|nbsp|lt|#60|#x3c|amp|#38|#x26);(.?)",
+                          re.IGNORECASE | re.DOTALL)
+#: A ``<`` or ``&`` that is text as it stands (HTML5: ``<`` not followed by a letter, ``/``, ``!`` or
+#: ``?``; ``&`` followed by a space, a digit-free punctuation mark or the end).
+_SAFE_AFTER_LT = re.compile(r"[^A-Za-z/!?]|$")
+_SAFE_AFTER_AMP = re.compile(r"[\s,.;:)\]]|$")
+
+
+def _decode_text_entity(m: re.Match) -> str:
+    name, after = m.group(1).lower(), m.group(2)
+    if name in ("#x27", "#39", "apos"):
+        return "'" + after
+    if name in ("quot", "#34", "#x22"):
+        return '"' + after
+    if name in ("gt", "#62", "#x3e"):
+        return ">" + after
+    if name == "nbsp":
+        return "\u00a0" + after
+    if name in ("lt", "#60", "#x3c"):
+        return ("<" if _SAFE_AFTER_LT.match(after) else "&lt;") + after
+    return ("&" if _SAFE_AFTER_AMP.match(after) else "&amp;") + after
+
+
+def plain_text_entities(page: str) -> str:
+    """``page`` with the character references of its text written as the characters themselves,
+    wherever HTML reads them the same: ``&#x27;`` and ``&quot;`` as quotes, ``&gt;`` as ``>``,
+    ``&lt;`` as ``<`` before a space or a digit (``p < 0.05``, ``<5``), ``&amp;`` as ``&`` before a
+    space. Tags, attributes, comments, ``<style>`` and ``<script>`` are left as they are.
+
+    great_tables escapes every title, note and cell with :func:`html.escape`. Quarto turns each
+    HTML table into a Pandoc table for typst and Word after inlining its CSS (juice), and in a
+    real Quarto 1.7 render the PDF then printed ``Victims&#x27;`` and ``Cells &lt; 5``
+    literally; text without references cannot be escaped twice.
+    """
+    parts = _MARKUP.split(page)
+    out = []
+    for i, part in enumerate(parts):
+        # re.split with two groups yields [text, markup, inner tag name, text, ...].
+        if i % 3 == 0:
+            out.append(_TEXT_ENTITY.sub(_decode_text_entity, part))
+        elif i % 3 == 1:
+            out.append(part)
+    return "".join(out)
+
+
 def html_output_as_markdown(output: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A display output whose ``text/html`` becomes a ``text/markdown`` raw HTML block.
 
@@ -621,8 +667,9 @@ def html_output_as_markdown(output: nbformat.NotebookNode) -> nbformat.NotebookN
     network then warns, and a page with network loads two scripts it never uses. The same HTML
     as a ``{=html}`` raw block in ``text/markdown`` reaches Pandoc as the same ``RawBlock``
     (Quarto writes ``text/html`` outputs that way), so tables are parsed alike for every format,
-    and no widget is declared. Tables lose their own font (:func:`without_font_families`). Other
-    outputs are returned unchanged.
+    and no widget is declared. Tables lose their own font (:func:`without_font_families`), and
+    their text its needless character references (:func:`plain_text_entities`). Other outputs
+    are returned unchanged.
     """
     data = output.get("data", {})
     if output.get("output_type") not in ("display_data", "execute_result") or "text/html" not in data:
@@ -631,7 +678,7 @@ def html_output_as_markdown(output: nbformat.NotebookNode) -> nbformat.NotebookN
     body = "".join(body) if isinstance(body, list) else str(body)
     fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", body)), default=0))
     output = nbformat.from_dict(output)
-    body = without_font_families(body)
+    body = plain_text_entities(without_font_families(body))
     output.data = {"text/markdown": f"{fence}{{=html}}\n{body.strip()}\n{fence}\n"}
     return output
 
@@ -730,6 +777,31 @@ def warnings_in(log: str) -> list[str]:
     return [line.strip() for line in log_lines(log) if _WARNING_LINE.match(line)]
 
 
+def tidy_quarto_output(folder: Path, site: Path) -> list[str]:
+    """Make Quarto's output in ``folder`` fit to publish; return what was changed, one line each.
+
+    * Quarto records each embedded cell's notebook by its absolute path (``data-notebook`` in the
+      HTML), which would publish the machine's folders: the staged site's path is made relative.
+    * ``site_libs/`` is removed when no page refers to it (the article's HTML is self-contained).
+    """
+    changed = []
+    prefixes = [f"{site.resolve().as_posix()}/", f"{site.as_posix()}/"]
+    pages = sorted(folder.rglob("*.html"))
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        new = text
+        for prefix in dict.fromkeys(prefixes):
+            new = new.replace(prefix, "")
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            changed.append(f"made the staged site's path relative in {path.relative_to(folder).as_posix()}")
+    libs = folder / "site_libs"
+    if libs.is_dir() and not any("site_libs/" in p.read_text(encoding="utf-8") for p in pages if libs not in p.parents):
+        shutil.rmtree(libs)
+        changed.append("removed site_libs/ (no page uses it)")
+    return changed
+
+
 def _swap_in(new: Path, target: Path) -> None:
     """Replace the folder ``target`` with ``new`` (the old one is kept until the new is in place)."""
     old = target.with_name(f"{target.name}.previous")
@@ -777,8 +849,14 @@ def render_quarto(params: Params, quarto: str, root: Path | None = None, *, log=
         )
     if not fresh.is_dir():
         raise RenderError(f"Quarto exited 0 but wrote nothing into {fresh.name} (full log: {shown})")
+    tidy_quarto_output(fresh, site)
     for page, gone in postprocess_html(fresh).items():
         log(f"removed {len(gone)} unneeded CDN script tag(s) from {page}")
+    leaks = {path.name: find_leaks(path.read_text(encoding="utf-8"), root) for path in fresh.rglob("*.html")}
+    leaks = {name: found for name, found in leaks.items() if found}
+    if leaks:
+        shutil.rmtree(fresh)
+        raise RenderError(f"the rendered HTML names local paths ({leaks}); not published; the previous report is unchanged")
     _swap_in(fresh, out)
     for warning in warnings_in(output):
         log(f"quarto: {warning[:300]}")
