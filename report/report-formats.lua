@@ -49,8 +49,8 @@ end
 -- Word: the 5.5 in block Quarto gives a table (its landscape pages widen it), 10 pt text.
 -- A table that fits keeps typst's own column sizes; Word gets the widths in every case.
 local PAGE = {
-  typst = { line = 482, landscape = 728, char = 4.9, inset = 12, auto_when_fits = true },
-  docx = { line = 396, landscape = 648, char = 5.6, inset = 12, auto_when_fits = false },
+  typst = { line = 482, landscape = 728, char = 4.9, inset = 12, auto_when_fits = true, squeeze = false },
+  docx = { line = 396, landscape = 648, char = 6.2, inset = 12, auto_when_fits = false, squeeze = true },
 }
 
 -- A cell longer than this many characters wraps rather than widening its column further.
@@ -84,8 +84,9 @@ local function measure_rows(rows, natural, words)
 end
 
 -- Column widths in points: {natural, minimum} of each column -> the laid-out widths, and
--- whether the table fits at its natural widths.
-local function lay_out(natural, minimum, line_pt)
+-- whether the table fits at its natural widths. ``squeeze``: a table too wide even at its
+-- longest words is narrowed to the line.
+local function lay_out(natural, minimum, line_pt, squeeze)
   local n, sum_max, sum_min = #natural, 0, 0
   for i = 1, n do
     sum_max = sum_max + natural[i]
@@ -96,8 +97,11 @@ local function lay_out(natural, minimum, line_pt)
     for i = 1, n do widths[i] = natural[i] end
     return widths, true
   elseif sum_min >= line_pt then
-    -- Too wide even with every column at its longest word: keep the words whole.
-    for i = 1, n do widths[i] = minimum[i] end
+    -- Too wide even with every column at its longest word: keep the words whole (typst would
+    -- print a word that does not fit over the next cell), or, where the format breaks long
+    -- words itself (Word), share the line in proportion to the words.
+    local scale = squeeze and line_pt / sum_min or 1
+    for i = 1, n do widths[i] = minimum[i] * scale end
   else
     local extra, slack = line_pt - sum_min, sum_max - sum_min
     for i = 1, n do widths[i] = minimum[i] + extra * (natural[i] - minimum[i]) / slack end
@@ -155,7 +159,7 @@ local function set_widths(tbl, line_pt, fmt)
     minimum[i] = words[i] * fmt.char + fmt.inset
     natural[i] = math.max(chars[i] * fmt.char + fmt.inset, minimum[i])
   end
-  local widths, fits = lay_out(natural, minimum, line_pt)
+  local widths, fits = lay_out(natural, minimum, line_pt, fmt.squeeze)
   for i = 1, n do
     if fits and fmt.auto_when_fits then
       -- typst sizes the columns of a table that fits by itself; percentages would be taken of

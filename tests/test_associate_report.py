@@ -97,3 +97,19 @@ def test_every_factor_has_a_heading_for_every_level() -> None:
     blocks = [f for _, fs in vocab.APPENDIX4_BLOCKS.values() for f in fs]
     assert blocks == list(vocab.APPENDIX4_FACTORS)
     assert np.all([vocab.finding_label("victim_sex", "unknown") == "Unknown"])
+
+
+def test_regression_text_lists_the_significant_terms_by_outcome() -> None:
+    regression = pd.DataFrame({
+        "outcome": ["offered", "offered", "accepted"], "factor": ["victim_sex", "referral_form", "victim_sex"],
+        "level": ["female", "nrm", "female"], "reference": ["male", "ms1", "male"],
+        "adjusted_or": [1.5, 0.8, 2.0], "ci_low": [1.1, 0.5, 1.2], "ci_high": [2.0, 1.3, 3.3],
+        "p": [0.01, 0.40, 0.002], "N": [100, 100, 50], "n_population": [120, 120, 60],
+        "n_dropped_missing": [20, 20, 10], "n_events": [30, 30, 12], "note": ["", "", ""],
+    })
+    text = prose.regression_text(regression, 40.0, 0.05, factors=["victim_sex", "referral_form"])
+    tail = text[text.index("Adjusted odds ratios with"):].splitlines()
+    assert tail[0] == "Adjusted odds ratios with p < 0.05, by outcome:"
+    assert len([line for line in tail if line.startswith("* ")]) == 2, "one bullet per outcome"
+    assert len([line for line in tail if line.startswith("    * ")]) == 2, "one sub-bullet per term with p < alpha"
+    assert not any("0.80" in line for line in tail), "a term with p >= alpha is not listed"

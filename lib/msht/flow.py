@@ -33,37 +33,47 @@ def flow_boxes(exclusions: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["entity", "kind", "rule", "n"])
 
 
+#: Entities per row of the diagram: two rows of two keep its type legible on an A4 page.
+PER_ROW = 2
+
+
 def flow_diagram(exclusions: pd.DataFrame, descriptions: dict[tuple[str, str], str] | None = None) -> Figure:
     """Draw the flow: per entity a main line from rows read to rows analysed, with each
-    exclusion step as a box to its right. ``descriptions`` maps (entity, rule) to a label."""
+    exclusion step as a box to its right; entities in rows of :data:`PER_ROW`. ``descriptions``
+    maps (entity, rule) to a label."""
     boxes = flow_boxes(exclusions)
     descriptions = descriptions or {}
     entities = [e for e in COLUMNS if e in set(boxes["entity"])]
-    steps = max((boxes["entity"] == e).sum() for e in entities) if entities else 1
-    fig, ax = plt.subplots(figsize=(4.6 * max(len(entities), 1), 1.0 * steps + 0.6))
-    ax.set_xlim(0, max(len(entities), 1))
-    ax.set_ylim(-steps + 0.4, 0.6)
+    counts = [int((boxes["entity"] == e).sum()) for e in entities]
+    columns = min(max(len(entities), 1), PER_ROW)
+    # Each row of entities is as tall as its longest column of boxes, plus a gap.
+    bands = [max(counts[k:k + PER_ROW]) + 0.4 for k in range(0, len(counts), PER_ROW)] or [1.0]
+    tops = [-sum(bands[:r]) for r in range(len(bands))]
+    fig, ax = plt.subplots(figsize=(4.3 * columns, 0.75 * sum(bands)))
+    ax.set_xlim(0, columns)
+    ax.set_ylim(-sum(bands) + 0.6, 0.6)
     ax.axis("off")
     box = {"boxstyle": "round,pad=0.35", "edgecolor": "#475569", "linewidth": 0.8}
     for i, entity in enumerate(entities):
         block = boxes[boxes["entity"] == entity].reset_index(drop=True)
-        main_x, side_x = i + 0.22, i + 0.66
+        column, top = i % PER_ROW, tops[i // PER_ROW]
+        main_x, side_x = column + 0.22, column + 0.66
         last_y = len(block) - 1
-        ax.annotate("", xy=(main_x, -last_y + 0.2), xytext=(main_x, -0.2),
+        ax.annotate("", xy=(main_x, top - last_y + 0.2), xytext=(main_x, top - 0.2),
                     arrowprops={"arrowstyle": "->", "color": "#475569", "linewidth": 0.8})
         for j, b in block.iterrows():
-            y = -j
+            y = top - j
             if b["kind"] == "read":
-                ax.text(main_x, y, f"{COLUMNS[entity]}\nread: {b['n']:,}", ha="center", va="center", fontsize=8,
+                ax.text(main_x, y, f"{COLUMNS[entity]}\nread: {b['n']:,}", ha="center", va="center", fontsize=9,
                         bbox={**box, "facecolor": "#dbeafe"})
             elif b["kind"] == "analysed":
-                ax.text(main_x, y, f"Analysed\n{b['n']:,}", ha="center", va="center", fontsize=8,
+                ax.text(main_x, y, f"Analysed\n{b['n']:,}", ha="center", va="center", fontsize=9,
                         bbox={**box, "facecolor": "#bbf7d0"})
             else:
                 label = descriptions.get((entity, b["rule"]), b["rule"].replace("_", " "))
-                ax.annotate("", xy=(side_x - 0.2, y), xytext=(main_x, y),
+                ax.annotate("", xy=(side_x - 0.22, y), xytext=(main_x, y),
                             arrowprops={"arrowstyle": "->", "color": "#475569", "linewidth": 0.8})
                 ax.text(side_x, y, f"Excluded: {b['n']:,}\n" + textwrap.fill(label, 30), ha="center", va="center",
-                        fontsize=7, bbox={**box, "facecolor": "#fee2e2"})
+                        fontsize=8, bbox={**box, "facecolor": "#fee2e2"})
     fig.tight_layout()
     return fig

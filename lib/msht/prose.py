@@ -648,7 +648,7 @@ def regression_text(regression: pd.DataFrame, county_lines_known_pct: float, alp
     Names the ``factors`` (default: those in ``regression``), the left-out ones and why (county
     lines' known share is computed), and
     per outcome N, cases dropped for missing data, events and any note; then the terms with
-    p < alpha.
+    p < alpha as a list by outcome.
     """
     factors = list(factors) if factors is not None else list(dict.fromkeys(regression["factor"].dropna()))
     names = _a4_join([factor_name(f).lower() for f in factors]) if factors else "no factor"
@@ -669,10 +669,13 @@ def regression_text(regression: pd.DataFrame, county_lines_known_pct: float, alp
         bullets.append(line)
     sig = regression[regression["p"] < alpha]
     if len(sig):
-        items = [f"{vocab.finding_label(r.factor, r.level)} vs {vocab.finding_label(r.factor, r.reference)} for "
-                 f"{vocab.variable_label(r.outcome).lower()} (adjusted OR {r.adjusted_or:.2f}, "
-                 f"95% CI {r.ci_low:.2f}-{r.ci_high:.2f})" for r in sig.itertuples()]
-        closing = f"Adjusted odds ratios with p < {alpha:g}: " + "; ".join(items) + "."
+        lines = [f"Adjusted odds ratios with p < {alpha:g}, by outcome:", ""]
+        for outcome, block in sig.groupby("outcome", sort=False):
+            lines.append(f"* {vocab.variable_label(outcome)}:")
+            lines += [f"    * {vocab.finding_label(r.factor, r.level)} vs {vocab.finding_label(r.factor, r.reference)}: "
+                      f"adjusted OR {r.adjusted_or:.2f} (95% CI {r.ci_low:.2f}-{r.ci_high:.2f})"
+                      for r in block.itertuples()]
+        closing = "\n".join(lines)
     else:
         closing = f"No adjusted odds ratio had p < {alpha:g}."
     return " ".join(parts) + "\n\n" + "\n".join(bullets) + "\n\n" + closing

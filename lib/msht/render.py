@@ -46,7 +46,7 @@ from nbconvert import HTMLExporter
 from msht.config import Params, RunPaths, load_params, project_root
 from msht.pipeline import NOTEBOOKS, executed_dir
 
-QUARTO_HINT = "install Quarto 1.5+ (https://quarto.org/docs/get-started/) or run `conda env create -f environment.yml`"
+QUARTO_HINT = "install Quarto 1.7+ (https://quarto.org/docs/get-started/) or run `conda env create -f environment.yml`"
 
 SYNTHETIC_BANNER = (
     "SYNTHETIC DATA: every figure in this report comes from the project's synthetic twin, "
