@@ -1,10 +1,13 @@
--- report-formats.lua: per-format fixes for the MSHT report (Quarto 1.7 and later).
+-- report-formats.lua: per-format fixes for the MSHT report (Quarto 1.7 and later; rendered with
+-- 1.7.34 and 1.10.18).
 --
--- typst: Quarto writes an unnumbered heading as `#heading(numbering: none)[...]` and drops its
--- label (quarto-cli#13698, open in 1.7 and 1.8), so a link such as [Appendix 3](#sec-appendix-3)
--- stops the PDF with "label <sec-appendix-3> does not exist in the document". Here each
--- unnumbered heading with an identifier becomes a typst heading that keeps its label; it stays
--- in the PDF's outline unless it is also .unlisted.
+-- 1. typst: Quarto writes an unnumbered heading as `#heading(numbering: none)[...]` and drops
+--    its label (quarto-cli#13698, open in 1.7 and 1.8), so a link such as
+--    [Appendix 3](#sec-appendix-3) stops the PDF with "label <sec-appendix-3> does not exist in
+--    the document". Here each unnumbered heading with an identifier becomes a typst heading
+--    that keeps its label; it stays in the PDF's outline unless it is also .unlisted.
+-- 2. typst and Word: table column widths from the cells' content (see set_widths below).
+-- 3. Everything but HTML: `.column-*` classes are dropped (see html_only_columns below).
 --
 -- This filter runs before Quarto's own filters (a user filter's default place).
 
@@ -183,7 +186,23 @@ local landscape_pass = {
   end,
 }
 
+-- Page-width columns (`.column-page` and the like) are for the HTML: from Quarto 1.9 on, typst
+-- turns any of them into a margin-column page layout (marginalia) that narrows the body text
+-- of the whole PDF to half the page.
+local function html_only_columns(div)
+  if quarto.doc.is_format("html") then
+    return nil
+  end
+  local kept = div.classes:filter(function(class) return not class:match("^column%-") end)
+  if #kept == #div.classes then
+    return nil
+  end
+  div.classes = kept
+  return div
+end
+
 local main_pass = {
+  Div = html_only_columns,
   Header = Header,
   Table = function(tbl)
     local fmt = page()
