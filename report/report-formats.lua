@@ -7,7 +7,8 @@
 --    the document". Here each unnumbered heading with an identifier becomes a typst heading
 --    that keeps its label; it stays in the PDF's outline unless it is also .unlisted.
 -- 2. typst and Word: table column widths from the cells' content (see set_widths below).
--- 3. Everything but HTML: `.column-*` classes are dropped (see html_only_columns below).
+-- 3. Everything but HTML: `.column-*` classes are dropped (see html_only_columns below), and
+--    images wider than the text are fitted to it (fit_image).
 --
 -- This filter runs before Quarto's own filters (a user filter's default place).
 
@@ -201,8 +202,26 @@ local function html_only_columns(div)
   return div
 end
 
+-- An image whose width (in pixels, as Jupyter records it) is wider than the text is set to the
+-- text width: typst and Word otherwise place it at its pixel size, past the page's margin.
+local function fit_image(img)
+  local fmt = page()
+  local width = img.attributes["width"]
+  if fmt == nil or width == nil then
+    return nil
+  end
+  local px = tonumber(width) or tonumber(width:match("^([%d%.]+)px$") or "")
+  if px == nil or px * 0.75 <= fmt.line then
+    return nil
+  end
+  img.attributes["width"] = "100%"
+  img.attributes["height"] = nil
+  return img
+end
+
 local main_pass = {
   Div = html_only_columns,
+  Image = fit_image,
   Header = Header,
   Table = function(tbl)
     local fmt = page()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -113,3 +115,36 @@ def test_regression_text_lists_the_significant_terms_by_outcome() -> None:
     assert len([line for line in tail if line.startswith("* ")]) == 2, "one bullet per outcome"
     assert len([line for line in tail if line.startswith("    * ")]) == 2, "one sub-bullet per term with p < alpha"
     assert not any("0.80" in line for line in tail), "a term with p >= alpha is not listed"
+
+
+def test_key_findings_are_a_short_list_of_every_significant_factor_with_its_bh_caveat(root) -> None:
+    rows = pd.read_csv(root / "results" / "default" / "associations.csv")
+    tests = pd.read_csv(root / "results" / "default" / "association_tests.csv")
+    text = prose.key_findings(rows, tests, 0.05)
+    items = [line for line in text.splitlines() if line[:1].isdigit()]
+    bullets = [line.strip()[2:] for line in text.splitlines() if line.startswith("    - ")]
+    assert [i.split(".")[0] for i in items] == ["1", "2", "3", "4"]
+    assert all(len(i.split()) <= 70 for i in items), "each numbered finding is short"
+    sig = tests[tests["significant_seed"].fillna(False).astype(bool)]
+    assert len(bullets) == len(sig), "one bullet per significant test"
+    caveat = "not significant after correcting for multiple tests"
+    assert sum(caveat in b for b in bullets) == int((sig["q_bh"] >= 0.05).sum())
+    assert all(re.search(r"\(p<0\.0?0?[15]\)", b) for b in bullets), "each bullet gives its p band"
+    assert "of the 2,288 cases with an offer status recorded" in items[0]
+
+
+def test_key_findings_say_when_no_factor_is_significant() -> None:
+    rows = pd.DataFrame({"outcome": ["offered"], "factor": ["overall"], "level": ["overall"], "n": [5],
+                         "denominator": [50], "pct": [10.0]})
+    tests = pd.DataFrame({"outcome": ["offered"], "factor": ["victim_sex"], "significant_seed": [False],
+                          "q_bh": [0.9], "test_chosen": ["Yates chi-square"], "p_chosen": [0.8]})
+    text = prose.key_findings(rows, tests, 0.05)
+    assert "No factor was significantly associated with being offered support (p < 0.05)." in text
+
+
+def test_findings_tables_write_a_q_below_the_printed_precision_as_an_inequality(root) -> None:
+    rows = pd.read_csv(root / "results" / "default" / "associations.csv")
+    tests = pd.read_csv(root / "results" / "default" / "association_tests.csv")
+    checks = associate.findings_display(associate.findings(rows, tests, "offered", 0.05), 0.05)["check"]
+    assert not checks.str.contains("q = <").any()
+    assert checks.str.startswith("q < 0.001").any() and checks.str.startswith("q = 0.").any()

@@ -125,3 +125,13 @@ def test_every_number_in_section3_prose_is_in_the_rows(small_raw):
                  prose.offenders_text(rows), prose.engagement_text(rows, 0.05)]
         for text in texts:
             assert text and describe.untraced_numbers(text, rows) == [], text
+
+
+def test_table1_text_says_across_all_cases_once():
+    parts = [freq("table1_all_cases", "victim_sex", {"male": 70, "female": 30}),
+             freq("table1_all_cases", "victim_age2", {"17_and_under": 40, "adult": 60}),
+             freq("table1_criminal_exploitation", "victim_sex", {"male": 8, "female": 2}),
+             freq("table1_criminal_exploitation", "victim_age2", {"17_and_under": 7, "adult": 3})]
+    text = prose.table1_text(pd.concat(parts, ignore_index=True))
+    assert text.count("Across all MSHT cases") == 1
+    assert "Most victims were adults: 60.0% (n=60); victims of criminal exploitation were mostly aged 17 or under." in text

@@ -580,6 +580,10 @@ def test_msht_render_ends_a_failed_render_with_one_line_and_no_traceback(fake_pr
         ("pandoc\n  to: html\n[error] Could not fetch resource\n", "HTML", "[error] Could not fetch resource"),
         ("pandoc\n  to: typst\nstill going\nKilled\n", "typst PDF", "Killed"),
         ("", "project", "no output"),
+        ("pandoc\n  to: docx\n[typst]: Compiling index.typ to index.pdf...error: error: unknown variable: nonexistent\n"
+         "   ┌─ index.typ:12:2\n   │  ^^^^^^^^^^^\n", "typst PDF", "error: unknown variable: nonexistent"),
+        ("pandoc\n  to: docx\n[typst]: Compiling index.typ to index.pdf...\nerror: label `<x>` does not exist\n",
+         "typst PDF", "error: label `<x>` does not exist"),
     ],
 )
 def test_first_error_names_the_format_and_the_first_error_line(log, fmt, message):
@@ -676,3 +680,32 @@ def test_staged_tables_hand_quarto_no_entity_in_their_text(root):
                 text = "".join(part for i, part in enumerate(render._MARKUP.split(md)) if i % 3 == 0)
                 for m in re.finditer(r"&(#?\w+);(.?)", text):
                     assert (m.group(1), m.group(2)[:1].isalpha()) in {("lt", True), ("amp", True)}, (name, m.group(0))
+
+
+WARNING_QUARTO = """#!/bin/sh
+if [ "$1" = "--version" ]; then echo 1.7.34; exit 0; fi
+mkdir -p "$3"
+echo "report with ?@tbl-doesnotexist" > "$3/index.html"
+echo "WARNING (/quarto/filters/crossref.lua:1) Unable to resolve crossref @tbl-doesnotexist"
+exit 0
+"""
+
+
+def test_a_render_with_warnings_is_not_published_unless_allowed(fake_project, tmp_path, monkeypatch):
+    proj, params = fake_project
+    quarto = tmp_path / "quarto"
+    quarto.write_text(WARNING_QUARTO, encoding="utf-8")
+    quarto.chmod(0o755)
+    out = proj / params.report_dir
+    out.mkdir(parents=True)
+    (out / "index.html").write_text("the previous report", encoding="utf-8")
+    monkeypatch.delenv(render.ALLOW_WARNINGS_ENV, raising=False)
+    with pytest.raises(render.RenderError, match="Unable to resolve crossref @tbl-doesnotexist") as caught:
+        render.render_quarto(params, str(quarto), proj, log=lambda *_: None)
+    assert "\n" not in str(caught.value) and render.ALLOW_WARNINGS_ENV in str(caught.value)
+    assert (out / "index.html").read_text(encoding="utf-8") == "the previous report"
+    monkeypatch.setenv(render.ALLOW_WARNINGS_ENV, "1")
+    logged = []
+    render.render_quarto(params, str(quarto), proj, log=logged.append)
+    assert "tbl-doesnotexist" in (out / "index.html").read_text(encoding="utf-8")
+    assert logged == ["quarto: WARNING (/quarto/filters/crossref.lua:1) Unable to resolve crossref @tbl-doesnotexist"]

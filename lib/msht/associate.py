@@ -544,7 +544,9 @@ def findings_display(found: pd.DataFrame, alpha: float) -> pd.DataFrame:
                  f"{vocab.finding_label(str(factor), str(r.level))} ({fmt_pct_n(r.n, r.denominator, display=getattr(r, 'display', ''))})"
                  for r in block.itertuples()]
         q = float(first["q_bh"])
-        check = f"q = {stats.format_p(q)}" + ("" if q < alpha else f" (not significant after BH at α = {alpha:g})")
+        q_text = stats.format_p(q)
+        check = (f"q {q_text[0]} {q_text[1:]}" if q_text[:1] in "<>" else f"q = {q_text}") + \
+            ("" if q < alpha else f" (not significant after BH at α = {alpha:g})")
         if first["test_chosen"] == stats.TEST_FISHER:
             check += f"; Fisher p = {stats.format_p(float(first['p_chosen']))}"
         out.append(dict(zip(columns, [heading, *cells, *[""] * (3 - len(cells)), check], strict=True)))

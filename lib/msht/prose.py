@@ -325,11 +325,12 @@ def section3_1_text(desc: pd.DataFrame) -> str:
     return " ".join(text)
 
 
-def _s3_table1_sentence(desc: pd.DataFrame, variable: str) -> str | None:
+def _s3_table1_sentence(desc: pd.DataFrame, variable: str, lead_in: str = "Across all MSHT cases, ") -> str | None:
     """One short Table 1 finding: the level most victims had across all cases (with its share),
     then the exploitation types in which most victims had another level (named, their shares left
     to Table 1), e.g. "Across all MSHT cases, most victims were male: 73.6% (n=1,776); victims of
-    sexual exploitation and domestic servitude were mostly female."."""
+    sexual exploitation and domestic servitude were mostly female."; ``lead_in`` opens it (only
+    the first sentence of the paragraph needs "Across all MSHT cases")."""
     from msht.describe import TABLE1_ALL
 
     overall = _s3_top(desc, f"table1_{TABLE1_ALL}", variable)
@@ -338,10 +339,11 @@ def _s3_table1_sentence(desc: pd.DataFrame, variable: str) -> str | None:
     even = float(overall["pct"]) == 50
     phrases = _S3_TABLE1_PHRASES[variable]
     if even:
-        lead = f"Across all MSHT cases, victims were split evenly: {_s3_share(overall)} were {phrases[overall['level']]}"
+        lead = f"{lead_in}victims were split evenly: {_s3_share(overall)} were {phrases[overall['level']]}"
     else:
-        lead = (f"Across all MSHT cases, {quantify(float(overall['pct']), 'victims')} were "
+        lead = (f"{lead_in}{quantify(float(overall['pct']), 'victims')} were "
                 f"{phrases[overall['level']]}: {_s3_share(overall)}")
+    lead = _s3_cap(lead)
     tops = {c: _s3_top(desc, f"table1_{c}", variable) for c in vocab.EXPLOITATION_TYPES}
     tops = {c: r for c, r in tops.items() if r is not None}
     groups: dict[tuple[str, bool], list[str]] = {}
@@ -366,7 +368,10 @@ def table1_text(desc: pd.DataFrame) -> str:
     from msht.describe import TABLE1_VARIABLES
 
     sentences = ["In Table 1 each MSHT case counts once, so a victim with several cases is counted once per case."]
-    sentences += [s for v in TABLE1_VARIABLES if (s := _s3_table1_sentence(desc, v))]
+    for variable in TABLE1_VARIABLES:
+        first = len(sentences) == 1
+        if sentence := _s3_table1_sentence(desc, variable, "Across all MSHT cases, " if first else ""):
+            sentences.append(sentence)
     return " ".join(sentences)
 
 
@@ -700,8 +705,8 @@ def findings_note(tests: pd.DataFrame, outcome: str, alpha: float) -> str:
     return text
 
 
-#: The order of the outcomes in the key findings: the study's (engagement with police first).
-KEY_FINDING_OUTCOMES: tuple[str, ...] = ("engagement", "offered", "accepted")
+#: The order of the outcomes in the key findings: that of Tables 2-4.
+KEY_FINDING_OUTCOMES: tuple[str, ...] = ("offered", "accepted", "engagement")
 
 
 def key_findings(rows: pd.DataFrame, tests: pd.DataFrame, alpha: float) -> str:
@@ -709,29 +714,39 @@ def key_findings(rows: pd.DataFrame, tests: pd.DataFrame, alpha: float) -> str:
 
     ``rows`` and ``tests`` are ``associations.csv`` and ``association_tests.csv`` (after
     disclosure control). Item 1 gives the rates of the three outcomes from Appendix 4's overall
-    rows; then one item per outcome lists, as bullets, the factors significantly associated with
-    it in the seed's convention (``p_seed < alpha``), each as Tables 2-4 head it (the level with
-    the higher share and the p band), or says that none was.
+    rows, each with its denominator; then one item per outcome, in the order of Tables 2-4, lists
+    as bullets the factors significantly associated with it in the seed's convention
+    (``p_seed < alpha``), each as Tables 2-4 head it (the level with the higher share and the p
+    band), marked when it does not survive the Benjamini-Hochberg correction; or says that
+    none was.
     """
     from msht.associate import OVERALL, findings, findings_display
 
     overall = rows[rows["factor"] == OVERALL].set_index("outcome")
-    items = []
+    rates = []
     if {"offered", "accepted"} <= set(overall.index):
-        items.append(f"The victim was offered support services in {fmt_row(overall.loc['offered'])} of the cases "
-                     f"with an offer status recorded, and accepted the offer in {fmt_row(overall.loc['accepted'])} "
-                     "of the cases in which it was made.")
+        offered, accepted = overall.loc["offered"], overall.loc["accepted"]
+        rates.append(f"The victim was offered support services in {fmt_row(offered)} of the "
+                     f"{_fmt_total(offered['denominator'])} cases with an offer status recorded, and accepted the "
+                     f"offer in {fmt_row(accepted)} of the {_fmt_total(accepted['denominator'])} cases in which it "
+                     "was made.")
     if "engagement" in overall.index:
-        items.append("Where an offender was identified and the recorded outcome showed how the victim engaged, "
-                     f"engagement with the police was positive in {fmt_row(overall.loc['engagement'])} of the cases.")
+        engagement = overall.loc["engagement"]
+        rates.append(f"Where an offender was identified, engagement with the police was positive in "
+                     f"{fmt_row(engagement)} of the {_fmt_total(engagement['denominator'])} cases in which the "
+                     "recorded outcome showed it as positive or negative.")
+    items = [" ".join(rates)] if rates else []
     for outcome in KEY_FINDING_OUTCOMES:
         found = findings(rows, tests, outcome, alpha)
         if found.empty:
             items.append(f"No factor was significantly associated with {vocab.OUTCOME_PHRASES[outcome]} "
                          f"(p < {alpha:g}).")
             continue
-        headings = findings_display(found, alpha)["heading"]
-        items.append(findings_lead(outcome) + "".join(f"\n    - {h}" for h in headings))
+        display = findings_display(found, alpha)
+        q = found.drop_duplicates("factor")["q_bh"].astype(float).tolist()
+        bullets = [h if qv < alpha else f"{h}; not significant after correcting for multiple tests"
+                   for h, qv in zip(display["heading"], q, strict=True)]
+        items.append(findings_lead(outcome) + "".join(f"\n    - {b}" for b in bullets))
     return "\n".join(f"{i}. {item}" for i, item in enumerate(items, start=1))
 
 

@@ -92,6 +92,16 @@ NOTEBOOK_SECTIONS = {
 NO_QUARTO_ENV = "MSHT_NO_QUARTO"
 
 
+#: Environment variable that lets a render with Quarto warnings be published (``1``). By default a
+#: warning fails the render: an unresolved cross-reference, say, prints as ``?@tbl-x`` in the PDF.
+ALLOW_WARNINGS_ENV = "MSHT_ALLOW_QUARTO_WARNINGS"
+
+
+def quarto_warnings_allowed() -> bool:
+    """True when ``$MSHT_ALLOW_QUARTO_WARNINGS`` lets a render with warnings be published."""
+    return os.environ.get(ALLOW_WARNINGS_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def quarto_disabled() -> bool:
     """True when ``$MSHT_NO_QUARTO`` turns Quarto off."""
     return os.environ.get(NO_QUARTO_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
@@ -372,19 +382,22 @@ def reproducibility_markdown(info: Reproducibility) -> str:
     lines += [f"| {md_escape(n)} | {md_escape(v)} |" for n, v in info.packages]
     lines += ["", ": Versions of the key packages {#tbl-repro-software}", "", "## Input extracts {.unnumbered}", ""]
     if info.inputs:
+        # A list, not a table: a 64-digit checksum is one unbreakable word, and a table column
+        # wide enough for it pushes the table past the PDF's margin.
         lines += [
-            f"@tbl-repro-inputs gives the SHA-256 checksum of each extract the run read, from "
-            f"{md_escape(info.inputs_source)}. A file with the same checksum holds exactly the same data.",
+            f"Each extract the run read, with its SHA-256 checksum (from {md_escape(info.inputs_source)}). A file "
+            "with the same checksum holds exactly the same data.",
             "",
-            "| Extract | File | Rows | SHA-256 |",
-            "|:--|:--|--:|:--|",
         ]
         for row in info.inputs:
+            rows = row.get("rows", "")
+            rows_text = f"{int(rows):,} rows" if rows.isdigit() else f"rows: {rows}"
+            digest = row.get("sha256", "")
+            digest_text = f"`{digest}`" if re.fullmatch(r"[0-9a-fA-F]*", digest) else md_escape(digest)
             lines.append(
-                f"| {md_escape(row.get('extract', ''))} | {md_escape(row.get('file', ''))} "
-                f"| {md_escape(row.get('rows', ''))} | {md_escape(row.get('sha256', ''))} |"
+                f"- **{md_escape(row.get('extract', ''))}**: {md_escape(row.get('file', ''))}, "
+                f"{md_escape(rows_text)}, SHA-256 {digest_text}"
             )
-        lines += ["", ": Input extracts and their SHA-256 checksums {#tbl-repro-inputs}"]
     else:
         lines.append(f"No checksums are available ({md_escape(info.inputs_source)}).")
     return "\n".join(lines) + "\n"
@@ -741,6 +754,9 @@ def stage(params: Params, root: Path | None = None, *, renderer: str = "") -> Pa
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _PANDOC_TO = re.compile(r"^\s+to:\s*(\S+)\s*$")
+#: Quarto's line for the typst compile step, which may end with typst's first error:
+#: ``[typst]: Compiling index.typ to index.pdf...error: unknown variable: x``.
+_TYPST_STEP = re.compile(r"^\s*\[typst\]:?\s*Compiling\b.*?\.\.\.(?:\s*DONE)?(.*)$", re.IGNORECASE)
 _ERROR_LINE = re.compile(r"^\s*(?:ERROR\b|error(?:\[\w+\])?:|Error:|\[error\])", re.IGNORECASE)
 _WARNING_LINE = re.compile(r"^\s*(?:WARNING\b|\[WARNING\]|warning:|WARN\b)", re.IGNORECASE)
 
@@ -753,8 +769,9 @@ def log_lines(log: str) -> list[str]:
 def first_error(log: str) -> tuple[str, str]:
     """``(format, message)`` of the first error in a Quarto log: the format being rendered when
     it came (the last ``to:`` line of Quarto's ``pandoc`` block, as :data:`FORMAT_NAMES` names
-    it, or ``"project"`` before any) and the error line itself, followed by the next line when
-    it ends with a colon (``ERROR:``, ``Error running filter main.lua:``)."""
+    it, or ``"project"`` before any; the typst PDF from Quarto's ``[typst]: Compiling`` line on)
+    and the error line itself, followed by the next line when it ends with a colon (``ERROR:``,
+    ``Error running filter main.lua:``)."""
     lines = log_lines(log)
     fmt = "project"
     for i, line in enumerate(lines):
@@ -762,8 +779,12 @@ def first_error(log: str) -> tuple[str, str]:
         if m:
             fmt = FORMAT_NAMES.get(m.group(1), m.group(1))
             continue
+        typst = _TYPST_STEP.match(line)
+        if typst:
+            fmt = FORMAT_NAMES["typst"]
+            line = typst.group(1)
         if _ERROR_LINE.match(line):
-            message = line.strip()
+            message = re.sub(r"^error:\s*(?:error:\s*)+", "error: ", line.strip())
             following = [text.strip() for text in lines[i + 1 :] if text.strip()]
             if message.endswith(":") and following:
                 message = f"{message} {following[0]}"
@@ -820,8 +841,8 @@ def render_quarto(params: Params, quarto: str, root: Path | None = None, *, log=
     Quarto writes into a fresh folder beside ``report_dir``, which replaces ``report_dir`` only
     when every format has rendered: a failed render leaves the previous report intact. Quarto's
     output goes to ``_output/<run_name>/quarto-render.log``. Raises :class:`RenderError` (one line:
-    the format, Quarto's first error and the log's path) when Quarto fails; logs one line per
-    warning otherwise, and one line for the CDN scripts removed from the HTML.
+    the format, Quarto's first error and the log's path) when Quarto fails, and when it warns
+    (unless :data:`ALLOW_WARNINGS_ENV` is set; the warnings are then logged, one line each).
     """
     root = root or project_root()
     site = stage(params, root, renderer=f"Quarto {quarto_version(quarto)}")
@@ -849,6 +870,13 @@ def render_quarto(params: Params, quarto: str, root: Path | None = None, *, log=
         )
     if not fresh.is_dir():
         raise RenderError(f"Quarto exited 0 but wrote nothing into {fresh.name} (full log: {shown})")
+    warnings = warnings_in(output)
+    if warnings and not quarto_warnings_allowed():
+        shutil.rmtree(fresh)
+        raise RenderError(
+            f"Quarto warned {len(warnings)} time(s), first: {warnings[0][:300]} (full log: {shown}; the report "
+            f"was not published and the previous one is unchanged; {ALLOW_WARNINGS_ENV}=1 publishes it anyway)"
+        )
     tidy_quarto_output(fresh, site)
     for page, gone in postprocess_html(fresh).items():
         log(f"removed {len(gone)} unneeded CDN script tag(s) from {page}")
@@ -858,7 +886,7 @@ def render_quarto(params: Params, quarto: str, root: Path | None = None, *, log=
         shutil.rmtree(fresh)
         raise RenderError(f"the rendered HTML names local paths ({leaks}); not published; the previous report is unchanged")
     _swap_in(fresh, out)
-    for warning in warnings_in(output):
+    for warning in warnings:
         log(f"quarto: {warning[:300]}")
     return out
 
