@@ -31,6 +31,8 @@ WRITE_STEPS = ("cases", "victims", "police-record entries", "offenders", "files"
 
 #: Ways the force's systems write a missing value.
 MISSING_MARKERS = ("", "N/K", "Not known", "Unknown", "NK")
+#: Ways the force's systems write a missing identifier (issue 14: all of them mean "no ID").
+ID_MARKERS = ("NULL", "Not Stated", "N/K", "Unknown", "n/a", "-")
 #: Ways a free-text field is left blank ("Unknown" in a free-text exploitation field means
 #: *undefined* exploitation, a recorded category, so it is not used for "not recorded").
 BLANK_MARKERS = ("", "N/A", "-")
