@@ -117,7 +117,10 @@ def test_header_only_is_allowed_for_offenders_and_counted(base):
     put(base, "offenders", text(base, "offenders").splitlines()[0] + "\n")
     extracts, result = run(base)
     assert result.offenders.empty
-    assert notes(extracts, "offenders") == {"the extract has no records": 0}
+    assert notes(extracts, "offenders") == {
+        "the extract has no records: there were no offender entries, so the tests of recorded_offender, "
+        "offender_sex, offender_age3, offender_ethnicity2, offender_uk_national against engagement, offered and "
+        "accepted could not be run": 0}
 
 
 @pytest.mark.parametrize(

@@ -910,7 +910,9 @@ def read_extract(raw_dir: Path, name: str) -> Extract:
     frame = validate(frame, name, path)
     notes += _age_notes(frame)
     if frame.empty:
-        notes.append(("the extract has no records", 0))
+        from msht.vocab import empty_extract_note
+
+        notes.append((empty_extract_note(name), 0))
     frame.attrs = {}
     return Extract(name=name, path=path, sha256=sha256_of(path), frame=frame, notes=tuple(notes))
 

@@ -88,8 +88,13 @@ def spellings(frames: dict[str, pd.DataFrame], min_count: int = 5) -> pd.DataFra
                 .drop(columns="k")
             )
             kept = [f for f in (report[~rare], pooled) if len(f)]
+            if not kept:  # a header-only extract: no spelling to report
+                continue
             block = pd.concat(kept, ignore_index=True).assign(extract=extract)
             parts.append(block)
+    columns = ["extract", "field", "code", "raw_value", "n"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
     out = pd.concat(parts, ignore_index=True)
     return out[["extract", "field", "code", "raw_value", "n"]].sort_values(
         ["extract", "field", "code", "n"], ascending=[True, True, True, False], kind="stable"
