@@ -354,6 +354,16 @@ def _country_key(s: pd.Series) -> pd.Series:
     return k.mask(k.isin(MISSING_MARKERS) | (k == ""))
 
 
+#: Further spelling tables read with ``country_aliases.csv`` (first column: the spelling; see
+#: ``LOOKUPS.md``): the ISO 3166-1 short, official and common names, and the UK government's
+#: list of nationalities.
+_EXTRA_COUNTRY_TABLES: Final[tuple[str, ...]] = ("iso3166_names.csv", "govuk_nationalities.csv")
+#: A prefix dropped from a part that does not match as it stands ("Citizen of Vanuatu").
+_CITIZEN_OF_RE: Final[str] = (
+    r"^(?:(?:a|an) )?(?:citizen|citizens|national|nationals|subject|native|passport holder)s? (?:of|from) (?:the )?"
+)
+
+
 @lru_cache(maxsize=1)
 def _country_tables() -> tuple[dict[str, str], dict[str, str], dict[str, str], str | None]:
     """Build (key -> country, country -> who_region, placeholder -> key, protect regex)."""
@@ -370,6 +380,12 @@ def _country_tables() -> tuple[dict[str, str], dict[str, str], dict[str, str], s
         if iso and iso.casefold() not in _ISO3_NOT_KEYS
     ]
     pairs += list(zip(aliases["alias"], aliases["country"]))
+    for name in _EXTRA_COUNTRY_TABLES:
+        table = _read_data_csv(name)
+        unknown = set(table["country"]) - set(regions["country"])
+        if unknown:
+            raise ValueError(f"{name} names countries not in who_regions.csv: {unknown}")
+        pairs += list(zip(table.iloc[:, 0], table["country"]))
     keys = _country_key(pd.Series([p[0] for p in pairs], dtype="string"))
     lookup: dict[str, str] = {}
     for key, (raw, country) in zip(keys, pairs):
@@ -414,14 +430,17 @@ def _country_parts(keys: pd.Series) -> pd.DataFrame:
     parts = parts[parts.notna() & (parts != "") & ~parts.isin(MISSING_MARKERS)]
     country = parts.map(lookup).astype("string")
     stripped = (
-        parts.str.replace(_NOISE_WORDS_RE, " ", regex=True)
+        parts.str.replace(_CITIZEN_OF_RE, "", regex=True)
+        .str.replace(_NOISE_WORDS_RE, " ", regex=True)
         .str.replace(r"\s+", " ", regex=True)
         .str.strip()
     )
     country = country.fillna(stripped.map(lookup).astype("string"))
     keep = country.notna() | ((stripped != "") & ~stripped.isin(MISSING_MARKERS))
-    # Put placeholders back to readable text for the report of unmatched parts.
-    parts = parts.replace({ph: key for key, ph in to_placeholder.items()})
+    # Put placeholders back to readable text for the report of unmatched parts (wherever they are).
+    if to_placeholder:
+        back = {ph: key for key, ph in to_placeholder.items()}
+        parts = parts.str.replace(r"zzcountry\d+zz", lambda m: back.get(m.group(0), m.group(0)), regex=True)
     return pd.DataFrame({"part": parts, "country": country.astype("string")})[keep]
 
 
