@@ -418,3 +418,26 @@ def test_property_each_version_counts_once_and_the_last_version_is_kept(groups):
         assert (mine == "update_superseded").sum() == n_upd
         kept = mine[mine == "analysed"]
         assert len(kept) == 1 and sig[kept.index[0]] == last
+
+
+# ----------------------------------------------------------------------------------------------
+# The synthetic twin exercises the new kinds, and they change no result
+# ----------------------------------------------------------------------------------------------
+
+
+def test_twin_injects_the_new_kinds_and_they_change_no_result(tmp_path):
+    from msht.plaintext import format_characters
+
+    pop = sample_population(150, seed=21)
+    with_kinds, without = tmp_path / "with", tmp_path / "without"
+    write_extracts(pop, with_kinds, seed=21)
+    write_extracts(pop, without, seed=21, rates=ProblemRates(id_marker=0, invisible=0, official_spelling=0))
+    cases = load(with_kinds, "cases")
+    assert cases["victim_person_id"].isin(["NULL", "Not Stated", "N/K", "Unknown", "n/a", "-"]).any()
+    utf8 = pd.concat([cases.astype(str), load(with_kinds, "offenders").astype(str)], axis=1).to_numpy().ravel()
+    assert any(ch in v for v in utf8 for ch in format_characters()), "format characters are hidden in values"
+    official = set(pd.read_csv(Path(coding.__file__).parent / "data" / "govuk_nationalities.csv")["nationality"])
+    countries = set(coding.who_regions()["country"])
+    victims = load(with_kinds, "victims")
+    assert victims["nationality"].isin(official - countries).any(), "nationalities written as in the UK list"
+    assert summary(run(with_kinds)[1]) == summary(run(without)[1])
