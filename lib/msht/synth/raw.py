@@ -384,11 +384,13 @@ def _write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRat
             "nationality": _nationality_text(rng, vrec["nationality"], vary),
         }
     )
-    _field_kinds(np.random.default_rng([seed, 14]), rates, case_out, victim_out, offenders)
-    case_out.to_csv(out_dir / "cases.csv", index=False, encoding="utf-8-sig")
-    victim_out.to_csv(out_dir / "victims.csv", index=False, encoding="cp1252", errors="replace")
+    # the field kinds go into the files only: the ground truth keeps the plain keys
+    case_file, victim_file, offender_file = case_out.copy(), victim_out.copy(), offenders.copy()
+    _field_kinds(np.random.default_rng([seed, 14]), rates, case_file, victim_file, offender_file)
+    case_file.to_csv(out_dir / "cases.csv", index=False, encoding="utf-8-sig")
+    victim_file.to_csv(out_dir / "victims.csv", index=False, encoding="cp1252", errors="replace")
     records.drop(columns="defect").to_csv(out_dir / "police_records.csv", index=False, encoding="utf-8")
-    offenders.drop(columns="defect").to_csv(out_dir / "offenders.csv", index=False, encoding="utf-8")
+    offender_file.drop(columns="defect").to_csv(out_dir / "offenders.csv", index=False, encoding="utf-8")
 
     truth = pd.concat(
         [
