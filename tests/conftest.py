@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from msht.config import project_root
 from msht.synth.raw import ProblemRates, write_extracts
 from msht.synth.sampler import sample_population
 
 ROOT = project_root(Path(__file__).parent)
+
+# Hypothesis profiles: `default` (what `make test` runs), `quick` for the everyday loop
+# (HYPOTHESIS_PROFILE=quick pytest -m "not slow"), `thorough` for a deeper search. A test's own
+# @settings(max_examples=...) wins over the profile.
+settings.register_profile("quick", max_examples=25, deadline=None)
+settings.register_profile("thorough", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ def test_wrong_type_is_named(tmp_path, root):
     text = (root / "params" / "default.yaml").read_text().replace("scale: 1 ", "scale: big ")
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
-    with pytest.raises(config.ParamsError, match="'scale' must be int"):
+    with pytest.raises(config.ParamsError, match="key 'scale': value 'big' must be a whole number"):
         config.load_params(bad)
 
 

@@ -4,15 +4,17 @@ The exclusion steps, in order (each raw row gets exactly one status: ``analysed`
 that excluded it):
 
 Cases (one row per MSHT case entry)
-  1. ``no_victim_id`` - the entry has no victim person ID.
+  1. ``no_victim_id`` - the entry has no victim person ID (blank, or a missing-value marker
+     such as ``NULL``, ``N/K`` or ``Not Stated``: the dictionary's ``missing_markers``).
   2. ``outside_period`` - the case date is outside the run's period (params).
   3. ``conflicting`` - two or more entries for the same victim ID and date, with different
      occurrence numbers and different sociodemographics: all of them are excluded.
-  4. ``duplicate`` - entries for the same victim and date that are the same in every coded
-     variable except the occurrence number: the first entered is kept.
-     ``update_superseded`` - entries for the same victim and date with the same
-     sociodemographics but different case details: an update entered as a new row; the last
-     entered is kept (seed 2.5, "data duplication").
+  4. ``duplicate`` - an entry for the same victim and date that is the same as an earlier
+     entry in every coded variable except the occurrence number: the first entered is kept.
+     ``update_superseded`` - an earlier version of the case details, updated in a later entry
+     for the same victim and date (same sociodemographics): the last version is kept (seed 2.5,
+     "data duplication"). See :func:`duplicate_or_update`: an original, its copy and a later
+     entry changing the outcome are one duplicate and one update superseded.
 Victim records
   5. ``not_in_case_file`` - the person ID matches no victim ID in the MSHT case file.
   6. ``case_excluded`` - the record belongs to a case entry excluded above.
@@ -36,6 +38,7 @@ import pandas as pd
 
 from msht import coding, progress
 from msht.ingest import SOURCE_ROW, ExtractError, show_value
+from msht.plaintext import plain_series
 
 ANALYSED = "analysed"
 
@@ -97,7 +100,7 @@ def parse_dates(values: pd.Series, *, path: str, column: str, rows: pd.Series, w
     the first bad value. In a ``nullable`` field a missing marker (``N/K``, ``Unknown``...) is a
     missing date; in the others it is an error. ``with_time`` is kept for callers; every field
     accepts both forms."""
-    text = values.astype("string").str.strip()
+    text = plain_series(values.astype("string")).str.strip()
     if nullable:
         text = text.mask(coding.normalise_text(text).isna() & text.notna())
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
@@ -135,7 +138,8 @@ def code_cases(frame: pd.DataFrame, *, path: str, force_words: list[str]) -> pd.
     out = pd.DataFrame(index=frame.index)
     out[SOURCE_ROW] = rows
     out["occurrence_number"] = frame["occurrence_number"].astype("string").str.strip()
-    out["person_id"] = frame["victim_person_id"].astype("string").str.strip().replace({"": pd.NA})
+    person = frame["victim_person_id"].astype("string").str.strip()
+    out["person_id"] = person.mask(coding.normalise_text(person).isna())  # blank or a missing marker: no ID
     out["date"] = parse_dates(frame["recorded_date"], path=path, column="recorded_date", rows=rows, nullable=False)
     out["entered_on"] = parse_dates(frame["entered_on"], path=path, column="entered_on", rows=rows, with_time=True)
     out["referral_form"] = coding.code_referral_form(frame["referral_form"])
@@ -190,6 +194,37 @@ def code_role(s: pd.Series) -> pd.Series:
 def _signature(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
     """A hash of each row's values in ``columns`` (missing values compare equal to each other)."""
     return pd.util.hash_pandas_object(frame[list(columns)].astype("string").fillna("<NA>"), index=False)
+
+
+def duplicate_or_update(entries: pd.DataFrame, key: list[str], details: pd.Series) -> pd.Series:
+    """Tell duplicates from updates among case entries of the same victim and date (seed 2.5).
+
+    ``entries`` holds the ``key`` columns (victim and date), ``entered_on`` and ``source_row``
+    of entries whose sociodemographics agree; ``details`` is a signature of each entry's coded
+    case details (same index). Entries are taken in the order entered (``entered_on``, then the
+    row in the file). In each group the *final version* is the details of the last entry:
+
+    * an entry the same as an earlier entry of its group except for the occurrence number (same
+      details) is a ``duplicate`` -- the first entered of a version is the one that counts;
+    * the first entry of every other version is an ``update_superseded``: an earlier version of
+      the case, updated in a new entry;
+    * the first entry of the final version is ``analysed``.
+
+    So the original, a copy of it and a later entry changing the outcome give one duplicate, one
+    update superseded and the later entry analysed. Returns a Series of those three statuses,
+    indexed like ``entries``; each group keeps exactly one entry.
+    """
+    if not len(entries):
+        return pd.Series([], index=entries.index, dtype=object)
+    frame = entries[key].copy()
+    frame["_details"] = details.to_numpy()
+    frame["_entered"] = entries["entered_on"].to_numpy()
+    frame["_row"] = entries[SOURCE_ROW].to_numpy()
+    order = frame.sort_values(["_entered", "_row"], kind="stable")
+    final = order.groupby(key, sort=False, dropna=False)["_details"].transform("last")
+    first_of_version = ~order.duplicated(key + ["_details"], keep="first")
+    verdict = np.where(~first_of_version, "duplicate", np.where(order["_details"] == final, ANALYSED, "update_superseded"))
+    return pd.Series(verdict, index=order.index, dtype=object).reindex(entries.index)
 
 
 def _status_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -255,15 +290,9 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
         n_demo = demo.groupby([multi[k] for k in key]).transform("nunique")
         _mark(st_cases, pd.Series(n_demo > 1, index=multi.index).reindex(cases.index, fill_value=False), "conflicting")
         same = multi[n_demo == 1]
-        details = _signature(same, CASE_FIELDS)
-        n_det = details.groupby([same[k] for k in key]).transform("nunique")
-        order = same.sort_values(["entered_on", SOURCE_ROW])
-        first = order.groupby(key).head(1).index
-        last = order.groupby(key).tail(1).index
-        dup_mask = (n_det == 1) & ~same.index.isin(first)
-        upd_mask = (n_det > 1) & ~same.index.isin(last)
-        _mark(st_cases, pd.Series(dup_mask, index=same.index).reindex(cases.index, fill_value=False), "duplicate")
-        _mark(st_cases, pd.Series(upd_mask, index=same.index).reindex(cases.index, fill_value=False), "update_superseded")
+        verdict = duplicate_or_update(same, key, _signature(same, CASE_FIELDS))
+        for rule in ("duplicate", "update_superseded"):
+            _mark(st_cases, (verdict == rule).reindex(cases.index, fill_value=False), rule)
 
     analysed_cases = entry[st_cases["status"] == ANALYSED].copy()
     case_ids = set(cases["person_id"].dropna())

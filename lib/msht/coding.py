@@ -12,7 +12,7 @@ Lookups are shipped as data in ``msht/data`` and documented in ``msht/data/LOOKU
 names and demonyms -> canonical country) and ``ethnicity_codes.csv`` (police SDE 18+1 and IC
 codes -> five ethnic groups).
 
-Text matching always starts from :func:`normalise_text`: NFKC, casefold, dashes and quotes
+Text matching always starts from :func:`normalise_text`: format characters removed, NFKC, casefold, dashes and quotes
 unified, whitespace collapsed, and the spellings in :data:`MISSING_MARKERS` treated as missing.
 """
 
@@ -28,6 +28,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from msht.plaintext import plain_series
 from msht.vocab import EXPLOITATION_TYPES, UNKNOWN
 
 __all__ = [
@@ -60,27 +61,24 @@ __all__ = [
 # Normalisation
 # ----------------------------------------------------------------------------------------------
 
-#: Spellings (already normalised: casefolded, whitespace collapsed) that mean "no value".
-MISSING_MARKERS: Final[frozenset[str]] = frozenset(
-    {
-        "", "-", "--", "---", ".", "?", "??", "???", "*",
-        "n/k", "nk", "n.k.", "n/a", "na", "n.a.", "n.a", "#n/a",
-        "not known", "unknown", "unk", "unkn", "u/k",
-        "null", "none", "nil", "nan", "nat", "<na>", "blank", "missing", "no data",
-        "not stated", "not recorded", "not applicable", "not specified", "unspecified",
-        "not given", "not provided", "tbc", "tba", "to be confirmed",
-        "refused", "declined to state", "prefer not to say",
-    }
-)
+@lru_cache(maxsize=1)
+def _marker_lists() -> dict[str, tuple[str, ...]]:
+    """The ``missing_markers`` lists of the data dictionary (``msht/data/dictionary.yaml``)."""
+    import yaml
+
+    text = resources.files("msht").joinpath("data", "dictionary.yaml").read_text(encoding="utf-8")
+    lists = yaml.safe_load(text)["missing_markers"]
+    return {kind: tuple(str(m) for m in lists[kind]) for kind in ("blank", "stated_unknown")}
+
+
+#: Spellings (already normalised: casefolded, whitespace collapsed) that mean "no value", in every
+#: field, identifiers included. The one list is ``missing_markers`` in ``msht/data/dictionary.yaml``.
+MISSING_MARKERS: Final[frozenset[str]] = frozenset(_marker_lists()["blank"] + _marker_lists()["stated_unknown"])
 
 #: Subset of :data:`MISSING_MARKERS` that means "field left empty" rather than "stated as
-#: unknown".  Only :func:`code_exploitation_types` distinguishes the two (see there).
-_BLANK_MARKERS: Final[frozenset[str]] = frozenset(
-    {
-        "", "-", "--", "---", ".", "*", "null", "nan", "nat", "<na>", "n/a", "na", "n.a.",
-        "n.a", "#n/a", "none", "nil", "blank", "missing", "no data", "not applicable",
-    }
-)
+#: unknown" (``missing_markers.blank`` in the dictionary).  Only :func:`code_exploitation_types`
+#: distinguishes the two (see there).
+_BLANK_MARKERS: Final[frozenset[str]] = frozenset(_marker_lists()["blank"])
 
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
 _SINGLE_QUOTES = "\u2018\u2019\u201a\u201b\u2032\u0060\u00b4"
@@ -119,8 +117,8 @@ def _on_distinct_values(func: Callable[..., Any]) -> Callable[..., Any]:
 def _clean(s: pd.Series) -> pd.Series:
     """Normalise text like :func:`normalise_text` but keep missing markers as text."""
     s = _as_series(s)
-    out = s.astype("string")
-    out = out.str.normalize("NFKC").str.casefold().str.normalize("NFKC")
+    out = plain_series(s.astype("string"))  # format characters (Cf) removed, NFKC
+    out = out.str.casefold().str.normalize("NFKC")
     out = out.str.replace(_DASH_RE, "-", regex=True)
     out = out.str.replace(_SQUOTE_RE, "'", regex=True)
     out = out.str.replace(_DQUOTE_RE, '"', regex=True)
@@ -131,7 +129,8 @@ def _clean(s: pd.Series) -> pd.Series:
 def normalise_text(s: pd.Series) -> pd.Series:
     """Normalise free text for matching; missing markers become ``<NA>``.
 
-    Steps: Unicode NFKC, ``casefold``, every dash variant -> ``-``, curly quotes -> straight,
+    Steps: every Unicode format character (category Cf: U+200B, U+FEFF, U+00AD, U+2060...)
+    removed, NFKC (see :mod:`msht.plaintext`), ``casefold``, every dash variant -> ``-``, curly quotes -> straight,
     runs of whitespace -> one space, strip; then any value in :data:`MISSING_MARKERS`
     (``""``, ``"N/K"``, ``"Not known"``, ``"NULL"``, ``"-"``, ``"?"`` ...) -> ``<NA>``.
     Accepts any dtype (numbers and booleans are turned into their ``str``); returns the pandas
@@ -202,8 +201,8 @@ def to_datetime(s: pd.Series) -> pd.Series:
         s = s.dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         return s.dt.normalize()
-    text = s.astype("string").str.strip()
-    text = text.mask(text.str.casefold().isin(MISSING_MARKERS))
+    text = plain_series(s.astype("string")).str.strip()
+    text = text.mask(normalise_text(text).isna())
     iso = text.str.match(_ISO_DATE_RE, na=False).astype(bool)
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     if iso.any():
@@ -355,6 +354,16 @@ def _country_key(s: pd.Series) -> pd.Series:
     return k.mask(k.isin(MISSING_MARKERS) | (k == ""))
 
 
+#: Further spelling tables read with ``country_aliases.csv`` (first column: the spelling; see
+#: ``LOOKUPS.md``): the ISO 3166-1 short, official and common names, and the UK government's
+#: list of nationalities.
+_EXTRA_COUNTRY_TABLES: Final[tuple[str, ...]] = ("iso3166_names.csv", "govuk_nationalities.csv")
+#: A prefix dropped from a part that does not match as it stands ("Citizen of Vanuatu").
+_CITIZEN_OF_RE: Final[str] = (
+    r"^(?:(?:a|an) )?(?:citizen|citizens|national|nationals|subject|native|passport holder)s? (?:of|from) (?:the )?"
+)
+
+
 @lru_cache(maxsize=1)
 def _country_tables() -> tuple[dict[str, str], dict[str, str], dict[str, str], str | None]:
     """Build (key -> country, country -> who_region, placeholder -> key, protect regex)."""
@@ -371,6 +380,12 @@ def _country_tables() -> tuple[dict[str, str], dict[str, str], dict[str, str], s
         if iso and iso.casefold() not in _ISO3_NOT_KEYS
     ]
     pairs += list(zip(aliases["alias"], aliases["country"]))
+    for name in _EXTRA_COUNTRY_TABLES:
+        table = _read_data_csv(name)
+        unknown = set(table["country"]) - set(regions["country"])
+        if unknown:
+            raise ValueError(f"{name} names countries not in who_regions.csv: {unknown}")
+        pairs += list(zip(table.iloc[:, 0], table["country"]))
     keys = _country_key(pd.Series([p[0] for p in pairs], dtype="string"))
     lookup: dict[str, str] = {}
     for key, (raw, country) in zip(keys, pairs):
@@ -415,14 +430,17 @@ def _country_parts(keys: pd.Series) -> pd.DataFrame:
     parts = parts[parts.notna() & (parts != "") & ~parts.isin(MISSING_MARKERS)]
     country = parts.map(lookup).astype("string")
     stripped = (
-        parts.str.replace(_NOISE_WORDS_RE, " ", regex=True)
+        parts.str.replace(_CITIZEN_OF_RE, "", regex=True)
+        .str.replace(_NOISE_WORDS_RE, " ", regex=True)
         .str.replace(r"\s+", " ", regex=True)
         .str.strip()
     )
     country = country.fillna(stripped.map(lookup).astype("string"))
     keep = country.notna() | ((stripped != "") & ~stripped.isin(MISSING_MARKERS))
-    # Put placeholders back to readable text for the report of unmatched parts.
-    parts = parts.replace({ph: key for key, ph in to_placeholder.items()})
+    # Put placeholders back to readable text for the report of unmatched parts (wherever they are).
+    if to_placeholder:
+        back = {ph: key for key, ph in to_placeholder.items()}
+        parts = parts.str.replace(r"zzcountry\d+zz", lambda m: back.get(m.group(0), m.group(0)), regex=True)
     return pd.DataFrame({"part": parts, "country": country.astype("string")})[keep]
 
 

@@ -2,7 +2,8 @@
 
 One YAML file (``params/default.yaml`` by default) holds a run's parameters. Its keys are
 flat literal values so that papermill can inject them into every notebook's ``parameters``
-cell; :func:`load_params` reads and checks it, :class:`RunPaths` turns its relative paths
+cell; :func:`load_params` reads it and validates it once against the typed schema
+:class:`msht.params_schema.ParamsSchema` (pydantic), :class:`RunPaths` turns its relative paths
 into absolute ones under the project root.
 """
 
@@ -77,36 +78,39 @@ class Params:
 
 
 def load_params(path: str | Path) -> Params:
-    """Read and check a params YAML file; raise :class:`ParamsError` naming the file and key."""
+    """Read a params YAML file and validate it against :class:`ParamsSchema`, once, before
+    anything runs; raise :class:`ParamsError` with one line naming the file, the key and the value."""
     path = Path(path)
     if not path.is_absolute():
         path = project_root() / path
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ParamsError(f"params file not found: {path}") from exc
+    except FileNotFoundError:
+        raise ParamsError(f"params file not found: {path}") from None
+    except OSError as exc:
+        raise ParamsError(f"params file {path}: cannot read it: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
-        raise ParamsError(f"params file {path} is not valid YAML: {exc}") from exc
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ParamsError(f"params file {path} is not valid YAML{line}: {problem}") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"params file {path} must hold a mapping of keys to values")
-    expected = {f.name: f.type for f in fields(Params)}
-    missing = sorted(set(expected) - set(raw))
-    unknown = sorted(set(raw) - set(expected))
-    if missing or unknown:
-        raise ParamsError(f"params file {path}: missing keys {missing}, unknown keys {unknown}")
-    casts = {"int": int, "float": float, "str": str, "bool": bool}
-    values: dict[str, Any] = {}
-    for name, typ in expected.items():
-        value = raw[name]
-        want = casts[str(typ)]
-        if want is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if want is str and not isinstance(value, str):
-            value = str(value)
-        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
-            raise ParamsError(f"params file {path}: key {name!r} must be {typ}, got {value!r}")
-        values[name] = value
-    return Params(**values)
+    return validate_params(raw, source=f"params file {path}")
+
+
+def validate_params(raw: dict[str, Any], *, source: str = "params", root: Path | None = None) -> Params:
+    """Validate a mapping of run parameters against :class:`ParamsSchema` and return
+    :class:`Params`; raise :class:`ParamsError` (one line: ``source``, key and value)."""
+    from pydantic import ValidationError
+
+    from msht.params_schema import ParamsSchema, describe_errors
+
+    try:
+        model = ParamsSchema.model_validate(raw, context={"root": root})
+    except ValidationError as exc:
+        raise ParamsError(f"{source}: {describe_errors(exc, raw)}") from None
+    return Params(**model.model_dump())
 
 
 @dataclass(frozen=True)
@@ -157,4 +161,4 @@ def params_from(namespace: dict[str, Any]) -> Params:
     missing = [n for n in PARAM_NAMES if n not in namespace]
     if missing:
         raise ParamsError(f"the notebook's parameters cell lacks {missing}")
-    return Params(**{n: namespace[n] for n in PARAM_NAMES})
+    return validate_params({n: namespace[n] for n in PARAM_NAMES}, source="the notebook's parameters")

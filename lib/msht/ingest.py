@@ -27,12 +27,18 @@ What is accepted, and how
   an error (``police_records`` and ``offenders`` may be empty: a force may record no offender).
   Blank lines are skipped; a record with fewer fields than the header is padded with blanks and
   noted; one with more fields is an error unless the extra fields are empty.
-* **Values**: a cell of only white space is empty. Identifier fields (``kind: id``) lose
-  surrounding white space and invisible characters, and an identifier written as a number
-  (``0012345``, ``12345.0``) is normalised to its digits without leading zeros, so that an
-  extract saved through Excel, which drops them, still matches the others (both counted). An
-  identifier in scientific notation (``1.23457E+11``) has lost digits: an error. Ages outside
-  0-110 are counted here and coded unknown by the cleaning.
+* **Values**: a cell of only white space is empty. Identifier fields (``kind: id``) lose every
+  format character (Unicode Cf: zero-width spaces, BOMs, soft hyphens, wherever they are), are
+  NFKC-folded (:mod:`msht.plaintext`) and lose surrounding white space; an identifier written as
+  a number (``0012345``, ``12345.0``) is normalised to its digits without leading zeros, so
+  that an extract saved through Excel, which drops them, still matches the others (all
+  counted). A missing-value marker (``NULL``, ``N/K``, ``Not Stated``... the dictionary's one
+  ``missing_markers`` list) in an identifier is a blank identifier: counted, and an error in a
+  field that must have a value. Identifiers Excel has damaged are errors naming file, (sheet,)
+  column, row and value: scientific notation (``1.23457E+11``), text shaped like a date Excel
+  made of an ID (``01-Feb``), and in an XLSX a numeric cell of 10^15 or more (Excel keeps 15
+  significant digits: two IDs may have become one), a number with a fraction, a date or a
+  TRUE/FALSE cell. Ages outside 0-110 are counted here and coded unknown by the cleaning.
 """
 
 from __future__ import annotations
@@ -41,7 +47,6 @@ import csv
 import hashlib
 import io
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import lru_cache
@@ -53,6 +58,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import yaml
+
+from msht.plaintext import plain, plain_series
 
 #: Column added to every extract: the record's row number in the source file (header = 1).
 SOURCE_ROW = "source_row"
@@ -105,10 +112,9 @@ def extract_fields(name: str) -> dict[str, dict[str, Any]]:
 
 
 def normalise_header(text: object) -> str:
-    """A header as a field name: NFKC, casefold, invisible characters dropped, every run of
+    """A header as a field name: format characters (Cf) dropped, NFKC, casefold, every run of
     characters other than letters and digits -> ``_``, no ``_`` at either end."""
-    s = unicodedata.normalize("NFKC", str(text)).casefold()
-    s = s.translate({ord(c): None for c in _INVISIBLE})
+    s = plain(str(text)).casefold()
     s = re.sub(r"[^0-9a-z]+", "_", s)
     return s.strip("_")
 
@@ -329,7 +335,62 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _read_xlsx(path: Path, name: str | None, notes: Notes) -> Records:
+#: Largest magnitude of a number Excel stores exactly as a whole identifier (15 significant digits).
+EXCEL_EXACT_DIGITS_LIMIT = 10**15
+
+
+def _suspect_cell(value: object) -> str | None:
+    """Why a typed XLSX cell cannot be an identifier (``None`` when it can): a number of 10^15 or
+    more (Excel keeps 15 significant digits, so digits are lost), a number with a fraction, a
+    date or time, or TRUE/FALSE."""
+    if isinstance(value, bool):
+        return "is TRUE/FALSE, not an identifier"
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not value.is_integer():
+            return "is a number with a fraction, not an identifier (Excel may have rounded or reformatted it)"
+        if abs(value) >= EXCEL_EXACT_DIGITS_LIMIT:
+            return ("is a number of 16 digits or more: Excel keeps only 15 significant digits, so the identifier "
+                    "has lost digits and two different IDs may now be the same")
+        return None
+    if isinstance(value, datetime | date | time):
+        return "is a date, not an identifier (Excel turns identifiers such as 1-2 into dates)"
+    return None
+
+
+#: Typed XLSX cells that cannot be identifiers: (spreadsheet row, column index) -> (why, cell text).
+SuspectCells = dict[tuple[int, int], tuple[str, str]]
+
+
+def _number_text(value: float | int) -> str:
+    """A number as Excel shows it in full (no exponent): ``1234567890123450``, ``12345.5``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value) if isinstance(value, int) else repr(value)
+
+
+def _check_xlsx_ids(path: Path, sheet: str, frame: pd.DataFrame, name: str, suspects: SuspectCells) -> None:
+    """Raise :class:`ExtractError` for the first typed cell of an identifier column that cannot be
+    an identifier (file, sheet, column, row and value)."""
+    if not suspects:
+        return
+    columns = frame.attrs.get("source_columns", [])
+    fields = [c for c in frame.columns if c != SOURCE_ROW]
+    by_index = {j: f for j, f in zip(columns, fields)}
+    ids = set(id_fields(name))
+    rows = set(frame[SOURCE_ROW].tolist())
+    for (row, j), (why, text) in sorted(suspects.items()):
+        col = by_index.get(j)
+        if col in ids and row in rows:
+            raise ExtractError(
+                f"{path}: sheet {sheet!r}, column '{col}', row {row}: value {show_value(text)} {why}: "
+                "re-export the column formatted as text"
+            )
+
+
+def _read_xlsx(path: Path, name: str | None, notes: Notes, suspects: SuspectCells | None = None,
+               sheet_title: list[str] | None = None) -> Records:
+    """Read the extract's sheet as text records. ``suspects`` (if given) receives the typed
+    cells that cannot be identifiers (see :func:`_suspect_cell`), ``sheet_title`` the sheet read."""
     from openpyxl import load_workbook
 
     try:
@@ -346,7 +407,15 @@ def _read_xlsx(path: Path, name: str | None, notes: Notes) -> Records:
         sheet = named[0] if named else visible[0]
         records: Records = []
         for row, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            records.append((row, [_cell_text(v) for v in values]))
+            texts = [_cell_text(v) for v in values]
+            if suspects is not None:
+                for j, v in enumerate(values):
+                    why = None if v is None or isinstance(v, str) else _suspect_cell(v)
+                    if why:
+                        suspects[(row, j)] = (why, texts[j] if not isinstance(v, int | float) else _number_text(v))
+            records.append((row, texts))
+        if sheet_title is not None:
+            sheet_title.append(sheet.title)
         if len(wb.worksheets) > 1:
             why = "named like the extract" if named else "the first sheet"
             titles = ", ".join(repr(ws.title) for ws in wb.worksheets)
@@ -469,6 +538,7 @@ def _finish_frame(
     blanks = blanks[keep]
     blanks.columns = names
     frame.attrs["raw_header"] = [raw_header[j] for j in keep]
+    frame.attrs["source_columns"] = list(keep)
     if len(frame):
         frame = frame.mask(blanks, pd.NA)
     frame.insert(0, SOURCE_ROW, source_rows)
@@ -494,10 +564,12 @@ def read_raw(path: Path, name: str | None = None) -> pd.DataFrame:
     kind = "xlsx" if path.suffix.lower() == ".xlsx" else _sniff_format(path, data)
     delimiter = ","
     frame = None
+    suspects: SuspectCells = {}
+    sheet_title: list[str] = []
     if kind == "xlsx":
         if path.suffix.lower() != ".xlsx":
             notes.append((f"the file is an XLSX workbook named {path.suffix}: read as XLSX", 0))
-        records = _read_xlsx(path, name, notes)
+        records = _read_xlsx(path, name, notes, suspects, sheet_title)
     else:
         text = _decode(path, data, kind)
         delimiter = _sniff_delimiter(text)
@@ -508,6 +580,8 @@ def read_raw(path: Path, name: str | None = None) -> pd.DataFrame:
             records = _parse_csv(path, text, delimiter)
     if frame is None:
         frame = _frame(path, name, records, delimiter, notes)
+    if kind == "xlsx" and name:
+        _check_xlsx_ids(path, sheet_title[0] if sheet_title else "?", frame, name, suspects)
     rows = len(frame)
     frame.attrs["notes"] = [(problem, n if n else rows) for problem, n in notes]
     return frame
@@ -520,8 +594,10 @@ def read_raw(path: Path, name: str | None = None) -> pd.DataFrame:
 
 def _normalise_distinct(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """The identifier normalisation of distinct values ``text`` (``string`` dtype): canonical
-    values (``string``), whether white space was stripped, whether a numeric ID was rewritten."""
-    stripped = text.str.strip(" \t\r\n\u00a0" + _INVISIBLE).str.strip()
+    values (``string``), whether white space or format characters were removed, whether a
+    numeric ID was rewritten. Format characters (Unicode Cf) are removed wherever they are and
+    compatibility forms folded (NFKC: :func:`msht.plaintext.plain`), then white space stripped."""
+    stripped = plain_series(text).str.strip(" \t\r\n\u00a0" + _INVISIBLE).str.strip()
     was_stripped = (stripped != text).fillna(False).astype(bool)
     numeric = stripped.str.fullmatch(_NUMERIC_ID).fillna(False).astype(bool)
     canon = stripped.copy()
@@ -626,20 +702,110 @@ def normalise_ids(values: pd.Series) -> tuple[pd.Series, int, int]:
     return out, n_stripped, n_numeric
 
 
+#: Identifier text that Excel made of a date or a number typed into a General-format cell
+#: ("1-2" -> "01-Feb", "3/4" -> "03/04/2024"): an identifier that looks like a date has lost
+#: what it was. Read with ``re`` and with pyarrow (RE2): keep to their common syntax.
+DATE_LIKE_ID = (
+    r"(?i)^(?:"
+    r"\d{1,2}[-/ ](?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*(?:[-/ ]\d{2,4})?"
+    r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*[-/ ]\d{2,4}"
+    r"|\d{1,2}/\d{1,2}/\d{2,4}(?: \d{1,2}:\d{2}(?::\d{2})?)?"
+    r"|\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?"
+    r")$"
+)
+#: Longest missing-value marker looked for among identifiers (longer values are real IDs).
+_MARKER_MAX_CHARS = 40
+
+
+def _distinct_canonical(values: pd.Series, codes: np.ndarray, n_distinct: int) -> np.ndarray:
+    """The canonical value of each distinct code (the value of its first row), as objects."""
+    first = np.full(n_distinct, -1, dtype=np.intp)
+    rows = np.flatnonzero(codes >= 0)
+    first[codes[rows][::-1]] = rows[::-1]
+    out = np.empty(n_distinct, dtype=object)
+    out[:] = pd.NA
+    have = first >= 0
+    out[have] = values.to_numpy(dtype=object)[first[have]]
+    return out
+
+
+def id_suspects(canonical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For distinct canonical identifiers (objects; ``<NA>`` for missing): whether each is a
+    missing-value marker (``NULL``, ``N/K``, ``Unknown``, ``-``... the dictionary's
+    ``missing_markers``, compared after :func:`msht.coding.normalise_text`) and whether it looks
+    like a date Excel made of an identifier (:data:`DATE_LIKE_ID`). Two boolean arrays.
+
+    Only short values with no ASCII digit can be markers, so the markers are looked for among
+    those alone; the date shapes are matched with pyarrow (the values are all text here).
+    """
+    from msht import coding
+
+    n = len(canonical)
+    marker = np.zeros(n, dtype=bool)
+    datey = np.zeros(n, dtype=bool)
+    if not n:
+        return marker, datey
+    import pyarrow as pa_
+    import pyarrow.compute as pc
+
+    arr = pa_.array(canonical, type=pa_.large_string(), from_pandas=True)
+    candidate = pc.and_(
+        pc.less_equal(pc.utf8_length(arr), _MARKER_MAX_CHARS), pc.invert(pc.match_substring_regex(arr, "[0-9]"))
+    )
+    idx = np.flatnonzero(pc.fill_null(candidate, False).to_numpy(zero_copy_only=False))
+    if len(idx):
+        text = pd.Series(canonical[idx], dtype="string")
+        marker[idx] = (coding.normalise_text(text).isna() & text.notna()).to_numpy(dtype=bool)
+    datey[:] = pc.fill_null(pc.match_substring_regex(arr, DATE_LIKE_ID), False).to_numpy(zero_copy_only=False)
+    return marker, datey
+
+
+def _first_row(frame: pd.DataFrame, values: pd.Series, codes: np.ndarray, flags: np.ndarray) -> tuple[int, object]:
+    """The spreadsheet row and the value of the first row whose distinct code is flagged."""
+    hits = np.flatnonzero((codes >= 0) & flags[np.where(codes >= 0, codes, 0)])
+    i = values.index[hits[0]]
+    return int(frame.at[i, SOURCE_ROW]), values[i]
+
+
 def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path) -> Notes:
+    """Normalise the identifier fields of ``frame`` in place (see the module docstring).
+
+    A missing-value marker becomes blank: counted in a note where the field may be blank (the
+    case entry then has no victim ID), an error naming row and value where it may not. An
+    identifier Excel has damaged (scientific notation, a date) is an error.
+    """
     notes: Notes = []
+    fields = extract_fields(name)
     for col in id_fields(name):
         if col not in frame.columns:
             continue
-        values, n_stripped, n_numeric, codes, sci_u = _normalise_ids_coded(frame[col])
+        raw = frame[col]
+        values, n_stripped, n_numeric, codes, sci_u = _normalise_ids_coded(raw)
         if sci_u.any():
-            hits = np.flatnonzero((codes >= 0) & sci_u[np.where(codes >= 0, codes, 0)])
-            i = values.index[hits[0]]
+            row, value = _first_row(frame, values, codes, sci_u)
             raise ExtractError(
-                f"{path}: column '{col}', row {frame.at[i, SOURCE_ROW]}: value {show_value(values[i])} is an "
+                f"{path}: column '{col}', row {row}: value {show_value(value)} is an "
                 "identifier in scientific notation (Excel shortened a long number and its digits are lost): "
                 "re-export the column formatted as text"
             )
+        marker_u, datey_u = id_suspects(_distinct_canonical(values, codes, len(sci_u)))
+        if datey_u.any():
+            row, value = _first_row(frame, values, codes, datey_u)
+            raise ExtractError(
+                f"{path}: column '{col}', row {row}: value {show_value(value)} looks like a date, not an "
+                "identifier (Excel turns identifiers such as 1-2 into dates): re-export the column formatted as text"
+            )
+        if marker_u.any():
+            if not fields[col]["nullable"]:
+                row, value = _first_row(frame, raw, codes, marker_u)
+                raise ExtractError(
+                    f"{path}: column '{col}', row {row}: value {show_value(value)} is a missing-value marker, "
+                    "but the column must have a value in every row"
+                )
+            is_marker = (codes >= 0) & marker_u[np.where(codes >= 0, codes, 0)]
+            shown = sorted({str(v) for v in values[is_marker].unique()})[:5]
+            values = values.mask(is_marker, pd.NA)
+            notes.append((f"'{col}': missing-value marker ({', '.join(shown)}) read as blank", int(is_marker.sum())))
         frame[col] = values
         if n_stripped:
             notes.append((f"'{col}': spaces or invisible characters around the identifier removed", n_stripped))
@@ -744,7 +910,9 @@ def read_extract(raw_dir: Path, name: str) -> Extract:
     frame = validate(frame, name, path)
     notes += _age_notes(frame)
     if frame.empty:
-        notes.append(("the extract has no records", 0))
+        from msht.vocab import empty_extract_note
+
+        notes.append((empty_extract_note(name), 0))
     frame.attrs = {}
     return Extract(name=name, path=path, sha256=sha256_of(path), frame=frame, notes=tuple(notes))
 
@@ -768,7 +936,8 @@ def input_warnings(extracts: dict[str, Extract], *, period_end: str | None = Non
     ``problems.csv``; ``n`` is the number of rows concerned, all of the file's rows for a
     file-level note). With ``period_end``, also dates of birth after the end of the period.
 
-    Notes name columns and sheets, never values, so they can be published.
+    Notes name columns and sheets, never values (but the missing-value markers of the data
+    dictionary, which identify no one), so they can be published.
     """
     rows = [{"extract": e.name, "problem": problem, "n": int(n)} for e in extracts.values() for problem, n in e.notes]
     if period_end is not None:

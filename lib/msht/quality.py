@@ -9,7 +9,8 @@ Three tidy results files:
   each code, unknown codes included (an unrecognised value is never dropped: it is coded
   ``unknown`` and counted here). Spellings seen fewer than ``min_count`` times are pooled as
   ``(N other spellings)`` so that no rare free-text value, which could identify a person, leaves
-  the pipeline.
+  the pipeline. Invisible characters are shown escaped (``Female<U+200B>``,
+  :func:`msht.plaintext.show_invisible`), so that two spellings that look alike can be told apart.
 * ``problems.csv`` - ``extract, problem, n``: duplicates, conflicts, updates entered as new rows
   and unmatched IDs found by the cleaning, read off its row statuses.
 """
@@ -20,6 +21,7 @@ import pandas as pd
 
 from msht import clean, coding
 from msht.ingest import SOURCE_ROW
+from msht.plaintext import show_invisible
 
 #: Coded fields whose raw spellings are reported: extract -> field -> coding function.
 CODED_FIELDS = {
@@ -77,7 +79,7 @@ def spellings(frames: dict[str, pd.DataFrame], min_count: int = 5) -> pd.DataFra
         for field, coder in fields.items():
             raw = frame[field]
             report = coding.mapping_report(raw, coder(raw), field)
-            report["raw_value"] = report["raw_value"].fillna("(blank)")
+            report["raw_value"] = report["raw_value"].map(show_invisible, na_action="ignore").fillna("(blank)")
             rare = report["n"] < min_count
             pooled = (
                 report[rare].groupby("code", as_index=False)
@@ -86,8 +88,13 @@ def spellings(frames: dict[str, pd.DataFrame], min_count: int = 5) -> pd.DataFra
                 .drop(columns="k")
             )
             kept = [f for f in (report[~rare], pooled) if len(f)]
+            if not kept:  # a header-only extract: no spelling to report
+                continue
             block = pd.concat(kept, ignore_index=True).assign(extract=extract)
             parts.append(block)
+    columns = ["extract", "field", "code", "raw_value", "n"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
     out = pd.concat(parts, ignore_index=True)
     return out[["extract", "field", "code", "raw_value", "n"]].sort_values(
         ["extract", "field", "code", "n"], ascending=[True, True, True, False], kind="stable"

@@ -254,6 +254,24 @@ APPENDIX4_BLOCKS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     ),
 }
 
+#: Extracts that may be header-only (``may_be_empty`` in the data dictionary): what they hold,
+#: and the Appendix 4 factors that cannot be tested without them (their levels then have no case).
+EMPTY_EXTRACT_TESTS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    "police_records": ("police-record entries", ("police_entries", "more_perp_than_victim")),
+    "offenders": ("offender entries", ("recorded_offender", *APPENDIX4_BLOCKS["offender"][1])),
+}
+
+
+def empty_extract_note(extract: str) -> str:
+    """The plain statement for a header-only extract: what there was none of, and which tests of
+    the three outcomes could therefore not be run (``problems.csv`` and the report)."""
+    what, factors = EMPTY_EXTRACT_TESTS.get(extract, (f"{extract} records", ()))
+    if not factors:
+        return f"the extract has no records: there were no {what}"
+    return (f"the extract has no records: there were no {what}, so the tests of {', '.join(factors)} "
+            "against engagement, offered and accepted could not be run")
+
+
 #: How Tables 2-4 name each outcome: "The prevalence of <phrase> was higher amongst:".
 OUTCOME_PHRASES: Final[dict[str, str]] = {
     "offered": "being offered support",

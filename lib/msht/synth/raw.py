@@ -31,6 +31,8 @@ WRITE_STEPS = ("cases", "victims", "police-record entries", "offenders", "files"
 
 #: Ways the force's systems write a missing value.
 MISSING_MARKERS = ("", "N/K", "Not known", "Unknown", "NK")
+#: Ways the force's systems write a missing identifier (issue 14: all of them mean "no ID").
+ID_MARKERS = ("NULL", "Not Stated", "N/K", "Unknown", "n/a", "-")
 #: Ways a free-text field is left blank ("Unknown" in a free-text exploitation field means
 #: *undefined* exploitation, a recorded category, so it is not used for "not recorded").
 BLANK_MARKERS = ("", "N/A", "-")
@@ -117,6 +119,11 @@ class ProblemRates:
     unmatched_offender: float = 0.03  # per offender row: an extra offender row on an unknown occurrence
     missing_marker: float = 1.0  # share of missing values written as a marker rather than blank
     spelling_variants: bool = True  # write codes in several spellings, cases and spacing
+    # Field kinds of issue 14, drawn from their own random stream (seed, 14) so that the rest of
+    # the extracts, and every result, are those of the clean twin:
+    id_marker: float = 0.5  # share of missing victim IDs written as a marker (NULL, N/K, ...)
+    invisible: float = 0.03  # share of values given a format character (U+200B, U+FEFF, U+2060, U+00AD); UTF-8 files only
+    official_spelling: float = 0.15  # share of nationalities written as in the UK government's list
 
 
 def _spell(rng: np.random.Generator, codes: pd.Series, table: dict[str, tuple[str, ...]], vary: bool) -> np.ndarray:
@@ -377,10 +384,13 @@ def _write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRat
             "nationality": _nationality_text(rng, vrec["nationality"], vary),
         }
     )
-    case_out.to_csv(out_dir / "cases.csv", index=False, encoding="utf-8-sig")
-    victim_out.to_csv(out_dir / "victims.csv", index=False, encoding="cp1252", errors="replace")
+    # the field kinds go into the files only: the ground truth keeps the plain keys
+    case_file, victim_file, offender_file = case_out.copy(), victim_out.copy(), offenders.copy()
+    _field_kinds(np.random.default_rng([seed, 14]), rates, case_file, victim_file, offender_file)
+    case_file.to_csv(out_dir / "cases.csv", index=False, encoding="utf-8-sig")
+    victim_file.to_csv(out_dir / "victims.csv", index=False, encoding="cp1252", errors="replace")
     records.drop(columns="defect").to_csv(out_dir / "police_records.csv", index=False, encoding="utf-8")
-    offenders.drop(columns="defect").to_csv(out_dir / "offenders.csv", index=False, encoding="utf-8")
+    offender_file.drop(columns="defect").to_csv(out_dir / "offenders.csv", index=False, encoding="utf-8")
 
     truth = pd.concat(
         [
@@ -402,6 +412,72 @@ def _write_extracts(pop: Population, out_dir: Path, seed: int, rates: ProblemRat
     }
     (out_dir / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return truth
+
+
+#: Format characters the twin hides in values (issue 14): zero-width space, BOM, word joiner.
+INVISIBLE = ("\u200b", "\ufeff", "\u2060")
+#: The soft hyphen, hidden inside a word (``Viet\u00adnam``).
+SOFT_HYPHEN = "\u00ad"
+
+
+def _official_spellings() -> dict[str, tuple[str, ...]]:
+    """Canonical country -> its spellings in the UK government's list of nationalities
+    (``msht/data/govuk_nationalities.csv``), ASCII only (victims.csv is Windows-1252)."""
+    from msht import coding
+
+    table = coding._read_data_csv("govuk_nationalities.csv")
+    table = table[table["nationality"].map(str.isascii)]
+    return {c: tuple(sorted(g["nationality"])) for c, g in table.groupby("country")}
+
+
+def _hide(rng: np.random.Generator, values: pd.Series, share: float) -> pd.Series:
+    """Give a ``share`` of the non-blank values a format character: at the end, at the start, or
+    (the soft hyphen) inside the value."""
+    out = values.astype(object).copy()
+    text = out.astype(str)
+    pick = (rng.random(len(out)) < share) & out.notna().to_numpy() & (text.str.len() > 1).to_numpy()
+    idx = np.flatnonzero(pick)
+    if not len(idx):
+        return out
+    how = rng.integers(0, 4, len(idx))
+    chars = np.asarray(INVISIBLE, dtype=object)[rng.integers(0, len(INVISIBLE), len(idx))]
+    for k, i in enumerate(idx):
+        v = text.iloc[i]
+        if how[k] == 0:
+            out.iloc[i] = v + chars[k]
+        elif how[k] == 1:
+            out.iloc[i] = chars[k] + v
+        elif how[k] == 2:
+            out.iloc[i] = v[:1] + chars[k] + v[1:] if not v[:2].strip().isdigit() else v + chars[k]
+        else:
+            mid = len(v) // 2
+            out.iloc[i] = v[:mid] + SOFT_HYPHEN + v[mid:] if v[mid - 1 : mid + 1].isalpha() else v + chars[k]
+    return out
+
+
+def _field_kinds(rng: np.random.Generator, rates: ProblemRates, cases: pd.DataFrame, victims: pd.DataFrame,
+                 offenders: pd.DataFrame) -> None:
+    """Inject the field kinds of issue 14 in place, none of which may change a result: missing
+    victim IDs written as markers (``NULL``, ``N/K``...), format characters hidden in coded
+    values and identifiers of the UTF-8 files, and nationalities written as in the UK
+    government's list (``Cymro``, ``Citizen of Bosnia and Herzegovina``)."""
+    blank_id = cases["victim_person_id"].isna().to_numpy()
+    write = blank_id & (rng.random(len(cases)) < rates.id_marker)
+    cases.loc[write, "victim_person_id"] = np.asarray(ID_MARKERS, dtype=object)[rng.integers(0, len(ID_MARKERS), int(write.sum()))]
+    for col in ("offence_outcome", "county_lines", "support_offered", "referral_form"):
+        cases[col] = _hide(rng, cases[col], rates.invisible)
+    for col in ("sex", "nationality", "ethnicity"):
+        offenders[col] = _hide(rng, offenders[col], rates.invisible)
+    offenders["occurrence_number"] = _hide(rng, offenders["occurrence_number"], rates.invisible)
+    official = _official_spellings()
+    for frame in (victims, offenders):
+        nat = frame["nationality"].astype(object)
+        single = nat.isin(list(official)).to_numpy() & (rng.random(len(nat)) < rates.official_spelling)
+        idx = np.flatnonzero(single)
+        draws = rng.random(len(idx))
+        for k, i in enumerate(idx):
+            choices = official[nat.iloc[i]]
+            frame.iloc[i, frame.columns.get_loc("nationality")] = choices[int(draws[k] * len(choices))]
 
 
 def _nationality_text(rng: np.random.Generator, values: pd.Series, vary: bool) -> np.ndarray:

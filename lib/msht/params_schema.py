@@ -1,0 +1,176 @@
+"""The typed schema of a run's params file (pydantic), checked once before anything runs.
+
+Every key of ``params/default.yaml`` is required, and no other key is accepted (a typo such as
+``min_cel_count`` is refused, with the nearest known key suggested). Values:
+
+============================  =====================================================================
+key                           accepted
+============================  =====================================================================
+``run_name``                  letters, digits, ``_ . -`` (it names folders)
+``synthetic``                 ``true`` / ``false``
+``force_name``                non-blank text
+``report_title``              non-blank text
+``authors``                   text, ``;``-separated; blank means none (default ``""``)
+``funder``                    text; blank means no funder line (default ``""``)
+``raw_dir``                   a folder; it must exist when ``synthetic`` is false
+``processed_dir``             non-blank folder path (created by the run)
+``results_dir``               non-blank folder path (created by the run)
+``report_dir``                non-blank folder path (created by the run)
+``seed``                      a whole number >= 0
+``scale``                     a whole number >= 1
+``period_start``              an ISO date ``YYYY-MM-DD`` (quoted or not), a real calendar date
+``period_end``                an ISO date, not before ``period_start``
+``outlier_min_entries``       a whole number >= 0
+``min_cell_count``            a whole number >= 0
+``alpha``                     a number strictly between 0 and 1
+``internal_agency_names``     non-blank text, ``;``-separated words
+============================  =====================================================================
+
+Only ISO dates are accepted: ``01/04/2018`` could be 1 April or 4 January, so it is refused
+rather than guessed. Relative paths are resolved against the project root.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, ValidationError, ValidationInfo, \
+    field_validator, model_validator
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _blank_is_empty_text(value: Any) -> Any:
+    """A blank value (YAML ``key:`` with nothing after it) of an optional text key -> ``""``."""
+    return "" if value is None else value
+
+
+def _iso_date(value: Any) -> Any:
+    """An ISO date as text: YAML reads an unquoted ``2018-01-01`` as a date; keep it as text."""
+    if isinstance(value, datetime):
+        raise ValueError("must be a date without a time (YYYY-MM-DD)")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        text = value.strip()
+        if not _ISO_DATE.match(text):
+            raise ValueError("is not an ISO date: write it as YYYY-MM-DD (e.g. 2018-04-01 for 1 April 2018)")
+        try:
+            date.fromisoformat(text)
+        except ValueError:
+            raise ValueError("is not a real calendar date") from None
+        return text
+    return value
+
+
+def _non_blank(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("is blank: give a value")
+    return value
+
+
+NonBlank = Annotated[str, BeforeValidator(_non_blank)]
+OptionalText = Annotated[str, BeforeValidator(_blank_is_empty_text)]
+IsoDate = Annotated[str, BeforeValidator(_iso_date)]
+
+
+class ParamsSchema(BaseModel):
+    """A run's parameters as the params file must give them (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    run_name: Annotated[NonBlank, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    synthetic: StrictBool
+    force_name: NonBlank
+    report_title: NonBlank
+    authors: OptionalText
+    funder: OptionalText
+    raw_dir: NonBlank
+    processed_dir: NonBlank
+    results_dir: NonBlank
+    report_dir: NonBlank
+    seed: Annotated[StrictInt, Field(ge=0)]
+    scale: Annotated[StrictInt, Field(ge=1)]
+    period_start: IsoDate
+    period_end: IsoDate
+    outlier_min_entries: Annotated[StrictInt, Field(ge=0)]
+    min_cell_count: Annotated[StrictInt, Field(ge=0)]
+    alpha: Annotated[float, Field(gt=0, lt=1)]
+    internal_agency_names: NonBlank
+
+    @field_validator("alpha", mode="before")
+    @classmethod
+    def _alpha_is_a_number(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number strictly between 0 and 1")
+        return value
+
+    @model_validator(mode="after")
+    def _period_and_paths(self, info: ValidationInfo) -> ParamsSchema:
+        if self.period_start > self.period_end:
+            raise ValueError(f"period_start {self.period_start!r} is after period_end {self.period_end!r}")
+        if not self.synthetic:
+            from msht.config import project_root
+
+            root = (info.context or {}).get("root") or project_root()
+            raw = Path(self.raw_dir)
+            raw = raw if raw.is_absolute() else Path(root) / raw
+            if not raw.is_dir():
+                raise ValueError(f"raw_dir {self.raw_dir!r} is not a folder (synthetic is false, so the extracts must be there)")
+        return self
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "..."
+
+
+def describe_errors(exc: ValidationError, raw: dict[str, Any]) -> str:
+    """The schema's complaints as one line: ``key 'k': value 'v' <what is wrong>`` joined by ``; ``."""
+    known = list(ParamsSchema.model_fields)
+    parts: list[str] = []
+    missing: list[str] = []
+    unknown: list[str] = []
+    for err in exc.errors(include_url=False):
+        loc = err.get("loc") or ()
+        key = str(loc[0]) if loc else ""
+        kind = err.get("type", "")
+        msg = str(err.get("msg", "")).removeprefix("Value error, ")
+        if kind == "missing":
+            missing.append(key)
+        elif kind == "extra_forbidden":
+            near = difflib.get_close_matches(key, known, n=1)
+            unknown.append(f"{key!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+        elif not key:
+            parts.append(msg)
+        else:
+            value = raw.get(key, err.get("input"))
+            if value is None:
+                parts.append(f"key {key!r} is blank: give a value")
+            else:
+                parts.append(f"key {key!r}: value {_shown(value)} {_reword(kind, msg)}")
+    if unknown:
+        parts.insert(0, "unknown keys [" + ", ".join(unknown) + "] (a typo is never ignored)")
+    if missing:
+        parts.insert(0, f"missing keys {missing}")
+    return "; ".join(parts)
+
+
+def _reword(kind: str, msg: str) -> str:
+    """Pydantic's message as the end of a sentence about a value."""
+    words = {
+        "bool_type": "must be true or false",
+        "int_type": "must be a whole number",
+        "string_type": "must be text",
+        "float_type": "must be a number",
+        "string_pattern_mismatch": "may hold only letters, digits, '_', '.' and '-'",
+    }
+    if kind in words:
+        return words[kind]
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        return "must be " + msg.removeprefix("Input should be ")
+    return msg[0].lower() + msg[1:] if msg and not msg.startswith(("is ", "must ")) else msg
