@@ -73,8 +73,9 @@ VS_PUBLISHED_COLUMNS: Final[tuple[str, ...]] = CONTRACT["association_vs_publishe
 APPENDIX4_NOTE: Final[str] = (
     "% (n): share (number) of the level's units with the outcome. Positive engagement excludes cases whose "
     "engagement was unknown, ongoing or no crime; accepted support is among those offered. χ²: Yates-corrected for "
-    "two levels, Pearson for three (the seed's convention). †: an expected count below 5 (Fisher's exact test in the "
-    "extras table). n/c: not computable (reason in the summary)."
+    "two levels, Pearson for three (the seed's convention). †: an expected count below 5 (Fisher's exact test is "
+    "among the tests beyond the published ones). n/c: not computable (the reason is given with the summary of the "
+    "association tests)."
 )
 OFFENDER_UNIT_NOTE: Final[str] = (
     "Offender factors are counted on case-offender pairs: a case with several offenders counts once per offender."

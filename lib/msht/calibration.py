@@ -30,9 +30,9 @@ COLUMNS = ("source", "variable", "level", "subgroup", "measure", "published", "r
 #: Published figures that contradict Appendix 4's denominators, so the twin follows Appendix 4
 #: instead (lib/msht/data/TARGETS.md): (source, variable, level) -> reason. Reported, not targets.
 CONFLICTS: dict[tuple[str, str, str], str] = {
-    ("Appendix 2", "county_lines", "yes"): "conflict: Appendix 2 swaps the county-lines labels (TARGETS.md D2)",
-    ("Appendix 2", "county_lines", "no"): "conflict: Appendix 2 swaps the county-lines labels (TARGETS.md D2)",
-    ("Section 3.3", "offenders_per_case", "one"): "conflict: 426 cases with one offender exceed what Appendix 4 allows (TARGETS.md D6)",
+    ("Appendix 2", "county_lines", "yes"): "conflict: Appendix 2 swaps the county-lines labels",
+    ("Appendix 2", "county_lines", "no"): "conflict: Appendix 2 swaps the county-lines labels",
+    ("Section 3.3", "offenders_per_case", "one"): "conflict: 426 cases with one offender exceed what Appendix 4 allows",
 }
 
 #: Variables of section 3.1 that the pipeline reports in an appendix table.

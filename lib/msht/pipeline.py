@@ -51,7 +51,7 @@ def strip_volatile(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def _swap_in(staged: Path, target: Path) -> None:
+def swap_in(staged: Path, target: Path) -> None:
     """Replace folder ``target`` by ``staged`` with two renames (the old one is then deleted)."""
     if not staged.exists():
         return
@@ -149,8 +149,8 @@ def run_notebooks(params_path: str | Path, *, root: Path | None = None, log=prin
         else:
             os.environ[STAGING_ENV] = previous
     final = RunPaths.from_params(params, root)
-    _swap_in(staging / "results", final.results_dir)
-    _swap_in(staging / "processed", final.processed_dir)
+    swap_in(staging / "results", final.results_dir)
+    swap_in(staging / "processed", final.processed_dir)
     shutil.rmtree(staging, ignore_errors=True)
     return out_dir
 

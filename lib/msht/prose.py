@@ -601,7 +601,7 @@ def seed_disagreements_text(seed: pd.DataFrame) -> str:
         return "The seed's Tables 2-4 agree with its Appendix 4 throughout, and Appendix 4 reproduces from its counts."
     head = (
         f"**The seed's own tables.** Its Tables 2-4 were checked against its Appendix 4, and Appendix 4's statistics "
-        f"against its own counts; {_a4_count(len(seed), 'disagreement')} found. The tables in this notebook are generated "
+        f"against its own counts; {_a4_count(len(seed), 'disagreement')} found. The tables of this report are generated "
         f"from the run's results, so they cannot repeat these:"
     )
     return head + "\n\n" + "\n".join(f"* {m}" for m in seed["message"])

@@ -44,7 +44,7 @@ import yaml
 from nbconvert import HTMLExporter
 
 from msht.config import Params, RunPaths, load_params, project_root
-from msht.pipeline import NOTEBOOKS, executed_dir
+from msht.pipeline import NOTEBOOKS, executed_dir, swap_in
 
 QUARTO_HINT = "install Quarto 1.7+ (https://quarto.org/docs/get-started/) or run `conda env create -f environment.yml`"
 
@@ -368,7 +368,7 @@ def reproducibility_markdown(info: Reproducibility) -> str:
         "",
         "## Parameters {.unnumbered}",
         "",
-        f"@tbl-repro-params lists the parameters of run {md_escape(info.run_name)}, as recorded in "
+        f"@tbl-repro-params lists the parameters of the run named {md_escape(info.run_name)}, as recorded in "
         f"{md_escape(info.params_source)}. Running the notebooks with these parameters on the same "
         "extracts gives the same results.",
         "",
@@ -823,18 +823,6 @@ def tidy_quarto_output(folder: Path, site: Path) -> list[str]:
     return changed
 
 
-def _swap_in(new: Path, target: Path) -> None:
-    """Replace the folder ``target`` with ``new`` (the old one is kept until the new is in place)."""
-    old = target.with_name(f"{target.name}.previous")
-    if old.exists():
-        shutil.rmtree(old)
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    if old.exists():
-        shutil.rmtree(old)
-
-
 def render_quarto(params: Params, quarto: str, root: Path | None = None, *, log=print) -> Path:
     """Render the staged project with Quarto into the run's ``report_dir``.
 
@@ -885,7 +873,7 @@ def render_quarto(params: Params, quarto: str, root: Path | None = None, *, log=
     if leaks:
         shutil.rmtree(fresh)
         raise RenderError(f"the rendered HTML names local paths ({leaks}); not published; the previous report is unchanged")
-    _swap_in(fresh, out)
+    swap_in(fresh, out)
     for warning in warnings:
         log(f"quarto: {warning[:300]}")
     return out
@@ -951,7 +939,7 @@ def render_fallback(params: Params, root: Path | None = None) -> Path:
     )
     (out / "index.html").write_text(_page(params.report_title, body), encoding="utf-8")
     postprocess_html(out)
-    _swap_in(out, final)
+    swap_in(out, final)
     return final
 
 
