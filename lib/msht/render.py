@@ -955,7 +955,7 @@ def render(params_path: str | Path, *, log=print) -> Path:
     why = f"Quarto turned off by {NO_QUARTO_ENV}" if quarto_disabled() else "Quarto not found"
     hint = f"unset {NO_QUARTO_ENV}" if quarto_disabled() else QUARTO_HINT
     log(
-        f"{why}: skipped the Quarto render (HTML/PDF); wrote the HTML fallback to "
+        f"{why}: skipped the Quarto render (HTML, PDF and Word); wrote the HTML fallback to "
         f"{params.report_dir}/index.html; to get the full report, {hint}"
     )
     return out
