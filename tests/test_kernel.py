@@ -40,3 +40,26 @@ def test_other_systems_keep_the_default_kernel(monkeypatch, tmp_path):
 def test_a_socket_folder_too_long_for_a_socket_path_keeps_the_default_kernel():
     assert pipeline.kernel_options(Path("/tmp") / ("x" * 120)) == {}
     assert pipeline.kernel_options(Path("/tmp/msht-kernel-abcdefgh")) != {}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="IPC kernels are used on POSIX only")
+def test_the_kernel_is_not_interrupted_when_it_is_shut_down(tmp_path):
+    """jupyter_client interrupts (SIGINT) before each shutdown; a kernel busy in a message
+    handler then prints "KeyboardInterrupt caught in kernel." into `msht run`'s output."""
+    import asyncio
+
+    manager = pipeline.kernel_options(tmp_path)["kernel_manager_class"]()
+    sent = []
+
+    async def record(signum):
+        sent.append(signum)
+
+    manager._async_signal_kernel = record
+    manager.kernel_spec  # noqa: B018 - loads the python3 spec (interrupt_mode "signal")
+    manager.provisioner = type("P", (), {"has_process": True})()
+    manager.shutting_down = True
+    asyncio.run(manager._async_interrupt_kernel())
+    assert sent == [], "no SIGINT while shutting down"
+    manager.shutting_down = False
+    asyncio.run(manager._async_interrupt_kernel())
+    assert len(sent) == 1, "an interrupt asked for otherwise still goes through"

@@ -88,6 +88,14 @@ def kernel_options(socket_dir: Path) -> dict:
             kwargs.setdefault("ip", str(socket_dir / "kernel"))
             super().__init__(**kwargs)
 
+        async def _async_interrupt_kernel(self) -> None:
+            # jupyter_client sends SIGINT before every shutdown request; a kernel still inside a
+            # message handler then prints "KeyboardInterrupt caught in kernel." to the terminal.
+            # Papermill shuts the kernel down once every cell has run: nothing to interrupt.
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
     return {"kernel_manager_class": UnixSocketKernelManager}
 
 
