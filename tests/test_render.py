@@ -709,3 +709,44 @@ def test_a_render_with_warnings_is_not_published_unless_allowed(fake_project, tm
     render.render_quarto(params, str(quarto), proj, log=logged.append)
     assert "tbl-doesnotexist" in (out / "index.html").read_text(encoding="utf-8")
     assert logged == ["quarto: WARNING (/quarto/filters/crossref.lua:1) Unable to resolve crossref @tbl-doesnotexist"]
+
+
+def _fake_pandoc_quarto(tmp_path: Path, section: str = "<w:sectPr><w:footnotePr /></w:sectPr>") -> Path:
+    """A stand-in for `quarto pandoc -o FILE --print-default-data-file reference.docx`."""
+    import sys
+
+    script = tmp_path / "quarto"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import sys, zipfile\n"
+        "out = sys.argv[sys.argv.index('-o') + 1]\n"
+        "with zipfile.ZipFile(out, 'w') as z:\n"
+        "    z.writestr('[Content_Types].xml', '<Types/>')\n"
+        f"    z.writestr('word/document.xml', '<w:document><w:body><w:p/>{section}</w:body></w:document>')\n",
+        encoding="utf-8")
+    script.chmod(0o755)
+    return script
+
+
+def test_the_word_reference_document_gets_an_a4_page(tmp_path):
+    import zipfile
+
+    quarto = _fake_pandoc_quarto(tmp_path, '<w:sectPr><w:pgSz w:w="12240" w:h="15840"/></w:sectPr>')
+    target = tmp_path / "reference.docx"
+    assert render.a4_reference_docx(str(quarto), target)
+    with zipfile.ZipFile(target) as z:
+        doc = z.read("word/document.xml").decode()
+        assert z.read("[Content_Types].xml") == b"<Types/>"
+    assert '<w:pgSz w:w="11906" w:h="16838" />' in doc and "12240" not in doc
+    assert not target.with_suffix(".default.docx").exists()
+    assert not render.a4_reference_docx(str(tmp_path / "no-quarto"), tmp_path / "x.docx")
+
+
+def test_the_staged_project_uses_the_reference_document(fake_project):
+    proj, params = fake_project
+    site = render.stage(params, proj)
+    render.use_reference_docx(site)
+    config = yaml.safe_load((site / "_quarto.yml").read_text(encoding="utf-8"))
+    assert config["format"]["docx"]["reference-doc"] == "reference.docx"
+    assert config["format"]["docx"]["toc"] is True, "the other Word options stay"
+    assert (site / "_quarto.yml").read_text(encoding="utf-8").startswith("# Staged by msht.render.stage()")

@@ -823,6 +823,60 @@ def tidy_quarto_output(folder: Path, site: Path) -> list[str]:
     return changed
 
 
+#: The Word file's page: A4 with 2 cm side margins, as the PDF (twentieths of a point). Pandoc's
+#: default reference document sets no page size, so Word used US Letter for the upright pages
+#: while Quarto's landscape sections are A4.
+A4_SECTION = (
+    '<w:pgSz w:w="11906" w:h="16838" />'
+    '<w:pgMar w:top="1247" w:right="1134" w:bottom="1247" w:left="1134" w:header="708" w:footer="708" w:gutter="0" />'
+)
+REFERENCE_DOCX = "reference.docx"
+
+
+def a4_reference_docx(quarto: str, target: Path) -> bool:
+    """Write Pandoc's default reference document for Word (``quarto pandoc
+    --print-default-data-file reference.docx``) to ``target`` with an A4 page
+    (:data:`A4_SECTION`); False, and nothing written, when Quarto cannot give it."""
+    import zipfile
+
+    raw = target.with_suffix(".default.docx")
+    try:
+        proc = subprocess.run([quarto, "pandoc", "-o", str(raw), "--print-default-data-file", "reference.docx"],
+                              capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    if proc.returncode != 0 or not raw.is_file():
+        return False
+    try:
+        with zipfile.ZipFile(raw) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+            for item in src.infolist():
+                data = src.read(item.filename)
+                if item.filename == "word/document.xml":
+                    text = data.decode("utf-8")
+                    text = re.sub(r"<w:pgSz\b[^>]*/>|<w:pgMar\b[^>]*/>", "", text)
+                    if "</w:sectPr>" not in text:
+                        return False
+                    data = text.replace("</w:sectPr>", A4_SECTION + "</w:sectPr>").encode("utf-8")
+                dst.writestr(item, data)
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError):
+        target.unlink(missing_ok=True)
+        return False
+    finally:
+        raw.unlink(missing_ok=True)
+    return True
+
+
+def use_reference_docx(site: Path, name: str = REFERENCE_DOCX) -> None:
+    """Point the staged ``_quarto.yml``'s Word format at the reference document ``name``."""
+    path = site / "_quarto.yml"
+    head, _, body = path.read_text(encoding="utf-8").partition("\n")
+    config = yaml.safe_load(body) or {}
+    docx = config.setdefault("format", {}).get("docx")
+    config["format"]["docx"] = {**(docx if isinstance(docx, dict) else {}), "reference-doc": name}
+    path.write_text(head + "\n" + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=1000),
+                    encoding="utf-8")
+
+
 def render_quarto(params: Params, quarto: str, root: Path | None = None, *, log=print) -> Path:
     """Render the staged project with Quarto into the run's ``report_dir``.
 
@@ -834,6 +888,8 @@ def render_quarto(params: Params, quarto: str, root: Path | None = None, *, log=
     """
     root = root or project_root()
     site = stage(params, root, renderer=f"Quarto {quarto_version(quarto)}")
+    if a4_reference_docx(quarto, site / REFERENCE_DOCX):
+        use_reference_docx(site)
     out = RunPaths.from_params(params, root).report_dir
     out.parent.mkdir(parents=True, exist_ok=True)
     fresh = out.with_name(f"{out.name}.rendering")
