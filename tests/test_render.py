@@ -480,6 +480,13 @@ def test_quarto_renders_html_pdf_and_word_offline_without_a_warning(root, execut
         assert f'id="{label}"' in article
     toc = re.search(r'<nav id="TOC".*?</nav>', article, re.S).group(0)
     assert all(f'href="#sec-appendix-{n}"' in toc for n in range(1, 8)), "every appendix is in the TOC"
+    import zipfile
+
+    with zipfile.ZipFile(out / "index.docx") as docx:
+        document = docx.read("word/document.xml").decode("utf-8")
+    sections = re.findall(r"<w:sectPr>.*?</w:sectPr>", document, re.S)
+    assert sections and all(re.search(r'<w:pgSz (?=[^>]*w:w="(11906|16838)")(?=[^>]*w:h="(16838|11906)")', sec)
+                            for sec in sections), "every Word section is A4"
     pdftotext = shutil.which("pdftotext")
     if pdftotext:
         import subprocess
