@@ -26,13 +26,9 @@ from msht.plaintext import format_characters, plain, show_invisible
 from msht.synth.raw import SPELLINGS, ProblemRates, write_extracts
 from msht.synth.sampler import sample_population
 
-ENCODING = {"cases": "utf-8-sig", "victims": "cp1252", "police_records": "utf-8", "offenders": "utf-8"}
-
-
-class Params:
-    """The three params ``clean.clean_extracts`` reads."""
-
-    period_start, period_end, force_words = "2018-01-01", "2023-12-31", ["police", "constabulary", "force"]
+# The extracts' encodings, the cleaning params, a fresh copy of ``pristine`` per test and the CSV
+# reader are shared with the hostile-input tests.
+from test_hostile_input import ENCODING, Params, base, load  # noqa: E402,F401  (base is a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -40,19 +36,6 @@ def pristine(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("field_base")
     write_extracts(sample_population(60, seed=5), folder, seed=5, rates=ProblemRates(conflict=0.05))
     return folder
-
-
-@pytest.fixture
-def base(pristine, tmp_path) -> Path:
-    folder = tmp_path / "raw"
-    folder.mkdir()
-    for name in ingest.EXTRACTS:
-        shutil.copy(pristine / f"{name}.csv", folder / f"{name}.csv")
-    return folder
-
-
-def load(folder: Path, name: str) -> pd.DataFrame:
-    return pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False, encoding=ENCODING[name])
 
 
 def save(frame: pd.DataFrame, folder: Path, name: str, encoding: str = "utf-8") -> None:

@@ -539,14 +539,27 @@ exit 1
 """
 
 
-def test_a_failed_render_says_which_format_and_why_in_one_line_and_keeps_the_previous_report(fake_project, tmp_path):
-    proj, params = fake_project
-    quarto = tmp_path / "quarto"
-    quarto.write_text(FAILING_QUARTO, encoding="utf-8")
+
+def _fake_quarto(folder: Path, script: str) -> Path:
+    """An executable stand-in for quarto in ``folder``."""
+    quarto = folder / "quarto"
+    quarto.write_text(script, encoding="utf-8")
     quarto.chmod(0o755)
+    return quarto
+
+
+def _previous_report(proj: Path, params) -> Path:
+    """The run's report_dir holding a previous report (one page); returns the folder."""
     out = proj / params.report_dir
     out.mkdir(parents=True)
     (out / "index.html").write_text("the previous report", encoding="utf-8")
+    return out
+
+
+def test_a_failed_render_says_which_format_and_why_in_one_line_and_keeps_the_previous_report(fake_project, tmp_path):
+    proj, params = fake_project
+    quarto = _fake_quarto(tmp_path, FAILING_QUARTO)
+    out = _previous_report(proj, params)
     with pytest.raises(render.RenderError) as caught:
         render.render_quarto(params, str(quarto), proj, log=lambda *_: None)
     message = str(caught.value)
@@ -700,12 +713,8 @@ exit 0
 
 def test_a_render_with_warnings_is_not_published_unless_allowed(fake_project, tmp_path, monkeypatch):
     proj, params = fake_project
-    quarto = tmp_path / "quarto"
-    quarto.write_text(WARNING_QUARTO, encoding="utf-8")
-    quarto.chmod(0o755)
-    out = proj / params.report_dir
-    out.mkdir(parents=True)
-    (out / "index.html").write_text("the previous report", encoding="utf-8")
+    quarto = _fake_quarto(tmp_path, WARNING_QUARTO)
+    out = _previous_report(proj, params)
     monkeypatch.delenv(render.ALLOW_WARNINGS_ENV, raising=False)
     with pytest.raises(render.RenderError, match="Unable to resolve crossref @tbl-doesnotexist") as caught:
         render.render_quarto(params, str(quarto), proj, log=lambda *_: None)
