@@ -10,7 +10,6 @@ reads and cleans it as the pipeline does. The right values stated in the issue a
 
 from __future__ import annotations
 
-import shutil
 import unicodedata
 from datetime import date, datetime, time
 from pathlib import Path
