@@ -136,3 +136,25 @@ def test_property_unmatched_shows_readable_text_never_a_placeholder(item, junk):
     got = coding.code_nationality(pd.Series([f"Citizen of {item[0]} {junk}", f"{junk} of {item[0]}islander"]))
     for value in got["unmatched"].dropna():
         assert "zzcountry" not in value
+
+
+POLICE_FORMS = ["{}", "Citizen of {}", "{} national", "{} citizen", "Dual {}", "{} nationality", " {} ", "{}.", "the {}"]
+
+
+def test_every_listed_spelling_in_every_police_form_codes_to_its_country():
+    """The whole cross product of the property test above (every spelling of the UK and ISO lists,
+    every form, case and with or without accents), in one vectorised call: a sample can miss a
+    combination ("Dual Citizen of Guinea-Bissau", "Dual the State of Eritrea")."""
+    import itertools
+
+    texts, want = [], []
+    for (spelling, country), form, case, accents in itertools.product(
+            SPELLINGS, POLICE_FORMS, [str.upper, str.lower, str], [False, True]):
+        if (form == "the {}" and spelling.lower().startswith("the ")) or (
+                form == "Citizen of {}" and spelling.lower().startswith("citizen of ")):
+            form = "{}"
+        texts.append(case(form.format(_no_accents(spelling) if accents else spelling)))
+        want.append(country)
+    got = coding.code_nationality(pd.Series(texts))["countries"]
+    wrong = [(t, w, g) for t, w, g in zip(texts, want, got, strict=True) if pd.isna(g) or g != w]
+    assert not wrong, wrong[:10]

@@ -360,7 +360,7 @@ def _country_key(s: pd.Series) -> pd.Series:
 _EXTRA_COUNTRY_TABLES: Final[tuple[str, ...]] = ("iso3166_names.csv", "govuk_nationalities.csv")
 #: A prefix dropped from a part that does not match as it stands ("Citizen of Vanuatu").
 _CITIZEN_OF_RE: Final[str] = (
-    r"^(?:(?:a|an) )?(?:citizen|citizens|national|nationals|subject|native|passport holder)s? (?:of|from) (?:the )?"
+    r"^(?:dual )?(?:(?:a|an) )?(?:citizen|citizens|national|nationals|subject|native|passport holder)s? (?:of|from) (?:the )?"
 )
 
 
@@ -434,6 +434,7 @@ def _country_parts(keys: pd.Series) -> pd.DataFrame:
         .str.replace(_NOISE_WORDS_RE, " ", regex=True)
         .str.replace(r"\s+", " ", regex=True)
         .str.strip()
+        .str.replace(r"^the ", "", regex=True)
     )
     country = country.fillna(stripped.map(lookup).astype("string"))
     keep = country.notna() | ((stripped != "") & ~stripped.isin(MISSING_MARKERS))
