@@ -669,3 +669,42 @@ def test_overlapping_levels_are_each_a_level_and_rest_pair():
     )
     out = sdc.protect_descriptives(rows, 5)
     assert list(out["reason"]) == ["small_complement", ""]
+
+
+def _default_descriptives() -> pd.DataFrame:
+    from pathlib import Path
+
+    return pd.read_csv(Path(__file__).resolve().parents[1] / "results" / "default" / "descriptives.csv")
+
+
+def test_outlier_count_cannot_be_worked_back_from_section3_totals():
+    """Issue 15 item 1: on the default twin 2 victims are left out as outliers (shown "<5"), but
+    1,790 victims - 1,688 with police-record data - 100 without = 2, and the hidden row printed
+    its own denominator 1,690 next to 1,688. Every count of that identity must not be published
+    together with the outlier count hidden."""
+    from msht import describe
+
+    desc = _default_descriptives()
+    protected, _ = describe.protect({"all": desc}, 5)
+    s32 = protected[protected["table"] == "section3_2"]
+    left = s32[(s32["variable"] == "entries_outliers") & (s32["level"] == "left_out")].iloc[0]
+    assert bool(left["suppressed"]) and int(desc.loc[left.name, "n"]) == 2
+    assert pd.isna(left["denominator"]), "the hidden row prints its own denominator (1,690)"
+    victims = protected[(protected["table"] == "section3_1") & (protected["variable"] == "victims")].iloc[0]
+    blocks = [(v, b) for v, b in s32.groupby("variable") if (b["level"] == "unknown").any()]
+    assert blocks
+    for variable, block in blocks:
+        known = block[block["level"] != "unknown"]
+        unknown = block[block["level"] == "unknown"]
+        published = [victims["n"], known["denominator"].iloc[0], *unknown["n"]]
+        assert any(pd.isna(v) for v in published), f"{variable}: N - D - unknown gives the outlier count"
+    supp = sdc.suppression_table(descriptives=protected)
+    assert ((supp["table"] == "section3_2") & (supp["reason"] == "linked_total")).any()
+
+
+def test_partition_link_does_nothing_with_sdc_off():
+    from msht import describe
+
+    desc = _default_descriptives()
+    protected, _ = describe.protect({"all": desc}, 0)
+    assert not protected["suppressed"].any() and not protected["denominator_suppressed"].any()

@@ -132,6 +132,7 @@ REASONS: Final[dict[str, str]] = {
     "unknown_total": "hidden because the block's unknown count is hidden (it is total minus denominator)",
     "secondary": "hidden so that another hidden count cannot be worked out from totals",
     "linked": "the level's count in the enclosing outcome (offered support) is hidden",
+    "linked_total": "hidden because, with totals published elsewhere in the report, it would give a hidden count back",
     "withheld": "the whole block is withheld: no smaller suppression protects it",
     "extreme_value": "a maximum or minimum describes one person",
     "test_withheld": "the test statistic would give hidden counts back; only the p band is shown",
@@ -570,6 +571,35 @@ def _apply_desc(out: pd.DataFrame, b: DescBlock, m: int) -> None:
             _hide(out, idx, "pct", reason, SECONDARY_MARK)
     if b.u_reason and b.u_index is not None and not out.at[b.u_index, "suppressed"]:
         _hide(out, b.u_index, "n", b.u_reason, _mark(m, b.u_reason) if not b.withheld else SECONDARY_MARK)
+
+
+def protect_partition_link(out: pd.DataFrame, part_idx: object, unknown_idx: Iterable[object], m: int) -> None:
+    """Protect a count that, with a block's published totals, splits a population published elsewhere.
+
+    Section 3.2's victims are split three ways: no police-record data (the blocks' ``unknown``
+    rows, u), left out as outliers (row ``part_idx``, p, printed with its own denominator
+    D + p) and analysed (the blocks' denominator D), and the number of victims N = u + p + D is
+    printed in section 3.1. If p is hidden, N - D - u gives it back, and D + p - D does too: its
+    denominator and the ``unknown`` counts are hidden (``linked_total``), which leaves p from 1
+    to m-1 and u within m-1 values. If u is hidden (so D is, :func:`protect_descriptives` rule 2),
+    D + p would give D back: the denominator of ``part_idx`` is hidden as well.
+    """
+    if m <= 1:
+        return
+    unknown_idx = list(unknown_idx)
+    part_hidden = bool(out.at[part_idx, "suppressed"])
+    unknown_hidden = any(bool(out.at[i, "suppressed"]) for i in unknown_idx)
+    if not (part_hidden or unknown_hidden):
+        return
+    if not out.at[part_idx, "denominator_suppressed"]:
+        _hide(out, part_idx, "denominator", "linked_total", SECONDARY_MARK)
+        _hide(out, part_idx, "pct", "linked_total", SECONDARY_MARK)
+    if part_hidden:
+        for i in unknown_idx:
+            if not out.at[i, "suppressed"] and out.at[i, "n"] != 0:
+                _hide(out, i, "n", "linked_total", SECONDARY_MARK)
+                if not pd.isna(out.at[i, "pct"]):
+                    _hide(out, i, "pct", "linked_total", SECONDARY_MARK)
 
 
 # ----------------------------------------------------------------------------------------------
