@@ -64,7 +64,7 @@ gets primary suppression: there is nothing to hide it among. In a block with any
 Every suppression is checked, not assumed: :func:`audit_block` finds, for each hidden cell, the
 values it can take given everything published (an exact bitset dynamic programme over the
 block's linear constraints and the marks' ranges), and a rule adds suppressions until every
-hidden cell has at least two feasible values. ``tests/test_sdc.py`` checks the result again by
+hidden cell has at least :data:`MIN_FEASIBLE` (three) feasible values. ``tests/test_sdc.py`` checks the result again by
 brute force.
 
 How the results CSVs carry it
@@ -122,6 +122,10 @@ UNKNOWN: Final[str] = "unknown"
 NESTED: Final[dict[str, str]] = {"accepted": "offered"}
 #: Columns of ``suppression.csv``.
 SUPPRESSION_COLUMNS: Final[tuple[str, ...]] = ("file", "table", "variable", "level", "column", "reason", "display")
+#: A hidden count must keep at least this many feasible whole values given what is published (the
+#: protection interval of tau-ARGUS and sdcTable; with two, one more published relation often
+#: pins it down).
+MIN_FEASIBLE: Final[int] = 3
 #: Blocks with more hidden row totals than this sum are audited constraint by constraint.
 _EXACT_2D_LIMIT: Final[int] = 400
 
@@ -267,23 +271,29 @@ def feasible_values(items: list[Item], s_d: int, s_n: int) -> list[tuple[set[int
     return out
 
 
-def audit_block(items: list[Item], s_d: int, s_n: int) -> bool:
-    """True when every checked value of every item has at least two feasible values."""
+def needed_values(m: int) -> int:
+    """Feasible values a hidden count must keep under threshold m: :data:`MIN_FEASIBLE`, or
+    m - 1 when a ``"<m"`` mark itself allows fewer (m <= 3)."""
+    return max(2, min(MIN_FEASIBLE, m - 1))
+
+
+def audit_block(items: list[Item], s_d: int, s_n: int, need: int = MIN_FEASIBLE) -> bool:
+    """True when every checked value of every item has at least ``need`` feasible values."""
     if not items:
         return True
     if s_d > _EXACT_2D_LIMIT and any(len(i.options) > 1 for i in items):
-        return _audit_relaxed(items, s_d, s_n)
+        return _audit_relaxed(items, s_d, s_n, need)
     for item, (ns, ds, rs) in zip(items, feasible_values(items, s_d, s_n)):
-        if item.check_n and len(ns) < 2:
+        if item.check_n and len(ns) < need:
             return False
-        if item.check_d and len(ds) < 2:
+        if item.check_d and len(ds) < need:
             return False
-        if item.check_r and len(rs) < 2:
+        if item.check_r and len(rs) < need:
             return False
     return True
 
 
-def _audit_relaxed(items: list[Item], s_d: int, s_n: int) -> bool:
+def _audit_relaxed(items: list[Item], s_d: int, s_n: int, need: int = MIN_FEASIBLE) -> bool:
     """Audit the total constraint and the count constraint separately (large hidden totals)."""
     d_items = [
         Item(options={0: _union(1 << dv for dv in i.options) if i.d_value is None else 1}, check_n=i.d_value is None)
@@ -293,7 +303,7 @@ def _audit_relaxed(items: list[Item], s_d: int, s_n: int) -> bool:
     n_items = [
         Item(options={0: _union(i.options.values()) & ((1 << (n_cap + 1)) - 1)}, check_n=i.check_n) for i in items
     ]
-    return audit_block(d_items, 0, s_d) and audit_block(n_items, 0, s_n)
+    return audit_block(d_items, 0, s_d, need) and audit_block(n_items, 0, s_n, need)
 
 
 def _union(values: Iterable[int]) -> int:
@@ -371,7 +381,7 @@ def _desc_ok(b: DescBlock, m: int) -> bool:
     items, target = _desc_items(b, m)
     if target < 0:
         return False
-    return audit_block(items, 0, target)
+    return audit_block(items, 0, target, needed_values(m))
 
 
 def _protect_desc_block(b: DescBlock, m: int, protect_unknown: bool) -> None:
@@ -663,7 +673,7 @@ def _assoc_items(b: AssocBlock, m: int) -> tuple[list[Item], int, int]:
 
 def _assoc_ok(b: AssocBlock, m: int) -> bool:
     items, s_d, s_n = _assoc_items(b, m)
-    return audit_block(items, s_d, s_n)
+    return audit_block(items, s_d, s_n, needed_values(m))
 
 
 def _protect_assoc_block(b: AssocBlock, m: int, linked: set[int]) -> None:
