@@ -732,3 +732,15 @@ def test_near_miss_in_an_association_block_keeps_three_values():
     for i, r in enumerate(assoc_view_from_block(b)):
         if r["n"] is None and r["n_reason"] != "withheld":
             assert len(feasible[f"n{i}"]) >= 3, (i, feasible)
+
+
+def test_disclosure_note_says_how_much_is_suppressed_and_withheld():
+    """Issue 15 "any size runs": where a table has too little left to publish, the report says so."""
+    cells = [(1, 2), (0, 1)]
+    out = sdc.protect_associations(assoc_rows(cells), 5)
+    note = sdc.disclosure_note(5, out)
+    assert "1 of 1 association tables have suppressed cells" in note
+    assert "withheld whole: too few units are left" in note
+    assert sdc.disclosure_note(0, sdc.protect_associations(assoc_rows(cells), 0)) == ""
+    big = sdc.protect_associations(assoc_rows([(40, 80), (30, 90)]), 5)
+    assert sdc.disclosure_note(5, big) == sdc.disclosure_note(5)

@@ -877,15 +877,36 @@ def suppression_table(
     return pd.DataFrame(out, columns=list(SUPPRESSION_COLUMNS))
 
 
-def disclosure_note(min_cell_count: int) -> str:
-    """The sentence the report prints under its tables when SDC is on ("" when it is off)."""
+def disclosure_note(min_cell_count: int, protected: pd.DataFrame | None = None) -> str:
+    """The sentence the report prints under its tables when SDC is on ("" when it is off).
+
+    With ``protected`` (the output of :func:`protect_descriptives` or
+    :func:`protect_associations`) it also says how much of this release is suppressed, and
+    how many blocks are withheld whole because too few units are left to publish them."""
     m = _check_m(min_cell_count)
     if m <= 1:
         return ""
     small_counts = "Counts of 1 are" if m == 2 else f"Counts from 1 to {m - 1} are"
-    return (
+    note = (
         f'Statistical disclosure control: {small_counts} suppressed and shown as "<{m}". '
         "Further counts, totals and percentages that would allow a suppressed count to be worked out "
         'are also suppressed and shown as "[c]", and where a table has suppressed cells its test '
         "statistic is withheld and only the band of its p-value is given."
     )
+    return note + (release_summary(protected) if protected is not None else "")
+
+
+def release_summary(protected: pd.DataFrame) -> str:
+    """" In this release, k of K tables have suppressed cells and w are withheld whole: too few
+    units are left to publish them." for a protected frame ("" when nothing is hidden)."""
+    keys = ["outcome", "factor"] if "outcome" in protected.columns else ["table", "variable"]
+    hidden = protected["suppressed"] | protected["denominator_suppressed"]
+    blocks = protected.assign(_h=hidden, _w=protected["reason"].eq("withheld")).groupby(keys, sort=False)
+    total, with_hidden, withheld = blocks.ngroups, int(blocks["_h"].any().sum()), int(blocks["_w"].any().sum())
+    if not with_hidden:
+        return ""
+    what = "association tables" if "outcome" in protected.columns else "tables' variables"
+    text = f" In this release, {with_hidden} of {total} {what} have suppressed cells"
+    if withheld:
+        text += f", and {withheld} are withheld whole: too few units are left to publish them"
+    return text + "."
