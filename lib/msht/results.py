@@ -79,10 +79,11 @@ estimated has one row with empty term columns, ``converged`` false and the reaso
 Disclosure control (``min_cell_count`` > 1, e.g. ``params/release.yaml``)
 ---------------------------------------------------------------------------
 Columns never change: a value hidden by :mod:`msht.sdc` is written **empty**, and
-``suppression.csv`` lists one row per hidden value: ``file`` (``descriptives``, ``associations``,
-``association_tests``, ``association_residuals``, ``association_vs_published`` or
-``regression``), ``table`` (the descriptives table, or the outcome), ``variable`` (variable or
-factor), ``level``, ``column`` (the hidden column), ``reason`` (see ``msht.sdc.REASONS``; also
+``suppression.csv`` lists one row per hidden value: ``file`` (``completeness``, ``spellings``,
+``descriptives``, ``associations``, ``association_tests``, ``association_residuals``,
+``association_vs_published`` or ``regression``), ``table`` (the descriptives table, the outcome,
+or the extract), ``variable`` (variable, factor or field), ``level`` (for ``spellings``:
+``"<code>: <raw value>"``), ``column`` (the hidden column), ``reason`` (see ``msht.sdc.REASONS``; also
 ``test_withheld`` for the derived files) and ``display`` (what the report shows: ``"<5"``,
 ``"[c]"`` or a p band). An empty value without a row there is an ordinary missing value.
 There is one ``suppression.csv`` per run: notebook 01 writes the rows of the data-quality tables

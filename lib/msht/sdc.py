@@ -87,10 +87,12 @@ Other results files built from the same cross-tables (test details, residuals, c
 the seed, regression) must not publish what a suppression hides: :func:`withhold_for_blocks`
 blanks them block by block.
 
-Limits: each block is protected on its own (plus the ``accepted``-within-``offered`` link).
-Counts of the same units published in two places (say a table of cases by a factor, and that
-factor's association denominators) are not protected jointly; a release should still be read
-by a person before it leaves the force.
+Limits: each block is protected on its own, plus the ``accepted``-within-``offered`` link and
+section 3.2's split of the victims (:func:`protect_partition_link`); requiring three feasible
+values per hidden count (:data:`MIN_FEASIBLE`) leaves room for the links between blocks.
+:mod:`msht.audit` checks a release across its files (every count, percentage and structural
+link, bounded by integer programming); what it does not model (p bands, spellings, figures) is
+listed there. A release should still be read by a person before it leaves the force.
 """
 
 from __future__ import annotations
