@@ -321,3 +321,18 @@ def test_factor_names_say_whose_attribute() -> None:
     assert associate.factor_name("victim_age3") == "Victim age group (years)"
     assert associate.factor_name("offender_sex") == "Offender gender"
     assert associate.factor_name("county_lines") == "County lines involvement"
+
+
+def test_residuals_display_shows_a_blanked_expected_count_as_c(run: tuple) -> None:
+    """Issue 15 item 3: a release of a short period stopped with ``TypeError`` here, because
+    disclosure control blanks ``expected_n`` to ``pd.NA`` in an object column."""
+    _, tests, _ = run
+    residuals = associate.residual_rows(tests)
+    blanked = residuals.copy()
+    for col in ("n", "denominator", "expected_n", "adjusted_residual"):
+        blanked[col] = blanked[col].astype(object)
+    blanked.loc[blanked.index[0], ["n", "denominator", "expected_n", "adjusted_residual"]] = pd.NA
+    shown = associate.residuals_display(blanked)
+    assert shown.iloc[0]["expected_n"] == "[c]"
+    assert shown.iloc[0]["adjusted_residual"] == "[c]"
+    assert shown.iloc[1]["expected_n"] == f"{float(residuals.iloc[1]['expected_n']):.1f}"

@@ -135,3 +135,36 @@ def test_table1_text_says_across_all_cases_once():
     text = prose.table1_text(pd.concat(parts, ignore_index=True))
     assert text.count("Across all MSHT cases") == 1
     assert "Most victims were adults: 60.0% (n=60); victims of criminal exploitation were mostly aged 17 or under." in text
+
+
+def _hide_levels(desc: pd.DataFrame, table: str, variable: str, level: str) -> pd.DataFrame:
+    """``desc`` with one count (and so its percentage) hidden, the way disclosure control does."""
+    out = desc.copy()
+    out["n"] = out["n"].astype(object)
+    hit = (out["table"] == table) & (out["variable"] == variable) & (out["level"] == level)
+    out.loc[hit, ["n", "pct"]] = [pd.NA, float("nan")]
+    out["display"] = ""
+    out.loc[hit, "display"] = "<5"
+    return out
+
+
+def test_table1_text_never_picks_a_level_from_a_hidden_count(root):
+    """Issue 15 item 4: with one level of domestic servitude's age hidden, the sentence must not
+    name a level for domestic servitude (nor count it in "in every exploitation type"): the level
+    it would name is chosen by the hidden value."""
+    desc = pd.read_csv(root / "results" / "default" / "descriptives.csv")
+    hidden = _hide_levels(desc, "table1_domestic_servitude", "victim_age2", "17_and_under")
+    text = prose._s3_table1_sentence(hidden, "victim_age2")
+    assert "in every exploitation type." not in text
+    assert "domestic servitude were mostly" not in text
+    assert "n=0" not in text and "[c]%" not in text
+    assert "withholds counts" in text
+
+
+def test_majority_sentence_is_dropped_when_a_level_is_hidden(root):
+    """Issue 15 item 4: "most victims were ..." is chosen by comparing the levels' counts; with
+    one of them hidden the sentence is not written."""
+    desc = pd.read_csv(root / "results" / "default" / "descriptives.csv")
+    hidden = _hide_levels(desc, "section3_1", "victim_age2", "17_and_under")
+    assert prose._s3_majority(hidden, "section3_1", "victim_age2", "victims") == []
+    assert prose._s3_majority(desc, "section3_1", "victim_age2", "victims") != []

@@ -41,3 +41,43 @@ def test_flow_boxes_follow_the_exclusions():
     assert boxes[boxes["entity"] == "offenders"]["n"].tolist() == [5, 1, 4]
     fig = flow.flow_diagram(ex, {(e, r): d for _, r, e, d in clean.RULES})
     assert sum(t.get_bbox_patch() is not None for t in fig.axes[0].texts) == 6
+
+
+def _default(name: str) -> pd.DataFrame:
+    from pathlib import Path
+
+    return pd.read_csv(Path(__file__).resolve().parents[1] / "results" / "default" / f"{name}.csv",
+                       keep_default_na=False, na_values=[""])
+
+
+def test_completeness_hides_small_missing_counts_under_sdc():
+    """Issue 15 item 2: completeness.csv published 2 cases with referral type missing (with
+    Appendix 2 and Appendix 4's denominators it gave back the hidden referral-type unknown)."""
+    frame = _default("completeness")
+    protected, supp = quality.protect_completeness(frame, 5)
+    row = protected[(protected["extract"] == "cases") & (protected["field"] == "referral_form")].iloc[0]
+    assert int(frame.loc[row.name, "missing"]) == 2
+    assert pd.isna(row["missing"]) and pd.isna(row["pct_complete"])
+    present = protected["rows"] - protected["missing"]
+    assert not protected["missing"].dropna().between(1, 4).any()
+    assert not present.dropna().between(1, 4).any()
+    assert set(supp["file"]) == {"completeness"}
+    shown = quality.shown(protected, supp, "completeness")
+    assert shown.loc[row.name, "missing"] == "<5"
+    unchanged, none = quality.protect_completeness(frame, 0)
+    assert unchanged is frame and none.empty
+
+
+def test_spellings_hide_small_counts_so_that_totals_do_not_give_them_back():
+    """Issue 15 item 2: spellings.csv published counts of 2 and 4; each field's spellings add up
+    to the extract's rows, so a lone hidden count would come back by subtraction."""
+    frame = _default("spellings")
+    protected, supp = quality.protect_spellings(frame, 5)
+    assert not protected["n"].dropna().between(1, 4).any()
+    for _, blk in protected.groupby(["extract", "field"]):
+        hidden = blk["n"].isna().sum()
+        assert hidden != 1, "one hidden count in a block with a public total comes back by subtraction"
+    assert len(supp) == protected["n"].isna().sum()
+    assert frame["n"].between(1, 4).any()
+    unchanged, none = quality.protect_spellings(frame, 0)
+    assert unchanged is frame and none.empty

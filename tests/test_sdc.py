@@ -197,15 +197,17 @@ def assert_desc_safe(view: dict, values: list[int], unknown: int, m: int) -> Non
     feasible = attack_descriptives(view, m, n_total)
     assert feasible, f"the true table is not consistent with what was published: {values}, {unknown}"
     withheld = any(reason == "withheld" for _, reason in view["known"])
+    # a withheld block hides all it can; its public total may be too small for three values
+    need = 2 if withheld else sdc.needed_values(m)
     for i, (v, _) in enumerate(view["known"]):
         # a small count is never published nor derivable; a hidden one is never derivable
         if small_m(values[i], m) or (v is None and not withheld):
-            assert len(feasible[f"n{i}"]) >= 2, (values, unknown, m, view)
+            assert len(feasible[f"n{i}"]) >= need, (values, unknown, m, view)
     if not binary and (small_m(unknown, m) or (view["u"] is not None and view["u"][0] is None)):
-        assert len(feasible["u"]) >= 2, (values, unknown, m, view)
-        assert len(feasible["D"]) >= 2, (values, unknown, m, view)
+        assert len(feasible["u"]) >= need, (values, unknown, m, view)
+        assert len(feasible["D"]) >= need, (values, unknown, m, view)
     if binary and small_m(unknown, m):
-        assert len(feasible["c0"]) >= 2, (values, unknown, m, view)
+        assert len(feasible["c0"]) >= need, (values, unknown, m, view)
 
 
 def check_descriptives(values: list[int], unknown: int, m: int, *, binary: bool = False) -> pd.DataFrame:
@@ -269,17 +271,18 @@ def assert_assoc_safe(view: list[dict], cells: list[tuple[int, int]], m: int) ->
     feasible = attack_associations(view, m, c_pos, grand)
     assert feasible, f"the true table is not consistent with what was published: {cells}"
     withheld = any(r["n_reason"] == "withheld" for r in view)
+    need = 2 if withheld else sdc.needed_values(m)
     for i, r in enumerate(view):
         n, d = cells[i]
         # a withheld block hides all it can: a value the public totals alone pin down (e.g. n = 0
         # when the column total is 0) is then only a disclosure if it is a small count
         # a small count (n, d - n or d) is never published nor derivable; a hidden one never derivable
         if small_m(n, m) or (r["n"] is None and not withheld):
-            assert len(feasible[f"n{i}"]) >= 2, (cells, m, view)
+            assert len(feasible[f"n{i}"]) >= need, (cells, m, view)
         if small_m(d - n, m):
-            assert len(feasible[f"r{i}"]) >= 2, (cells, m, view)
+            assert len(feasible[f"r{i}"]) >= need, (cells, m, view)
         if small_m(d, m) or (r["d"] is None and not withheld):
-            assert len(feasible[f"d{i}"]) >= 2, (cells, m, view)
+            assert len(feasible[f"d{i}"]) >= need, (cells, m, view)
 
 
 def check_associations(cells: list[tuple[int, int]], m: int) -> pd.DataFrame:
@@ -669,3 +672,75 @@ def test_overlapping_levels_are_each_a_level_and_rest_pair():
     )
     out = sdc.protect_descriptives(rows, 5)
     assert list(out["reason"]) == ["small_complement", ""]
+
+
+def _default_descriptives() -> pd.DataFrame:
+    from pathlib import Path
+
+    return pd.read_csv(Path(__file__).resolve().parents[1] / "results" / "default" / "descriptives.csv")
+
+
+def test_outlier_count_cannot_be_worked_back_from_section3_totals():
+    """Issue 15 item 1: on the default twin 2 victims are left out as outliers (shown "<5"), but
+    1,790 victims - 1,688 with police-record data - 100 without = 2, and the hidden row printed
+    its own denominator 1,690 next to 1,688. Every count of that identity must not be published
+    together with the outlier count hidden."""
+    from msht import describe
+
+    desc = _default_descriptives()
+    protected, _ = describe.protect({"all": desc}, 5)
+    s32 = protected[protected["table"] == "section3_2"]
+    left = s32[(s32["variable"] == "entries_outliers") & (s32["level"] == "left_out")].iloc[0]
+    assert bool(left["suppressed"]) and int(desc.loc[left.name, "n"]) == 2
+    assert pd.isna(left["denominator"]), "the hidden row prints its own denominator (1,690)"
+    victims = protected[(protected["table"] == "section3_1") & (protected["variable"] == "victims")].iloc[0]
+    blocks = [(v, b) for v, b in s32.groupby("variable") if (b["level"] == "unknown").any()]
+    assert blocks
+    for variable, block in blocks:
+        known = block[block["level"] != "unknown"]
+        unknown = block[block["level"] == "unknown"]
+        published = [victims["n"], known["denominator"].iloc[0], *unknown["n"]]
+        assert any(pd.isna(v) for v in published), f"{variable}: N - D - unknown gives the outlier count"
+    supp = sdc.suppression_table(descriptives=protected)
+    assert ((supp["table"] == "section3_2") & (supp["reason"] == "linked_total")).any()
+
+
+def test_partition_link_does_nothing_with_sdc_off():
+    from msht import describe
+
+    desc = _default_descriptives()
+    protected, _ = describe.protect({"all": desc}, 0)
+    assert not protected["suppressed"].any() and not protected["denominator_suppressed"].any()
+
+
+def test_near_miss_two_values_is_no_longer_enough():
+    """Issue 15 item 5: on a 10% sample, Table 1's sexual exploitation victims by sex were male 2
+    ("<5"), female 30 and unknown 1 ("<5"), with the table's number of victims public: male +
+    unknown = 3 left two possible values (1 or 2) for each. A hidden count must keep three."""
+    values, unknown, m = [2, 30], 1, 5
+    b = sdc.protect_frequency_block(values, unknown, m)
+    feasible = attack_descriptives(desc_view_from_block(b), m, sum(values) + unknown)
+    assert len(feasible["n0"]) >= 3 and len(feasible["u"]) >= 3
+
+
+def test_near_miss_in_an_association_block_keeps_three_values():
+    """Issue 15 item 5 (associations): 9 of 14 and 3 of 6 ("<5"): with the column total public,
+    the old rule hid 9 as a secondary that could only be 8 or 9. Three values are now kept."""
+    cells, m = [(9, 14), (3, 6)], 5
+    b = sdc.protect_association_block([n for n, _ in cells], [d for _, d in cells], m)
+    feasible = attack_associations(assoc_view_from_block(b), m, sum(n for n, _ in cells), sum(d for _, d in cells))
+    for i, r in enumerate(assoc_view_from_block(b)):
+        if r["n"] is None and r["n_reason"] != "withheld":
+            assert len(feasible[f"n{i}"]) >= 3, (i, feasible)
+
+
+def test_disclosure_note_says_how_much_is_suppressed_and_withheld():
+    """Issue 15 "any size runs": where a table has too little left to publish, the report says so."""
+    cells = [(1, 2), (0, 1)]
+    out = sdc.protect_associations(assoc_rows(cells), 5)
+    note = sdc.disclosure_note(5, out)
+    assert "1 of 1 association tables have suppressed cells" in note
+    assert "withheld whole: too few units are left" in note
+    assert sdc.disclosure_note(0, sdc.protect_associations(assoc_rows(cells), 0)) == ""
+    big = sdc.protect_associations(assoc_rows([(40, 80), (30, 90)]), 5)
+    assert sdc.disclosure_note(5, big) == sdc.disclosure_note(5)

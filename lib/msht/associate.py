@@ -476,9 +476,15 @@ def residuals_display(residuals: pd.DataFrame) -> pd.DataFrame:
                   zip(residuals["n"], residuals["denominator"], strict=True)],
         "N": [fmt_count(d) for d in residuals["denominator"]] if residuals["denominator"].isna().any()
         else residuals["denominator"].astype(int),
-        "expected_n": ["[c]" if pd.isna(v) else f"{v:.1f}" for v in residuals["expected_n"].astype(float)],
-        "adjusted_residual": ["[c]" if pd.isna(v) else f"{v:.2f}" for v in residuals["adjusted_residual"].astype(float)],
+        "expected_n": ["[c]" if pd.isna(v) else f"{v:.1f}" for v in _floats(residuals["expected_n"])],
+        "adjusted_residual": ["[c]" if pd.isna(v) else f"{v:.2f}" for v in _floats(residuals["adjusted_residual"])],
     })
+
+
+def _floats(values: pd.Series) -> pd.Series:
+    """A column as floats, a value blanked by disclosure control (``pd.NA`` in an object column)
+    as NaN. ``Series.astype(float)`` raises ``TypeError`` on ``pd.NA``."""
+    return pd.to_numeric(values, errors="coerce").astype(float)
 
 
 def vs_published_display(comparison: pd.DataFrame) -> pd.DataFrame:

@@ -678,6 +678,18 @@ APPENDIX3_NOTE: Final[str] = (
 # ----------------------------------------------------------------------------------------------
 
 
+def _protect_outlier_link(protected: pd.DataFrame, m: int) -> None:
+    """Section 3.2's outliers, victims with no police-record data and analysed victims add up to
+    section 3.1's victims: protect them together (:func:`msht.sdc.protect_partition_link`)."""
+    from msht import sdc
+
+    s32 = protected["table"] == "section3_2"
+    left = protected.index[s32 & (protected["variable"] == "entries_outliers") & (protected["level"] == "left_out")]
+    unknown = protected.index[s32 & (protected["level"] == vocab.UNKNOWN)]
+    if len(left):
+        sdc.protect_partition_link(protected, left[0], unknown, m)
+
+
 def protect(parts: dict[str, pd.DataFrame], min_cell_count: int) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Apply :func:`msht.sdc.protect_descriptives` to the rows of :func:`section3`.
 
@@ -689,6 +701,7 @@ def protect(parts: dict[str, pd.DataFrame], min_cell_count: int) -> tuple[pd.Dat
     from msht import sdc
 
     protected = sdc.protect_descriptives(combine(parts), min_cell_count)
+    _protect_outlier_link(protected, int(min_cell_count))
     out, start = {}, 0
     for name, frame in parts.items():
         out[name] = protected.iloc[start : start + len(frame)].reset_index(drop=True)

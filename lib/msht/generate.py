@@ -42,3 +42,31 @@ def generate(params: Params, *, force: bool = False, log=print) -> Path:
 def main(params_path: str, force: bool = False) -> None:
     """Command-line entry: generate the extracts of ``params_path``."""
     generate(load_params(params_path), force=force)
+
+
+def sample_extracts(src: Path, dst: Path, fraction: float, *, seed: int = 10) -> int:
+    """Write a random ``fraction`` of the MSHT cases of the CSV extracts in ``src`` to ``dst``,
+    with the victims and offenders of those cases and the police-record entries of their victims
+    (a small release to test disclosure control on). Values are copied as text, unchanged.
+    Returns the number of case rows written."""
+    import pandas as pd
+
+    def read(name: str) -> pd.DataFrame:
+        return pd.read_csv(src / f"{name}.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+    def write(frame: pd.DataFrame, name: str) -> None:
+        frame.to_csv(dst / f"{name}.csv", index=False, encoding="utf-8-sig")
+
+    dst.mkdir(parents=True, exist_ok=True)
+    cases = read("cases").sample(frac=fraction, random_state=seed)
+    occurrences = set(cases["occurrence_number"])
+    victims = read("victims")
+    victims = victims[victims["occurrence_number"].isin(occurrences)]
+    offenders = read("offenders")
+    people = set(victims["person_id"]) | set(cases["victim_person_id"])
+    records = read("police_records")
+    write(cases, "cases")
+    write(victims, "victims")
+    write(offenders[offenders["occurrence_number"].isin(occurrences)], "offenders")
+    write(records[records["person_id"].isin(people)], "police_records")
+    return len(cases)

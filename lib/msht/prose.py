@@ -173,11 +173,21 @@ def _s3_total(rows: pd.DataFrame) -> int:
     return int(rows["denominator"].iloc[0])
 
 
+def _s3_hidden(desc: pd.DataFrame, table: str, variable: str) -> bool:
+    """True when disclosure control hides a known level's count or percentage of ``variable``:
+    which level is largest, or whether one is over half, must then not be stated (the level
+    named would be chosen by a hidden value)."""
+    rows = _s3_known(desc, table, variable)
+    if rows.empty:
+        return False
+    return bool(rows["n"].map(is_missing).any() or rows["pct"].map(is_missing).any())
+
+
 def _s3_top(desc: pd.DataFrame, table: str, variable: str) -> pd.Series | None:
     """The known level with the largest count (the first in results order on a tie), or None
-    when no unit has a known value."""
+    when no unit has a known value or when a known level's count is hidden (:func:`_s3_hidden`)."""
     rows = _s3_known(desc, table, variable)
-    if _s3_total(rows) == 0 or rows["n"].isna().all():
+    if _s3_total(rows) == 0 or rows["n"].isna().all() or _s3_hidden(desc, table, variable):
         return None
     return rows.loc[rows["n"].astype(float).idxmax()]
 
@@ -256,7 +266,7 @@ def _s3_majority(desc: pd.DataFrame, table: str, variable: str, noun: str) -> li
 def _s3_nationality(desc: pd.DataFrame) -> list[str]:
     """Victims with and without UK nationality (any UK nationality, dual nationals included)."""
     rows = _s3_known(desc, "section3_1", "victim_uk_national").set_index("level")
-    if _s3_total(rows) == 0:
+    if _s3_total(rows) == 0 or _s3_hidden(desc, "section3_1", "victim_uk_national"):
         return []
     what = "with a recorded nationality"
     uk = rows.loc["uk"]
@@ -274,10 +284,17 @@ def _s3_types(desc: pd.DataFrame) -> list[str]:
     types = desc[(desc["table"] == "appendix2") & desc["variable"].isin(list(vocab.EXPLOITATION_TYPES))]
     if _s3_total(types) == 0:
         return []
-    ranked = types.sort_values("n", ascending=False, kind="stable")
+    hidden = types["n"].map(is_missing)
+    if hidden.all():
+        return ["Counts of the exploitation types are withheld by disclosure control."]
+    ranked = pd.concat([types[~hidden].sort_values("n", ascending=False, kind="stable"), types[hidden]])
     first, rest = ranked.iloc[0], ranked.iloc[1:]
-    out = [f"{_s3_cap(_S3_TYPE_NAMES[first['variable']])} was the most commonly recorded type of exploitation: "
-           f"{_s3_of(first, 'cases with a type recorded')}."]
+    if hidden.any():  # a hidden count may be the largest: rank only what is shown, and say so
+        out = [f"Of the types whose counts are shown, {_S3_TYPE_NAMES[first['variable']]} was the most commonly "
+               f"recorded: {_s3_of(first, 'cases with a type recorded')}."]
+    else:
+        out = [f"{_s3_cap(_S3_TYPE_NAMES[first['variable']])} was the most commonly recorded type of exploitation: "
+               f"{_s3_of(first, 'cases with a type recorded')}."]
     if len(rest):
         followers = [f"{_S3_TYPE_NAMES[r['variable']]}, {_s3_share(r)}" for _, r in rest.iterrows()]
         out.append(f"It was followed by {_s3_join(followers, '; ')}. A case may have more than one type, so these "
@@ -344,8 +361,12 @@ def _s3_table1_sentence(desc: pd.DataFrame, variable: str, lead_in: str = "Acros
         lead = (f"{lead_in}{quantify(float(overall['pct']), 'victims')} were "
                 f"{phrases[overall['level']]}: {_s3_share(overall)}")
     lead = _s3_cap(lead)
+    withheld = [c for c in vocab.EXPLOITATION_TYPES if _s3_hidden(desc, f"table1_{c}", variable)]
     tops = {c: _s3_top(desc, f"table1_{c}", variable) for c in vocab.EXPLOITATION_TYPES}
     tops = {c: r for c, r in tops.items() if r is not None}
+    if withheld:
+        names = _s3_join([_S3_TYPE_NAMES[c] for c in withheld])
+        lead += f" (for victims of {names}, Table 1 withholds counts, so they are not described here)"
     groups: dict[tuple[str, bool], list[str]] = {}
     for column, r in tops.items():
         split = float(r["pct"]) == 50
@@ -354,7 +375,7 @@ def _s3_table1_sentence(desc: pd.DataFrame, variable: str, lead_in: str = "Acros
     if not tops:
         return f"{lead}."
     if not groups:
-        return f"{lead}, in every exploitation type."
+        return f"{lead}, in every exploitation type{' whose counts are shown' if withheld else ''}."
     clauses = [f"victims of {_s3_join(names)} were split evenly" if split else
                f"victims of {_s3_join(names)} were mostly {phrases[level]}"
                for (level, split), names in groups.items()]

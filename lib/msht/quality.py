@@ -110,3 +110,97 @@ def problems(status: dict[str, pd.DataFrame]) -> pd.DataFrame:
             if int(counts.get(code, 0)):
                 rows.append({"extract": extract, "problem": name, "n": int(counts[code])})
     return pd.DataFrame(rows, columns=["extract", "problem", "n"])
+
+
+# ----------------------------------------------------------------------------------------------
+# Disclosure control of the data-quality tables
+# ----------------------------------------------------------------------------------------------
+
+def _supp_row(file: str, extract: str, field: str, level: str, column: str, reason: str, display: str) -> dict:
+    return {"file": file, "table": extract, "variable": field, "level": level, "column": column,
+            "reason": reason, "display": display}
+
+
+def protect_completeness(frame: pd.DataFrame, min_cell_count: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Disclosure control of ``completeness.csv``: per field, ``missing`` (and so
+    ``pct_complete``, which gives it back from ``rows``) is hidden when it, or the number of rows
+    with a value (``rows - missing``), is from 1 to m-1. ``rows`` (the extract's size, printed in
+    the inputs table) is public, so a lone hidden count keeps its m-1 possible values.
+
+    Returns the frame (``missing`` as nullable integers when anything is hidden) and its
+    ``suppression.csv`` rows. With ``min_cell_count`` 0 or 1 the frame is returned unchanged.
+    """
+    from msht import sdc
+
+    m = int(min_cell_count)
+    rows: list[dict] = []
+    if m <= 1 or frame.empty:
+        return frame, pd.DataFrame(rows, columns=list(sdc.SUPPRESSION_COLUMNS))
+    out = frame.copy()
+    out["missing"] = out["missing"].astype("Int64")
+    for idx, r in frame.iterrows():
+        missing, present = int(r["missing"]), int(r["rows"]) - int(r["missing"])
+        reason = "small_count" if 1 <= missing < m else "small_complement" if 1 <= present < m else ""
+        if not reason:
+            continue
+        display = sdc.SMALL_MARK.format(m=m) if reason == "small_count" else sdc.SECONDARY_MARK
+        out.at[idx, "missing"] = pd.NA
+        out.at[idx, "pct_complete"] = float("nan")
+        rows.append(_supp_row("completeness", r["extract"], r["field"], "", "missing", reason, display))
+        rows.append(_supp_row("completeness", r["extract"], r["field"], "", "pct_complete", reason, sdc.SECONDARY_MARK))
+    return out, pd.DataFrame(rows, columns=list(sdc.SUPPRESSION_COLUMNS))
+
+
+def protect_spellings(frame: pd.DataFrame, min_cell_count: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Disclosure control of ``spellings.csv``: the spellings of one field of one extract add up
+    to the extract's rows (public), so each field is protected as one frequency block
+    (:func:`msht.sdc.protect_frequency_block`: counts from 1 to m-1 hidden, plus the secondary
+    suppression that keeps them from being worked back from the total).
+
+    Returns the frame (``n`` as nullable integers when anything is hidden) and its
+    ``suppression.csv`` rows. With ``min_cell_count`` 0 or 1 the frame is returned unchanged.
+    """
+    from msht import sdc
+
+    m = int(min_cell_count)
+    rows: list[dict] = []
+    if m <= 1 or frame.empty:
+        return frame, pd.DataFrame(rows, columns=list(sdc.SUPPRESSION_COLUMNS))
+    out = frame.copy()
+    out["n"] = out["n"].astype("Int64")
+    for (extract, field), blk in frame.groupby(["extract", "field"], sort=False):
+        values = [int(v) for v in blk["n"]]
+        b = sdc.protect_frequency_block(values, None, m, denominator=sum(values))
+        for i, reason in b.hide.items():
+            idx = blk.index[i]
+            small = reason == "small_count" and not b.withheld
+            display = sdc.SMALL_MARK.format(m=m) if small else sdc.SECONDARY_MARK
+            out.at[idx, "n"] = pd.NA
+            level = spelling_level(blk.loc[idx])
+            rows.append(_supp_row("spellings", extract, field, level, "n", reason, display))
+    return out, pd.DataFrame(rows, columns=list(sdc.SUPPRESSION_COLUMNS))
+
+
+def shown(frame: pd.DataFrame, suppression: pd.DataFrame, file: str) -> pd.DataFrame:
+    """``frame`` (protected) for a notebook table: each hidden value replaced by its mark
+    (``"<5"``, ``"[c]"``), as listed in ``suppression`` for ``file``. Returns ``frame`` itself
+    when nothing is hidden (the default run)."""
+    hidden = suppression[suppression["file"] == file]
+    if hidden.empty:
+        return frame
+    marks = {(r.table, r.variable, r.level, r.column): r.display for r in hidden.itertuples()}
+    out = frame.copy()
+    for column in hidden["column"].unique():
+        out[column] = out[column].astype(object)
+    for idx, r in frame.iterrows():
+        level = spelling_level(r) if file == "spellings" else ""
+        for column in hidden["column"].unique():
+            mark = marks.get((r["extract"], r["field"], level, column))
+            if mark is not None:
+                out.at[idx, column] = mark
+    return out
+
+
+def spelling_level(row: pd.Series) -> str:
+    """The ``level`` of a spelling row in ``suppression.csv``: ``"<code>: <raw value>"``."""
+    return f"{row['code']}: {row['raw_value']}"

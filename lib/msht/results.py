@@ -79,14 +79,17 @@ estimated has one row with empty term columns, ``converged`` false and the reaso
 Disclosure control (``min_cell_count`` > 1, e.g. ``params/release.yaml``)
 ---------------------------------------------------------------------------
 Columns never change: a value hidden by :mod:`msht.sdc` is written **empty**, and
-``suppression.csv`` lists one row per hidden value: ``file`` (``descriptives``, ``associations``,
-``association_tests``, ``association_residuals``, ``association_vs_published`` or
-``regression``), ``table`` (the descriptives table, or the outcome), ``variable`` (variable or
-factor), ``level``, ``column`` (the hidden column), ``reason`` (see ``msht.sdc.REASONS``; also
+``suppression.csv`` lists one row per hidden value: ``file`` (``completeness``, ``spellings``,
+``descriptives``, ``associations``, ``association_tests``, ``association_residuals``,
+``association_vs_published`` or ``regression``), ``table`` (the descriptives table, the outcome,
+or the extract), ``variable`` (variable, factor or field), ``level`` (for ``spellings``:
+``"<code>: <raw value>"``), ``column`` (the hidden column), ``reason`` (see ``msht.sdc.REASONS``; also
 ``test_withheld`` for the derived files) and ``display`` (what the report shows: ``"<5"``,
 ``"[c]"`` or a p band). An empty value without a row there is an ordinary missing value.
-There is one ``suppression.csv`` per run: notebook 02 writes its ``descriptives`` rows, and
-notebook 03 rewrites the file as those rows (re-read, any other rows dropped) followed by its own
+There is one ``suppression.csv`` per run: notebook 01 writes the rows of the data-quality tables
+(``completeness``, ``spellings``), notebook 02 rewrites it as those followed by its
+``descriptives`` rows, and notebook 03 rewrites the file as those rows (re-read, any other rows
+dropped) followed by its own
 (associations, then the derived files, then regression), so the file is the same whatever ran
 before. With ``min_cell_count`` 0 or 1 (the default) nothing is hidden and ``suppression.csv``
 is not written, so the default run's results are those of a run without the SDC step.
@@ -193,6 +196,12 @@ def write_csv(frame: pd.DataFrame, name: str, results_dir: Path) -> Path:
 def read_csv(name: str, results_dir: Path) -> pd.DataFrame:
     """Read results ``name`` back (level codes stay text)."""
     return pd.read_csv(results_dir / f"{name}.csv", dtype={"level": str, "variable": str, "factor": str})
+
+
+#: The ``file`` values of ``suppression.csv`` that notebook 01 writes (the data-quality tables,
+#: :func:`msht.quality.protect_completeness` and :func:`msht.quality.protect_spellings`);
+#: notebooks 02 and 03 keep them.
+QUALITY_FILES: Final[tuple[str, ...]] = ("completeness", "spellings")
 
 
 def write_suppression(rows: pd.DataFrame, results_dir: Path, min_cell_count: int, *,

@@ -64,7 +64,7 @@ gets primary suppression: there is nothing to hide it among. In a block with any
 Every suppression is checked, not assumed: :func:`audit_block` finds, for each hidden cell, the
 values it can take given everything published (an exact bitset dynamic programme over the
 block's linear constraints and the marks' ranges), and a rule adds suppressions until every
-hidden cell has at least two feasible values. ``tests/test_sdc.py`` checks the result again by
+hidden cell has at least :data:`MIN_FEASIBLE` (three) feasible values. ``tests/test_sdc.py`` checks the result again by
 brute force.
 
 How the results CSVs carry it
@@ -87,10 +87,12 @@ Other results files built from the same cross-tables (test details, residuals, c
 the seed, regression) must not publish what a suppression hides: :func:`withhold_for_blocks`
 blanks them block by block.
 
-Limits: each block is protected on its own (plus the ``accepted``-within-``offered`` link).
-Counts of the same units published in two places (say a table of cases by a factor, and that
-factor's association denominators) are not protected jointly; a release should still be read
-by a person before it leaves the force.
+Limits: each block is protected on its own, plus the ``accepted``-within-``offered`` link and
+section 3.2's split of the victims (:func:`protect_partition_link`); requiring three feasible
+values per hidden count (:data:`MIN_FEASIBLE`) leaves room for the links between blocks.
+:mod:`msht.audit` checks a release across its files (every count, percentage and structural
+link, bounded by integer programming); what it does not model (p bands, spellings, figures) is
+listed there. A release should still be read by a person before it leaves the force.
 """
 
 from __future__ import annotations
@@ -122,6 +124,10 @@ UNKNOWN: Final[str] = "unknown"
 NESTED: Final[dict[str, str]] = {"accepted": "offered"}
 #: Columns of ``suppression.csv``.
 SUPPRESSION_COLUMNS: Final[tuple[str, ...]] = ("file", "table", "variable", "level", "column", "reason", "display")
+#: A hidden count must keep at least this many feasible whole values given what is published (the
+#: protection interval of tau-ARGUS and sdcTable; with two, one more published relation often
+#: pins it down).
+MIN_FEASIBLE: Final[int] = 3
 #: Blocks with more hidden row totals than this sum are audited constraint by constraint.
 _EXACT_2D_LIMIT: Final[int] = 400
 
@@ -132,6 +138,7 @@ REASONS: Final[dict[str, str]] = {
     "unknown_total": "hidden because the block's unknown count is hidden (it is total minus denominator)",
     "secondary": "hidden so that another hidden count cannot be worked out from totals",
     "linked": "the level's count in the enclosing outcome (offered support) is hidden",
+    "linked_total": "hidden because, with totals published elsewhere in the report, it would give a hidden count back",
     "withheld": "the whole block is withheld: no smaller suppression protects it",
     "extreme_value": "a maximum or minimum describes one person",
     "test_withheld": "the test statistic would give hidden counts back; only the p band is shown",
@@ -266,23 +273,29 @@ def feasible_values(items: list[Item], s_d: int, s_n: int) -> list[tuple[set[int
     return out
 
 
-def audit_block(items: list[Item], s_d: int, s_n: int) -> bool:
-    """True when every checked value of every item has at least two feasible values."""
+def needed_values(m: int) -> int:
+    """Feasible values a hidden count must keep under threshold m: :data:`MIN_FEASIBLE`, or
+    m - 1 when a ``"<m"`` mark itself allows fewer (m <= 3)."""
+    return max(2, min(MIN_FEASIBLE, m - 1))
+
+
+def audit_block(items: list[Item], s_d: int, s_n: int, need: int = MIN_FEASIBLE) -> bool:
+    """True when every checked value of every item has at least ``need`` feasible values."""
     if not items:
         return True
     if s_d > _EXACT_2D_LIMIT and any(len(i.options) > 1 for i in items):
-        return _audit_relaxed(items, s_d, s_n)
+        return _audit_relaxed(items, s_d, s_n, need)
     for item, (ns, ds, rs) in zip(items, feasible_values(items, s_d, s_n)):
-        if item.check_n and len(ns) < 2:
+        if item.check_n and len(ns) < need:
             return False
-        if item.check_d and len(ds) < 2:
+        if item.check_d and len(ds) < need:
             return False
-        if item.check_r and len(rs) < 2:
+        if item.check_r and len(rs) < need:
             return False
     return True
 
 
-def _audit_relaxed(items: list[Item], s_d: int, s_n: int) -> bool:
+def _audit_relaxed(items: list[Item], s_d: int, s_n: int, need: int = MIN_FEASIBLE) -> bool:
     """Audit the total constraint and the count constraint separately (large hidden totals)."""
     d_items = [
         Item(options={0: _union(1 << dv for dv in i.options) if i.d_value is None else 1}, check_n=i.d_value is None)
@@ -292,7 +305,7 @@ def _audit_relaxed(items: list[Item], s_d: int, s_n: int) -> bool:
     n_items = [
         Item(options={0: _union(i.options.values()) & ((1 << (n_cap + 1)) - 1)}, check_n=i.check_n) for i in items
     ]
-    return audit_block(d_items, 0, s_d) and audit_block(n_items, 0, s_n)
+    return audit_block(d_items, 0, s_d, need) and audit_block(n_items, 0, s_n, need)
 
 
 def _union(values: Iterable[int]) -> int:
@@ -370,7 +383,7 @@ def _desc_ok(b: DescBlock, m: int) -> bool:
     items, target = _desc_items(b, m)
     if target < 0:
         return False
-    return audit_block(items, 0, target)
+    return audit_block(items, 0, target, needed_values(m))
 
 
 def _protect_desc_block(b: DescBlock, m: int, protect_unknown: bool) -> None:
@@ -572,6 +585,35 @@ def _apply_desc(out: pd.DataFrame, b: DescBlock, m: int) -> None:
         _hide(out, b.u_index, "n", b.u_reason, _mark(m, b.u_reason) if not b.withheld else SECONDARY_MARK)
 
 
+def protect_partition_link(out: pd.DataFrame, part_idx: object, unknown_idx: Iterable[object], m: int) -> None:
+    """Protect a count that, with a block's published totals, splits a population published elsewhere.
+
+    Section 3.2's victims are split three ways: no police-record data (the blocks' ``unknown``
+    rows, u), left out as outliers (row ``part_idx``, p, printed with its own denominator
+    D + p) and analysed (the blocks' denominator D), and the number of victims N = u + p + D is
+    printed in section 3.1. If p is hidden, N - D - u gives it back, and D + p - D does too: its
+    denominator and the ``unknown`` counts are hidden (``linked_total``), which leaves p from 1
+    to m-1 and u within m-1 values. If u is hidden (so D is, :func:`protect_descriptives` rule 2),
+    D + p would give D back: the denominator of ``part_idx`` is hidden as well.
+    """
+    if m <= 1:
+        return
+    unknown_idx = list(unknown_idx)
+    part_hidden = bool(out.at[part_idx, "suppressed"])
+    unknown_hidden = any(bool(out.at[i, "suppressed"]) for i in unknown_idx)
+    if not (part_hidden or unknown_hidden):
+        return
+    if not out.at[part_idx, "denominator_suppressed"]:
+        _hide(out, part_idx, "denominator", "linked_total", SECONDARY_MARK)
+        _hide(out, part_idx, "pct", "linked_total", SECONDARY_MARK)
+    if part_hidden:
+        for i in unknown_idx:
+            if not out.at[i, "suppressed"] and out.at[i, "n"] != 0:
+                _hide(out, i, "n", "linked_total", SECONDARY_MARK)
+                if not pd.isna(out.at[i, "pct"]):
+                    _hide(out, i, "pct", "linked_total", SECONDARY_MARK)
+
+
 # ----------------------------------------------------------------------------------------------
 # Association blocks
 # ----------------------------------------------------------------------------------------------
@@ -633,7 +675,7 @@ def _assoc_items(b: AssocBlock, m: int) -> tuple[list[Item], int, int]:
 
 def _assoc_ok(b: AssocBlock, m: int) -> bool:
     items, s_d, s_n = _assoc_items(b, m)
-    return audit_block(items, s_d, s_n)
+    return audit_block(items, s_d, s_n, needed_values(m))
 
 
 def _protect_assoc_block(b: AssocBlock, m: int, linked: set[int]) -> None:
@@ -837,15 +879,36 @@ def suppression_table(
     return pd.DataFrame(out, columns=list(SUPPRESSION_COLUMNS))
 
 
-def disclosure_note(min_cell_count: int) -> str:
-    """The sentence the report prints under its tables when SDC is on ("" when it is off)."""
+def disclosure_note(min_cell_count: int, protected: pd.DataFrame | None = None) -> str:
+    """The sentence the report prints under its tables when SDC is on ("" when it is off).
+
+    With ``protected`` (the output of :func:`protect_descriptives` or
+    :func:`protect_associations`) it also says how much of this release is suppressed, and
+    how many blocks are withheld whole because too few units are left to publish them."""
     m = _check_m(min_cell_count)
     if m <= 1:
         return ""
     small_counts = "Counts of 1 are" if m == 2 else f"Counts from 1 to {m - 1} are"
-    return (
+    note = (
         f'Statistical disclosure control: {small_counts} suppressed and shown as "<{m}". '
         "Further counts, totals and percentages that would allow a suppressed count to be worked out "
         'are also suppressed and shown as "[c]", and where a table has suppressed cells its test '
         "statistic is withheld and only the band of its p-value is given."
     )
+    return note + (release_summary(protected) if protected is not None else "")
+
+
+def release_summary(protected: pd.DataFrame) -> str:
+    """" In this release, k of K tables have suppressed cells and w are withheld whole: too few
+    units are left to publish them." for a protected frame ("" when nothing is hidden)."""
+    keys = ["outcome", "factor"] if "outcome" in protected.columns else ["table", "variable"]
+    hidden = protected["suppressed"] | protected["denominator_suppressed"]
+    blocks = protected.assign(_h=hidden, _w=protected["reason"].eq("withheld")).groupby(keys, sort=False)
+    total, with_hidden, withheld = blocks.ngroups, int(blocks["_h"].any().sum()), int(blocks["_w"].any().sum())
+    if not with_hidden:
+        return ""
+    what = "association tables" if "outcome" in protected.columns else "tables' variables"
+    text = f" In this release, {with_hidden} of {total} {what} have suppressed cells"
+    if withheld:
+        text += f", and {withheld} are withheld whole: too few units are left to publish them"
+    return text + "."
