@@ -53,8 +53,8 @@ end
 -- Word: the 5.5 in block Quarto gives a table (its landscape pages widen it), 10 pt text.
 -- A table that fits keeps typst's own column sizes; Word gets the widths in every case.
 local PAGE = {
-  typst = { line = 482, landscape = 728, char = 4.9, inset = 12, auto_when_fits = true, squeeze = false, align = false },
-  docx = { line = 396, landscape = 648, char = 6.2, inset = 12, auto_when_fits = false, squeeze = true, align = true },
+  typst = { line = 482, landscape = 728, char = 4.9, inset = 12, auto_when_fits = true, squeeze = false },
+  docx = { line = 396, landscape = 648, char = 6.2, inset = 12, auto_when_fits = false, squeeze = true },
 }
 
 -- A cell longer than this many characters wraps rather than widening its column further.
@@ -122,53 +122,6 @@ local function page()
   return nil
 end
 
--- Word: great_tables' HTML reaches Pandoc with every column and cell centred, which Word then
--- shows as centred text in every cell. Text columns are set left and columns of figures right,
--- as in the study's tables; a cell takes its column's alignment.
-local function looks_numeric(text)
-  return text:match("^[%s%d%.,%%%(%)%-%+<>=n/c%[%]†]*$") ~= nil and text:match("%d") ~= nil
-end
-
-local function align_columns(tbl)
-  local n = #tbl.colspecs
-  local numeric, seen = {}, {}
-  for i = 1, n do
-    numeric[i], seen[i] = true, false
-  end
-  for _, body in ipairs(tbl.bodies) do
-    for _, row in ipairs(body.body) do
-      local column = 1
-      for _, cell in ipairs(row.cells) do
-        local span = cell.col_span or 1
-        local text = pandoc.utils.stringify(cell.contents)
-        if span == 1 and numeric[column] ~= nil and text ~= "" then
-          seen[column] = true
-          numeric[column] = numeric[column] and looks_numeric(text)
-        end
-        column = column + span
-      end
-    end
-  end
-  for i = 1, n do
-    local align = (numeric[i] and seen[i]) and pandoc.AlignRight or pandoc.AlignLeft
-    tbl.colspecs[i] = { align, tbl.colspecs[i][2] }
-  end
-  local function reset(rows)
-    for _, row in ipairs(rows) do
-      for _, cell in ipairs(row.cells) do
-        cell.alignment = pandoc.AlignDefault
-      end
-    end
-  end
-  reset(tbl.head.rows)
-  for _, body in ipairs(tbl.bodies) do
-    reset(body.head)
-    reset(body.body)
-  end
-  reset(tbl.foot.rows)
-  return tbl
-end
-
 -- Marks a table this filter has laid out (so that the second pass leaves it alone).
 local LAID_OUT = "data-msht-laid-out"
 
@@ -209,9 +162,6 @@ local function set_widths(tbl, line_pt, fmt)
   for i = 1, n do
     minimum[i] = words[i] * fmt.char + fmt.inset
     natural[i] = math.max(chars[i] * fmt.char + fmt.inset, minimum[i])
-  end
-  if fmt.align then
-    align_columns(tbl)
   end
   local widths, fits = lay_out(natural, minimum, line_pt, fmt.squeeze)
   for i = 1, n do

@@ -25,9 +25,9 @@ from msht.plaintext import format_characters, plain, show_invisible
 from msht.synth.raw import SPELLINGS, ProblemRates, write_extracts
 from msht.synth.sampler import sample_population
 
-# The extracts' encodings, the cleaning params, a fresh copy of ``pristine`` per test and the CSV
-# reader are shared with the hostile-input tests.
-from test_hostile_input import ENCODING, Params, base, load  # noqa: E402,F401  (base is a fixture)
+# The extracts' encodings, a fresh copy of ``pristine`` per test, the CSV reader, the cleaning run,
+# its key-free summary and the one-line error check are shared with the hostile-input tests.
+from test_hostile_input import ENCODING, base, error, load, run, summary  # noqa: E402,F401  (base is a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -41,28 +41,9 @@ def save(frame: pd.DataFrame, folder: Path, name: str, encoding: str = "utf-8") 
     frame.to_csv(folder / f"{name}.csv", index=False, encoding=encoding)
 
 
-def run(folder: Path):
-    extracts = ingest.read_all(folder)
-    return extracts, clean.clean_extracts(extracts, Params, key=b"field-test")
-
-
-def summary(result) -> tuple:
-    """What the analysis sees, without the (keyed) identifiers."""
-    cases = result.cases.drop(columns=["occurrence_number", "person_id"]).to_csv(index=False)
-    return result.exclusions.to_csv(index=False), cases, len(result.victims), len(result.offenders)
-
-
 def excluded(result, rule: str, entity: str = "cases") -> int:
     ex = result.exclusions
     return int(ex.loc[(ex["rule"] == rule) & (ex["entity"] == entity), "excluded"].sum())
-
-
-def error(folder: Path) -> str:
-    with pytest.raises(ingest.ExtractError) as info:
-        run(folder)
-    message = str(info.value)
-    assert "\n" not in message and len(message) < 600, "one clear, short line"
-    return message
 
 
 # ----------------------------------------------------------------------------------------------

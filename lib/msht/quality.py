@@ -121,6 +121,23 @@ def _supp_row(file: str, extract: str, field: str, level: str, column: str, reas
             "reason": reason, "display": display}
 
 
+def _suppression_frame(rows: list[dict]) -> pd.DataFrame:
+    """``suppression.csv`` rows as a frame with the contract's columns (empty when ``rows`` is)."""
+    from msht import sdc
+
+    return pd.DataFrame(rows, columns=list(sdc.SUPPRESSION_COLUMNS))
+
+
+def _to_protect(frame: pd.DataFrame, min_cell_count: int, column: str) -> pd.DataFrame | None:
+    """A copy of ``frame`` with ``column`` as nullable integers, ready for cells to be hidden; None
+    when there is nothing to protect (``min_cell_count`` 0 or 1, or an empty frame)."""
+    if int(min_cell_count) <= 1 or frame.empty:
+        return None
+    out = frame.copy()
+    out[column] = out[column].astype("Int64")
+    return out
+
+
 def protect_completeness(frame: pd.DataFrame, min_cell_count: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Disclosure control of ``completeness.csv``: per field, ``missing`` (and so
     ``pct_complete``, which gives it back from ``rows``) is hidden when it, or the number of rows
@@ -133,11 +150,10 @@ def protect_completeness(frame: pd.DataFrame, min_cell_count: int) -> tuple[pd.D
     from msht import sdc
 
     m = int(min_cell_count)
+    out = _to_protect(frame, m, "missing")
+    if out is None:
+        return frame, _suppression_frame([])
     rows: list[dict] = []
-    if m <= 1 or frame.empty:
-        return frame, pd.DataFrame(rows, columns=list(sdc.SUPPRESSION_COLUMNS))
-    out = frame.copy()
-    out["missing"] = out["missing"].astype("Int64")
     for idx, r in frame.iterrows():
         missing, present = int(r["missing"]), int(r["rows"]) - int(r["missing"])
         reason = "small_count" if 1 <= missing < m else "small_complement" if 1 <= present < m else ""
@@ -148,7 +164,7 @@ def protect_completeness(frame: pd.DataFrame, min_cell_count: int) -> tuple[pd.D
         out.at[idx, "pct_complete"] = float("nan")
         rows.append(_supp_row("completeness", r["extract"], r["field"], "", "missing", reason, display))
         rows.append(_supp_row("completeness", r["extract"], r["field"], "", "pct_complete", reason, sdc.SECONDARY_MARK))
-    return out, pd.DataFrame(rows, columns=list(sdc.SUPPRESSION_COLUMNS))
+    return out, _suppression_frame(rows)
 
 
 def protect_spellings(frame: pd.DataFrame, min_cell_count: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -163,11 +179,10 @@ def protect_spellings(frame: pd.DataFrame, min_cell_count: int) -> tuple[pd.Data
     from msht import sdc
 
     m = int(min_cell_count)
+    out = _to_protect(frame, m, "n")
+    if out is None:
+        return frame, _suppression_frame([])
     rows: list[dict] = []
-    if m <= 1 or frame.empty:
-        return frame, pd.DataFrame(rows, columns=list(sdc.SUPPRESSION_COLUMNS))
-    out = frame.copy()
-    out["n"] = out["n"].astype("Int64")
     for (extract, field), blk in frame.groupby(["extract", "field"], sort=False):
         values = [int(v) for v in blk["n"]]
         b = sdc.protect_frequency_block(values, None, m, denominator=sum(values))
@@ -178,7 +193,7 @@ def protect_spellings(frame: pd.DataFrame, min_cell_count: int) -> tuple[pd.Data
             out.at[idx, "n"] = pd.NA
             level = spelling_level(blk.loc[idx])
             rows.append(_supp_row("spellings", extract, field, level, "n", reason, display))
-    return out, pd.DataFrame(rows, columns=list(sdc.SUPPRESSION_COLUMNS))
+    return out, _suppression_frame(rows)
 
 
 def shown(frame: pd.DataFrame, suppression: pd.DataFrame, file: str) -> pd.DataFrame:
