@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msht import associate, reference, results, stats, vocab
+from msht.analysis import associate, reference, stats
+from msht.base import vocab
+from msht.publish import results
 
 FAST = 999  # Monte Carlo tables for r×c Fisher tests in unit tests
 

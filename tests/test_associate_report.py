@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msht import associate, models, prose, reference, tables, vocab
+from msht.analysis import associate, models, reference
+from msht.base import vocab
+from msht.publish import prose, tables
 from test_associate import FAST, tiny_tables
 
 

@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from msht import describe
+from msht.analysis import describe
 
 
 @pytest.mark.parametrize(

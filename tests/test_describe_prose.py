@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from msht import describe, prose
+from msht.analysis import describe
+from msht.publish import prose
 
 TYPES = ("criminal_exploitation", "labour_exploitation", "sexual_exploitation", "domestic_servitude", "other_exploitation")
 
@@ -112,7 +113,8 @@ def test_untraced_numbers():
 
 def test_every_number_in_section3_prose_is_in_the_rows(small_raw):
     """End to end on a small synthetic extract: clean, describe, write prose, trace its numbers."""
-    from msht import clean, ingest
+    from msht.clean import rules as clean
+    from msht.ingest import extracts as ingest
 
     folder, _, _ = small_raw
     extracts = ingest.read_all(folder)

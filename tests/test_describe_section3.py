@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from msht import describe, stats
+from msht.analysis import describe, stats
 
 TYPES = ("criminal_exploitation", "labour_exploitation", "sexual_exploitation", "domestic_servitude", "other_exploitation")
 
@@ -296,8 +296,9 @@ def test_period_years():
 
 
 def test_section3_parts_and_their_rows_follow_the_contract(small_raw):
-    from msht import clean, ingest
-    from msht.results import CONTRACT
+    from msht.clean import rules as clean
+    from msht.ingest import extracts as ingest
+    from msht.publish.results import CONTRACT
 
     folder, _, _ = small_raw
     extracts = ingest.read_all(folder)

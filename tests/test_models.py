@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msht import models, results, vocab
+from msht.analysis import models
+from msht.base import vocab
+from msht.publish import results
 
 SMALL = {"victim_sex": "male", "criminal_exploitation": "no", "police_entries": "one"}
 

@@ -10,7 +10,9 @@ import re
 import pytest
 import yaml
 
-from msht import config, generate, pipeline, render
+from msht import config, pipeline
+from msht.publish import render
+from msht.synth import generate
 from msht.config import load_params
 
 

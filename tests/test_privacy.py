@@ -5,7 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import yaml
 
-from msht import clean, ingest, pipeline, privacy, render
+from msht import pipeline
+from msht.clean import rules as clean
+from msht.ingest import extracts as ingest
+from msht.ingest import privacy
+from msht.publish import render
 from msht.config import load_params
 from msht.synth.raw import write_extracts
 from msht.synth.sampler import sample_population

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from msht import describe
+from msht.analysis import describe
 from msht.config import project_root
 
 ROOT = project_root(Path(__file__).parent)

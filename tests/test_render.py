@@ -18,7 +18,9 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from msht import generate, pipeline, render
+from msht import pipeline
+from msht.publish import render
+from msht.synth import generate
 from msht.config import load_params
 
 QUARTO_MISSING = "Quarto is not on PATH; " + render.QUARTO_HINT
@@ -765,4 +767,4 @@ def test_the_staged_project_uses_the_reference_document(fake_project):
     config = yaml.safe_load((site / "_quarto.yml").read_text(encoding="utf-8"))
     assert config["format"]["docx"]["reference-doc"] == "reference.docx"
     assert config["format"]["docx"]["toc"] is True, "the other Word options stay"
-    assert (site / "_quarto.yml").read_text(encoding="utf-8").startswith("# Staged by msht.render.stage()")
+    assert (site / "_quarto.yml").read_text(encoding="utf-8").startswith("# Staged by msht.publish.render.stage()")

@@ -233,7 +233,7 @@ def test_the_article_includes_the_reproducibility_appendix_and_no_front_matter_s
     assert front, "index.qmd has no YAML front matter"
     assert "{{<" not in front.group(1), "a shortcode in the front matter crashes Quarto; computed text belongs in the body"
     meta = yaml.safe_load(front.group(1)) or {}
-    assert "title" not in meta, "the title comes from params (msht.render.stage writes it into the staged copy)"
+    assert "title" not in meta, "the title comes from params (msht.publish.render.stage writes it into the staged copy)"
     assert "{{< include _reproducibility.md >}}" in article
     assert (Path(__file__).parents[1] / "report" / "references.bib").exists()
     assert "{{< embed /notebooks/01_clean.ipynb#synthetic-banner >}}" in _body(article).split("\n# ")[0], (

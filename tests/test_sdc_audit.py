@@ -1,4 +1,4 @@
-"""Issue 15: the attacker's audit (:mod:`msht.audit`) over every published count of release runs.
+"""Issue 15: the attacker's audit (:mod:`msht.publish.audit`) over every published count of release runs.
 
 A release run (``min_cell_count: 5``) of the default twin and of three small cuts (one year, one
 quarter, a 10% sample of the cases) is run next to the same run without disclosure control (its
@@ -14,7 +14,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from msht import audit, generate, pipeline
+from msht import pipeline
+from msht.publish import audit
+from msht.synth import generate
 from msht.config import load_params
 
 #: name -> (period_start, period_end, raw_dir or None for the default twin)

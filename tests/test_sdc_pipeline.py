@@ -11,7 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from msht import associate, describe, generate, models, pipeline, results, sdc
+from msht import pipeline
+from msht.analysis import associate, describe, models
+from msht.publish import results, sdc
+from msht.synth import generate
 from msht.config import load_params
 
 NAME = "sdc_check"

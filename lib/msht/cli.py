@@ -7,7 +7,7 @@ import os
 import sys
 
 from msht.config import ParamsError, load_params
-from msht.ingest import ExtractError
+from msht.ingest.extracts import ExtractError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default="params/default.yaml", help="params YAML file (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="data: regenerate the synthetic extracts even if present")
     args = parser.parse_args(argv)
-    from msht import generate, pipeline, render
+    from msht import pipeline
+    from msht.publish import render
+    from msht.synth import generate
 
     try:
         params = load_params(args.params)

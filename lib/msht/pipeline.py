@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from msht import progress
+from msht.base import progress
 from msht.config import STAGING_ENV, Params, RunPaths, load_params, notebooks_dir, project_root
 
 #: The notebooks, in the order they run.
@@ -133,7 +133,7 @@ def run_notebooks(params_path: str | Path, *, root: Path | None = None, log=prin
                     parameters=params.as_dict(),
                     cwd=str(notebooks_dir(root)),
                     kernel_name="python3",
-                    # a tqdm bar per notebook, one tick per cell (see msht.progress)
+                    # a tqdm bar per notebook, one tick per cell (see msht.base.progress)
                     progress_bar={"desc": name.removesuffix(".ipynb"), "file": sys.stderr} if progress.enabled() else False,
                     log_output=False,
                     report_mode=False,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from msht import progress
+from msht.base import progress
 from msht.config import Params, RunPaths, load_params
-from msht.ingest import EXTRACTS, load_dictionary
+from msht.ingest.extracts import EXTRACTS, load_dictionary
 from msht.synth.raw import write_extracts
 
 

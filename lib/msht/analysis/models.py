@@ -1,7 +1,7 @@
 """Exploratory multivariable logistic regression of each outcome on the case-level factors.
 
 Beyond the seed, which tests one factor at a time. For each outcome (population as in
-:data:`msht.associate.OUTCOME_LEVELS`), a logistic regression (:class:`statsmodels.api.Logit`)
+:data:`msht.analysis.associate.OUTCOME_LEVELS`), a logistic regression (:class:`statsmodels.api.Logit`)
 on the **complete cases** of :data:`REGRESSION_FACTORS` gives adjusted odds ratios with 95%
 confidence intervals. Standard errors are cluster-robust by victim (``person_id``), since a
 victim with several cases contributes several rows.
@@ -29,10 +29,10 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
-from msht import vocab
-from msht.associate import OUTCOME_LEVELS, factor_name, with_indicator_levels
-from msht.results import CONTRACT
-from msht.stats import format_p
+from msht.base import vocab
+from msht.analysis.associate import OUTCOME_LEVELS, factor_name, with_indicator_levels
+from msht.publish.results import CONTRACT
+from msht.analysis.stats import format_p
 
 #: Factors of the models and their reference level (the level the odds ratios compare against).
 REGRESSION_FACTORS: Final[dict[str, str]] = {
@@ -280,7 +280,7 @@ def regression_display(regression: pd.DataFrame) -> pd.DataFrame:
 
 
 def protect_regression(regression: pd.DataFrame, min_cell_count: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Disclosure control of ``regression.csv`` (:mod:`msht.sdc`; nothing changes when
+    """Disclosure control of ``regression.csv`` (:mod:`msht.publish.sdc`; nothing changes when
     ``min_cell_count`` is 0 or 1).
 
     Under SDC every ``n_level`` is hidden (with ``N`` and the other levels a term's count would
@@ -289,7 +289,7 @@ def protect_regression(regression: pd.DataFrame, min_cell_count: int) -> tuple[p
     frame (with marker columns ``sdc_withheld`` and ``n_level_suppressed``, dropped when the CSV
     is written) and its ``suppression.csv`` rows (``file`` ``regression``).
     """
-    from msht import sdc
+    from msht.publish import sdc
 
     m = int(min_cell_count)
     out = regression.copy()

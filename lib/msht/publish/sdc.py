@@ -80,7 +80,7 @@ percentage of an ``unknown`` row). The protected frames returned here carry the 
 information as columns for the display layer: ``suppressed`` (the count is hidden),
 ``denominator_suppressed``, ``pct_suppressed``, ``display`` (the text to show for ``n``),
 ``denominator_display``, and ``reason``/``denominator_reason``/``pct_reason``; association
-frames also ``test_suppressed`` and ``p_display``. :func:`msht.results.conform` drops these
+frames also ``test_suppressed`` and ``p_display``. :func:`msht.publish.results.conform` drops these
 columns when the contract CSV is written.
 
 Other results files built from the same cross-tables (test details, residuals, comparisons with
@@ -90,7 +90,7 @@ blanks them block by block.
 Limits: each block is protected on its own, plus the ``accepted``-within-``offered`` link and
 section 3.2's split of the victims (:func:`protect_partition_link`); requiring three feasible
 values per hidden count (:data:`MIN_FEASIBLE`) leaves room for the links between blocks.
-:mod:`msht.audit` checks a release across its files (every count, percentage and structural
+:mod:`msht.publish.audit` checks a release across its files (every count, percentage and structural
 link, bounded by integer programming); what it does not model (p bands, spellings, figures) is
 listed there. A release should still be read by a person before it leaves the force.
 """
@@ -118,7 +118,7 @@ NON_COUNT_LEVELS: Final[frozenset[str]] = frozenset(
 EXTREME_LEVELS: Final[frozenset[str]] = frozenset({"max", "min"})
 #: The level of a block whose one count is its own denominator (``section3_1``'s ``cases``).
 TOTAL_LEVELS: Final[frozenset[str]] = frozenset({"all", "overall"})
-#: The ``unknown`` level code (see :mod:`msht.vocab`).
+#: The ``unknown`` level code (see :mod:`msht.base.vocab`).
 UNKNOWN: Final[str] = "unknown"
 #: Association outcomes measured within another outcome's "yes" cases: child -> parent.
 NESTED: Final[dict[str, str]] = {"accepted": "offered"}

@@ -1,6 +1,6 @@
 """Disclosure audit: bound every hidden count from everything published, the way an attacker can.
 
-:mod:`msht.sdc` chooses suppressions block by block. This module checks the result across the
+:mod:`msht.publish.sdc` chooses suppressions block by block. This module checks the result across the
 published files of a run at once: it builds one integer linear system whose unknowns are the
 hidden counts and whose constraints are what a careful reader knows, and bounds each hidden count
 with an integer-programming solver (:func:`scipy.optimize.milp`, HiGHS). A hidden count whose
@@ -148,7 +148,7 @@ def _cross_file(s: System) -> None:
     """Structural links between files: ``accepted`` is measured on the cases offered support, so
     its total per level is ``offered``'s "yes" count; an association level's total is at most the
     case-level descriptives count of the same variable and level (:data:`CASE_TABLES`)."""
-    from msht import sdc
+    from msht.publish import sdc
 
     desc: dict[tuple[str, str], list[int]] = {}
     for name, i in s.index.items():
@@ -179,7 +179,7 @@ def _cell(s: System, key: tuple, truth: int, shown: int | None, marks: dict, m: 
 
 def _descriptives(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list,
                   pct_rows: list) -> None:
-    from msht import sdc
+    from msht.publish import sdc
 
     pub = pd.read_csv(results_dir / "descriptives.csv", dtype={"level": str})
     tru = pd.read_csv(truth_dir / "descriptives.csv", dtype={"level": str})
@@ -287,7 +287,7 @@ def bound_hidden(s: System, binaries: list, pct_rows: list, m: int = 5) -> pd.Da
     ``required``: whether it must keep :data:`MIN_RANGE` values. A count hidden only because its
     whole block is withheld (``withheld``), and not itself from 1 to m-1, is not required to: a
     withheld block hides all it can, and its totals may be public elsewhere (``accepted``'s totals
-    are ``offered``'s published "yes" counts), as :mod:`msht.sdc` states."""
+    are ``offered``'s published "yes" counts), as :mod:`msht.publish.sdc` states."""
     a, lo, hi, bounds, nvar = _matrices(s, binaries, pct_rows)
     constraints = LinearConstraint(a, lo, hi) if len(a) else None
     integrality = np.ones(nvar)

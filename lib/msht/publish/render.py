@@ -360,7 +360,7 @@ def _software_sentence(info: Reproducibility) -> str:
 def reproducibility_markdown(info: Reproducibility) -> str:
     """The reproducibility appendix as Quarto Markdown (tables captioned and cross-referenced)."""
     lines = [
-        "<!-- Written by msht.render.stage() at render time; do not edit. -->",
+        "<!-- Written by msht.publish.render.stage() at render time; do not edit. -->",
         "",
         "This appendix, which the published study does not have, records what is needed to reproduce "
         "this report: the parameters of the run, the software that produced it and a checksum of "
@@ -720,7 +720,7 @@ def stage(params: Params, root: Path | None = None, *, renderer: str = "") -> Pa
         shutil.rmtree(site)
     (site / "notebooks").mkdir(parents=True)
     (site / "_quarto.yml").write_text(
-        "# Staged by msht.render.stage() from the project's _quarto.yml; do not edit.\n"
+        "# Staged by msht.publish.render.stage() from the project's _quarto.yml; do not edit.\n"
         + yaml.safe_dump(quarto_config((root / "_quarto.yml").read_text(encoding="utf-8")), sort_keys=False,
                          allow_unicode=True, width=1000),
         encoding="utf-8",
@@ -734,7 +734,7 @@ def stage(params: Params, root: Path | None = None, *, renderer: str = "") -> Pa
         nb = nbformat.read(path, as_version=4)
         nbformat.write(quarto_view(nb), site / "notebooks" / path.name)
     (site / "_variables.yml").write_text(
-        "# Written by msht.render.stage() from the run's params; read by the var shortcode.\n"
+        "# Written by msht.publish.render.stage() from the run's params; read by the var shortcode.\n"
         + yaml.safe_dump(report_variables(params), sort_keys=False, allow_unicode=True),
         encoding="utf-8",
     )

@@ -11,10 +11,11 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from msht import stats, vocab
-from msht.associate import factor_name
+from msht.analysis import stats
+from msht.base import vocab
+from msht.analysis.associate import factor_name
 from msht.config import Params
-from msht.describe import fmt_count, fmt_number, fmt_pct_n, fmt_row, is_missing
+from msht.analysis.describe import fmt_count, fmt_number, fmt_pct_n, fmt_row, is_missing
 
 SYNTHETIC_NOTE = (
     "**Synthetic data.** These figures come from the project's synthetic twin, generated to "
@@ -31,8 +32,8 @@ def banner(params: Params) -> str:
 
 def disclosure_text(params: Params) -> str:
     """The disclosure-control sentence for a notebook's text (with a paragraph break before it),
-    or "" when the rule is off (:func:`msht.sdc.disclosure_note`)."""
-    from msht import sdc
+    or "" when the rule is off (:func:`msht.publish.sdc.disclosure_note`)."""
+    from msht.publish import sdc
 
     note = sdc.disclosure_note(params.min_cell_count)
     return f"\n\n{note}" if note else ""
@@ -97,7 +98,7 @@ def victims_overview(desc: pd.DataFrame) -> str:
 
 
 # --- section 3 (notebook 02): descriptive overview ---------------------------------------------
-# Each function reads the rows of ``descriptives.csv`` (see msht.describe) and returns Markdown.
+# Each function reads the rows of ``descriptives.csv`` (see msht.analysis.describe) and returns Markdown.
 # Shares are written "17.2% (n=394)" (describe.fmt_pct_n) with their denominators; words that
 # state a direction ("most", "lower") are chosen from the numbers. Private helpers carry the
 # ``_s3`` prefix so that they cannot clash with other sections' helpers in this module.
@@ -348,7 +349,7 @@ def _s3_table1_sentence(desc: pd.DataFrame, variable: str, lead_in: str = "Acros
     to Table 1), e.g. "Across all MSHT cases, most victims were male: 73.6% (n=1,776); victims of
     sexual exploitation and domestic servitude were mostly female."; ``lead_in`` opens it (only
     the first sentence of the paragraph needs "Across all MSHT cases")."""
-    from msht.describe import TABLE1_ALL
+    from msht.analysis.describe import TABLE1_ALL
 
     overall = _s3_top(desc, f"table1_{TABLE1_ALL}", variable)
     if overall is None:
@@ -386,7 +387,7 @@ def table1_text(desc: pd.DataFrame) -> str:
     """Table 1's reading, one short sentence per victim attribute: the level most victims had
     across all cases and the exploitation types in which most had another (see
     :func:`_s3_table1_sentence`); the shares per type are left to Table 1."""
-    from msht.describe import TABLE1_VARIABLES
+    from msht.analysis.describe import TABLE1_VARIABLES
 
     sentences = ["In Table 1 each MSHT case counts once, so a victim with several cases is counted once per case."]
     for variable in TABLE1_VARIABLES:
@@ -617,7 +618,7 @@ def _a4_not_computable(failed: pd.DataFrame) -> str:
 
 
 def seed_disagreements_text(seed: pd.DataFrame) -> str:
-    """The seed's internal disagreements (``msht.reference.seed_disagreements``) as a bullet list."""
+    """The seed's internal disagreements (``msht.analysis.reference.seed_disagreements``) as a bullet list."""
     if seed.empty:
         return "The seed's Tables 2-4 agree with its Appendix 4 throughout, and Appendix 4 reproduces from its counts."
     head = (
@@ -741,7 +742,7 @@ def key_findings(rows: pd.DataFrame, tests: pd.DataFrame, alpha: float) -> str:
     band), marked when it does not survive the Benjamini-Hochberg correction; or says that
     none was.
     """
-    from msht.associate import OVERALL, findings, findings_display
+    from msht.analysis.associate import OVERALL, findings, findings_display
 
     overall = rows[rows["factor"] == OVERALL].set_index("outcome")
     rates = []

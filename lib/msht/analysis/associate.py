@@ -18,7 +18,7 @@ empty.
 The frames built here are the results files ``associations.csv`` (:func:`association_rows`,
 :func:`overall_rows`), ``association_tests.csv`` (:func:`test_table`),
 ``association_residuals.csv`` (:func:`residual_rows`) and ``association_vs_published.csv``
-(:func:`vs_published`); see :mod:`msht.results` for their columns. The ``*_display`` functions
+(:func:`vs_published`); see :mod:`msht.publish.results` for their columns. The ``*_display`` functions
 shape those frames for the notebook's tables.
 """
 
@@ -33,9 +33,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from msht import reference, stats, vocab
-from msht.results import CONTRACT
-from msht.describe import fmt_count, fmt_pct_n, pct
+from msht.analysis import reference, stats
+from msht.base import vocab
+from msht.publish.results import CONTRACT
+from msht.analysis.describe import fmt_count, fmt_pct_n, pct
 
 #: The compared levels of each outcome (positive level first) and who is in its population.
 OUTCOME_LEVELS: Final[dict[str, tuple[str, str]]] = {
@@ -117,7 +118,7 @@ class SeedTest:
         counts: Factor level × outcome level counts (positive outcome level first).
         row_labels: Factor level codes, one per row of ``counts``.
         col_labels: Outcome level codes, one per column of ``counts``.
-        result: The :class:`msht.stats.AssociationResult`, or ``None`` when not computable.
+        result: The :class:`msht.analysis.stats.AssociationResult`, or ``None`` when not computable.
         reason: Why the test could not be computed (empty when it was).
     """
 
@@ -184,10 +185,10 @@ def run_test(
     fisher_when_expected_below: float = 5.0,
     fisher_n_resamples: int = stats.FISHER_RXC_N_RESAMPLES,
 ) -> SeedTest:
-    """Cross-tabulate and test ``factor`` × ``outcome`` (see :func:`msht.stats.association_test`).
+    """Cross-tabulate and test ``factor`` × ``outcome`` (see :func:`msht.analysis.stats.association_test`).
 
     ``cases`` must have its exploitation types coded (:func:`with_indicator_levels`). A
-    :class:`msht.stats.DegenerateTableError` is caught and recorded as the test's ``reason``.
+    :class:`msht.analysis.stats.DegenerateTableError` is caught and recorded as the test's ``reason``.
     """
     frame = unit_frame(factor, cases, offenders)
     levels = vocab.levels(factor)
@@ -353,7 +354,7 @@ def findings(rows: pd.DataFrame, tests: pd.DataFrame, outcome: str, alpha: float
 def vs_published(rows: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """``association_vs_published.csv``: this run's Appendix 4 against the seed's.
 
-    Published ``N`` come from :func:`msht.reference.implied_tables` (rebuilt from the printed %
+    Published ``N`` come from :func:`msht.analysis.reference.implied_tables` (rebuilt from the printed %
     and n); ``chi2_published``/``p_published`` are as printed (p as text), and
     ``significant_published`` uses the p rebuilt from the printed counts. ``pct_diff`` is this
     run's % minus the published %.
@@ -574,16 +575,16 @@ TESTS_KEEP: Final[tuple[str, ...]] = ("unit", "test_seed", "df")
 
 def protect(rows: pd.DataFrame, tests: pd.DataFrame, residuals: pd.DataFrame, comparison: pd.DataFrame,
             min_cell_count: int) -> dict[str, pd.DataFrame]:
-    """Disclosure control of notebook 03's results (:mod:`msht.sdc`).
+    """Disclosure control of notebook 03's results (:mod:`msht.publish.sdc`).
 
-    ``rows`` (``associations.csv``) go through :func:`msht.sdc.protect_associations`; the files
+    ``rows`` (``associations.csv``) go through :func:`msht.publish.sdc.protect_associations`; the files
     derived from the same cross-tables (tests, residuals, comparison with the seed) are blanked
-    block by block (:func:`msht.sdc.withhold_for_blocks`) where a block has a suppression.
+    block by block (:func:`msht.publish.sdc.withhold_for_blocks`) where a block has a suppression.
     Returns ``associations``, ``association_tests``, ``association_residuals``,
     ``association_vs_published`` and ``suppression`` (the rows of ``suppression.csv`` for these
     files). With ``min_cell_count`` 0 the frames are returned unchanged (plus marker columns).
     """
-    from msht import sdc
+    from msht.publish import sdc
 
     protected = sdc.protect_associations(rows, min_cell_count)
     out = {"associations": protected, "association_tests": tests, "association_residuals": residuals,

@@ -2,7 +2,7 @@
 
 Every table a reader sees is also written here, in the run's ``results_dir``. Later work adds
 rows, or new files, never changes a file's columns. Codes in ``variable``/``factor``/``level``
-come from :mod:`msht.vocab`.
+come from :mod:`msht.base.vocab`.
 
 ================================  ===================================================================================
 file                              columns
@@ -78,12 +78,12 @@ estimated has one row with empty term columns, ``converged`` false and the reaso
 
 Disclosure control (``min_cell_count`` > 1, e.g. ``params/release.yaml``)
 ---------------------------------------------------------------------------
-Columns never change: a value hidden by :mod:`msht.sdc` is written **empty**, and
+Columns never change: a value hidden by :mod:`msht.publish.sdc` is written **empty**, and
 ``suppression.csv`` lists one row per hidden value: ``file`` (``completeness``, ``spellings``,
 ``descriptives``, ``associations``, ``association_tests``, ``association_residuals``,
 ``association_vs_published`` or ``regression``), ``table`` (the descriptives table, the outcome,
 or the extract), ``variable`` (variable, factor or field), ``level`` (for ``spellings``:
-``"<code>: <raw value>"``), ``column`` (the hidden column), ``reason`` (see ``msht.sdc.REASONS``; also
+``"<code>: <raw value>"``), ``column`` (the hidden column), ``reason`` (see ``msht.publish.sdc.REASONS``; also
 ``test_withheld`` for the derived files) and ``display`` (what the report shows: ``"<5"``,
 ``"[c]"`` or a p band). An empty value without a row there is an ordinary missing value.
 There is one ``suppression.csv`` per run: notebook 01 writes the rows of the data-quality tables
@@ -199,7 +199,7 @@ def read_csv(name: str, results_dir: Path) -> pd.DataFrame:
 
 
 #: The ``file`` values of ``suppression.csv`` that notebook 01 writes (the data-quality tables,
-#: :func:`msht.quality.protect_completeness` and :func:`msht.quality.protect_spellings`);
+#: :func:`msht.publish.quality.protect_completeness` and :func:`msht.publish.quality.protect_spellings`);
 #: notebooks 02 and 03 keep them.
 QUALITY_FILES: Final[tuple[str, ...]] = ("completeness", "spellings")
 

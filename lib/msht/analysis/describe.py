@@ -1,7 +1,7 @@
 """Descriptive tables of section 3 and Appendices 1-3 in the seed's "% (n)" style, as tidy rows.
 
 Every builder returns rows of ``descriptives.csv`` (``table, variable, level, n, denominator,
-pct``; see :mod:`msht.results`), built from the analysis tables of notebook 01:
+pct``; see :mod:`msht.publish.results`), built from the analysis tables of notebook 01:
 
 * ``cases``: one row per analysed MSHT case (victim attributes repeat on each of their cases);
 * ``victims``: one row per victim (attributes from their first case);
@@ -27,11 +27,13 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from msht import coding, stats, vocab
-from msht.vocab import EXPLOITATION_TYPES, UNKNOWN
+from msht.analysis import stats
+from msht.base import vocab
+from msht.ingest import coding
+from msht.base.vocab import EXPLOITATION_TYPES, UNKNOWN
 
 #: Referrals from 1 January of this year on are "2021 and later" (seed section 3.4;
-#: the same split as :func:`msht.coding.code_period`).
+#: the same split as :func:`msht.ingest.coding.code_period`).
 PERIOD_SPLIT_YEAR: Final[int] = 2021
 
 #: The periods compared in section 3.4, earlier first.
@@ -115,7 +117,7 @@ def fmt_pct_n(n: object, denominator: object, *, digits: int = 1, style: str = "
 
 def fmt_row(r: object, *, style: str = "prose") -> str:
     """:func:`fmt_pct_n` of a results row (a Series or namedtuple with ``n``, ``denominator`` and,
-    after :func:`msht.sdc.protect_descriptives`, ``display``)."""
+    after :func:`msht.publish.sdc.protect_descriptives`, ``display``)."""
     get = r.get if hasattr(r, "get") else (lambda key, default=None: getattr(r, key, default))
     return fmt_pct_n(get("n"), get("denominator"), style=style, display=get("display", "") or "")
 
@@ -413,7 +415,7 @@ def engagement_rows(cases: pd.DataFrame, *, table: str = "section3_4") -> pd.Dat
 
 def _by_period(frame: pd.DataFrame, outcome: str, variable: str) -> pd.DataFrame:
     """Shares of ``outcome`` = yes before 2021 and from 2021, and their seed-convention test
-    (Yates chi-square for the 2×2 table; see :func:`msht.stats.association_test`)."""
+    (Yates chi-square for the 2×2 table; see :func:`msht.analysis.stats.association_test`)."""
     counts = stats.crosstab(frame, "period", outcome, list(PERIODS), ["yes", "no"])
     rows = [count_row("section3_4", variable, lv, int(counts[i, 0]), int(counts[i].sum())) for i, lv in enumerate(PERIODS)]
     try:
@@ -680,8 +682,8 @@ APPENDIX3_NOTE: Final[str] = (
 
 def _protect_outlier_link(protected: pd.DataFrame, m: int) -> None:
     """Section 3.2's outliers, victims with no police-record data and analysed victims add up to
-    section 3.1's victims: protect them together (:func:`msht.sdc.protect_partition_link`)."""
-    from msht import sdc
+    section 3.1's victims: protect them together (:func:`msht.publish.sdc.protect_partition_link`)."""
+    from msht.publish import sdc
 
     s32 = protected["table"] == "section3_2"
     left = protected.index[s32 & (protected["variable"] == "entries_outliers") & (protected["level"] == "left_out")]
@@ -691,14 +693,14 @@ def _protect_outlier_link(protected: pd.DataFrame, m: int) -> None:
 
 
 def protect(parts: dict[str, pd.DataFrame], min_cell_count: int) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Apply :func:`msht.sdc.protect_descriptives` to the rows of :func:`section3`.
+    """Apply :func:`msht.publish.sdc.protect_descriptives` to the rows of :func:`section3`.
 
     Returns the protected rows of ``descriptives.csv`` (with the marker columns of
-    :mod:`msht.sdc`; :func:`msht.results.write_csv` drops them) and the same rows split back
+    :mod:`msht.publish.sdc`; :func:`msht.publish.results.write_csv` drops them) and the same rows split back
     into ``parts``, for the tables, figures and prose. With ``min_cell_count`` 0 the values are
     those of :func:`combine` unchanged.
     """
-    from msht import sdc
+    from msht.publish import sdc
 
     protected = sdc.protect_descriptives(combine(parts), min_cell_count)
     _protect_outlier_link(protected, int(min_cell_count))
