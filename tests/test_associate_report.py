@@ -10,7 +10,7 @@ import pytest
 
 from msht.analysis import associate, models, reference
 from msht.base import vocab
-from msht.publish import prose, tables
+from msht.publish import association_tables, prose, tables
 from test_associate import FAST, tiny_tables
 
 
@@ -80,16 +80,16 @@ def test_regression_text_reports_n_dropped_and_county_lines_share() -> None:
 def test_appendix4_and_findings_tables_have_fixed_ids(run: tuple) -> None:
     rows, table = run
     title, factors = vocab.APPENDIX4_BLOCKS["case"]
-    html = tables.appendix4_table(associate.appendix4_display(rows, table, factors), table_id="tbl-appendix4-case",
+    html = tables.appendix4_table(association_tables.appendix4_display(rows, table, factors), table_id="tbl-appendix4-case",
                                   title=title, source_note="note").as_raw_html()
     assert 'id="tbl-appendix4-case"' in html and "Offered victim support services" in html and "n/c" in html
     found = associate.findings(rows, table, "offered", 0.05)
-    html = tables.findings_table(associate.findings_display(found, 0.05), table_id="tbl-table2", title="t",
+    html = tables.findings_table(association_tables.findings_display(found, 0.05), table_id="tbl-table2", title="t",
                                  stub_label=prose.findings_lead("offered")).as_raw_html()
     assert 'id="tbl-table2"' in html and "higher amongst:" in html
-    assert tables.appendix4_table(associate.appendix4_display(rows, table, factors), table_id="x",
+    assert tables.appendix4_table(association_tables.appendix4_display(rows, table, factors), table_id="x",
                                   title=title).as_raw_html() == tables.appendix4_table(
-        associate.appendix4_display(rows, table, factors), table_id="x", title=title).as_raw_html()
+        association_tables.appendix4_display(rows, table, factors), table_id="x", title=title).as_raw_html()
 
 
 def test_every_factor_has_a_heading_for_every_level() -> None:
@@ -147,6 +147,6 @@ def test_key_findings_say_when_no_factor_is_significant() -> None:
 def test_findings_tables_write_a_q_below_the_printed_precision_as_an_inequality(root) -> None:
     rows = pd.read_csv(root / "results" / "default" / "associations.csv")
     tests = pd.read_csv(root / "results" / "default" / "association_tests.csv")
-    checks = associate.findings_display(associate.findings(rows, tests, "offered", 0.05), 0.05)["check"]
+    checks = association_tables.findings_display(associate.findings(rows, tests, "offered", 0.05), 0.05)["check"]
     assert not checks.str.contains("q = <").any()
     assert checks.str.startswith("q < 0.001").any() and checks.str.startswith("q = 0.").any()

@@ -102,13 +102,13 @@ def test_police_records_text_says_how_many_outliers_were_left_out(threshold, ent
     text = prose.police_records_text(rows)
     assert expected in text
     assert "1 victim has no police-record data" in text
-    assert describe.untraced_numbers(text, rows) == []
+    assert prose.untraced_numbers(text, rows) == []
 
 
 def test_untraced_numbers():
     rows = pd.DataFrame({"n": [1299, 0.040487, 8], "denominator": [1776, None, None], "pct": [73.1, None, None]})
     text = "n=1,299 of 1,776 (73.1%), see Appendix 1 and section 3.2, p<0.001, χ² = 0.040, median 8, MS1; 9 and 73.2"
-    assert describe.untraced_numbers(text, rows) == ["9", "73.2"]
+    assert prose.untraced_numbers(text, rows) == ["9", "73.2"]
 
 
 def test_every_number_in_section3_prose_is_in_the_rows(small_raw):
@@ -126,7 +126,7 @@ def test_every_number_in_section3_prose_is_in_the_rows(small_raw):
         texts = [prose.section3_1_text(rows), prose.table1_text(rows), prose.police_records_text(rows),
                  prose.offenders_text(rows), prose.engagement_text(rows, 0.05)]
         for text in texts:
-            assert text and describe.untraced_numbers(text, rows) == [], text
+            assert text and prose.untraced_numbers(text, rows) == [], text
 
 
 def test_table1_text_says_across_all_cases_once():

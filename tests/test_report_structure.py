@@ -268,7 +268,7 @@ def test_quarto_yml_is_a_manuscript_that_never_executes(root):
 
 def test_makefile_and_render_never_ask_quarto_to_execute(root):
     assert "--execute" not in (root / "Makefile").read_text(encoding="utf-8")
-    assert '"--execute"' not in (root / "lib" / "msht" / "render.py").read_text(encoding="utf-8")
+    assert '"--execute"' not in (root / "lib" / "msht" / "publish" / "render.py").read_text(encoding="utf-8")
 
 
 def test_citation_cff_describes_the_software_and_cites_the_study(root):

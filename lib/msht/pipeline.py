@@ -19,21 +19,10 @@ import nbformat
 import yaml
 
 from msht.base import progress
-from msht.config import STAGING_ENV, Params, RunPaths, load_params, notebooks_dir, project_root
-
-#: The notebooks, in the order they run.
-NOTEBOOKS = ("01_clean.ipynb", "02_descriptives.ipynb", "03_associations.ipynb", "04_synthetic_vs_published.ipynb")
-
-
-def is_reference_run(params: Params) -> bool:
-    """True for the default synthetic run, whose executed notebooks are the committed ones."""
-    return params.run_name == "default" and params.synthetic
-
-
-def executed_dir(params: Params, root: Path | None = None) -> Path:
-    """Where a run's executed notebooks go."""
-    root = root or project_root()
-    return notebooks_dir(root) if is_reference_run(params) else root / "_output" / params.run_name / "notebooks"
+from msht.base.files import swap_in
+from msht.config import (
+    NOTEBOOKS, STAGING_ENV, Params, RunPaths, executed_dir, load_params, notebooks_dir, project_root,
+)
 
 
 def strip_volatile(path: Path) -> None:
@@ -49,21 +38,6 @@ def strip_volatile(path: Path) -> None:
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell["id"] = "injected-parameters"  # papermill draws a random id on every run
     nbformat.write(nb, path)
-
-
-def swap_in(staged: Path, target: Path) -> None:
-    """Replace folder ``target`` by ``staged`` with two renames (the old one is then deleted)."""
-    if not staged.exists():
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    old = target.with_name(target.name + ".old")
-    if old.exists():
-        shutil.rmtree(old)
-    if target.exists():
-        target.rename(old)
-    staged.rename(target)
-    if old.exists():
-        shutil.rmtree(old)
 
 
 #: Longest Unix socket path used (the system limit is 104 bytes on macOS, 108 on Linux).

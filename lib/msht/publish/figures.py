@@ -19,7 +19,8 @@ from IPython.display import Image
 from matplotlib.figure import Figure
 
 from msht.base import vocab
-from msht.analysis.describe import PERIOD_SPLIT_YEAR, fmt_count, fmt_pct_n
+from msht.analysis.describe import PERIOD_SPLIT_YEAR
+from msht.base.formats import fmt_count, fmt_pct_n
 
 #: Okabe-Ito colours (distinguishable with colour-vision deficiency).
 COLOURS: Final[dict[str, str]] = {

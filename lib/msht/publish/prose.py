@@ -7,15 +7,17 @@ Markdown. Directions ("most", "higher amongst") are chosen by the data, not type
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
+from typing import Final
 
 import pandas as pd
 
 from msht.analysis import stats
 from msht.base import vocab
-from msht.analysis.associate import factor_name
+from msht.publish.association_tables import factor_name
 from msht.config import Params
-from msht.analysis.describe import fmt_count, fmt_number, fmt_pct_n, fmt_row, is_missing
+from msht.base.formats import fmt_count, fmt_number, fmt_pct_n, fmt_row, is_missing
 
 SYNTHETIC_NOTE = (
     "**Synthetic data.** These figures come from the project's synthetic twin, generated to "
@@ -99,7 +101,7 @@ def victims_overview(desc: pd.DataFrame) -> str:
 
 # --- section 3 (notebook 02): descriptive overview ---------------------------------------------
 # Each function reads the rows of ``descriptives.csv`` (see msht.analysis.describe) and returns Markdown.
-# Shares are written "17.2% (n=394)" (describe.fmt_pct_n) with their denominators; words that
+# Shares are written "17.2% (n=394)" (formats.fmt_pct_n) with their denominators; words that
 # state a direction ("most", "lower") are chosen from the numbers. Private helpers carry the
 # ``_s3`` prefix so that they cannot clash with other sections' helpers in this module.
 
@@ -742,7 +744,8 @@ def key_findings(rows: pd.DataFrame, tests: pd.DataFrame, alpha: float) -> str:
     band), marked when it does not survive the Benjamini-Hochberg correction; or says that
     none was.
     """
-    from msht.analysis.associate import OVERALL, findings, findings_display
+    from msht.analysis.associate import OVERALL, findings
+    from msht.publish.association_tables import findings_display
 
     overall = rows[rows["factor"] == OVERALL].set_index("outcome")
     rates = []
@@ -787,3 +790,42 @@ def calibration_text(table: pd.DataFrame, synthetic: bool) -> str:
         "denominators and are shown for reference only."
         + ("" if synthetic else " Differences on real extracts may reflect a different period, force or recording practice.")
     )
+
+
+# --- tracing prose numbers to results -----------------------------------------------------------
+
+#: References to parts of the report ("Appendix 1", "section 3.2", "Tables 2-4"): not results.
+_REFERENCE_RE: Final[re.Pattern[str]] = re.compile(
+    r"\b(?:appendix|appendices|table|tables|figure|figures|section|sections)\s+\d+(?:\.\d+)?"
+    r"(?:\s*(?:–|-|and|,)\s*\d+(?:\.\d+)?)*",
+    re.IGNORECASE,
+)
+
+
+#: The seed's p-value thresholds ("p<0.001", "p<0.01", "p<0.05"): conventions, not results.
+_P_THRESHOLD_RE: Final[re.Pattern[str]] = re.compile(r"p\s*<\s*0\.(?:001|01|05)\b")
+
+
+#: A number as prose prints it: "1,234", "17.2", "8" (not digits inside words such as "MS1").
+_NUMBER_RE: Final[re.Pattern[str]] = re.compile(r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
+
+
+def untraced_numbers(text: str, rows: pd.DataFrame) -> list[str]:
+    """The numbers in ``text`` that are not a value of ``rows``' ``n``, ``denominator`` or ``pct``.
+
+    Thousands separators are ignored; a number printed with ``k`` decimals matches a value that
+    rounds to it (within half a unit of the last printed digit); a whole number must match
+    exactly. References to parts of the report ("Appendix 1", "section 3.2") and the p-value
+    thresholds ("p<0.001") are not results and are skipped.
+    """
+    values = pd.concat([pd.to_numeric(rows[c], errors="coerce") for c in ("n", "denominator", "pct")]).dropna()
+    values = values.astype(float).to_numpy()
+    cleaned = _P_THRESHOLD_RE.sub(" ", _REFERENCE_RE.sub(" ", text))
+    missing = []
+    for token in _NUMBER_RE.findall(cleaned):
+        number = float(token.replace(",", ""))
+        decimals = len(token.split(".")[1]) if "." in token else 0
+        tolerance = 0.5 * 10**-decimals + 1e-9 if decimals else 1e-9
+        if not (abs(values - number) <= tolerance).any():
+            missing.append(token)
+    return missing

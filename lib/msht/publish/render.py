@@ -43,8 +43,8 @@ import nbformat
 import yaml
 from nbconvert import HTMLExporter
 
-from msht.config import Params, RunPaths, load_params, project_root
-from msht.pipeline import NOTEBOOKS, executed_dir, swap_in
+from msht.base.files import swap_in
+from msht.config import NOTEBOOKS, Params, RunPaths, executed_dir, load_params, project_root
 
 QUARTO_HINT = "install Quarto 1.7+ (https://quarto.org/docs/get-started/) or run `conda env create -f environment.yml`"
 

@@ -1,4 +1,5 @@
-"""The results contract: tidy CSVs with stable, documented columns.
+"""The results contract: tidy CSVs with stable, documented columns (names and columns in
+:data:`msht.base.contract.CONTRACT`), and the one writer of results files.
 
 Every table a reader sees is also written here, in the run's ``results_dir``. Later work adds
 rows, or new files, never changes a file's columns. Codes in ``variable``/``factor``/``level``
@@ -105,31 +106,7 @@ from typing import Final
 
 import pandas as pd
 
-CONTRACT: Final[dict[str, tuple[str, ...]]] = {
-    "descriptives": ("table", "variable", "level", "n", "denominator", "pct"),
-    "associations": ("outcome", "factor", "level", "n", "denominator", "pct", "statistic", "df", "p", "test"),
-    "exclusions": ("step", "rule", "entity", "rows_in", "excluded", "rows_out"),
-    "association_tests": (
-        "outcome", "factor", "unit", "N", "test_seed", "chi2_seed", "df", "p_seed", "min_expected",
-        "n_cells_expected_below_5", "fisher_p", "test_chosen", "p_chosen", "effect_size_name", "effect_size",
-        "odds_ratio", "or_contrast", "or_ci_low", "or_ci_high", "q_bh", "significant_seed", "significant_bh", "note",
-    ),
-    "association_residuals": ("outcome", "factor", "level", "n", "denominator", "expected_n", "adjusted_residual"),
-    "association_vs_published": (
-        "outcome", "factor", "level", "n_published", "N_published", "pct_published", "n_run", "N_run", "pct_run",
-        "pct_diff", "chi2_published", "chi2_run", "p_published", "p_run", "significant_published",
-        "significant_run", "verdict_agrees",
-    ),
-    "seed_disagreements": (
-        "source", "outcome", "factor", "level", "kind", "printed", "reference", "reference_source", "message",
-    ),
-    "regression": (
-        "outcome", "factor", "level", "reference", "n_level", "adjusted_or", "ci_low", "ci_high", "p",
-        "N", "n_population", "n_dropped_missing", "n_events", "converged", "note",
-    ),
-    "suppression": ("file", "table", "variable", "level", "column", "reason", "display"),
-}
-
+from msht.base.contract import CONTRACT
 
 class ResultsContractError(ValueError):
     """A results frame does not have its contract's columns."""

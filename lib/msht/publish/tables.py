@@ -25,7 +25,7 @@ def percent_table(display: pd.DataFrame, *, table_id: str, title: str, source_no
                   value_label: str = "% (n)") -> GT:
     """A two-column "characteristic | % (n)" table grouped by variable, in the seed's layout.
 
-    ``display`` has columns ``group, characteristic, value`` (see :func:`msht.analysis.describe.display_table`).
+    ``display`` has columns ``group, characteristic, value`` (see :func:`msht.publish.descriptive_tables.display_table`).
     ``table_id`` fixes the HTML id (great_tables draws a random one otherwise).
     """
     gt = (
@@ -54,7 +54,7 @@ def by_column_table(display: pd.DataFrame, headers: dict[str, tuple[str, str]], 
     """A "% (n)" table with one column per subgroup (Table 1's layout), grouped by variable.
 
     ``display`` has columns ``group, characteristic`` and one column per subgroup (see
-    :func:`msht.analysis.describe.table1_display`); ``headers`` maps each subgroup column to
+    :func:`msht.publish.descriptive_tables.table1_display`); ``headers`` maps each subgroup column to
     ``(name, subtitle)``, shown as a bold name over a second line.
     """
     from html import escape
@@ -102,7 +102,7 @@ def association_table(rows: pd.DataFrame, *, table_id: str, title: str) -> GT:
     """Appendix 4 style: per factor level the outcome's "% (n)" of N, and the test's χ², df and p."""
     from msht.analysis import stats
     from msht.base import vocab
-    from msht.analysis.describe import fmt_count, fmt_pct_n
+    from msht.base.formats import fmt_count, fmt_pct_n
 
     frame = pd.DataFrame(
         {
@@ -128,7 +128,7 @@ def association_table(rows: pd.DataFrame, *, table_id: str, title: str) -> GT:
 
 
 def appendix4_table(display: pd.DataFrame, *, table_id: str, title: str, source_note: str | None = None) -> GT:
-    """One Appendix 4 block in the seed's layout (see :func:`msht.analysis.associate.appendix4_display`):
+    """One Appendix 4 block in the seed's layout (see :func:`msht.publish.association_tables.appendix4_display`):
     per factor its levels' "% (n)" per outcome column, then the χ² and p rows."""
     from msht.base import vocab
 
@@ -148,7 +148,7 @@ def appendix4_table(display: pd.DataFrame, *, table_id: str, title: str, source_
 
 def findings_table(display: pd.DataFrame, *, table_id: str, title: str, stub_label: str,
                    source_note: str | None = None) -> GT:
-    """Tables 2-4's layout (see :func:`msht.analysis.associate.findings_display`): under ``stub_label``
+    """Tables 2-4's layout (see :func:`msht.publish.association_tables.findings_display`): under ``stub_label``
     ("The prevalence of ... was higher amongst:"), one row per factor with its level cells."""
     gt = (
         GT(display, rowname_col="heading", id=table_id)
