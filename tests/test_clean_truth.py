@@ -81,7 +81,7 @@ def test_default_twin_cleaning_matches_its_ground_truth(root):
     from msht.config import RunPaths, load_params
 
     params = load_params(root / "params" / "default.yaml")
-    generate.generate(params, log=lambda *_: None)
+    generate.generate(params)
     folder = RunPaths.from_params(params, root).raw_dir
     truth = pd.read_csv(folder / "_truth" / "defects.csv", dtype=str)
     assert_matches_ground_truth(folder, truth)

@@ -100,7 +100,7 @@ def test_canary_identifiers_reach_no_output(root, tmp_path):
                    "results_dir": f"_output/{name}/results", "report_dir": f"_output/{name}/report"})
     path = tmp_path / "canary.yaml"
     path.write_text(yaml.safe_dump(params))
-    pipeline.run_notebooks(path, log=lambda *_: None)
+    pipeline.run_notebooks(path)
     render.render_fallback(load_params(path))
     out = root / "_output" / name
     scanned = 0

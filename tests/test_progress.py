@@ -52,7 +52,7 @@ def test_papermill_run_keeps_bars_out_of_the_notebook(monkeypatch, tmp_path):
 
     monkeypatch.setenv(progress.PROGRESS_ENV, "1")
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("from msht import progress\nlist(progress.iterate(range(3), 'counting'))")]
+    nb.cells = [nbformat.v4.new_code_cell("from msht.base import progress\nlist(progress.iterate(range(3), 'counting'))")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "in.ipynb")
     with tempfile.TemporaryDirectory(prefix="msht-kernel-") as sockets:

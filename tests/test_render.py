@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import html
 import json
+import logging
 import os
 import re
 import shutil
@@ -324,7 +325,7 @@ echo "%PDF" > "$out/index.pdf"
 """
 
 
-def test_render_quarto_stages_renders_into_report_dir_and_strips_cdn_tags(fake_project, tmp_path):
+def test_render_quarto_stages_renders_into_report_dir_and_strips_cdn_tags(fake_project, tmp_path, caplog):
     proj, params = fake_project
     quarto = tmp_path / "quarto"
     quarto.write_text(FAKE_QUARTO.replace("QUARTO_PAGE", QUARTO_HEAD + "</main></body></html>"), encoding="utf-8")
@@ -333,8 +334,9 @@ def test_render_quarto_stages_renders_into_report_dir_and_strips_cdn_tags(fake_p
     out.mkdir(parents=True)
     (out / "01_clean.html").write_text("old fallback page", encoding="utf-8")
     (out / "index.html").write_text(render._page("old", "fallback"), encoding="utf-8")
-    logged = []
-    assert render.render_quarto(params, str(quarto), proj, log=logged.append) == out
+    with caplog.at_level(logging.INFO, logger="msht"):
+        assert render.render_quarto(params, str(quarto), proj) == out
+    logged = [r.getMessage() for r in caplog.records]
     args = (proj / "_output" / "stage_test" / "quarto-args.txt").read_text(encoding="utf-8").split()
     assert args == ["render", "--output-dir", str(out.with_name("report.rendering"))], \
         "never --execute; a fresh folder that replaces report_dir once the render succeeds"
@@ -385,8 +387,8 @@ def executed_run(root, tmp_path_factory):
     params = load_params(path)
     run_results = root / params.results_dir
     if not (_executed(pipeline.executed_dir(params, root)) and (run_results / "inputs.csv").exists()):
-        generate.generate(default, log=lambda *_: None)
-        pipeline.run_notebooks(path, log=lambda *_: None)
+        generate.generate(default)
+        pipeline.run_notebooks(path)
     return dataclasses.replace(params, report_dir=str(report_dir))
 
 
@@ -467,10 +469,11 @@ ENTITY = re.compile(r"&(?:#x?[0-9a-fA-F]+|[a-zA-Z]+);")
 
 
 @pytest.mark.skipif(render.quarto_path() is None, reason=QUARTO_MISSING)
-def test_quarto_renders_html_pdf_and_word_offline_without_a_warning(root, executed_run, tmp_path):
+def test_quarto_renders_html_pdf_and_word_offline_without_a_warning(root, executed_run, tmp_path, caplog):
     params = dataclasses.replace(executed_run, report_dir=str(tmp_path / "report"))
-    logged = []
-    out = render.render_quarto(params, render.quarto_path(), root, log=logged.append)
+    with caplog.at_level(logging.WARNING, logger="msht"):
+        out = render.render_quarto(params, render.quarto_path(), root)
+    logged = [r.getMessage() for r in caplog.records]
     assert sorted(p.name for p in out.iterdir()) == ["index.docx", "index.html", "index.pdf"]
     log = (root / "_output" / params.run_name / render.RENDER_LOG).read_text(encoding="utf-8")
     assert render.warnings_in(log) == [] and not logged, "Quarto, Pandoc or typst warned"
@@ -563,7 +566,7 @@ def test_a_failed_render_says_which_format_and_why_in_one_line_and_keeps_the_pre
     quarto = _fake_quarto(tmp_path, FAILING_QUARTO)
     out = _previous_report(proj, params)
     with pytest.raises(render.RenderError) as caught:
-        render.render_quarto(params, str(quarto), proj, log=lambda *_: None)
+        render.render_quarto(params, str(quarto), proj)
     message = str(caught.value)
     assert "\n" not in message
     assert "typst PDF" in message and "label `<sec-appendix-3>` does not exist in the document" in message
@@ -590,6 +593,32 @@ def test_msht_render_ends_a_failed_render_with_one_line_and_no_traceback(fake_pr
     assert code == 1
     assert err.count("\n") == 1 and err.startswith("msht: error: Quarto failed to render the typst PDF")
     assert "Traceback" not in err
+
+
+def test_msht_render_without_quarto_says_so_in_one_line_on_stdout(fake_project, tmp_path, monkeypatch, capsys):
+    """The library logs (logging.getLogger); the command line shows its messages as bare lines."""
+    from msht import cli
+
+    proj, params = fake_project
+    monkeypatch.setenv(render.NO_QUARTO_ENV, "1")
+    monkeypatch.setattr(render, "project_root", lambda: proj)
+    code = cli.main(["render", "--params", str(tmp_path / "stage_test.yaml")])
+    out, err = capsys.readouterr()
+    assert code == 0 and err == ""
+    assert out.count("\n") == 1
+    assert out.startswith(f"Quarto turned off by {render.NO_QUARTO_ENV}: skipped the Quarto render (HTML, PDF and Word)")
+
+
+def test_command_line_shows_msht_messages_only(capsys):
+    from msht import cli
+
+    cli.configure_logging()
+    logging.getLogger("msht.synth.generate").info("generating the twin")
+    logging.getLogger("msht.pipeline").debug("not shown at INFO")
+    logging.getLogger("papermill").info("another library's message")
+    cli.configure_logging()  # a second call replaces the handler: still one line per message
+    logging.getLogger("msht.publish.render").warning("quarto: a warning")
+    assert capsys.readouterr().out == "generating the twin\nquarto: a warning\n"
 
 
 @pytest.mark.parametrize(
@@ -713,20 +742,20 @@ exit 0
 """
 
 
-def test_a_render_with_warnings_is_not_published_unless_allowed(fake_project, tmp_path, monkeypatch):
+def test_a_render_with_warnings_is_not_published_unless_allowed(fake_project, tmp_path, monkeypatch, caplog):
     proj, params = fake_project
     quarto = _fake_quarto(tmp_path, WARNING_QUARTO)
     out = _previous_report(proj, params)
     monkeypatch.delenv(render.ALLOW_WARNINGS_ENV, raising=False)
     with pytest.raises(render.RenderError, match="Unable to resolve crossref @tbl-doesnotexist") as caught:
-        render.render_quarto(params, str(quarto), proj, log=lambda *_: None)
+        render.render_quarto(params, str(quarto), proj)
     assert "\n" not in str(caught.value) and render.ALLOW_WARNINGS_ENV in str(caught.value)
     assert (out / "index.html").read_text(encoding="utf-8") == "the previous report"
     monkeypatch.setenv(render.ALLOW_WARNINGS_ENV, "1")
-    logged = []
-    render.render_quarto(params, str(quarto), proj, log=logged.append)
+    with caplog.at_level(logging.WARNING, logger="msht"):
+        render.render_quarto(params, str(quarto), proj)
     assert "tbl-doesnotexist" in (out / "index.html").read_text(encoding="utf-8")
-    assert logged == ["quarto: WARNING (/quarto/filters/crossref.lua:1) Unable to resolve crossref @tbl-doesnotexist"]
+    assert [r.getMessage() for r in caplog.records] == ["quarto: WARNING (/quarto/filters/crossref.lua:1) Unable to resolve crossref @tbl-doesnotexist"]
 
 
 def _fake_pandoc_quarto(tmp_path: Path, section: str = "<w:sectPr><w:footnotePr /></w:sectPr>") -> Path:

@@ -38,14 +38,14 @@ def _run(root, tmp, name: str, m: int, start: str, end: str, raw_dir: str | None
         text.update({"raw_dir": raw_dir, "synthetic": False})
     path = tmp / f"{run}.yaml"
     path.write_text(yaml.safe_dump(text))
-    pipeline.run_notebooks(path, root=root, log=lambda *_: None)
+    pipeline.run_notebooks(path, root=root)
     return root / "_output" / run / "results"
 
 
 @pytest.fixture(scope="module")
 def audits(root, tmp_path_factory):
     """Per cut: the audit frame (one row per hidden count)."""
-    generate.generate(load_params(root / "params" / "default.yaml"), log=lambda *_: None)
+    generate.generate(load_params(root / "params" / "default.yaml"))
     sample = root / CUTS["sample10"][2]
     shutil.rmtree(sample, ignore_errors=True)
     generate.sample_extracts(root / "data" / "raw" / "default", sample, 0.1)

@@ -24,13 +24,13 @@ NAME = "sdc_check"
 @pytest.fixture(scope="module")
 def release_run(root, tmp_path_factory):
     """Notebooks 01-03 run with a copy of params/release.yaml writing under _output/sdc_check/."""
-    generate.generate(load_params(root / "params" / "default.yaml"), log=lambda *_: None)
+    generate.generate(load_params(root / "params" / "default.yaml"))
     text = yaml.safe_load((root / "params" / "release.yaml").read_text())
     text.update({"run_name": NAME, "processed_dir": f"_output/{NAME}/processed",
                  "results_dir": f"_output/{NAME}/results", "report_dir": f"_output/{NAME}/report"})
     path = tmp_path_factory.mktemp("sdc") / f"{NAME}.yaml"
     path.write_text(yaml.safe_dump(text))
-    out_dir = pipeline.run_notebooks(path, root=root, log=lambda *_: None)
+    out_dir = pipeline.run_notebooks(path, root=root)
     return root / "_output" / NAME / "results", out_dir, int(text["min_cell_count"])
 
 

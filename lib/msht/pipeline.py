@@ -9,6 +9,7 @@ that a run on real extracts never touches a committed file.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -23,6 +24,8 @@ from msht.base.files import swap_in
 from msht.config import (
     NOTEBOOKS, STAGING_ENV, Params, RunPaths, executed_dir, load_params, notebooks_dir, project_root,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def strip_volatile(path: Path) -> None:
@@ -73,7 +76,7 @@ def kernel_options(socket_dir: Path) -> dict:
     return {"kernel_manager_class": UnixSocketKernelManager}
 
 
-def run_notebooks(params_path: str | Path, *, root: Path | None = None, log=print) -> Path:
+def run_notebooks(params_path: str | Path, *, root: Path | None = None) -> Path:
     """Execute every notebook with the parameters of ``params_path``; return the folder of outputs.
 
     Parameters are injected by papermill into each notebook's ``parameters`` cell, so they are
@@ -100,7 +103,7 @@ def run_notebooks(params_path: str | Path, *, root: Path | None = None, log=prin
               tempfile.TemporaryDirectory(prefix="msht-kernel-") as sockets):
             tmp_dir = Path(tmp)
             for name in NOTEBOOKS:
-                log(f"running notebooks/{name} with {Path(params_path).as_posix()}")
+                logger.info(f"running notebooks/{name} with {Path(params_path).as_posix()}")
                 pm.execute_notebook(
                     str(notebooks_dir(root) / name),
                     str(tmp_dir / name),

@@ -31,6 +31,7 @@ import csv
 import getpass
 import html
 import importlib.metadata
+import logging
 import os
 import platform
 import re
@@ -45,6 +46,8 @@ from nbconvert import HTMLExporter
 
 from msht.base.files import swap_in
 from msht.config import NOTEBOOKS, Params, RunPaths, executed_dir, load_params, project_root
+
+logger = logging.getLogger(__name__)
 
 QUARTO_HINT = "install Quarto 1.7+ (https://quarto.org/docs/get-started/) or run `conda env create -f environment.yml`"
 
@@ -877,7 +880,7 @@ def use_reference_docx(site: Path, name: str = REFERENCE_DOCX) -> None:
                     encoding="utf-8")
 
 
-def render_quarto(params: Params, quarto: str, root: Path | None = None, *, log=print) -> Path:
+def render_quarto(params: Params, quarto: str, root: Path | None = None) -> Path:
     """Render the staged project with Quarto into the run's ``report_dir``.
 
     Quarto writes into a fresh folder beside ``report_dir``, which replaces ``report_dir`` only
@@ -923,7 +926,7 @@ def render_quarto(params: Params, quarto: str, root: Path | None = None, *, log=
         )
     tidy_quarto_output(fresh, site)
     for page, gone in postprocess_html(fresh).items():
-        log(f"removed {len(gone)} unneeded CDN script tag(s) from {page}")
+        logger.info(f"removed {len(gone)} unneeded CDN script tag(s) from {page}")
     leaks = {path.name: find_leaks(path.read_text(encoding="utf-8"), root) for path in fresh.rglob("*.html")}
     leaks = {name: found for name, found in leaks.items() if found}
     if leaks:
@@ -931,7 +934,7 @@ def render_quarto(params: Params, quarto: str, root: Path | None = None, *, log=
         raise RenderError(f"the rendered HTML names local paths ({leaks}); not published; the previous report is unchanged")
     swap_in(fresh, out)
     for warning in warnings:
-        log(f"quarto: {warning[:300]}")
+        logger.warning(f"quarto: {warning[:300]}")
     return out
 
 
@@ -999,18 +1002,18 @@ def render_fallback(params: Params, root: Path | None = None) -> Path:
     return final
 
 
-def render(params_path: str | Path, *, log=print) -> Path:
+def render(params_path: str | Path) -> Path:
     """Render the report of a run: Quarto when available, else the fallback (saying so in one line)."""
     params = load_params(params_path)
     quarto = quarto_path()
     if quarto:
-        out = render_quarto(params, quarto, log=log)
-        log(f"report rendered with Quarto into {params.report_dir}")
+        out = render_quarto(params, quarto)
+        logger.info(f"report rendered with Quarto into {params.report_dir}")
         return out
     out = render_fallback(params)
     why = f"Quarto turned off by {NO_QUARTO_ENV}" if quarto_disabled() else "Quarto not found"
     hint = f"unset {NO_QUARTO_ENV}" if quarto_disabled() else QUARTO_HINT
-    log(
+    logger.info(
         f"{why}: skipped the Quarto render (HTML, PDF and Word); wrote the HTML fallback to "
         f"{params.report_dir}/index.html; to get the full report, {hint}"
     )
