@@ -22,7 +22,7 @@ import yaml
 from msht.base import progress
 from msht.base.files import swap_in
 from msht.config import (
-    NOTEBOOKS, STAGING_ENV, Params, RunPaths, executed_dir, load_params, notebooks_dir, project_root,
+    NOTEBOOKS, STAGING_ENV, RunPaths, executed_dir, load_params, notebooks_dir, project_root,
 )
 
 logger = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ import pandas as pd
 from msht.analysis import reference, stats
 from msht.base import vocab
 from msht.base.contract import CONTRACT
-from msht.base.formats import fmt_count, fmt_pct_n, pct
+from msht.base.formats import pct
 
 #: The compared levels of each outcome (positive level first) and who is in its population.
 OUTCOME_LEVELS: Final[dict[str, tuple[str, str]]] = {
