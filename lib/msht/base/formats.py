@@ -77,3 +77,10 @@ def fmt_number(value: float) -> str:
     if value.is_integer():
         return f"{int(value):,}"
     return f"{value:,.1f}"
+
+
+def fmt_total(value: object) -> str:
+    """A total that may be a number, NaN (hidden) or already a mark."""
+    if isinstance(value, str):
+        return value
+    return fmt_count(value)
