@@ -403,7 +403,7 @@ def test_twin_injects_the_new_kinds_and_they_change_no_result(tmp_path):
     assert cases["victim_person_id"].isin(["NULL", "Not Stated", "N/K", "Unknown", "n/a", "-"]).any()
     utf8 = pd.concat([cases.astype(str), load(with_kinds, "offenders").astype(str)], axis=1).to_numpy().ravel()
     assert any(ch in v for v in utf8 for ch in format_characters()), "format characters are hidden in values"
-    official = set(pd.read_csv(Path(coding.__file__).parent / "data" / "govuk_nationalities.csv")["nationality"])
+    official = set(pd.read_csv(Path(coding.__file__).parents[1] / "data" / "govuk_nationalities.csv")["nationality"])
     countries = set(coding.who_regions()["country"])
     victims = load(with_kinds, "victims")
     assert victims["nationality"].isin(official - countries).any(), "nationalities written as in the UK list"
