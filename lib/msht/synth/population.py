@@ -995,23 +995,14 @@ def _slot_targets(t: dict[str, Any]) -> tuple[int, int, int, int, int]:
     return tuple(int(round(x * scale)) for x in tot)  # type: ignore[return-value]
 
 
-def stage2(
-    t: dict[str, Any],
-    s1: Stage1Result,
-    rng: np.random.Generator,
-    max_iter: int = 20_000_000,
-    anneal_iter: int = 1_500_000,
-    temp0: float = 1.0,
-    temp1: float = 0.1,
-) -> Stage2Result:
-    """Fit case-offender pairs to Appendix 4's offender factors; persons keep Appendix 3 exactly."""
-    O = t["offenders"]
-    off_cases = np.flatnonzero(s1.recoff == 0)
-    n_oc = len(off_cases)
-    ccontrib = [CONTRIB[e][o] for e, o in zip(s1.eng3[off_cases].tolist(), s1.off4[off_cases].tolist())]
-
-    # --- offenders per case: swap counts between cases until each aggregate holds its pairs ---
-    opc = O["offenders_per_case"]
+def _offenders_per_case(t: dict[str, Any], rng: np.random.Generator, ccontrib: list[tuple[int, ...]]
+                        ) -> tuple[list[int], list[int], tuple[int, ...]]:
+    """Offenders on each case with an offender (length ``len(ccontrib)``), swapped between cases
+    until the pairs in each outcome aggregate match :func:`_slot_targets`. Returns the counts,
+    the pairs per aggregate reached and the pairs wanted. Raises ``ValueError`` when
+    ``offenders_per_case`` does not match the cases with an offender."""
+    opc = t["offenders"]["offenders_per_case"]
+    n_oc = len(ccontrib)
     several = [np.full(n, int(k), dtype=np.int64) for k, n in opc["several_counts"].items()]
     ks = np.concatenate([np.ones(opc["one"], dtype=np.int64), *several])
     if len(ks) != n_oc:
@@ -1041,9 +1032,13 @@ def stage2(
             continue
         have = new
         k[a], k[b] = k[b], k[a]
+    return k, have, want
 
-    # --- persons: exact Appendix 3 counts, shuffled; appearances per person ---------------------
-    n_p = t["totals"]["offender_persons"]
+
+def _offender_persons(t: dict[str, Any], rng: np.random.Generator) -> tuple[list[list[int]], np.ndarray]:
+    """Offender persons' codes [sex, age6, eth5, nat] (lists of length persons) with the exact
+    Appendix 3 counts, shuffled, and the cases per person (shuffled)."""
+    O = t["offenders"]
     psex = _counts_array(rng, [O["sex"]["male"], O["sex"]["female"], O["sex"]["unknown"]]).tolist()
     page = _counts_array(rng, [O["age6"][c] for c in AGE6_CODES] + [O["age6"]["unknown"]]).tolist()
     peth = _counts_array(rng, [O["ethnicity5"][c] for c in ETH_CODES] + [O["ethnicity5"]["unknown"]]).tolist()
@@ -1051,15 +1046,21 @@ def stage2(
     mu = O["multiple_with_uk"]
     pnat = _counts_array(rng, [nr[c] for c in NAT_CODES[:7]] + [mu, nr["multiple"] - mu, nr["unknown"]]).tolist()
     mult = np.concatenate([np.full(n, int(m), dtype=np.int64) for m, n in O["cases_per_person"].items()])
-    if len(mult) != n_p or mult.sum() != sum(k):
-        raise ValueError("cases_per_person does not match persons / pairs")
+    return [psex, page, peth, pnat], mult
+
+
+def _slots(rng: np.random.Generator, k: list[int], mult: np.ndarray) -> tuple[list[int], list[int], list[list[int]]]:
+    """Case-offender slots: the case of each slot (case ``i`` holds ``k[i]`` slots), a person on
+    each (person ``p`` on ``mult[p]`` slots, never twice on one case) and the persons on each case.
+    Raises ``ValueError`` when the persons' cases do not add up to the slots."""
+    n_p = len(mult)
     rng.shuffle(mult)
-    slot_case = [i for i in range(n_oc) for _ in range(k[i])]
+    slot_case = [i for i in range(len(k)) for _ in range(k[i])]
     n_s = len(slot_case)
     persons = np.repeat(np.arange(n_p), mult)
     rng.shuffle(persons)
     slot_person = persons.tolist()
-    on_case: list[list[int]] = [[] for _ in range(n_oc)]
+    on_case: list[list[int]] = [[] for _ in range(len(k))]
     for s, c in enumerate(slot_case):
         on_case[c].append(slot_person[s])
     # repair: a person appears at most once on a case
@@ -1076,118 +1077,173 @@ def stage2(
             on_case[c2].append(p)
             slot_person[s], slot_person[s2] = p2, p
             p = p2
+    return slot_case, slot_person, on_case
 
-    # --- Appendix 4 pair groups ---------------------------------------------------------------
+
+#: Share of stage 2 moves that move a person between two slots (the rest swap a person attribute).
+SLOT_MOVE_SHARE = 0.6
+N_OFFENDER_FACTORS = 4  # sex, age3, ethnicity2, uk national: one per person attribute
+
+
+def _stage2_groups(t: dict[str, Any]) -> tuple[_TargetGroups, list[list[int]]]:
+    """Appendix 4's offender groups and, per person attribute (sex, age6, eth5, nat), the map
+    from code to group (-1 for no target)."""
     a4 = t["appendix4"]
-    tgt: list[int] = []
-    gnames: list[tuple[str, str]] = []
-
-    def groups_for(factor: str, levels: list[str]) -> list[int]:
-        out = []
-        for lv in levels:
-            gnames.append((factor, lv))
-            tgt.extend(a4[factor][lv])
-            out.append(len(gnames) - 1)
-        return out
-
-    g_sex = groups_for("offender_sex", ["male", "female"])
-    g_age = groups_for("offender_age3", ["17_and_under", "18_24", "25_plus"])
-    g_eth = groups_for("offender_ethnicity2", ["white", "other"])
-    g_uk = groups_for("offender_uk_national", ["uk", "non_uk"])
-    gmaps = [
+    gr = _TargetGroups()
+    g_sex = gr.levels(a4, "offender_sex", ["male", "female"])
+    g_age = gr.levels(a4, "offender_age3", ["17_and_under", "18_24", "25_plus"])
+    g_eth = gr.levels(a4, "offender_ethnicity2", ["white", "other"])
+    g_uk = gr.levels(a4, "offender_uk_national", ["uk", "non_uk"])
+    group_of = [
         [g_sex[0], g_sex[1], -1],
         [g_age[a] if a >= 0 else -1 for a in AGE3_OF_AGE6],
         [g_eth[0], g_eth[1], g_eth[1], g_eth[1], g_eth[1], -1],
         [g_uk[u] if u >= 0 else -1 for u in UK_OF_NAT],
     ]
-    pattr = [psex, page, peth, pnat]
-    PC = [[0, 0, 0, 0, 0] for _ in range(n_p)]
-    cur = [0] * (5 * len(gnames))
-    for s in range(n_s):
-        p, cc = slot_person[s], ccontrib[slot_case[s]]
-        pc = PC[p]
-        for j in range(5):
-            pc[j] += cc[j]
-        for f in range(4):
-            g = gmaps[f][pattr[f][p]]
-            if g >= 0:
-                for j in range(5):
-                    cur[5 * g + j] += cc[j]
-    dev = [cur[i] - tgt[i] for i in range(len(cur))]
-    ones = [1] * len(dev)  # stage 2 weighs every target alike
-    R.refill()
-    buf, bi, blen = R.buf, 0, len(R.buf)
-    exp = math.exp
-    log_ratio = math.log(temp1 / temp0)
-    temp = temp0
-    it = 0
-    for it in range(1, max_iter + 1):
-        if bi + 4 > blen:
-            R.refill()
-            buf, bi, blen = R.buf, 0, len(R.buf)
-        rk, ra, rb, racc = buf[bi], buf[bi + 1], buf[bi + 2], buf[bi + 3]
-        bi += 4
-        if it % 256 == 0:
-            temp = temp0 * exp(log_ratio * min(1.0, it / anneal_iter))
-            if it % (256 * 40) == 0 and not any(dev):
-                break
-        if rk < 0.6:  # move a person between two slots
-            s1_, s2_ = int(ra * n_s), int(rb * n_s)
-            c1, c2 = slot_case[s1_], slot_case[s2_]
-            p1, p2 = slot_person[s1_], slot_person[s2_]
-            if c1 == c2 or p1 == p2:
-                continue
-            cc1, cc2 = ccontrib[c1], ccontrib[c2]
-            if cc1 == cc2 or p1 in on_case[c2] or p2 in on_case[c1]:
-                continue
-            d5 = [cc2[j] - cc1[j] for j in range(5)]
-            delta = 0.0
-            ch: list[tuple[int, int]] = []
-            for f in range(4):
-                gm, av = gmaps[f], pattr[f]
-                g1, g2 = gm[av[p1]], gm[av[p2]]
-                if g1 == g2:
-                    continue
-                delta = _exchange_delta(dev, ones, g1, g2, d5, delta, ch)
-            if delta > 0 and racc >= exp(-delta / temp):
-                continue
-            for i, d in ch:
-                dev[i] += d
-            slot_person[s1_], slot_person[s2_] = p2, p1
-            on_case[c1].remove(p1)
-            on_case[c1].append(p2)
-            on_case[c2].remove(p2)
-            on_case[c2].append(p1)
-            pc1, pc2 = PC[p1], PC[p2]
+    return gr, group_of
+
+
+class _Stage2Annealer:
+    """The state of the stage 2 fit: slots (case, person), persons' codes ``pattr[f]`` per
+    attribute, ``person_outcomes[p]`` (aggregates summed over person ``p``'s slots) and
+    ``deviation`` (reproduced minus target per group aggregate; every target weighs alike)."""
+
+    def __init__(self, groups: _TargetGroups, group_of: list[list[int]], pattr: list[list[int]],
+                 ccontrib: list[tuple[int, ...]], slot_case: list[int], slot_person: list[int],
+                 on_case: list[list[int]]) -> None:
+        self.group_of, self.pattr, self.ccontrib = group_of, pattr, ccontrib
+        self.slot_case, self.slot_person, self.on_case = slot_case, slot_person, on_case
+        self.n_p, self.n_s = len(pattr[0]), len(slot_case)
+        self.person_outcomes = [[0, 0, 0, 0, 0] for _ in range(self.n_p)]
+        cur = [0] * (5 * len(groups.names))
+        for s in range(self.n_s):
+            p, cc = slot_person[s], ccontrib[slot_case[s]]
+            pc = self.person_outcomes[p]
             for j in range(5):
-                pc1[j] += d5[j]
-                pc2[j] -= d5[j]
-        else:  # swap one attribute between two persons
-            f = int((rk - 0.6) / 0.4 * 4)
-            av = pattr[f]
-            p1, p2 = int(ra * n_p), int(rb * n_p)
-            x1, x2 = av[p1], av[p2]
-            if x1 == x2:
-                continue
-            gm = gmaps[f]
-            g1, g2 = gm[x1], gm[x2]
+                pc[j] += cc[j]
+            for f in range(N_OFFENDER_FACTORS):
+                g = group_of[f][pattr[f][p]]
+                if g >= 0:
+                    for j in range(5):
+                        cur[5 * g + j] += cc[j]
+        self.deviation = [cur[i] - groups.target[i] for i in range(len(cur))]
+        self.ones = [1] * len(self.deviation)
+
+    def anneal(self, rng: np.random.Generator, max_iter: int, anneal_iter: int, temp0: float, temp1: float) -> int:
+        """Cool from ``temp0`` to ``temp1`` over ``anneal_iter`` moves, then hold, until every
+        target is met (checked every 10,240 moves) or ``max_iter`` moves; return the moves made."""
+        R = _Rand(rng)
+        R.refill()
+        buf, bi, blen = R.buf, 0, len(R.buf)
+        exp = math.exp
+        log_ratio = math.log(temp1 / temp0)
+        temp = temp0
+        dev = self.deviation
+        it = 0
+        for it in range(1, max_iter + 1):
+            if bi + 4 > blen:
+                R.refill()
+                buf, bi, blen = R.buf, 0, len(R.buf)
+            rk, ra, rb, racc = buf[bi], buf[bi + 1], buf[bi + 2], buf[bi + 3]
+            bi += 4
+            if it % 256 == 0:
+                temp = temp0 * exp(log_ratio * min(1.0, it / anneal_iter))
+                if it % (256 * 40) == 0 and not any(dev):
+                    break
+            if rk < SLOT_MOVE_SHARE:
+                self._move_slot(ra, rb, racc, temp)
+            else:
+                self._move_attribute(int((rk - SLOT_MOVE_SHARE) / (1 - SLOT_MOVE_SHARE) * 4), ra, rb, racc, temp)
+        return it
+
+    def _move_slot(self, ra: float, rb: float, racc: float, temp: float) -> None:
+        """Swap the persons of two slots (cases with different outcomes)."""
+        slot_case, slot_person, on_case = self.slot_case, self.slot_person, self.on_case
+        s1_, s2_ = int(ra * self.n_s), int(rb * self.n_s)
+        c1, c2 = slot_case[s1_], slot_case[s2_]
+        p1, p2 = slot_person[s1_], slot_person[s2_]
+        if c1 == c2 or p1 == p2:
+            return
+        cc1, cc2 = self.ccontrib[c1], self.ccontrib[c2]
+        if cc1 == cc2 or p1 in on_case[c2] or p2 in on_case[c1]:
+            return
+        dev = self.deviation
+        d5 = [cc2[j] - cc1[j] for j in range(5)]
+        delta = 0.0
+        ch: list[tuple[int, int]] = []
+        for f in range(N_OFFENDER_FACTORS):
+            gm, av = self.group_of[f], self.pattr[f]
+            g1, g2 = gm[av[p1]], gm[av[p2]]
             if g1 == g2:
-                av[p1], av[p2] = x2, x1
                 continue
-            P1, P2 = PC[p1], PC[p2]
-            ch = []
-            delta = _exchange_delta(dev, ones, g1, g2, [P2[j] - P1[j] for j in range(5)], 0.0, ch)
-            if delta > 0 and racc >= exp(-delta / temp):
-                continue
-            for i, d in ch:
-                dev[i] += d
+            delta = _exchange_delta(dev, self.ones, g1, g2, d5, delta, ch)
+        if delta > 0 and racc >= math.exp(-delta / temp):
+            return
+        for i, d in ch:
+            dev[i] += d
+        slot_person[s1_], slot_person[s2_] = p2, p1
+        on_case[c1].remove(p1)
+        on_case[c1].append(p2)
+        on_case[c2].remove(p2)
+        on_case[c2].append(p1)
+        pc1, pc2 = self.person_outcomes[p1], self.person_outcomes[p2]
+        for j in range(5):
+            pc1[j] += d5[j]
+            pc2[j] -= d5[j]
+
+    def _move_attribute(self, f: int, ra: float, rb: float, racc: float, temp: float) -> None:
+        """Swap person attribute ``f`` between two persons."""
+        av = self.pattr[f]
+        p1, p2 = int(ra * self.n_p), int(rb * self.n_p)
+        x1, x2 = av[p1], av[p2]
+        if x1 == x2:
+            return
+        gm = self.group_of[f]
+        g1, g2 = gm[x1], gm[x2]
+        if g1 == g2:
             av[p1], av[p2] = x2, x1
-    pair_case = off_cases[np.asarray(slot_case, dtype=np.int64)]
+            return
+        P1, P2 = self.person_outcomes[p1], self.person_outcomes[p2]
+        ch: list[tuple[int, int]] = []
+        dev = self.deviation
+        delta = _exchange_delta(dev, self.ones, g1, g2, [P2[j] - P1[j] for j in range(5)], 0.0, ch)
+        if delta > 0 and racc >= math.exp(-delta / temp):
+            return
+        for i, d in ch:
+            dev[i] += d
+        av[p1], av[p2] = x2, x1
+
+
+def stage2(
+    t: dict[str, Any],
+    s1: Stage1Result,
+    rng: np.random.Generator,
+    max_iter: int = 20_000_000,
+    anneal_iter: int = 1_500_000,
+    temp0: float = 1.0,
+    temp1: float = 0.1,
+) -> Stage2Result:
+    """Fit case-offender pairs to Appendix 4's offender factors; persons keep Appendix 3 exactly.
+
+    Draws, in order: offenders per case, persons, slots; then anneals. Raises ``ValueError``
+    when the offender targets do not match stage 1 or each other.
+    """
+    off_cases = np.flatnonzero(s1.recoff == 0)
+    ccontrib = [CONTRIB[e][o] for e, o in zip(s1.eng3[off_cases].tolist(), s1.off4[off_cases].tolist())]
+    k, have, want = _offenders_per_case(t, rng, ccontrib)
+    pattr, mult = _offender_persons(t, rng)
+    if len(mult) != t["totals"]["offender_persons"] or mult.sum() != sum(k):
+        raise ValueError("cases_per_person does not match persons / pairs")
+    slot_case, slot_person, on_case = _slots(rng, k, mult)
+    groups, group_of = _stage2_groups(t)
+    fit = _Stage2Annealer(groups, group_of, pattr, ccontrib, slot_case, slot_person, on_case)
+    it = fit.anneal(rng, max_iter, anneal_iter, temp0, temp1)
+    psex, page, peth, pnat = pattr
     return Stage2Result(
-        pair_case=pair_case, pair_person=np.asarray(slot_person, dtype=np.int64),
+        pair_case=off_cases[np.asarray(slot_case, dtype=np.int64)], pair_person=np.asarray(slot_person, dtype=np.int64),
         sex=np.array(psex), age6=np.array(page), eth5=np.array(peth), nat=np.array(pnat),
-        score=float(sum(abs(d) for d in dev)), iterations=it,
-        stats={"groups": gnames, "dev": dev, "slot_totals": have, "slot_targets": want},
+        score=float(sum(abs(d) for d in fit.deviation)), iterations=it,
+        stats={"groups": groups.names, "dev": fit.deviation, "slot_totals": have, "slot_targets": want},
     )
 
 
