@@ -1,4 +1,4 @@
-"""Clean and merge the raw extracts by the seed's section 2.5 rules, accounting for every row.
+"""Clean and merge the raw extracts by the study's section 2.5 rules, accounting for every row.
 
 The exclusion steps, in order (each raw row gets exactly one status: ``analysed`` or the rule
 that excluded it):
@@ -12,7 +12,7 @@ Cases (one row per MSHT case entry)
   4. ``duplicate`` - an entry for the same victim and date that is the same as an earlier
      entry in every coded variable except the occurrence number: the first entered is kept.
      ``update_superseded`` - an earlier version of the case details, updated in a later entry
-     for the same victim and date (same sociodemographics): the last version is kept (seed 2.5,
+     for the same victim and date (same sociodemographics): the last version is kept (study 2.5,
      "data duplication"). See :func:`duplicate_or_update`: an original, its copy and a later
      entry changing the outcome are one duplicate and one update superseded.
 Victim records
@@ -197,7 +197,7 @@ def _signature(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
 
 
 def duplicate_or_update(entries: pd.DataFrame, key: list[str], details: pd.Series) -> pd.Series:
-    """Tell duplicates from updates among case entries of the same victim and date (seed 2.5).
+    """Tell duplicates from updates among case entries of the same victim and date (study 2.5).
 
     ``entries`` holds the ``key`` columns (victim and date), ``entered_on`` and ``source_row``
     of entries whose sociodemographics agree; ``details`` is a signature of each entry's coded

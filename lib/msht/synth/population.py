@@ -1,4 +1,4 @@
-"""The calibrated synthetic population: a clean, deterministic twin of the seed's data.
+"""The calibrated synthetic population: a clean, deterministic twin of the study's data.
 
 :func:`build_population` returns a :class:`~msht.synth.model.Population` (victims, cases,
 case-offender pairs) whose counts reproduce the published figures transcribed in
@@ -21,7 +21,7 @@ Method (swap-only simulated annealing):
 4. Stage 1 fits victims and cases; stage 2 fits case-offender pairs once case outcomes are fixed.
 5. Scale k replicates the scale-1 population k times with new IDs.
 
-Everything the seed does not publish (offer x engagement, sex x age, co-occurring exploitation
+Everything the study does not publish (offer x engagement, sex x age, co-occurring exploitation
 types, ...) is arbitrary in the twin: see TARGETS.md.
 
 Frame contract (``msht.synth.model``): victims ``n_entries``, ``n_as_victim`` and

@@ -1,6 +1,6 @@
 """Turn a clean :class:`~msht.synth.model.Population` into messy police-style extracts.
 
-The extracts carry the recording problems of the seed's section 2.5, each injected at a
+The extracts carry the recording problems of the study's section 2.5, each injected at a
 documented rate (:class:`ProblemRates`). Every injected problem is either a spelling problem
 (no row is lost: the coding must undo it) or an *extra* or *stale* row whose removal by the
 section 2.5 rules restores the clean population exactly. The writer returns, and writes to

@@ -1,6 +1,6 @@
 """The synthetic twin's calibration targets (``msht/data/targets.yaml``) and their checks.
 
-``targets.yaml`` holds integers decided from the seed's printed figures before any generator
+``targets.yaml`` holds integers decided from the study's printed figures before any generator
 code was written (``msht/data/TARGETS.md`` explains every decision). :func:`load_targets`
 reads it; :func:`check_targets` verifies that the decided integers agree with each other and
 with the printed figures (shared totals across factors, printed percentages, printed χ²).
