@@ -241,69 +241,46 @@ def association_test(
             matching the labels.
     """
     counts = _validate(table, row_labels, col_labels, factor, outcome)
-    n_rows, n_cols = counts.shape
-    is_2x2 = counts.shape == (2, 2)
-
     study_res = stats.chi2_contingency(counts, correction=True)
     expected = np.asarray(study_res.expected_freq, dtype=np.float64)
     chi2_study, p_study, dof = float(study_res.statistic), float(study_res.pvalue), int(study_res.dof)
-    study_test = TEST_YATES if is_2x2 else TEST_PEARSON
-
     min_expected = float(expected.min())
     n_below_5 = int((expected < 5).sum())
     notes: list[str] = []
     if n_below_5:
         notes.append(f"{n_below_5} of {counts.size} cells have expected count < 5")
-
     if min_expected < fisher_when_expected_below:
         p_fisher, how = _fisher(counts, fisher_n_resamples, fisher_seed)
         test, statistic, p = TEST_FISHER, math.nan, p_fisher
-        notes.append(
-            f"min expected {min_expected:.2f} < {fisher_when_expected_below:g}: "
-            f"Fisher's test chosen, {how}"
-        )
+        notes.append(f"min expected {min_expected:.2f} < {fisher_when_expected_below:g}: Fisher's test chosen, {how}")
     else:
-        test, statistic, p = study_test, chi2_study, p_study
-
-    # Effect size: scipy's association() uses the uncorrected Pearson chi-square.
-    cramer_v = float(contingency.association(counts, method="cramer", correction=False))
-    if is_2x2:
-        (a, b), (c, d) = counts
-        effect_size = math.copysign(cramer_v, float(a * d - b * c))
-        effect_size_name = "phi"
-        odds_ratio, ci_low, ci_high, or_note = _odds_ratio(counts)
-        if or_note:
-            notes.append(or_note)
-    else:
-        effect_size, effect_size_name = cramer_v, "Cramér's V"
-        odds_ratio = ci_low = ci_high = math.nan
-
+        test, statistic, p = TEST_YATES if counts.shape == (2, 2) else TEST_PEARSON, chi2_study, p_study
+    effect_size, effect_size_name, odds_ratio, ci_low, ci_high = _effect_sizes(counts, notes)
     # shift_zeros=False: statsmodels would otherwise replace zero cells by 0.5.
     adjusted = np.array(Table(counts, shift_zeros=False).standardized_resids, dtype=np.float64)
     counts.setflags(write=False)
     adjusted.setflags(write=False)
-
     return AssociationResult(
-        table=counts,
-        row_labels=tuple(row_labels),
-        col_labels=tuple(col_labels),
-        test=test,
-        statistic=statistic,
-        df=dof,
-        p=p,
-        chi2_study=chi2_study,
-        p_study=p_study,
-        min_expected=min_expected,
-        n_cells_expected_below_5=n_below_5,
-        pct_cells_expected_below_5=100.0 * n_below_5 / counts.size,
-        effect_size=effect_size,
-        effect_size_name=effect_size_name,
-        odds_ratio=odds_ratio,
-        or_ci_low=ci_low,
-        or_ci_high=ci_high,
-        adjusted_residuals=adjusted,
-        note="; ".join(notes),
+        table=counts, row_labels=tuple(row_labels), col_labels=tuple(col_labels), test=test, statistic=statistic,
+        df=dof, p=p, chi2_study=chi2_study, p_study=p_study, min_expected=min_expected,
+        n_cells_expected_below_5=n_below_5, pct_cells_expected_below_5=100.0 * n_below_5 / counts.size,
+        effect_size=effect_size, effect_size_name=effect_size_name, odds_ratio=odds_ratio, or_ci_low=ci_low,
+        or_ci_high=ci_high, adjusted_residuals=adjusted, note="; ".join(notes),
     )
+
+
+def _effect_sizes(counts: npt.NDArray[np.int64], notes: list[str]) -> tuple[float, str, float, float, float]:
+    """Effect size, its name, and for 2×2 tables the odds ratio with its 95% CI (else NaN);
+    appends the odds ratio's note to ``notes``. See :class:`AssociationResult`."""
+    # scipy's association() uses the uncorrected Pearson chi-square.
+    cramer_v = float(contingency.association(counts, method="cramer", correction=False))
+    if counts.shape != (2, 2):
+        return cramer_v, "Cramér's V", math.nan, math.nan, math.nan
+    (a, b), (c, d) = counts
+    odds_ratio, ci_low, ci_high, or_note = _odds_ratio(counts)
+    if or_note:
+        notes.append(or_note)
+    return math.copysign(cramer_v, float(a * d - b * c)), "phi", odds_ratio, ci_low, ci_high
 
 
 def _odds_ratio(counts: npt.NDArray[np.int64]) -> tuple[float, float, float, str]:
