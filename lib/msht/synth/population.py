@@ -613,9 +613,9 @@ class _Stage1Annealer:
                     else self._move_types)
             table.extend([(move, name)] * w)
         n_table = len(table)
-        R = _Rand(rng)
-        R.refill()
-        buf, bi, blen = R.buf, 0, len(R.buf)
+        rand = _Rand(rng)
+        rand.refill()
+        buf, bi, blen = rand.buf, 0, len(rand.buf)
         exp = math.exp
         it = 0
         check_every = 256 * 80
@@ -624,8 +624,8 @@ class _Stage1Annealer:
         trace: list[tuple[int, float, bool]] = []
         for it in range(1, max_iter + 1):
             if bi + 4 > blen:
-                R.refill()
-                buf, bi, blen = R.buf, 0, len(R.buf)
+                rand.refill()
+                buf, bi, blen = rand.buf, 0, len(rand.buf)
             move, kind = table[int(buf[bi] * n_table)]
             ra, rb, racc = buf[bi + 1], buf[bi + 2], buf[bi + 3]
             bi += 4
@@ -646,7 +646,7 @@ class _Stage1Annealer:
 
     def _move_victim_attr(self, kind: str, ra: float, rb: float, racc: float, temp: float) -> None:
         """Swap victim attribute ``kind`` between two victims (all their cases move groups)."""
-        nv, VC = self.nv, self.victim_outcomes
+        nv, outcomes = self.nv, self.victim_outcomes
         arr = self.victim_attr[kind]
         a = int(ra * nv)
         b = int(rb * nv)
@@ -656,23 +656,23 @@ class _Stage1Annealer:
         ncas = self.ncas
         if kind == "rec" and ((xb == REC_ONE and ncas[a] > 1) or (xa == REC_ONE and ncas[b] > 1)):
             return
-        gmaps, missing_forbids = self.group_of, self.missing_forbids
-        VCa, VCb = VC[a], VC[b]
+        group_of, missing_forbids = self.group_of, self.missing_forbids
+        out_a, out_b = outcomes[a], outcomes[b]
         factors = VICTIM_FACTORS[kind]
         blocked = False
         for f in factors:
-            if gmaps[f][xb] < 0 and any(VCa[k] for k in AGGREGATES_OF_MASK[missing_forbids[f]]):
+            if group_of[f][xb] < 0 and any(out_a[k] for k in AGGREGATES_OF_MASK[missing_forbids[f]]):
                 blocked = True
-            if gmaps[f][xa] < 0 and any(VCb[k] for k in AGGREGATES_OF_MASK[missing_forbids[f]]):
+            if group_of[f][xa] < 0 and any(out_b[k] for k in AGGREGATES_OF_MASK[missing_forbids[f]]):
                 blocked = True
         if blocked:
             return
         dev, wts = self.deviation, self.weight
         delta = 0.0
         ch: list[tuple[int, int]] = []
-        dv = [VCb[k] - VCa[k] for k in range(5)]
+        dv = [out_b[k] - out_a[k] for k in range(5)]
         for f in factors:
-            gm = gmaps[f]
+            gm = group_of[f]
             g1, g2 = gm[xa], gm[xb]
             if g1 == g2:
                 continue
@@ -698,7 +698,7 @@ class _Stage1Annealer:
         arr[a], arr[b] = xb, xa
         cases_of, case_group = self.cases_of, self.case_group
         for f in factors:
-            gm = gmaps[f]
+            gm = group_of[f]
             ga, gb = gm[xb], gm[xa]
             for c in cases_of[a]:
                 case_group[c][f] = ga
@@ -862,10 +862,10 @@ class _Stage1Annealer:
             return
         if (ccl[a] == CL_YES and not tb & BIT_C) or (ccl[b] == CL_YES and not ta & BIT_C):
             return
-        gmaps, missing_forbids, level_requires = self.group_of, self.missing_forbids, self.level_requires
+        group_of, missing_forbids, level_requires = self.group_of, self.missing_forbids, self.level_requires
         ma, mb = self.cmask[a], self.cmask[b]
         for f in F_TYPES:
-            gnew_a, gnew_b = gmaps[f][tb], gmaps[f][ta]
+            gnew_a, gnew_b = group_of[f][tb], group_of[f][ta]
             bad_a = (ma & missing_forbids[f]) if gnew_a < 0 else (level_requires[gnew_a] & ~ma)
             bad_b = (mb & missing_forbids[f]) if gnew_b < 0 else (level_requires[gnew_b] & ~mb)
             if bad_a or bad_b:
@@ -877,7 +877,7 @@ class _Stage1Annealer:
         if ca != cb:
             dd = [cb[k] - ca[k] for k in range(5)]
             for f in F_TYPES:
-                gm = gmaps[f]
+                gm = group_of[f]
                 g1, g2 = gm[ta], gm[tb]
                 if g1 == g2:
                     continue
@@ -907,7 +907,7 @@ class _Stage1Annealer:
                 tva[j] += m
                 tvb[j] -= m
         for f in F_TYPES:
-            self.case_group[a][f], self.case_group[b][f] = gmaps[f][tb], gmaps[f][ta]
+            self.case_group[a][f], self.case_group[b][f] = group_of[f][tb], group_of[f][ta]
         self.forbidden[a], self.required[a] = self.case_masks(a)
         self.forbidden[b], self.required[b] = self.case_masks(b)
 
@@ -1011,15 +1011,15 @@ def _offenders_per_case(t: dict[str, Any], rng: np.random.Generator, ccontrib: l
     k = ks.tolist()
     want = _slot_targets(t)
     have = [sum(k[i] * ccontrib[i][j] for i in range(n_oc)) for j in range(5)]
-    R = _Rand(rng)
-    R.refill()
-    buf, bi = R.buf, 0
+    rand = _Rand(rng)
+    rand.refill()
+    buf, bi = rand.buf, 0
     for _ in range(2_000_000):
         if sum(abs(h - w) for h, w in zip(have, want)) == 0:
             break
         if bi + 3 > len(buf):
-            R.refill()
-            buf, bi = R.buf, 0
+            rand.refill()
+            buf, bi = rand.buf, 0
         a, b, racc = int(buf[bi] * n_oc), int(buf[bi + 1] * n_oc), buf[bi + 2]
         bi += 3
         dk = k[b] - k[a]
@@ -1132,9 +1132,9 @@ class _Stage2Annealer:
     def anneal(self, rng: np.random.Generator, max_iter: int, anneal_iter: int, temp0: float, temp1: float) -> int:
         """Cool from ``temp0`` to ``temp1`` over ``anneal_iter`` moves, then hold, until every
         target is met (checked every 10,240 moves) or ``max_iter`` moves; return the moves made."""
-        R = _Rand(rng)
-        R.refill()
-        buf, bi, blen = R.buf, 0, len(R.buf)
+        rand = _Rand(rng)
+        rand.refill()
+        buf, bi, blen = rand.buf, 0, len(rand.buf)
         exp = math.exp
         log_ratio = math.log(temp1 / temp0)
         temp = temp0
@@ -1142,8 +1142,8 @@ class _Stage2Annealer:
         it = 0
         for it in range(1, max_iter + 1):
             if bi + 4 > blen:
-                R.refill()
-                buf, bi, blen = R.buf, 0, len(R.buf)
+                rand.refill()
+                buf, bi, blen = rand.buf, 0, len(rand.buf)
             rk, ra, rb, racc = buf[bi], buf[bi + 1], buf[bi + 2], buf[bi + 3]
             bi += 4
             if it % 256 == 0:
@@ -1153,7 +1153,8 @@ class _Stage2Annealer:
             if rk < SLOT_MOVE_SHARE:
                 self._move_slot(ra, rb, racc, temp)
             else:
-                self._move_attribute(int((rk - SLOT_MOVE_SHARE) / (1 - SLOT_MOVE_SHARE) * 4), ra, rb, racc, temp)
+                f = int((rk - SLOT_MOVE_SHARE) / (1 - SLOT_MOVE_SHARE) * N_OFFENDER_FACTORS)
+                self._move_attribute(f, ra, rb, racc, temp)
         return it
 
     def _move_slot(self, ra: float, rb: float, racc: float, temp: float) -> None:
@@ -1203,10 +1204,10 @@ class _Stage2Annealer:
         if g1 == g2:
             av[p1], av[p2] = x2, x1
             return
-        P1, P2 = self.person_outcomes[p1], self.person_outcomes[p2]
+        out1, out2 = self.person_outcomes[p1], self.person_outcomes[p2]
         ch: list[tuple[int, int]] = []
         dev = self.deviation
-        delta = _exchange_delta(dev, self.ones, g1, g2, [P2[j] - P1[j] for j in range(5)], 0.0, ch)
+        delta = _exchange_delta(dev, self.ones, g1, g2, [out2[j] - out1[j] for j in range(5)], 0.0, ch)
         if delta > 0 and racc >= math.exp(-delta / temp):
             return
         for i, d in ch:
