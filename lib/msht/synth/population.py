@@ -62,7 +62,7 @@ from msht.synth.targets import load_targets
 # --- codes ---------------------------------------------------------------------------------
 SEX_NA, AGE_NA, NAT_NA, ETH_NA = 2, 6, 9, 5
 REC_NA, REC_ONE, REC_SEV_YES, REC_SEV_NO = 0, 1, 2, 3
-CL_YES = 0
+CL_YES, CL_NO, CL_NA = 0, 1, 2
 LOC_UK, LOC_NA = 0, 3
 BIT_C, BIT_L, BIT_S, BIT_D, BIT_O = 1, 2, 4, 8, 16
 TYPE_BITS = (BIT_C, BIT_L, BIT_S, BIT_D)
@@ -353,11 +353,11 @@ def _case_attributes(t: dict[str, Any], rng: np.random.Generator) -> dict[str, n
     off4 = _counts_array(rng, [off["unknown"], off["no"], C["accepted"]["no"], C["accepted"]["yes"]])
     types = _exploitation_types(rng, C, nc)
     cl = C["county_lines"]
-    county = np.full(nc, 2, dtype=np.int64)
+    county = np.full(nc, CL_NA, dtype=np.int64)
     ok_yes = np.flatnonzero(((types & BIT_C) > 0) & ((location == LOC_UK) | (location == LOC_NA)))
     county[rng.choice(ok_yes, cl["yes"], replace=False)] = CL_YES
-    others = np.flatnonzero(county == 2)
-    county[rng.choice(others, cl["no"], replace=False)] = 1
+    others = np.flatnonzero(county == CL_NA)
+    county[rng.choice(others, cl["no"], replace=False)] = CL_NO
     return {"referral": referral, "agency": agency, "location": location, "recoff": recoff,
             "eng3": eng3, "off4": off4, "types": types, "county": county}
 
@@ -371,7 +371,7 @@ class _TargetGroups:
     weight: list[float] = field(default_factory=list)
     names: list[tuple[str, str]] = field(default_factory=list)
 
-    def add(self, factor: str, level: str, values: list[int], weights: tuple[float, ...] = (1.0,) * 5) -> int:
+    def add(self, factor: str, level: str, values: list[int], weights: tuple[float, ...] = (1.0,) * N_AGGREGATES) -> int:
         """Add one group; return its index."""
         self.names.append((factor, level))
         self.target.extend(values)
