@@ -1,4 +1,4 @@
-"""Descriptive tables of section 3 and Appendices 1-3 in the seed's "% (n)" style, as tidy rows.
+"""Descriptive tables of section 3 and Appendices 1-3 in the study's "% (n)" style, as tidy rows.
 
 Every builder returns rows of ``descriptives.csv`` (``table, variable, level, n, denominator,
 pct``; see :mod:`msht.results`), built from the analysis tables of notebook 01:
@@ -30,7 +30,7 @@ import pandas as pd
 from msht import coding, stats, vocab
 from msht.vocab import EXPLOITATION_TYPES, UNKNOWN
 
-#: Referrals from 1 January of this year on are "2021 and later" (seed section 3.4;
+#: Referrals from 1 January of this year on are "2021 and later" (study section 3.4;
 #: the same split as :func:`msht.coding.code_period`).
 PERIOD_SPLIT_YEAR: Final[int] = 2021
 
@@ -64,7 +64,7 @@ COLUMNS: Final[tuple[str, ...]] = ("table", "variable", "level", "n", "denominat
 def pct(n: int, denominator: int, digits: int = 1) -> float:
     """Return ``100 * n / denominator`` rounded half-up to ``digits`` decimals (NaN if no denominator).
 
-    Half-up (not Python's banker's rounding) matches SPSS and the seed's printed tables.
+    Half-up (not Python's banker's rounding) matches SPSS and the study's printed tables.
     """
     if denominator <= 0:
         return math.nan
@@ -223,7 +223,7 @@ def overview_rows(cases: pd.DataFrame, victims: pd.DataFrame) -> pd.DataFrame:
 
 def victim_summary_rows(victims: pd.DataFrame) -> pd.DataFrame:
     """Section 3.1's victim-level shares not in Appendix 1: adults (17 and under vs 18+) and
-    UK nationality (any UK nationality, dual nationals included; seed footnote 17)."""
+    UK nationality (any UK nationality, dual nationals included; study footnote 17)."""
     return pd.concat(
         [frequency(victims, "victim_age2", table="section3_1"), frequency(victims, "victim_uk_national", table="section3_1")],
         ignore_index=True,
@@ -400,7 +400,7 @@ def support_rows(cases: pd.DataFrame) -> pd.DataFrame:
 
 
 def engagement_rows(cases: pd.DataFrame, *, table: str = "section3_4") -> pd.DataFrame:
-    """Engagement levels as in seed footnote 12: cases recorded as investigation ongoing or no
+    """Engagement levels as in study footnote 12: cases recorded as investigation ongoing or no
     crime are left out (``engagement_excluded`` rows, shares of all cases); of the rest,
     positive, negative, and not determined (the outcome did not say) (``engagement_level``)."""
     engagement = cases["engagement"].fillna(UNKNOWN).astype(str)
@@ -412,7 +412,7 @@ def engagement_rows(cases: pd.DataFrame, *, table: str = "section3_4") -> pd.Dat
 
 
 def _by_period(frame: pd.DataFrame, outcome: str, variable: str) -> pd.DataFrame:
-    """Shares of ``outcome`` = yes before 2021 and from 2021, and their seed-convention test
+    """Shares of ``outcome`` = yes before 2021 and from 2021, and their study-convention test
     (Yates chi-square for the 2×2 table; see :func:`msht.stats.association_test`)."""
     counts = stats.crosstab(frame, "period", outcome, list(PERIODS), ["yes", "no"])
     rows = [count_row("section3_4", variable, lv, int(counts[i, 0]), int(counts[i].sum())) for i, lv in enumerate(PERIODS)]
@@ -421,9 +421,9 @@ def _by_period(frame: pd.DataFrame, outcome: str, variable: str) -> pd.DataFrame
     except stats.DegenerateTableError:
         return tidy(rows)
     total = result.n
-    rows += [value_row("section3_4", variable, "statistic", result.chi2_seed, total),
+    rows += [value_row("section3_4", variable, "statistic", result.chi2_study, total),
              value_row("section3_4", variable, "df", result.df, total),
-             value_row("section3_4", variable, "p", result.p_seed, total)]
+             value_row("section3_4", variable, "p", result.p_study, total)]
     return tidy(rows)
 
 
@@ -541,7 +541,7 @@ def _level_label(variable: str, level: str) -> str:
 
 
 def display_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Turn tidy rows into the seed's two-column layout: ``group | characteristic | "% (n)"``, one
+    """Turn tidy rows into the study's two-column layout: ``group | characteristic | "% (n)"``, one
     group per variable (the exploitation-type flags form one group), Unknown rows last in their
     group showing the missing count."""
     keys = rows["variable"].map(_group_key)
@@ -615,7 +615,7 @@ _REFERENCE_RE: Final[re.Pattern[str]] = re.compile(
     r"(?:\s*(?:–|-|and|,)\s*\d+(?:\.\d+)?)*",
     re.IGNORECASE,
 )
-#: The seed's p-value thresholds ("p<0.001", "p<0.01", "p<0.05"): conventions, not results.
+#: The study's p-value thresholds ("p<0.001", "p<0.01", "p<0.05"): conventions, not results.
 _P_THRESHOLD_RE: Final[re.Pattern[str]] = re.compile(r"p\s*<\s*0\.(?:001|01|05)\b")
 #: A number as prose prints it: "1,234", "17.2", "8" (not digits inside words such as "MS1").
 _NUMBER_RE: Final[re.Pattern[str]] = re.compile(r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
