@@ -84,12 +84,12 @@ def test_offender_factors_use_pairs_and_others_cases(tiny: tuple[pd.DataFrame, p
     assert t_off.unit == associate.UNIT_PAIRS and t_vic.unit == associate.UNIT_CASES
     assert t_off.n == int(offenders["offered"].isin(["yes", "no"]).sum())
     expected = stats.test_factor(coded, "victim_sex", "offered", vocab.levels("victim_sex"), ["yes", "no"])
-    assert t_vic.result is not None and t_vic.result.p_seed == pytest.approx(expected.p_seed)
+    assert t_vic.result is not None and t_vic.result.p_study == pytest.approx(expected.p_study)
 
 
-def test_run_all_covers_the_51_seed_tests_and_keeps_the_contract(run: tuple) -> None:
+def test_run_all_covers_the_51_published_tests_and_keeps_the_contract(run: tuple) -> None:
     rows, tests, table = run
-    assert len(tests) == 51 and list(tests) == associate.seed_pairs()
+    assert len(tests) == 51 and list(tests) == associate.published_pairs()
     n_level_rows = 3 * sum(len(vocab.levels(f)) for f in vocab.APPENDIX4_FACTORS)
     assert len(rows) == 3 + n_level_rows == 111
     assert list(results.conform(rows, "associations").columns) == list(results.CONTRACT["associations"])
@@ -107,14 +107,14 @@ def test_overall_rows_by_hand() -> None:
     assert (out["level"] == associate.OVERALL).all()
 
 
-def test_seed_test_names_and_rows_match_the_result(run: tuple) -> None:
+def test_study_test_names_and_rows_match_the_result(run: tuple) -> None:
     rows, tests, _ = run
     t = tests[("offered", "victim_age3")]
     block = rows[(rows["outcome"] == "offered") & (rows["factor"] == "victim_age3")]
     assert block["test"].unique().tolist() == [stats.TEST_PEARSON]
     assert block["n"].tolist() == t.counts[:, 0].tolist()
     assert block["denominator"].tolist() == t.counts.sum(axis=1).tolist()
-    assert block["statistic"].iloc[0] == pytest.approx(t.result.chi2_seed)
+    assert block["statistic"].iloc[0] == pytest.approx(t.result.chi2_study)
 
 
 # --- degenerate tables ----------------------------------------------------------------------------
@@ -241,13 +241,13 @@ def test_direction_and_p_label_come_from_the_row(uk_yes: int, non_uk_yes: int, h
 
 
 def _published_run() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """This module's result frames built from the seed's Appendix 4 counts (implied tables)."""
+    """This module's result frames built from the study's Appendix 4 counts (implied tables)."""
     implied = reference.implied_tables()
     tests = {}
-    for outcome, factor in associate.seed_pairs():
+    for outcome, factor in associate.published_pairs():
         counts, levels, outcome_levels = reference.contingency_table(implied, outcome, factor)
         result = stats.association_test(counts, levels, outcome_levels, fisher_n_resamples=FAST)
-        tests[(outcome, factor)] = associate.SeedTest(outcome, factor, associate.unit_of(factor), counts,
+        tests[(outcome, factor)] = associate.StudyTest(outcome, factor, associate.unit_of(factor), counts,
                                                       tuple(levels), tuple(outcome_levels), result)
     overall = implied[implied["factor"] == reference.OVERALL]
     overall_rows = pd.DataFrame({"outcome": overall["outcome"], "factor": overall["factor"], "level": overall["level"],
@@ -258,7 +258,7 @@ def _published_run() -> tuple[pd.DataFrame, pd.DataFrame]:
     return rows, associate.test_table(tests, 0.05)
 
 
-def test_tables_2_to_4_from_the_published_counts_list_the_seeds_factors() -> None:
+def test_tables_2_to_4_from_the_published_counts_list_the_published_factors() -> None:
     rows, table = _published_run()
     printed = reference.load_published_findings()
     for outcome in vocab.OUTCOMES:

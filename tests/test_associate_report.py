@@ -42,15 +42,15 @@ def test_findings_lead_and_note(run: tuple) -> None:
     assert "of the 16 factors tested" in note and "1 could not be computed" in note
 
 
-def test_disagreements_text_carries_every_seed_message_and_the_comparison(run: tuple) -> None:
+def test_disagreements_text_carries_every_published_message_and_the_comparison(run: tuple) -> None:
     rows, _ = run
-    seed = reference.seed_disagreements(0.05)
+    disagreements = reference.published_disagreements(0.05)
     comparison = associate.vs_published(rows, 0.05)
-    text = prose_associations.disagreements_text(seed, comparison, 0.05, synthetic=True)
-    for message in seed["message"]:
+    text = prose_associations.disagreements_text(disagreements, comparison, 0.05, synthetic=True)
+    for message in disagreements["message"]:
         assert message in text
     assert "check of that calibration" in text
-    real = prose_associations.disagreements_text(seed, comparison, 0.05, synthetic=False)
+    real = prose_associations.disagreements_text(disagreements, comparison, 0.05, synthetic=False)
     assert "not a check" in real
     judged = comparison[comparison["verdict_agrees"].notna()].drop_duplicates(["outcome", "factor"])
     assert f"of {len(judged)} tests" in text
@@ -59,9 +59,9 @@ def test_disagreements_text_carries_every_seed_message_and_the_comparison(run: t
         assert f"and {n_differ - prose_associations.MAX_LISTED} more" in text
 
 
-def test_seed_disagreements_text_when_there_are_none() -> None:
+def test_published_disagreements_text_when_there_are_none() -> None:
     empty = pd.DataFrame(columns=list(reference.DISAGREEMENT_COLUMNS))
-    assert "agree" in prose_associations.seed_disagreements_text(empty)
+    assert "agree" in prose_associations.published_disagreements_text(empty)
 
 
 def test_regression_text_reports_n_dropped_and_county_lines_share() -> None:

@@ -266,7 +266,7 @@ def test_engagement_rows_leave_out_ongoing_and_no_crime():
     assert ("engagement_level", "unknown") not in rows.index
 
 
-def test_period_rows_compare_offers_with_the_seed_test():
+def test_period_rows_compare_offers_with_the_study_test():
     offered = ["yes"] * 10 + ["no"] * 90 + ["yes"] * 30 + ["no"] * 70 + ["unknown"] * 5
     period = ["before_2021"] * 100 + ["from_2021"] * 105
     accepted = ["yes"] * 3 + ["no"] * 7 + ["unknown"] * 90 + ["yes"] * 9 + ["no"] * 21 + ["unknown"] * 75
@@ -276,8 +276,8 @@ def test_period_rows_compare_offers_with_the_seed_test():
     assert rows.loc[("offered_by_period", "before_2021"), ["n", "denominator", "pct"]].tolist() == [10, 100, 10.0]
     assert rows.loc[("offered_by_period", "from_2021"), ["n", "denominator", "pct"]].tolist() == [30, 100, 30.0]
     expected = stats.association_test([[10, 90], [30, 70]], ["before_2021", "from_2021"], ["yes", "no"])
-    assert rows.loc[("offered_by_period", "statistic"), "n"] == pytest.approx(expected.chi2_seed)
-    assert rows.loc[("offered_by_period", "p"), "n"] == pytest.approx(expected.p_seed)
+    assert rows.loc[("offered_by_period", "statistic"), "n"] == pytest.approx(expected.chi2_study)
+    assert rows.loc[("offered_by_period", "p"), "n"] == pytest.approx(expected.p_study)
     assert rows.loc[("offered_by_period", "df"), "n"] == 1
     assert rows.loc[("offered_by_period", "p"), "denominator"] == 200
     assert rows.loc[("accepted_by_period", "from_2021"), ["n", "denominator"]].tolist() == [9, 30]

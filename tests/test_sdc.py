@@ -451,7 +451,7 @@ def test_property_large_tables_are_protected_and_deterministic(values, unknown):
 # ----------------------------------------------------------------------------------------------
 
 
-def test_off_reproduces_the_seed_tables(root, tmp_path):
+def test_off_reproduces_the_published_tables(root, tmp_path):
     committed = root / "results" / "default"
     for name, protect in (("descriptives", sdc.protect_descriptives), ("associations", sdc.protect_associations)):
         rows = results.read_csv(name, committed)

@@ -50,10 +50,10 @@ def test_2x2_large_counts_uses_yates_by_hand() -> None:
     yates = 9.5**2 * (2 / 20 + 2 / 30)
     assert res.statistic == pytest.approx(yates, rel=1e-12)
     assert res.statistic == pytest.approx(15.041666666666666)
-    assert res.chi2_seed == res.statistic
+    assert res.chi2_study == res.statistic
     assert res.df == 1
     assert res.p == pytest.approx(sps.chi2.sf(yates, 1), rel=1e-12)
-    assert res.p_seed == res.p
+    assert res.p_study == res.p
     # Not the uncorrected Pearson value 100/6.
     assert res.statistic != pytest.approx(100 / 6)
 
@@ -76,9 +76,9 @@ def test_2x2_small_expected_chooses_fisher_by_hand() -> None:
     assert res.test == TEST_FISHER
     assert math.isnan(res.statistic)
     assert res.p == pytest.approx(0.1, rel=1e-12)
-    # The seed-convention chi-square is still there: Yates = 4 * 1^2 / 1.5.
-    assert res.chi2_seed == pytest.approx(4 / 1.5)
-    assert res.p_seed == pytest.approx(sps.chi2.sf(4 / 1.5, 1))
+    # The study-convention chi-square is still there: Yates = 4 * 1^2 / 1.5.
+    assert res.chi2_study == pytest.approx(4 / 1.5)
+    assert res.p_study == pytest.approx(sps.chi2.sf(4 / 1.5, 1))
     assert res.min_expected == pytest.approx(1.5)
     assert res.n_cells_expected_below_5 == 4
     assert res.pct_cells_expected_below_5 == 100.0
@@ -124,8 +124,8 @@ def test_rxc_fisher_is_deterministic_monte_carlo_close_to_exact() -> None:
     assert 0.001 < exact < 0.05  # the example is not trivially extreme
     assert res.p == pytest.approx(exact, abs=0.003)  # ~4 Monte Carlo SEs at 1e5 draws
     assert yn(table).p == res.p  # fixed seed: identical on re-run
-    # The Pearson chi-square (seed convention) is still reported.
-    assert res.chi2_seed == pytest.approx(sps.chi2_contingency(table, correction=False).statistic)
+    # The Pearson chi-square (study convention) is still reported.
+    assert res.chi2_study == pytest.approx(sps.chi2_contingency(table, correction=False).statistic)
 
 
 # --- degenerate input ----------------------------------------------------------------
@@ -254,7 +254,7 @@ def test_row_swap_keeps_test_and_inverts_effect(cells: list[int]) -> None:
     a, b = yn(table), yn(table[::-1])
     assert a.test == b.test
     assert a.p == pytest.approx(b.p, rel=1e-9, abs=1e-15)
-    assert a.chi2_seed == pytest.approx(b.chi2_seed, rel=1e-9, abs=1e-12)
+    assert a.chi2_study == pytest.approx(b.chi2_study, rel=1e-9, abs=1e-12)
     assert a.effect_size == pytest.approx(-b.effect_size, abs=1e-12)
     assert a.odds_ratio * b.odds_ratio == pytest.approx(1.0)
     assert 0 <= a.p <= 1 and a.or_ci_low <= a.odds_ratio <= a.or_ci_high

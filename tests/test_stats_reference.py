@@ -1,8 +1,8 @@
-"""Reference check: the seed's Appendix 4 statistics, rebuilt from its printed counts.
+"""Reference check: the study's Appendix 4 statistics, rebuilt from its printed counts.
 
 For each of the 51 printed tests (3 outcomes × 17 factors) the level denominators N are
 recovered from the printed "pct (n)" (``round(100 n / N, 1) == pct``; see
-``msht.analysis.reference``) and the seed's test is re-run: Yates χ² for 2-level factors,
+``msht.analysis.reference``) and the study's test is re-run: Yates χ² for 2-level factors,
 Pearson χ² for the 3-level age factors.
 
 Tolerance: a printed χ² is the true value rounded to 3 decimals, so the rebuilt χ² must
@@ -102,14 +102,14 @@ def test_appendix4_statistic(implied: pd.DataFrame, outcome: str, factor: str) -
     first = sub.iloc[0]
     assert first["chi2_rebuilt"] == pytest.approx(res.statistic, rel=1e-12, abs=1e-12)
     assert first["p_rebuilt"] == pytest.approx(res.pvalue, rel=1e-12)
-    # The stats module gives the same seed-convention statistic.
+    # The stats module gives the same study-convention statistic.
     counts, rows, cols = contingency_table(implied, outcome, factor)
     full = association_test(counts, rows, cols, factor=factor, outcome=outcome)
-    assert full.chi2_seed == pytest.approx(res.statistic, rel=1e-12, abs=1e-12)
+    assert full.chi2_study == pytest.approx(res.statistic, rel=1e-12, abs=1e-12)
     assert full.test in ((TEST_YATES, TEST_FISHER) if is_two_level else (TEST_PEARSON, TEST_FISHER))
 
     if (outcome, factor) in KNOWN_MISPRINTS:
-        # Known misprint: the seed prints 0.686; the counts give 0.676, and 0.676 is what
+        # Known misprint: the study prints 0.686; the counts give 0.676, and 0.676 is what
         # yields the printed p = 0.411.
         assert first["chi2_printed"] == 0.686
         assert f"{first['chi2_rebuilt']:.3f}" == "0.676"
@@ -209,9 +209,9 @@ def test_implied_tables_columns_and_levels(implied: pd.DataFrame) -> None:
         contingency_table(implied, "engagement", "period")
 
 
-# --- Tables 2-4 of the seed against Appendix 4 -----------------------------------------
+# --- Tables 2-4 of the published study against Appendix 4 -----------------------------------------
 
-#: Tables 2-4 of the seed as printed: (outcome, factor, threshold label, {level: (pct, n)}).
+#: Tables 2-4 of the published study as printed: (outcome, factor, threshold label, {level: (pct, n)}).
 SEED_TABLES: list[tuple[str, str, str, dict[str, tuple[float, int]]]] = [
     # Table 2: offered support
     ("offered", "victim_age3", "p<0.01", {"17_and_under": (15.7, 139), "18_24": (15.2, 57), "25_plus": (21.3, 194)}),
@@ -254,7 +254,7 @@ KNOWN_TABLE_DISCREPANCIES: dict[tuple[str, str, str], tuple[tuple[float, int], t
 KNOWN_THRESHOLD_DISCREPANCIES = {("accepted", "more_perp_than_victim"): ("p<0.001", "p<0.01")}
 
 
-def test_seed_tables_agree_with_appendix4_except_known_cells() -> None:
+def test_published_tables_agree_with_appendix4_except_known_cells() -> None:
     pub = load_published().set_index(["outcome", "factor", "level"])
     found = {}
     for outcome, factor, _label, cells in SEED_TABLES:
@@ -265,7 +265,7 @@ def test_seed_tables_agree_with_appendix4_except_known_cells() -> None:
     assert found == KNOWN_TABLE_DISCREPANCIES
 
 
-def test_seed_threshold_labels_agree_except_known(implied: pd.DataFrame) -> None:
+def test_published_threshold_labels_agree_except_known(implied: pd.DataFrame) -> None:
     found = {}
     for outcome, factor, label, _cells in SEED_TABLES:
         rebuilt = p_threshold_label(_one_test(implied, outcome, factor)["p_rebuilt"].iloc[0])
@@ -276,7 +276,7 @@ def test_seed_threshold_labels_agree_except_known(implied: pd.DataFrame) -> None
     assert _one_test(implied, "accepted", "more_perp_than_victim")["p_printed"].iloc[0] == "0.001"
 
 
-def test_seed_tables_list_exactly_the_significant_factors(implied: pd.DataFrame) -> None:
+def test_published_tables_list_exactly_the_significant_factors(implied: pd.DataFrame) -> None:
     tests = implied[implied["factor"] != OVERALL].groupby(["outcome", "factor"])["p_rebuilt"].first()
     significant = {key for key, p in tests.items() if p < 0.05}
     assert significant == {(o, f) for o, f, _label, _cells in SEED_TABLES}

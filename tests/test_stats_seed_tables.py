@@ -1,4 +1,4 @@
-"""The seed's Tables 2-4 against its Appendix 4: transcription and the disagreements found."""
+"""The study's Tables 2-4 against its Appendix 4: transcription and the disagreements found."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def findings() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def disagreements() -> pd.DataFrame:
-    return reference.seed_disagreements(0.05)
+    return reference.published_disagreements(0.05)
 
 
 def test_transcription_uses_vocabulary_codes_and_complete_levels(findings: pd.DataFrame) -> None:
@@ -58,7 +58,7 @@ def test_disagreement_values_are_read_not_typed(disagreements: pd.DataFrame) -> 
 
 
 def test_a_stricter_alpha_reports_listed_factors_as_extra() -> None:
-    strict = reference.seed_disagreements(0.01)
+    strict = reference.published_disagreements(0.01)
     extra = strict[strict["kind"] == "extra"]
     # every factor headed "p<0.05" is no longer significant at 0.01
     assert {("accepted", "victim_sex"), ("accepted", "county_lines"), ("engagement", "labour_exploitation")} <= set(

@@ -1,11 +1,11 @@
-"""Section 4: factor × outcome tests in the seed's convention, and what a reviewer adds to them.
+"""Section 4: factor × outcome tests in the study's convention, and what a reviewer adds to them.
 
 Units of analysis: victim and case factors are tested on **cases** (a victim's attributes repeat
 on each of their cases); offender factors on **case-offender pairs** (a case with three recorded
 offenders counts three times), because Appendix 4's offender denominators exceed the number of
 cases with an offender.
 
-Populations (the seed's Appendix 4 footnotes): engagement compares positive with negative
+Populations (the study's Appendix 4 footnotes): engagement compares positive with negative
 engagement, leaving out unknown, ongoing and no-crime cases; "offered" compares offered with not
 offered among cases with a recorded offer status; "accepted" compares accepted with declined among
 cases offered support. A unit whose factor level is unknown is left out of that test only.
@@ -40,9 +40,9 @@ from msht.base.formats import pct
 
 #: The compared levels of each outcome (positive level first) and who is in its population.
 OUTCOME_LEVELS: Final[dict[str, tuple[str, str]]] = {
-    "engagement": ("positive", "negative"),  # excludes ongoing, no crime and unknown (seed footnote 19)
+    "engagement": ("positive", "negative"),  # excludes ongoing, no crime and unknown (study footnote 19)
     "offered": ("yes", "no"),  # all cases with a recorded offer status
-    "accepted": ("yes", "no"),  # cases offered support (seed footnote 20)
+    "accepted": ("yes", "no"),  # cases offered support (study footnote 20)
 }
 
 #: Factors measured on offenders: tested on case-offender pairs.
@@ -71,7 +71,7 @@ VS_PUBLISHED_COLUMNS: Final[tuple[str, ...]] = CONTRACT["association_vs_publishe
 
 
 @dataclass(frozen=True, eq=False)
-class SeedTest:
+class StudyTest:
     """One outcome × factor test as run on the data, computable or not.
 
     Attributes:
@@ -105,7 +105,7 @@ class SeedTest:
         return int(self.counts.sum())
 
 
-def seed_pairs() -> list[tuple[str, str]]:
+def published_pairs() -> list[tuple[str, str]]:
     """The 51 (outcome, factor) tests of Appendix 4, in its column-major order."""
     return [(o, f) for o in vocab.OUTCOMES for f in vocab.APPENDIX4_FACTORS]
 
@@ -147,7 +147,7 @@ def run_test(
     *,
     fisher_when_expected_below: float = 5.0,
     fisher_n_resamples: int = stats.FISHER_RXC_N_RESAMPLES,
-) -> SeedTest:
+) -> StudyTest:
     """Cross-tabulate and test ``factor`` × ``outcome`` (see :func:`msht.analysis.stats.association_test`).
 
     ``cases`` must have its exploitation types coded (:func:`with_indicator_levels`). A
@@ -164,19 +164,19 @@ def run_test(
             factor=factor, outcome=outcome, fisher_n_resamples=fisher_n_resamples,
         )
     except stats.DegenerateTableError as exc:
-        return SeedTest(outcome, factor, unit_of(factor), counts, tuple(levels), tuple(outcome_levels), None, str(exc))
-    return SeedTest(outcome, factor, unit_of(factor), counts, tuple(levels), tuple(outcome_levels), result)
+        return StudyTest(outcome, factor, unit_of(factor), counts, tuple(levels), tuple(outcome_levels), None, str(exc))
+    return StudyTest(outcome, factor, unit_of(factor), counts, tuple(levels), tuple(outcome_levels), result)
 
 
-def _seed_test_name(test: SeedTest) -> str:
+def _study_test_name(test: StudyTest) -> str:
     if not test.computable:
         return NOT_COMPUTABLE
     return stats.TEST_YATES if test.counts.shape == (2, 2) else stats.TEST_PEARSON
 
 
-def association_rows(test: SeedTest) -> pd.DataFrame:
+def association_rows(test: StudyTest) -> pd.DataFrame:
     """Rows of ``associations.csv`` for one test: per factor level, the count and share with the
-    outcome's positive level, and the seed-convention statistic, df, p and test name (empty
+    outcome's positive level, and the study-convention statistic, df, p and test name (empty
     statistics and test ``"not computable"`` when the test could not be run)."""
     n = test.counts[:, 0]
     denominator = test.counts.sum(axis=1)
@@ -189,10 +189,10 @@ def association_rows(test: SeedTest) -> pd.DataFrame:
             "n": n,
             "denominator": denominator,
             "pct": [pct(int(a), int(b)) for a, b in zip(n, denominator, strict=True)],
-            "statistic": r.chi2_seed if r else math.nan,
+            "statistic": r.chi2_study if r else math.nan,
             "df": pd.array([r.df if r else pd.NA] * len(n), dtype="Int64"),
-            "p": r.p_seed if r else math.nan,
-            "test": _seed_test_name(test),
+            "p": r.p_study if r else math.nan,
+            "test": _study_test_name(test),
         }
     )
 
@@ -219,7 +219,7 @@ def run_all(
     *,
     fisher_when_expected_below: float = 5.0,
     fisher_n_resamples: int = stats.FISHER_RXC_N_RESAMPLES,
-) -> tuple[pd.DataFrame, dict[tuple[str, str], SeedTest]]:
+) -> tuple[pd.DataFrame, dict[tuple[str, str], StudyTest]]:
     """Run each (outcome, factor) test (default: the 51 of Appendix 4).
 
     ``cases`` may hold the exploitation types as booleans (they are coded here). Returns the
@@ -227,7 +227,7 @@ def run_all(
     tests keyed by (outcome, factor).
     """
     coded = with_indicator_levels(cases)
-    pair_list = list(pairs) if pairs is not None else seed_pairs()
+    pair_list = list(pairs) if pairs is not None else published_pairs()
     tests = {
         (o, f): run_test(o, f, coded, offenders, fisher_when_expected_below=fisher_when_expected_below,
                          fisher_n_resamples=fisher_n_resamples)
@@ -238,16 +238,16 @@ def run_all(
     return pd.concat(frames, ignore_index=True), tests
 
 
-def _test_record(test: SeedTest) -> dict[str, object]:
+def _test_record(test: StudyTest) -> dict[str, object]:
     """One ``association_tests.csv`` row, before the family-wide q-values."""
     r = test.result
     base: dict[str, object] = {"outcome": test.outcome, "factor": test.factor, "unit": test.unit, "N": test.n,
-                               "test_seed": _seed_test_name(test)}
+                               "test_seed": _study_test_name(test)}
     if r is None:
         return {**base, "test_chosen": NOT_COMPUTABLE, "note": test.reason}
     contrast = f"{test.row_labels[0]} vs {test.row_labels[1]}" if r.is_2x2 else ""
     return {
-        **base, "chi2_seed": r.chi2_seed, "df": r.df, "p_seed": r.p_seed, "min_expected": r.min_expected,
+        **base, "chi2_seed": r.chi2_study, "df": r.df, "p_seed": r.p_study, "min_expected": r.min_expected,
         "n_cells_expected_below_5": r.n_cells_expected_below_5,
         "fisher_p": r.p if r.test == stats.TEST_FISHER else math.nan,
         "test_chosen": r.test, "p_chosen": r.p, "effect_size_name": r.effect_size_name, "effect_size": r.effect_size,
@@ -256,11 +256,11 @@ def _test_record(test: SeedTest) -> dict[str, object]:
     }
 
 
-def test_table(tests: Mapping[tuple[str, str], SeedTest], alpha: float) -> pd.DataFrame:
+def test_table(tests: Mapping[tuple[str, str], StudyTest], alpha: float) -> pd.DataFrame:
     """``association_tests.csv``: one row per test, with the family-wide Benjamini-Hochberg q-values.
 
     The q-values adjust ``p_chosen`` (Fisher's p where an expected count is below 5, else the
-    seed-convention p) across every computable test in ``tests``. ``significant_seed`` is
+    study-convention p) across every computable test in ``tests``. ``significant_seed`` is
     ``p_seed < alpha`` and ``significant_bh`` is ``q_bh < alpha``; both are empty for a test
     that was not computable.
     """
@@ -280,7 +280,7 @@ def test_table(tests: Mapping[tuple[str, str], SeedTest], alpha: float) -> pd.Da
 test_table.__test__ = False  # type: ignore[attr-defined]
 
 
-def residual_rows(tests: Mapping[tuple[str, str], SeedTest]) -> pd.DataFrame:
+def residual_rows(tests: Mapping[tuple[str, str], StudyTest]) -> pd.DataFrame:
     """``association_residuals.csv``: adjusted standardized residuals of the tables with more than
     two factor levels, for the outcome's positive level (the negative level's residual is its
     negation). ``|residual| > 1.96`` marks a level whose share differs from the others' at 5%."""
@@ -300,7 +300,7 @@ def residual_rows(tests: Mapping[tuple[str, str], SeedTest]) -> pd.DataFrame:
 
 
 def findings(rows: pd.DataFrame, tests: pd.DataFrame, outcome: str, alpha: float) -> pd.DataFrame:
-    """The level rows of ``outcome``'s tests significant at ``alpha`` (seed convention: ``p_seed``).
+    """The level rows of ``outcome``'s tests significant at ``alpha`` (study convention: ``p_seed``).
 
     Returns ``rows``' columns plus ``higher_level`` (the level with the highest share: the data
     decide the direction), ``q_bh``, ``test_chosen`` and ``p_chosen``, in Appendix 4's factor order.
@@ -315,7 +315,7 @@ def findings(rows: pd.DataFrame, tests: pd.DataFrame, outcome: str, alpha: float
 
 
 def vs_published(rows: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """``association_vs_published.csv``: this run's Appendix 4 against the seed's.
+    """``association_vs_published.csv``: this run's Appendix 4 against the study's.
 
     Published ``N`` come from :func:`msht.analysis.reference.implied_tables` (rebuilt from the printed %
     and n); ``chi2_published``/``p_published`` are as printed (p as text), and

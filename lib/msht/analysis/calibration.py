@@ -1,6 +1,6 @@
 """Synthetic vs published: every published figure the twin aims at, against this run's results.
 
-The published figures are the seed's, transcribed in ``msht/data/published.csv`` (Appendices 1-3,
+The published figures are the study's, transcribed in ``msht/data/published.csv`` (Appendices 1-3,
 Table 1, sections 3.1-3.4) and ``appendix4_published.csv`` (Appendix 4). This run's values are
 read from its own results CSVs (``descriptives.csv``, ``association_vs_published.csv``), so the
 same table is a calibration check on the synthetic twin and a reproduction check on real
@@ -59,7 +59,7 @@ def locate(source: str, variable: str, level: str, subgroup: str) -> tuple[str, 
     if source == "Table 1":
         if variable == subgroup:  # column header: the type's share of all cases
             return "appendix2", variable, level, "pct"
-        if subgroup == "all":  # the seed's "All MSHT cases" column repeats its victim-level figures
+        if subgroup == "all":  # the study's "All MSHT cases" column repeats its victim-level figures
             where = {"victim_sex": "appendix1", "victim_age2": "section3_1", "victim_uk_national": "section3_1"}
             if variable in where:
                 return where[variable], variable, level, "pct"

@@ -1,4 +1,4 @@
-"""Descriptive tables of section 3 and Appendices 1-3 in the seed's "% (n)" style, as tidy rows.
+"""Descriptive tables of section 3 and Appendices 1-3 in the study's "% (n)" style, as tidy rows.
 
 Every builder returns rows of ``descriptives.csv`` (``table, variable, level, n, denominator,
 pct``; see :mod:`msht.publish.results`), built from the analysis tables of notebook 01:
@@ -34,7 +34,7 @@ from msht.base.formats import pct
 from msht.ingest import coding
 from msht.base.vocab import EXPLOITATION_TYPES, UNKNOWN
 
-#: Referrals from 1 January of this year on are "2021 and later" (seed section 3.4;
+#: Referrals from 1 January of this year on are "2021 and later" (study section 3.4;
 #: the same split as :func:`msht.ingest.coding.code_period`).
 PERIOD_SPLIT_YEAR: Final[int] = 2021
 
@@ -147,7 +147,7 @@ def overview_rows(cases: pd.DataFrame, victims: pd.DataFrame) -> pd.DataFrame:
 
 def victim_summary_rows(victims: pd.DataFrame) -> pd.DataFrame:
     """Section 3.1's victim-level shares not in Appendix 1: adults (17 and under vs 18+) and
-    UK nationality (any UK nationality, dual nationals included; seed footnote 17)."""
+    UK nationality (any UK nationality, dual nationals included; study footnote 17)."""
     return pd.concat(
         [frequency(victims, "victim_age2", table="section3_1"), frequency(victims, "victim_uk_national", table="section3_1")],
         ignore_index=True,
@@ -324,7 +324,7 @@ def support_rows(cases: pd.DataFrame) -> pd.DataFrame:
 
 
 def engagement_rows(cases: pd.DataFrame, *, table: str = "section3_4") -> pd.DataFrame:
-    """Engagement levels as in seed footnote 12: cases recorded as investigation ongoing or no
+    """Engagement levels as in study footnote 12: cases recorded as investigation ongoing or no
     crime are left out (``engagement_excluded`` rows, shares of all cases); of the rest,
     positive, negative, and not determined (the outcome did not say) (``engagement_level``)."""
     engagement = cases["engagement"].fillna(UNKNOWN).astype(str)
@@ -336,7 +336,7 @@ def engagement_rows(cases: pd.DataFrame, *, table: str = "section3_4") -> pd.Dat
 
 
 def _by_period(frame: pd.DataFrame, outcome: str, variable: str) -> pd.DataFrame:
-    """Shares of ``outcome`` = yes before 2021 and from 2021, and their seed-convention test
+    """Shares of ``outcome`` = yes before 2021 and from 2021, and their study-convention test
     (Yates chi-square for the 2×2 table; see :func:`msht.analysis.stats.association_test`)."""
     counts = stats.crosstab(frame, "period", outcome, list(PERIODS), ["yes", "no"])
     rows = [count_row("section3_4", variable, lv, int(counts[i, 0]), int(counts[i].sum())) for i, lv in enumerate(PERIODS)]
@@ -345,9 +345,9 @@ def _by_period(frame: pd.DataFrame, outcome: str, variable: str) -> pd.DataFrame
     except stats.DegenerateTableError:
         return tidy(rows)
     total = result.n
-    rows += [value_row("section3_4", variable, "statistic", result.chi2_seed, total),
+    rows += [value_row("section3_4", variable, "statistic", result.chi2_study, total),
              value_row("section3_4", variable, "df", result.df, total),
-             value_row("section3_4", variable, "p", result.p_seed, total)]
+             value_row("section3_4", variable, "p", result.p_study, total)]
     return tidy(rows)
 
 

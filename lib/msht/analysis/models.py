@@ -1,6 +1,6 @@
 """Exploratory multivariable logistic regression of each outcome on the case-level factors.
 
-Beyond the seed, which tests one factor at a time. For each outcome (population as in
+Beyond the published study, which tests one factor at a time. For each outcome (population as in
 :data:`msht.analysis.associate.OUTCOME_LEVELS`), a logistic regression (:class:`statsmodels.api.Logit`)
 on the **complete cases** of :data:`REGRESSION_FACTORS` gives adjusted odds ratios with 95%
 confidence intervals. Standard errors are cluster-robust by victim (``person_id``), since a

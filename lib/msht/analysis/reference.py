@@ -1,11 +1,11 @@
-"""The seed's published Appendix 4 numbers, and the integer tables they imply.
+"""The study's published Appendix 4 numbers, and the integer tables they imply.
 
 Appendix 4 prints, for each outcome × factor level, the percentage of the level with a
 positive outcome and its count ``n`` ("38.1 (117)"), then one χ² and p per outcome ×
 factor. The level denominators ``N`` are not printed; :func:`implied_tables` recovers
 them: ``N`` is an integer for which ``100 * n / N`` rounds to the printed percentage.
 Where several ``N`` fit, the combination of level denominators is chosen on the
-seed-convention test (Yates chi-square for 2 levels, Pearson for 3), in this order:
+study-convention test (Yates chi-square for 2 levels, Pearson for 3), in this order:
 
 1. its χ² prints (3 decimals) as the published χ²;
 2. its p prints (3 decimals or "<0.001") as the published p;
@@ -46,7 +46,7 @@ __all__ = [
     "implied_tables",
     "load_published",
     "load_published_findings",
-    "seed_disagreements",
+    "published_disagreements",
 ]
 
 #: Value of ``factor`` and ``level`` in the rows transcribing "Overall % (n)".
@@ -70,14 +70,14 @@ KNOWN_MISPRINTS: Final[dict[tuple[str, str], str]] = {
 _PUBLISHED_CSV: Final[str] = "appendix4_published.csv"
 _FINDINGS_CSV: Final[str] = "tables2_4_published.csv"
 
-#: Columns of :func:`seed_disagreements`.
+#: Columns of :func:`published_disagreements`.
 DISAGREEMENT_COLUMNS: Final[tuple[str, ...]] = (
     "source", "outcome", "factor", "level", "kind", "printed", "reference", "reference_source", "message",
 )
 
 
 def load_published() -> pd.DataFrame:
-    """Load the transcription of the seed's Appendix 4.
+    """Load the transcription of the study's Appendix 4.
 
     Returns:
         Columns ``outcome, factor, level, pct, n, chi2, p_printed``; ``p_printed`` is
@@ -182,8 +182,8 @@ def _test_rows(outcome: str, factor: str, grp: pd.DataFrame) -> list[dict[str, o
     )
     return [
         {"outcome": outcome, "factor": factor, "level": level, "n": n, "N": big_n,
-         "pct_printed": pct, "chi2_printed": chi2_printed, "chi2_rebuilt": result.chi2_seed,
-         "p_printed": p_printed, "p_rebuilt": result.p_seed, "n_fitting_N": len(cands),
+         "pct_printed": pct, "chi2_printed": chi2_printed, "chi2_rebuilt": result.chi2_study,
+         "p_printed": p_printed, "p_rebuilt": result.p_study, "n_fitting_N": len(cands),
          "n_tables_matching": n_matching}
         for level, n, pct, big_n, cands in zip(levels, ns, pcts, best, candidates, strict=True)
     ]
@@ -209,7 +209,7 @@ def implied_tables() -> pd.DataFrame:
         columns ``outcome, factor, level, n, N, pct_printed, chi2_printed,
         chi2_rebuilt, p_printed, p_rebuilt, n_fitting_N, n_tables_matching``: ``N`` is the implied
         denominator (cases of that level in the test) and ``N - n`` the negative-outcome
-        count; ``chi2_rebuilt``/``p_rebuilt`` are the seed-convention test on the
+        count; ``chi2_rebuilt``/``p_rebuilt`` are the study-convention test on the
         rebuilt table (Yates for 2 levels, Pearson for 3; same value on every level row
         of a test); ``n_fitting_N`` counts the denominators compatible with the printed
         percentage (1 = unambiguous); ``n_tables_matching`` counts the combinations of
@@ -248,7 +248,7 @@ def contingency_table(
 
 
 def load_published_findings() -> pd.DataFrame:
-    """Load the transcription of the seed's Tables 2-4 (``data/tables2_4_published.csv``).
+    """Load the transcription of the study's Tables 2-4 (``data/tables2_4_published.csv``).
 
     Returns:
         One row per printed level cell: ``table`` ("Table 2" ...), ``outcome``, ``factor``,
@@ -363,8 +363,8 @@ def _block_disagreements(block: pd.DataFrame, appendix: pd.DataFrame, p_rebuilt:
     return rows
 
 
-def seed_disagreements(alpha: float = 0.05) -> pd.DataFrame:
-    """Every place where the seed's Tables 2-4 disagree with its Appendix 4, and Appendix 4's misprints.
+def published_disagreements(alpha: float = 0.05) -> pd.DataFrame:
+    """Every place where the study's Tables 2-4 disagree with its Appendix 4, and Appendix 4's misprints.
 
     Compares the transcriptions of Tables 2-4 (:func:`load_published_findings`) and Appendix 4
     (:func:`load_published`, with the p-values rebuilt by :func:`implied_tables`):
@@ -378,7 +378,7 @@ def seed_disagreements(alpha: float = 0.05) -> pd.DataFrame:
       listed but not significant.
 
     Args:
-        alpha: Significance level Tables 2-4 are checked against (the seed's is 0.05).
+        alpha: Significance level Tables 2-4 are checked against (the study's is 0.05).
 
     Returns:
         Columns :data:`DISAGREEMENT_COLUMNS`; ``message`` is a plain sentence built from the values.

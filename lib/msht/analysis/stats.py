@@ -1,16 +1,16 @@
 """Association tests for factor × outcome contingency tables.
 
-The seed study (section 2.4) ran "Chi-square test[s] for independence" in SPSS. Its
+The published study (section 2.4) ran "Chi-square test[s] for independence" in SPSS. Its
 Appendix 4 numbers are reproduced by the following convention, which this module
-implements as the *seed convention*:
+implements as the *study convention*:
 
 * 2×2 tables: Pearson chi-square **with** Yates' continuity correction;
 * larger tables: Pearson chi-square without correction.
 
 Because several of the study's tables have small cells, :func:`association_test`
 additionally runs Fisher's exact test whenever an expected count falls below a
-threshold (5 by default) and reports it as the *chosen* test; the seed-convention
-chi-square is always kept alongside (``chi2_seed``/``p_seed``) so that published
+threshold (5 by default) and reports it as the *chosen* test; the study-convention
+chi-square is always kept alongside (``chi2_study``/``p_study``) so that published
 numbers can still be compared.
 
 All distributions come from :mod:`scipy.stats` and :mod:`statsmodels`; nothing here
@@ -87,9 +87,9 @@ class AssociationResult:
         p: p-value of the chosen test. For a Fisher test on a table larger than 2×2 it
             is a Monte Carlo estimate ``(k + 1) / (B + 1)`` (never below ``1 / (B + 1)``,
             1e-5 by default), reproducible because the generator is seeded.
-        chi2_seed: Seed-convention chi-square (Yates for 2×2, Pearson otherwise),
+        chi2_study: Study-convention chi-square (Yates for 2×2, Pearson otherwise),
             always computed, even when Fisher is chosen.
-        p_seed: p-value of ``chi2_seed``.
+        p_study: p-value of ``chi2_study``.
         min_expected: Smallest expected count under independence.
         n_cells_expected_below_5: Number of cells with an expected count below 5.
         pct_cells_expected_below_5: Percentage of such cells (0-100).
@@ -119,8 +119,8 @@ class AssociationResult:
     statistic: float
     df: int
     p: float
-    chi2_seed: float
-    p_seed: float
+    chi2_study: float
+    p_study: float
     min_expected: float
     n_cells_expected_below_5: int
     pct_cells_expected_below_5: float
@@ -212,7 +212,7 @@ def association_test(
 ) -> AssociationResult:
     """Test a factor × outcome contingency table for association.
 
-    The seed convention is Yates-corrected chi-square for 2×2 tables and Pearson
+    The study convention is Yates-corrected chi-square for 2×2 tables and Pearson
     chi-square otherwise (:func:`scipy.stats.chi2_contingency` with
     ``correction=True``, which scipy applies only when ``df == 1``). When any expected
     count is below ``fisher_when_expected_below``, Fisher's exact test is also run and
@@ -241,69 +241,46 @@ def association_test(
             matching the labels.
     """
     counts = _validate(table, row_labels, col_labels, factor, outcome)
-    n_rows, n_cols = counts.shape
-    is_2x2 = counts.shape == (2, 2)
-
-    seed_res = stats.chi2_contingency(counts, correction=True)
-    expected = np.asarray(seed_res.expected_freq, dtype=np.float64)
-    chi2_seed, p_seed, dof = float(seed_res.statistic), float(seed_res.pvalue), int(seed_res.dof)
-    seed_test = TEST_YATES if is_2x2 else TEST_PEARSON
-
+    study_res = stats.chi2_contingency(counts, correction=True)
+    expected = np.asarray(study_res.expected_freq, dtype=np.float64)
+    chi2_study, p_study, dof = float(study_res.statistic), float(study_res.pvalue), int(study_res.dof)
     min_expected = float(expected.min())
     n_below_5 = int((expected < 5).sum())
     notes: list[str] = []
     if n_below_5:
         notes.append(f"{n_below_5} of {counts.size} cells have expected count < 5")
-
     if min_expected < fisher_when_expected_below:
         p_fisher, how = _fisher(counts, fisher_n_resamples, fisher_seed)
         test, statistic, p = TEST_FISHER, math.nan, p_fisher
-        notes.append(
-            f"min expected {min_expected:.2f} < {fisher_when_expected_below:g}: "
-            f"Fisher's test chosen, {how}"
-        )
+        notes.append(f"min expected {min_expected:.2f} < {fisher_when_expected_below:g}: Fisher's test chosen, {how}")
     else:
-        test, statistic, p = seed_test, chi2_seed, p_seed
-
-    # Effect size: scipy's association() uses the uncorrected Pearson chi-square.
-    cramer_v = float(contingency.association(counts, method="cramer", correction=False))
-    if is_2x2:
-        (a, b), (c, d) = counts
-        effect_size = math.copysign(cramer_v, float(a * d - b * c))
-        effect_size_name = "phi"
-        odds_ratio, ci_low, ci_high, or_note = _odds_ratio(counts)
-        if or_note:
-            notes.append(or_note)
-    else:
-        effect_size, effect_size_name = cramer_v, "Cramér's V"
-        odds_ratio = ci_low = ci_high = math.nan
-
+        test, statistic, p = TEST_YATES if counts.shape == (2, 2) else TEST_PEARSON, chi2_study, p_study
+    effect_size, effect_size_name, odds_ratio, ci_low, ci_high = _effect_sizes(counts, notes)
     # shift_zeros=False: statsmodels would otherwise replace zero cells by 0.5.
     adjusted = np.array(Table(counts, shift_zeros=False).standardized_resids, dtype=np.float64)
     counts.setflags(write=False)
     adjusted.setflags(write=False)
-
     return AssociationResult(
-        table=counts,
-        row_labels=tuple(row_labels),
-        col_labels=tuple(col_labels),
-        test=test,
-        statistic=statistic,
-        df=dof,
-        p=p,
-        chi2_seed=chi2_seed,
-        p_seed=p_seed,
-        min_expected=min_expected,
-        n_cells_expected_below_5=n_below_5,
-        pct_cells_expected_below_5=100.0 * n_below_5 / counts.size,
-        effect_size=effect_size,
-        effect_size_name=effect_size_name,
-        odds_ratio=odds_ratio,
-        or_ci_low=ci_low,
-        or_ci_high=ci_high,
-        adjusted_residuals=adjusted,
-        note="; ".join(notes),
+        table=counts, row_labels=tuple(row_labels), col_labels=tuple(col_labels), test=test, statistic=statistic,
+        df=dof, p=p, chi2_study=chi2_study, p_study=p_study, min_expected=min_expected,
+        n_cells_expected_below_5=n_below_5, pct_cells_expected_below_5=100.0 * n_below_5 / counts.size,
+        effect_size=effect_size, effect_size_name=effect_size_name, odds_ratio=odds_ratio, or_ci_low=ci_low,
+        or_ci_high=ci_high, adjusted_residuals=adjusted, note="; ".join(notes),
     )
+
+
+def _effect_sizes(counts: npt.NDArray[np.int64], notes: list[str]) -> tuple[float, str, float, float, float]:
+    """Effect size, its name, and for 2×2 tables the odds ratio with its 95% CI (else NaN);
+    appends the odds ratio's note to ``notes``. See :class:`AssociationResult`."""
+    # scipy's association() uses the uncorrected Pearson chi-square.
+    cramer_v = float(contingency.association(counts, method="cramer", correction=False))
+    if counts.shape != (2, 2):
+        return cramer_v, "Cramér's V", math.nan, math.nan, math.nan
+    (a, b), (c, d) = counts
+    odds_ratio, ci_low, ci_high, or_note = _odds_ratio(counts)
+    if or_note:
+        notes.append(or_note)
+    return math.copysign(cramer_v, float(a * d - b * c)), "phi", odds_ratio, ci_low, ci_high
 
 
 def _odds_ratio(counts: npt.NDArray[np.int64]) -> tuple[float, float, float, str]:
@@ -332,7 +309,7 @@ def crosstab(
     value, the ``"unknown"`` code, or any other unlisted level are left out; this is
     how an analysis population is chosen (e.g. engagement is tested on
     ``["positive", "negative"]`` only, leaving out ongoing, no-crime and unknown cases,
-    as in the seed's Appendix 4 footnotes).
+    as in the study's Appendix 4 footnotes).
 
     Args:
         df: One row per case (or per case × offender), one column per variable.
@@ -424,7 +401,7 @@ def _check_p(p: float) -> float:
 
 
 def format_p(p: float) -> str:
-    """Format a p-value as the seed prints it: ``"<0.001"`` or three decimals.
+    """Format a p-value as the study prints it: ``"<0.001"`` or three decimals.
 
     Examples:
         >>> format_p(0.0004), format_p(0.0412), format_p(1.0)
@@ -435,7 +412,7 @@ def format_p(p: float) -> str:
 
 
 def p_threshold_label(p: float) -> str:
-    """Label a p-value with the seed's thresholds (Tables 2-4).
+    """Label a p-value with the study's thresholds (Tables 2-4).
 
     Returns ``"p<0.001"``, ``"p<0.01"`` or ``"p<0.05"`` for significant values and
     ``"p=0.xyz"`` (three decimals) otherwise.

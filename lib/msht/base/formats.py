@@ -15,7 +15,7 @@ import pandas as pd
 def pct(n: int, denominator: int, digits: int = 1) -> float:
     """Return ``100 * n / denominator`` rounded half-up to ``digits`` decimals (NaN if no denominator).
 
-    Half-up (not Python's banker's rounding) matches SPSS and the seed's printed tables.
+    Half-up (not Python's banker's rounding) matches SPSS and the study's printed tables.
     """
     if denominator <= 0:
         return math.nan

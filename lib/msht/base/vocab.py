@@ -126,10 +126,10 @@ VARIABLE_LABELS: Final[dict[str, str]] = {
     "engagement": "Positive victim engagement",
 }
 
-#: The three outcomes of section 4, in the seed's Appendix 4 column order.
+#: The three outcomes of section 4, in the study's Appendix 4 column order.
 OUTCOMES: Final[tuple[str, ...]] = ("engagement", "offered", "accepted")
 
-#: The factors of Appendix 4, in the seed's row order.
+#: The factors of Appendix 4, in the study's row order.
 APPENDIX4_FACTORS: Final[tuple[str, ...]] = (
     "victim_sex",
     "victim_age3",
@@ -233,7 +233,7 @@ def variable_label(variable: str) -> str:
 
 # --- section 4 (notebook 03): Appendix 4 blocks and the wording of Tables 2-4 -----------------
 
-#: Appendix 4's four blocks (table id suffix, title) and their factors, in the seed's order.
+#: Appendix 4's four blocks (table id suffix, title) and their factors, in the study's order.
 APPENDIX4_BLOCKS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
     "victim": (
         "Victim engagement and victim sociodemographic characteristics",

@@ -1,4 +1,4 @@
-"""Clean and merge the raw extracts by the seed's section 2.5 rules, accounting for every row.
+"""Clean and merge the raw extracts by the study's section 2.5 rules, accounting for every row.
 
 The exclusion steps, in order (each raw row gets exactly one status: ``analysed`` or the rule
 that excluded it):
@@ -12,7 +12,7 @@ Cases (one row per MSHT case entry)
   4. ``duplicate`` - an entry for the same victim and date that is the same as an earlier
      entry in every coded variable except the occurrence number: the first entered is kept.
      ``update_superseded`` - an earlier version of the case details, updated in a later entry
-     for the same victim and date (same sociodemographics): the last version is kept (seed 2.5,
+     for the same victim and date (same sociodemographics): the last version is kept (study 2.5,
      "data duplication"). See :func:`duplicate_or_update`: an original, its copy and a later
      entry changing the outcome are one duplicate and one update superseded.
 Victim records
@@ -198,7 +198,7 @@ def _signature(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
 
 
 def duplicate_or_update(entries: pd.DataFrame, key: list[str], details: pd.Series) -> pd.Series:
-    """Tell duplicates from updates among case entries of the same victim and date (seed 2.5).
+    """Tell duplicates from updates among case entries of the same victim and date (study 2.5).
 
     ``entries`` holds the ``key`` columns (victim and date), ``entered_on`` and ``source_row``
     of entries whose sociodemographics agree; ``details`` is a signature of each entry's coded
@@ -257,6 +257,7 @@ def clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None = N
 
 def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, period: tuple[str, str],
            force_words: list[str] | None, bar: progress.Steps) -> CleanResult:
+    """:func:`clean` under a progress bar: the rules of each extract in turn, then the tables."""
     paths = paths or {k: k for k in extracts}
     force_words = force_words or ["police", "constabulary", "force"]
     bar.advance("coding cases")
@@ -264,9 +265,37 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
     bar.advance("coding victim records")
     vrec = code_victim_records(extracts["victims"], path=paths["victims"])
     bar.advance("case rules")
-    st_cases = _status_frame(cases)
+    st_cases, entry = _case_rules(cases, vrec, period)
+    analysed_cases = entry[st_cases["status"] == ANALYSED].copy()
+    case_ids = set(cases["person_id"].dropna())
+    analysed_occ = set(analysed_cases["occurrence_number"])
+    bar.advance("victim records")
+    st_v = _victim_record_rules(vrec, cases, st_cases, case_ids, analysed_occ)
+    bar.advance("police-record entries")
+    st_p, counts = _police_record_rules(extracts["police_records"], case_ids, set(analysed_cases["person_id"]))
+    bar.advance("offenders")
+    st_o, offenders = _offender_rules(extracts["offenders"], cases, analysed_occ, path=paths["offenders"])
+    bar.advance("analysis tables")
+    c = _case_table(analysed_cases, counts, offenders)
+    victims = _victim_table(c, counts)
+    # offender pairs carry their case's outcomes and the case's victim
+    offenders = offenders.merge(
+        c[["occurrence_number", "person_id", "engagement", "offered", "accepted", "period"]], on="occurrence_number", how="left"
+    ).reset_index(drop=True)
 
-    # 1-2: no victim ID; outside the period
+    status = {"cases": st_cases, "victims": st_v, "police_records": st_p, "offenders": st_o}
+    exclusions = exclusions_table(status)
+    check_accounting(extracts, status, c, victims_records=int((st_v["status"] == ANALYSED).sum()),
+                     offenders=offenders, entries=int(counts["n_entries"].sum()))
+    return CleanResult(cases=c, victims=victims, offenders=offenders, exclusions=exclusions, status=status)
+
+
+def _case_rules(cases: pd.DataFrame, vrec: pd.DataFrame, period: tuple[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rules 1-4 on the coded case rows: no victim ID, outside the period, then the rows of one
+    victim on one date (conflicting, duplicate, superseded update). Returns the status frame and
+    the case rows with their victim's sociodemographics on that occurrence (``victim_age`` at
+    the case date)."""
+    st_cases = _status_frame(cases)
     _mark(st_cases, cases["person_id"].isna(), "no_victim_id")
     start, end = pd.Timestamp(period[0]), pd.Timestamp(period[1])
     _mark(st_cases, (cases["date"] < start) | (cases["date"] > end), "outside_period")
@@ -280,7 +309,6 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
     ).set_index(cases.index)
     entry["victim_age"] = _age_at(entry["date_of_birth"], entry["date"], entry["recorded_age"])
 
-    # 3-4: same victim and date
     live = st_cases["status"] == ANALYSED
     grp = entry[live].groupby(["person_id", "date"], sort=False)
     size = grp["occurrence_number"].transform("size")
@@ -294,14 +322,13 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
         verdict = duplicate_or_update(same, key, _signature(same, CASE_FIELDS))
         for rule in ("duplicate", "update_superseded"):
             _mark(st_cases, (verdict == rule).reindex(cases.index, fill_value=False), rule)
+    return st_cases, entry
 
-    analysed_cases = entry[st_cases["status"] == ANALYSED].copy()
-    case_ids = set(cases["person_id"].dropna())
+
+def _victim_record_rules(vrec: pd.DataFrame, cases: pd.DataFrame, st_cases: pd.DataFrame, case_ids: set,
+                         analysed_occ: set) -> pd.DataFrame:
+    """The victim-record rules; returns the status frame of the victim records."""
     excluded_occ = set(cases.loc[st_cases["status"] != ANALYSED, "occurrence_number"])
-    analysed_occ = set(analysed_cases["occurrence_number"])
-
-    # victim records
-    bar.advance("victim records")
     st_v = _status_frame(vrec)
     _mark(st_v, ~vrec["person_id"].isin(case_ids), "not_in_case_file")
     _mark(st_v, vrec["occurrence_number"].isin(excluded_occ) & ~vrec["occurrence_number"].isin(analysed_occ), "case_excluded")
@@ -310,14 +337,15 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
     )
     _mark(st_v, pd.Series(~pair_ok, index=vrec.index), "occurrence_not_in_case_file")
     _mark(st_v, vrec.duplicated(["occurrence_number", "person_id"], keep="last"), "duplicate_record")
+    return st_v
 
-    # police-record entries
-    bar.advance("police-record entries")
-    pr = extracts["police_records"]
+
+def _police_record_rules(pr: pd.DataFrame, case_ids: set, analysed_people: set) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The police-record rules; returns their status frame and, per analysed person, the entries
+    by role (``victim, perpetrator, other, unknown``) and ``n_entries``."""
     pr_person = pr["person_id"].astype("string").str.strip()
     pr_incident = pr["incident_reference"].astype("string").str.strip()
     st_p = _status_frame(pr)
-    analysed_people = set(analysed_cases["person_id"])
     _mark(st_p, ~pr_person.isin(case_ids), "not_in_case_file")
     _mark(st_p, ~pr_person.isin(analysed_people), "victim_not_analysed")
     _mark(st_p, pd.DataFrame({"p": pr_person, "i": pr_incident}).duplicated(keep="first"), "duplicate_record")
@@ -329,10 +357,12 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
         .reindex(columns=["victim", "perpetrator", "other", "unknown"], fill_value=0)
     )
     counts["n_entries"] = counts.sum(axis=1)
+    return st_p, counts
 
-    # offenders
-    bar.advance("offenders")
-    of = extracts["offenders"]
+
+def _offender_rules(of: pd.DataFrame, cases: pd.DataFrame, analysed_occ: set, *, path: str
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The offender rules; returns their status frame and the coded offender rows kept."""
     of_occ = of["occurrence_number"].astype("string").str.strip()
     of_pid = of["offender_person_id"].astype("string").str.strip()
     st_o = _status_frame(of)
@@ -345,7 +375,7 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
             "occurrence_number": of_occ[live_o],
             "offender_id": of_pid[live_o],
             "offender_sex": coding.code_sex(of["sex"][live_o]),
-            "offender_age": _parse_age(of["age"][live_o], path=paths["offenders"], rows=of[SOURCE_ROW][live_o]),
+            "offender_age": _parse_age(of["age"][live_o], path=path, rows=of[SOURCE_ROW][live_o]),
         }
     )
     eth = coding.code_ethnicity(of["ethnicity"][live_o])
@@ -356,10 +386,13 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
     offenders["offender_nationality_region"] = nat["region"].to_numpy()
     offenders["offender_age6"] = coding.age_band6(offenders["offender_age"]).to_numpy()
     offenders["offender_age3"] = coding.age_band3(offenders["offender_age"]).to_numpy()
+    return st_o, offenders
 
-    # analysis table of cases
-    bar.advance("analysis tables")
-    c = analysed_cases
+
+def _case_table(c: pd.DataFrame, counts: pd.DataFrame, offenders: pd.DataFrame) -> pd.DataFrame:
+    """The analysis table of cases from the analysed case rows ``c`` (changed in place): age
+    bands, period, police-record factors (``counts`` from :func:`_police_record_rules`) and
+    offenders per case; sorted by date, entry time and source row."""
     c["victim_age6"] = coding.age_band6(c["victim_age"])
     c["victim_age3"] = coding.age_band3(c["victim_age"])
     c["victim_age2"] = coding.age_band2(c["victim_age"])
@@ -377,9 +410,12 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
     c["n_offenders"] = n_off.reindex(c["occurrence_number"]).fillna(0).astype(int).to_numpy()
     c["recorded_offender"] = np.where(c["n_offenders"] > 0, "yes", "no")
     c = c.sort_values(["date", "entered_on", SOURCE_ROW], kind="stable")
-    c = c.drop(columns=["recorded_age", "date_of_birth", SOURCE_ROW]).reset_index(drop=True)
+    return c.drop(columns=["recorded_age", "date_of_birth", SOURCE_ROW]).reset_index(drop=True)
 
-    # victims: one row per analysed person, attributes from their first case
+
+def _victim_table(c: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
+    """Victims: one row per analysed person, attributes from their first case, cases and
+    police-record entries as victim / as perpetrator."""
     first = c.drop_duplicates("person_id")
     victims = first[["person_id", "victim_sex", "victim_age", "victim_age6", "victim_age3", "victim_age2",
                      "victim_uk_national", "victim_nationality_region", "n_entries"]].copy()
@@ -387,18 +423,7 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
     pc = counts.reindex(victims["person_id"]).fillna(0).astype(int)
     victims["n_as_victim"] = pc["victim"].to_numpy()
     victims["n_as_perpetrator"] = pc["perpetrator"].to_numpy()
-    victims = victims.reset_index(drop=True)
-
-    # offender pairs carry their case's outcomes and the case's victim
-    offenders = offenders.merge(
-        c[["occurrence_number", "person_id", "engagement", "offered", "accepted", "period"]], on="occurrence_number", how="left"
-    ).reset_index(drop=True)
-
-    status = {"cases": st_cases, "victims": st_v, "police_records": st_p, "offenders": st_o}
-    exclusions = exclusions_table(status)
-    check_accounting(extracts, status, c, victims_records=int((st_v["status"] == ANALYSED).sum()),
-                     offenders=offenders, entries=int(counts["n_entries"].sum()))
-    return CleanResult(cases=c, victims=victims, offenders=offenders, exclusions=exclusions, status=status)
+    return victims.reset_index(drop=True)
 
 
 def exclusions_table(status: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -5,7 +5,7 @@ index, and returns vocab level codes, with :data:`msht.base.vocab.UNKNOWN` (``"u
 missing or unrecognised values -- a value is never dropped.  The work is done with vectorised
 pandas string operations (lookups that need splitting, such as dual nationality, run once per
 *distinct* spelling and are mapped back).  :func:`mapping_report` lists which raw spellings were
-mapped to which code, for the data-quality report (seed section 2.5).
+mapped to which code, for the data-quality report (study section 2.5).
 
 Lookups are shipped as data in ``msht/data`` and documented in ``msht/data/LOOKUPS.md``:
 ``who_regions.csv`` (country -> WHO region), ``country_aliases.csv`` (spellings, official long
@@ -272,7 +272,7 @@ def age_band2(age: pd.Series) -> pd.Series:
 
 
 def code_period(date: pd.Series) -> pd.Series:
-    """Vocab ``period``: ``before_2021`` / ``from_2021`` / ``unknown`` (seed section 3.4).
+    """Vocab ``period``: ``before_2021`` / ``from_2021`` / ``unknown`` (study section 3.4).
 
     Dates are parsed with :func:`to_datetime`; a numeric Series is read as calendar years.
     """
@@ -522,7 +522,7 @@ def code_nationality(s: pd.Series) -> pd.DataFrame:
     * ``countries``: distinct canonical names, in order, joined by ``"; "`` (``<NA>`` if none).
     * ``unmatched``: parts that matched no country, joined by ``"; "`` (``<NA>`` if none).
     * ``uk_national`` (vocab ``victim_uk_national``): ``uk`` if any part is the UK (dual
-      nationals with UK count as UK, seed footnote 17); ``non_uk`` if every part matched and
+      nationals with UK count as UK, study footnote 17); ``non_uk`` if every part matched and
       none is the UK (``Stateless`` is ``non_uk``); otherwise ``unknown``.
     * ``region`` (vocab ``victim_nationality_region``): ``multiple`` if two or more distinct
       countries matched; else, when every part matched: ``uk`` for the UK alone, the WHO region
@@ -640,7 +640,7 @@ def code_referral_form(s: pd.Series) -> pd.Series:
 
     ``nrm``: mentions NRM / National Referral Mechanism (not negated: "NRM declined", "non-NRM"
     do not count).  ``ms1``: mentions MS1, Duty to Notify, DTN or "notification of potential
-    victim" (the MS1 form's title, seed footnote 8).  Text mentioning both (e.g. "NRM and MS1")
+    victim" (the MS1 form's title, study footnote 8).  Text mentioning both (e.g. "NRM and MS1")
     is ambiguous -> ``unknown``.
     """
     text = normalise_text(s)
@@ -749,7 +749,7 @@ def code_referring_agency(s: pd.Series, force_names: Sequence[str]) -> pd.Series
 #: Keyword rules for exploitation types (regexes on normalised text with hyphens as spaces).
 #: A field may match several types.  ``other_exploitation`` is also set when the field is
 #: not blank but matches none of the four named types ("Unknown", "Not specified", "Other",
-#: "Multiple") -- the seed's "Other types/undefined exploitation".
+#: "Multiple") -- the study's "Other types/undefined exploitation".
 EXPLOITATION_RULES: Final[dict[str, str]] = {
     "criminal_exploitation": (
         r"\bcriminal|\bcce\b|\bce\b|\bcounty lines?\b|\bdrugs?\b|\bdrug (?:dealing|running)"
@@ -861,7 +861,7 @@ def code_location(s: pd.Series) -> pd.Series:
 
 
 # ----------------------------------------------------------------------------------------------
-# Victim engagement (seed section 2.3)
+# Victim engagement (study section 2.3)
 # ----------------------------------------------------------------------------------------------
 
 _SUSPECT_NOT_RE: Final[str] = (
@@ -895,7 +895,7 @@ _ONGOING_RE: Final[str] = (
 
 @_on_distinct_values
 def code_engagement(outcome_text: pd.Series) -> pd.Series:
-    """Vocab ``engagement`` from the police outcome field, as in seed section 2.3.
+    """Vocab ``engagement`` from the police outcome field, as in study section 2.3.
 
     Wording follows the Home Office crime outcomes framework (Home Office Counting Rules,
     "Crime outcomes in England and Wales: technical annex", gov.uk):

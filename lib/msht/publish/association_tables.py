@@ -95,7 +95,7 @@ def _fmt_p(value: float) -> str:
 
 def appendix4_display(rows: pd.DataFrame, tests: pd.DataFrame, factors: Iterable[str],
                       outcomes: Iterable[str] = vocab.OUTCOMES) -> pd.DataFrame:
-    """One Appendix 4 block in the seed's layout.
+    """One Appendix 4 block in the study's layout.
 
     Returns columns ``group, row`` and one ``"% (n)"`` column per outcome: an "Overall % (n)"
     group first, then per factor its level rows and a ``χ²`` and a ``p`` row. A test that was
@@ -230,7 +230,7 @@ def findings_display(found: pd.DataFrame, alpha: float) -> pd.DataFrame:
     higher share and the p threshold, then one "label (pct%, n=n)" cell per level.
 
     Returns columns ``heading, level_1, level_2, level_3, check`` (``check``: the BH q-value,
-    and the test chosen where it is not the seed's); a single "No factor had p < alpha" row when none is
+    and the test chosen where it is not the study's); a single "No factor had p < alpha" row when none is
     significant. Factors have at most three levels (Appendix 4).
     """
     columns = ["heading", "level_1", "level_2", "level_3", "check"]
@@ -258,7 +258,7 @@ def findings_display(found: pd.DataFrame, alpha: float) -> pd.DataFrame:
 
 # --- disclosure control ------------------------------------------------------------------------
 
-#: Columns of ``association_vs_published.csv`` that are the seed's printed values (kept under SDC).
+#: Columns of ``association_vs_published.csv`` that are the study's printed values (kept under SDC).
 PUBLISHED_COLUMNS: Final[tuple[str, ...]] = (
     "n_published", "N_published", "pct_published", "chi2_published", "p_published", "significant_published",
 )
@@ -273,7 +273,7 @@ def protect(rows: pd.DataFrame, tests: pd.DataFrame, residuals: pd.DataFrame, co
     """Disclosure control of notebook 03's results (:mod:`msht.publish.sdc`).
 
     ``rows`` (``associations.csv``) go through :func:`msht.publish.sdc.protect_associations`; the files
-    derived from the same cross-tables (tests, residuals, comparison with the seed) are blanked
+    derived from the same cross-tables (tests, residuals, comparison with the published study) are blanked
     block by block (:func:`msht.publish.sdc.withhold_for_blocks`) where a block has a suppression.
     Returns ``associations``, ``association_tests``, ``association_residuals``,
     ``association_vs_published`` and ``suppression`` (the rows of ``suppression.csv`` for these

@@ -62,7 +62,7 @@ def _level_label(variable: str, level: str) -> str:
 
 
 def display_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Turn tidy rows into the seed's two-column layout: ``group | characteristic | "% (n)"``, one
+    """Turn tidy rows into the study's two-column layout: ``group | characteristic | "% (n)"``, one
     group per variable (the exploitation-type flags form one group), Unknown rows last in their
     group showing the missing count."""
     keys = rows["variable"].map(_group_key)

@@ -79,7 +79,7 @@ _REFERENCE_RE: Final[re.Pattern[str]] = re.compile(
 )
 
 
-#: The seed's p-value thresholds ("p<0.001", "p<0.01", "p<0.05"): conventions, not results.
+#: The study's p-value thresholds ("p<0.001", "p<0.01", "p<0.05"): conventions, not results.
 _P_THRESHOLD_RE: Final[re.Pattern[str]] = re.compile(r"p\s*<\s*0\.(?:001|01|05)\b")
 
 

@@ -54,7 +54,7 @@ def _a4_count(n: int, singular: str, plural: str | None = None) -> str:
 def associations_text(tests: pd.DataFrame, alpha: float) -> str:
     """Section 4's summary paragraph, from ``association_tests.csv`` rows.
 
-    Says how many tests were run and computed, how many were significant in the seed's
+    Says how many tests were run and computed, how many were significant in the study's
     convention per outcome and after the Benjamini-Hochberg correction, where Fisher's test
     replaced the chi-square (and whether it changed the verdict), the largest effect size, and
     which tests could not be computed, with the reason.
@@ -103,16 +103,17 @@ def _a4_not_computable(failed: pd.DataFrame) -> str:
     return "Not computable, reported with empty statistics: " + "; ".join(items) + "."
 
 
-def seed_disagreements_text(seed: pd.DataFrame) -> str:
-    """The seed's internal disagreements (``msht.analysis.reference.seed_disagreements``) as a bullet list."""
-    if seed.empty:
+def published_disagreements_text(disagreements: pd.DataFrame) -> str:
+    """The study's internal disagreements (``msht.analysis.reference.published_disagreements``) as a bullet list."""
+    if disagreements.empty:
         return "The seed's Tables 2-4 agree with its Appendix 4 throughout, and Appendix 4 reproduces from its counts."
     head = (
         f"**The seed's own tables.** Its Tables 2-4 were checked against its Appendix 4, and Appendix 4's statistics "
-        f"against its own counts; {_a4_count(len(seed), 'disagreement')} found. The tables of this report are generated "
+        f"against its own counts; {_a4_count(len(disagreements), 'disagreement')} found. "
+        f"The tables of this report are generated "
         f"from the run's results, so they cannot repeat these:"
     )
-    return head + "\n\n" + "\n".join(f"* {m}" for m in seed["message"])
+    return head + "\n\n" + "\n".join(f"* {m}" for m in disagreements["message"])
 
 
 def vs_published_text(comparison: pd.DataFrame, alpha: float, synthetic: bool) -> str:
@@ -148,10 +149,10 @@ def vs_published_text(comparison: pd.DataFrame, alpha: float, synthetic: bool) -
     return " ".join(parts)
 
 
-def disagreements_text(seed: pd.DataFrame, comparison: pd.DataFrame, alpha: float, synthetic: bool) -> str:
-    """Where the results differ from the seed's printed tables: the seed's own inconsistencies
-    (:func:`seed_disagreements_text`), then this run against the published figures."""
-    return seed_disagreements_text(seed) + "\n\n" + vs_published_text(comparison, alpha, synthetic)
+def disagreements_text(disagreements: pd.DataFrame, comparison: pd.DataFrame, alpha: float, synthetic: bool) -> str:
+    """Where the results differ from the study's printed tables: the study's own inconsistencies
+    (:func:`published_disagreements_text`), then this run against the published figures."""
+    return published_disagreements_text(disagreements) + "\n\n" + vs_published_text(comparison, alpha, synthetic)
 
 
 def regression_text(regression: pd.DataFrame, county_lines_known_pct: float, alpha: float,
@@ -223,7 +224,7 @@ def key_findings(rows: pd.DataFrame, tests: pd.DataFrame, alpha: float) -> str:
     ``rows`` and ``tests`` are ``associations.csv`` and ``association_tests.csv`` (after
     disclosure control). Item 1 gives the rates of the three outcomes from Appendix 4's overall
     rows, each with its denominator; then one item per outcome, in the order of Tables 2-4, lists
-    as bullets the factors significantly associated with it in the seed's convention
+    as bullets the factors significantly associated with it in the study's convention
     (``p_seed < alpha``), each as Tables 2-4 head it (the level with the higher share and the p
     band), marked when it does not survive the Benjamini-Hochberg correction; or says that
     none was.

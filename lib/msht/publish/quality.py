@@ -1,4 +1,4 @@
-"""The data-quality report (seed recommendation 1): completeness, spellings, problems found.
+"""The data-quality report (study recommendation 1): completeness, spellings, problems found.
 
 Three tidy results files:
 

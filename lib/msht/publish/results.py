@@ -19,6 +19,14 @@ file                              columns
 ``suppression.csv``               file, table, variable, level, column, reason, display (release runs only)
 ================================  ===================================================================================
 
+Names: in code, "published" (or "study") means the published study this toolkit reproduces and
+"seed" means only a random-number seed. The ``_seed`` suffix of the columns ``test_seed``,
+``chi2_seed``, ``p_seed`` and ``significant_seed`` and the file name ``seed_disagreements.csv``
+predate that rule: there ``seed`` means "as in the published study" (its test convention, its
+tables). They are kept unchanged for compatibility, since the file and column names are this
+contract; the code names the concept "study" (e.g. :attr:`msht.analysis.stats.AssociationResult.chi2_study`
+is written to ``chi2_seed``).
+
 ``pct`` is ``100 * n / denominator`` rounded to one decimal, as printed. ``denominator`` is the
 number of units with a known value; an ``unknown`` level row carries the missing count in ``n``
 and leaves ``denominator`` and ``pct`` empty. In ``associations.csv`` the test columns repeat on
@@ -26,9 +34,9 @@ each level row of a factor.
 
 Association results (notebook 03)
 ---------------------------------
-``associations.csv`` holds the seed's Appendix 4: per outcome × factor level, ``n`` units with the
+``associations.csv`` holds the study's Appendix 4: per outcome × factor level, ``n`` units with the
 outcome's positive level (``positive`` engagement, offered ``yes``, accepted ``yes``) of the
-``denominator`` units of that level in the test, and the seed-convention test (``test``: "Yates
+``denominator`` units of that level in the test, and the study-convention test (``test``: "Yates
 chi-square" for two levels, "Pearson chi-square" for three). Rows with ``factor`` and ``level``
 ``overall`` are Appendix 4's "Overall % (n)" (empty test columns). A test that could not be computed
 has ``test`` "not computable" and empty ``statistic``, ``df`` and ``p``. Units: cases, except the
@@ -37,11 +45,11 @@ offender factors, counted on case-offender pairs.
 ``association_tests.csv``: one row per outcome × factor test.
 
 * ``unit``: "cases" or "case-offender pairs"; ``N``: units in the test.
-* ``test_seed``, ``chi2_seed``, ``df``, ``p_seed``: the seed-convention test (as in ``associations.csv``).
+* ``test_seed``, ``chi2_seed``, ``df``, ``p_seed``: the study-convention test (as in ``associations.csv``).
 * ``min_expected``: smallest expected count; ``n_cells_expected_below_5``: cells with an expected count < 5.
 * ``fisher_p``: Fisher's exact p where an expected count is below 5 (exact for 2×2; seeded Monte Carlo
   for larger tables), else empty.
-* ``test_chosen``, ``p_chosen``: Fisher's test where it was run, else the seed's test; "not computable"
+* ``test_chosen``, ``p_chosen``: Fisher's test where it was run, else the study's test; "not computable"
   (with the reason in ``note``) for a degenerate table.
 * ``effect_size_name``, ``effect_size``: signed phi for 2×2 tables (positive when the factor's first
   level has the higher share of the positive outcome), Cramér's V for larger ones.
@@ -64,7 +72,7 @@ run's ``n_run``, ``N_run``, ``pct_run``, ``chi2_run``, ``p_run``; ``pct_diff`` =
 ``pct_published``; ``significant_published`` (p rebuilt from the printed counts < alpha),
 ``significant_run``, ``verdict_agrees``.
 
-``seed_disagreements.csv``: where the seed's Tables 2-4 disagree with its Appendix 4, and Appendix
+``seed_disagreements.csv``: where the study's Tables 2-4 disagree with its Appendix 4, and Appendix
 4's statistics with its own counts (independent of the run): ``source`` (the table printing the
 value), ``outcome``, ``factor``, ``level``, ``kind`` (chi2_misprint, p_misprint, labels_swapped,
 value, direction, p_label, missing, extra), ``printed``, ``reference`` (what ``reference_source``

@@ -5,7 +5,7 @@ A count of one or two people in a published table can identify a person. With th
 suppressed ("primary suppression") and shown as ``"<m"``; further cells are suppressed
 ("secondary suppression", shown as ``"[c]"``, the ONS mark for "confidential") so that no
 suppressed count can be worked out from what is published. ``min_cell_count: 0`` (the default)
-turns SDC off and reproduces the seed's tables exactly.
+turns SDC off and reproduces the study's tables exactly.
 
 What an attacker is assumed to know
 -----------------------------------
@@ -84,7 +84,7 @@ frames also ``test_suppressed`` and ``p_display``. :func:`msht.publish.results.c
 columns when the contract CSV is written.
 
 Other results files built from the same cross-tables (test details, residuals, comparisons with
-the seed, regression) must not publish what a suppression hides: :func:`withhold_for_blocks`
+the published study, regression) must not publish what a suppression hides: :func:`withhold_for_blocks`
 blanks them block by block.
 
 Limits: each block is protected on its own, plus the ``accepted``-within-``offered`` link and

@@ -23,7 +23,7 @@ def show(gt: GT, *, note: str = "") -> HTML:
 
 def percent_table(display: pd.DataFrame, *, table_id: str, title: str, source_note: str | None = None,
                   value_label: str = "% (n)") -> GT:
-    """A two-column "characteristic | % (n)" table grouped by variable, in the seed's layout.
+    """A two-column "characteristic | % (n)" table grouped by variable, in the study's layout.
 
     ``display`` has columns ``group, characteristic, value`` (see :func:`msht.publish.descriptive_tables.display_table`).
     ``table_id`` fixes the HTML id (great_tables draws a random one otherwise).
@@ -128,7 +128,7 @@ def association_table(rows: pd.DataFrame, *, table_id: str, title: str) -> GT:
 
 
 def appendix4_table(display: pd.DataFrame, *, table_id: str, title: str, source_note: str | None = None) -> GT:
-    """One Appendix 4 block in the seed's layout (see :func:`msht.publish.association_tables.appendix4_display`):
+    """One Appendix 4 block in the study's layout (see :func:`msht.publish.association_tables.appendix4_display`):
     per factor its levels' "% (n)" per outcome column, then the χ² and p rows."""
     from msht.base import vocab
 

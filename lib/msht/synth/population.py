@@ -1,4 +1,4 @@
-"""The calibrated synthetic population: a clean, deterministic twin of the seed's data.
+"""The calibrated synthetic population: a clean, deterministic twin of the study's data.
 
 :func:`build_population` returns a :class:`~msht.synth.model.Population` (victims, cases,
 case-offender pairs) whose counts reproduce the published figures transcribed in
@@ -21,7 +21,7 @@ Method (swap-only simulated annealing):
 4. Stage 1 fits victims and cases; stage 2 fits case-offender pairs once case outcomes are fixed.
 5. Scale k replicates the scale-1 population k times with new IDs.
 
-Everything the seed does not publish (offer x engagement, sex x age, co-occurring exploitation
+Everything the study does not publish (offer x engagement, sex x age, co-occurring exploitation
 types, ...) is arbitrary in the twin: see TARGETS.md.
 
 Frame contract (``msht.synth.model``): victims ``n_entries``, ``n_as_victim`` and
@@ -62,7 +62,7 @@ from msht.synth.targets import load_targets
 # --- codes ---------------------------------------------------------------------------------
 SEX_NA, AGE_NA, NAT_NA, ETH_NA = 2, 6, 9, 5
 REC_NA, REC_ONE, REC_SEV_YES, REC_SEV_NO = 0, 1, 2, 3
-CL_YES = 0
+CL_YES, CL_NO, CL_NA = 0, 1, 2
 LOC_UK, LOC_NA = 0, 3
 BIT_C, BIT_L, BIT_S, BIT_D, BIT_O = 1, 2, 4, 8, 16
 TYPE_BITS = (BIT_C, BIT_L, BIT_S, BIT_D)
@@ -209,55 +209,100 @@ def _allocate(
     return out
 
 
-def stage1(
-    t: dict[str, Any],
-    rng: np.random.Generator,
-    max_iter: int = 30_000_000,
-    anneal_iter: int = 3_000_000,
-    temp0: float = 1.5,
-    temp1: float = 0.1,
-    reheat_iter: int = 1_000_000,
-    reheat_temp: float = 0.4,
-) -> Stage1Result:
-    """Fit victims and cases to Appendix 1, 2 and 4 (case-level factors) and Table 1."""
-    V, C = t["victims"], t["cases"]
-    nv, nc = t["totals"]["victims"], t["totals"]["cases"]
+# --- stage 1 layout ------------------------------------------------------------------------
+#: Outcome aggregates of an Appendix 4 level, in the order of :data:`CONTRIB`: engagement
+#: recorded (N), positive engagement (n), offer recorded (N), offered (n), accepted (n).
+N_AGGREGATES = 5
+#: Stage 1's Appendix 4 factors, as positions in a case's row of target groups.
+(
+    F_VICTIM_SEX, F_VICTIM_AGE, F_VICTIM_UK, F_POLICE_ENTRIES, F_MORE_PERP, F_PERIOD, F_REFERRAL, F_AGENCY,
+    F_COUNTY_LINES, F_CRIMINAL, F_LABOUR, F_SEXUAL, F_DOMESTIC, F_RECORDED_OFFENDER,
+) = range(14)
+N_STAGE1_FACTORS = 14
+#: The four exploitation-type factors, in the order of :data:`TYPE_BITS`: a case's type bit mask
+#: decides all four at once.
+F_TYPES = (F_CRIMINAL, F_LABOUR, F_SEXUAL, F_DOMESTIC)
+#: Factors decided by each victim attribute (a victim swap changes them on all the victim's cases).
+VICTIM_FACTORS: dict[str, tuple[int, ...]] = {
+    "sex": (F_VICTIM_SEX,), "age6": (F_VICTIM_AGE,), "nat": (F_VICTIM_UK,),
+    "rec": (F_POLICE_ENTRIES, F_MORE_PERP), "period": (F_PERIOD,),
+}
+#: Bit mask of the aggregates a case with engagement code e and offer code o counts in.
+OUTCOME_MASK = tuple(
+    tuple(sum(1 << k for k in range(N_AGGREGATES) if CONTRIB[e][o][k]) for o in range(4)) for e in range(3)
+)
+#: The aggregates (positions) set in each bit mask of aggregates.
+AGGREGATES_OF_MASK = tuple(tuple(k for k in range(N_AGGREGATES) if m >> k & 1) for m in range(32))
+#: Table 1 attributes of a case, in order: victim sex, victim age, victim nationality, location.
+TABLE1_ATTRIBUTES = ("sex", "age6", "nat", "loc")
+#: Table 1 share per attribute (columns of ``targets.yaml`` ``table1``), in the same order.
+TABLE1_SHARES = ("male", "under18", "uk", "uk_only")
+#: Per attribute code: (counts in the share's numerator, counts as known), as 0/1 indicators.
+TABLE1_INDICATORS: dict[str, tuple[list[int], list[int]]] = {
+    "sex": ([1, 0, 0], [1, 1, 0]),
+    "age6": ([1, 0, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1, 0]),
+    "nat": ([1, 0, 0, 0, 0, 0, 0, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1, 1, 0]),
+    "loc": ([1, 0, 0, 0], [1, 1, 1, 0]),
+}
+T1_POSITION = {key: i for i, key in enumerate(TABLE1_ATTRIBUTES)}
+T1_LOCATION = T1_POSITION["loc"]
+#: Weight of a Table 1 share's deviation (in count units) against an Appendix 4 count unit.
+TABLE1_WEIGHT = 1.0
+#: Stage 1 move kinds and their relative frequencies.
+STAGE1_MOVES = (
+    ("eng", 10), ("off", 14), ("sex", 6), ("age6", 7), ("nat", 7), ("rec", 10), ("period", 5),
+    ("ref", 4), ("agy", 5), ("cl", 5), ("rof", 8), ("loc", 5), ("types", 10),
+)
+BIT_OF_TYPE = dict(zip(EXPLOITATION_COLUMNS, (*TYPE_BITS, BIT_O)))
 
-    # --- structure: cases per victim -------------------------------------------------------
-    cpv = V["cases_per_victim"]
+
+def _victims_and_cases(t: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Cases per victim (length victims) and the victim of each case (length cases), from the
+    ``cases_per_victim`` targets. Raises ``ValueError`` if they do not add up to the case total."""
+    cpv = t["victims"]["cases_per_victim"]
     multi = _multi_case_counts(rng, cpv["multi"], cpv["multi_cases"], cpv["multi_min"], cpv["multi_max"])
     n_cases = np.concatenate([np.ones(cpv["single"], dtype=np.int64), multi])
     rng.shuffle(n_cases)
-    victim_of_case = np.repeat(np.arange(nv, dtype=np.int64), n_cases)
-    assert len(victim_of_case) == nc
+    victim_of_case = np.repeat(np.arange(t["totals"]["victims"], dtype=np.int64), n_cases)
+    if len(victim_of_case) != t["totals"]["cases"]:
+        raise ValueError(
+            f"targets: cases_per_victim gives {len(victim_of_case)} cases, totals.cases is {t['totals']['cases']}"
+        )
+    return n_cases, victim_of_case
 
-    # --- victim attributes: exact counts; multi-case victims placed where the case totals need them
-    a4 = t["appendix4"]
+
+def _case_targets(victims: list[int], groups: list[tuple[list[int], float]], grow: float, n_cases: int) -> list[float]:
+    """Case total wanted per code: each group's offer-recorded N, scaled to all cases by ``grow``,
+    split over its codes by victim counts; the last code (missing) takes the remainder of
+    ``n_cases``."""
+    out = [0.0] * len(victims)
+    for codes, off_n in groups:
+        vsum = sum(victims[i] for i in codes)
+        for i in codes:
+            out[i] = off_n * grow * victims[i] / vsum if vsum else 0.0
+    out[-1] = n_cases - sum(out[:-1])
+    return out
+
+
+def _victim_attributes(t: dict[str, Any], rng: np.random.Generator, n_cases: np.ndarray) -> dict[str, np.ndarray]:
+    """Integer codes of the victim attributes ``sex``, ``age6``, ``nat``, ``period``, ``rec``
+    (each of length victims) with exact victim counts; multi-case victims go where the case
+    totals of Appendix 4 need them. Raises ``ValueError`` on inconsistent police-record targets."""
+    V, C, a4 = t["victims"], t["cases"], t["appendix4"]
+    nv, nc = t["totals"]["victims"], t["totals"]["cases"]
     grow = nc / t["appendix4_totals"]["off_N"]  # cases per offer-recorded case
-
-    def case_targets(victims: list[int], groups: list[tuple[list[int], float]]) -> list[float]:
-        """Case total wanted per code: each group's offered N (scaled to all cases) split over
-        its codes by victim counts; the last code (missing) takes the remainder."""
-        out = [0.0] * len(victims)
-        for codes, off_n in groups:
-            vsum = sum(victims[i] for i in codes)
-            for i in codes:
-                out[i] = off_n * grow * victims[i] / vsum if vsum else 0.0
-        out[-1] = nc - sum(out[:-1])
-        return out
-
     sexv = [V["sex"]["male"], V["sex"]["female"], V["sex"]["unknown"]]
     sex_groups = [([0], a4["victim_sex"]["male"][2]), ([1], a4["victim_sex"]["female"][2])]
-    sex = _allocate(rng, n_cases, sexv, case_targets(sexv, sex_groups))
+    sex = _allocate(rng, n_cases, sexv, _case_targets(sexv, sex_groups, grow, nc))
     agev = [V["age6"][c] for c in AGE6_CODES] + [V["age6"]["unknown"]]
     a3 = a4["victim_age3"]
     age_groups = [([0], a3["17_and_under"][2]), ([1], a3["18_24"][2]), ([2, 3, 4, 5], a3["25_plus"][2])]
-    age6 = _allocate(rng, n_cases, agev, case_targets(agev, age_groups))
+    age6 = _allocate(rng, n_cases, agev, _case_targets(agev, age_groups, grow, nc))
     nr = V["nationality_region"]
     natv = [nr[c] for c in NAT_CODES] + [0, nr["unknown"]]  # all multiples hold UK (code 7)
     vu = a4["victim_uk_national"]
     nat_groups = [([0, 7], vu["uk"][2]), ([1, 2, 3, 4, 5, 6], vu["non_uk"][2])]
-    nat = _allocate(rng, n_cases, natv, case_targets(natv, nat_groups))
+    nat = _allocate(rng, n_cases, natv, _case_targets(natv, nat_groups, grow, nc))
     per = C["period"]
     perv = [nv // 2, nv - nv // 2]
     per_t = [per["before_2021"]["offered_N"] * grow, per["from_2021"]["offered_N"] * grow]
@@ -268,29 +313,15 @@ def stage1(
     rec_t = [0.0, pe["one"][2] * grow, mp["yes"][2] * grow, (mp["no"][2] - pe["one"][2]) * grow]
     rec_t[0] = nc - sum(rec_t)
     rec = _allocate(rng, n_cases, recv, rec_t, single_only=(REC_ONE,))
-    assert (rec == REC_SEV_NO).sum() == pr["several_not_more_perp"]
+    if (rec == REC_SEV_NO).sum() != pr["several_not_more_perp"]:
+        raise ValueError("targets: police_records several_not_more_perp could not be placed on the victims")
+    return {"sex": sex, "age6": age6, "nat": nat, "period": period, "rec": rec}
 
-    # --- case attributes ---------------------------------------------------------------------
-    referral = _counts_array(rng, [C["referral_form"]["ms1"], C["referral_form"]["nrm"], C["referral_form"]["unknown"]])
-    ra_ = C["referring_agency"]
-    agency = _counts_array(rng, [ra_["internal"], ra_["external"], ra_["unknown"]])
-    loc = C["exploitation_location"]
-    location = _counts_array(rng, [loc["uk_only"], loc["overseas_only"], loc["both"], loc["unknown"]])
-    recoff = _counts_array(rng, [C["recorded_offender"]["yes"], C["recorded_offender"]["no"]])
-    eng = C["engagement"]
-    eng3 = _counts_array(rng, [eng["positive"], eng["negative"], eng["ongoing"] + eng["no_crime"] + eng["unknown"]])
-    off = C["offered"]
-    off4 = _counts_array(rng, [off["unknown"], off["no"], C["accepted"]["no"], C["accepted"]["yes"]])
-    # exploitation types: one type on each recorded case, the surplus mentions as second types
-    et = C["exploitation_types"]
-    bits_of = {
-        "criminal_exploitation": BIT_C,
-        "labour_exploitation": BIT_L,
-        "sexual_exploitation": BIT_S,
-        "domestic_servitude": BIT_D,
-        "other_exploitation": BIT_O,
-    }
-    mentions = np.concatenate([np.full(n, bits_of[k], dtype=np.int64) for k, n in et.items()])
+
+def _exploitation_types(rng: np.random.Generator, C: dict[str, Any], nc: int) -> np.ndarray:
+    """Type bit masks of the ``nc`` cases: one type on each type-recorded case, the surplus
+    mentions of ``exploitation_types`` as second types on those cases."""
+    mentions = np.concatenate([np.full(n, BIT_OF_TYPE[k], dtype=np.int64) for k, n in C["exploitation_types"].items()])
     rng.shuffle(mentions)
     n_rec = C["exploitation_type_recorded"]
     types = np.zeros(nc, dtype=np.int64)
@@ -302,119 +333,122 @@ def stage1(
                 types[i] |= m
                 break
     rng.shuffle(types)
-    # county lines: "yes" only on criminal cases located in the UK or unrecorded
+    return types
+
+
+def _case_attributes(t: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Integer codes of the case attributes (each of length cases), with exact one-way counts:
+    ``referral``, ``agency``, ``location``, ``recoff``, ``eng3``, ``off4``, ``types`` and
+    ``county`` (county lines "yes" only on criminal cases located in the UK or unrecorded)."""
+    C, nc = t["cases"], t["totals"]["cases"]
+    referral = _counts_array(rng, [C["referral_form"]["ms1"], C["referral_form"]["nrm"], C["referral_form"]["unknown"]])
+    ra_ = C["referring_agency"]
+    agency = _counts_array(rng, [ra_["internal"], ra_["external"], ra_["unknown"]])
+    loc = C["exploitation_location"]
+    location = _counts_array(rng, [loc["uk_only"], loc["overseas_only"], loc["both"], loc["unknown"]])
+    recoff = _counts_array(rng, [C["recorded_offender"]["yes"], C["recorded_offender"]["no"]])
+    eng = C["engagement"]
+    eng3 = _counts_array(rng, [eng["positive"], eng["negative"], eng["ongoing"] + eng["no_crime"] + eng["unknown"]])
+    off = C["offered"]
+    off4 = _counts_array(rng, [off["unknown"], off["no"], C["accepted"]["no"], C["accepted"]["yes"]])
+    types = _exploitation_types(rng, C, nc)
     cl = C["county_lines"]
-    county = np.full(nc, 2, dtype=np.int64)
+    county = np.full(nc, CL_NA, dtype=np.int64)
     ok_yes = np.flatnonzero(((types & BIT_C) > 0) & ((location == LOC_UK) | (location == LOC_NA)))
-    yes_idx = rng.choice(ok_yes, cl["yes"], replace=False)
-    county[yes_idx] = 0
-    others = np.flatnonzero(county == 2)
-    county[rng.choice(others, cl["no"], replace=False)] = 1
+    county[rng.choice(ok_yes, cl["yes"], replace=False)] = CL_YES
+    others = np.flatnonzero(county == CL_NA)
+    county[rng.choice(others, cl["no"], replace=False)] = CL_NO
+    return {"referral": referral, "agency": agency, "location": location, "recoff": recoff,
+            "eng3": eng3, "off4": off4, "types": types, "county": county}
 
-    # --- Appendix 4 groups -------------------------------------------------------------------
-    a4 = t["appendix4"]
-    tgt: list[int] = []
-    wts: list[float] = []
-    gnames: list[tuple[str, str]] = []
 
-    def add_group(factor: str, level: str, values: list[int], weights: tuple[float, ...] = (1.0,) * 5) -> int:
-        gnames.append((factor, level))
-        tgt.extend(values)
-        wts.extend(weights)
-        return len(gnames) - 1
+@dataclass
+class _TargetGroups:
+    """Appendix 4 target groups (one per factor level): ``N_AGGREGATES`` targets and weights
+    per group, flattened; group ``g``'s aggregate ``k`` is at ``N_AGGREGATES * g + k``."""
 
-    def groups_for(factor: str, levels: list[str]) -> list[int]:
-        return [add_group(factor, lv, list(a4[factor][lv])) for lv in levels]
+    target: list[int] = field(default_factory=list)
+    weight: list[float] = field(default_factory=list)
+    names: list[tuple[str, str]] = field(default_factory=list)
 
-    g_sex = groups_for("victim_sex", ["male", "female"])
-    g_age = groups_for("victim_age3", ["17_and_under", "18_24", "25_plus"])
-    g_uk = groups_for("victim_uk_national", ["uk", "non_uk"])
-    g_pe = groups_for("police_entries", ["one", "several"])
-    g_mp = groups_for("more_perp_than_victim", ["yes", "no"])
+    def add(self, factor: str, level: str, values: list[int], weights: tuple[float, ...] = (1.0,) * N_AGGREGATES) -> int:
+        """Add one group; return its index."""
+        self.names.append((factor, level))
+        self.target.extend(values)
+        self.weight.extend(weights)
+        return len(self.names) - 1
+
+    def levels(self, a4: dict[str, Any], factor: str, levels: list[str]) -> list[int]:
+        """Add the groups of ``factor``'s ``levels`` with their Appendix 4 targets; return their indices."""
+        return [self.add(factor, lv, list(a4[factor][lv])) for lv in levels]
+
+
+@dataclass
+class _Stage1Targets:
+    """Stage 1's target groups and how case attributes map onto them.
+
+    ``group_of[f][x]`` is the group of attribute code ``x`` for factor ``f`` (``F_*``), -1 for
+    no target (a missing level). ``factor_groups[f]`` lists the groups of factor ``f``.
+    ``missing_forbids[f]`` is the aggregate bit mask a case must not count in when factor ``f``
+    is missing; ``level_requires[g]`` the bit mask a case in group ``g`` must count in
+    (structural zeros implied by the targets, enforced as hard rules).
+    """
+
+    groups: _TargetGroups
+    group_of: list[list[int]]
+    factor_groups: list[list[int]]
+    missing_forbids: list[int]
+    level_requires: list[int]
+
+
+def _stage1_targets(t: dict[str, Any]) -> _Stage1Targets:
+    """The Appendix 4 groups of stage 1, the factor -> group maps and the structural zeros."""
+    a4, C = t["appendix4"], t["cases"]
+    gr = _TargetGroups()
+    g_sex = gr.levels(a4, "victim_sex", ["male", "female"])
+    g_age = gr.levels(a4, "victim_age3", ["17_and_under", "18_24", "25_plus"])
+    g_uk = gr.levels(a4, "victim_uk_national", ["uk", "non_uk"])
+    g_pe = gr.levels(a4, "police_entries", ["one", "several"])
+    g_mp = gr.levels(a4, "more_perp_than_victim", ["yes", "no"])
     per = C["period"]
     g_per = [
-        add_group(
-            "period",
-            p,
-            [0, 0, per[p]["offered_N"], per[p]["offered_n"], per[p]["accepted_n"]],
-            (0.0, 0.0, 1.0, 1.0, 1.0),
-        )
+        gr.add("period", p, [0, 0, per[p]["offered_N"], per[p]["offered_n"], per[p]["accepted_n"]], (0.0, 0.0, 1.0, 1.0, 1.0))
         for p in ("before_2021", "from_2021")
     ]
-    g_ref = groups_for("referral_form", ["ms1", "nrm"])
-    g_agy = groups_for("referring_agency", ["internal", "external"])
-    g_cl = groups_for("county_lines", ["yes", "no"])
-    g_types = [groups_for(f, ["yes", "no"]) for f in TYPE_FACTORS]
-    g_rof = groups_for("recorded_offender", ["yes", "no"])
-    n_groups = len(gnames)
+    g_ref = gr.levels(a4, "referral_form", ["ms1", "nrm"])
+    g_agy = gr.levels(a4, "referring_agency", ["internal", "external"])
+    g_cl = gr.levels(a4, "county_lines", ["yes", "no"])
+    g_types = [gr.levels(a4, f, ["yes", "no"]) for f in TYPE_FACTORS]
+    g_rof = gr.levels(a4, "recorded_offender", ["yes", "no"])
+    group_of: list[list[int]] = [[] for _ in range(N_STAGE1_FACTORS)]
+    group_of[F_VICTIM_SEX] = [g_sex[0], g_sex[1], -1]
+    group_of[F_VICTIM_AGE] = [g_age[a] if a >= 0 else -1 for a in AGE3_OF_AGE6]
+    group_of[F_VICTIM_UK] = [g_uk[u] if u >= 0 else -1 for u in UK_OF_NAT]
+    group_of[F_POLICE_ENTRIES] = [-1, g_pe[0], g_pe[1], g_pe[1]]
+    group_of[F_MORE_PERP] = [-1, g_mp[1], g_mp[0], g_mp[1]]  # one entry -> not more perp
+    group_of[F_PERIOD] = [g_per[0], g_per[1]]
+    group_of[F_REFERRAL] = [g_ref[0], g_ref[1], -1]
+    group_of[F_AGENCY] = [g_agy[0], g_agy[1], -1]
+    group_of[F_COUNTY_LINES] = [g_cl[0], g_cl[1], -1]
+    for f, bit, g in zip(F_TYPES, TYPE_BITS, g_types):  # bit mask -> yes/no; none recorded -> -1
+        group_of[f] = [-1 if m == 0 else (g[0] if m & bit else g[1]) for m in range(32)]
+    group_of[F_RECORDED_OFFENDER] = [g_rof[0], g_rof[1]]
+    factor_groups = [g_sex, g_age, g_uk, g_pe, g_mp, g_per, g_ref, g_agy, g_cl, *g_types, g_rof]
 
-    # gmap per factor: attribute value -> group (-1 = no target)
-    gmaps: list[list[int]] = [
-        [g_sex[0], g_sex[1], -1],  # 0 victim sex
-        [g_age[a] if a >= 0 else -1 for a in AGE3_OF_AGE6],  # 1 age
-        [g_uk[u] if u >= 0 else -1 for u in UK_OF_NAT],  # 2 uk
-        [-1, g_pe[0], g_pe[1], g_pe[1]],  # 3 police entries (rec)
-        [-1, g_mp[1], g_mp[0], g_mp[1]],  # 4 more perp (rec): one entry -> not more perp
-        [g_per[0], g_per[1]],  # 5 period
-        [g_ref[0], g_ref[1], -1],  # 6 referral
-        [g_agy[0], g_agy[1], -1],  # 7 agency
-        [g_cl[0], g_cl[1], -1],  # 8 county lines
-    ]
-    for j, bit in enumerate(TYPE_BITS):  # 9..12 types (bit mask -> yes/no; none recorded -> -1)
-        gmaps.append([-1 if m == 0 else (g_types[j][0] if m & bit else g_types[j][1]) for m in range(32)])
-    gmaps.append([g_rof[0], g_rof[1]])  # 13 recorded offender
-    n_f = len(gmaps)
-    VATTR = {"sex": [0], "age6": [1], "nat": [2], "rec": [3, 4], "period": [5]}
-
-    # --- state as Python lists (fast scalar access) ------------------------------------------
-    vsex, vage, vnat, vrec, vper = sex.tolist(), age6.tolist(), nat.tolist(), rec.tolist(), period.tolist()
-    cref, cagy, ccl, cloc, ctyp = referral.tolist(), agency.tolist(), county.tolist(), location.tolist(), types.tolist()
-    ceng, coff, crof = eng3.tolist(), off4.tolist(), recoff.tolist()
-    vic = victim_of_case.tolist()
-    ncas = n_cases.tolist()
-    cases_of: list[list[int]] = [[] for _ in range(nv)]
-    for c, v in enumerate(vic):
-        cases_of[v].append(c)
-    contrib = [CONTRIB[ceng[c]][coff[c]] for c in range(nc)]
-    VC = [[0, 0, 0, 0, 0] for _ in range(nv)]
-    for c in range(nc):
-        vc, cc = VC[vic[c]], contrib[c]
-        for k in range(5):
-            vc[k] += cc[k]
-    vattr_of = {"sex": vsex, "age6": vage, "nat": vnat, "rec": vrec, "period": vper}
-
-    def case_groups(c: int) -> list[int]:
-        v = vic[c]
-        m = ctyp[c]
-        vals = (vsex[v], vage[v], vnat[v], vrec[v], vrec[v], vper[v], cref[c], cagy[c], ccl[c], m, m, m, m, crof[c])
-        return [gmaps[f][vals[f]] for f in range(n_f)]
-
-    caseg = [case_groups(c) for c in range(nc)]
-    cur = [0] * (5 * n_groups)
-    for c in range(nc):
-        cc = contrib[c]
-        for g in caseg[c]:
-            if g >= 0:
-                b = 5 * g
-                for k in range(5):
-                    cur[b + k] += cc[k]
-    dev = [cur[i] - tgt[i] for i in range(len(cur))]
-
-    # --- structural zeros implied by the targets, enforced as hard rules -----------------------
     # A component k of a factor's missing level is forced to 0 when the factor's levels already
     # hold the whole outcome total (e.g. every offered case has police-record data); a level whose
     # one-way case total equals its target N must have that outcome recorded on every case
     # (e.g. every case without a recorded offender has an offer recorded).
-    t4 = t["appendix4_totals"]
-    tot5 = [t4["eng_N"], t4["eng_n"], t4["off_N"], t4["off_n"], t4["acc_n"]]
-    fgroups = [g_sex, g_age, g_uk, g_pe, g_mp, g_per, g_ref, g_agy, g_cl, *g_types, g_rof]
-    FBMISS = [0] * n_f
-    for f, gs in enumerate(fgroups):
-        if f == 5:  # period: never missing
+    t4, tgt = t["appendix4_totals"], gr.target
+    totals = [t4["eng_N"], t4["eng_n"], t4["off_N"], t4["off_n"], t4["acc_n"]]
+    missing_forbids = [0] * N_STAGE1_FACTORS
+    for f, gs in enumerate(factor_groups):
+        if f == F_PERIOD:  # never missing
             continue
-        for k in range(5):
-            if sum(tgt[5 * g + k] for g in gs) == tot5[k]:
-                FBMISS[f] |= 1 << k
+        for k in range(N_AGGREGATES):
+            if sum(tgt[N_AGGREGATES * g + k] for g in gs) == totals[k]:
+                missing_forbids[f] |= 1 << k
+    et, n_rec = C["exploitation_types"], C["exploitation_type_recorded"]
     level_total = {
         g_ref[0]: C["referral_form"]["ms1"], g_ref[1]: C["referral_form"]["nrm"],
         g_agy[0]: C["referring_agency"]["internal"], g_agy[1]: C["referring_agency"]["external"],
@@ -424,396 +458,498 @@ def stage1(
     for j, name in enumerate(TYPE_FACTORS):
         level_total[g_types[j][0]] = et[name]
         level_total[g_types[j][1]] = n_rec - et[name]
-    RQG = [0] * n_groups
+    level_requires = [0] * len(gr.names)
     for g, total in level_total.items():
-        for k in (0, 2):
-            if tgt[5 * g + k] == total:
-                RQG[g] |= 1 << k
-    CMASK = [[sum(1 << k for k in range(5) if CONTRIB[e][o][k]) for o in range(4)] for e in range(3)]
-    KS_OF = [[k for k in range(5) if m >> k & 1] for m in range(32)]
+        for k in (0, 2):  # the two N aggregates: engagement recorded, offer recorded
+            if tgt[N_AGGREGATES * g + k] == total:
+                level_requires[g] |= 1 << k
+    return _Stage1Targets(gr, group_of, factor_groups, missing_forbids, level_requires)
 
-    def case_masks(c: int) -> tuple[int, int]:
+
+class _Stage1Annealer:
+    """The state of the stage 1 fit as Python lists (fast scalar access) and its moves.
+
+    Victim attribute codes are lists of length victims, case codes lists of length cases.
+    ``deviation`` holds reproduced minus target per group aggregate; ``victim_outcomes[v]`` the
+    aggregates summed over victim ``v``'s cases; ``case_group[c][f]`` case ``c``'s group for
+    factor ``f``; ``forbidden[c]`` / ``required[c]`` its structural-zero bit masks. Table 1 is
+    kept as ``t1_hits[j][a]`` (cases of type ``j`` whose attribute ``a`` is in the share's
+    numerator) and ``t1_known[j][a]`` (known), against the target shares ``t1_share[j][a]``.
+    """
+
+    def __init__(self, t: dict[str, Any], n_cases: np.ndarray, victim_of_case: np.ndarray,
+                 victim: dict[str, np.ndarray], case: dict[str, np.ndarray], targets: _Stage1Targets) -> None:
+        self.nv, self.nc = t["totals"]["victims"], t["totals"]["cases"]
+        self.targets = targets
+        self.group_of = targets.group_of
+        self.target, self.weight = targets.groups.target, targets.groups.weight
+        self.missing_forbids, self.level_requires = targets.missing_forbids, targets.level_requires
+        self.vsex, self.vage, self.vnat = victim["sex"].tolist(), victim["age6"].tolist(), victim["nat"].tolist()
+        self.vrec, self.vper = victim["rec"].tolist(), victim["period"].tolist()
+        self.cref, self.cagy, self.ccl = case["referral"].tolist(), case["agency"].tolist(), case["county"].tolist()
+        self.cloc, self.ctyp = case["location"].tolist(), case["types"].tolist()
+        self.ceng, self.coff, self.crof = case["eng3"].tolist(), case["off4"].tolist(), case["recoff"].tolist()
+        self.vic = victim_of_case.tolist()
+        self.ncas = n_cases.tolist()
+        self.cases_of: list[list[int]] = [[] for _ in range(self.nv)]
+        for c, v in enumerate(self.vic):
+            self.cases_of[v].append(c)
+        self.victim_attr = {"sex": self.vsex, "age6": self.vage, "nat": self.vnat, "rec": self.vrec, "period": self.vper}
+        #: case attribute move kind -> (codes, factor)
+        self.case_attr = {"ref": (self.cref, F_REFERRAL), "agy": (self.cagy, F_AGENCY),
+                          "cl": (self.ccl, F_COUNTY_LINES), "rof": (self.crof, F_RECORDED_OFFENDER)}
+        self.case_group = [self._case_groups(c) for c in range(self.nc)]
+        self.forbidden = [0] * self.nc
+        self.required = [0] * self.nc
+        for c in range(self.nc):
+            self.forbidden[c], self.required[c] = self.case_masks(c)
+        self.contrib = [CONTRIB[self.ceng[c]][self.coff[c]] for c in range(self.nc)]
+        self.cmask = [OUTCOME_MASK[self.ceng[c]][self.coff[c]] for c in range(self.nc)]
+        self.t1_share = [[t["table1"][tn][sk] / 100.0 for sk in TABLE1_SHARES] for tn in TYPE_FACTORS]
+
+    def _case_groups(self, c: int) -> list[int]:
+        """Case ``c``'s group per factor (-1 for no target)."""
+        v = self.vic[c]
+        m = self.ctyp[c]
+        vrec = self.vrec[v]
+        vals = (self.vsex[v], self.vage[v], self.vnat[v], vrec, vrec, self.vper[v],
+                self.cref[c], self.cagy[c], self.ccl[c], m, m, m, m, self.crof[c])
+        return [self.group_of[f][vals[f]] for f in range(N_STAGE1_FACTORS)]
+
+    def case_masks(self, c: int) -> tuple[int, int]:
+        """Case ``c``'s (forbidden, required) aggregate bit masks under its current groups."""
         fb = rq = 0
-        cg = caseg[c]
-        for f in range(n_f):
+        cg = self.case_group[c]
+        missing_forbids, level_requires = self.missing_forbids, self.level_requires
+        for f in range(N_STAGE1_FACTORS):
             g = cg[f]
             if g < 0:
-                fb |= FBMISS[f]
+                fb |= missing_forbids[f]
             else:
-                rq |= RQG[g]
+                rq |= level_requires[g]
         return fb, rq
 
-    forb = [0] * nc
-    req = [0] * nc
-    cmask = [CMASK[ceng[c]][coff[c]] for c in range(nc)]
-    for c in range(nc):
-        forb[c], req[c] = case_masks(c)
+    def _valid(self, c: int, m: int) -> bool:
+        return not (m & self.forbidden[c]) and not (self.required[c] & ~m)
 
-    def valid(c: int, m: int) -> bool:
-        return not (m & forb[c]) and not (req[c] & ~m)
-
-    # repair the shuffled outcomes so that every case obeys the structural zeros
-    for _ in range(50):
-        bad = [c for c in range(nc) if not valid(c, cmask[c])]
-        if not bad:
-            break
-        for a in bad:
-            for _try in range(20000):
-                b = int(rng.integers(nc))
-                for swap_eng, swap_off in ((False, True), (True, False), (True, True)):
-                    ea, eb = (ceng[b], ceng[a]) if swap_eng else (ceng[a], ceng[b])
-                    oa, ob = (coff[b], coff[a]) if swap_off else (coff[a], coff[b])
-                    if valid(a, CMASK[ea][oa]) and valid(b, CMASK[eb][ob]):
-                        ceng[a], ceng[b], coff[a], coff[b] = ea, eb, oa, ob
-                        break
-                else:
-                    continue
+    def repair_outcomes(self, rng: np.random.Generator, rounds: int = 50, tries: int = 20000) -> None:
+        """Swap engagement and offer codes between cases until every case obeys the structural
+        zeros. Raises ``CalibrationError`` if ``rounds`` rounds do not get there."""
+        nc, ceng, coff = self.nc, self.ceng, self.coff
+        for _ in range(rounds):
+            bad = [c for c in range(nc) if not self._valid(c, self.cmask[c])]
+            if not bad:
                 break
-        contrib = [CONTRIB[ceng[c]][coff[c]] for c in range(nc)]
-        cmask = [CMASK[ceng[c]][coff[c]] for c in range(nc)]
-    else:
-        raise RuntimeError("could not place the outcomes under the structural zeros")
-    # recount with the repaired outcomes
-    VC = [[0, 0, 0, 0, 0] for _ in range(nv)]
-    cur = [0] * (5 * n_groups)
-    for c in range(nc):
-        cc = contrib[c]
-        vc = VC[vic[c]]
-        for k in range(5):
-            vc[k] += cc[k]
-        for g in caseg[c]:
-            if g >= 0:
-                for k in range(5):
-                    cur[5 * g + k] += cc[k]
-    dev = [cur[i] - tgt[i] for i in range(len(cur))]
-
-    # --- Table 1 cells: (type j, attribute A) with A in sex, age2, uk, location --------------
-    t1 = t["table1"]
-    IND = {
-        "sex": ([1, 0, 0], [1, 1, 0]),
-        "age6": ([1, 0, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1, 0]),
-        "nat": ([1, 0, 0, 0, 0, 0, 0, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1, 1, 0]),
-        "loc": ([1, 0, 0, 0], [1, 1, 1, 0]),
-    }
-    attr_keys = ("sex", "age6", "nat", "loc")
-    share_keys = ("male", "under18", "uk", "uk_only")
-    p1 = [[t1[tn][sk] / 100.0 for sk in share_keys] for tn in TYPE_FACTORS]
-    n1 = [[0, 0, 0, 0] for _ in range(4)]
-    nk = [[0, 0, 0, 0] for _ in range(4)]
-    tv = [[0, 0, 0, 0] for _ in range(nv)]
-
-    def case_attr_vals(c: int) -> tuple[int, int, int, int]:
-        v = vic[c]
-        return vsex[v], vage[v], vnat[v], cloc[c]
-
-    for c in range(nc):
-        m = ctyp[c]
-        vals = case_attr_vals(c)
-        for j, bit in enumerate(TYPE_BITS):
-            if m & bit:
-                tv[vic[c]][j] += 1
-                for a, key in enumerate(attr_keys):
-                    n1[j][a] += IND[key][0][vals[a]]
-                    nk[j][a] += IND[key][1][vals[a]]
-    W1 = 1.0
-
-    def t1_score() -> float:
-        return sum(W1 * abs(n1[j][a] - p1[j][a] * nk[j][a]) for j in range(4) for a in range(4))
-
-    score_a4 = sum(wts[i] * abs(dev[i]) for i in range(len(dev)))
-
-    # --- move kinds ---------------------------------------------------------------------------
-    kinds = [
-        ("eng", 10), ("off", 14), ("sex", 6), ("age6", 7), ("nat", 7), ("rec", 10), ("period", 5),
-        ("ref", 4), ("agy", 5), ("cl", 5), ("rof", 8), ("loc", 5), ("types", 10),
-    ]
-    table: list[str] = []
-    for name, w in kinds:
-        table.extend([name] * w)
-    n_table = len(table)
-    IND_sex, IND_age, IND_nat, IND_loc = IND["sex"], IND["age6"], IND["nat"], IND["loc"]
-    t1_ind_for = {"sex": (0, IND_sex), "age6": (1, IND_age), "nat": (2, IND_nat)}
-    case_attr = {"ref": (cref, 6), "agy": (cagy, 7), "cl": (ccl, 8), "rof": (crof, 13)}
-
-    R = _Rand(rng)
-    R.refill()
-    buf = R.buf
-    bi = 0
-    blen = len(buf)
-    exp = math.exp
-    it = 0
-    check_every = 256 * 80
-    log_ratio = math.log(temp1 / temp0)
-    temp = temp0
-    trace: list[tuple[int, float, bool]] = []
-    for it in range(1, max_iter + 1):
-        if bi + 4 > blen:
-            R.refill()
-            buf, bi, blen = R.buf, 0, len(R.buf)
-        kind = table[int(buf[bi] * n_table)]
-        ra, rb, racc = buf[bi + 1], buf[bi + 2], buf[bi + 3]
-        bi += 4
-        if it % 256 == 0:
-            if it <= anneal_iter:
-                temp = temp0 * exp(log_ratio * it / anneal_iter)
-            else:  # reheating cycles until every target is met
-                frac = ((it - anneal_iter) % reheat_iter) / reheat_iter
-                temp = reheat_temp * exp(math.log(temp1 / reheat_temp) * frac)
-            if it % check_every == 0:
-                score_a4 = sum(wts[i] * abs(dev[i]) for i in range(len(dev)))
-                t1_ok = _table1_ok(n1, nk, p1)
-                trace.append((it, score_a4, t1_ok))
-                if score_a4 == 0 and t1_ok:
+            for a in bad:
+                for _try in range(tries):
+                    b = int(rng.integers(nc))
+                    for swap_eng, swap_off in ((False, True), (True, False), (True, True)):
+                        ea, eb = (ceng[b], ceng[a]) if swap_eng else (ceng[a], ceng[b])
+                        oa, ob = (coff[b], coff[a]) if swap_off else (coff[a], coff[b])
+                        if self._valid(a, OUTCOME_MASK[ea][oa]) and self._valid(b, OUTCOME_MASK[eb][ob]):
+                            ceng[a], ceng[b], coff[a], coff[b] = ea, eb, oa, ob
+                            break
+                    else:
+                        continue
                     break
-        if kind in vattr_of:
-            arr = vattr_of[kind]
-            a = int(ra * nv)
-            b = int(rb * nv)
-            xa, xb = arr[a], arr[b]
-            if xa == xb:
+            self.contrib = [CONTRIB[ceng[c]][coff[c]] for c in range(nc)]
+            self.cmask = [OUTCOME_MASK[ceng[c]][coff[c]] for c in range(nc)]
+        else:
+            raise CalibrationError("could not place the outcomes under the structural zeros")
+
+    def count(self) -> None:
+        """Compute ``victim_outcomes``, ``deviation`` and the Table 1 counts from the codes."""
+        nv, nc = self.nv, self.nc
+        self.victim_outcomes = [[0, 0, 0, 0, 0] for _ in range(nv)]
+        cur = [0] * len(self.target)
+        for c in range(nc):
+            cc = self.contrib[c]
+            vo = self.victim_outcomes[self.vic[c]]
+            for k in range(N_AGGREGATES):
+                vo[k] += cc[k]
+            for g in self.case_group[c]:
+                if g >= 0:
+                    for k in range(N_AGGREGATES):
+                        cur[N_AGGREGATES * g + k] += cc[k]
+        self.deviation = [cur[i] - self.target[i] for i in range(len(cur))]
+        self.t1_hits = [[0, 0, 0, 0] for _ in range(4)]
+        self.t1_known = [[0, 0, 0, 0] for _ in range(4)]
+        self.victim_types = [[0, 0, 0, 0] for _ in range(nv)]  # cases of each type per victim
+        for c in range(nc):
+            m = self.ctyp[c]
+            vals = self._table1_values(c)
+            for j, bit in enumerate(TYPE_BITS):
+                if m & bit:
+                    self.victim_types[self.vic[c]][j] += 1
+                    for a, key in enumerate(TABLE1_ATTRIBUTES):
+                        self.t1_hits[j][a] += TABLE1_INDICATORS[key][0][vals[a]]
+                        self.t1_known[j][a] += TABLE1_INDICATORS[key][1][vals[a]]
+
+    def _table1_values(self, c: int) -> tuple[int, int, int, int]:
+        """Case ``c``'s codes of the Table 1 attributes (victim sex, age6, nat; location)."""
+        v = self.vic[c]
+        return self.vsex[v], self.vage[v], self.vnat[v], self.cloc[c]
+
+    def score_app4(self) -> float:
+        """Weighted absolute deviation from every Appendix 4 target (count units)."""
+        wts, dev = self.weight, self.deviation
+        return sum(wts[i] * abs(dev[i]) for i in range(len(dev)))
+
+    def score_table1(self) -> float:
+        """Weighted absolute deviation from every Table 1 share (count units)."""
+        n1, nk, p1 = self.t1_hits, self.t1_known, self.t1_share
+        return sum(TABLE1_WEIGHT * abs(n1[j][a] - p1[j][a] * nk[j][a]) for j in range(4) for a in range(4))
+
+    def anneal(self, rng: np.random.Generator, max_iter: int, anneal_iter: int, temp0: float, temp1: float,
+               reheat_iter: int, reheat_temp: float) -> tuple[int, list[tuple[int, float, bool]]]:
+        """Run the annealer: a cooling from ``temp0`` to ``temp1`` over ``anneal_iter`` moves, then
+        reheating cycles from ``reheat_temp`` until every Appendix 4 target is met and Table 1 is
+        within its margin (checked every 20,480 moves), or ``max_iter`` moves. Returns the number
+        of moves and the trace (move, Appendix 4 score, Table 1 met)."""
+        table: list[tuple[Any, str]] = []
+        for name, w in STAGE1_MOVES:
+            move = (self._move_victim_attr if name in VICTIM_FACTORS else self._move_outcome if name in ("eng", "off")
+                    else self._move_case_attr if name in self.case_attr else self._move_location if name == "loc"
+                    else self._move_types)
+            table.extend([(move, name)] * w)
+        n_table = len(table)
+        rand = _Rand(rng)
+        rand.refill()
+        buf, bi, blen = rand.buf, 0, len(rand.buf)
+        exp = math.exp
+        it = 0
+        check_every = 256 * 80
+        log_ratio = math.log(temp1 / temp0)
+        temp = temp0
+        trace: list[tuple[int, float, bool]] = []
+        for it in range(1, max_iter + 1):
+            if bi + 4 > blen:
+                rand.refill()
+                buf, bi, blen = rand.buf, 0, len(rand.buf)
+            move, kind = table[int(buf[bi] * n_table)]
+            ra, rb, racc = buf[bi + 1], buf[bi + 2], buf[bi + 3]
+            bi += 4
+            if it % 256 == 0:
+                if it <= anneal_iter:
+                    temp = temp0 * exp(log_ratio * it / anneal_iter)
+                else:  # reheating cycles until every target is met
+                    frac = ((it - anneal_iter) % reheat_iter) / reheat_iter
+                    temp = reheat_temp * exp(math.log(temp1 / reheat_temp) * frac)
+                if it % check_every == 0:
+                    score_a4 = self.score_app4()
+                    t1_ok = _table1_ok(self.t1_hits, self.t1_known, self.t1_share)
+                    trace.append((it, score_a4, t1_ok))
+                    if score_a4 == 0 and t1_ok:
+                        break
+            move(kind, ra, rb, racc, temp)
+        return it, trace
+
+    def _move_victim_attr(self, kind: str, ra: float, rb: float, racc: float, temp: float) -> None:
+        """Swap victim attribute ``kind`` between two victims (all their cases move groups)."""
+        nv, outcomes = self.nv, self.victim_outcomes
+        arr = self.victim_attr[kind]
+        a = int(ra * nv)
+        b = int(rb * nv)
+        xa, xb = arr[a], arr[b]
+        if xa == xb:
+            return
+        ncas = self.ncas
+        if kind == "rec" and ((xb == REC_ONE and ncas[a] > 1) or (xa == REC_ONE and ncas[b] > 1)):
+            return
+        group_of, missing_forbids = self.group_of, self.missing_forbids
+        out_a, out_b = outcomes[a], outcomes[b]
+        factors = VICTIM_FACTORS[kind]
+        blocked = False
+        for f in factors:
+            if group_of[f][xb] < 0 and any(out_a[k] for k in AGGREGATES_OF_MASK[missing_forbids[f]]):
+                blocked = True
+            if group_of[f][xa] < 0 and any(out_b[k] for k in AGGREGATES_OF_MASK[missing_forbids[f]]):
+                blocked = True
+        if blocked:
+            return
+        dev, wts = self.deviation, self.weight
+        delta = 0.0
+        ch: list[tuple[int, int]] = []
+        dv = [out_b[k] - out_a[k] for k in range(5)]
+        for f in factors:
+            gm = group_of[f]
+            g1, g2 = gm[xa], gm[xb]
+            if g1 == g2:
                 continue
-            if kind == "rec" and ((xb == REC_ONE and ncas[a] > 1) or (xa == REC_ONE and ncas[b] > 1)):
-                continue
-            VCa, VCb = VC[a], VC[b]
-            blocked = False
-            for f in VATTR[kind]:
-                if gmaps[f][xb] < 0 and any(VCa[k] for k in KS_OF[FBMISS[f]]):
-                    blocked = True
-                if gmaps[f][xa] < 0 and any(VCb[k] for k in KS_OF[FBMISS[f]]):
-                    blocked = True
-            if blocked:
-                continue
-            delta = 0.0
-            ch: list[tuple[int, int]] = []
-            dv = [VCb[k] - VCa[k] for k in range(5)]
-            for f in VATTR[kind]:
-                gm = gmaps[f]
-                g1, g2 = gm[xa], gm[xb]
-                if g1 == g2:
-                    continue
-                delta = _exchange_delta(dev, wts, g1, g2, dv, delta, ch)
-            ch1: list[tuple[int, int, int, int]] = []
-            if kind in t1_ind_for:
-                ai, (ind1, kn) = t1_ind_for[kind]
-                di, dk = ind1[xb] - ind1[xa], kn[xb] - kn[xa]
-                if di or dk:
-                    tva, tvb = tv[a], tv[b]
-                    for j in range(4):
-                        m = tva[j] - tvb[j]
-                        if m:
-                            on1, onk, p = n1[j][ai], nk[j][ai], p1[j][ai]
-                            nn1, nnk = on1 + m * di, onk + m * dk
-                            delta += W1 * (abs(nn1 - p * nnk) - abs(on1 - p * onk))
-                            ch1.append((j, ai, m * di, m * dk))
-            if delta > 0 and racc >= exp(-delta / temp):
-                continue
-            _commit(dev, ch, n1, nk, ch1)
-            arr[a], arr[b] = xb, xa
-            for f in VATTR[kind]:
-                gm = gmaps[f]
-                ga, gb = gm[xb], gm[xa]
-                for c in cases_of[a]:
-                    caseg[c][f] = ga
-                for c in cases_of[b]:
-                    caseg[c][f] = gb
+            delta = _exchange_delta(dev, wts, g1, g2, dv, delta, ch)
+        n1, nk, p1 = self.t1_hits, self.t1_known, self.t1_share
+        ch1: list[tuple[int, int, int, int]] = []
+        if kind in ("sex", "age6", "nat"):
+            ai = T1_POSITION[kind]
+            ind1, kn = TABLE1_INDICATORS[kind]
+            di, dk = ind1[xb] - ind1[xa], kn[xb] - kn[xa]
+            if di or dk:
+                tva, tvb = self.victim_types[a], self.victim_types[b]
+                for j in range(4):
+                    m = tva[j] - tvb[j]
+                    if m:
+                        on1, onk, p = n1[j][ai], nk[j][ai], p1[j][ai]
+                        nn1, nnk = on1 + m * di, onk + m * dk
+                        delta += TABLE1_WEIGHT * (abs(nn1 - p * nnk) - abs(on1 - p * onk))
+                        ch1.append((j, ai, m * di, m * dk))
+        if delta > 0 and racc >= math.exp(-delta / temp):
+            return
+        _commit(dev, ch, n1, nk, ch1)
+        arr[a], arr[b] = xb, xa
+        cases_of, case_group = self.cases_of, self.case_group
+        for f in factors:
+            gm = group_of[f]
+            ga, gb = gm[xb], gm[xa]
             for c in cases_of[a]:
-                forb[c], req[c] = case_masks(c)
+                case_group[c][f] = ga
             for c in cases_of[b]:
-                forb[c], req[c] = case_masks(c)
-        elif kind == "eng" or kind == "off":
-            a = int(ra * nc)
-            sib = cases_of[vic[a]]
-            if rb < 0.25 and len(sib) > 1:  # another case of the same victim: victim factors unchanged
-                b = sib[int(rb * 4.0 * len(sib))]
-            else:
-                b = int((rb - 0.25) / 0.75 * nc) if rb >= 0.25 else int(rb * 4.0 * nc)
-            if kind == "eng":
-                ea, eb = ceng[a], ceng[b]
-                if ea == eb:
-                    continue
-                na_c, nb_c = CONTRIB[eb][coff[a]], CONTRIB[ea][coff[b]]
-            else:
-                oa, ob = coff[a], coff[b]
-                if oa == ob:
-                    continue
-                na_c, nb_c = CONTRIB[ceng[a]][ob], CONTRIB[ceng[b]][oa]
-            if kind == "eng":
-                nma, nmb = CMASK[eb][coff[a]], CMASK[ea][coff[b]]
-            else:
-                nma, nmb = CMASK[ceng[a]][ob], CMASK[ceng[b]][oa]
-            if (nma & forb[a]) or (req[a] & ~nma) or (nmb & forb[b]) or (req[b] & ~nmb):
-                continue
-            ca = contrib[a]
-            da = [na_c[k] - ca[k] for k in range(5)]
-            ks = [k for k in range(5) if da[k]]
-            if not ks:
-                # same contribution: a neutral move
-                if kind == "eng":
-                    ceng[a], ceng[b] = ceng[b], ceng[a]
-                else:
-                    coff[a], coff[b] = coff[b], coff[a]
-                continue
-            cga, cgb = caseg[a], caseg[b]
-            delta = 0.0
-            ch = []
-            for f in range(n_f):
-                g1, g2 = cga[f], cgb[f]
-                if g1 == g2:
-                    continue
-                if g1 >= 0:
-                    base = 5 * g1
-                    for k in ks:
-                        i = base + k
-                        o = dev[i]
-                        d = da[k]
-                        delta += wts[i] * (abs(o + d) - abs(o))
-                        ch.append((i, d))
-                if g2 >= 0:
-                    base = 5 * g2
-                    for k in ks:
-                        i = base + k
-                        o = dev[i]
-                        d = -da[k]
-                        delta += wts[i] * (abs(o + d) - abs(o))
-                        ch.append((i, d))
-            if delta > 0 and racc >= exp(-delta / temp):
-                continue
-            for i, d in ch:
-                dev[i] += d
+                case_group[c][f] = gb
+        forb, req = self.forbidden, self.required
+        for c in cases_of[a]:
+            forb[c], req[c] = self.case_masks(c)
+        for c in cases_of[b]:
+            forb[c], req[c] = self.case_masks(c)
+
+    def _move_outcome(self, kind: str, ra: float, rb: float, racc: float, temp: float) -> None:
+        """Swap the engagement (``kind`` "eng") or offer ("off") code between two cases, a
+        quarter of the time two cases of one victim."""
+        nc, vic, ceng, coff = self.nc, self.vic, self.ceng, self.coff
+        a = int(ra * nc)
+        sib = self.cases_of[vic[a]]
+        if rb < 0.25 and len(sib) > 1:  # another case of the same victim: victim factors unchanged
+            b = sib[int(rb * 4.0 * len(sib))]
+        else:
+            b = int((rb - 0.25) / 0.75 * nc) if rb >= 0.25 else int(rb * 4.0 * nc)
+        if kind == "eng":
+            ea, eb = ceng[a], ceng[b]
+            if ea == eb:
+                return
+            na_c, nb_c = CONTRIB[eb][coff[a]], CONTRIB[ea][coff[b]]
+            nma, nmb = OUTCOME_MASK[eb][coff[a]], OUTCOME_MASK[ea][coff[b]]
+        else:
+            oa, ob = coff[a], coff[b]
+            if oa == ob:
+                return
+            na_c, nb_c = CONTRIB[ceng[a]][ob], CONTRIB[ceng[b]][oa]
+            nma, nmb = OUTCOME_MASK[ceng[a]][ob], OUTCOME_MASK[ceng[b]][oa]
+        forb, req = self.forbidden, self.required
+        if (nma & forb[a]) or (req[a] & ~nma) or (nmb & forb[b]) or (req[b] & ~nmb):
+            return
+        contrib = self.contrib
+        ca = contrib[a]
+        da = [na_c[k] - ca[k] for k in range(5)]
+        ks = [k for k in range(5) if da[k]]
+        if not ks:  # same contribution: a neutral move
             if kind == "eng":
                 ceng[a], ceng[b] = ceng[b], ceng[a]
             else:
                 coff[a], coff[b] = coff[b], coff[a]
-            contrib[a], contrib[b] = na_c, nb_c
-            cmask[a], cmask[b] = nma, nmb
-            va, vb = VC[vic[a]], VC[vic[b]]
-            for k in ks:
-                va[k] += da[k]
-                vb[k] -= da[k]
-        elif kind in case_attr:
-            arr, f = case_attr[kind]
-            a = int(ra * nc)
-            b = int(rb * nc)
-            xa, xb = arr[a], arr[b]
-            if xa == xb:
+            return
+        dev, wts = self.deviation, self.weight
+        cga, cgb = self.case_group[a], self.case_group[b]
+        delta = 0.0
+        ch = []
+        for f in range(N_STAGE1_FACTORS):
+            g1, g2 = cga[f], cgb[f]
+            if g1 == g2:
                 continue
-            if kind == "cl":
-                if xb == CL_YES and (not ctyp[a] & BIT_C or cloc[a] not in (LOC_UK, LOC_NA)):
-                    continue
-                if xa == CL_YES and (not ctyp[b] & BIT_C or cloc[b] not in (LOC_UK, LOC_NA)):
-                    continue
-            ca, cb = contrib[a], contrib[b]
-            gm = gmaps[f]
-            g1, g2 = gm[xa], gm[xb]
-            ma, mb = cmask[a], cmask[b]
-            if (ma & FBMISS[f]) if g2 < 0 else (RQG[g2] & ~ma):
-                continue
-            if (mb & FBMISS[f]) if g1 < 0 else (RQG[g1] & ~mb):
-                continue
-            delta = 0.0
-            ch = []
-            if ca != cb:
-                delta = _exchange_delta(dev, wts, g1, g2, [cb[k] - ca[k] for k in range(5)], delta, ch)
-            if delta > 0 and racc >= exp(-delta / temp):
-                continue
-            for i, d in ch:
-                dev[i] += d
-            arr[a], arr[b] = xb, xa
-            caseg[a][f], caseg[b][f] = g2, g1
-            forb[a], req[a] = case_masks(a)
-            forb[b], req[b] = case_masks(b)
-        elif kind == "loc":
-            a = int(ra * nc)
-            b = int(rb * nc)
-            xa, xb = cloc[a], cloc[b]
-            if xa == xb:
-                continue
-            if (ccl[a] == CL_YES and xb not in (LOC_UK, LOC_NA)) or (ccl[b] == CL_YES and xa not in (LOC_UK, LOC_NA)):
-                continue
-            ind1, kn = IND_loc
-            di, dk = ind1[xb] - ind1[xa], kn[xb] - kn[xa]
-            ta, tb = ctyp[a], ctyp[b]
-            delta = 0.0
-            ch1 = []
-            if di or dk:
-                for j, bit in enumerate(TYPE_BITS):
-                    m = (1 if ta & bit else 0) - (1 if tb & bit else 0)
-                    if m:
-                        on1, onk, p = n1[j][3], nk[j][3], p1[j][3]
-                        nn1, nnk = on1 + m * di, onk + m * dk
-                        delta += W1 * (abs(nn1 - p * nnk) - abs(on1 - p * onk))
-                        ch1.append((j, 3, m * di, m * dk))
-            if delta > 0 and racc >= exp(-delta / temp):
-                continue
-            _commit(dev, [], n1, nk, ch1)
-            cloc[a], cloc[b] = xb, xa
-        else:  # types: swap the whole type mask
-            a = int(ra * nc)
-            b = int(rb * nc)
-            ta, tb = ctyp[a], ctyp[b]
-            if ta == tb:
-                continue
-            if (ccl[a] == CL_YES and not tb & BIT_C) or (ccl[b] == CL_YES and not ta & BIT_C):
-                continue
-            ma, mb = cmask[a], cmask[b]
-            blocked = False
-            for f in (9, 10, 11, 12):
-                gnew_a, gnew_b = gmaps[f][tb], gmaps[f][ta]
-                bad_a = (ma & FBMISS[f]) if gnew_a < 0 else (RQG[gnew_a] & ~ma)
-                bad_b = (mb & FBMISS[f]) if gnew_b < 0 else (RQG[gnew_b] & ~mb)
-                if bad_a or bad_b:
-                    blocked = True
-                    break
-            if blocked:
-                continue
-            ca, cb = contrib[a], contrib[b]
-            delta = 0.0
-            ch = []
-            if ca != cb:
-                dd = [cb[k] - ca[k] for k in range(5)]
-                for f in (9, 10, 11, 12):
-                    gm = gmaps[f]
-                    g1, g2 = gm[ta], gm[tb]
-                    if g1 == g2:
-                        continue
-                    delta = _exchange_delta(dev, wts, g1, g2, dd, delta, ch)
-            ch1 = []
-            vala, valb = case_attr_vals(a), case_attr_vals(b)
+            if g1 >= 0:
+                base = 5 * g1
+                for k in ks:
+                    i = base + k
+                    o = dev[i]
+                    d = da[k]
+                    delta += wts[i] * (abs(o + d) - abs(o))
+                    ch.append((i, d))
+            if g2 >= 0:
+                base = 5 * g2
+                for k in ks:
+                    i = base + k
+                    o = dev[i]
+                    d = -da[k]
+                    delta += wts[i] * (abs(o + d) - abs(o))
+                    ch.append((i, d))
+        if delta > 0 and racc >= math.exp(-delta / temp):
+            return
+        for i, d in ch:
+            dev[i] += d
+        if kind == "eng":
+            ceng[a], ceng[b] = ceng[b], ceng[a]
+        else:
+            coff[a], coff[b] = coff[b], coff[a]
+        contrib[a], contrib[b] = na_c, nb_c
+        self.cmask[a], self.cmask[b] = nma, nmb
+        va, vb = self.victim_outcomes[vic[a]], self.victim_outcomes[vic[b]]
+        for k in ks:
+            va[k] += da[k]
+            vb[k] -= da[k]
+
+    def _move_case_attr(self, kind: str, ra: float, rb: float, racc: float, temp: float) -> None:
+        """Swap case attribute ``kind`` (referral, agency, county lines, recorded offender)
+        between two cases."""
+        nc = self.nc
+        arr, f = self.case_attr[kind]
+        a = int(ra * nc)
+        b = int(rb * nc)
+        xa, xb = arr[a], arr[b]
+        if xa == xb:
+            return
+        if kind == "cl":
+            ctyp, cloc = self.ctyp, self.cloc
+            if xb == CL_YES and (not ctyp[a] & BIT_C or cloc[a] not in (LOC_UK, LOC_NA)):
+                return
+            if xa == CL_YES and (not ctyp[b] & BIT_C or cloc[b] not in (LOC_UK, LOC_NA)):
+                return
+        ca, cb = self.contrib[a], self.contrib[b]
+        gm = self.group_of[f]
+        g1, g2 = gm[xa], gm[xb]
+        ma, mb = self.cmask[a], self.cmask[b]
+        missing_forbids, level_requires = self.missing_forbids, self.level_requires
+        if (ma & missing_forbids[f]) if g2 < 0 else (level_requires[g2] & ~ma):
+            return
+        if (mb & missing_forbids[f]) if g1 < 0 else (level_requires[g1] & ~mb):
+            return
+        dev = self.deviation
+        delta = 0.0
+        ch: list[tuple[int, int]] = []
+        if ca != cb:
+            delta = _exchange_delta(dev, self.weight, g1, g2, [cb[k] - ca[k] for k in range(5)], delta, ch)
+        if delta > 0 and racc >= math.exp(-delta / temp):
+            return
+        for i, d in ch:
+            dev[i] += d
+        arr[a], arr[b] = xb, xa
+        self.case_group[a][f], self.case_group[b][f] = g2, g1
+        self.forbidden[a], self.required[a] = self.case_masks(a)
+        self.forbidden[b], self.required[b] = self.case_masks(b)
+
+    def _move_location(self, kind: str, ra: float, rb: float, racc: float, temp: float) -> None:
+        """Swap the exploitation location between two cases (a Table 1 term only)."""
+        nc, cloc, ccl = self.nc, self.cloc, self.ccl
+        a = int(ra * nc)
+        b = int(rb * nc)
+        xa, xb = cloc[a], cloc[b]
+        if xa == xb:
+            return
+        if (ccl[a] == CL_YES and xb not in (LOC_UK, LOC_NA)) or (ccl[b] == CL_YES and xa not in (LOC_UK, LOC_NA)):
+            return
+        n1, nk, p1 = self.t1_hits, self.t1_known, self.t1_share
+        ind1, kn = TABLE1_INDICATORS["loc"]
+        di, dk = ind1[xb] - ind1[xa], kn[xb] - kn[xa]
+        ta, tb = self.ctyp[a], self.ctyp[b]
+        delta = 0.0
+        ch1 = []
+        if di or dk:
             for j, bit in enumerate(TYPE_BITS):
-                m = (1 if tb & bit else 0) - (1 if ta & bit else 0)  # change of case a's membership
+                m = (1 if ta & bit else 0) - (1 if tb & bit else 0)
                 if m:
-                    for ai, key in enumerate(attr_keys):
-                        ind1, kn = IND[key]
-                        d1 = m * (ind1[vala[ai]] - ind1[valb[ai]])
-                        dk1 = m * (kn[vala[ai]] - kn[valb[ai]])
-                        if d1 or dk1:
-                            on1, onk, p = n1[j][ai], nk[j][ai], p1[j][ai]
-                            delta += W1 * (abs(on1 + d1 - p * (onk + dk1)) - abs(on1 - p * onk))
-                            ch1.append((j, ai, d1, dk1))
-            if delta > 0 and racc >= exp(-delta / temp):
-                continue
-            _commit(dev, ch, n1, nk, ch1)
-            ctyp[a], ctyp[b] = tb, ta
-            tva, tvb = tv[vic[a]], tv[vic[b]]
-            for j, bit in enumerate(TYPE_BITS):
-                m = (1 if tb & bit else 0) - (1 if ta & bit else 0)
-                if m:
-                    tva[j] += m
-                    tvb[j] -= m
-            for f in (9, 10, 11, 12):
-                caseg[a][f], caseg[b][f] = gmaps[f][tb], gmaps[f][ta]
-            forb[a], req[a] = case_masks(a)
-            forb[b], req[b] = case_masks(b)
-    score_a4 = sum(wts[i] * abs(dev[i]) for i in range(len(dev)))
-    return Stage1Result(
-        n_cases=n_cases,
-        victim_of_case=victim_of_case,
-        sex=np.array(vsex), age6=np.array(vage), nat=np.array(vnat), rec=np.array(vrec), period=np.array(vper),
-        referral=np.array(cref), agency=np.array(cagy), county=np.array(ccl), location=np.array(cloc),
-        types=np.array(ctyp), eng3=np.array(ceng), off4=np.array(coff), recoff=np.array(crof),
-        score_app4=score_a4, score_table1=t1_score(), iterations=it,
-        stats={"groups": gnames, "dev": dev, "trace": trace},
-    )
+                    on1, onk, p = n1[j][T1_LOCATION], nk[j][T1_LOCATION], p1[j][T1_LOCATION]
+                    nn1, nnk = on1 + m * di, onk + m * dk
+                    delta += TABLE1_WEIGHT * (abs(nn1 - p * nnk) - abs(on1 - p * onk))
+                    ch1.append((j, T1_LOCATION, m * di, m * dk))
+        if delta > 0 and racc >= math.exp(-delta / temp):
+            return
+        _commit(self.deviation, [], n1, nk, ch1)
+        cloc[a], cloc[b] = xb, xa
+
+    def _move_types(self, kind: str, ra: float, rb: float, racc: float, temp: float) -> None:
+        """Swap the whole exploitation-type bit mask between two cases."""
+        nc, ctyp, ccl = self.nc, self.ctyp, self.ccl
+        a = int(ra * nc)
+        b = int(rb * nc)
+        ta, tb = ctyp[a], ctyp[b]
+        if ta == tb:
+            return
+        if (ccl[a] == CL_YES and not tb & BIT_C) or (ccl[b] == CL_YES and not ta & BIT_C):
+            return
+        group_of, missing_forbids, level_requires = self.group_of, self.missing_forbids, self.level_requires
+        ma, mb = self.cmask[a], self.cmask[b]
+        for f in F_TYPES:
+            gnew_a, gnew_b = group_of[f][tb], group_of[f][ta]
+            bad_a = (ma & missing_forbids[f]) if gnew_a < 0 else (level_requires[gnew_a] & ~ma)
+            bad_b = (mb & missing_forbids[f]) if gnew_b < 0 else (level_requires[gnew_b] & ~mb)
+            if bad_a or bad_b:
+                return
+        ca, cb = self.contrib[a], self.contrib[b]
+        dev = self.deviation
+        delta = 0.0
+        ch: list[tuple[int, int]] = []
+        if ca != cb:
+            dd = [cb[k] - ca[k] for k in range(5)]
+            for f in F_TYPES:
+                gm = group_of[f]
+                g1, g2 = gm[ta], gm[tb]
+                if g1 == g2:
+                    continue
+                delta = _exchange_delta(dev, self.weight, g1, g2, dd, delta, ch)
+        n1, nk, p1 = self.t1_hits, self.t1_known, self.t1_share
+        ch1 = []
+        vala, valb = self._table1_values(a), self._table1_values(b)
+        for j, bit in enumerate(TYPE_BITS):
+            m = (1 if tb & bit else 0) - (1 if ta & bit else 0)  # change of case a's membership
+            if m:
+                for ai, key in enumerate(TABLE1_ATTRIBUTES):
+                    ind1, kn = TABLE1_INDICATORS[key]
+                    d1 = m * (ind1[vala[ai]] - ind1[valb[ai]])
+                    dk1 = m * (kn[vala[ai]] - kn[valb[ai]])
+                    if d1 or dk1:
+                        on1, onk, p = n1[j][ai], nk[j][ai], p1[j][ai]
+                        delta += TABLE1_WEIGHT * (abs(on1 + d1 - p * (onk + dk1)) - abs(on1 - p * onk))
+                        ch1.append((j, ai, d1, dk1))
+        if delta > 0 and racc >= math.exp(-delta / temp):
+            return
+        _commit(dev, ch, n1, nk, ch1)
+        ctyp[a], ctyp[b] = tb, ta
+        tva, tvb = self.victim_types[self.vic[a]], self.victim_types[self.vic[b]]
+        for j, bit in enumerate(TYPE_BITS):
+            m = (1 if tb & bit else 0) - (1 if ta & bit else 0)
+            if m:
+                tva[j] += m
+                tvb[j] -= m
+        for f in F_TYPES:
+            self.case_group[a][f], self.case_group[b][f] = group_of[f][tb], group_of[f][ta]
+        self.forbidden[a], self.required[a] = self.case_masks(a)
+        self.forbidden[b], self.required[b] = self.case_masks(b)
+
+    def result(self, n_cases: np.ndarray, victim_of_case: np.ndarray, iterations: int,
+               trace: list[tuple[int, float, bool]]) -> Stage1Result:
+        """The fitted codes as a :class:`Stage1Result`."""
+        return Stage1Result(
+            n_cases=n_cases,
+            victim_of_case=victim_of_case,
+            sex=np.array(self.vsex), age6=np.array(self.vage), nat=np.array(self.vnat), rec=np.array(self.vrec),
+            period=np.array(self.vper), referral=np.array(self.cref), agency=np.array(self.cagy),
+            county=np.array(self.ccl), location=np.array(self.cloc), types=np.array(self.ctyp),
+            eng3=np.array(self.ceng), off4=np.array(self.coff), recoff=np.array(self.crof),
+            score_app4=self.score_app4(), score_table1=self.score_table1(), iterations=iterations,
+            stats={"groups": self.targets.groups.names, "dev": self.deviation, "trace": trace},
+        )
+
+
+def stage1(
+    t: dict[str, Any],
+    rng: np.random.Generator,
+    max_iter: int = 30_000_000,
+    anneal_iter: int = 3_000_000,
+    temp0: float = 1.5,
+    temp1: float = 0.1,
+    reheat_iter: int = 1_000_000,
+    reheat_temp: float = 0.4,
+) -> Stage1Result:
+    """Fit victims and cases to Appendix 1, 2 and 4 (case-level factors) and Table 1.
+
+    Draws, in order: cases per victim, victim attributes, case attributes; repairs the outcomes
+    under the structural zeros; then anneals (see :meth:`_Stage1Annealer.anneal`). Raises
+    ``ValueError`` on inconsistent targets and ``CalibrationError`` if the outcomes cannot be placed.
+    """
+    n_cases, victim_of_case = _victims_and_cases(t, rng)
+    victim = _victim_attributes(t, rng, n_cases)
+    case = _case_attributes(t, rng)
+    fit = _Stage1Annealer(t, n_cases, victim_of_case, victim, case, _stage1_targets(t))
+    fit.repair_outcomes(rng)
+    fit.count()
+    iterations, trace = fit.anneal(rng, max_iter, anneal_iter, temp0, temp1, reheat_iter, reheat_temp)
+    return fit.result(n_cases, victim_of_case, iterations, trace)
 
 
 def _table1_ok(n1: list[list[int]], nk: list[list[int]], p1: list[list[float]], margin: float = 0.6) -> bool:
@@ -859,23 +995,14 @@ def _slot_targets(t: dict[str, Any]) -> tuple[int, int, int, int, int]:
     return tuple(int(round(x * scale)) for x in tot)  # type: ignore[return-value]
 
 
-def stage2(
-    t: dict[str, Any],
-    s1: Stage1Result,
-    rng: np.random.Generator,
-    max_iter: int = 20_000_000,
-    anneal_iter: int = 1_500_000,
-    temp0: float = 1.0,
-    temp1: float = 0.1,
-) -> Stage2Result:
-    """Fit case-offender pairs to Appendix 4's offender factors; persons keep Appendix 3 exactly."""
-    O = t["offenders"]
-    off_cases = np.flatnonzero(s1.recoff == 0)
-    n_oc = len(off_cases)
-    ccontrib = [CONTRIB[e][o] for e, o in zip(s1.eng3[off_cases].tolist(), s1.off4[off_cases].tolist())]
-
-    # --- offenders per case: swap counts between cases until each aggregate holds its pairs ---
-    opc = O["offenders_per_case"]
+def _offenders_per_case(t: dict[str, Any], rng: np.random.Generator, ccontrib: list[tuple[int, ...]]
+                        ) -> tuple[list[int], list[int], tuple[int, ...]]:
+    """Offenders on each case with an offender (length ``len(ccontrib)``), swapped between cases
+    until the pairs in each outcome aggregate match :func:`_slot_targets`. Returns the counts,
+    the pairs per aggregate reached and the pairs wanted. Raises ``ValueError`` when
+    ``offenders_per_case`` does not match the cases with an offender."""
+    opc = t["offenders"]["offenders_per_case"]
+    n_oc = len(ccontrib)
     several = [np.full(n, int(k), dtype=np.int64) for k, n in opc["several_counts"].items()]
     ks = np.concatenate([np.ones(opc["one"], dtype=np.int64), *several])
     if len(ks) != n_oc:
@@ -884,15 +1011,15 @@ def stage2(
     k = ks.tolist()
     want = _slot_targets(t)
     have = [sum(k[i] * ccontrib[i][j] for i in range(n_oc)) for j in range(5)]
-    R = _Rand(rng)
-    R.refill()
-    buf, bi = R.buf, 0
+    rand = _Rand(rng)
+    rand.refill()
+    buf, bi = rand.buf, 0
     for _ in range(2_000_000):
         if sum(abs(h - w) for h, w in zip(have, want)) == 0:
             break
         if bi + 3 > len(buf):
-            R.refill()
-            buf, bi = R.buf, 0
+            rand.refill()
+            buf, bi = rand.buf, 0
         a, b, racc = int(buf[bi] * n_oc), int(buf[bi + 1] * n_oc), buf[bi + 2]
         bi += 3
         dk = k[b] - k[a]
@@ -905,9 +1032,13 @@ def stage2(
             continue
         have = new
         k[a], k[b] = k[b], k[a]
+    return k, have, want
 
-    # --- persons: exact Appendix 3 counts, shuffled; appearances per person ---------------------
-    n_p = t["totals"]["offender_persons"]
+
+def _offender_persons(t: dict[str, Any], rng: np.random.Generator) -> tuple[list[list[int]], np.ndarray]:
+    """Offender persons' codes [sex, age6, eth5, nat] (lists of length persons) with the exact
+    Appendix 3 counts, shuffled, and the cases per person (shuffled)."""
+    O = t["offenders"]
     psex = _counts_array(rng, [O["sex"]["male"], O["sex"]["female"], O["sex"]["unknown"]]).tolist()
     page = _counts_array(rng, [O["age6"][c] for c in AGE6_CODES] + [O["age6"]["unknown"]]).tolist()
     peth = _counts_array(rng, [O["ethnicity5"][c] for c in ETH_CODES] + [O["ethnicity5"]["unknown"]]).tolist()
@@ -915,15 +1046,21 @@ def stage2(
     mu = O["multiple_with_uk"]
     pnat = _counts_array(rng, [nr[c] for c in NAT_CODES[:7]] + [mu, nr["multiple"] - mu, nr["unknown"]]).tolist()
     mult = np.concatenate([np.full(n, int(m), dtype=np.int64) for m, n in O["cases_per_person"].items()])
-    if len(mult) != n_p or mult.sum() != sum(k):
-        raise ValueError("cases_per_person does not match persons / pairs")
+    return [psex, page, peth, pnat], mult
+
+
+def _slots(rng: np.random.Generator, k: list[int], mult: np.ndarray) -> tuple[list[int], list[int], list[list[int]]]:
+    """Case-offender slots: the case of each slot (case ``i`` holds ``k[i]`` slots), a person on
+    each (person ``p`` on ``mult[p]`` slots, never twice on one case) and the persons on each case.
+    Raises ``ValueError`` when the persons' cases do not add up to the slots."""
+    n_p = len(mult)
     rng.shuffle(mult)
-    slot_case = [i for i in range(n_oc) for _ in range(k[i])]
+    slot_case = [i for i in range(len(k)) for _ in range(k[i])]
     n_s = len(slot_case)
     persons = np.repeat(np.arange(n_p), mult)
     rng.shuffle(persons)
     slot_person = persons.tolist()
-    on_case: list[list[int]] = [[] for _ in range(n_oc)]
+    on_case: list[list[int]] = [[] for _ in range(len(k))]
     for s, c in enumerate(slot_case):
         on_case[c].append(slot_person[s])
     # repair: a person appears at most once on a case
@@ -940,118 +1077,174 @@ def stage2(
             on_case[c2].append(p)
             slot_person[s], slot_person[s2] = p2, p
             p = p2
+    return slot_case, slot_person, on_case
 
-    # --- Appendix 4 pair groups ---------------------------------------------------------------
+
+#: Share of stage 2 moves that move a person between two slots (the rest swap a person attribute).
+SLOT_MOVE_SHARE = 0.6
+N_OFFENDER_FACTORS = 4  # sex, age3, ethnicity2, uk national: one per person attribute
+
+
+def _stage2_groups(t: dict[str, Any]) -> tuple[_TargetGroups, list[list[int]]]:
+    """Appendix 4's offender groups and, per person attribute (sex, age6, eth5, nat), the map
+    from code to group (-1 for no target)."""
     a4 = t["appendix4"]
-    tgt: list[int] = []
-    gnames: list[tuple[str, str]] = []
-
-    def groups_for(factor: str, levels: list[str]) -> list[int]:
-        out = []
-        for lv in levels:
-            gnames.append((factor, lv))
-            tgt.extend(a4[factor][lv])
-            out.append(len(gnames) - 1)
-        return out
-
-    g_sex = groups_for("offender_sex", ["male", "female"])
-    g_age = groups_for("offender_age3", ["17_and_under", "18_24", "25_plus"])
-    g_eth = groups_for("offender_ethnicity2", ["white", "other"])
-    g_uk = groups_for("offender_uk_national", ["uk", "non_uk"])
-    gmaps = [
+    gr = _TargetGroups()
+    g_sex = gr.levels(a4, "offender_sex", ["male", "female"])
+    g_age = gr.levels(a4, "offender_age3", ["17_and_under", "18_24", "25_plus"])
+    g_eth = gr.levels(a4, "offender_ethnicity2", ["white", "other"])
+    g_uk = gr.levels(a4, "offender_uk_national", ["uk", "non_uk"])
+    group_of = [
         [g_sex[0], g_sex[1], -1],
         [g_age[a] if a >= 0 else -1 for a in AGE3_OF_AGE6],
         [g_eth[0], g_eth[1], g_eth[1], g_eth[1], g_eth[1], -1],
         [g_uk[u] if u >= 0 else -1 for u in UK_OF_NAT],
     ]
-    pattr = [psex, page, peth, pnat]
-    PC = [[0, 0, 0, 0, 0] for _ in range(n_p)]
-    cur = [0] * (5 * len(gnames))
-    for s in range(n_s):
-        p, cc = slot_person[s], ccontrib[slot_case[s]]
-        pc = PC[p]
-        for j in range(5):
-            pc[j] += cc[j]
-        for f in range(4):
-            g = gmaps[f][pattr[f][p]]
-            if g >= 0:
-                for j in range(5):
-                    cur[5 * g + j] += cc[j]
-    dev = [cur[i] - tgt[i] for i in range(len(cur))]
-    ones = [1] * len(dev)  # stage 2 weighs every target alike
-    R.refill()
-    buf, bi, blen = R.buf, 0, len(R.buf)
-    exp = math.exp
-    log_ratio = math.log(temp1 / temp0)
-    temp = temp0
-    it = 0
-    for it in range(1, max_iter + 1):
-        if bi + 4 > blen:
-            R.refill()
-            buf, bi, blen = R.buf, 0, len(R.buf)
-        rk, ra, rb, racc = buf[bi], buf[bi + 1], buf[bi + 2], buf[bi + 3]
-        bi += 4
-        if it % 256 == 0:
-            temp = temp0 * exp(log_ratio * min(1.0, it / anneal_iter))
-            if it % (256 * 40) == 0 and not any(dev):
-                break
-        if rk < 0.6:  # move a person between two slots
-            s1_, s2_ = int(ra * n_s), int(rb * n_s)
-            c1, c2 = slot_case[s1_], slot_case[s2_]
-            p1, p2 = slot_person[s1_], slot_person[s2_]
-            if c1 == c2 or p1 == p2:
-                continue
-            cc1, cc2 = ccontrib[c1], ccontrib[c2]
-            if cc1 == cc2 or p1 in on_case[c2] or p2 in on_case[c1]:
-                continue
-            d5 = [cc2[j] - cc1[j] for j in range(5)]
-            delta = 0.0
-            ch: list[tuple[int, int]] = []
-            for f in range(4):
-                gm, av = gmaps[f], pattr[f]
-                g1, g2 = gm[av[p1]], gm[av[p2]]
-                if g1 == g2:
-                    continue
-                delta = _exchange_delta(dev, ones, g1, g2, d5, delta, ch)
-            if delta > 0 and racc >= exp(-delta / temp):
-                continue
-            for i, d in ch:
-                dev[i] += d
-            slot_person[s1_], slot_person[s2_] = p2, p1
-            on_case[c1].remove(p1)
-            on_case[c1].append(p2)
-            on_case[c2].remove(p2)
-            on_case[c2].append(p1)
-            pc1, pc2 = PC[p1], PC[p2]
+    return gr, group_of
+
+
+class _Stage2Annealer:
+    """The state of the stage 2 fit: slots (case, person), persons' codes ``pattr[f]`` per
+    attribute, ``person_outcomes[p]`` (aggregates summed over person ``p``'s slots) and
+    ``deviation`` (reproduced minus target per group aggregate; every target weighs alike)."""
+
+    def __init__(self, groups: _TargetGroups, group_of: list[list[int]], pattr: list[list[int]],
+                 ccontrib: list[tuple[int, ...]], slot_case: list[int], slot_person: list[int],
+                 on_case: list[list[int]]) -> None:
+        self.group_of, self.pattr, self.ccontrib = group_of, pattr, ccontrib
+        self.slot_case, self.slot_person, self.on_case = slot_case, slot_person, on_case
+        self.n_p, self.n_s = len(pattr[0]), len(slot_case)
+        self.person_outcomes = [[0, 0, 0, 0, 0] for _ in range(self.n_p)]
+        cur = [0] * (5 * len(groups.names))
+        for s in range(self.n_s):
+            p, cc = slot_person[s], ccontrib[slot_case[s]]
+            pc = self.person_outcomes[p]
             for j in range(5):
-                pc1[j] += d5[j]
-                pc2[j] -= d5[j]
-        else:  # swap one attribute between two persons
-            f = int((rk - 0.6) / 0.4 * 4)
-            av = pattr[f]
-            p1, p2 = int(ra * n_p), int(rb * n_p)
-            x1, x2 = av[p1], av[p2]
-            if x1 == x2:
-                continue
-            gm = gmaps[f]
-            g1, g2 = gm[x1], gm[x2]
+                pc[j] += cc[j]
+            for f in range(N_OFFENDER_FACTORS):
+                g = group_of[f][pattr[f][p]]
+                if g >= 0:
+                    for j in range(5):
+                        cur[5 * g + j] += cc[j]
+        self.deviation = [cur[i] - groups.target[i] for i in range(len(cur))]
+        self.ones = [1] * len(self.deviation)
+
+    def anneal(self, rng: np.random.Generator, max_iter: int, anneal_iter: int, temp0: float, temp1: float) -> int:
+        """Cool from ``temp0`` to ``temp1`` over ``anneal_iter`` moves, then hold, until every
+        target is met (checked every 10,240 moves) or ``max_iter`` moves; return the moves made."""
+        rand = _Rand(rng)
+        rand.refill()
+        buf, bi, blen = rand.buf, 0, len(rand.buf)
+        exp = math.exp
+        log_ratio = math.log(temp1 / temp0)
+        temp = temp0
+        dev = self.deviation
+        it = 0
+        for it in range(1, max_iter + 1):
+            if bi + 4 > blen:
+                rand.refill()
+                buf, bi, blen = rand.buf, 0, len(rand.buf)
+            rk, ra, rb, racc = buf[bi], buf[bi + 1], buf[bi + 2], buf[bi + 3]
+            bi += 4
+            if it % 256 == 0:
+                temp = temp0 * exp(log_ratio * min(1.0, it / anneal_iter))
+                if it % (256 * 40) == 0 and not any(dev):
+                    break
+            if rk < SLOT_MOVE_SHARE:
+                self._move_slot(ra, rb, racc, temp)
+            else:
+                f = int((rk - SLOT_MOVE_SHARE) / (1 - SLOT_MOVE_SHARE) * N_OFFENDER_FACTORS)
+                self._move_attribute(f, ra, rb, racc, temp)
+        return it
+
+    def _move_slot(self, ra: float, rb: float, racc: float, temp: float) -> None:
+        """Swap the persons of two slots (cases with different outcomes)."""
+        slot_case, slot_person, on_case = self.slot_case, self.slot_person, self.on_case
+        s1_, s2_ = int(ra * self.n_s), int(rb * self.n_s)
+        c1, c2 = slot_case[s1_], slot_case[s2_]
+        p1, p2 = slot_person[s1_], slot_person[s2_]
+        if c1 == c2 or p1 == p2:
+            return
+        cc1, cc2 = self.ccontrib[c1], self.ccontrib[c2]
+        if cc1 == cc2 or p1 in on_case[c2] or p2 in on_case[c1]:
+            return
+        dev = self.deviation
+        d5 = [cc2[j] - cc1[j] for j in range(5)]
+        delta = 0.0
+        ch: list[tuple[int, int]] = []
+        for f in range(N_OFFENDER_FACTORS):
+            gm, av = self.group_of[f], self.pattr[f]
+            g1, g2 = gm[av[p1]], gm[av[p2]]
             if g1 == g2:
-                av[p1], av[p2] = x2, x1
                 continue
-            P1, P2 = PC[p1], PC[p2]
-            ch = []
-            delta = _exchange_delta(dev, ones, g1, g2, [P2[j] - P1[j] for j in range(5)], 0.0, ch)
-            if delta > 0 and racc >= exp(-delta / temp):
-                continue
-            for i, d in ch:
-                dev[i] += d
+            delta = _exchange_delta(dev, self.ones, g1, g2, d5, delta, ch)
+        if delta > 0 and racc >= math.exp(-delta / temp):
+            return
+        for i, d in ch:
+            dev[i] += d
+        slot_person[s1_], slot_person[s2_] = p2, p1
+        on_case[c1].remove(p1)
+        on_case[c1].append(p2)
+        on_case[c2].remove(p2)
+        on_case[c2].append(p1)
+        pc1, pc2 = self.person_outcomes[p1], self.person_outcomes[p2]
+        for j in range(5):
+            pc1[j] += d5[j]
+            pc2[j] -= d5[j]
+
+    def _move_attribute(self, f: int, ra: float, rb: float, racc: float, temp: float) -> None:
+        """Swap person attribute ``f`` between two persons."""
+        av = self.pattr[f]
+        p1, p2 = int(ra * self.n_p), int(rb * self.n_p)
+        x1, x2 = av[p1], av[p2]
+        if x1 == x2:
+            return
+        gm = self.group_of[f]
+        g1, g2 = gm[x1], gm[x2]
+        if g1 == g2:
             av[p1], av[p2] = x2, x1
-    pair_case = off_cases[np.asarray(slot_case, dtype=np.int64)]
+            return
+        out1, out2 = self.person_outcomes[p1], self.person_outcomes[p2]
+        ch: list[tuple[int, int]] = []
+        dev = self.deviation
+        delta = _exchange_delta(dev, self.ones, g1, g2, [out2[j] - out1[j] for j in range(5)], 0.0, ch)
+        if delta > 0 and racc >= math.exp(-delta / temp):
+            return
+        for i, d in ch:
+            dev[i] += d
+        av[p1], av[p2] = x2, x1
+
+
+def stage2(
+    t: dict[str, Any],
+    s1: Stage1Result,
+    rng: np.random.Generator,
+    max_iter: int = 20_000_000,
+    anneal_iter: int = 1_500_000,
+    temp0: float = 1.0,
+    temp1: float = 0.1,
+) -> Stage2Result:
+    """Fit case-offender pairs to Appendix 4's offender factors; persons keep Appendix 3 exactly.
+
+    Draws, in order: offenders per case, persons, slots; then anneals. Raises ``ValueError``
+    when the offender targets do not match stage 1 or each other.
+    """
+    off_cases = np.flatnonzero(s1.recoff == 0)
+    ccontrib = [CONTRIB[e][o] for e, o in zip(s1.eng3[off_cases].tolist(), s1.off4[off_cases].tolist())]
+    k, have, want = _offenders_per_case(t, rng, ccontrib)
+    pattr, mult = _offender_persons(t, rng)
+    if len(mult) != t["totals"]["offender_persons"] or mult.sum() != sum(k):
+        raise ValueError("cases_per_person does not match persons / pairs")
+    slot_case, slot_person, on_case = _slots(rng, k, mult)
+    groups, group_of = _stage2_groups(t)
+    fit = _Stage2Annealer(groups, group_of, pattr, ccontrib, slot_case, slot_person, on_case)
+    it = fit.anneal(rng, max_iter, anneal_iter, temp0, temp1)
+    psex, page, peth, pnat = pattr
     return Stage2Result(
-        pair_case=pair_case, pair_person=np.asarray(slot_person, dtype=np.int64),
+        pair_case=off_cases[np.asarray(slot_case, dtype=np.int64)], pair_person=np.asarray(slot_person, dtype=np.int64),
         sex=np.array(psex), age6=np.array(page), eth5=np.array(peth), nat=np.array(pnat),
-        score=float(sum(abs(d) for d in dev)), iterations=it,
-        stats={"groups": gnames, "dev": dev, "slot_totals": have, "slot_targets": want},
+        score=float(sum(abs(d) for d in fit.deviation)), iterations=it,
+        stats={"groups": groups.names, "dev": fit.deviation, "slot_totals": have, "slot_targets": want},
     )
 
 
@@ -1515,36 +1708,51 @@ def _outcome_counts(df: pd.DataFrame, col: str, level: str) -> dict[str, tuple[i
     }
 
 
-def calibration_report(pop: Population, scale: int = 1) -> pd.DataFrame:
-    """Every calibration target: published value, value reproduced by ``pop``, difference,
-    tolerance and whether it is met (columns :data:`REPORT_COLUMNS`).
+#: Figures the text prints only as the end of a range (``published.csv`` keeps them in a note):
+#: section 3.1 "range: 1-6" cases per victim, section 3.3 "range 2-7" offenders per case.
+PRINTED_MAX_CASES_PER_VICTIM = 6
+PRINTED_MAX_OFFENDERS_PER_CASE = 7
+#: Section 3.4's printed verdicts on the before/from 2021 comparison: offers differ at p<0.001;
+#: acceptances do not differ (met when p >= 0.05).
+PRINTED_P_OFFERED_BY_PERIOD = 0.001
+NO_DIFFERENCE_ALPHA = 0.05
+#: Section 3.2 leaves out victims with at least this many police-record entries (footnote 10).
+OUTLIER_MIN_ENTRIES = 1500
 
-    ``pop`` is a scale-``scale`` population (counts are divided by ``scale``). Rows whose
-    ``note`` starts with :data:`CONFLICT` show printed figures the twin deliberately departs from
-    (TARGETS.md); they are not targets and are never within tolerance. The derivations here are
-    deliberately simple; the pipeline recomputes the same figures from the cleaned extracts.
-    """
-    from msht.synth.targets import appendix4_cells, chi2_of, load_published
 
-    t = load_targets()
-    f = analysis_frames(pop)
-    v, c, pairs, persons = f["victims"], f["cases"], f["pairs"], f["persons"]
-    rows: list[dict[str, Any]] = []
+class _Report:
+    """Rows of the calibration report (:data:`REPORT_COLUMNS`) of a scale-``scale`` population,
+    with the published figures of ``published.csv`` at hand."""
 
-    def add(
-        where: tuple[str, str],
-        variable: str,
-        level: str,
-        subgroup: str,
-        published: float,
-        reproduced: float,
-        tol: float,
-        note: str = "",
-        within: bool | None = None,
-    ) -> None:
+    def __init__(self, scale: int) -> None:
+        from msht.synth.targets import load_published
+
+        self.scale = scale
+        self.rows: list[dict[str, Any]] = []
+        pub = load_published()
+        self.published_rows = pub
+        self._published = {
+            (r.source, r.variable, str(r.level), "" if pd.isna(r.subgroup) else str(r.subgroup)): r
+            for r in pub.itertuples(index=False)
+        }
+
+    def published(self, source: str, variable: str, level: str, subgroup: str = "", measure: str = "n") -> float:
+        """The printed ``measure`` (``n`` or ``pct``) of one figure of ``published.csv``.
+        Raises ``KeyError`` naming the figure when the file lacks it."""
+        key = (source, variable, level, subgroup)
+        if key not in self._published:
+            raise KeyError(f"msht/data/published.csv has no row {key}")
+        value = getattr(self._published[key], measure)
+        if pd.isna(value) or value == "":
+            raise KeyError(f"msht/data/published.csv row {key} has no {measure}")
+        return float(value)
+
+    def add(self, where: tuple[str, str], variable: str, level: str, subgroup: str, published: float,
+            reproduced: float, tol: float, note: str = "", within: bool | None = None) -> None:
+        """Append one row; ``within`` overrides the tolerance check (conflict rows never pass)."""
         diff = float(reproduced) - float(published)
         ok = abs(diff) <= tol + 1e-9 if within is None else within
-        rows.append(
+        self.rows.append(
             {
                 "source": where[0], "table": where[1], "variable": variable, "level": level, "subgroup": subgroup,
                 "published": float(published), "reproduced": float(reproduced), "difference": diff,
@@ -1552,40 +1760,49 @@ def calibration_report(pop: Population, scale: int = 1) -> pd.DataFrame:
             }
         )
 
-    def count(mask: pd.Series) -> float:
-        return float(mask.sum()) / scale
+    def count(self, mask: pd.Series) -> float:
+        """Rows of ``mask`` that are True, per scale-1 population."""
+        return float(mask.sum()) / self.scale
 
+    @staticmethod
     def pct(num: pd.Series, den: pd.Series) -> float:
+        """Percentage of the ``den`` rows that are ``num`` rows (NaN for an empty denominator)."""
         d = int(den.sum())
         return 100.0 * int((num & den).sum()) / d if d else float("nan")
 
-    # --- Appendices 1-3: exact counts -------------------------------------------------------------
-    frame_of = {"Appendix 1": v, "Appendix 2": c, "Appendix 3": persons}
-    pub = load_published()
+
+def _report_appendices_1_to_3(rep: _Report, t: dict[str, Any], f: dict[str, pd.DataFrame]) -> None:
+    """Appendices 1-3: every printed count, exactly (county lines per TARGETS.md D2)."""
+    frame_of = {"Appendix 1": f["victims"], "Appendix 2": f["cases"], "Appendix 3": f["persons"]}
+    pub = rep.published_rows
     for _, r in pub[pub["source"].isin(list(frame_of))].iterrows():
         df, var, lv = frame_of[r["source"]], r["variable"], r["level"]
-        rep = count(df[var]) if var in EXPLOITATION_COLUMNS else count(df[var] == lv)
+        reproduced = rep.count(df[var]) if var in EXPLOITATION_COLUMNS else rep.count(df[var] == lv)
         published, note = float(r["n"]), ""
         if r["source"] == "Appendix 2" and var == "county_lines":
             published = float(t["cases"]["county_lines"][lv])
             note = f"printed {r['n']} ({r['pct']}%): labels swapped; target per TARGETS.md D2"
-        add((r["source"], r["table"]), var, lv, "", published, rep, 0.0, note)
+        rep.add((r["source"], r["table"]), var, lv, "", published, reproduced, 0.0, note)
 
-    # --- Appendix 4: every level's n and N, and the 51 tests ----------------------------------------
+
+def _report_appendix4(rep: _Report, t: dict[str, Any], f: dict[str, pd.DataFrame]) -> None:
+    """Appendix 4: the overall outcomes, every level's n and N exactly, and the 51 tests."""
+    from msht.synth.targets import appendix4_cells
+
     A4 = ("Appendix 4", "Victim engagement")
-    with _data_path("appendix4_published.csv") as fh:
-        a4p = pd.read_csv(fh, dtype={"p_printed": str, "level": str})
+    c, pairs, scale = f["cases"], f["pairs"], rep.scale
     tot = t["appendix4_totals"]
     overall = {
         "engagement": (tot["eng_n"], tot["eng_N"]),
         "offered": (tot["off_n"], tot["off_N"]),
         "accepted": (tot["acc_n"], tot["off_n"]),
     }
+    printed = _appendix4_published().set_index(["outcome", "factor"])
     everyone = _outcome_counts(c.assign(_all="all"), "_all", "all")
     for outcome, (n_pub, big_pub) in overall.items():
         n_rep, big_rep = everyone[outcome]
-        add(A4, "overall", "overall", f"{outcome} n", n_pub, n_rep / scale, 0.0)
-        add(A4, "overall", "overall", f"{outcome} N", big_pub, big_rep / scale, 0.0, "implied denominator")
+        rep.add(A4, "overall", "overall", f"{outcome} n", n_pub, n_rep / scale, 0.0)
+        rep.add(A4, "overall", "overall", f"{outcome} N", big_pub, big_rep / scale, 0.0, "implied denominator")
     for (outcome, factor), grp in appendix4_cells(t).groupby(["outcome", "factor"], sort=False):
         pair_level = factor.startswith("offender_")
         df = pairs if pair_level else c
@@ -1594,23 +1811,40 @@ def calibration_report(pop: Population, scale: int = 1) -> pd.DataFrame:
         ns, bigs = [], []
         for _, cell in grp.iterrows():
             n_rep, big_rep = _outcome_counts(df, col, cell["level"])[outcome]
-            add(A4, factor, cell["level"], f"{outcome} n", cell["n"], n_rep / scale, 0.0, unit.lstrip("; "))
-            implied = "implied denominator" + unit
-            add(A4, factor, cell["level"], f"{outcome} N", cell["N"], big_rep / scale, 0.0, implied)
+            rep.add(A4, factor, cell["level"], f"{outcome} n", cell["n"], n_rep / scale, 0.0, unit.lstrip("; "))
+            rep.add(A4, factor, cell["level"], f"{outcome} N", cell["N"], big_rep / scale, 0.0, "implied denominator" + unit)
             ns.append(n_rep // scale)
             bigs.append(big_rep // scale)
-        printed = a4p[(a4p["outcome"] == outcome) & (a4p["factor"] == factor)].iloc[0]
-        chi2, p = chi2_of(ns, bigs)
-        p_print = str(printed["p_printed"])
-        significant = p_print.startswith("<") or float(p_print) < 0.05
-        note = f"{'Yates' if len(ns) == 2 else 'Pearson'} chi-square; printed p {p_print}; reproduced p {p:.3f}"
-        if (outcome, factor) == ("engagement", "county_lines"):
-            note += "; printed chi2 not reproducible from the printed n and % (TARGETS.md D5)"
-        within = abs(chi2 - float(printed["chi2"])) <= 0.1 and (p < 0.05) == significant
-        add(A4, factor, "chi2", outcome, float(printed["chi2"]), chi2, 0.1, note, within=within)
+        _report_appendix4_test(rep, printed.loc[(outcome, factor)], outcome, factor, ns, bigs)
 
-    # --- Table 1: victim level for "all", case level by exploitation type --------------------------
+
+def _report_appendix4_test(rep: _Report, printed: pd.Series, outcome: str, factor: str, ns: list[int],
+                           bigs: list[int]) -> None:
+    """One Appendix 4 test: chi-square within 0.1 of the ``printed`` one, with the same verdict."""
+    from msht.synth.targets import chi2_of
+
+    chi2, p = chi2_of(ns, bigs)
+    p_print = str(printed["p_printed"])
+    significant = p_print.startswith("<") or float(p_print) < 0.05
+    note = f"{'Yates' if len(ns) == 2 else 'Pearson'} chi-square; printed p {p_print}; reproduced p {p:.3f}"
+    if (outcome, factor) == ("engagement", "county_lines"):
+        note += "; printed chi2 not reproducible from the printed n and % (TARGETS.md D5)"
+    within = abs(chi2 - float(printed["chi2"])) <= 0.1 and (p < 0.05) == significant
+    rep.add(("Appendix 4", "Victim engagement"), factor, "chi2", outcome, float(printed["chi2"]), chi2, 0.1, note,
+            within=within)
+
+
+def _appendix4_published() -> pd.DataFrame:
+    """``appendix4_published.csv``: the first printed row of each test (outcome, factor)."""
+    with _data_path("appendix4_published.csv") as fh:
+        a4p = pd.read_csv(fh, dtype={"p_printed": str, "level": str})
+    return a4p.drop_duplicates(["outcome", "factor"])
+
+
+def _report_table1(rep: _Report, t: dict[str, Any], f: dict[str, pd.DataFrame]) -> None:
+    """Table 1: victim level for "all", case level by exploitation type, within the tolerance."""
     T1 = ("Table 1", T1_TITLE)
+    v, c = f["victims"], f["cases"]
     tol1 = t["table1_tolerance_points"]
     loc = c["exploitation_location"]
     attrs = (
@@ -1621,106 +1855,186 @@ def calibration_report(pop: Population, scale: int = 1) -> pd.DataFrame:
     for sg, shares in t["table1"].items():
         if sg == "all":
             for var, key, lv in attrs:
-                add(T1, var, lv, sg, shares[key], pct(v[var] == lv, v[var].notna()), tol1, "victim level (Appendix 1)")
-            add(T1, "exploitation_location", "uk_only", sg, shares["uk_only"], pct(loc == "uk_only", loc.notna()), tol1,
-                "case level")
+                rep.add(T1, var, lv, sg, shares[key], rep.pct(v[var] == lv, v[var].notna()), tol1,
+                        "victim level (Appendix 1)")
+            rep.add(T1, "exploitation_location", "uk_only", sg, shares["uk_only"], rep.pct(loc == "uk_only", loc.notna()),
+                    tol1, "case level")
             continue
         m = c[sg]
         for var, key, lv in attrs:
-            add(T1, var, lv, sg, shares[key], pct(c[var] == lv, m & c[var].notna()), tol1, "cases of this type")
-        add(T1, "exploitation_location", "uk_only", sg, shares["uk_only"], pct(loc == "uk_only", m & loc.notna()), tol1,
-            "cases of this type; overseas = overseas only + both")
+            rep.add(T1, var, lv, sg, shares[key], rep.pct(c[var] == lv, m & c[var].notna()), tol1, "cases of this type")
+        rep.add(T1, "exploitation_location", "uk_only", sg, shares["uk_only"],
+                rep.pct(loc == "uk_only", m & loc.notna()), tol1, "cases of this type; overseas = overseas only + both")
 
-    tol = t["shares_tolerance_points"]
-    # --- Section 3.1 ---------------------------------------------------------------------------------
-    S1 = ("Section 3.1", "Victims' sociodemographic characteristics and case-level factors")
+
+def _report_section31(rep: _Report, tol: float, f: dict[str, pd.DataFrame]) -> None:
+    """Section 3.1: cases, victims, cases per victim, UK nationals, adults."""
+    S = "Section 3.1"
+    S1 = (S, "Victims' sociodemographic characteristics and case-level factors")
+    v, c = f["victims"], f["cases"]
     ncase = c.groupby("victim_id").size()
     uk = v["victim_uk_national"]
-    add(S1, "cases", "all", "", 2428, len(c) / scale, 0.0)
-    add(S1, "victims", "all", "", 1790, len(v) / scale, 0.0)
-    add(S1, "cases_per_victim", "one", "", 1682, count(ncase == 1), 0.0)
-    add(S1, "cases_per_victim", "several", "", 108, count(ncase > 1), 0.0)
-    add(S1, "cases_per_victim", "several", "pct", 6.0, 100.0 * (ncase > 1).mean(), tol)
-    add(S1, "cases_per_victim", "max", "", 6, ncase.max(), 0.0,
-        f"{CONFLICT}: a range of 1-6 cannot hold with 1,682 + 108 victims and 2,428 cases (TARGETS.md D1)")
-    add(S1, "victim_uk_national", "uk", "", 892, count(uk == "uk"), 0.0, "869 UK + 23 dual nationals with UK (D9)")
-    add(S1, "victim_uk_national", "uk", "pct", 50.7, pct(uk == "uk", uk.notna()), tol)
-    add(S1, "victim_age2", "adult", "", 1014, count(v["victim_age2"] == "adult"), 0.0)
+    n_cases, n_one = rep.published(S, "cases", "all"), rep.published(S, "cases_per_victim", "one")
+    n_several = rep.published(S, "cases_per_victim", "several")
+    rep.add(S1, "cases", "all", "", n_cases, len(c) / rep.scale, 0.0)
+    rep.add(S1, "victims", "all", "", rep.published(S, "victims", "all"), len(v) / rep.scale, 0.0)
+    rep.add(S1, "cases_per_victim", "one", "", n_one, rep.count(ncase == 1), 0.0)
+    rep.add(S1, "cases_per_victim", "several", "", n_several, rep.count(ncase > 1), 0.0)
+    rep.add(S1, "cases_per_victim", "several", "pct", rep.published(S, "cases_per_victim", "several", measure="pct"),
+            100.0 * (ncase > 1).mean(), tol)
+    rep.add(S1, "cases_per_victim", "max", "", PRINTED_MAX_CASES_PER_VICTIM, ncase.max(), 0.0,
+            f"{CONFLICT}: a range of 1-{PRINTED_MAX_CASES_PER_VICTIM} cannot hold with {n_one:,.0f} + {n_several:,.0f} "
+            f"victims and {n_cases:,.0f} cases (TARGETS.md D1)")
+    rep.add(S1, "victim_uk_national", "uk", "", rep.published(S, "victim_uk_national", "uk"), rep.count(uk == "uk"), 0.0,
+            "869 UK + 23 dual nationals with UK (D9)")
+    rep.add(S1, "victim_uk_national", "uk", "pct", rep.published(S, "victim_uk_national", "uk", measure="pct"),
+            rep.pct(uk == "uk", uk.notna()), tol)
+    rep.add(S1, "victim_age2", "adult", "", rep.published(S, "victim_age2", "adult"),
+            rep.count(v["victim_age2"] == "adult"), 0.0)
 
-    # --- Section 3.2: victims with police-record data, the two outliers removed ----------------------
-    S2 = ("Section 3.2", "Previous victims' records in police databases")
+
+def _report_section32(rep: _Report, tol: float, f: dict[str, pd.DataFrame]) -> None:
+    """Section 3.2: victims with police-record data, the two outliers removed."""
+    S = "Section 3.2"
+    S2 = (S, "Previous victims' records in police databases")
+    v = f["victims"]
     ne = v["n_entries"]
-    outlier = ne.fillna(0) >= 1500
+    outlier = ne.fillna(0) >= OUTLIER_MIN_ENTRIES
     base = ne.notna() & ~outlier
     several, with_perp = ne.fillna(0) > 1, v["n_as_perpetrator"].fillna(0) > 0
     more = v["more_perp_than_victim"] == "yes"
     d8 = f"{CONFLICT}: the printed n fits a denominator near 1,811 victims (TARGETS.md D8)"
-    add(S2, "police_entries", "several", "pct", 85.5, pct(several, base), tol, "victims with records, outliers out")
-    add(S2, "police_entries", "several", "", 1549, count(several & base), 0.0, d8)
-    add(S2, "entries_median", "all", "", 8, float(ne[base].median()), 0.0)
-    add(S2, "entries_max", "all", "", 476, float(ne[base].max()), 0.0)
-    big = sorted(set(ne[outlier].astype(int).tolist()), reverse=True) + [0, 0]
-    add(S2, "entries_outlier", "first", "", 2475, big[0], 0.0)
-    add(S2, "entries_outlier", "second", "", 1828, big[1], 0.0)
-    add(S2, "has_victim_entry", "yes", "pct", 99.8, pct(v["n_as_victim"].fillna(0) > 0, base), tol)
-    add(S2, "has_perpetrator_entry", "yes", "pct", 66.0, pct(with_perp, base), tol)
-    add(S2, "has_perpetrator_entry", "yes", "", 1196, count(with_perp & base), 0.0, d8)
-    add(S2, "more_perp_than_victim", "yes", "pct", 43.2, pct(more, base), tol)
-    add(S2, "more_perp_than_victim", "yes", "", 782, count(more & base), 0.0, d8)
 
-    # --- Section 3.3 --------------------------------------------------------------------------------
-    S3 = ("Section 3.3", "Offenders' sociodemographic characteristics")
+    def printed(variable: str, level: str, measure: str = "n") -> float:
+        return rep.published(S, variable, level, measure=measure)
+
+    rep.add(S2, "police_entries", "several", "pct", printed("police_entries", "several", "pct"), rep.pct(several, base),
+            tol, "victims with records, outliers out")
+    rep.add(S2, "police_entries", "several", "", printed("police_entries", "several"), rep.count(several & base), 0.0, d8)
+    rep.add(S2, "entries_median", "all", "", printed("entries_median", "all"), float(ne[base].median()), 0.0)
+    rep.add(S2, "entries_max", "all", "", printed("entries_max", "all"), float(ne[base].max()), 0.0)
+    big = sorted(set(ne[outlier].astype(int).tolist()), reverse=True) + [0, 0]
+    rep.add(S2, "entries_outlier", "first", "", printed("entries_outlier", "first"), big[0], 0.0)
+    rep.add(S2, "entries_outlier", "second", "", printed("entries_outlier", "second"), big[1], 0.0)
+    rep.add(S2, "has_victim_entry", "yes", "pct", printed("has_victim_entry", "yes", "pct"),
+            rep.pct(v["n_as_victim"].fillna(0) > 0, base), tol)
+    rep.add(S2, "has_perpetrator_entry", "yes", "pct", printed("has_perpetrator_entry", "yes", "pct"),
+            rep.pct(with_perp, base), tol)
+    rep.add(S2, "has_perpetrator_entry", "yes", "", printed("has_perpetrator_entry", "yes"),
+            rep.count(with_perp & base), 0.0, d8)
+    rep.add(S2, "more_perp_than_victim", "yes", "pct", printed("more_perp_than_victim", "yes", "pct"),
+            rep.pct(more, base), tol)
+    rep.add(S2, "more_perp_than_victim", "yes", "", printed("more_perp_than_victim", "yes"), rep.count(more & base),
+            0.0, d8)
+
+
+def _report_section33(rep: _Report, t: dict[str, Any], tol: float, f: dict[str, pd.DataFrame]) -> None:
+    """Section 3.3: offenders per case and the offender persons' shares."""
+    S = "Section 3.3"
+    S3 = (S, "Offenders' sociodemographic characteristics")
+    c, pairs, persons = f["cases"], f["pairs"], f["persons"]
+    n_cases = rep.published("Section 3.1", "cases", "all")
+    with_offender = t["cases"]["recorded_offender"]["yes"]
     per_case = pairs.groupby("case_id").size().reindex(c["case_id"], fill_value=0)
-    add(S3, "offenders_per_case", "one", "pct", 17.5, 100.0 * (per_case == 1).mean(), tol, "of 2,428 cases")
-    add(S3, "offenders_per_case", "one", "", 426, count(per_case == 1), 0.0,
-        f"{CONFLICT}: Appendix 4 allows at most 548 cases with an offender (TARGETS.md D6)")
-    add(S3, "offenders_per_case", "several", "pct", 5.8, 100.0 * (per_case > 1).mean(), tol)
-    add(S3, "offenders_per_case", "several", "", 141, count(per_case > 1), 0.0)
-    add(S3, "offenders_per_case", "max", "", 7, per_case.max(), 0.0)
-    add(S3, "recorded_offender", "yes", "", 548, count(c["recorded_offender"] == "yes"), 0.0, "TARGETS.md D6")
-    for var, lv, n_pub, p_pub in (
-        ("offender_sex", "male", 499, 85.9),
-        ("offender_age6", "adult", 408, 74.5),
-        ("offender_uk_national", "uk", 346, 73.8),
-        ("offender_ethnicity5", "white", 169, 53.3),
+    rep.add(S3, "offenders_per_case", "one", "pct", rep.published(S, "offenders_per_case", "one", measure="pct"),
+            100.0 * (per_case == 1).mean(), tol, f"of {n_cases:,.0f} cases")
+    rep.add(S3, "offenders_per_case", "one", "", rep.published(S, "offenders_per_case", "one"), rep.count(per_case == 1),
+            0.0, f"{CONFLICT}: Appendix 4 allows at most {with_offender} cases with an offender (TARGETS.md D6)")
+    rep.add(S3, "offenders_per_case", "several", "pct", rep.published(S, "offenders_per_case", "several", measure="pct"),
+            100.0 * (per_case > 1).mean(), tol)
+    rep.add(S3, "offenders_per_case", "several", "", rep.published(S, "offenders_per_case", "several"),
+            rep.count(per_case > 1), 0.0)
+    rep.add(S3, "offenders_per_case", "max", "", PRINTED_MAX_OFFENDERS_PER_CASE, per_case.max(), 0.0)
+    rep.add(S3, "recorded_offender", "yes", "", with_offender, rep.count(c["recorded_offender"] == "yes"), 0.0,
+            "TARGETS.md D6")
+    # (report variable, published variable, level): the report bands ages in six, the text in two
+    for var, pub_var, lv in (
+        ("offender_sex", "offender_sex", "male"),
+        ("offender_age6", "offender_age2", "adult"),
+        ("offender_uk_national", "offender_uk_national", "uk"),
+        ("offender_ethnicity5", "offender_ethnicity5", "white"),
     ):
         col = persons[var]
         num = ((col != "17_and_under") & col.notna()) if lv == "adult" else (col == lv)
-        add(S3, var, lv, "", n_pub, count(num), 0.0, "offender persons")
-        add(S3, var, lv, "pct", p_pub, pct(num, col.notna()), tol, "offender persons")
+        rep.add(S3, var, lv, "", rep.published(S, pub_var, lv), rep.count(num), 0.0, "offender persons")
+        rep.add(S3, var, lv, "pct", rep.published(S, pub_var, lv, measure="pct"), rep.pct(num, col.notna()), tol,
+                "offender persons")
 
-    # --- Section 3.4 --------------------------------------------------------------------------------
-    S4 = ("Section 3.4", "Victim engagement")
+
+def _report_section34(rep: _Report, tol: float, f: dict[str, pd.DataFrame]) -> None:
+    """Section 3.4: offers, acceptances (overall and by period, with the period tests) and engagement."""
+    from msht.synth.targets import chi2_of
+
+    S = "Section 3.4"
+    S4 = (S, "Victim engagement")
+    c, scale = f["cases"], rep.scale
     off, acc, eng = c["offered"], c["accepted"], c["engagement"]
-    add(S4, "offered", "yes", "pct", 17.2, pct(off == "yes", off.notna()), tol, "of cases with an offer recorded")
-    add(S4, "accepted", "yes", "pct", 28.2, pct(acc == "yes", off == "yes"), tol)
+
+    def printed(variable: str, level: str, subgroup: str = "", measure: str = "n") -> float:
+        return rep.published(S, variable, level, subgroup, measure)
+
+    rep.add(S4, "offered", "yes", "pct", printed("offered", "yes", measure="pct"), rep.pct(off == "yes", off.notna()), tol,
+            "of cases with an offer recorded")
+    rep.add(S4, "accepted", "yes", "pct", printed("accepted", "yes", measure="pct"), rep.pct(acc == "yes", off == "yes"),
+            tol)
     pre = c["period"] == "before_2021"
-    d4 = f"{CONFLICT}: 117 + 276 = 393 offers and 32 + 78 = 110 acceptances; the 394th is from 2021 (TARGETS.md D4)"
-    for sg, m, n_off, p_off, n_acc, p_acc in (
-        ("before_2021", pre, 117, 10.7, 32, 27.4),
-        ("from_2021", ~pre, 276, 23.3, 78, 28.3),
-    ):
+    n_off = {sg: printed("offered", "yes", sg) for sg in ("before_2021", "from_2021")}
+    n_acc = {sg: printed("accepted", "yes", sg) for sg in ("before_2021", "from_2021")}
+    d4 = (f"{CONFLICT}: {n_off['before_2021']:.0f} + {n_off['from_2021']:.0f} = {sum(n_off.values()):.0f} offers and "
+          f"{n_acc['before_2021']:.0f} + {n_acc['from_2021']:.0f} = {sum(n_acc.values()):.0f} acceptances; "
+          f"the {printed('offered', 'yes'):.0f}th is from 2021 (TARGETS.md D4)")
+    for sg, m in (("before_2021", pre), ("from_2021", ~pre)):
         note = "" if sg == "before_2021" else d4
-        add(S4, "offered", "yes", sg, p_off, pct(off == "yes", m & off.notna()), tol, "percentage")
-        add(S4, "offered", "yes", f"{sg} n", n_off, count((off == "yes") & m), 0.0, note)
-        add(S4, "accepted", "yes", sg, p_acc, pct(acc == "yes", m & (off == "yes")), tol, "percentage")
-        add(S4, "accepted", "yes", f"{sg} n", n_acc, count((acc == "yes") & m), 0.0, note)
+        rep.add(S4, "offered", "yes", sg, printed("offered", "yes", sg, "pct"), rep.pct(off == "yes", m & off.notna()),
+                tol, "percentage")
+        rep.add(S4, "offered", "yes", f"{sg} n", n_off[sg], rep.count((off == "yes") & m), 0.0, note)
+        rep.add(S4, "accepted", "yes", sg, printed("accepted", "yes", sg, "pct"),
+                rep.pct(acc == "yes", m & (off == "yes")), tol, "percentage")
+        rep.add(S4, "accepted", "yes", f"{sg} n", n_acc[sg], rep.count((acc == "yes") & m), 0.0, note)
     _, p_off = chi2_of(
         [int(((off == "yes") & m).sum()) // scale for m in (pre, ~pre)],
         [int((off.notna() & m).sum()) // scale for m in (pre, ~pre)],
     )
-    add(S4, "offered_by_period", "p", "", 0.001, p_off, 0.0, "printed p<0.001: met when p < 0.001",
-        within=p_off < 0.001)
+    rep.add(S4, "offered_by_period", "p", "", PRINTED_P_OFFERED_BY_PERIOD, p_off, 0.0,
+            f"printed p<{PRINTED_P_OFFERED_BY_PERIOD:g}: met when p < {PRINTED_P_OFFERED_BY_PERIOD:g}",
+            within=p_off < PRINTED_P_OFFERED_BY_PERIOD)
     _, p_acc = chi2_of(
         [int(((acc == "yes") & m).sum()) // scale for m in (pre, ~pre)],
         [int(((off == "yes") & m).sum()) // scale for m in (pre, ~pre)],
     )
-    add(S4, "accepted_by_period", "p", "", 0.05, p_acc, 0.0, "printed: no difference; met when p >= 0.05",
-        within=p_acc >= 0.05)
+    rep.add(S4, "accepted_by_period", "p", "", NO_DIFFERENCE_ALPHA, p_acc, 0.0,
+            f"printed: no difference; met when p >= {NO_DIFFERENCE_ALPHA:g}", within=p_acc >= NO_DIFFERENCE_ALPHA)
     known = ~eng.isin(["ongoing", "no_crime"])
-    for lv, n_pub, p_pub in (("positive", 182, 12.4), ("negative", 292, 19.9), ("unknown", 993, 67.7)):
-        add(S4, "engagement", lv, "pct", p_pub, pct(eng == lv, known), tol, "excluding ongoing and no crime (fn 12)")
-        add(S4, "engagement", lv, "", n_pub, count(eng == lv), 0.0)
-    add(S4, "engagement", "ongoing", "", 165, count(eng == "ongoing"), 0.0)
-    add(S4, "engagement", "no_crime", "", 796, count(eng == "no_crime"), 0.0)
-    return pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
+    for lv in ("positive", "negative", "unknown"):
+        rep.add(S4, "engagement", lv, "pct", printed("engagement", lv, measure="pct"), rep.pct(eng == lv, known), tol,
+                "excluding ongoing and no crime (fn 12)")
+        rep.add(S4, "engagement", lv, "", printed("engagement", lv), rep.count(eng == lv), 0.0)
+    for lv in ("ongoing", "no_crime"):
+        rep.add(S4, "engagement", lv, "", printed("engagement", lv), rep.count(eng == lv), 0.0)
+
+
+def calibration_report(pop: Population, scale: int = 1) -> pd.DataFrame:
+    """Every calibration target: published value, value reproduced by ``pop``, difference,
+    tolerance and whether it is met (columns :data:`REPORT_COLUMNS`).
+
+    ``pop`` is a scale-``scale`` population (counts are divided by ``scale``). The printed
+    figures come from ``msht/data/published.csv`` and ``appendix4_published.csv`` (the few the
+    text prints only as a range or a verdict are the ``PRINTED_*`` constants); the twin's own
+    targets from ``targets.yaml``. Rows whose ``note`` starts with :data:`CONFLICT` show printed
+    figures the twin deliberately departs from (TARGETS.md); they are not targets and are never
+    within tolerance. This checks the clean population before any extract is written; the
+    pipeline's ``calibration.csv`` (:mod:`msht.analysis.calibration`) checks the same figures again from
+    the cleaned extracts. Raises ``KeyError`` if ``published.csv`` lacks a figure.
+    """
+    t = load_targets()
+    f = analysis_frames(pop)
+    rep = _Report(scale)
+    tol = t["shares_tolerance_points"]
+    _report_appendices_1_to_3(rep, t, f)
+    _report_appendix4(rep, t, f)
+    _report_table1(rep, t, f)
+    _report_section31(rep, tol, f)
+    _report_section32(rep, tol, f)
+    _report_section33(rep, t, tol, f)
+    _report_section34(rep, tol, f)
+    return pd.DataFrame(rep.rows, columns=list(REPORT_COLUMNS))

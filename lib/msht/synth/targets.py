@@ -1,6 +1,6 @@
 """The synthetic twin's calibration targets (``msht/data/targets.yaml``) and their checks.
 
-``targets.yaml`` holds integers decided from the seed's printed figures before any generator
+``targets.yaml`` holds integers decided from the study's printed figures before any generator
 code was written (``msht/data/TARGETS.md`` explains every decision). :func:`load_targets`
 reads it; :func:`check_targets` verifies that the decided integers agree with each other and
 with the printed figures (shared totals across factors, printed percentages, printed χ²).
@@ -87,6 +87,14 @@ def check_targets(published_a4: pd.DataFrame | None = None) -> list[str]:
     recorded misprint, decision D5); Table 1 / section figures are not checked here.
     """
     t = _load()
+    if published_a4 is None:
+        with resources.files("msht").joinpath("data/appendix4_published.csv").open("r", encoding="utf-8") as fh:
+            published_a4 = pd.read_csv(fh, dtype={"p_printed": str, "level": str})
+    return _check_one_way_totals(t) + _check_appendix4_totals(t) + _check_printed_appendix4(t, published_a4)
+
+
+def _check_one_way_totals(t: dict[str, Any]) -> list[str]:
+    """Problems with the one-way victim and case counts against the population totals."""
     problems: list[str] = []
     nv, nc = t["totals"]["victims"], t["totals"]["cases"]
     for var in ("sex", "age6", "nationality_region", "uk_national", "police_records"):
@@ -103,6 +111,13 @@ def check_targets(published_a4: pd.DataFrame | None = None) -> list[str]:
     cpv = t["victims"]["cases_per_victim"]
     if cpv["single"] + cpv["multi"] != nv or cpv["single"] + cpv["multi_cases"] != nc:
         problems.append("cases_per_victim does not give the totals")
+    return problems
+
+
+def _check_appendix4_totals(t: dict[str, Any]) -> list[str]:
+    """Problems with the Appendix 4 outcome totals against the case counts and each other."""
+    problems: list[str] = []
+    nc = t["totals"]["cases"]
     tot = t["appendix4_totals"]
     if t["cases"]["offered"]["yes"] != tot["off_n"] or t["cases"]["accepted"]["yes"] != tot["acc_n"]:
         problems.append("offered/accepted totals disagree with appendix4_totals")
@@ -134,10 +149,12 @@ def check_targets(published_a4: pd.DataFrame | None = None) -> list[str]:
     mp = tuple(np.sum(list(t["appendix4"]["more_perp_than_victim"].values()), axis=0))
     if pe != mp:
         problems.append("police_entries and more_perp_than_victim disagree on totals")
-    # Printed percentages and chi-squares.
-    if published_a4 is None:
-        with resources.files("msht").joinpath("data/appendix4_published.csv").open("r", encoding="utf-8") as fh:
-            published_a4 = pd.read_csv(fh, dtype={"p_printed": str, "level": str})
+    return problems
+
+
+def _check_printed_appendix4(t: dict[str, Any], published_a4: pd.DataFrame) -> list[str]:
+    """Problems with the Appendix 4 cells against the printed n, % and χ² of ``published_a4``."""
+    problems: list[str] = []
     cells = appendix4_cells(t)
     tests = published_a4[published_a4["factor"] != "overall"]
     for (outcome, factor), grp in tests.groupby(["outcome", "factor"], sort=False):
