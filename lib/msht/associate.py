@@ -419,7 +419,7 @@ def appendix4_display(rows: pd.DataFrame, tests: pd.DataFrame, factors: Iterable
         chi2_row, p_row = {"group": group, "row": "χ²"}, {"group": group, "row": "p"}
         for o in outcomes:
             rec = t.loc[(o, factor)] if (o, factor) in t.index else None
-            if (o, factor) in bands:  # withheld under disclosure control: only the p band
+            if (o, factor) in bands:  # withheld under disclosure control (statistic, p and its band)
                 chi2_row[o], p_row[o] = "[c]", bands[(o, factor)] or "[c]"
                 continue
             if rec is None or rec["test_chosen"] == NOT_COMPUTABLE:

@@ -70,6 +70,10 @@ class System:
     row_hi: list[float] = field(default_factory=list)
     index: dict[str, int] = field(default_factory=dict)
     reason: dict[int, str] = field(default_factory=dict)
+    #: association blocks: (outcome, factor) -> (n variables, denominator variables), in level order
+    blocks: dict[tuple[str, str], tuple[list[int], list[int]]] = field(default_factory=dict)
+    #: published p bands of blocks with hidden cells: (outcome, factor) -> band (``"p<0.05"``...)
+    bands: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def var(self, name: str, truth: int, *, hidden: bool, lo: float = 0, hi: float = BIG) -> int:
         """Add (or return) variable ``name``; a shown value is fixed to ``truth``."""
@@ -132,6 +136,8 @@ def build(results_dir: Path, truth_dir: Path, m: int) -> tuple[System, list[tupl
     pct_rows: list[tuple] = []
     supp = pd.read_csv(results_dir / "suppression.csv", dtype=str, keep_default_na=False)
     marks = {(r.file, r.table, r.variable, r.level, r.column): (r.display, r.reason) for r in supp.itertuples()}
+    s.bands = {(r.table, r.variable): r.display for r in supp.itertuples()
+               if r.file == "associations" and r.column == "p" and r.display.startswith("p")}
     _descriptives(s, results_dir, truth_dir, marks, m, binaries, pct_rows)
     _associations(s, results_dir, truth_dir, marks, m, binaries, pct_rows)
     _completeness(s, results_dir, truth_dir, marks, m, binaries)
@@ -181,6 +187,8 @@ def _descriptives(s: System, results_dir: Path, truth_dir: Path, marks: dict, m:
                   pct_rows: list) -> None:
     from msht import sdc
 
+    if not (results_dir / "descriptives.csv").exists():
+        return
     pub = pd.read_csv(results_dir / "descriptives.csv", dtype={"level": str})
     tru = pd.read_csv(truth_dir / "descriptives.csv", dtype={"level": str})
     counts = ~tru["level"].isin(sdc.NON_COUNT_LEVELS)
@@ -226,6 +234,8 @@ def _descriptives(s: System, results_dir: Path, truth_dir: Path, marks: dict, m:
 
 def _associations(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list,
                   pct_rows: list) -> None:
+    if not (results_dir / "associations.csv").exists():
+        return
     pub = pd.read_csv(results_dir / "associations.csv", dtype={"level": str})
     tru = pd.read_csv(truth_dir / "associations.csv", dtype={"level": str})
     for outcome, oblk in tru.groupby("outcome", sort=False):
@@ -246,6 +256,7 @@ def _associations(s: System, results_dir: Path, truth_dir: Path, marks: dict, m:
                     pct_rows.append((i, d, float(pub.at[idx, "pct"])))
             s.equal(d_idx, [d_total])
             s.equal(n_idx, [n_total])
+            s.blocks[(str(outcome), str(factor))] = (n_idx, d_idx)
 
 
 def _completeness(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list) -> None:
@@ -306,7 +317,125 @@ def bound_hidden(s: System, binaries: list, pct_rows: list, m: int = 5) -> pd.Da
         required = not (s.reason.get(i) == "withheld" and not 1 <= s.truth[i] < m)
         out.append({"cell": name, "reason": s.reason.get(i, ""), "true": s.truth[i], "low": ends[0],
                     "high": ends[1], "values": ends[1] - ends[0] + 1, "required": required})
-    return pd.DataFrame(out, columns=["cell", "reason", "true", "low", "high", "values", "required"])
+    frame = pd.DataFrame(out, columns=["cell", "reason", "true", "low", "high", "values", "required"])
+    return _apply_bands(s, frame)
+
+
+#: Most candidate tables :func:`band_consistent_values` enumerates for one block.
+ENUMERATION_CAP: Final[int] = 2_000_000
+
+
+def _p_bands(p: np.ndarray) -> np.ndarray:
+    """:func:`msht.sdc.p_band` of each p (``""`` for NaN), vectorised."""
+    out = np.full(p.shape, "p≥0.05", dtype=object)
+    out[p < 0.05] = "p<0.05"
+    out[p < 0.01] = "p<0.01"
+    out[p < 0.001] = "p<0.001"
+    out[np.isnan(p)] = ""
+    return out
+
+
+def seed_p(n: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """The seed-convention p of k x 2 tables (rows: level; columns: outcome yes, no), one table
+    per row of ``n`` and ``d`` (shape ``(tables, k)``): Pearson's chi-square, with Yates'
+    correction when k = 2, as :func:`scipy.stats.chi2_contingency` computes it
+    (:func:`msht.stats.association_test`'s ``p_seed``); NaN where a row or column total is 0
+    (the test is not computable)."""
+    from scipy.stats import chi2
+
+    n, d = np.asarray(n, float), np.asarray(d, float)
+    obs = np.stack([n, d - n], axis=2)  # tables x k x 2
+    total = d.sum(axis=1)
+    cols = obs.sum(axis=1)  # tables x 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exp = d[:, :, None] * cols[:, None, :] / total[:, None, None]
+        if n.shape[1] == 2:
+            diff = exp - obs
+            obs = obs + np.minimum(0.5, np.abs(diff)) * np.sign(diff)
+        stat = ((obs - exp) ** 2 / exp).sum(axis=(1, 2))
+    degenerate = (d == 0).any(axis=1) | (cols == 0).any(axis=1)
+    p = chi2.sf(stat, n.shape[1] - 1)
+    p[degenerate] = np.nan
+    return p
+
+
+def band_consistent_values(n_ranges: list[tuple[int, int]], d_ranges: list[tuple[int, int]], band: str,
+                           total_n: int | None = None, total_d: int | None = None) -> list[tuple[set[int], set[int]]]:
+    """Per row of an association block, the values of n and d that stay consistent with a printed
+    p band.
+
+    ``n_ranges``/``d_ranges`` give each row's feasible range (lo, hi) of its outcome-yes count
+    and total (a shown value is (v, v)); ``total_n``/``total_d`` the block's published column
+    total and grand total (``None``: not published). Every table within the ranges with
+    0 <= n <= d and the totals is enumerated, its seed-convention p recomputed (:func:`seed_p`)
+    and kept when its band (:func:`msht.sdc.p_band`) is ``band``. Raises ``ValueError`` when
+    more than :data:`ENUMERATION_CAP` tables would have to be enumerated (the audit then fails:
+    a band it cannot check is not shown to be safe)."""
+    ranges = [*n_ranges, *d_ranges]
+    size = 1
+    for lo, hi in ranges:
+        size *= hi - lo + 1
+    if size > ENUMERATION_CAP:
+        raise ValueError(f"{size} candidate tables for band {band}: more than {ENUMERATION_CAP}")
+    grids = np.meshgrid(*[np.arange(lo, hi + 1) for lo, hi in ranges], indexing="ij")
+    flat = np.stack([g.ravel() for g in grids], axis=1)
+    k = len(n_ranges)
+    n, d = flat[:, :k], flat[:, k:]
+    keep = (n <= d).all(axis=1)
+    if total_n is not None:
+        keep &= n.sum(axis=1) == total_n
+    if total_d is not None:
+        keep &= d.sum(axis=1) == total_d
+    n, d = n[keep], d[keep]
+    if len(n):
+        match = _p_bands(seed_p(n, d)) == band
+        n, d = n[match], d[match]
+    return [(set(n[:, j].tolist()), set(d[:, j].tolist())) for j in range(k)]
+
+
+def _apply_bands(s: System, frame: pd.DataFrame) -> pd.DataFrame:
+    """Narrow each hidden count of a block whose p band is published to the values that keep the
+    band (:func:`band_consistent_values`, within the integer programme's ranges): ``values`` is
+    then the number of consistent values, ``band`` the band that narrowed it."""
+    frame = frame.assign(band="")
+    if not s.bands:
+        return frame
+    rows = {c: k for k, c in enumerate(frame["cell"])}
+
+    def rng(i: int) -> tuple[int, int]:
+        k = rows.get(s.names[i])
+        return (s.truth[i], s.truth[i]) if k is None else (int(frame.at[k, "low"]), int(frame.at[k, "high"]))
+
+    def fixed_total(name: str) -> int | None:
+        i = s.index.get(name)
+        return None if i is None else _fixed(s, i)
+
+    for (outcome, factor), band in s.bands.items():
+        if (outcome, factor) not in s.blocks:
+            continue
+        n_idx, d_idx = s.blocks[(outcome, factor)]
+        found = band_consistent_values([rng(i) for i in n_idx], [rng(i) for i in d_idx], band,
+                                       fixed_total(f"assoc_total|{outcome}|n"), fixed_total(f"assoc_total|{outcome}|d"))
+        for (ns, ds), i, j in zip(found, n_idx, d_idx):
+            for var, values in ((i, ns), (j, ds)):
+                k = rows.get(s.names[var])
+                if k is None:
+                    continue
+                frame.loc[k, ["low", "high", "values", "band"]] = [min(values, default=s.truth[var]),
+                                                                    max(values, default=s.truth[var]),
+                                                                    len(values), band]
+    return frame
+
+
+def _fixed(s: System, i: int) -> int | None:
+    """The value of variable ``i`` if the published constraints fix it (an equality with shown
+    variables only), else None."""
+    if not s.hidden[i]:
+        return s.truth[i]
+    for coefs, lo, hi in zip(s.rows, s.row_lo, s.row_hi):
+        if i in coefs and lo == hi == 0 and all(not s.hidden[j] for j in coefs if j != i):
+            return int(round(-sum(c * s.truth[j] for j, c in coefs.items() if j != i) / coefs[i]))
+    return None
 
 
 def audit(results_dir: Path, truth_dir: Path, m: int) -> pd.DataFrame:

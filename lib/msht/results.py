@@ -85,7 +85,7 @@ Columns never change: a value hidden by :mod:`msht.sdc` is written **empty**, an
 or the extract), ``variable`` (variable, factor or field), ``level`` (for ``spellings``:
 ``"<code>: <raw value>"``), ``column`` (the hidden column), ``reason`` (see ``msht.sdc.REASONS``; also
 ``test_withheld`` for the derived files) and ``display`` (what the report shows: ``"<5"``,
-``"[c]"`` or a p band). An empty value without a row there is an ordinary missing value.
+``"[c]"``). An empty value without a row there is an ordinary missing value.
 There is one ``suppression.csv`` per run: notebook 01 writes the rows of the data-quality tables
 (``completeness``, ``spellings``), notebook 02 rewrites it as those followed by its
 ``descriptives`` rows, and notebook 03 rewrites the file as those rows (re-read, any other rows

@@ -58,8 +58,12 @@ of row totals, then the whole block. Because ``accepted`` is measured on cases *
 support, a level whose ``offered`` "yes" count is hidden has its whole ``accepted`` row hidden
 (``linked``; see :data:`NESTED`). A one-row block (``overall``, the population itself) only
 gets primary suppression: there is nothing to hide it among. In a block with any suppression the test statistic and p
-(which would give the hidden cells back) are withheld (``test_withheld``) and only the p band
-(``p<0.001``, ``p<0.01``, ``p<0.05``, ``p≥0.05``) is published.
+(which would give the hidden cells back) are withheld (``test_withheld``, shown ``"[c]"``), and
+so is the band of p: a printed band (``p<0.05``, ``p≥0.05``) is a non-linear constraint on the
+hidden cells, and on the default twin the band of "accepted support by referral type" left MS1's
+hidden count two possible values (3 or 4) where the linear constraints kept four (issue 15).
+:func:`p_band` remains for the audit, which checks any band a run does publish by enumerating
+the hidden cells (:func:`msht.audit.band_consistent_values`).
 
 Every suppression is checked, not assumed: :func:`audit_block` finds, for each hidden cell, the
 values it can take given everything published (an exact bitset dynamic programme over the
@@ -74,7 +78,7 @@ The contract columns do not change: a hidden ``n``, ``denominator``, ``pct``, ``
 :data:`SUPPRESSION_COLUMNS`) lists one row per hidden value: ``file`` (``descriptives`` or
 ``associations``), ``table`` (the descriptives table, or the association outcome),
 ``variable`` (variable or factor), ``level``, ``column`` (which value is hidden), ``reason``
-and ``display`` (what the report shows instead: ``"<5"``, ``"[c]"`` or a p band). An empty
+and ``display`` (what the report shows instead: ``"<5"``, ``"[c]"``). An empty
 value that has no row in ``suppression.csv`` is an ordinary missing value (e.g. the
 percentage of an ``unknown`` row). The protected frames returned here carry the same
 information as columns for the display layer: ``suppressed`` (the count is hidden),
@@ -141,7 +145,7 @@ REASONS: Final[dict[str, str]] = {
     "linked_total": "hidden because, with totals published elsewhere in the report, it would give a hidden count back",
     "withheld": "the whole block is withheld: no smaller suppression protects it",
     "extreme_value": "a maximum or minimum describes one person",
-    "test_withheld": "the test statistic would give hidden counts back; only the p band is shown",
+    "test_withheld": "the test statistic, its p-value or its band would give hidden counts back",
 }
 
 
@@ -796,7 +800,7 @@ def protect_associations(
                     _hide(out, idx, "pct", reason, SECONDARY_MARK)
             if b.n_reason:
                 for idx in b.index:
-                    out.at[idx, "p_display"] = p_band(out.at[idx, "p"])
+                    out.at[idx, "p_display"] = SECONDARY_MARK  # not the band: see the module docstring
                     out.at[idx, "statistic"] = math.nan
                     out.at[idx, "p"] = math.nan
                     out.at[idx, "test_suppressed"] = True
@@ -893,7 +897,7 @@ def disclosure_note(min_cell_count: int, protected: pd.DataFrame | None = None) 
         f'Statistical disclosure control: {small_counts} suppressed and shown as "<{m}". '
         "Further counts, totals and percentages that would allow a suppressed count to be worked out "
         'are also suppressed and shown as "[c]", and where a table has suppressed cells its test '
-        "statistic is withheld and only the band of its p-value is given."
+        "statistic and p-value are withheld."
     )
     return note + (release_summary(protected) if protected is not None else "")
 
