@@ -39,3 +39,29 @@ def small_raw(tmp_path_factory) -> tuple[Path, object, object]:
     pop = sample_population(300, seed=7)
     truth = write_extracts(pop, out, seed=7, rates=ProblemRates(conflict=0.02, victim_not_in_case_file=0.05))
     return out, pop, truth
+
+
+#: The run name of the shared release run (:func:`release_run`).
+RELEASE_RUN = "sdc_check"
+
+
+@pytest.fixture(scope="session")
+def release_run(root, tmp_path_factory) -> tuple[Path, Path, int]:
+    """The default twin run once per session with a copy of params/release.yaml (disclosure
+    control on) writing under _output/sdc_check/: (results folder, executed notebooks folder,
+    min_cell_count), run as ``msht run`` runs a release (:func:`msht.audit.protect_release`).
+    Shared by the disclosure-control tests; its processed folder holds the unprotected values
+    (``unprotected/``) the audit checks against."""
+    import yaml
+
+    from msht import audit, generate
+    from msht.config import load_params
+
+    generate.generate(load_params(root / "params" / "default.yaml"), log=lambda *_: None)
+    text = yaml.safe_load((root / "params" / "release.yaml").read_text())
+    text.update({"run_name": RELEASE_RUN, "processed_dir": f"_output/{RELEASE_RUN}/processed",
+                 "results_dir": f"_output/{RELEASE_RUN}/results", "report_dir": f"_output/{RELEASE_RUN}/report"})
+    path = tmp_path_factory.mktemp("sdc") / f"{RELEASE_RUN}.yaml"
+    path.write_text(yaml.safe_dump(text))
+    out_dir = audit.protect_release(path, root=root, log=lambda *_: None)  # what `msht run` does
+    return root / "_output" / RELEASE_RUN / "results", out_dir, int(text["min_cell_count"])

@@ -94,3 +94,125 @@ def test_seed_p_is_scipys_chi2_contingency():
                 assert np.isnan(got[row])
                 continue
             assert got[row] == pytest.approx(chi2_contingency(table, correction=True).pvalue, rel=1e-9, abs=1e-300)
+
+
+# --- the data-quality tables: exclusions.csv, problems.csv, completeness.csv, the flow diagram ---
+
+#: A 10% sample's case chain: 272 read, 7 with no victim ID, 1 update entered as a new row, 264 analysed.
+CHAIN = pd.DataFrame({
+    "step": [1, 2, 3, 4, 4], "rule": ["no_victim_id", "outside_period", "conflicting", "duplicate", "update_superseded"],
+    "entity": ["cases"] * 5, "rows_in": [272, 265, 265, 265, 265], "excluded": [7, 0, 0, 0, 1],
+    "rows_out": [265, 265, 265, 265, 264],
+})
+PROBLEMS = pd.DataFrame({"extract": ["cases", "cases"], "problem": ["missing victim ID", "update entered as a new row"],
+                         "n": [7, 1]})
+COMPLETENESS = pd.DataFrame({"extract": ["cases"], "field": ["victim_person_id"], "rows": [272], "missing": [7],
+                             "pct_complete": [97.4]})
+
+
+def _quality_release(tmp_path, exclusions, problems, completeness):
+    from msht import quality
+
+    ex, ex_supp = quality.protect_exclusions(exclusions, M)
+    co, co_supp = quality.protect_completeness(completeness, M, ex_supp)
+    pr, pr_supp = quality.protect_problems(problems, ex_supp, M)
+    pub, truth = tmp_path / "pub", tmp_path / "truth"
+    for name, frame, true in (("exclusions", ex, exclusions), ("problems", pr, problems),
+                              ("completeness", co, completeness)):
+        results.write_csv(frame, name, pub)
+        results.write_csv(true, name, truth)
+    results.write_csv(pd.concat([co_supp, pr_supp, ex_supp], ignore_index=True), "suppression", pub)
+    return ex, ex_supp, pub, truth
+
+
+def test_exclusions_problems_and_completeness_hide_small_counts_together(tmp_path):
+    """exclusions.csv, problems.csv and completeness.csv published the 1 update and, with the
+    chain's public rows read and analysed, every count they are linked to; now each hidden count
+    keeps three values given all three files (the case entries with no victim ID are also
+    completeness.csv's missing victim IDs and problems.csv's "missing victim ID")."""
+    ex, supp, pub, truth = _quality_release(tmp_path, CHAIN, PROBLEMS, COMPLETENESS)
+    assert ex["excluded"].isna().sum() >= 2 and pd.isna(ex.at[4, "excluded"])
+    assert ex.at[0, "rows_in"] == 272 and ex.at[4, "rows_out"] == 264  # read and analysed stay
+    frame = audit.audit(pub, truth, M)
+    assert {"exclusions|cases|update_superseded|4|excluded", "problems|cases|update entered as a new row||n",
+            "problems|cases|missing victim ID||n", "completeness|cases|victim_person_id||missing"} <= set(frame["cell"])
+    assert frame["values"].min() >= audit.MIN_RANGE, frame.to_string()
+    published = "\n".join(p.read_text() for p in pub.glob("*.csv") if p.name != "suppression.csv")
+    assert ",1," not in published and ",1\n" not in published
+
+
+def test_flow_diagram_and_cleaning_summary_show_marks_not_hidden_counts(tmp_path):
+    from msht import flow, prose, quality
+
+    ex, supp, _, _ = _quality_release(tmp_path, CHAIN, PROBLEMS, COMPLETENESS)
+    marks = quality.exclusion_marks(supp)
+    boxes = flow.flow_boxes(ex, marks)
+    excluded = boxes[boxes["kind"] == "excluded"].set_index("rule")["n"]
+    assert excluded["update_superseded"] == "<5" and excluded["no_victim_id"] == "[c]"
+    assert boxes.loc[boxes["kind"] == "read", "n"].tolist() == [272]
+    text = prose.cleaning_summary(ex.assign(description=ex["rule"]), marks)
+    assert "<5 update_superseded" in text and "[c] no_victim_id" in text and " 7 " not in text
+    shown = quality.shown(ex, supp, "exclusions")
+    assert shown.at[4, "excluded"] == "<5" and shown.at[0, "rows_in"] == "272"
+    fig = flow.flow_diagram(ex, marks=marks)
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert any("Excluded: <5" in t for t in labels)
+
+
+def test_quality_protection_is_off_by_default():
+    from msht import quality
+
+    assert quality.protect_exclusions(CHAIN, 0)[0] is CHAIN
+    assert quality.protect_problems(PROBLEMS, quality.protect_exclusions(CHAIN, 0)[1], 0)[0] is PROBLEMS
+    assert quality.protect_completeness(COMPLETENESS, 0)[0] is COMPLETENESS
+
+
+# --- linked-table protection: the audit's fixpoint ---------------------------------------------
+
+
+def test_fixpoint_hides_the_linked_count_that_gives_a_hidden_one_back(tmp_path):
+    """Without the explicit link between completeness.csv and exclusions.csv, the secondary
+    suppression of the 7 case entries with no victim ID is given back by completeness.csv's 7
+    missing victim IDs (the 10% sample's leak). The fixpoint finds it with the audit and hides
+    the cheapest linked count, the completeness one, in a second round; the same input gives the
+    same choice."""
+    from msht import quality
+
+    rounds: list[frozenset] = []
+
+    def publish(forced):
+        rounds.append(forced)
+        ex, ex_supp = quality.protect_exclusions(CHAIN, M, forced)
+        co, co_supp = quality.protect_completeness(COMPLETENESS, M, None, forced)  # no explicit link
+        pub, truth = tmp_path / f"pub{len(rounds)}", tmp_path / "truth"
+        for name, frame, true in (("exclusions", ex, CHAIN), ("completeness", co, COMPLETENESS)):
+            results.write_csv(frame, name, pub)
+            results.write_csv(true, name, truth)
+        results.write_csv(pd.concat([co_supp, ex_supp], ignore_index=True), "suppression", pub)
+        return pub, truth
+
+    first_pub, truth = publish(frozenset())
+    assert "exclusions|cases|no_victim_id|1|excluded" in audit.narrow_cells(audit.audit(first_pub, truth, M))
+    rounds.clear()
+    frame, forced = audit.fixpoint(publish, M, log=lambda *_: None)
+    assert forced == {("completeness", "cases", "victim_person_id", "", "missing")}
+    assert len(rounds) == 2 and not audit.narrow_cells(frame)
+    assert audit.fixpoint(publish, M, log=lambda *_: None)[1] == forced
+
+
+def test_fixpoint_gives_up_when_nothing_linked_is_left_to_hide(tmp_path):
+    """A hidden count pinned by public totals alone cannot be protected: the fixpoint says so."""
+    chain = CHAIN.assign(excluded=[0, 0, 0, 0, 1], rows_in=[265] * 5, rows_out=[265] * 4 + [264])
+
+    def publish(forced):
+        pub, truth = tmp_path / "pub", tmp_path / "truth"
+        results.write_csv(chain.assign(excluded=chain["excluded"].astype("Int64").mask(chain["rule"] == "update_superseded")),
+                          "exclusions", pub)
+        results.write_csv(chain, "exclusions", truth)
+        supp = pd.DataFrame([{"file": "exclusions", "table": "cases", "variable": "update_superseded", "level": "4",
+                              "column": "excluded", "reason": "small_count", "display": "<5"}])
+        results.write_csv(supp, "suppression", pub)
+        return pub, truth
+
+    with pytest.raises(audit.DisclosureError, match="no linked count is left"):
+        audit.fixpoint(publish, M, log=lambda *_: None)

@@ -1,4 +1,6 @@
-"""Disclosure control wired into notebooks 02-03 (params/release.yaml) and off by default."""
+"""Disclosure control wired into notebooks 02-03 (params/release.yaml) and off by default.
+
+``release_run`` (tests/conftest.py) is the default twin run once per session with release.yaml."""
 
 from __future__ import annotations
 
@@ -9,25 +11,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-
-from msht import associate, describe, generate, models, pipeline, results, sdc
-from msht.config import load_params
-
-NAME = "sdc_check"
-
-
-@pytest.fixture(scope="module")
-def release_run(root, tmp_path_factory):
-    """Notebooks 01-03 run with a copy of params/release.yaml writing under _output/sdc_check/."""
-    generate.generate(load_params(root / "params" / "default.yaml"), log=lambda *_: None)
-    text = yaml.safe_load((root / "params" / "release.yaml").read_text())
-    text.update({"run_name": NAME, "processed_dir": f"_output/{NAME}/processed",
-                 "results_dir": f"_output/{NAME}/results", "report_dir": f"_output/{NAME}/report"})
-    path = tmp_path_factory.mktemp("sdc") / f"{NAME}.yaml"
-    path.write_text(yaml.safe_dump(text))
-    out_dir = pipeline.run_notebooks(path, root=root, log=lambda *_: None)
-    return root / "_output" / NAME / "results", out_dir, int(text["min_cell_count"])
+from msht import associate, describe, models, results, sdc
 
 
 def _small(values: pd.Series, m: int) -> pd.Series:

@@ -102,7 +102,8 @@ listed there. A release should still be read by a person before it leaves the fo
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -132,6 +133,12 @@ SUPPRESSION_COLUMNS: Final[tuple[str, ...]] = ("file", "table", "variable", "lev
 #: protection interval of tau-ARGUS and sdcTable; with two, one more published relation often
 #: pins it down).
 MIN_FEASIBLE: Final[int] = 3
+#: A cell of a results file, as ``suppression.csv`` keys it: (file, table, variable, level, column).
+Cell = tuple[str, str, str, str, str]
+#: Environment variable naming a CSV of cells to hide as complementary suppressions (columns
+#: file, table, variable, level, column): set by :func:`msht.audit.protect_release` while it
+#: reruns a release after its audit, read by the notebooks through :func:`forced_cells`.
+FORCED_ENV: Final[str] = "MSHT_SDC_FORCED"
 #: Blocks with more hidden row totals than this sum are audited constraint by constraint.
 _EXACT_2D_LIMIT: Final[int] = 400
 
@@ -277,6 +284,21 @@ def feasible_values(items: list[Item], s_d: int, s_n: int) -> list[tuple[set[int
     return out
 
 
+def forced_cells() -> frozenset[Cell]:
+    """The complementary suppressions chosen by the release's audit (:data:`FORCED_ENV`), as
+    cells; empty when the variable is unset (every run but a release's second and later rounds,
+    so the default run is unchanged)."""
+    path = os.environ.get(FORCED_ENV)
+    if not path or not os.path.exists(path):
+        return frozenset()
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return frozenset(tuple(r) for r in frame[list(FORCED_COLUMNS)].itertuples(index=False, name=None))
+
+
+#: Columns of the forced-cells file (:data:`FORCED_ENV`).
+FORCED_COLUMNS: Final[tuple[str, ...]] = ("file", "table", "variable", "level", "column")
+
+
 def needed_values(m: int) -> int:
     """Feasible values a hidden count must keep under threshold m: :data:`MIN_FEASIBLE`, or
     m - 1 when a ``"<m"`` mark itself allows fewer (m <= 3)."""
@@ -390,12 +412,14 @@ def _desc_ok(b: DescBlock, m: int) -> bool:
     return audit_block(items, 0, target, needed_values(m))
 
 
-def _protect_desc_block(b: DescBlock, m: int, protect_unknown: bool) -> None:
+def _protect_desc_block(b: DescBlock, m: int, protect_unknown: bool, forced: Iterable[int] = ()) -> None:
     for i, v in enumerate(b.values):
         if 1 <= v < m:
             b.hide[i] = "small_count"
     if b.binary and 0 not in b.hide and 1 <= b.d - b.values[0] < m:
         b.hide[0] = "small_complement"
+    for i in forced:  # complementary suppressions chosen across tables (msht.audit.protect_release)
+        b.hide.setdefault(i, "secondary")
     if protect_unknown and b.u_index is not None and 1 <= b.u < m:
         b.u_reason = "small_count"
         b.d_hidden = True
@@ -423,10 +447,12 @@ def protect_frequency_block(
     binary: bool = False,
     denominator: int | None = None,
     protect_unknown: bool = True,
+    forced: Iterable[int] = (),
 ) -> DescBlock:
     """Protect one descriptives block given as plain counts (what :func:`protect_descriptives` does
     per block). ``unknown`` is the unknown row's count (``None``: no such row); ``binary`` marks a
-    single ``yes`` level whose complement is ``denominator - values[0]``."""
+    single ``yes`` level whose complement is ``denominator - values[0]``; ``forced`` lists
+    positions to hide as secondaries whatever the block needs (chosen across tables)."""
     m = _check_m(min_cell_count)
     d = sum(values) if denominator is None else denominator
     b = DescBlock(
@@ -438,7 +464,7 @@ def protect_frequency_block(
         u=unknown or 0,
     )
     if m > 1:
-        _protect_desc_block(b, m, protect_unknown)
+        _protect_desc_block(b, m, protect_unknown, forced)
     return b
 
 
@@ -478,11 +504,14 @@ def _with_markers(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def protect_descriptives(rows: pd.DataFrame, min_cell_count: int, *, protect_unknown: bool = True) -> pd.DataFrame:
+def protect_descriptives(rows: pd.DataFrame, min_cell_count: int, *, protect_unknown: bool = True,
+                         forced: Collection[Cell] = frozenset()) -> pd.DataFrame:
     """Apply SDC to descriptives rows (``table, variable, level, n, denominator, pct``).
 
     Returns a copy with hidden ``n``/``denominator``/``pct`` set to missing and the marker
-    columns of the module docstring. ``min_cell_count`` 0 or 1 changes nothing.
+    columns of the module docstring. ``min_cell_count`` 0 or 1 changes nothing. ``forced``:
+    cells (``("descriptives", table, variable, level, "n")`` of known levels) to hide as
+    secondaries, chosen across tables by :func:`msht.audit.protect_release`.
     """
     m = _check_m(min_cell_count)
     out = _with_markers(rows)
@@ -510,36 +539,40 @@ def protect_descriptives(rows: pd.DataFrame, min_cell_count: int, *, protect_unk
                         _hide(out, idx, "n", "small_count", SMALL_MARK.format(m=m))
                 continue
             denominators = known["denominator"].dropna().astype(int)
+            table = str(blk["table"].iloc[0])
+            pushed = [i for i, lv in enumerate(known["level"])
+                      if ("descriptives", table, str(var), str(lv), "n") in forced]
             if len(known) > 1 and denominators.nunique() > 1:
                 # one denominator per level (a share per year or period): the association layout
-                _protect_rows_as_association(out, src, known, blk, m)
+                _protect_rows_as_association(out, src, known, blk, m, pushed)
                 continue
             d = int(denominators.iloc[0]) if len(denominators) else int(known["n"].sum())
             u_index = unknown.index[0] if len(unknown) else (shared_u if var in flag_vars else None)
             u = int(src.at[u_index, "n"]) if u_index is not None else 0
             if len(known) > 1 and int(known["n"].sum()) != d:
                 # levels that overlap or do not cover everyone: each level is its own "level / rest" pair
-                for idx in known.index:
+                for k, idx in enumerate(known.index):
                     b = DescBlock(known=[idx], values=[int(src.at[idx, "n"])], d=d, binary=True, u_index=None, u=0)
-                    _protect_desc_block(b, m, protect_unknown)
+                    _protect_desc_block(b, m, protect_unknown, [0] if k in pushed else [])
                     _apply_desc(out, b, m)
                 continue
             binary = len(known) == 1 and known["level"].iloc[0] not in TOTAL_LEVELS
             b = DescBlock(
                 known=list(known.index), values=[int(v) for v in known["n"]], d=d, binary=binary, u_index=u_index, u=u
             )
-            _protect_desc_block(b, m, protect_unknown)
+            _protect_desc_block(b, m, protect_unknown, pushed)
             _apply_desc(out, b, m)
     return out
 
 
 def _protect_rows_as_association(
-    out: pd.DataFrame, src: pd.DataFrame, known: pd.DataFrame, blk: pd.DataFrame, m: int
+    out: pd.DataFrame, src: pd.DataFrame, known: pd.DataFrame, blk: pd.DataFrame, m: int, forced: Iterable[int] = ()
 ) -> None:
     """Protect a descriptives block whose levels each have their own denominator (n "yes" of d)
     like an association block; its test rows (``statistic``, ``p``) are withheld if anything is."""
     b = protect_association_block(
-        [int(v) for v in src.loc[known.index, "n"]], [int(v) for v in src.loc[known.index, "denominator"]], m
+        [int(v) for v in src.loc[known.index, "n"]], [int(v) for v in src.loc[known.index, "denominator"]], m,
+        forced=forced,
     )
     for i, idx in enumerate(known.index):
         if i in b.n_reason:
@@ -682,7 +715,7 @@ def _assoc_ok(b: AssocBlock, m: int) -> bool:
     return audit_block(items, s_d, s_n, needed_values(m))
 
 
-def _protect_assoc_block(b: AssocBlock, m: int, linked: set[int]) -> None:
+def _protect_assoc_block(b: AssocBlock, m: int, linked: set[int], forced: Iterable[int] = ()) -> None:
     for i, (n, d) in enumerate(zip(b.n, b.d)):
         if 1 <= d < m:
             b.n_reason[i] = b.d_reason[i] = "small_total"
@@ -692,6 +725,8 @@ def _protect_assoc_block(b: AssocBlock, m: int, linked: set[int]) -> None:
             b.n_reason[i] = "small_count"
         elif 1 <= d - n < m:
             b.n_reason[i] = "small_complement"
+    for i in forced:  # complementary suppressions chosen across tables (msht.audit.protect_release)
+        b.n_reason.setdefault(i, "secondary")
     if len(b.n) == 1:  # the block is the population itself (``overall``): nothing to hide it among
         return
     while not _assoc_ok(b, m):
@@ -728,14 +763,15 @@ def _apply_move(b: AssocBlock, kind: str, i: int):
 
 
 def protect_association_block(
-    n: list[int], d: list[int], min_cell_count: int, *, linked: Iterable[int] = ()
+    n: list[int], d: list[int], min_cell_count: int, *, linked: Iterable[int] = (), forced: Iterable[int] = ()
 ) -> AssocBlock:
     """Protect one association block given as plain counts: per level, the outcome-yes count ``n``
-    and the row total ``d``; ``linked`` lists the rows hidden because of an enclosing outcome."""
+    and the row total ``d``; ``linked`` lists the rows hidden because of an enclosing outcome,
+    ``forced`` the rows whose ``n`` is hidden as a secondary whatever the block needs."""
     m = _check_m(min_cell_count)
     b = AssocBlock(index=list(range(len(n))), n=list(n), d=list(d))
     if m > 1:
-        _protect_assoc_block(b, m, set(linked))
+        _protect_assoc_block(b, m, set(linked), forced)
     return b
 
 
@@ -757,13 +793,16 @@ def p_band(p: float) -> str:
 
 
 def protect_associations(
-    rows: pd.DataFrame, min_cell_count: int, *, nested: dict[str, str] | None = None
+    rows: pd.DataFrame, min_cell_count: int, *, nested: dict[str, str] | None = None,
+    forced: Collection[Cell] = frozenset(),
 ) -> pd.DataFrame:
     """Apply SDC to association rows (``outcome, factor, level, n, denominator, pct, statistic, df, p, test``).
 
     Returns a copy with hidden values set to missing and the marker columns of the module
     docstring, plus ``test_suppressed`` and ``p_display``. ``nested`` maps an outcome to the
-    outcome whose "yes" cases it is measured on (default :data:`NESTED`).
+    outcome whose "yes" cases it is measured on (default :data:`NESTED`). ``forced``: cells
+    (``("associations", outcome, factor, level, "n")``) to hide as secondaries, chosen across
+    tables by :func:`msht.audit.protect_release`.
     """
     m = _check_m(min_cell_count)
     out = _with_markers(rows)
@@ -786,7 +825,9 @@ def protect_associations(
             parent = nested.get(outcome)
             parent_hidden = hidden_yes.get((parent, factor), set()) if parent else set()
             linked = {i for i, idx in enumerate(b.index) if out.at[idx, "level"] in parent_hidden}
-            _protect_assoc_block(b, m, linked)
+            pushed = [i for i, idx in enumerate(b.index)
+                      if ("associations", str(outcome), str(factor), str(out.at[idx, "level"]), "n") in forced]
+            _protect_assoc_block(b, m, linked, pushed)
             hidden_yes[(outcome, factor)] = {out.at[b.index[i], "level"] for i in b.n_reason}
             for i, idx in enumerate(b.index):
                 if i in b.n_reason:
