@@ -768,3 +768,25 @@ def protect_release(params_path, *, root: Path | None = None, log=print) -> Path
             else:
                 os.environ[sdc.FORCED_ENV] = previous
     return out_dir[0]
+
+
+def summary(frame: pd.DataFrame, name: str = "") -> str:
+    """One line of an audit's figures: hidden counts, how many must keep :data:`MIN_RANGE`
+    values, the narrowest range among those, and how many are too narrow."""
+    required = frame[frame["required"]]
+    narrowest = int(required["values"].min()) if len(required) else "-"
+    return (f"{name + ': ' if name else ''}{len(frame)} hidden counts, {len(required)} required to keep "
+            f"{MIN_RANGE} values, narrowest range {narrowest}, too narrow {len(narrow_cells(frame))}")
+
+
+if __name__ == "__main__":  # python -m msht.audit PARAMS...: the figures of each protected run
+    import sys
+
+    from msht.config import load_params
+    from msht.pipeline import project_root
+
+    for arg in sys.argv[1:]:
+        params = load_params(arg)
+        root = project_root()
+        print(summary(audit(root / params.results_dir, root / params.processed_dir / "unprotected",
+                            int(params.min_cell_count)), params.run_name))
