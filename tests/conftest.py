@@ -41,27 +41,43 @@ def small_raw(tmp_path_factory) -> tuple[Path, object, object]:
     return out, pop, truth
 
 
-#: The run name of the shared release run (:func:`release_run`).
-RELEASE_RUN = "sdc_check"
+def run_in_process(params_path, *, root: Path, log=None, notebooks: tuple[str, ...] | None = None) -> Path:
+    """Run the code cells of notebooks 01-03 (or ``notebooks``) in this process, in order, with
+    the parameters of ``params_path`` in place of the ``parameters`` cell: the same code and the
+    same results files as ``msht run`` without a kernel per notebook (seconds instead of tens
+    of seconds). Outputs are not kept; returns the run's results folder."""
+    import json
+    import os
+    import warnings
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from msht import pipeline
+    from msht.config import STAGING_ENV, load_params
+
+    matplotlib.use("Agg")
+    params = load_params(params_path)
+    assert not os.environ.get(STAGING_ENV), "an in-process run writes straight to the run's folders"
+    cwd = os.getcwd()
+    os.chdir(root / "notebooks")
+    try:
+        for name in notebooks or pipeline.NOTEBOOKS[:3]:
+            ns = dict(params.as_dict())
+            for cell in json.loads((root / "notebooks" / name).read_text(encoding="utf-8"))["cells"]:
+                tags = cell.get("metadata", {}).get("tags", [])
+                if cell["cell_type"] != "code" or {"parameters", "injected-parameters"} & set(tags):
+                    continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    exec(compile("".join(cell["source"]), name, "exec"), ns)
+            plt.close("all")
+    finally:
+        os.chdir(cwd)
+    return root / params.results_dir
 
 
 @pytest.fixture(scope="session")
-def release_run(root, tmp_path_factory) -> tuple[Path, Path, int]:
-    """The default twin run once per session with a copy of params/release.yaml (disclosure
-    control on) writing under _output/sdc_check/: (results folder, executed notebooks folder,
-    min_cell_count), run as ``msht run`` runs a release (:func:`msht.audit.protect_release`).
-    Shared by the disclosure-control tests; its processed folder holds the unprotected values
-    (``unprotected/``) the audit checks against."""
-    import yaml
-
-    from msht import audit, generate
-    from msht.config import load_params
-
-    generate.generate(load_params(root / "params" / "default.yaml"), log=lambda *_: None)
-    text = yaml.safe_load((root / "params" / "release.yaml").read_text())
-    text.update({"run_name": RELEASE_RUN, "processed_dir": f"_output/{RELEASE_RUN}/processed",
-                 "results_dir": f"_output/{RELEASE_RUN}/results", "report_dir": f"_output/{RELEASE_RUN}/report"})
-    path = tmp_path_factory.mktemp("sdc") / f"{RELEASE_RUN}.yaml"
-    path.write_text(yaml.safe_dump(text))
-    out_dir = audit.protect_release(path, root=root, log=lambda *_: None)  # what `msht run` does
-    return root / "_output" / RELEASE_RUN / "results", out_dir, int(text["min_cell_count"])
+def in_process():
+    """:func:`run_in_process`, for tests that run notebooks 01-03 on small cuts."""
+    return run_in_process

@@ -1,14 +1,15 @@
 """Issue 15: the attacker's audit (:mod:`msht.audit`) over every published count of release runs.
 
-A release run (``min_cell_count: 5``) of the default twin (the session's ``release_run``) and of
-three small cuts (one year, one quarter, a 10% sample of the cases) keeps its true values in its
-processed folder (``unprotected/``, :func:`msht.results.write_unprotected`); each hidden count is
+A release run (``min_cell_count: 5``) of the default twin and of three small cuts (one year, one
+quarter, a 10% sample of the cases) keeps its true values in its processed folder (``unprotected/``, :func:`msht.results.write_unprotected`); each hidden count is
 bounded with :func:`scipy.optimize.milp` from everything published (and, where a p band is
 printed, by enumerating the block), and must keep at least three feasible whole values.
 
 The figures the issue asks for are printed by
-``pytest tests/test_sdc_audit.py -q -s -p no:cacheprovider -k keeps_three``. The three cuts are
-three more runs of notebooks 01-03 (about 40 s each on a busy machine): marked ``slow``.
+``pytest tests/test_sdc_audit.py -q -s -p no:cacheprovider -k keeps_three`` (or, for runs made
+with ``msht run``, ``python -m msht.audit PARAMS...``). Each run is made as ``msht run`` makes
+it (:func:`msht.audit.protect_release`), with the code of notebooks 01-03 run in-process
+(``conftest.run_in_process``: seconds each, where papermill takes tens).
 """
 
 from __future__ import annotations
@@ -19,20 +20,22 @@ import pandas as pd
 import pytest
 import yaml
 
-from msht import audit, generate, pipeline, results
+from msht import audit, generate, results
+from msht.config import load_params
 
 #: name -> (period_start, period_end, raw_dir or None for the default twin)
 CUTS = {
+    "release": ("2018-01-01", "2023-12-31", None),
     "year": ("2023-01-01", "2023-12-31", None),
     "quarter": ("2023-10-01", "2023-12-31", None),
     "sample10": ("2018-01-01", "2023-12-31", "data/raw/audit_sample10"),
 }
 
 
-def _run(root, tmp, name: str, start: str, end: str, raw_dir: str | None):
-    """A protected run of one cut, as ``msht run`` runs it (:func:`msht.audit.protect_release`,
-    notebooks 01-03: notebook 04 publishes no count of the run): its results folder and its
-    unprotected values' folder."""
+def _run(root, tmp, runner, name: str, start: str, end: str, raw_dir: str | None):
+    """A protected run of one cut, as ``msht run`` runs it (:func:`msht.audit.protect_release`),
+    notebooks 01-03 run in-process (notebook 04 publishes no count of the run): its results
+    folder and its unprotected values' folder."""
     text = yaml.safe_load((root / "params" / "release.yaml").read_text())
     run = f"audit_{name}"
     text.update({"run_name": run, "processed_dir": f"_output/{run}/processed", "results_dir": f"_output/{run}/results",
@@ -41,21 +44,15 @@ def _run(root, tmp, name: str, start: str, end: str, raw_dir: str | None):
         text.update({"raw_dir": raw_dir, "synthetic": False})
     path = tmp / f"{run}.yaml"
     path.write_text(yaml.safe_dump(text))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pipeline, "NOTEBOOKS", pipeline.NOTEBOOKS[:3])
-        audit.protect_release(path, root=root, log=lambda *_: None)
+    audit.protect_release(path, root=root, log=lambda *_: None, runner=runner)
     return root / "_output" / run / "results", root / "_output" / run / "processed" / results.UNPROTECTED_DIR
 
 
-def _release(request):
-    results_dir, _, _ = request.getfixturevalue("release_run")
-    return results_dir, results_dir.parent / "processed" / results.UNPROTECTED_DIR
-
-
 @pytest.fixture(scope="module")
-def cut(root, release_run, tmp_path_factory):
-    """``cut(name)``: (results folder, unprotected values' folder) of cut ``name``, run on first use
-    (the 10% sample of the default twin, which ``release_run`` generates, drawn first)."""
+def cut(root, in_process, tmp_path_factory):
+    """``cut(name)``: (results folder, unprotected values' folder) of release ``name``, run on first
+    use (the default twin generated if absent; the 10% sample of it drawn first)."""
+    generate.generate(load_params(root / "params" / "default.yaml"), log=lambda *_: None)
     tmp, cache = tmp_path_factory.mktemp("audit"), {}
 
     def get(name: str):
@@ -64,17 +61,15 @@ def cut(root, release_run, tmp_path_factory):
             if raw:
                 shutil.rmtree(root / raw, ignore_errors=True)
                 generate.sample_extracts(root / "data" / "raw" / "default", root / raw, 0.1)
-            cache[name] = _run(root, tmp, name, start, end, raw)
+            cache[name] = _run(root, tmp, in_process, name, start, end, raw)
         return cache[name]
 
     return get
 
 
-@pytest.mark.parametrize("name", ["release", *(pytest.param(c, marks=pytest.mark.slow) for c in CUTS)])
-def test_every_hidden_count_keeps_three_values_given_everything_published(request, name):
-    """Every cut but the default twin's release (shared with other tests) is an extra run of the
-    notebooks: marked slow."""
-    where = _release(request) if name == "release" else request.getfixturevalue("cut")(name)
+@pytest.mark.parametrize("name", list(CUTS))
+def test_every_hidden_count_keeps_three_values_given_everything_published(cut, name):
+    where = cut(name)
     frame = audit.audit(*where, 5)
     assert len(frame), f"{name}: nothing hidden (the audit would prove nothing)"
     assert ((frame["low"] <= frame["true"]) & (frame["true"] <= frame["high"])).all(), "audit model is wrong"
@@ -86,10 +81,10 @@ def test_every_hidden_count_keeps_three_values_given_everything_published(reques
     assert frame["cell"].str.startswith("descriptives|").any()
 
 
-def test_audit_finds_the_outlier_count_that_main_published(request, tmp_path):
+def test_audit_finds_the_outlier_count_that_main_published(cut, tmp_path):
     """The audit itself: with section 3.2's linked totals published again (as on main), it pins
     the outlier count (2) exactly."""
-    protected, truth = _release(request)
+    protected, truth = cut("release")
     leaky = tmp_path / "leaky"
     leaky.mkdir()
     for f in protected.glob("*.csv"):

@@ -1,6 +1,4 @@
-"""Disclosure control wired into notebooks 02-03 (params/release.yaml) and off by default.
-
-``release_run`` (tests/conftest.py) is the default twin run once per session with release.yaml."""
+"""Disclosure control wired into notebooks 02-03 (params/release.yaml) and off by default."""
 
 from __future__ import annotations
 
@@ -11,7 +9,26 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from msht import associate, describe, models, results, sdc
+import yaml
+
+from msht import associate, audit, describe, generate, models, results, sdc
+from msht.config import load_params
+
+NAME = "sdc_check"
+
+
+@pytest.fixture(scope="module")
+def release_run(root, tmp_path_factory):
+    """The default twin run as ``msht run`` runs params/release.yaml (:func:`msht.audit.protect_release`),
+    writing under _output/sdc_check/: (results folder, executed notebooks folder, min_cell_count)."""
+    generate.generate(load_params(root / "params" / "default.yaml"), log=lambda *_: None)
+    text = yaml.safe_load((root / "params" / "release.yaml").read_text())
+    text.update({"run_name": NAME, "processed_dir": f"_output/{NAME}/processed",
+                 "results_dir": f"_output/{NAME}/results", "report_dir": f"_output/{NAME}/report"})
+    path = tmp_path_factory.mktemp("sdc") / f"{NAME}.yaml"
+    path.write_text(yaml.safe_dump(text))
+    out_dir = audit.protect_release(path, root=root, log=lambda *_: None)
+    return root / "_output" / NAME / "results", out_dir, int(text["min_cell_count"])
 
 
 def _small(values: pd.Series, m: int) -> pd.Series:

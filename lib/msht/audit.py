@@ -723,7 +723,7 @@ def fixpoint(publish, m: int, *, log=print, max_rounds: int = MAX_ROUNDS) -> tup
     raise DisclosureError(f"the disclosure audit still fails after {max_rounds} rounds")
 
 
-def protect_release(params_path, *, root: Path | None = None, log=print) -> Path:
+def protect_release(params_path, *, root: Path | None = None, log=print, runner=None) -> Path:
     """Run a release's notebooks with linked-table protection (:func:`fixpoint`): after each run
     the audit bounds every hidden count from everything published, and the notebooks run again
     with the complementary suppressions it chose (passed through :data:`msht.sdc.FORCED_ENV`)
@@ -731,7 +731,9 @@ def protect_release(params_path, *, root: Path | None = None, log=print) -> Path
     ``suppression.csv`` (reason ``secondary``) like every other. With ``min_cell_count`` 0 or 1
     this is :func:`msht.pipeline.run_notebooks`. If no safe release is found, the run's results
     and executed notebooks are removed and :class:`DisclosureError` is raised: nothing unsafe
-    is left to publish. Returns the folder of executed notebooks."""
+    is left to publish. ``runner(params_path, root=..., log=...)`` runs the notebooks (default
+    :func:`msht.pipeline.run_notebooks`; the tests pass one that runs their code in-process).
+    Returns the folder of executed notebooks."""
     import os
     import shutil
     import tempfile
@@ -740,10 +742,11 @@ def protect_release(params_path, *, root: Path | None = None, log=print) -> Path
     from msht.config import load_params
 
     root = root or pipeline.project_root()
+    runner = runner or pipeline.run_notebooks
     params = load_params(params_path)
     m = int(params.min_cell_count)
     if m <= 1:
-        return pipeline.run_notebooks(params_path, root=root, log=log)
+        return runner(params_path, root=root, log=log)
     out_dir: list[Path] = []
     previous = os.environ.get(sdc.FORCED_ENV)
     with tempfile.TemporaryDirectory(prefix="msht-sdc-") as tmp:
@@ -752,7 +755,7 @@ def protect_release(params_path, *, root: Path | None = None, log=print) -> Path
 
         def publish(forced: frozenset) -> tuple[Path, Path]:
             pd.DataFrame(sorted(forced), columns=list(sdc.FORCED_COLUMNS)).to_csv(path, index=False)
-            out_dir[:] = [pipeline.run_notebooks(params_path, root=root, log=log)]
+            out_dir[:] = [runner(params_path, root=root, log=log)]
             return root / params.results_dir, root / params.processed_dir / results.UNPROTECTED_DIR
 
         try:
