@@ -45,10 +45,13 @@ by coincidence only makes the audit stricter):
   the derived association files are blanked block by block, so there is nothing else
   non-linear to check there.
 
-Not modelled (:data:`NOT_MODELLED`): the regression (``regression.csv``: adjusted odds ratios
-from a multivariable model, with a level's count hidden when small,
-:func:`msht.models.protect_regression`), figures other than the flow diagram (drawn from the
-protected tables), and links between descriptives and associations other than those above.
+Not modelled (:data:`NOT_MODELLED`): the regression's adjusted odds ratios (``regression.csv``:
+under disclosure control every level's count is hidden and a level with 1 to m-1 cases has its
+odds ratio, CI and p withheld, :func:`msht.models.protect_regression`; what stays is N, the
+population, the dropped and the events per outcome, totals that add nothing linear about a
+hidden cell, and odds ratios adjusted for every other factor, which no linear system captures),
+figures other than the flow diagram (drawn from the protected tables), and links between
+descriptives and associations other than those above.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ SILENT_REASONS: Final[frozenset[str]] = frozenset(
     {"withheld", "linked", "linked_total", "unknown_total", "test_withheld", "extreme_value", "small_total"}
 )
 NOT_MODELLED: Final[tuple[str, ...]] = (
-    "regression.csv (multivariable adjusted odds ratios; small level counts hidden by models.protect_regression)",
+    "regression.csv's adjusted odds ratios (multivariable; every n_level hidden, small levels' ORs withheld)",
     "figures other than the flow diagram (drawn from the protected tables)",
     "association_tests/residuals/vs_published (blanked per block with any suppression: nothing published to model)",
 )

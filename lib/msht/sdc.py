@@ -94,9 +94,12 @@ blanks them block by block.
 Limits: each block is protected on its own, plus the ``accepted``-within-``offered`` link and
 section 3.2's split of the victims (:func:`protect_partition_link`); requiring three feasible
 values per hidden count (:data:`MIN_FEASIBLE`) leaves room for the links between blocks.
-:mod:`msht.audit` checks a release across its files (every count, percentage and structural
-link, bounded by integer programming); what it does not model (p bands, spellings, figures) is
-listed there. A release should still be read by a person before it leaves the force.
+Linked-table protection across every published file is :mod:`msht.audit`'s: a release's audit
+bounds each hidden count from everything published (integer programming) and
+:func:`msht.audit.protect_release` reruns the notebooks with the complementary suppressions it
+chooses (``forced`` cells, :func:`forced_cells`) until every hidden count keeps three values; what
+it does not model is listed there. A release should still be read by a person before it leaves
+the force.
 """
 
 from __future__ import annotations
