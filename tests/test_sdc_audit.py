@@ -102,3 +102,30 @@ def test_audit_finds_the_outlier_count_that_main_published(cut, tmp_path):
     frame = audit.audit(leaky, truth, 5)
     row = frame[frame["cell"] == "descriptives|section3_2|entries_outliers|left_out|n"].iloc[0]
     assert (row["true"], row["low"], row["high"]) == (2, 2, 2)
+
+
+def test_a_release_that_leaks_across_tables_is_run_again_with_the_linked_count_hidden(cut, root, in_process, tmp_path,
+                                                                                      monkeypatch):
+    """Linked-table protection end to end: without the explicit link between completeness.csv
+    and exclusions.csv, the 10% sample's first round gives back the 7 case entries with no
+    victim ID (hidden as a secondary) through completeness.csv's 7 missing victim IDs; the audit
+    finds it, the notebooks run again with that count hidden, and the release passes."""
+    from msht import quality
+
+    cut("sample10")  # the sample drawn
+    monkeypatch.setattr(quality, "COMPLETENESS_RULES", {})
+    logged: list[str] = []
+    text = yaml.safe_load((root / "params" / "release.yaml").read_text())
+    text.update({"run_name": "audit_linked", "processed_dir": "_output/audit_linked/processed",
+                 "results_dir": "_output/audit_linked/results", "report_dir": "_output/audit_linked/report",
+                 "raw_dir": CUTS["sample10"][2], "synthetic": False})
+    path = tmp_path / "linked.yaml"
+    path.write_text(yaml.safe_dump(text))
+    audit.protect_release(path, root=root, log=logged.append, runner=in_process)
+    assert any("round 1" in line for line in logged), logged
+    out = root / "_output" / "audit_linked"
+    frame = audit.audit(out / "results", out / "processed" / results.UNPROTECTED_DIR, 5)
+    assert not audit.narrow_cells(frame)
+    supp = pd.read_csv(out / "results" / "suppression.csv", dtype=str, keep_default_na=False)
+    row = supp[(supp["file"] == "completeness") & (supp["variable"] == "victim_person_id")]
+    assert row[["column", "reason", "display"]].values.tolist()[0] == ["missing", "secondary", "[c]"]
