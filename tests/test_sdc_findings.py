@@ -216,3 +216,19 @@ def test_fixpoint_gives_up_when_nothing_linked_is_left_to_hide(tmp_path):
 
     with pytest.raises(audit.DisclosureError, match="no linked count is left"):
         audit.fixpoint(publish, M, log=lambda *_: None)
+
+
+def test_a_problem_left_out_would_say_its_hidden_exclusion_is_zero(tmp_path):
+    """problems.csv lists a problem only when found: with the conflicting step's 0 hidden (here a
+    complementary suppression), leaving its problem out would give the 0 back. It is listed,
+    hidden, and the audit models both the listing and its absence."""
+    from msht import quality
+
+    forced = frozenset({("exclusions", "cases", "conflicting", "3", "excluded")})
+    ex, ex_supp = quality.protect_exclusions(CHAIN, M, forced)
+    assert pd.isna(ex.at[2, "excluded"])
+    pr, pr_supp = quality.protect_problems(PROBLEMS, ex_supp, M)
+    listed = dict(zip(pr["problem"], pr["n"]))
+    conflicting = quality.PROBLEMS["conflicting"]
+    assert conflicting in listed and pd.isna(listed[conflicting])
+    assert pr_supp.set_index("variable").at[conflicting, "reason"] == "linked"

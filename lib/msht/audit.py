@@ -358,21 +358,26 @@ def _exclusions(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: i
 
 def _problems(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list) -> None:
     """``problems.csv``: each count, and a problem that is an exclusion rule is the same rows as
-    the rule's ``excluded`` count (:data:`msht.quality.PROBLEM_RULES`)."""
+    the rule's ``excluded`` count (:data:`msht.quality.PROBLEM_RULES`); such a problem not listed
+    says its rule excluded no row."""
     from msht import quality
 
     path, true_path = results_dir / "problems.csv", truth_dir / "problems.csv"
     if not (path.exists() and true_path.exists()):
         return
     pub, tru = _read(path), _read(true_path)
-    for k, r in tru.iterrows():
-        i = _cell(s, ("problems", r["extract"], r["problem"], "", "n"), int(r["n"]), _value(pub.at[k, "n"]),
-                  marks, m, binaries)
-        rule = quality.PROBLEM_RULES.get((r["extract"], r["problem"]))
-        if rule:
-            for name, j in list(s.index.items()):
-                if name.startswith(f"exclusions|{rule[0]}|{rule[1]}|") and name.endswith("|excluded"):
-                    s.equal([i], [j])
+    true_n = {(e, p): int(n) for e, p, n in zip(tru["extract"], tru["problem"], tru["n"])}
+    listed = {}
+    for _, r in pub.iterrows():
+        key = (r["extract"], r["problem"])
+        listed[key] = _cell(s, ("problems", *key, "", "n"), true_n.get(key, 0), _value(r["n"]), marks, m, binaries)
+    for key, rule in quality.PROBLEM_RULES.items():
+        for name, j in list(s.index.items()):
+            if name.startswith(f"exclusions|{rule[0]}|{rule[1]}|") and name.endswith("|excluded"):
+                if key in listed:
+                    s.equal([listed[key]], [j])
+                else:  # a problem is listed only when found: not listed, none was
+                    s.add({j: 1}, 0, 0)
 
 
 def _matrices(s: System, binaries: list, pct_rows: list) -> tuple:

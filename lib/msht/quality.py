@@ -290,8 +290,9 @@ def protect_problems(frame: pd.DataFrame, exclusions_suppression: pd.DataFrame, 
     """Disclosure control of ``problems.csv``: a count from 1 to m-1 is hidden (``small_count``),
     and so is a problem that is an exclusion rule (:data:`PROBLEM_RULES`) whose ``excluded``
     count ``exclusions_suppression`` (:func:`protect_exclusions`' rows) hides (``linked``: the
-    same rows). The problems do not partition anything published (a row can have several), so a
-    lone hidden count keeps its m-1 values.
+    same rows); such a problem is listed (hidden) even when none was found, since leaving it out
+    would say the hidden exclusion is 0. The problems do not partition anything published (a row
+    can have several), so a lone hidden count keeps its m-1 values.
 
     Returns the frame (``n`` as nullable integers when anything is hidden) and its
     ``suppression.csv`` rows (``table``: extract, ``variable``: problem). With
@@ -306,6 +307,12 @@ def protect_problems(frame: pd.DataFrame, exclusions_suppression: pd.DataFrame, 
     if out is None:
         return frame, _suppression_frame([])
     hidden_rules = {(r.table, r.variable) for r in exclusions_suppression.itertuples() if r.column == "excluded"}
+    listed = set(zip(frame["extract"], frame["problem"]))
+    absent = [{"extract": extract, "problem": problem, "n": 0} for (extract, problem), rule in PROBLEM_RULES.items()
+              if rule in hidden_rules and (extract, problem) not in listed]
+    if absent:  # a problem is listed only when found: its absence would say the hidden count is 0
+        frame = pd.concat([frame, pd.DataFrame(absent)], ignore_index=True)
+        out = _to_protect(frame, m, "n")
     rows: list[dict] = []
     for idx, r in frame.iterrows():
         linked = PROBLEM_RULES.get((r["extract"], r["problem"])) in hidden_rules
