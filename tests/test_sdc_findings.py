@@ -232,3 +232,30 @@ def test_a_problem_left_out_would_say_its_hidden_exclusion_is_zero(tmp_path):
     conflicting = quality.PROBLEMS["conflicting"]
     assert conflicting in listed and pd.isna(listed[conflicting])
     assert pr_supp.set_index("variable").at[conflicting, "reason"] == "linked"
+
+
+def test_a_release_that_cannot_be_made_safe_leaves_nothing_to_publish(root, tmp_path):
+    """protect_release removes the run's results and notebooks and raises when the audit still
+    fails with nothing linked left to hide (msht run then stops with one line)."""
+    import yaml
+
+    text = yaml.safe_load((root / "params" / "release.yaml").read_text())
+    text.update({"run_name": "unsafe", "results_dir": "out/results", "processed_dir": "out/processed"})
+    path = tmp_path / "unsafe.yaml"
+    path.write_text(yaml.safe_dump(text))
+    chain = CHAIN.assign(excluded=[0, 0, 0, 0, 1], rows_in=[265] * 5, rows_out=[265] * 4 + [264])
+
+    def runner(params_path, *, root, log):
+        pub, truth, notebooks = root / "out" / "results", root / "out" / "processed" / "unprotected", root / "nb"
+        results.write_csv(chain.assign(excluded=chain["excluded"].astype("Int64").mask(chain["excluded"] == 1)),
+                          "exclusions", pub)
+        results.write_csv(chain, "exclusions", truth)
+        results.write_csv(pd.DataFrame([{"file": "exclusions", "table": "cases", "variable": "update_superseded",
+                                         "level": "4", "column": "excluded", "reason": "small_count", "display": "<5"}]),
+                          "suppression", pub)
+        notebooks.mkdir(exist_ok=True)
+        return notebooks
+
+    with pytest.raises(audit.DisclosureError, match="update_superseded"):
+        audit.protect_release(path, root=tmp_path, log=lambda *_: None, runner=runner)
+    assert not (tmp_path / "out" / "results").exists() and not (tmp_path / "nb").exists()
