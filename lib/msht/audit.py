@@ -448,10 +448,21 @@ def _withheld_chains(s: System) -> set[int]:
     analysed are published elsewhere (the inputs table, every count of the report), so their
     total of excluded rows is published and from 1 to m-1 (which is why the chain is withheld);
     no suppression can protect a published total, only which step removed the rows is hidden.
-    These are not required to keep :data:`MIN_RANGE` values (see :func:`bound_hidden`)."""
+    These, and the counts equal to them (a problem that is the same rows, completeness's missing
+    victim IDs), are not required to keep :data:`MIN_RANGE` values (see :func:`bound_hidden`)."""
     withheld = {name.split("|")[1] for name, i in s.index.items()
                 if name.startswith("exclusions|") and s.reason.get(i) == "withheld"}
-    return {i for name, i in s.index.items() if name.startswith("exclusions|") and name.split("|")[1] in withheld}
+    out = {i for name, i in s.index.items() if name.startswith("exclusions|") and name.split("|")[1] in withheld}
+    grew = bool(out)
+    while grew:  # the same numbers published elsewhere (a problem, completeness's missing IDs)
+        grew = False
+        for coefs, lo, hi in zip(s.rows, s.row_lo, s.row_hi):
+            if lo == hi == 0 and len(coefs) == 2 and sorted(coefs.values()) == [-1, 1]:
+                a, b = coefs
+                if (a in out) != (b in out):
+                    out |= {a, b}
+                    grew = True
+    return out
 
 
 def _components(a: np.ndarray, bounds: Bounds) -> np.ndarray:
