@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from msht import associate, describe, generate, models, pipeline, results, sdc
+from msht import associate, audit, describe, generate, models, results, sdc
 from msht.config import load_params
 
 NAME = "sdc_check"
@@ -19,14 +19,15 @@ NAME = "sdc_check"
 
 @pytest.fixture(scope="module")
 def release_run(root, tmp_path_factory):
-    """Notebooks 01-03 run with a copy of params/release.yaml writing under _output/sdc_check/."""
+    """The default twin run as ``msht run`` runs params/release.yaml (:func:`msht.audit.protect_release`),
+    writing under _output/sdc_check/: (results folder, executed notebooks folder, min_cell_count)."""
     generate.generate(load_params(root / "params" / "default.yaml"), log=lambda *_: None)
     text = yaml.safe_load((root / "params" / "release.yaml").read_text())
     text.update({"run_name": NAME, "processed_dir": f"_output/{NAME}/processed",
                  "results_dir": f"_output/{NAME}/results", "report_dir": f"_output/{NAME}/report"})
     path = tmp_path_factory.mktemp("sdc") / f"{NAME}.yaml"
     path.write_text(yaml.safe_dump(text))
-    out_dir = pipeline.run_notebooks(path, root=root, log=lambda *_: None)
+    out_dir = audit.protect_release(path, root=root, log=lambda *_: None)
     return root / "_output" / NAME / "results", out_dir, int(text["min_cell_count"])
 
 

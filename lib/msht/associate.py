@@ -25,7 +25,7 @@ shape those frames for the notebook's tables.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -419,7 +419,7 @@ def appendix4_display(rows: pd.DataFrame, tests: pd.DataFrame, factors: Iterable
         chi2_row, p_row = {"group": group, "row": "χ²"}, {"group": group, "row": "p"}
         for o in outcomes:
             rec = t.loc[(o, factor)] if (o, factor) in t.index else None
-            if (o, factor) in bands:  # withheld under disclosure control: only the p band
+            if (o, factor) in bands:  # withheld under disclosure control (statistic, p and its band)
                 chi2_row[o], p_row[o] = "[c]", bands[(o, factor)] or "[c]"
                 continue
             if rec is None or rec["test_chosen"] == NOT_COMPUTABLE:
@@ -573,7 +573,8 @@ TESTS_KEEP: Final[tuple[str, ...]] = ("unit", "test_seed", "df")
 
 
 def protect(rows: pd.DataFrame, tests: pd.DataFrame, residuals: pd.DataFrame, comparison: pd.DataFrame,
-            min_cell_count: int) -> dict[str, pd.DataFrame]:
+            min_cell_count: int, forced: Collection[tuple[str, str, str, str, str]] = frozenset()
+            ) -> dict[str, pd.DataFrame]:
     """Disclosure control of notebook 03's results (:mod:`msht.sdc`).
 
     ``rows`` (``associations.csv``) go through :func:`msht.sdc.protect_associations`; the files
@@ -582,10 +583,11 @@ def protect(rows: pd.DataFrame, tests: pd.DataFrame, residuals: pd.DataFrame, co
     Returns ``associations``, ``association_tests``, ``association_residuals``,
     ``association_vs_published`` and ``suppression`` (the rows of ``suppression.csv`` for these
     files). With ``min_cell_count`` 0 the frames are returned unchanged (plus marker columns).
+    ``forced``: cells to hide as complementary suppressions (:func:`msht.sdc.forced_cells`).
     """
     from msht import sdc
 
-    protected = sdc.protect_associations(rows, min_cell_count)
+    protected = sdc.protect_associations(rows, min_cell_count, forced=forced)
     out = {"associations": protected, "association_tests": tests, "association_residuals": residuals,
            "association_vs_published": comparison}
     supp = [sdc.suppression_table(associations=protected)]

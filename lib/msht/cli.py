@@ -17,20 +17,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default="params/default.yaml", help="params YAML file (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="data: regenerate the synthetic extracts even if present")
     args = parser.parse_args(argv)
-    from msht import generate, pipeline, render
+    from msht import audit, generate, render
 
     try:
         params = load_params(args.params)
         if args.command in ("data", "report") and params.synthetic:
             generate.generate(params, force=args.force)
         if args.command in ("run", "report"):
-            pipeline.run_notebooks(args.params)
+            audit.protect_release(args.params)  # the notebooks; a release is audited until safe
         if args.command in ("render", "report"):
             render.render(args.params)
     except (ParamsError, ExtractError) as exc:
         print(f"msht: error: {exc}", file=sys.stderr)
         return 2
-    except render.RenderError as exc:
+    except (render.RenderError, audit.DisclosureError) as exc:
         print(f"msht: error: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # papermill wraps a notebook's data error in its own exception

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Final
 
 import numpy as np
@@ -690,17 +690,19 @@ def _protect_outlier_link(protected: pd.DataFrame, m: int) -> None:
         sdc.protect_partition_link(protected, left[0], unknown, m)
 
 
-def protect(parts: dict[str, pd.DataFrame], min_cell_count: int) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+def protect(parts: dict[str, pd.DataFrame], min_cell_count: int,
+            forced: Collection[tuple[str, str, str, str, str]] = frozenset()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Apply :func:`msht.sdc.protect_descriptives` to the rows of :func:`section3`.
 
     Returns the protected rows of ``descriptives.csv`` (with the marker columns of
     :mod:`msht.sdc`; :func:`msht.results.write_csv` drops them) and the same rows split back
     into ``parts``, for the tables, figures and prose. With ``min_cell_count`` 0 the values are
-    those of :func:`combine` unchanged.
+    those of :func:`combine` unchanged. ``forced``: cells to hide as complementary suppressions
+    (:func:`msht.sdc.forced_cells`).
     """
     from msht import sdc
 
-    protected = sdc.protect_descriptives(combine(parts), min_cell_count)
+    protected = sdc.protect_descriptives(combine(parts), min_cell_count, forced=forced)
     _protect_outlier_link(protected, int(min_cell_count))
     out, start = {}, 0
     for name, frame in parts.items():
