@@ -515,7 +515,7 @@ def study_p(n: np.ndarray, d: np.ndarray) -> np.ndarray:
     """The study-convention p of k x 2 tables (rows: level; columns: outcome yes, no), one table
     per row of ``n`` and ``d`` (shape ``(tables, k)``): Pearson's chi-square, with Yates'
     correction when k = 2, as :func:`scipy.stats.chi2_contingency` computes it
-    (:func:`msht.stats.association_test`'s ``p_seed``); NaN where a row or column total is 0
+    (:func:`msht.stats.association_test`'s ``p_study``); NaN where a row or column total is 0
     (the test is not computable)."""
     from scipy.stats import chi2
 
