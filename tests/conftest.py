@@ -39,3 +39,45 @@ def small_raw(tmp_path_factory) -> tuple[Path, object, object]:
     pop = sample_population(300, seed=7)
     truth = write_extracts(pop, out, seed=7, rates=ProblemRates(conflict=0.02, victim_not_in_case_file=0.05))
     return out, pop, truth
+
+
+def run_in_process(params_path, *, root: Path, log=None, notebooks: tuple[str, ...] | None = None) -> Path:
+    """Run the code cells of notebooks 01-03 (or ``notebooks``) in this process, in order, with
+    the parameters of ``params_path`` in place of the ``parameters`` cell: the same code and the
+    same results files as ``msht run`` without a kernel per notebook (seconds instead of tens
+    of seconds). Outputs are not kept; returns the run's results folder."""
+    import json
+    import os
+    import warnings
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from msht import pipeline
+    from msht.config import STAGING_ENV, load_params
+
+    matplotlib.use("Agg")
+    params = load_params(params_path)
+    assert not os.environ.get(STAGING_ENV), "an in-process run writes straight to the run's folders"
+    cwd = os.getcwd()
+    os.chdir(root / "notebooks")
+    try:
+        for name in notebooks or pipeline.NOTEBOOKS[:3]:
+            ns = dict(params.as_dict())
+            for cell in json.loads((root / "notebooks" / name).read_text(encoding="utf-8"))["cells"]:
+                tags = cell.get("metadata", {}).get("tags", [])
+                if cell["cell_type"] != "code" or {"parameters", "injected-parameters"} & set(tags):
+                    continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    exec(compile("".join(cell["source"]), name, "exec"), ns)
+            plt.close("all")
+    finally:
+        os.chdir(cwd)
+    return root / params.results_dir
+
+
+@pytest.fixture(scope="session")
+def in_process():
+    """:func:`run_in_process`, for tests that run notebooks 01-03 on small cuts."""
+    return run_in_process

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging()
     from msht import pipeline
-    from msht.publish import render
+    from msht.publish import audit, render
     from msht.synth import generate
 
     try:
@@ -54,13 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("data", "report") and params.synthetic:
             generate.generate(params, force=args.force)
         if args.command in ("run", "report"):
-            pipeline.run_notebooks(args.params)
+            pipeline.protect_release(args.params)  # the notebooks; a release is audited until safe
         if args.command in ("render", "report"):
             render.render(args.params)
     except (ParamsError, ExtractError) as exc:
         print(f"msht: error: {exc}", file=sys.stderr)
         return 2
-    except render.RenderError as exc:
+    except (render.RenderError, audit.DisclosureError) as exc:
         print(f"msht: error: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # papermill wraps a notebook's data error in its own exception

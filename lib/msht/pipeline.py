@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import yaml
 
 from msht.base import progress
@@ -144,3 +145,51 @@ def notebook_outputs(path: Path) -> list[dict]:
     """Return the outputs of every code cell of an executed notebook (for tests and checks)."""
     nb = json.loads(path.read_text(encoding="utf-8"))
     return [out for cell in nb["cells"] if cell["cell_type"] == "code" for out in cell.get("outputs", [])]
+
+
+def protect_release(params_path: str | Path, *, root: Path | None = None, runner=None) -> Path:
+    """Run a release's notebooks with linked-table protection (:func:`msht.publish.audit.fixpoint`).
+
+    After each run the audit bounds every hidden count from everything published, and the
+    notebooks run again with the complementary suppressions it chose (passed through
+    :data:`msht.publish.sdc.FORCED_ENV`) until every hidden count keeps
+    :data:`msht.publish.audit.MIN_RANGE` values. The cells chosen are listed in ``suppression.csv``
+    (reason ``secondary``) like every other. With ``min_cell_count`` 0 or 1 this is
+    :func:`run_notebooks`. If no safe release is found, the run's results and executed notebooks
+    are removed and :class:`msht.publish.audit.DisclosureError` is raised: nothing unsafe is left
+    to publish. ``runner(params_path, root=...)`` runs the notebooks (default
+    :func:`run_notebooks`; the tests pass one that runs their code in-process). Returns the folder
+    of executed notebooks.
+    """
+    from msht.publish import audit, results, sdc
+
+    root = root or project_root()
+    runner = runner or run_notebooks
+    params = load_params(params_path)
+    m = int(params.min_cell_count)
+    if m <= 1:
+        return runner(params_path, root=root)
+    out_dir: list[Path] = []
+    previous = os.environ.get(sdc.FORCED_ENV)
+    with tempfile.TemporaryDirectory(prefix="msht-sdc-") as tmp:
+        path = Path(tmp) / "forced.csv"
+        os.environ[sdc.FORCED_ENV] = str(path)
+
+        def publish(forced: frozenset) -> tuple[Path, Path]:
+            pd.DataFrame(sorted(forced), columns=list(sdc.FORCED_COLUMNS)).to_csv(path, index=False)
+            out_dir[:] = [runner(params_path, root=root)]
+            return root / params.results_dir, root / params.processed_dir / results.UNPROTECTED_DIR
+
+        try:
+            audit.fixpoint(publish, m)
+        except audit.DisclosureError:
+            shutil.rmtree(root / params.results_dir, ignore_errors=True)
+            if out_dir:
+                shutil.rmtree(out_dir[0], ignore_errors=True)
+            raise
+        finally:
+            if previous is None:
+                os.environ.pop(sdc.FORCED_ENV, None)
+            else:
+                os.environ[sdc.FORCED_ENV] = previous
+    return out_dir[0]

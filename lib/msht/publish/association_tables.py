@@ -9,7 +9,7 @@ shape (protected) results frames for :mod:`msht.publish.tables`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Final
 
 import numpy as np
@@ -122,7 +122,7 @@ def appendix4_display(rows: pd.DataFrame, tests: pd.DataFrame, factors: Iterable
         chi2_row, p_row = {"group": group, "row": "χ²"}, {"group": group, "row": "p"}
         for o in outcomes:
             rec = t.loc[(o, factor)] if (o, factor) in t.index else None
-            if (o, factor) in bands:  # withheld under disclosure control: only the p band
+            if (o, factor) in bands:  # withheld under disclosure control (statistic, p and its band)
                 chi2_row[o], p_row[o] = "[c]", bands[(o, factor)] or "[c]"
                 continue
             if rec is None or rec["test_chosen"] == NOT_COMPUTABLE:
@@ -269,7 +269,8 @@ TESTS_KEEP: Final[tuple[str, ...]] = ("unit", "test_seed", "df")
 
 
 def protect(rows: pd.DataFrame, tests: pd.DataFrame, residuals: pd.DataFrame, comparison: pd.DataFrame,
-            min_cell_count: int) -> dict[str, pd.DataFrame]:
+            min_cell_count: int, forced: Collection[tuple[str, str, str, str, str]] = frozenset()
+            ) -> dict[str, pd.DataFrame]:
     """Disclosure control of notebook 03's results (:mod:`msht.publish.sdc`).
 
     ``rows`` (``associations.csv``) go through :func:`msht.publish.sdc.protect_associations`; the files
@@ -278,8 +279,9 @@ def protect(rows: pd.DataFrame, tests: pd.DataFrame, residuals: pd.DataFrame, co
     Returns ``associations``, ``association_tests``, ``association_residuals``,
     ``association_vs_published`` and ``suppression`` (the rows of ``suppression.csv`` for these
     files). With ``min_cell_count`` 0 the frames are returned unchanged (plus marker columns).
+    ``forced``: cells to hide as complementary suppressions (:func:`msht.publish.sdc.forced_cells`).
     """
-    protected = sdc.protect_associations(rows, min_cell_count)
+    protected = sdc.protect_associations(rows, min_cell_count, forced=forced)
     out = {"associations": protected, "association_tests": tests, "association_residuals": residuals,
            "association_vs_published": comparison}
     supp = [sdc.suppression_table(associations=protected)]

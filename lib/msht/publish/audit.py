@@ -1,38 +1,62 @@
-"""Disclosure audit: bound every hidden count from everything published, the way an attacker can.
+"""Disclosure audit and linked-table protection: bound every hidden count from everything published.
 
-:mod:`msht.publish.sdc` chooses suppressions block by block. This module checks the result across the
-published files of a run at once: it builds one integer linear system whose unknowns are the
-hidden counts and whose constraints are what a careful reader knows, and bounds each hidden count
-with an integer-programming solver (:func:`scipy.optimize.milp`, HiGHS). A hidden count whose
-feasible range holds fewer than :data:`MIN_RANGE` whole values is a disclosure.
+:mod:`msht.publish.sdc` and :func:`msht.publish.quality.protect_completeness` and its siblings protect table by
+table. This module checks the result across the published files of a run at once, the way a
+careful reader can: it builds one integer linear system whose unknowns are the hidden counts and
+whose constraints are what the reader knows, and bounds each hidden count with an
+integer-programming solver (:func:`scipy.optimize.milp`, HiGHS), component by component. A
+hidden count whose feasible range holds fewer than :data:`MIN_RANGE` whole values is a
+disclosure. :func:`fixpoint` (and :func:`msht.pipeline.protect_release`, which ``msht run`` uses) turns the
+audit into linked-table protection: publish, audit, hide the cheapest count linked to each
+too-narrow hidden count, publish again, until the audit passes.
 
-What the system holds (each relation is kept only if it holds in the unprotected values, so no
-false relation weakens the attacker; a relation that holds by coincidence only makes the audit
-stricter):
+The true values come from the run's ``<processed_dir>/unprotected/`` folder
+(:func:`msht.publish.results.write_unprotected`). What the system holds (each relation is kept only if it
+holds in the unprotected values, so no false relation weakens the attacker; a relation that holds
+by coincidence only makes the audit stricter):
 
-* every count of ``descriptives.csv`` and ``associations.csv`` (``n`` and ``denominator``), hidden
-  or shown, as a variable; a shown value fixes it; a ``"<m"`` mark bounds it to 1..m-1; a
-  ``"[c]"`` mark says 0 or at least m (a binary variable), unless the reason says nothing
-  (``withheld``, ``linked``, ``linked_total``, ``unknown_total``, ``test_withheld``);
-* a printed percentage with a hidden count or denominator: 100 n / d rounded to one decimal;
+* every count of ``descriptives.csv`` and ``associations.csv`` (``n`` and ``denominator``), of
+  ``completeness.csv`` (``missing``), ``spellings.csv`` (``n``), ``problems.csv`` (``n``) and
+  ``exclusions.csv`` (``rows_in``, ``excluded``, ``rows_out``; the flow diagram and the cleaning
+  summary print the same numbers), hidden or shown, as a variable; a shown value fixes it; a
+  ``"<m"`` mark bounds it to 1..m-1; a ``"[c]"`` mark says 0 or at least m (a binary variable),
+  unless the reason says nothing (:data:`SILENT_REASONS`);
+* a printed percentage with a hidden count or denominator: 100 n / d rounded to one decimal
+  (the rounding interval);
 * descriptives blocks: the known levels add up to the denominator (where they partition it); the
   denominator plus the ``unknown`` count is the table's number of units, one unknown per table;
   a ``yes`` flag is at most its denominator; a row's own denominator (``left_out``) is a count;
 * association blocks: 0 <= n <= d; per outcome, the levels' totals and "yes" counts add up to
   the same total across every factor (the column totals and the grand total are public);
-* section 3.2: the victims of section 3.1 are those with no police-record data, those left out as
-  outliers and those analysed;
-* ``completeness.csv``: each field's missing count;
+* section 3.2 (and so the prose of sections 3.1 and 3.2, which prints these counts): the victims
+  of section 3.1 are those with no police-record data, those left out as outliers and those
+  analysed;
+* data-quality tables: a field's spellings add up to the extract's rows; each exclusion chain
+  ``rows_out = rows_in - excluded``, step to step; a problem that is an exclusion rule is the
+  same rows (:data:`msht.publish.quality.PROBLEM_RULES`); the case entries with no victim ID are
+  ``completeness.csv``'s missing victim IDs;
 * across files: ``accepted``'s total per level is ``offered``'s "yes" count; an association
-  level's total is at most the case-level descriptives count of its variable and level.
+  level's total is at most the case-level descriptives count of its variable and level;
+* non-linear: a printed p band of a block with hidden cells is checked by enumerating the
+  block's candidate tables within the integer programme's ranges and recomputing the
+  study-convention p (:func:`band_consistent_values`); the hidden count keeps only the values of
+  tables that give the printed band. The release prints no band, test statistic, odds ratio or
+  confidence interval for a block with hidden cells (:mod:`msht.publish.sdc`: withheld, ``"[c]"``), and
+  the derived association files are blanked block by block, so there is nothing else
+  non-linear to check there.
 
-Not modelled (listed in the report of the audit, :data:`NOT_MODELLED`): the p-value bands and
-test statistics, the derived association files (blanked block by block), spellings, figures,
-the regression, and links between descriptives and associations other than those above.
+Not modelled (:data:`NOT_MODELLED`): the regression's adjusted odds ratios (``regression.csv``:
+under disclosure control every level's count is hidden and a level with 1 to m-1 cases has its
+odds ratio, CI and p withheld, :func:`msht.publish.regression_tables.protect_regression`; what stays is N, the
+population, the dropped and the events per outcome, totals that add nothing linear about a
+hidden cell, and odds ratios adjusted for every other factor, which no linear system captures),
+figures other than the flow diagram (drawn from the protected tables), and links between
+descriptives and associations other than those above.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -40,6 +64,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp
+
+logger = logging.getLogger(__name__)
 
 #: A hidden count must keep at least this many feasible whole values.
 MIN_RANGE: Final[int] = 3
@@ -50,9 +76,9 @@ SILENT_REASONS: Final[frozenset[str]] = frozenset(
     {"withheld", "linked", "linked_total", "unknown_total", "test_withheld", "extreme_value", "small_total"}
 )
 NOT_MODELLED: Final[tuple[str, ...]] = (
-    "p-value bands and test statistics",
-    "association_tests/residuals/vs_published (blanked per block with any suppression)",
-    "spellings.csv, figures, regression.csv",
+    "regression.csv's adjusted odds ratios (multivariable; every n_level hidden, small levels' ORs withheld)",
+    "figures other than the flow diagram (drawn from the protected tables)",
+    "association_tests/residuals/vs_published (blanked per block with any suppression: nothing published to model)",
 )
 
 
@@ -70,6 +96,10 @@ class System:
     row_hi: list[float] = field(default_factory=list)
     index: dict[str, int] = field(default_factory=dict)
     reason: dict[int, str] = field(default_factory=dict)
+    #: association blocks: (outcome, factor) -> (n variables, denominator variables), in level order
+    blocks: dict[tuple[str, str], tuple[list[int], list[int]]] = field(default_factory=dict)
+    #: published p bands of blocks with hidden cells: (outcome, factor) -> band (``"p<0.05"``...)
+    bands: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def var(self, name: str, truth: int, *, hidden: bool, lo: float = 0, hi: float = BIG) -> int:
         """Add (or return) variable ``name``; a shown value is fixed to ``truth``."""
@@ -132,9 +162,14 @@ def build(results_dir: Path, truth_dir: Path, m: int) -> tuple[System, list[tupl
     pct_rows: list[tuple] = []
     supp = pd.read_csv(results_dir / "suppression.csv", dtype=str, keep_default_na=False)
     marks = {(r.file, r.table, r.variable, r.level, r.column): (r.display, r.reason) for r in supp.itertuples()}
+    s.bands = {(r.table, r.variable): r.display for r in supp.itertuples()
+               if r.file == "associations" and r.column == "p" and r.display.startswith("p")}
     _descriptives(s, results_dir, truth_dir, marks, m, binaries, pct_rows)
     _associations(s, results_dir, truth_dir, marks, m, binaries, pct_rows)
     _completeness(s, results_dir, truth_dir, marks, m, binaries)
+    _spellings(s, results_dir, truth_dir, marks, m, binaries)
+    _exclusions(s, results_dir, truth_dir, marks, m, binaries)
+    _problems(s, results_dir, truth_dir, marks, m, binaries)
     _cross_file(s)
     return s, binaries, pct_rows
 
@@ -181,6 +216,8 @@ def _descriptives(s: System, results_dir: Path, truth_dir: Path, marks: dict, m:
                   pct_rows: list) -> None:
     from msht.publish import sdc
 
+    if not (results_dir / "descriptives.csv").exists():
+        return
     pub = pd.read_csv(results_dir / "descriptives.csv", dtype={"level": str})
     tru = pd.read_csv(truth_dir / "descriptives.csv", dtype={"level": str})
     counts = ~tru["level"].isin(sdc.NON_COUNT_LEVELS)
@@ -226,6 +263,8 @@ def _descriptives(s: System, results_dir: Path, truth_dir: Path, marks: dict, m:
 
 def _associations(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list,
                   pct_rows: list) -> None:
+    if not (results_dir / "associations.csv").exists():
+        return
     pub = pd.read_csv(results_dir / "associations.csv", dtype={"level": str})
     tru = pd.read_csv(truth_dir / "associations.csv", dtype={"level": str})
     for outcome, oblk in tru.groupby("outcome", sort=False):
@@ -246,17 +285,102 @@ def _associations(s: System, results_dir: Path, truth_dir: Path, marks: dict, m:
                     pct_rows.append((i, d, float(pub.at[idx, "pct"])))
             s.equal(d_idx, [d_total])
             s.equal(n_idx, [n_total])
+            s.blocks[(str(outcome), str(factor))] = (n_idx, d_idx)
 
 
 def _completeness(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list) -> None:
     path = results_dir / "completeness.csv"
     if not path.exists():
         return
-    pub = pd.read_csv(path)
-    tru = pd.read_csv(truth_dir / "completeness.csv")
+    pub = _read(path)
+    tru = _read(truth_dir / "completeness.csv")
     for idx, r in tru.iterrows():
         key = ("completeness", r["extract"], r["field"], "", "missing")
         _cell(s, key, int(r["missing"]), _value(pub.at[idx, "missing"]), marks, m, binaries)
+
+
+def _read(path: Path) -> pd.DataFrame:
+    """A results file with text as written (a raw spelling ``NA`` stays ``NA``), counts as numbers."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column in ("rows", "missing", "n", "rows_in", "excluded", "rows_out"):
+        if column in frame.columns:
+            frame[column] = pd.to_numeric(frame[column].mask(frame[column] == ""))
+    return frame
+
+
+def _spellings(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list) -> None:
+    """``spellings.csv``: the spellings of one field add up to the extract's rows (public in
+    ``completeness.csv`` and the inputs table)."""
+    from msht.publish import quality
+
+    path, true_path = results_dir / "spellings.csv", truth_dir / "spellings.csv"
+    if not (path.exists() and true_path.exists()):
+        return
+    pub, tru = _read(path), _read(true_path)
+    rows = _extract_rows(truth_dir)
+    for (extract, fld), blk in tru.groupby(["extract", "field"], sort=False):
+        idx = [_cell(s, ("spellings", extract, fld, quality.spelling_level(r), "n"), int(r["n"]),
+                     _value(pub.at[k, "n"]), marks, m, binaries) for k, r in blk.iterrows()]
+        if extract in rows:
+            s.equal(idx, [s.var(f"extract_rows|{extract}", rows[extract], hidden=False)])
+
+
+def _extract_rows(truth_dir: Path) -> dict[str, int]:
+    path = truth_dir / "completeness.csv"
+    if not path.exists():
+        return {}
+    frame = _read(path)
+    return {str(e): int(r) for e, r in zip(frame["extract"], frame["rows"])}
+
+
+def _exclusions(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list) -> None:
+    """``exclusions.csv`` (and the flow diagram and the cleaning summary, which print its
+    numbers): per entity a chain ``rows_out = rows_in - excluded``, each step's ``rows_in`` the
+    previous ``rows_out``; rows read are also the extract's rows. A case entry with no victim ID
+    is also a missing ``victim_person_id`` of ``completeness.csv``."""
+    path, true_path = results_dir / "exclusions.csv", truth_dir / "exclusions.csv"
+    if not (path.exists() and true_path.exists()):
+        return
+    pub, tru = _read(path), _read(true_path)
+    for entity, blk in tru.groupby("entity", sort=False):
+        prev = None
+        for k, r in blk.iterrows():
+            key = ("exclusions", entity, r["rule"], str(r["step"]))
+            cells = {c: _cell(s, (*key, c), int(r[c]), _value(pub.at[k, c]), marks, m, binaries)
+                     for c in ("rows_in", "excluded", "rows_out")}
+            s.add({cells["rows_out"]: 1, cells["rows_in"]: -1, cells["excluded"]: 1}, 0, 0)
+            if prev is not None:
+                s.equal([prev], [cells["rows_in"]])
+            prev = cells["rows_out"]
+    victim_id = s.index.get("completeness|cases|victim_person_id||missing")
+    no_id = [i for name, i in s.index.items() if name.startswith("exclusions|cases|no_victim_id|")
+             and name.endswith("|excluded")]
+    if victim_id is not None and no_id:
+        s.equal([victim_id], no_id)
+
+
+def _problems(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list) -> None:
+    """``problems.csv``: each count, and a problem that is an exclusion rule is the same rows as
+    the rule's ``excluded`` count (:data:`msht.publish.quality.PROBLEM_RULES`); such a problem not listed
+    says its rule excluded no row."""
+    from msht.publish import quality
+
+    path, true_path = results_dir / "problems.csv", truth_dir / "problems.csv"
+    if not (path.exists() and true_path.exists()):
+        return
+    pub, tru = _read(path), _read(true_path)
+    true_n = {(e, p): int(n) for e, p, n in zip(tru["extract"], tru["problem"], tru["n"])}
+    listed = {}
+    for _, r in pub.iterrows():
+        key = (r["extract"], r["problem"])
+        listed[key] = _cell(s, ("problems", *key, "", "n"), true_n.get(key, 0), _value(r["n"]), marks, m, binaries)
+    for key, rule in quality.PROBLEM_RULES.items():
+        for name, j in list(s.index.items()):
+            if name.startswith(f"exclusions|{rule[0]}|{rule[1]}|") and name.endswith("|excluded"):
+                if key in listed:
+                    s.equal([listed[key]], [j])
+                else:  # a problem is listed only when found: not listed, none was
+                    s.add({j: 1}, 0, 0)
 
 
 def _matrices(s: System, binaries: list, pct_rows: list) -> tuple:
@@ -287,29 +411,356 @@ def bound_hidden(s: System, binaries: list, pct_rows: list, m: int = 5) -> pd.Da
     ``required``: whether it must keep :data:`MIN_RANGE` values. A count hidden only because its
     whole block is withheld (``withheld``), and not itself from 1 to m-1, is not required to: a
     withheld block hides all it can, and its totals may be public elsewhere (``accepted``'s totals
-    are ``offered``'s published "yes" counts), as :mod:`msht.publish.sdc` states."""
+    are ``offered``'s published "yes" counts), as :mod:`msht.publish.sdc` states; nor is a count of an
+    exclusion chain withheld whole (:func:`_withheld_chains`).
+
+    Each count is bounded within its connected component of the system (:func:`_components`),
+    twice (min and max) with :func:`scipy.optimize.milp`; a block whose p band is published is
+    then narrowed to the values that keep the band (:func:`_apply_bands`)."""
     a, lo, hi, bounds, nvar = _matrices(s, binaries, pct_rows)
-    constraints = LinearConstraint(a, lo, hi) if len(a) else None
-    integrality = np.ones(nvar)
+    parts = _components(a, bounds)
+    public_total = _withheld_chains(s)
+    solved: dict[int, tuple] = {}
     out = []
     for i, name in enumerate(s.names):
         if not s.hidden[i] or name.startswith(("units|", "assoc_total|")):
             continue
+        key = parts[i]
+        if key not in solved:
+            solved[key] = _subsystem(a, lo, hi, bounds, np.flatnonzero(parts == key))
+        cols, sub_a, sub_lo, sub_hi, sub_bounds = solved[key]
+        constraints = LinearConstraint(sub_a, sub_lo, sub_hi) if len(sub_a) else None
+        at = int(np.flatnonzero(cols == i)[0])
         ends = []
         for sign in (1, -1):
-            c = np.zeros(nvar)
-            c[i] = sign
-            res = milp(c, constraints=constraints, integrality=integrality, bounds=bounds)
+            c = np.zeros(len(cols))
+            c[at] = sign
+            res = milp(c, constraints=constraints, integrality=np.ones(len(cols)), bounds=sub_bounds)
             if not res.success:
                 raise RuntimeError(f"audit system infeasible or unsolved for {name}: {res.message}")
-            ends.append(round(res.x[i]))
-        required = not (s.reason.get(i) == "withheld" and not 1 <= s.truth[i] < m)
+            ends.append(round(res.x[at]))
+        required = not (s.reason.get(i) == "withheld" and not 1 <= s.truth[i] < m) and i not in public_total
         out.append({"cell": name, "reason": s.reason.get(i, ""), "true": s.truth[i], "low": ends[0],
                     "high": ends[1], "values": ends[1] - ends[0] + 1, "required": required})
-    return pd.DataFrame(out, columns=["cell", "reason", "true", "low", "high", "values", "required"])
+    frame = pd.DataFrame(out, columns=["cell", "reason", "true", "low", "high", "values", "required"])
+    return _apply_bands(s, frame)
+
+
+def _withheld_chains(s: System) -> set[int]:
+    """The variables of ``exclusions.csv`` entities withheld whole: their rows read and rows
+    analysed are published elsewhere (the inputs table, every count of the report), so their
+    total of excluded rows is published and from 1 to m-1 (which is why the chain is withheld);
+    no suppression can protect a published total, only which step removed the rows is hidden.
+    These, and the counts equal to them (a problem that is the same rows, completeness's missing
+    victim IDs), are not required to keep :data:`MIN_RANGE` values (see :func:`bound_hidden`)."""
+    withheld = {name.split("|")[1] for name, i in s.index.items()
+                if name.startswith("exclusions|") and s.reason.get(i) == "withheld"}
+    out = {i for name, i in s.index.items() if name.startswith("exclusions|") and name.split("|")[1] in withheld}
+    grew = bool(out)
+    while grew:  # the same numbers published elsewhere (a problem, completeness's missing IDs)
+        grew = False
+        for coefs, lo, hi in zip(s.rows, s.row_lo, s.row_hi):
+            if lo == hi == 0 and len(coefs) == 2 and sorted(coefs.values()) == [-1, 1]:
+                a, b = coefs
+                if (a in out) != (b in out):
+                    out |= {a, b}
+                    grew = True
+    return out
+
+
+def _components(a: np.ndarray, bounds: Bounds) -> np.ndarray:
+    """Label each variable with its connected component: two free variables (not fixed by a
+    shown value) are connected when a constraint holds both. Bounding a count needs only its
+    component (fixed variables are constants), so each small system is solved on its own."""
+    free = bounds.lb < bounds.ub
+    parent = np.arange(a.shape[1])
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for row in a:
+        members = [j for j in np.flatnonzero(row) if free[j]]
+        for j in members[1:]:
+            ra, rb = find(members[0]), find(j)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    return np.array([find(j) for j in range(a.shape[1])])
+
+
+def _subsystem(a: np.ndarray, lo: np.ndarray, hi: np.ndarray, bounds: Bounds, cols: np.ndarray) -> tuple:
+    """The constraints on the variables ``cols`` of one component, the other variables (fixed)
+    moved into the bounds."""
+    rows = np.flatnonzero(np.abs(a[:, cols]).sum(axis=1) > 0)
+    rest = np.setdiff1d(np.arange(a.shape[1]), cols)
+    fixed = a[np.ix_(rows, rest)] @ bounds.lb[rest]
+    return (cols, a[np.ix_(rows, cols)], lo[rows] - fixed, hi[rows] - fixed,
+            Bounds(bounds.lb[cols], bounds.ub[cols]))
+
+
+#: Most candidate tables :func:`band_consistent_values` enumerates for one block.
+ENUMERATION_CAP: Final[int] = 2_000_000
+
+
+def _p_bands(p: np.ndarray) -> np.ndarray:
+    """:func:`msht.publish.sdc.p_band` of each p (``""`` for NaN), vectorised."""
+    out = np.full(p.shape, "p≥0.05", dtype=object)
+    out[p < 0.05] = "p<0.05"
+    out[p < 0.01] = "p<0.01"
+    out[p < 0.001] = "p<0.001"
+    out[np.isnan(p)] = ""
+    return out
+
+
+def study_p(n: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """The study-convention p of k x 2 tables (rows: level; columns: outcome yes, no), one table
+    per row of ``n`` and ``d`` (shape ``(tables, k)``): Pearson's chi-square, with Yates'
+    correction when k = 2, as :func:`scipy.stats.chi2_contingency` computes it
+    (:func:`msht.analysis.stats.association_test`'s ``p_study``); NaN where a row or column total is 0
+    (the test is not computable)."""
+    from scipy.stats import chi2
+
+    n, d = np.asarray(n, float), np.asarray(d, float)
+    obs = np.stack([n, d - n], axis=2)  # tables x k x 2
+    total = d.sum(axis=1)
+    cols = obs.sum(axis=1)  # tables x 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exp = d[:, :, None] * cols[:, None, :] / total[:, None, None]
+        if n.shape[1] == 2:
+            diff = exp - obs
+            obs = obs + np.minimum(0.5, np.abs(diff)) * np.sign(diff)
+        stat = ((obs - exp) ** 2 / exp).sum(axis=(1, 2))
+    degenerate = (d == 0).any(axis=1) | (cols == 0).any(axis=1)
+    p = chi2.sf(stat, n.shape[1] - 1)
+    p[degenerate] = np.nan
+    return p
+
+
+def band_consistent_values(n_ranges: list[tuple[int, int]], d_ranges: list[tuple[int, int]], band: str,
+                           total_n: int | None = None, total_d: int | None = None) -> list[tuple[set[int], set[int]]]:
+    """Per row of an association block, the values of n and d that stay consistent with a printed
+    p band.
+
+    ``n_ranges``/``d_ranges`` give each row's feasible range (lo, hi) of its outcome-yes count
+    and total (a shown value is (v, v)); ``total_n``/``total_d`` the block's published column
+    total and grand total (``None``: not published). Every table within the ranges with
+    0 <= n <= d and the totals is enumerated, its study-convention p recomputed (:func:`study_p`)
+    and kept when its band (:func:`msht.publish.sdc.p_band`) is ``band``. Raises ``ValueError`` when
+    more than :data:`ENUMERATION_CAP` tables would have to be enumerated (the audit then fails:
+    a band it cannot check is not shown to be safe)."""
+    ranges = [*n_ranges, *d_ranges]
+    size = 1
+    for lo, hi in ranges:
+        size *= hi - lo + 1
+    if size > ENUMERATION_CAP:
+        raise ValueError(f"{size} candidate tables for band {band}: more than {ENUMERATION_CAP}")
+    grids = np.meshgrid(*[np.arange(lo, hi + 1) for lo, hi in ranges], indexing="ij")
+    flat = np.stack([g.ravel() for g in grids], axis=1)
+    k = len(n_ranges)
+    n, d = flat[:, :k], flat[:, k:]
+    keep = (n <= d).all(axis=1)
+    if total_n is not None:
+        keep &= n.sum(axis=1) == total_n
+    if total_d is not None:
+        keep &= d.sum(axis=1) == total_d
+    n, d = n[keep], d[keep]
+    if len(n):
+        match = _p_bands(study_p(n, d)) == band
+        n, d = n[match], d[match]
+    return [(set(n[:, j].tolist()), set(d[:, j].tolist())) for j in range(k)]
+
+
+def _apply_bands(s: System, frame: pd.DataFrame) -> pd.DataFrame:
+    """Narrow each hidden count of a block whose p band is published to the values that keep the
+    band (:func:`band_consistent_values`, within the integer programme's ranges): ``values`` is
+    then the number of consistent values, ``band`` the band that narrowed it."""
+    frame = frame.assign(band="")
+    if not s.bands:
+        return frame
+    rows = {c: k for k, c in enumerate(frame["cell"])}
+
+    def rng(i: int) -> tuple[int, int]:
+        k = rows.get(s.names[i])
+        return (s.truth[i], s.truth[i]) if k is None else (int(frame.at[k, "low"]), int(frame.at[k, "high"]))
+
+    def fixed_total(name: str) -> int | None:
+        i = s.index.get(name)
+        return None if i is None else _fixed(s, i)
+
+    for (outcome, factor), band in s.bands.items():
+        if (outcome, factor) not in s.blocks:
+            continue
+        n_idx, d_idx = s.blocks[(outcome, factor)]
+        found = band_consistent_values([rng(i) for i in n_idx], [rng(i) for i in d_idx], band,
+                                       fixed_total(f"assoc_total|{outcome}|n"), fixed_total(f"assoc_total|{outcome}|d"))
+        for (ns, ds), i, j in zip(found, n_idx, d_idx):
+            for var, values in ((i, ns), (j, ds)):
+                k = rows.get(s.names[var])
+                if k is None:
+                    continue
+                frame.loc[k, ["low", "high", "values", "band"]] = [min(values, default=s.truth[var]),
+                                                                    max(values, default=s.truth[var]),
+                                                                    len(values), band]
+    return frame
+
+
+def _fixed(s: System, i: int) -> int | None:
+    """The value of variable ``i`` if the published constraints fix it (an equality with shown
+    variables only), else None."""
+    if not s.hidden[i]:
+        return s.truth[i]
+    for coefs, lo, hi in zip(s.rows, s.row_lo, s.row_hi):
+        if i in coefs and lo == hi == 0 and all(not s.hidden[j] for j in coefs if j != i):
+            return int(round(-sum(c * s.truth[j] for j, c in coefs.items() if j != i) / coefs[i]))
+    return None
 
 
 def audit(results_dir: Path, truth_dir: Path, m: int) -> pd.DataFrame:
     """Bound every hidden count of a protected run (see the module docstring)."""
     s, binaries, pct_rows = build(Path(results_dir), Path(truth_dir), int(m))
     return bound_hidden(s, binaries, pct_rows, int(m))
+
+
+# ----------------------------------------------------------------------------------------------
+# Linked-table protection: complementary suppressions chosen across every published file
+# ----------------------------------------------------------------------------------------------
+
+#: Cells that complementary suppression may hide: (file, column) of a count a protect function
+#: accepts as ``forced`` (:func:`msht.publish.sdc.forced_cells`).
+FORCEABLE: Final[frozenset[tuple[str, str]]] = frozenset({
+    ("descriptives", "n"), ("associations", "n"), ("completeness", "missing"), ("spellings", "n"),
+    ("problems", "n"), ("exclusions", "excluded"),
+})
+#: Most rounds of :func:`fixpoint` (each adds at least one suppression) before it gives up.
+MAX_ROUNDS: Final[int] = 8
+
+
+class DisclosureError(RuntimeError):
+    """A release whose audit still finds a hidden count with fewer than :data:`MIN_RANGE` values."""
+
+
+def _forceable(s: System, j: int) -> bool:
+    from msht.publish import sdc
+
+    parts = s.names[j].split("|")
+    if len(parts) != 5 or (parts[0], parts[4]) not in FORCEABLE or s.hidden[j]:
+        return False
+    if parts[0] == "descriptives" and parts[3] in (sdc.UNKNOWN, *sdc.TOTAL_LEVELS, *sdc.NON_COUNT_LEVELS):
+        return False
+    return not (parts[0] == "associations" and parts[2] == "overall")
+
+
+#: Columns that hold counts of units (the others, ``denominator``, ``rows_in``, ``rows_out``, are
+#: totals): :func:`complementary` serves a too-narrow count before a too-narrow total.
+COUNT_COLUMNS: Final[frozenset[str]] = frozenset({"n", "missing", "excluded"})
+
+
+def complementary(s: System, narrow: list[str]) -> set[tuple[str, str, str, str, str]]:
+    """For too-narrow hidden counts (their names in ``narrow``), the cheapest shown counts linked
+    to them: for a too-narrow count, among the shown counts that share a constraint with it (else
+    with a hidden count that does, breadth first), the one a protect function can hide
+    (:data:`FORCEABLE`) with the smallest value, ties broken by name. One count is chosen per
+    group of linked hidden counts per round (hiding one often widens all of the group), counts
+    of units served before totals, by name: the choice is deterministic. Returns their cells."""
+    touching: dict[int, list[int]] = {}
+    parent = list(range(len(s.names)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for r, coefs in enumerate(s.rows):
+        hidden = [i for i in coefs if s.hidden[i]]
+        for i in coefs:
+            touching.setdefault(i, []).append(r)
+        for i in hidden[1:]:
+            parent[find(i)] = find(hidden[0])
+    chosen: set[tuple[str, str, str, str, str]] = set()
+    served: set[int] = set()
+    for name in sorted(narrow, key=lambda c: (c.split("|")[-1] not in COUNT_COLUMNS, c)):
+        if find(s.index[name]) in served:
+            continue
+        seen, frontier, pick = {s.index[name]}, [s.index[name]], None
+        while frontier and pick is None:
+            shown: set[int] = set()
+            nxt: list[int] = []
+            for i in frontier:
+                for r in touching.get(i, []):
+                    for j in s.rows[r]:
+                        if j in seen:
+                            continue
+                        seen.add(j)
+                        if _forceable(s, j):
+                            shown.add(j)
+                        elif s.hidden[j]:
+                            nxt.append(j)
+            if shown:
+                pick = min(shown, key=lambda j: (s.truth[j], s.names[j]))
+            frontier = nxt
+        if pick is not None:
+            chosen.add(tuple(s.names[pick].split("|")))
+            served.add(find(s.index[name]))
+    return chosen
+
+
+def narrow_cells(frame: pd.DataFrame) -> list[str]:
+    """The hidden counts of an audit frame required to keep :data:`MIN_RANGE` values that do not."""
+    return frame.loc[frame["required"] & (frame["values"] < MIN_RANGE), "cell"].tolist()
+
+
+def fixpoint(publish, m: int, *, max_rounds: int = MAX_ROUNDS) -> tuple[pd.DataFrame, set]:
+    """Linked-table protection by a fixpoint over every published file.
+
+    ``publish(forced)`` writes a release with the cells ``forced`` hidden as complementary
+    suppressions (on top of each table's own protection) and returns its results folder and its
+    unprotected values' folder. Round by round: publish, audit (:func:`audit`), and for each
+    hidden count left with fewer than :data:`MIN_RANGE` values add the cheapest linked count
+    (:func:`complementary`); stop when the audit passes.
+
+    Guarantees, when it returns: given every constraint the audit models (see the module
+    docstring), every required hidden count keeps at least :data:`MIN_RANGE` whole values. Same
+    input, same choice (the audit and the choice are deterministic). Raises
+    :class:`DisclosureError` when a round adds nothing new (no linked count left to hide) or
+    after ``max_rounds`` rounds. Returns the last audit frame and the forced cells.
+    """
+    forced: set[tuple[str, str, str, str, str]] = set()
+    for rnd in range(1, max_rounds + 1):
+        results_dir, truth_dir = publish(frozenset(forced))
+        s, binaries, pct_rows = build(Path(results_dir), Path(truth_dir), int(m))
+        frame = bound_hidden(s, binaries, pct_rows, int(m))
+        narrow = narrow_cells(frame)
+        if not narrow:
+            return frame, forced
+        new = complementary(s, narrow) - forced
+        if not new:
+            raise DisclosureError(f"{len(narrow)} hidden counts keep fewer than {MIN_RANGE} values and no linked "
+                                  f"count is left to hide: {', '.join(narrow[:5])}")
+        logger.info(f"disclosure audit, round {rnd}: {len(narrow)} hidden counts keep fewer than {MIN_RANGE} values; "
+            f"hiding {len(new)} linked counts and publishing again")
+        forced |= new
+    raise DisclosureError(f"the disclosure audit still fails after {max_rounds} rounds")
+
+
+def summary(frame: pd.DataFrame, name: str = "") -> str:
+    """One line of an audit's figures: hidden counts, how many must keep :data:`MIN_RANGE`
+    values, the narrowest range among those, and how many are too narrow."""
+    required = frame[frame["required"]]
+    narrowest = int(required["values"].min()) if len(required) else "-"
+    return (f"{name + ': ' if name else ''}{len(frame)} hidden counts, {len(required)} required to keep "
+            f"{MIN_RANGE} values, narrowest range {narrowest}, too narrow {len(narrow_cells(frame))}")
+
+
+if __name__ == "__main__":  # python -m msht.publish.audit PARAMS...: the figures of each protected run
+    import sys
+
+    from msht.config import load_params, project_root
+
+    for arg in sys.argv[1:]:
+        params = load_params(arg)
+        root = project_root()
+        print(summary(audit(root / params.results_dir, root / params.processed_dir / "unprotected",
+                            int(params.min_cell_count)), params.run_name))

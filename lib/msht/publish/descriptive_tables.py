@@ -9,6 +9,7 @@ its disclosure-control mark (``display`` column) instead of a number.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Final
 
 import pandas as pd
@@ -166,16 +167,18 @@ def _protect_outlier_link(protected: pd.DataFrame, m: int) -> None:
         sdc.protect_partition_link(protected, left[0], unknown, m)
 
 
-def protect(parts: dict[str, pd.DataFrame], min_cell_count: int) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+def protect(parts: dict[str, pd.DataFrame], min_cell_count: int,
+            forced: Collection[tuple[str, str, str, str, str]] = frozenset()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Apply :func:`msht.publish.sdc.protect_descriptives` to the rows of
     :func:`msht.analysis.describe.section3`.
 
     Returns the protected rows of ``descriptives.csv`` (with the marker columns of
     :mod:`msht.publish.sdc`; :func:`msht.publish.results.write_csv` drops them) and the same rows split back
     into ``parts``, for the tables, figures and prose. With ``min_cell_count`` 0 the values are
-    those of :func:`msht.analysis.describe.combine` unchanged.
+    those of :func:`msht.analysis.describe.combine` unchanged. ``forced``: cells to hide as
+    complementary suppressions (:func:`msht.publish.sdc.forced_cells`).
     """
-    protected = sdc.protect_descriptives(combine(parts), min_cell_count)
+    protected = sdc.protect_descriptives(combine(parts), min_cell_count, forced=forced)
     _protect_outlier_link(protected, int(min_cell_count))
     out, start = {}, 0
     for name, frame in parts.items():

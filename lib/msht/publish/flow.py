@@ -17,17 +17,26 @@ COLUMNS = {
 }
 
 
-def flow_boxes(exclusions: pd.DataFrame) -> pd.DataFrame:
+def flow_boxes(exclusions: pd.DataFrame, marks: dict[tuple[str, str], str] | None = None) -> pd.DataFrame:
     """The boxes the diagram draws: per entity, the rows read, each exclusion step that removed
-    rows, and the rows analysed (one tidy frame, unit-tested)."""
+    rows, and the rows analysed (one tidy frame, unit-tested).
+
+    Under disclosure control (:func:`msht.publish.quality.protect_exclusions`) a hidden ``excluded``
+    count is empty; its box is drawn with its mark (``marks``: (entity, rule) -> ``"<5"`` or
+    ``"[c]"``; ``"[c]"`` if not given) whatever the count, so that a box's absence does not say
+    the hidden count is 0. ``n`` is then text for that box."""
     rows = []
+    marks = marks or {}
     for entity in COLUMNS:
         block = exclusions[exclusions["entity"] == entity]
         if block.empty:
             continue
         rows.append({"entity": entity, "kind": "read", "rule": "", "n": int(block["rows_in"].iloc[0])})
         for r in block.itertuples():
-            if r.excluded:
+            if pd.isna(r.excluded):
+                rows.append({"entity": entity, "kind": "excluded", "rule": r.rule,
+                             "n": marks.get((entity, r.rule), "[c]")})
+            elif r.excluded:
                 rows.append({"entity": entity, "kind": "excluded", "rule": r.rule, "n": int(r.excluded)})
         rows.append({"entity": entity, "kind": "analysed", "rule": "", "n": int(block["rows_out"].iloc[-1])})
     return pd.DataFrame(rows, columns=["entity", "kind", "rule", "n"])
@@ -37,11 +46,13 @@ def flow_boxes(exclusions: pd.DataFrame) -> pd.DataFrame:
 PER_ROW = 2
 
 
-def flow_diagram(exclusions: pd.DataFrame, descriptions: dict[tuple[str, str], str] | None = None) -> Figure:
+def flow_diagram(exclusions: pd.DataFrame, descriptions: dict[tuple[str, str], str] | None = None,
+                 marks: dict[tuple[str, str], str] | None = None) -> Figure:
     """Draw the flow: per entity a main line from rows read to rows analysed, with each
     exclusion step as a box to its right; entities in rows of :data:`PER_ROW`. ``descriptions``
-    maps (entity, rule) to a label."""
-    boxes = flow_boxes(exclusions)
+    maps (entity, rule) to a label; ``marks`` the disclosure-control marks of hidden counts
+    (:func:`flow_boxes`)."""
+    boxes = flow_boxes(exclusions, marks)
     descriptions = descriptions or {}
     entities = [e for e in COLUMNS if e in set(boxes["entity"])]
     counts = [int((boxes["entity"] == e).sum()) for e in entities]
@@ -73,7 +84,8 @@ def flow_diagram(exclusions: pd.DataFrame, descriptions: dict[tuple[str, str], s
                 label = descriptions.get((entity, b["rule"]), b["rule"].replace("_", " "))
                 ax.annotate("", xy=(side_x - 0.22, y), xytext=(main_x, y),
                             arrowprops={"arrowstyle": "->", "color": "#475569", "linewidth": 0.8})
-                ax.text(side_x, y, f"Excluded: {b['n']:,}\n" + textwrap.fill(label, 30), ha="center", va="center",
+                n = b["n"] if isinstance(b["n"], str) else f"{b['n']:,}"
+                ax.text(side_x, y, f"Excluded: {n}\n" + textwrap.fill(label, 30), ha="center", va="center",
                         fontsize=8, bbox={**box, "facecolor": "#fee2e2"})
     fig.tight_layout()
     return fig

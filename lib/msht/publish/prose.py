@@ -39,12 +39,18 @@ def disclosure_text(params: Params) -> str:
     return f"\n\n{note}" if note else ""
 
 
-def cleaning_summary(exclusions: pd.DataFrame) -> str:
-    """One paragraph: case entries read, excluded per rule, and analysed."""
+def cleaning_summary(exclusions: pd.DataFrame, marks: dict[tuple[str, str], str] | None = None) -> str:
+    """One paragraph: case entries read, excluded per rule, and analysed. A count hidden by
+    disclosure control (:func:`msht.publish.quality.protect_exclusions`) is given by its mark
+    (``marks``: (entity, rule) -> mark) and named whatever its value, so that leaving a rule out
+    does not say its count is 0."""
     cases = exclusions[exclusions["entity"] == "cases"]
     read = int(cases["rows_in"].iloc[0])
     kept = int(cases["rows_out"].iloc[-1])
-    parts = [f"{int(r.excluded):,} {r.description.lower()}" for r in cases.itertuples() if r.excluded]
+    marks = marks or {}
+    parts = [f"{marks.get(('cases', r.rule), '[c]')} {r.description.lower()}" if pd.isna(r.excluded)
+             else f"{int(r.excluded):,} {r.description.lower()}" for r in cases.itertuples()
+             if pd.isna(r.excluded) or r.excluded]
     detail = "; ".join(parts) if parts else "none"
     return (
         f"The case file held {read:,} entries. The section 2.5 rules excluded {read - kept:,} of them "

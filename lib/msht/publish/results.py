@@ -94,7 +94,7 @@ Columns never change: a value hidden by :mod:`msht.publish.sdc` is written **emp
 or the extract), ``variable`` (variable, factor or field), ``level`` (for ``spellings``:
 ``"<code>: <raw value>"``), ``column`` (the hidden column), ``reason`` (see ``msht.publish.sdc.REASONS``; also
 ``test_withheld`` for the derived files) and ``display`` (what the report shows: ``"<5"``,
-``"[c]"`` or a p band). An empty value without a row there is an ordinary missing value.
+``"[c]"``). An empty value without a row there is an ordinary missing value.
 There is one ``suppression.csv`` per run: notebook 01 writes the rows of the data-quality tables
 (``completeness``, ``spellings``), notebook 02 rewrites it as those followed by its
 ``descriptives`` rows, and notebook 03 rewrites the file as those rows (re-read, any other rows
@@ -184,9 +184,23 @@ def read_csv(name: str, results_dir: Path) -> pd.DataFrame:
 
 
 #: The ``file`` values of ``suppression.csv`` that notebook 01 writes (the data-quality tables,
-#: :func:`msht.publish.quality.protect_completeness` and :func:`msht.publish.quality.protect_spellings`);
-#: notebooks 02 and 03 keep them.
-QUALITY_FILES: Final[tuple[str, ...]] = ("completeness", "spellings")
+#: :func:`msht.publish.quality.protect_completeness`, ``protect_spellings``, ``protect_problems`` and
+#: ``protect_exclusions``); notebooks 02 and 03 keep them.
+QUALITY_FILES: Final[tuple[str, ...]] = ("completeness", "spellings", "problems", "exclusions")
+#: Folder under a run's ``processed_dir`` that holds the unprotected values of its protected
+#: results files (release runs only; see :func:`write_unprotected`).
+UNPROTECTED_DIR: Final[str] = "unprotected"
+
+
+def write_unprotected(frame: pd.DataFrame, name: str, processed_dir: Path, min_cell_count: int) -> Path | None:
+    """Under disclosure control, keep the unprotected values of results file ``name`` with the
+    run's clean row-level tables (``<processed_dir>/unprotected/<name>.csv``, git-ignored, never
+    published), for the data owner and for :mod:`msht.publish.audit`, which bounds each hidden count of
+    the release and checks it against its true value. Nothing is written when
+    ``min_cell_count`` is 0 or 1 (returns None)."""
+    if int(min_cell_count) <= 1:
+        return None
+    return write_csv(frame, name, Path(processed_dir) / UNPROTECTED_DIR)
 
 
 def write_suppression(rows: pd.DataFrame, results_dir: Path, min_cell_count: int, *,

@@ -58,8 +58,12 @@ of row totals, then the whole block. Because ``accepted`` is measured on cases *
 support, a level whose ``offered`` "yes" count is hidden has its whole ``accepted`` row hidden
 (``linked``; see :data:`NESTED`). A one-row block (``overall``, the population itself) only
 gets primary suppression: there is nothing to hide it among. In a block with any suppression the test statistic and p
-(which would give the hidden cells back) are withheld (``test_withheld``) and only the p band
-(``p<0.001``, ``p<0.01``, ``p<0.05``, ``p≥0.05``) is published.
+(which would give the hidden cells back) are withheld (``test_withheld``, shown ``"[c]"``), and
+so is the band of p: a printed band (``p<0.05``, ``p≥0.05``) is a non-linear constraint on the
+hidden cells, and on the default twin the band of "accepted support by referral type" left MS1's
+hidden count two possible values (3 or 4) where the linear constraints kept four (issue 15).
+:func:`p_band` remains for the audit, which checks any band a run does publish by enumerating
+the hidden cells (:func:`msht.publish.audit.band_consistent_values`).
 
 Every suppression is checked, not assumed: :func:`audit_block` finds, for each hidden cell, the
 values it can take given everything published (an exact bitset dynamic programme over the
@@ -74,7 +78,7 @@ The contract columns do not change: a hidden ``n``, ``denominator``, ``pct``, ``
 :data:`SUPPRESSION_COLUMNS`) lists one row per hidden value: ``file`` (``descriptives`` or
 ``associations``), ``table`` (the descriptives table, or the association outcome),
 ``variable`` (variable or factor), ``level``, ``column`` (which value is hidden), ``reason``
-and ``display`` (what the report shows instead: ``"<5"``, ``"[c]"`` or a p band). An empty
+and ``display`` (what the report shows instead: ``"<5"``, ``"[c]"``). An empty
 value that has no row in ``suppression.csv`` is an ordinary missing value (e.g. the
 percentage of an ``unknown`` row). The protected frames returned here carry the same
 information as columns for the display layer: ``suppressed`` (the count is hidden),
@@ -90,15 +94,19 @@ blanks them block by block.
 Limits: each block is protected on its own, plus the ``accepted``-within-``offered`` link and
 section 3.2's split of the victims (:func:`protect_partition_link`); requiring three feasible
 values per hidden count (:data:`MIN_FEASIBLE`) leaves room for the links between blocks.
-:mod:`msht.publish.audit` checks a release across its files (every count, percentage and structural
-link, bounded by integer programming); what it does not model (p bands, spellings, figures) is
-listed there. A release should still be read by a person before it leaves the force.
+Linked-table protection across every published file is :mod:`msht.publish.audit`'s: a release's audit
+bounds each hidden count from everything published (integer programming) and
+:func:`msht.pipeline.protect_release` reruns the notebooks with the complementary suppressions it
+chooses (``forced`` cells, :func:`forced_cells`) until every hidden count keeps three values; what
+it does not model is listed there. A release should still be read by a person before it leaves
+the force.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -128,6 +136,12 @@ SUPPRESSION_COLUMNS: Final[tuple[str, ...]] = ("file", "table", "variable", "lev
 #: protection interval of tau-ARGUS and sdcTable; with two, one more published relation often
 #: pins it down).
 MIN_FEASIBLE: Final[int] = 3
+#: A cell of a results file, as ``suppression.csv`` keys it: (file, table, variable, level, column).
+Cell = tuple[str, str, str, str, str]
+#: Environment variable naming a CSV of cells to hide as complementary suppressions (columns
+#: file, table, variable, level, column): set by :func:`msht.pipeline.protect_release` while it
+#: reruns a release after its audit, read by the notebooks through :func:`forced_cells`.
+FORCED_ENV: Final[str] = "MSHT_SDC_FORCED"
 #: Blocks with more hidden row totals than this sum are audited constraint by constraint.
 _EXACT_2D_LIMIT: Final[int] = 400
 
@@ -141,7 +155,7 @@ REASONS: Final[dict[str, str]] = {
     "linked_total": "hidden because, with totals published elsewhere in the report, it would give a hidden count back",
     "withheld": "the whole block is withheld: no smaller suppression protects it",
     "extreme_value": "a maximum or minimum describes one person",
-    "test_withheld": "the test statistic would give hidden counts back; only the p band is shown",
+    "test_withheld": "the test statistic, its p-value or its band would give hidden counts back",
 }
 
 
@@ -273,6 +287,21 @@ def feasible_values(items: list[Item], s_d: int, s_n: int) -> list[tuple[set[int
     return out
 
 
+def forced_cells() -> frozenset[Cell]:
+    """The complementary suppressions chosen by the release's audit (:data:`FORCED_ENV`), as
+    cells; empty when the variable is unset (every run but a release's second and later rounds,
+    so the default run is unchanged)."""
+    path = os.environ.get(FORCED_ENV)
+    if not path or not os.path.exists(path):
+        return frozenset()
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return frozenset(tuple(r) for r in frame[list(FORCED_COLUMNS)].itertuples(index=False, name=None))
+
+
+#: Columns of the forced-cells file (:data:`FORCED_ENV`).
+FORCED_COLUMNS: Final[tuple[str, ...]] = ("file", "table", "variable", "level", "column")
+
+
 def needed_values(m: int) -> int:
     """Feasible values a hidden count must keep under threshold m: :data:`MIN_FEASIBLE`, or
     m - 1 when a ``"<m"`` mark itself allows fewer (m <= 3)."""
@@ -386,12 +415,14 @@ def _desc_ok(b: DescBlock, m: int) -> bool:
     return audit_block(items, 0, target, needed_values(m))
 
 
-def _protect_desc_block(b: DescBlock, m: int, protect_unknown: bool) -> None:
+def _protect_desc_block(b: DescBlock, m: int, protect_unknown: bool, forced: Iterable[int] = ()) -> None:
     for i, v in enumerate(b.values):
         if 1 <= v < m:
             b.hide[i] = "small_count"
     if b.binary and 0 not in b.hide and 1 <= b.d - b.values[0] < m:
         b.hide[0] = "small_complement"
+    for i in forced:  # complementary suppressions chosen across tables (msht.pipeline.protect_release)
+        b.hide.setdefault(i, "secondary")
     if protect_unknown and b.u_index is not None and 1 <= b.u < m:
         b.u_reason = "small_count"
         b.d_hidden = True
@@ -419,10 +450,12 @@ def protect_frequency_block(
     binary: bool = False,
     denominator: int | None = None,
     protect_unknown: bool = True,
+    forced: Iterable[int] = (),
 ) -> DescBlock:
     """Protect one descriptives block given as plain counts (what :func:`protect_descriptives` does
     per block). ``unknown`` is the unknown row's count (``None``: no such row); ``binary`` marks a
-    single ``yes`` level whose complement is ``denominator - values[0]``."""
+    single ``yes`` level whose complement is ``denominator - values[0]``; ``forced`` lists
+    positions to hide as secondaries whatever the block needs (chosen across tables)."""
     m = _check_m(min_cell_count)
     d = sum(values) if denominator is None else denominator
     b = DescBlock(
@@ -434,7 +467,7 @@ def protect_frequency_block(
         u=unknown or 0,
     )
     if m > 1:
-        _protect_desc_block(b, m, protect_unknown)
+        _protect_desc_block(b, m, protect_unknown, forced)
     return b
 
 
@@ -474,11 +507,14 @@ def _with_markers(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def protect_descriptives(rows: pd.DataFrame, min_cell_count: int, *, protect_unknown: bool = True) -> pd.DataFrame:
+def protect_descriptives(rows: pd.DataFrame, min_cell_count: int, *, protect_unknown: bool = True,
+                         forced: Collection[Cell] = frozenset()) -> pd.DataFrame:
     """Apply SDC to descriptives rows (``table, variable, level, n, denominator, pct``).
 
     Returns a copy with hidden ``n``/``denominator``/``pct`` set to missing and the marker
-    columns of the module docstring. ``min_cell_count`` 0 or 1 changes nothing.
+    columns of the module docstring. ``min_cell_count`` 0 or 1 changes nothing. ``forced``:
+    cells (``("descriptives", table, variable, level, "n")`` of known levels) to hide as
+    secondaries, chosen across tables by :func:`msht.pipeline.protect_release`.
     """
     m = _check_m(min_cell_count)
     out = _with_markers(rows)
@@ -506,36 +542,40 @@ def protect_descriptives(rows: pd.DataFrame, min_cell_count: int, *, protect_unk
                         _hide(out, idx, "n", "small_count", SMALL_MARK.format(m=m))
                 continue
             denominators = known["denominator"].dropna().astype(int)
+            table = str(blk["table"].iloc[0])
+            pushed = [i for i, lv in enumerate(known["level"])
+                      if ("descriptives", table, str(var), str(lv), "n") in forced]
             if len(known) > 1 and denominators.nunique() > 1:
                 # one denominator per level (a share per year or period): the association layout
-                _protect_rows_as_association(out, src, known, blk, m)
+                _protect_rows_as_association(out, src, known, blk, m, pushed)
                 continue
             d = int(denominators.iloc[0]) if len(denominators) else int(known["n"].sum())
             u_index = unknown.index[0] if len(unknown) else (shared_u if var in flag_vars else None)
             u = int(src.at[u_index, "n"]) if u_index is not None else 0
             if len(known) > 1 and int(known["n"].sum()) != d:
                 # levels that overlap or do not cover everyone: each level is its own "level / rest" pair
-                for idx in known.index:
+                for k, idx in enumerate(known.index):
                     b = DescBlock(known=[idx], values=[int(src.at[idx, "n"])], d=d, binary=True, u_index=None, u=0)
-                    _protect_desc_block(b, m, protect_unknown)
+                    _protect_desc_block(b, m, protect_unknown, [0] if k in pushed else [])
                     _apply_desc(out, b, m)
                 continue
             binary = len(known) == 1 and known["level"].iloc[0] not in TOTAL_LEVELS
             b = DescBlock(
                 known=list(known.index), values=[int(v) for v in known["n"]], d=d, binary=binary, u_index=u_index, u=u
             )
-            _protect_desc_block(b, m, protect_unknown)
+            _protect_desc_block(b, m, protect_unknown, pushed)
             _apply_desc(out, b, m)
     return out
 
 
 def _protect_rows_as_association(
-    out: pd.DataFrame, src: pd.DataFrame, known: pd.DataFrame, blk: pd.DataFrame, m: int
+    out: pd.DataFrame, src: pd.DataFrame, known: pd.DataFrame, blk: pd.DataFrame, m: int, forced: Iterable[int] = ()
 ) -> None:
     """Protect a descriptives block whose levels each have their own denominator (n "yes" of d)
     like an association block; its test rows (``statistic``, ``p``) are withheld if anything is."""
     b = protect_association_block(
-        [int(v) for v in src.loc[known.index, "n"]], [int(v) for v in src.loc[known.index, "denominator"]], m
+        [int(v) for v in src.loc[known.index, "n"]], [int(v) for v in src.loc[known.index, "denominator"]], m,
+        forced=forced,
     )
     for i, idx in enumerate(known.index):
         if i in b.n_reason:
@@ -678,7 +718,7 @@ def _assoc_ok(b: AssocBlock, m: int) -> bool:
     return audit_block(items, s_d, s_n, needed_values(m))
 
 
-def _protect_assoc_block(b: AssocBlock, m: int, linked: set[int]) -> None:
+def _protect_assoc_block(b: AssocBlock, m: int, linked: set[int], forced: Iterable[int] = ()) -> None:
     for i, (n, d) in enumerate(zip(b.n, b.d)):
         if 1 <= d < m:
             b.n_reason[i] = b.d_reason[i] = "small_total"
@@ -688,6 +728,8 @@ def _protect_assoc_block(b: AssocBlock, m: int, linked: set[int]) -> None:
             b.n_reason[i] = "small_count"
         elif 1 <= d - n < m:
             b.n_reason[i] = "small_complement"
+    for i in forced:  # complementary suppressions chosen across tables (msht.pipeline.protect_release)
+        b.n_reason.setdefault(i, "secondary")
     if len(b.n) == 1:  # the block is the population itself (``overall``): nothing to hide it among
         return
     while not _assoc_ok(b, m):
@@ -724,14 +766,15 @@ def _apply_move(b: AssocBlock, kind: str, i: int):
 
 
 def protect_association_block(
-    n: list[int], d: list[int], min_cell_count: int, *, linked: Iterable[int] = ()
+    n: list[int], d: list[int], min_cell_count: int, *, linked: Iterable[int] = (), forced: Iterable[int] = ()
 ) -> AssocBlock:
     """Protect one association block given as plain counts: per level, the outcome-yes count ``n``
-    and the row total ``d``; ``linked`` lists the rows hidden because of an enclosing outcome."""
+    and the row total ``d``; ``linked`` lists the rows hidden because of an enclosing outcome,
+    ``forced`` the rows whose ``n`` is hidden as a secondary whatever the block needs."""
     m = _check_m(min_cell_count)
     b = AssocBlock(index=list(range(len(n))), n=list(n), d=list(d))
     if m > 1:
-        _protect_assoc_block(b, m, set(linked))
+        _protect_assoc_block(b, m, set(linked), forced)
     return b
 
 
@@ -753,13 +796,16 @@ def p_band(p: float) -> str:
 
 
 def protect_associations(
-    rows: pd.DataFrame, min_cell_count: int, *, nested: dict[str, str] | None = None
+    rows: pd.DataFrame, min_cell_count: int, *, nested: dict[str, str] | None = None,
+    forced: Collection[Cell] = frozenset(),
 ) -> pd.DataFrame:
     """Apply SDC to association rows (``outcome, factor, level, n, denominator, pct, statistic, df, p, test``).
 
     Returns a copy with hidden values set to missing and the marker columns of the module
     docstring, plus ``test_suppressed`` and ``p_display``. ``nested`` maps an outcome to the
-    outcome whose "yes" cases it is measured on (default :data:`NESTED`).
+    outcome whose "yes" cases it is measured on (default :data:`NESTED`). ``forced``: cells
+    (``("associations", outcome, factor, level, "n")``) to hide as secondaries, chosen across
+    tables by :func:`msht.pipeline.protect_release`.
     """
     m = _check_m(min_cell_count)
     out = _with_markers(rows)
@@ -782,7 +828,9 @@ def protect_associations(
             parent = nested.get(outcome)
             parent_hidden = hidden_yes.get((parent, factor), set()) if parent else set()
             linked = {i for i, idx in enumerate(b.index) if out.at[idx, "level"] in parent_hidden}
-            _protect_assoc_block(b, m, linked)
+            pushed = [i for i, idx in enumerate(b.index)
+                      if ("associations", str(outcome), str(factor), str(out.at[idx, "level"]), "n") in forced]
+            _protect_assoc_block(b, m, linked, pushed)
             hidden_yes[(outcome, factor)] = {out.at[b.index[i], "level"] for i in b.n_reason}
             for i, idx in enumerate(b.index):
                 if i in b.n_reason:
@@ -796,7 +844,7 @@ def protect_associations(
                     _hide(out, idx, "pct", reason, SECONDARY_MARK)
             if b.n_reason:
                 for idx in b.index:
-                    out.at[idx, "p_display"] = p_band(out.at[idx, "p"])
+                    out.at[idx, "p_display"] = SECONDARY_MARK  # not the band: see the module docstring
                     out.at[idx, "statistic"] = math.nan
                     out.at[idx, "p"] = math.nan
                     out.at[idx, "test_suppressed"] = True
@@ -893,7 +941,7 @@ def disclosure_note(min_cell_count: int, protected: pd.DataFrame | None = None) 
         f'Statistical disclosure control: {small_counts} suppressed and shown as "<{m}". '
         "Further counts, totals and percentages that would allow a suppressed count to be worked out "
         'are also suppressed and shown as "[c]", and where a table has suppressed cells its test '
-        "statistic is withheld and only the band of its p-value is given."
+        "statistic and p-value are withheld."
     )
     return note + (release_summary(protected) if protected is not None else "")
 

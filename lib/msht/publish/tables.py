@@ -86,14 +86,15 @@ def plain_table(frame: pd.DataFrame, *, table_id: str, title: str, source_note: 
 
 
 def exclusions_table(exclusions: pd.DataFrame, *, table_id: str) -> GT:
-    """The exclusion flow: per extract, each rule's rows in, rows excluded and rows out."""
+    """The exclusion flow: per extract, each rule's rows in, rows excluded and rows out (a column
+    holding disclosure-control marks, :func:`msht.publish.quality.shown`, is printed as it is)."""
     frame = exclusions.assign(entity=exclusions["entity"].str.replace("_", " ").str.capitalize())
     frame = frame[["entity", "step", "description", "rows_in", "excluded", "rows_out"]]
     return (
         GT(frame, groupname_col="entity", id=table_id)
         .tab_header(title="Exclusions by the section 2.5 rules")
         .cols_label(step="Step", description="Rule", rows_in="Rows in", excluded="Excluded", rows_out="Rows out")
-        .fmt_integer(columns=["rows_in", "excluded", "rows_out"])
+        .fmt_integer(columns=[c for c in ("rows_in", "excluded", "rows_out") if pd.api.types.is_numeric_dtype(frame[c])])
         .tab_options(table_font_size="14px", row_group_font_weight="bold")
     )
 
