@@ -9,7 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from msht import clean, ingest
+from msht.clean import rules as clean
+from msht.ingest import extracts as ingest
 from msht.synth.raw import ProblemRates, write_extracts
 from msht.synth.sampler import sample_population
 

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msht import associate, reference, results, stats, vocab
+from msht.analysis import associate, reference, stats
+from msht.base import vocab
+from msht.publish import association_tables, results
 
 FAST = 999  # Monte Carlo tables for r×c Fisher tests in unit tests
 
@@ -156,14 +158,14 @@ def test_not_computable_tests_flow_through_every_display(tiny: tuple) -> None:
     cases = cases.assign(domestic_servitude=False)
     rows, tests = associate.run_all(cases, offenders, [(o, "domestic_servitude") for o in vocab.OUTCOMES])
     table = associate.test_table(tests, 0.05)
-    display = associate.appendix4_display(rows, table, ["domestic_servitude"])
+    display = association_tables.appendix4_display(rows, table, ["domestic_servitude"])
     assert display.loc[display["row"] == "χ²", list(vocab.OUTCOMES)].iloc[0].tolist() == ["n/c"] * 3
-    extras = associate.extras_display(table)
+    extras = association_tables.extras_display(table)
     assert extras["note"].str.contains("has no cases").all()
     assert associate.residual_rows(tests).empty
     found = associate.findings(rows, table, "offered", 0.05)
     assert found.empty
-    assert associate.findings_display(found, 0.05)["heading"].tolist() == ["No factor had p < 0.05"]
+    assert association_tables.findings_display(found, 0.05)["heading"].tolist() == ["No factor had p < 0.05"]
 
 
 # --- association_tests.csv -------------------------------------------------------------------------
@@ -230,7 +232,7 @@ def test_direction_and_p_label_come_from_the_row(uk_yes: int, non_uk_yes: int, h
     table = associate.test_table(tests, 0.05)
     found = associate.findings(rows, table, "offered", 0.05)
     assert found["higher_level"].unique().tolist() == [higher]
-    display = associate.findings_display(found, 0.05)
+    display = association_tables.findings_display(found, 0.05)
     p = float(rows.loc[rows["factor"] == "victim_uk_national", "p"].iloc[0])
     assert display["heading"].item() == f"{heading} ({stats.p_threshold_label(p)})"
     assert display["level_1"].item() == f"UK nationals ({uk_yes:.1f}%, n={uk_yes})"
@@ -297,30 +299,30 @@ def test_vs_published_flags_a_changed_verdict() -> None:
 def test_appendix4_display_layout_and_dagger(run: tuple) -> None:
     rows, _, table = run
     factors = vocab.APPENDIX4_BLOCKS["victim"][1]
-    display = associate.appendix4_display(rows, table, factors)
+    display = association_tables.appendix4_display(rows, table, factors)
     assert len(display) == 1 + sum(len(vocab.levels(f)) + 2 for f in factors)
     assert display.iloc[0]["row"] == "Overall % (n)"
     assert list(display.columns) == ["group", "row", *vocab.OUTCOMES]
     forced = table.assign(test_chosen=stats.TEST_FISHER)
-    shown = associate.appendix4_display(rows, forced, factors)
+    shown = association_tables.appendix4_display(rows, forced, factors)
     assert shown.loc[shown["row"] == "χ²", "offered"].str.endswith("†").all()
 
 
 def test_other_displays_have_one_row_per_input_row(run: tuple) -> None:
     rows, tests, table = run
-    assert len(associate.extras_display(table)) == len(table)
+    assert len(association_tables.extras_display(table)) == len(table)
     residuals = associate.residual_rows(tests)
-    assert len(associate.residuals_display(residuals)) == len(residuals)
+    assert len(association_tables.residuals_display(residuals)) == len(residuals)
     comparison = associate.vs_published(rows, 0.05)
-    shown = associate.vs_published_display(comparison)
+    shown = association_tables.vs_published_display(comparison)
     assert len(shown) == len(comparison)
     assert (shown["agrees"] != "").sum() == 51
 
 
 def test_factor_names_say_whose_attribute() -> None:
-    assert associate.factor_name("victim_age3") == "Victim age group (years)"
-    assert associate.factor_name("offender_sex") == "Offender gender"
-    assert associate.factor_name("county_lines") == "County lines involvement"
+    assert association_tables.factor_name("victim_age3") == "Victim age group (years)"
+    assert association_tables.factor_name("offender_sex") == "Offender gender"
+    assert association_tables.factor_name("county_lines") == "County lines involvement"
 
 
 def test_residuals_display_shows_a_blanked_expected_count_as_c(run: tuple) -> None:
@@ -332,7 +334,7 @@ def test_residuals_display_shows_a_blanked_expected_count_as_c(run: tuple) -> No
     for col in ("n", "denominator", "expected_n", "adjusted_residual"):
         blanked[col] = blanked[col].astype(object)
     blanked.loc[blanked.index[0], ["n", "denominator", "expected_n", "adjusted_residual"]] = pd.NA
-    shown = associate.residuals_display(blanked)
+    shown = association_tables.residuals_display(blanked)
     assert shown.iloc[0]["expected_n"] == "[c]"
     assert shown.iloc[0]["adjusted_residual"] == "[c]"
     assert shown.iloc[1]["expected_n"] == f"{float(residuals.iloc[1]['expected_n']):.1f}"

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from msht import calibration
+from msht.analysis import calibration
 
 
 def _published(rows):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from msht import clean, ingest
-from msht.ingest import SOURCE_ROW
+from msht.clean import rules as clean
+from msht.ingest import extracts as ingest
+from msht.ingest.extracts import SOURCE_ROW
 
 
 def frame(rows: list[dict], name: str) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Unit tests for msht.coding (raw police values -> vocab codes) and its lookup data."""
+"""Unit tests for msht.ingest.coding (raw police values -> vocab codes) and its lookup data."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from msht import coding as c
-from msht.vocab import EXPLOITATION_TYPES, LEVELS, UNKNOWN
+from msht.ingest import coding as c
+from msht.base.vocab import EXPLOITATION_TYPES, LEVELS, UNKNOWN
 
 
 def S(*values: object) -> pd.Series:

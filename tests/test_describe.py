@@ -3,7 +3,9 @@ import math
 import pandas as pd
 import pytest
 
-from msht import describe
+from msht.analysis import describe
+from msht.publish import descriptive_tables
+from msht.base import formats
 
 
 @pytest.mark.parametrize(
@@ -11,16 +13,16 @@ from msht import describe
     [(394, 2291, "17.2% (n=394)"), (1, 8, "12.5% (n=1)"), (1299, 1776, "73.1% (n=1,299)"), (0, 0, "-% (n=0)")],
 )
 def test_fmt_pct_n_prose(n, d, expected):
-    assert describe.fmt_pct_n(n, d) == expected
+    assert formats.fmt_pct_n(n, d) == expected
 
 
 def test_fmt_pct_n_table_and_half_up_rounding():
-    assert describe.fmt_pct_n(1, 8, style="table") == "12.5 (1)"
-    assert describe.pct(1, 8) == 12.5
-    assert describe.pct(5, 16) == 31.3  # 31.25 rounds half up, as SPSS prints it
-    assert math.isnan(describe.pct(3, 0))
+    assert formats.fmt_pct_n(1, 8, style="table") == "12.5 (1)"
+    assert formats.pct(1, 8) == 12.5
+    assert formats.pct(5, 16) == 31.3  # 31.25 rounds half up, as SPSS prints it
+    assert math.isnan(formats.pct(3, 0))
     with pytest.raises(ValueError):
-        describe.fmt_pct_n(1, 2, style="latex")
+        formats.fmt_pct_n(1, 2, style="latex")
 
 
 def test_frequency_counts_levels_in_vocab_order_with_unknown_row():
@@ -49,6 +51,6 @@ def test_overview_rows():
 def test_display_table_and_denominator_note():
     frame = pd.DataFrame({"victim_sex": ["male", "male", "female", "unknown"]})
     rows = describe.frequency(frame, "victim_sex", table="t")
-    shown = describe.display_table(rows)
+    shown = descriptive_tables.display_table(rows)
     assert list(shown["value"]) == ["66.7 (2)", "33.3 (1)", "n=1 not recorded"]
-    assert describe.denominator_note(rows, unit="victims") == "Percentages are of victims with a recorded value; sex: N=3 (1 not recorded)."
+    assert descriptive_tables.denominator_note(rows, unit="victims") == "Percentages are of victims with a recorded value; sex: N=3 (1 not recorded)."

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from msht import describe, prose
+from msht.analysis import describe
+from msht.publish import prose, prose_section3
 
 TYPES = ("criminal_exploitation", "labour_exploitation", "sexual_exploitation", "domestic_servitude", "other_exploitation")
 
@@ -23,7 +24,7 @@ def freq(table: str, variable: str, counts: dict[str, int], unknown: int = 0) ->
      (17.2, "a small minority of victims"), (100.0, "all victims"), (0.0, "none of the victims")],
 )
 def test_quantify_is_chosen_by_the_share(share, text):
-    assert prose.quantify(share, "victims") == text
+    assert prose_section3.quantify(share, "victims") == text
 
 
 def table1_desc(sexual_female: int) -> pd.DataFrame:
@@ -36,13 +37,13 @@ def table1_desc(sexual_female: int) -> pd.DataFrame:
 
 
 def test_table1_text_names_the_exceptions_chosen_by_the_data():
-    text = prose.table1_text(table1_desc(sexual_female=9))
+    text = prose_section3.table1_text(table1_desc(sexual_female=9))
     assert "Across all MSHT cases, most victims were male: 70.0% (n=70); victims of sexual exploitation were " \
            "mostly female." in text
     assert "90.0%" not in text, "the exceptions' shares are left to Table 1"
-    flipped = prose.table1_text(table1_desc(sexual_female=2))
+    flipped = prose_section3.table1_text(table1_desc(sexual_female=2))
     assert "most victims were male: 70.0% (n=70), in every exploitation type." in flipped
-    even = prose.table1_text(table1_desc(sexual_female=5))
+    even = prose_section3.table1_text(table1_desc(sexual_female=5))
     assert "; victims of sexual exploitation were split evenly." in even
 
 
@@ -51,7 +52,7 @@ def test_table1_text_groups_the_exceptions_by_level_in_one_short_sentence():
     for column, male, female in (("criminal_exploitation", 80, 20), ("sexual_exploitation", 1, 9),
                                  ("domestic_servitude", 2, 8), ("labour_exploitation", 5, 5)):
         parts.append(freq(f"table1_{column}", "victim_sex", {"male": male, "female": female}))
-    text = prose.table1_text(pd.concat(parts, ignore_index=True))
+    text = prose_section3.table1_text(pd.concat(parts, ignore_index=True))
     sentence = [s for s in text.split(". ") if "male" in s][0]
     assert sentence == ("Across all MSHT cases, most victims were male: 70.0% (n=70); victims of labour exploitation "
                         "were split evenly; and victims of sexual exploitation and domestic servitude were mostly "
@@ -76,14 +77,14 @@ def period_desc(before: tuple[int, int], after: tuple[int, int], p: float) -> pd
 
 
 def test_engagement_text_direction_and_verdict_come_from_the_data():
-    lower = prose.engagement_text(period_desc((10, 100), (30, 100), p=0.0004), alpha=0.05)
+    lower = prose_section3.engagement_text(period_desc((10, 100), (30, 100), p=0.0004), alpha=0.05)
     assert "was significantly lower for referrals before 2021, 10.0% (n=10) of 100, than for referrals in 2021 and later" in lower
     assert "χ² = 12.346, df = 1, p<0.001" in lower
-    higher = prose.engagement_text(period_desc((30, 100), (10, 100), p=0.0004), alpha=0.05)
+    higher = prose_section3.engagement_text(period_desc((30, 100), (10, 100), p=0.0004), alpha=0.05)
     assert "was significantly higher for referrals before 2021" in higher
-    same = prose.engagement_text(period_desc((10, 100), (12, 100), p=0.6543), alpha=0.05)
+    same = prose_section3.engagement_text(period_desc((10, 100), (12, 100), p=0.6543), alpha=0.05)
     assert "did not differ significantly between referrals before 2021" in same and "p=0.654" in same
-    strict = prose.engagement_text(period_desc((10, 100), (30, 100), p=0.03), alpha=0.01)
+    strict = prose_section3.engagement_text(period_desc((10, 100), (30, 100), p=0.03), alpha=0.01)
     assert "did not differ significantly" in strict  # the verdict uses alpha, not the printed threshold
     assert "positive in 13.3% (n=20) of the remaining 150 cases" in lower
     assert "In most cases, 66.7% (n=100), the victim's level of engagement could not be determined" in lower
@@ -98,21 +99,22 @@ def test_police_records_text_says_how_many_outliers_were_left_out(threshold, ent
     victims = pd.DataFrame({"n_entries": entries + [0], "n_as_victim": [1] * len(entries) + [0],
                             "n_as_perpetrator": [0] * len(entries) + [0]})
     rows = describe.police_record_rows(victims, threshold)
-    text = prose.police_records_text(rows)
+    text = prose_section3.police_records_text(rows)
     assert expected in text
     assert "1 victim has no police-record data" in text
-    assert describe.untraced_numbers(text, rows) == []
+    assert prose.untraced_numbers(text, rows) == []
 
 
 def test_untraced_numbers():
     rows = pd.DataFrame({"n": [1299, 0.040487, 8], "denominator": [1776, None, None], "pct": [73.1, None, None]})
     text = "n=1,299 of 1,776 (73.1%), see Appendix 1 and section 3.2, p<0.001, χ² = 0.040, median 8, MS1; 9 and 73.2"
-    assert describe.untraced_numbers(text, rows) == ["9", "73.2"]
+    assert prose.untraced_numbers(text, rows) == ["9", "73.2"]
 
 
 def test_every_number_in_section3_prose_is_in_the_rows(small_raw):
     """End to end on a small synthetic extract: clean, describe, write prose, trace its numbers."""
-    from msht import clean, ingest
+    from msht.clean import rules as clean
+    from msht.ingest import extracts as ingest
 
     folder, _, _ = small_raw
     extracts = ingest.read_all(folder)
@@ -121,10 +123,10 @@ def test_every_number_in_section3_prose_is_in_the_rows(small_raw):
         rows = describe.combine(describe.section3(result.cases, result.victims, result.offenders,
                                                   outlier_min_entries=outlier_min_entries,
                                                   years=describe.period_years("2018-01-01", "2023-12-31")))
-        texts = [prose.section3_1_text(rows), prose.table1_text(rows), prose.police_records_text(rows),
-                 prose.offenders_text(rows), prose.engagement_text(rows, 0.05)]
+        texts = [prose_section3.section3_1_text(rows), prose_section3.table1_text(rows), prose_section3.police_records_text(rows),
+                 prose_section3.offenders_text(rows), prose_section3.engagement_text(rows, 0.05)]
         for text in texts:
-            assert text and describe.untraced_numbers(text, rows) == [], text
+            assert text and prose.untraced_numbers(text, rows) == [], text
 
 
 def test_table1_text_says_across_all_cases_once():
@@ -132,7 +134,7 @@ def test_table1_text_says_across_all_cases_once():
              freq("table1_all_cases", "victim_age2", {"17_and_under": 40, "adult": 60}),
              freq("table1_criminal_exploitation", "victim_sex", {"male": 8, "female": 2}),
              freq("table1_criminal_exploitation", "victim_age2", {"17_and_under": 7, "adult": 3})]
-    text = prose.table1_text(pd.concat(parts, ignore_index=True))
+    text = prose_section3.table1_text(pd.concat(parts, ignore_index=True))
     assert text.count("Across all MSHT cases") == 1
     assert "Most victims were adults: 60.0% (n=60); victims of criminal exploitation were mostly aged 17 or under." in text
 
@@ -154,7 +156,7 @@ def test_table1_text_never_picks_a_level_from_a_hidden_count(root):
     it would name is chosen by the hidden value."""
     desc = pd.read_csv(root / "results" / "default" / "descriptives.csv")
     hidden = _hide_levels(desc, "table1_domestic_servitude", "victim_age2", "17_and_under")
-    text = prose._s3_table1_sentence(hidden, "victim_age2")
+    text = prose_section3._s3_table1_sentence(hidden, "victim_age2")
     assert "in every exploitation type." not in text
     assert "domestic servitude were mostly" not in text
     assert "n=0" not in text and "[c]%" not in text
@@ -166,5 +168,5 @@ def test_majority_sentence_is_dropped_when_a_level_is_hidden(root):
     one of them hidden the sentence is not written."""
     desc = pd.read_csv(root / "results" / "default" / "descriptives.csv")
     hidden = _hide_levels(desc, "section3_1", "victim_age2", "17_and_under")
-    assert prose._s3_majority(hidden, "section3_1", "victim_age2", "victims") == []
-    assert prose._s3_majority(desc, "section3_1", "victim_age2", "victims") != []
+    assert prose_section3._s3_majority(hidden, "section3_1", "victim_age2", "victims") == []
+    assert prose_section3._s3_majority(desc, "section3_1", "victim_age2", "victims") != []

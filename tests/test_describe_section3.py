@@ -7,7 +7,9 @@ import math
 import pandas as pd
 import pytest
 
-from msht import describe, stats
+from msht.analysis import describe, stats
+from msht.publish import descriptive_tables
+from msht.base import formats
 
 TYPES = ("criminal_exploitation", "labour_exploitation", "sexual_exploitation", "domestic_servitude", "other_exploitation")
 
@@ -46,7 +48,7 @@ def by(rows: pd.DataFrame, *keys: str) -> pd.DataFrame:
 
 @pytest.mark.parametrize("value,text", [(8, "8"), (8.0, "8"), (7.5, "7.5"), (1828, "1,828"), (2475.0, "2,475")])
 def test_fmt_number(value, text):
-    assert describe.fmt_number(value) == text
+    assert formats.fmt_number(value) == text
 
 
 # --- section 3.1, Appendix 1 ------------------------------------------------------------------
@@ -129,7 +131,7 @@ def test_table1_rows_are_case_level_by_exploitation_type():
 
 def test_table1_display_is_wide_with_unknown_rows_filled():
     cases = make_cases(3, victim_sex=["male", "female", "unknown"], sexual_exploitation=[False, True, False])
-    shown = describe.table1_display(describe.table1_rows(cases))
+    shown = descriptive_tables.table1_display(describe.table1_rows(cases))
     assert list(shown.columns) == ["group", "characteristic", *describe.TABLE1_COLUMNS]
     sex = shown[shown["group"] == "Victim sex"].set_index("characteristic")
     assert sex.loc["Male", "all_cases"] == "50.0 (1)"
@@ -137,12 +139,12 @@ def test_table1_display_is_wide_with_unknown_rows_filled():
     assert sex.loc["Female", "sexual_exploitation"] == "100.0 (1)"
     assert sex.loc["Unknown", "sexual_exploitation"] == "n=0 not recorded"
     assert sex.loc["Male", "domestic_servitude"] == "- (0)"
-    assert shown["group"].drop_duplicates().tolist() == list(describe.TABLE1_GROUPS.values())
+    assert shown["group"].drop_duplicates().tolist() == list(descriptive_tables.TABLE1_GROUPS.values())
 
 
 def test_table1_headers_give_each_type_its_share_of_cases():
     cases = make_cases(4, exploitation_known=[True, True, True, False], labour_exploitation=[True, False, False, False])
-    headers = describe.table1_headers(describe.appendix2_rows(cases), len(cases))
+    headers = descriptive_tables.table1_headers(describe.appendix2_rows(cases), len(cases))
     assert headers["all_cases"] == ("All MSHT cases", "N=4")
     assert headers["labour_exploitation"] == ("Labour exploitation", "33.3% (n=1) of cases")
 
@@ -150,12 +152,12 @@ def test_table1_headers_give_each_type_its_share_of_cases():
 def test_display_table_groups_exploitation_flags_and_note_states_their_denominator():
     cases = make_cases(3, exploitation_known=[True, True, False], criminal_exploitation=[True, False, False])
     rows = describe.appendix2_rows(cases)
-    shown = describe.display_table(rows)
+    shown = descriptive_tables.display_table(rows)
     types = shown[shown["group"] == "Police recorded exploitation type"]
     assert types["characteristic"].tolist() == ["Criminal exploitation", "Labour exploitation", "Sexual exploitation",
                                                 "Domestic servitude", "Other types of/undefined exploitation", "Unknown"]
     assert types["value"].tolist()[0] == "50.0 (1)" and types["value"].tolist()[-1] == "n=1 not recorded"
-    note = describe.denominator_note(rows, unit="cases")
+    note = descriptive_tables.denominator_note(rows, unit="cases")
     assert "police recorded exploitation type: N=2 (1 not recorded)" in note
     assert note.count("exploitation type") == 1
 
@@ -296,8 +298,9 @@ def test_period_years():
 
 
 def test_section3_parts_and_their_rows_follow_the_contract(small_raw):
-    from msht import clean, ingest
-    from msht.results import CONTRACT
+    from msht.clean import rules as clean
+    from msht.ingest import extracts as ingest
+    from msht.base.contract import CONTRACT
 
     folder, _, _ = small_raw
     extracts = ingest.read_all(folder)

@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from msht import associate, clean, describe, ingest, quality, results, sdc
+from msht.analysis import associate, describe
+from msht.clean import rules as clean
+from msht.ingest import extracts as ingest
+from msht.publish import quality, results, sdc
 from msht.synth.raw import ProblemRates, write_extracts
 from msht.synth.sampler import sample_population
 

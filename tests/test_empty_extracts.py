@@ -9,7 +9,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from msht import cli, ingest, quality, vocab
+from msht import cli
+from msht.base import vocab
+from msht.ingest import extracts as ingest
+from msht.publish import quality
 from msht.synth.raw import write_extracts
 from msht.synth.sampler import sample_population
 

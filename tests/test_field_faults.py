@@ -20,8 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from msht import clean, coding, ingest, quality
-from msht.plaintext import format_characters, plain, show_invisible
+from msht.clean import rules as clean
+from msht.ingest import coding
+from msht.ingest import extracts as ingest
+from msht.publish import quality
+from msht.base.plaintext import format_characters, plain, show_invisible
 from msht.synth.raw import SPELLINGS, ProblemRates, write_extracts
 from msht.synth.sampler import sample_population
 
@@ -333,7 +336,7 @@ def _victim(occ, person="P1"):
 
 
 def _frame(rows, name):
-    from msht.ingest import SOURCE_ROW
+    from msht.ingest.extracts import SOURCE_ROW
 
     cols = list(ingest.extract_fields(name))
     out = pd.DataFrame([{c: r.get(c, pd.NA) for c in cols} for r in rows], columns=cols, dtype=object)
@@ -344,7 +347,7 @@ def _frame(rows, name):
 def test_original_copy_and_later_update_are_one_duplicate_and_one_update_everywhere():
     """The issue's three entries: the original, a copy identical but for its occurrence number,
     and a later entry that changes the outcome."""
-    from msht import flow
+    from msht.publish import flow
 
     cases = [_case("A", "01/03/2020 09:00"), _case("B", "01/03/2020 10:00"),
              _case("C", "05/03/2020 09:00", outcome="Outcome 16 - Suspect identified - evidential difficulties - victim not supporting")]
@@ -390,7 +393,7 @@ def test_property_each_version_counts_once_and_the_last_version_is_kept(groups):
 
 
 def test_twin_injects_the_new_kinds_and_they_change_no_result(tmp_path):
-    from msht.plaintext import format_characters
+    from msht.base.plaintext import format_characters
 
     pop = sample_population(150, seed=21)
     with_kinds, without = tmp_path / "with", tmp_path / "without"
@@ -400,7 +403,7 @@ def test_twin_injects_the_new_kinds_and_they_change_no_result(tmp_path):
     assert cases["victim_person_id"].isin(["NULL", "Not Stated", "N/K", "Unknown", "n/a", "-"]).any()
     utf8 = pd.concat([cases.astype(str), load(with_kinds, "offenders").astype(str)], axis=1).to_numpy().ravel()
     assert any(ch in v for v in utf8 for ch in format_characters()), "format characters are hidden in values"
-    official = set(pd.read_csv(Path(coding.__file__).parent / "data" / "govuk_nationalities.csv")["nationality"])
+    official = set(pd.read_csv(Path(coding.__file__).parents[1] / "data" / "govuk_nationalities.csv")["nationality"])
     countries = set(coding.who_regions()["country"])
     victims = load(with_kinds, "victims")
     assert victims["nationality"].isin(official - countries).any(), "nationalities written as in the UK list"

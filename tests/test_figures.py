@@ -10,7 +10,8 @@ import pytest
 from IPython.display import Image
 from matplotlib.figure import Figure
 
-from msht import describe, figures
+from msht.analysis import describe
+from msht.publish import figures
 
 
 def year_cases() -> pd.DataFrame:

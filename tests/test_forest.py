@@ -14,7 +14,8 @@ from matplotlib.collections import PathCollection
 import pandas as pd
 import pytest
 
-from msht import associate, forest
+from msht.analysis import associate
+from msht.publish import forest
 
 
 def _tests() -> pd.DataFrame:

@@ -15,7 +15,10 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
-from msht import clean, cli, ingest, quality, results
+from msht import cli
+from msht.clean import rules as clean
+from msht.ingest import extracts as ingest
+from msht.publish import quality, results
 from msht.synth.raw import ProblemRates, write_extracts
 from msht.synth.sampler import sample_population
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from msht import ingest
+from msht.ingest import extracts as ingest
 
 CASE_HEADER = ",".join(ingest.extract_fields("cases"))
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from msht import ingest
+from msht.ingest import extracts as ingest
 
 HEADER = ["occurrence_number", "offender_person_id", "sex", "age", "nationality", "ethnicity"]
 CELL_CHARS = list('ab1 0,"\n\r\t') + ["\u00a0", "\u3000", "\x1c", "\u200b", "é", "\u2028"]

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msht import models, results, vocab
+from msht.analysis import models
+from msht.base import vocab
+from msht.publish import regression_tables, results
 
 SMALL = {"victim_sex": "male", "criminal_exploitation": "no", "police_entries": "one"}
 
@@ -108,7 +110,7 @@ def test_fit_all_contract_summary_and_display() -> None:
     summary = models.summary(out)
     assert summary["outcome"].tolist() == ["offered", "accepted"]
     assert summary["converged"].tolist() == [True, False]
-    shown = models.regression_display(out)
+    shown = regression_tables.regression_display(out)
     assert len(shown) == len(out)
     assert shown["term"].iloc[-1] == "Model not estimated"
     assert shown["aor"].iloc[-1].startswith("not estimated")

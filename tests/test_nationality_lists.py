@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from msht import coding
+from msht.ingest import coding
 
 
 def _table(name: str) -> pd.DataFrame:

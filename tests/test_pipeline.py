@@ -10,7 +10,9 @@ import re
 import pytest
 import yaml
 
-from msht import config, generate, pipeline, render
+from msht import config, pipeline
+from msht.publish import render
+from msht.synth import generate
 from msht.config import load_params
 
 
@@ -18,7 +20,7 @@ from msht.config import load_params
 def default_extracts(root):
     """The default synthetic extracts (generated if missing, as `make data` does)."""
     params = load_params(root / "params" / "default.yaml")
-    generate.generate(params, log=lambda *_: None)
+    generate.generate(params)
     return params
 
 
@@ -35,7 +37,7 @@ def test_backtest_default_results_reproduce_the_committed_ground_truth(root, tmp
     """Run the default analysis into a scratch folder; every committed results CSV must come back
     byte for byte (the ground truth is results/default/, committed)."""
     path = _variant(root, tmp_path, "backtest")
-    pipeline.run_notebooks(path, log=lambda *_: None)
+    pipeline.run_notebooks(path)
     fresh = root / "_output" / "backtest" / "results"
     committed = sorted((root / "results" / "default").glob("*.csv"))
     assert committed, "results/default holds no committed ground truth"
@@ -48,7 +50,7 @@ def test_backtest_default_results_reproduce_the_committed_ground_truth(root, tmp
 def test_second_params_file_renders_without_code_edits(root, default_extracts):
     params_path = root / "params" / "period_2021.yaml"
     params = load_params(params_path)
-    pipeline.run_notebooks(params_path, log=lambda *_: None)
+    pipeline.run_notebooks(params_path)
     out = render.render_fallback(params)
     assert out == config.RunPaths.from_params(params, root).report_dir
     index = (out / "index.html").read_text()
@@ -102,7 +104,7 @@ def test_a_failed_run_leaves_earlier_results_untouched(root, tmp_path):
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / "descriptives.csv").write_text("earlier run\n")
     with pytest.raises(Exception, match="not found"):
-        pipeline.run_notebooks(path, log=lambda *_: None)
+        pipeline.run_notebooks(path)
     assert (results_dir / "descriptives.csv").read_text() == "earlier run\n"
     assert not (root / "_output" / ".staging" / "failing").exists()
     assert config.STAGING_ENV not in os.environ

@@ -42,7 +42,7 @@ def test_published_csv_has_its_columns_and_sources() -> None:
 
 
 def test_appendix4_targets_match_the_reference_module_where_it_agrees() -> None:
-    reference = pytest.importorskip("msht.reference")
+    reference = pytest.importorskip("msht.analysis.reference")
     ref = reference.implied_tables()
     mine = appendix4_cells()
     m = ref.merge(mine, on=["outcome", "factor", "level"], suffixes=("_ref", "_mine"))
@@ -111,7 +111,7 @@ def test_nationalities_are_canonical_country_names(pop) -> None:
 
 
 def test_nationalities_code_the_same_with_the_project_coder(pop) -> None:
-    coding = pytest.importorskip("msht.coding")
+    coding = pytest.importorskip("msht.ingest.coding")
     for s in (pop.victims["nationality"], pop.offenders["nationality"]):
         mine = P.derive_nationality(s)
         theirs = coding.code_nationality(s)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import yaml
 
-from msht import clean, ingest, pipeline, privacy, render
+from msht import pipeline
+from msht.clean import rules as clean
+from msht.ingest import extracts as ingest
+from msht.ingest import privacy
+from msht.publish import render
 from msht.config import load_params
 from msht.synth.raw import write_extracts
 from msht.synth.sampler import sample_population
@@ -96,7 +100,7 @@ def test_canary_identifiers_reach_no_output(root, tmp_path):
                    "results_dir": f"_output/{name}/results", "report_dir": f"_output/{name}/report"})
     path = tmp_path / "canary.yaml"
     path.write_text(yaml.safe_dump(params))
-    pipeline.run_notebooks(path, log=lambda *_: None)
+    pipeline.run_notebooks(path)
     render.render_fallback(load_params(path))
     out = root / "_output" / name
     scanned = 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from msht import progress
+from msht.base import progress
 
 
 @pytest.mark.parametrize(("value", "expected"), [("1", True), ("yes", True), ("0", False), ("off", False)])
@@ -52,7 +52,7 @@ def test_papermill_run_keeps_bars_out_of_the_notebook(monkeypatch, tmp_path):
 
     monkeypatch.setenv(progress.PROGRESS_ENV, "1")
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("from msht import progress\nlist(progress.iterate(range(3), 'counting'))")]
+    nb.cells = [nbformat.v4.new_code_cell("from msht.base import progress\nlist(progress.iterate(range(3), 'counting'))")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "in.ipynb")
     with tempfile.TemporaryDirectory(prefix="msht-kernel-") as sockets:
@@ -90,7 +90,8 @@ def test_steps_refuse_an_undeclared_label(monkeypatch):
 
 
 def test_reading_and_cleaning_show_their_steps_and_give_the_same_result(monkeypatch, capsys, small_raw):
-    from msht import clean, ingest
+    from msht.clean import rules as clean
+    from msht.ingest import extracts as ingest
 
     monkeypatch.setenv(progress.PROGRESS_ENV, "0")
     frames = {k: e.frame for k, e in ingest.read_all(small_raw[0]).items()}

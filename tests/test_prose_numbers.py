@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from msht import describe
+from msht.publish import prose
 from msht.config import project_root
 
 ROOT = project_root(Path(__file__).parent)
@@ -69,5 +69,5 @@ def test_every_number_in_the_prose_is_in_descriptives_csv():
     if not RESULTS.exists():
         pytest.skip(f"{RESULTS} does not exist yet: the default run has not been executed")
     rows = pd.read_csv(RESULTS, dtype={"level": str})
-    untraced = {label: found for label, text in outputs if (found := describe.untraced_numbers(text, rows))}
+    untraced = {label: found for label, text in outputs if (found := prose.untraced_numbers(text, rows))}
     assert not untraced, f"numbers in the prose of {NOTEBOOK.name} not found in {RESULTS.name}: {untraced}"

@@ -1,7 +1,8 @@
 import pandas as pd
 
-from msht import clean, flow, quality
-from msht.ingest import SOURCE_ROW
+from msht.clean import rules as clean
+from msht.publish import flow, quality
+from msht.ingest.extracts import SOURCE_ROW
 
 
 def test_completeness_counts_markers_as_missing():

@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import html
 import json
+import logging
 import os
 import re
 import shutil
@@ -18,7 +19,9 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from msht import generate, pipeline, render
+from msht import pipeline
+from msht.publish import html_safety, quarto_site, render, report_metadata, report_views, reproducibility
+from msht.synth import generate
 from msht.config import load_params
 
 QUARTO_MISSING = "Quarto is not on PATH; " + render.QUARTO_HINT
@@ -41,12 +44,12 @@ QUARTO_HEAD = """<!DOCTYPE html>
 
 def test_strip_cdn_scripts_removes_quartos_widget_tags_and_keeps_the_rest():
     page = QUARTO_HEAD + "</main></body></html>\n"
-    new, removed = render.strip_cdn_scripts(page)
+    new, removed = html_safety.strip_cdn_scripts(page)
     assert len(removed) == 3
     assert "require.js" not in new and "jquery.min.js" not in new and "define('jquery'" not in new
     assert "data:application/javascript;base64,Ly8gcXVhcnRvLmpz" in new, "Quarto's own scripts stay"
     assert "DOMContentLoaded" in new and '<table id="tbl-table2">' in new
-    assert render.strip_cdn_scripts(new) == (new, []), "idempotent"
+    assert html_safety.strip_cdn_scripts(new) == (new, []), "idempotent"
 
 
 def test_strip_cdn_scripts_recognises_tags_embedded_as_data_uris():
@@ -55,13 +58,13 @@ def test_strip_cdn_scripts_recognises_tags_embedded_as_data_uris():
         'integrity="sha512-c3Nl8+7g4LMSTdrm621y7kf9v3SDPnhxLNhcjFJbKECVnmZHTdo+IRO05sNLTH/D3vA6u1X32ehoLC7WFVdheg==" '
         'crossorigin="anonymous"></script></head><body>table</body>'
     )
-    new, removed = render.strip_cdn_scripts(page)
+    new, removed = html_safety.strip_cdn_scripts(page)
     assert removed and "base64,AAAA" not in new and "table" in new
 
 
 def test_strip_cdn_scripts_removes_nbconverts_require_tag():
     page = '<head><script src="https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js"></script>\n</head><body>x</body>'
-    new, removed = render.strip_cdn_scripts(page)
+    new, removed = html_safety.strip_cdn_scripts(page)
     assert removed == ["https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js"]
     assert new == "<head></head><body>x</body>"
 
@@ -77,14 +80,14 @@ def test_strip_cdn_scripts_removes_nbconverts_require_tag():
 )
 def test_strip_cdn_scripts_keeps_the_tags_when_the_page_uses_them(needs):
     page = QUARTO_HEAD + needs + "</main></body></html>\n"
-    assert render.strip_cdn_scripts(page) == (page, [])
+    assert html_safety.strip_cdn_scripts(page) == (page, [])
 
 
 def test_postprocess_html_rewrites_only_pages_with_unneeded_tags(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "index.html").write_text(QUARTO_HEAD + "</main></body></html>\n", encoding="utf-8")
     (tmp_path / "sub" / "plain.html").write_text("<p>plain</p>", encoding="utf-8")
-    removed = render.postprocess_html(tmp_path)
+    removed = html_safety.postprocess_html(tmp_path)
     assert list(removed) == ["index.html"] and len(removed["index.html"]) == 3
     assert "require.js" not in (tmp_path / "index.html").read_text(encoding="utf-8")
     assert (tmp_path / "sub" / "plain.html").read_text(encoding="utf-8") == "<p>plain</p>"
@@ -109,7 +112,7 @@ def _toy_notebook(root_text: str) -> nbformat.NotebookNode:
 
 def test_report_view_drops_injected_parameters_and_hidden_outputs():
     nb = _toy_notebook("/home/someone/project")
-    view = render.report_view(nb)
+    view = report_views.report_view(nb)
     assert len(view.cells) == 4, "the injected-parameters cell is dropped"
     assert view.cells[1].outputs == [] and view.cells[2].outputs == []
     assert view.cells[3].outputs and "tbl-x" in view.cells[3].outputs[0]["data"]["text/html"]
@@ -118,7 +121,7 @@ def test_report_view_drops_injected_parameters_and_hidden_outputs():
 
 
 def test_report_view_can_put_captions_before_tables_and_figures():
-    view = render.report_view(_toy_notebook("x"), captions=True)
+    view = report_views.report_view(_toy_notebook("x"), captions=True)
     caption = view.cells[3]
     assert caption.cell_type == "markdown" and caption.source == "**Table** (tbl-x). A table."
     assert view.cells[4].outputs
@@ -127,24 +130,24 @@ def test_report_view_can_put_captions_before_tables_and_figures():
 def test_alt_texts_are_added_to_figure_images():
     cell = new_code_cell('#| label: fig-x\n#| fig-cap: "Cap."\n#| fig-alt: "Bars & lines"\nfig')
     cell.outputs = [new_output("display_data", {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})]
-    alts = render.figure_alt_texts(new_notebook(cells=[cell]))
+    alts = report_views.figure_alt_texts(new_notebook(cells=[cell]))
     assert alts == {"iVBORw0KGgo=": "Bars & lines"}
     page = '<div><img src="data:image/png;base64,iVBORw0KGgo="\nclass=""></div>'
-    assert '<img alt="Bars &amp; lines" src="data:image/png;base64,iVBORw0KGgo="' in render.add_alt_texts(page, alts)
+    assert '<img alt="Bars &amp; lines" src="data:image/png;base64,iVBORw0KGgo="' in report_views.add_alt_texts(page, alts)
 
 
 def test_cell_options_reads_quarto_cell_options():
-    assert render.cell_options('#| label: fig-x\n#| fig-cap: "A: b"\n#| output: false\ncode()') == {
+    assert report_views.cell_options('#| label: fig-x\n#| fig-cap: "A: b"\n#| output: false\ncode()') == {
         "label": "fig-x",
         "fig-cap": "A: b",
         "output": False,
     }
-    assert render.cell_options("code()\n#| label: late") == {}
+    assert report_views.cell_options("code()\n#| label: late") == {}
 
 
 def test_md_escape_makes_values_plain_text():
     value = "a|b *c* _d_ @cite {{< var x >}} [link](u) IF2324\\240132 <b>"
-    escaped = render.md_escape(value)
+    escaped = reproducibility.md_escape(value)
     unescaped = re.sub(r"\\.", "", escaped)
     assert not re.search(r"[|*_@{}<>\[\]()]", unescaped), unescaped
     assert re.sub(r"\\(.)", r"\1", escaped) == value, "unescaping gives the value back"
@@ -160,19 +163,19 @@ def test_md_escape_makes_values_plain_text():
     ],
 )
 def test_safe_value_shortens_absolute_paths(value, shown):
-    assert render.safe_value(value) == shown
+    assert reproducibility.safe_value(value) == shown
 
 
 def test_find_leaks_flags_absolute_paths_and_the_user_name(root):
-    assert render.find_leaks(f"see {root}/results/x.csv", root)
-    assert render.find_leaks("C:\\Users\\analyst\\x.csv", root)
-    assert render.find_leaks("/home/analyst/x", root)
-    assert render.find_leaks("results/default/inputs.csv and :root { --x: 1 }", root) == []
+    assert html_safety.find_leaks(f"see {root}/results/x.csv", root)
+    assert html_safety.find_leaks("C:\\Users\\analyst\\x.csv", root)
+    assert html_safety.find_leaks("/home/analyst/x", root)
+    assert html_safety.find_leaks("results/default/inputs.csv and :root { --x: 1 }", root) == []
 
 
 def test_front_matter_is_merged_without_losing_keys():
     qmd = "---\n# comment\ndate: last-modified\nbibliography: references.bib\n---\n\nBody {{< var x >}}\n"
-    out = render._with_front_matter(qmd, {"title": "T: a report", "author": [{"name": "A"}]})
+    out = quarto_site._with_front_matter(qmd, {"title": "T: a report", "author": [{"name": "A"}]})
     meta = yaml.safe_load(out.split("---\n")[1])
     assert meta == {"title": "T: a report", "author": [{"name": "A"}], "date": "last-modified", "bibliography": "references.bib"}
     assert out.endswith("\nBody {{< var x >}}\n")
@@ -181,12 +184,12 @@ def test_front_matter_is_merged_without_losing_keys():
 def test_git_commit_of_the_project(root):
     if not (root / ".git").exists() or shutil.which("git") is None:
         pytest.skip("not a git checkout, or git is not installed")
-    commit, dirty = render.git_commit(root)
+    commit, dirty = reproducibility.git_commit(root)
     assert re.fullmatch(r"[0-9a-f]{40}", commit or "") and dirty in (True, False)
 
 
 def test_git_commit_outside_a_repository(tmp_path):
-    assert render.git_commit(tmp_path) == (None, None)
+    assert reproducibility.git_commit(tmp_path) == (None, None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,7 +248,7 @@ def load_params_from(raw: dict, folder: Path):
 
 def test_stage_builds_a_site_from_the_runs_notebooks(fake_project):
     proj, params = fake_project
-    site = render.stage(params, proj, renderer="Quarto 9.9.9")
+    site = quarto_site.stage(params, proj, renderer="Quarto 9.9.9")
     assert site == proj / "_output" / "stage_test" / "site"
     staged = yaml.safe_load((site / "_quarto.yml").read_text(encoding="utf-8"))
     assert staged["manuscript"]["article"] == "index.qmd", "the article sits at the site's root"
@@ -265,7 +268,7 @@ def test_stage_builds_a_site_from_the_runs_notebooks(fake_project):
     assert variables["force_name"] == params.force_name and variables["period_start"] == "2021-01-01"
     assert variables["funder"] == params.funder and variables["alpha"] == "0.05"
 
-    repro = (site / render.REPRO_INCLUDE).read_text(encoding="utf-8")
+    repro = (site / reproducibility.REPRO_INCLUDE).read_text(encoding="utf-8")
     for row in INPUTS:
         assert row["sha256"] in repro
     assert "stage\\_test" in repro and "Quarto 9\\.9\\.9" in repro
@@ -279,31 +282,31 @@ def test_stage_builds_a_site_from_the_runs_notebooks(fake_project):
     for path in site.rglob("*"):
         if path.is_file():
             text = path.read_text(encoding="utf-8", errors="replace")
-            assert not render.find_leaks(text, proj), f"{path.relative_to(site)} leaks {render.find_leaks(text, proj)}"
+            assert not html_safety.find_leaks(text, proj), f"{path.relative_to(site)} leaks {html_safety.find_leaks(text, proj)}"
 
 
 def test_stage_and_fallback_say_when_the_run_has_no_notebooks(fake_project):
     proj, params = fake_project
     shutil.rmtree(pipeline.executed_dir(params, proj))
     with pytest.raises(FileNotFoundError, match="run the notebooks first"):
-        render.stage(params, proj)
+        quarto_site.stage(params, proj)
     with pytest.raises(FileNotFoundError, match="run the notebooks first"):
         render.render_fallback(params, proj)
 
 
 def test_stage_replaces_a_previous_site(fake_project):
     proj, params = fake_project
-    site = render.stage(params, proj)
+    site = quarto_site.stage(params, proj)
     (site / "stale.txt").write_text("old", encoding="utf-8")
-    assert not (render.stage(params, proj) / "stale.txt").exists()
+    assert not (quarto_site.stage(params, proj) / "stale.txt").exists()
 
 
 def test_reproducibility_without_run_records(fake_project):
     proj, params = fake_project
     (proj / params.results_dir / "inputs.csv").unlink()
     (proj / params.results_dir / "run_params.yaml").unlink()
-    info = render.reproducibility(params, proj)
-    md = render.reproducibility_markdown(info)
+    info = reproducibility.reproducibility(params, proj)
+    md = reproducibility.reproducibility_markdown(info)
     assert "No checksums are available" in md and "tbl-repro-inputs" not in md
     assert dict(info.params)["run_name"] == "stage_test"
 
@@ -322,7 +325,7 @@ echo "%PDF" > "$out/index.pdf"
 """
 
 
-def test_render_quarto_stages_renders_into_report_dir_and_strips_cdn_tags(fake_project, tmp_path):
+def test_render_quarto_stages_renders_into_report_dir_and_strips_cdn_tags(fake_project, tmp_path, caplog):
     proj, params = fake_project
     quarto = tmp_path / "quarto"
     quarto.write_text(FAKE_QUARTO.replace("QUARTO_PAGE", QUARTO_HEAD + "</main></body></html>"), encoding="utf-8")
@@ -330,9 +333,10 @@ def test_render_quarto_stages_renders_into_report_dir_and_strips_cdn_tags(fake_p
     out = proj / params.report_dir
     out.mkdir(parents=True)
     (out / "01_clean.html").write_text("old fallback page", encoding="utf-8")
-    (out / "index.html").write_text(render._page("old", "fallback"), encoding="utf-8")
-    logged = []
-    assert render.render_quarto(params, str(quarto), proj, log=logged.append) == out
+    (out / "index.html").write_text(reproducibility.html_page("old", "fallback"), encoding="utf-8")
+    with caplog.at_level(logging.INFO, logger="msht"):
+        assert render.render_quarto(params, str(quarto), proj) == out
+    logged = [r.getMessage() for r in caplog.records]
     args = (proj / "_output" / "stage_test" / "quarto-args.txt").read_text(encoding="utf-8").split()
     assert args == ["render", "--output-dir", str(out.with_name("report.rendering"))], \
         "never --execute; a fresh folder that replaces report_dir once the render succeeds"
@@ -342,7 +346,7 @@ def test_render_quarto_stages_renders_into_report_dir_and_strips_cdn_tags(fake_p
     assert not (out / "01_clean.html").exists(), "the earlier fallback's pages are removed"
     assert (out / "index.pdf").exists()
     assert logged and "index.html" in logged[0]
-    repro = (proj / "_output" / "stage_test" / "site" / render.REPRO_INCLUDE).read_text(encoding="utf-8")
+    repro = (proj / "_output" / "stage_test" / "site" / reproducibility.REPRO_INCLUDE).read_text(encoding="utf-8")
     assert "Quarto 1\\.7\\.99" in repro
 
 
@@ -383,8 +387,8 @@ def executed_run(root, tmp_path_factory):
     params = load_params(path)
     run_results = root / params.results_dir
     if not (_executed(pipeline.executed_dir(params, root)) and (run_results / "inputs.csv").exists()):
-        generate.generate(default, log=lambda *_: None)
-        pipeline.run_notebooks(path, log=lambda *_: None)
+        generate.generate(default)
+        pipeline.run_notebooks(path)
     return dataclasses.replace(params, report_dir=str(report_dir))
 
 
@@ -400,20 +404,20 @@ def test_fallback_writes_every_notebook_the_reproducibility_page_and_an_index(fa
         page = name.replace(".ipynb", ".html")
         assert (fallback / page).stat().st_size > 10_000
         assert f'href="{page}"' in index
-    assert f'href="{render.REPRO_PAGE}"' in index
+    assert f'href="{reproducibility.REPRO_PAGE}"' in index
     assert executed_run.report_title in index
-    assert (html.escape(render.SYNTHETIC_BANNER) in index) == executed_run.synthetic
+    assert (html.escape(report_metadata.SYNTHETIC_BANNER) in index) == executed_run.synthetic
 
 
 def test_fallback_reproducibility_page_records_the_run(root, fallback, executed_run):
-    page = (fallback / render.REPRO_PAGE).read_text(encoding="utf-8")
+    page = (fallback / reproducibility.REPRO_PAGE).read_text(encoding="utf-8")
     results = root / executed_run.results_dir
     with (results / "inputs.csv").open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             assert row["sha256"] in page
     recorded = yaml.safe_load((results / "run_params.yaml").read_text(encoding="utf-8"))
     assert f"<td>seed</td><td>{recorded['seed']}</td>" in page
-    commit, _ = render.git_commit(root)
+    commit, _ = reproducibility.git_commit(root)
     if commit:
         assert commit in page
     for package in ("pandas", "scipy", "great_tables", "papermill"):
@@ -429,7 +433,7 @@ def test_fallback_shows_every_labelled_output(root, fallback, executed_run):
         for cell in nb.cells:
             if cell.cell_type != "code":
                 continue
-            opts = render.cell_options(cell.source)
+            opts = report_views.cell_options(cell.source)
             label = opts.get("label")
             if not label or opts.get("output") is False:
                 continue
@@ -450,7 +454,7 @@ def test_fallback_shows_every_labelled_output(root, fallback, executed_run):
 def test_fallback_leaks_no_path_and_loads_no_widget_cdn(root, fallback):
     for page in sorted(fallback.glob("*.html")):
         text = page.read_text(encoding="utf-8")
-        assert not render.find_leaks(text, root), f"{page.name} leaks {render.find_leaks(text, root)}"
+        assert not html_safety.find_leaks(text, root), f"{page.name} leaks {html_safety.find_leaks(text, root)}"
         assert "require.min.js" not in text and "jquery" not in text.lower().split("</head>")[0]
         assert "PosixPath(" not in text, f"{page.name} shows the output of an `output: false` cell"
 
@@ -465,17 +469,18 @@ ENTITY = re.compile(r"&(?:#x?[0-9a-fA-F]+|[a-zA-Z]+);")
 
 
 @pytest.mark.skipif(render.quarto_path() is None, reason=QUARTO_MISSING)
-def test_quarto_renders_html_pdf_and_word_offline_without_a_warning(root, executed_run, tmp_path):
+def test_quarto_renders_html_pdf_and_word_offline_without_a_warning(root, executed_run, tmp_path, caplog):
     params = dataclasses.replace(executed_run, report_dir=str(tmp_path / "report"))
-    logged = []
-    out = render.render_quarto(params, render.quarto_path(), root, log=logged.append)
+    with caplog.at_level(logging.WARNING, logger="msht"):
+        out = render.render_quarto(params, render.quarto_path(), root)
+    logged = [r.getMessage() for r in caplog.records]
     assert sorted(p.name for p in out.iterdir()) == ["index.docx", "index.html", "index.pdf"]
     log = (root / "_output" / params.run_name / render.RENDER_LOG).read_text(encoding="utf-8")
-    assert render.warnings_in(log) == [] and not logged, "Quarto, Pandoc or typst warned"
+    assert quarto_site.warnings_in(log) == [] and not logged, "Quarto, Pandoc or typst warned"
     assert "Could not fetch" not in log and "https://" not in log, "the render reached for the network"
     article = (out / "index.html").read_text(encoding="utf-8")
     assert "cdnjs.cloudflare.com" not in article and "fonts.googleapis.com" not in article
-    assert not render.find_leaks(article, root)
+    assert not html_safety.find_leaks(article, root)
     for label in ("tbl-exclusions", "fig-flow", "sec-appendix-7", "tbl-table1", "tbl-table4"):
         assert f'id="{label}"' in article
     toc = re.search(r'<nav id="TOC".*?</nav>', article, re.S).group(0)
@@ -561,7 +566,7 @@ def test_a_failed_render_says_which_format_and_why_in_one_line_and_keeps_the_pre
     quarto = _fake_quarto(tmp_path, FAILING_QUARTO)
     out = _previous_report(proj, params)
     with pytest.raises(render.RenderError) as caught:
-        render.render_quarto(params, str(quarto), proj, log=lambda *_: None)
+        render.render_quarto(params, str(quarto), proj)
     message = str(caught.value)
     assert "\n" not in message
     assert "typst PDF" in message and "label `<sec-appendix-3>` does not exist in the document" in message
@@ -590,6 +595,32 @@ def test_msht_render_ends_a_failed_render_with_one_line_and_no_traceback(fake_pr
     assert "Traceback" not in err
 
 
+def test_msht_render_without_quarto_says_so_in_one_line_on_stdout(fake_project, tmp_path, monkeypatch, capsys):
+    """The library logs (logging.getLogger); the command line shows its messages as bare lines."""
+    from msht import cli
+
+    proj, params = fake_project
+    monkeypatch.setenv(render.NO_QUARTO_ENV, "1")
+    monkeypatch.setattr(render, "project_root", lambda: proj)
+    code = cli.main(["render", "--params", str(tmp_path / "stage_test.yaml")])
+    out, err = capsys.readouterr()
+    assert code == 0 and err == ""
+    assert out.count("\n") == 1
+    assert out.startswith(f"Quarto turned off by {render.NO_QUARTO_ENV}: skipped the Quarto render (HTML, PDF and Word)")
+
+
+def test_command_line_shows_msht_messages_only(capsys):
+    from msht import cli
+
+    cli.configure_logging()
+    logging.getLogger("msht.synth.generate").info("generating the twin")
+    logging.getLogger("msht.pipeline").debug("not shown at INFO")
+    logging.getLogger("papermill").info("another library's message")
+    cli.configure_logging()  # a second call replaces the handler: still one line per message
+    logging.getLogger("msht.publish.render").warning("quarto: a warning")
+    assert capsys.readouterr().out == "generating the twin\nquarto: a warning\n"
+
+
 @pytest.mark.parametrize(
     ("log", "fmt", "message"),
     [
@@ -607,15 +638,15 @@ def test_msht_render_ends_a_failed_render_with_one_line_and_no_traceback(fake_pr
     ],
 )
 def test_first_error_names_the_format_and_the_first_error_line(log, fmt, message):
-    assert render.first_error(log) == (fmt, message)
+    assert quarto_site.first_error(log) == (fmt, message)
 
 
 def test_warnings_in_finds_quartos_pandocs_and_typsts_warnings():
     log = ("pandoc\n  to: html\n[WARNING] Could not fetch resource https://x\nWARN: skipped\n"
            "\x1b[33mwarning: unknown font family: segoe ui\x1b[39m\nOutput created: index.html\n")
-    assert render.warnings_in(log) == ["[WARNING] Could not fetch resource https://x", "WARN: skipped",
+    assert quarto_site.warnings_in(log) == ["[WARNING] Could not fetch resource https://x", "WARN: skipped",
                                        "warning: unknown font family: segoe ui"]
-    assert render.warnings_in("Output created: index.pdf\n") == []
+    assert quarto_site.warnings_in("Output created: index.pdf\n") == []
 
 
 def test_html_outputs_are_staged_as_raw_html_markdown_so_quarto_adds_no_widget_scripts():
@@ -624,7 +655,7 @@ def test_html_outputs_are_staged_as_raw_html_markdown_so_quarto_adds_no_widget_s
     png = new_output("display_data", data={"image/png": "iVBOR"})
     text = new_output("stream", name="stdout", text="hello")
     nb = new_notebook(cells=[new_code_cell("#| label: tbl-x\nshow()", outputs=[html_out, png, text])])
-    staged = render.quarto_view(nb)
+    staged = report_views.quarto_view(nb)
     outs = staged.cells[0].outputs
     assert list(outs[0].data) == ["text/markdown"]
     assert outs[0].data["text/markdown"] == '````{=html}\n<table id="t"><tr><td>```</td></tr></table>\n````\n'
@@ -645,7 +676,7 @@ def test_staged_tables_take_the_documents_font():
     page = ('<div id="t"><style>\n#t table {\n          font-family: -apple-system, \'Segoe UI\', Arial, sans-serif;\n'
             '          -webkit-font-smoothing: antialiased;\n}\n#t .x { FONT-FAMILY: "Fira Sans" }</style>'
             '<table style="width:auto"><tr><td>font-family: kept in text</td></tr></table></div>')
-    out = render.without_font_families(page)
+    out = report_views.without_font_families(page)
     assert "-apple-system" not in out and "Fira Sans" not in out
     assert "-webkit-font-smoothing: antialiased;" in out and "font-family: kept in text" in out
 
@@ -658,13 +689,13 @@ def test_quarto_output_is_tidied_of_the_sites_path_and_unused_site_libs(tmp_path
     (out / "index.html").write_text(
         f'<div class="quarto-embed-nb-cell" data-notebook="{site.as_posix()}/notebooks/03_associations.ipynb">',
         encoding="utf-8")
-    changed = render.tidy_quarto_output(out, site)
+    changed = quarto_site.tidy_quarto_output(out, site)
     assert (out / "index.html").read_text(encoding="utf-8") == \
         '<div class="quarto-embed-nb-cell" data-notebook="notebooks/03_associations.ipynb">'
     assert not (out / "site_libs").exists() and len(changed) == 2
     (out / "site_libs").mkdir()
     (out / "page.html").write_text('<link href="site_libs/x.css">', encoding="utf-8")
-    render.tidy_quarto_output(out, site)
+    quarto_site.tidy_quarto_output(out, site)
     assert (out / "site_libs").exists(), "kept while a page uses it"
 
 
@@ -683,7 +714,7 @@ def test_quarto_output_is_tidied_of_the_sites_path_and_unused_site_libs(tmp_path
     ],
 )
 def test_plain_text_entities_writes_text_references_as_characters_where_html_reads_them_alike(page, plain):
-    assert render.plain_text_entities(page) == plain
+    assert report_views.plain_text_entities(page) == plain
 
 
 def test_staged_tables_hand_quarto_no_entity_in_their_text(root):
@@ -691,13 +722,13 @@ def test_staged_tables_hand_quarto_no_entity_in_their_text(root):
     Quarto turns into PDF and Word tables carries no character reference but ``&lt;`` before a
     letter (which would open a tag) and ``&amp;`` before a name."""
     for name in pipeline.NOTEBOOKS:
-        nb = render.quarto_view(nbformat.read(root / "notebooks" / name, as_version=4))
+        nb = report_views.quarto_view(nbformat.read(root / "notebooks" / name, as_version=4))
         for cell in nb.cells:
             for out in cell.get("outputs", []):
                 md = out.get("data", {}).get("text/markdown", "")
                 if "{=html}" not in md:
                     continue
-                text = "".join(part for i, part in enumerate(render._MARKUP.split(md)) if i % 3 == 0)
+                text = "".join(part for i, part in enumerate(report_views._MARKUP.split(md)) if i % 3 == 0)
                 for m in re.finditer(r"&(#?\w+);(.?)", text):
                     assert (m.group(1), m.group(2)[:1].isalpha()) in {("lt", True), ("amp", True)}, (name, m.group(0))
 
@@ -711,20 +742,20 @@ exit 0
 """
 
 
-def test_a_render_with_warnings_is_not_published_unless_allowed(fake_project, tmp_path, monkeypatch):
+def test_a_render_with_warnings_is_not_published_unless_allowed(fake_project, tmp_path, monkeypatch, caplog):
     proj, params = fake_project
     quarto = _fake_quarto(tmp_path, WARNING_QUARTO)
     out = _previous_report(proj, params)
     monkeypatch.delenv(render.ALLOW_WARNINGS_ENV, raising=False)
     with pytest.raises(render.RenderError, match="Unable to resolve crossref @tbl-doesnotexist") as caught:
-        render.render_quarto(params, str(quarto), proj, log=lambda *_: None)
+        render.render_quarto(params, str(quarto), proj)
     assert "\n" not in str(caught.value) and render.ALLOW_WARNINGS_ENV in str(caught.value)
     assert (out / "index.html").read_text(encoding="utf-8") == "the previous report"
     monkeypatch.setenv(render.ALLOW_WARNINGS_ENV, "1")
-    logged = []
-    render.render_quarto(params, str(quarto), proj, log=logged.append)
+    with caplog.at_level(logging.WARNING, logger="msht"):
+        render.render_quarto(params, str(quarto), proj)
     assert "tbl-doesnotexist" in (out / "index.html").read_text(encoding="utf-8")
-    assert logged == ["quarto: WARNING (/quarto/filters/crossref.lua:1) Unable to resolve crossref @tbl-doesnotexist"]
+    assert [r.getMessage() for r in caplog.records] == ["quarto: WARNING (/quarto/filters/crossref.lua:1) Unable to resolve crossref @tbl-doesnotexist"]
 
 
 def _fake_pandoc_quarto(tmp_path: Path, section: str = "<w:sectPr><w:footnotePr /></w:sectPr>") -> Path:
@@ -749,20 +780,20 @@ def test_the_word_reference_document_gets_an_a4_page(tmp_path):
 
     quarto = _fake_pandoc_quarto(tmp_path, '<w:sectPr><w:pgSz w:w="12240" w:h="15840"/></w:sectPr>')
     target = tmp_path / "reference.docx"
-    assert render.a4_reference_docx(str(quarto), target)
+    assert quarto_site.a4_reference_docx(str(quarto), target)
     with zipfile.ZipFile(target) as z:
         doc = z.read("word/document.xml").decode()
         assert z.read("[Content_Types].xml") == b"<Types/>"
     assert '<w:pgSz w:w="11906" w:h="16838" />' in doc and "12240" not in doc
     assert not target.with_suffix(".default.docx").exists()
-    assert not render.a4_reference_docx(str(tmp_path / "no-quarto"), tmp_path / "x.docx")
+    assert not quarto_site.a4_reference_docx(str(tmp_path / "no-quarto"), tmp_path / "x.docx")
 
 
 def test_the_staged_project_uses_the_reference_document(fake_project):
     proj, params = fake_project
-    site = render.stage(params, proj)
-    render.use_reference_docx(site)
+    site = quarto_site.stage(params, proj)
+    quarto_site.use_reference_docx(site)
     config = yaml.safe_load((site / "_quarto.yml").read_text(encoding="utf-8"))
     assert config["format"]["docx"]["reference-doc"] == "reference.docx"
     assert config["format"]["docx"]["toc"] is True, "the other Word options stay"
-    assert (site / "_quarto.yml").read_text(encoding="utf-8").startswith("# Staged by msht.render.stage()")
+    assert (site / "_quarto.yml").read_text(encoding="utf-8").startswith("# Staged by msht.publish.quarto_site.stage()")

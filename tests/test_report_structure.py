@@ -233,7 +233,7 @@ def test_the_article_includes_the_reproducibility_appendix_and_no_front_matter_s
     assert front, "index.qmd has no YAML front matter"
     assert "{{<" not in front.group(1), "a shortcode in the front matter crashes Quarto; computed text belongs in the body"
     meta = yaml.safe_load(front.group(1)) or {}
-    assert "title" not in meta, "the title comes from params (msht.render.stage writes it into the staged copy)"
+    assert "title" not in meta, "the title comes from params (msht.publish.quarto_site.stage writes it into the staged copy)"
     assert "{{< include _reproducibility.md >}}" in article
     assert (Path(__file__).parents[1] / "report" / "references.bib").exists()
     assert "{{< embed /notebooks/01_clean.ipynb#synthetic-banner >}}" in _body(article).split("\n# ")[0], (
@@ -268,7 +268,8 @@ def test_quarto_yml_is_a_manuscript_that_never_executes(root):
 
 def test_makefile_and_render_never_ask_quarto_to_execute(root):
     assert "--execute" not in (root / "Makefile").read_text(encoding="utf-8")
-    assert '"--execute"' not in (root / "lib" / "msht" / "render.py").read_text(encoding="utf-8")
+    for module in ("render.py", "quarto_site.py"):
+        assert '"--execute"' not in (root / "lib" / "msht" / "publish" / module).read_text(encoding="utf-8")
 
 
 def test_citation_cff_describes_the_software_and_cites_the_study(root):

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from msht import results
+from msht.publish import results
 
 
 def test_write_conforms_to_contract_and_is_byte_stable(tmp_path):

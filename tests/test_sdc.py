@@ -1,6 +1,6 @@
 """Statistical disclosure control: no suppressed count can be worked out from what is published.
 
-The checks here do not reuse :mod:`msht.sdc`'s own audit: an independent brute force lists every
+The checks here do not reuse :mod:`msht.publish.sdc`'s own audit: an independent brute force lists every
 table consistent with the published values (shown counts, denominators, percentages, the public
 totals and what each mark and reason says) and asserts that each hidden value can take at least
 two values in them.
@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from msht import results, sdc
-from msht.describe import pct
+from msht.publish import results, sdc
+from msht.base.formats import pct
 
 M_VALUES = (3, 5)
 
@@ -685,10 +685,10 @@ def test_outlier_count_cannot_be_worked_back_from_section3_totals():
     1,790 victims - 1,688 with police-record data - 100 without = 2, and the hidden row printed
     its own denominator 1,690 next to 1,688. Every count of that identity must not be published
     together with the outlier count hidden."""
-    from msht import describe
+    from msht.publish import descriptive_tables
 
     desc = _default_descriptives()
-    protected, _ = describe.protect({"all": desc}, 5)
+    protected, _ = descriptive_tables.protect({"all": desc}, 5)
     s32 = protected[protected["table"] == "section3_2"]
     left = s32[(s32["variable"] == "entries_outliers") & (s32["level"] == "left_out")].iloc[0]
     assert bool(left["suppressed"]) and int(desc.loc[left.name, "n"]) == 2
@@ -706,10 +706,10 @@ def test_outlier_count_cannot_be_worked_back_from_section3_totals():
 
 
 def test_partition_link_does_nothing_with_sdc_off():
-    from msht import describe
+    from msht.publish import descriptive_tables
 
     desc = _default_descriptives()
-    protected, _ = describe.protect({"all": desc}, 0)
+    protected, _ = descriptive_tables.protect({"all": desc}, 0)
     assert not protected["suppressed"].any() and not protected["denominator_suppressed"].any()
 
 

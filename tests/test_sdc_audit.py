@@ -1,26 +1,29 @@
-"""Issue 15: the attacker's audit (:mod:`msht.audit`) over every published count of release runs.
+"""Issue 15: the attacker's audit (:mod:`msht.publish.audit`) over every published count of release runs.
 
 A release run (``min_cell_count: 5``) of the default twin and of three small cuts (one year, one
-quarter, a 10% sample of the cases) keeps its true values in its processed folder (``unprotected/``, :func:`msht.results.write_unprotected`); each hidden count is
+quarter, a 10% sample of the cases) keeps its true values in its processed folder (``unprotected/``, :func:`msht.publish.results.write_unprotected`); each hidden count is
 bounded with :func:`scipy.optimize.milp` from everything published (and, where a p band is
 printed, by enumerating the block), and must keep at least three feasible whole values.
 
 The figures the issue asks for are printed by
 ``pytest tests/test_sdc_audit.py -q -s -p no:cacheprovider -k keeps_three`` (or, for runs made
-with ``msht run``, ``python -m msht.audit PARAMS...``). Each run is made as ``msht run`` makes
-it (:func:`msht.audit.protect_release`), with the code of notebooks 01-03 run in-process
+with ``msht run``, ``python -m msht.publish.audit PARAMS...``). Each run is made as ``msht run`` makes
+it (:func:`msht.pipeline.protect_release`), with the code of notebooks 01-03 run in-process
 (``conftest.run_in_process``: seconds each, where papermill takes tens).
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 
 import pandas as pd
 import pytest
 import yaml
 
-from msht import audit, generate, results
+from msht import pipeline
+from msht.publish import audit, results
+from msht.synth import generate
 from msht.config import load_params
 
 #: name -> (period_start, period_end, raw_dir or None for the default twin)
@@ -33,7 +36,7 @@ CUTS = {
 
 
 def _run(root, tmp, runner, name: str, start: str, end: str, raw_dir: str | None):
-    """A protected run of one cut, as ``msht run`` runs it (:func:`msht.audit.protect_release`),
+    """A protected run of one cut, as ``msht run`` runs it (:func:`msht.pipeline.protect_release`),
     notebooks 01-03 run in-process (notebook 04 publishes no count of the run): its results
     folder and its unprotected values' folder."""
     text = yaml.safe_load((root / "params" / "release.yaml").read_text())
@@ -44,7 +47,7 @@ def _run(root, tmp, runner, name: str, start: str, end: str, raw_dir: str | None
         text.update({"raw_dir": raw_dir, "synthetic": False})
     path = tmp / f"{run}.yaml"
     path.write_text(yaml.safe_dump(text))
-    audit.protect_release(path, root=root, log=lambda *_: None, runner=runner)
+    pipeline.protect_release(path, root=root, runner=runner)
     return root / "_output" / run / "results", root / "_output" / run / "processed" / results.UNPROTECTED_DIR
 
 
@@ -52,7 +55,7 @@ def _run(root, tmp, runner, name: str, start: str, end: str, raw_dir: str | None
 def cut(root, in_process, tmp_path_factory):
     """``cut(name)``: (results folder, unprotected values' folder) of release ``name``, run on first
     use (the default twin generated if absent; the 10% sample of it drawn first)."""
-    generate.generate(load_params(root / "params" / "default.yaml"), log=lambda *_: None)
+    generate.generate(load_params(root / "params" / "default.yaml"))
     tmp, cache = tmp_path_factory.mktemp("audit"), {}
 
     def get(name: str):
@@ -105,23 +108,24 @@ def test_audit_finds_the_outlier_count_that_main_published(cut, tmp_path):
 
 
 def test_a_release_that_leaks_across_tables_is_run_again_with_the_linked_count_hidden(cut, root, in_process, tmp_path,
-                                                                                      monkeypatch):
+                                                                                      monkeypatch, caplog):
     """Linked-table protection end to end: without the explicit link between completeness.csv
     and exclusions.csv, the 10% sample's first round gives back the 7 case entries with no
     victim ID (hidden as a secondary) through completeness.csv's 7 missing victim IDs; the audit
     finds it, the notebooks run again with that count hidden, and the release passes."""
-    from msht import quality
+    from msht.publish import quality
 
     cut("sample10")  # the sample drawn
     monkeypatch.setattr(quality, "COMPLETENESS_RULES", {})
-    logged: list[str] = []
     text = yaml.safe_load((root / "params" / "release.yaml").read_text())
     text.update({"run_name": "audit_linked", "processed_dir": "_output/audit_linked/processed",
                  "results_dir": "_output/audit_linked/results", "report_dir": "_output/audit_linked/report",
                  "raw_dir": CUTS["sample10"][2], "synthetic": False})
     path = tmp_path / "linked.yaml"
     path.write_text(yaml.safe_dump(text))
-    audit.protect_release(path, root=root, log=logged.append, runner=in_process)
+    with caplog.at_level(logging.INFO, logger="msht"):
+        pipeline.protect_release(path, root=root, runner=in_process)
+    logged = [r.getMessage() for r in caplog.records]
     assert any("round 1" in line for line in logged), logged
     out = root / "_output" / "audit_linked"
     frame = audit.audit(out / "results", out / "processed" / results.UNPROTECTED_DIR, 5)

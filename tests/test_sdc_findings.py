@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2_contingency
 
-from msht import associate, audit, results, sdc
+from msht import pipeline
+from msht.publish import association_tables, audit, results, sdc
 
 M = 5
 
@@ -58,7 +59,7 @@ def test_finding5_the_printed_p_band_does_not_narrow_a_hidden_count(tmp_path):
     protected, pub, truth = _release(tmp_path, rows)
     ms1 = protected[(protected["factor"] == "referral_form") & (protected["level"] == "ms1")].iloc[0]
     assert ms1["suppressed"] and ms1["display"] == "<5"
-    table = associate.appendix4_display(protected, pd.DataFrame(columns=["outcome", "factor", "test_chosen"]),
+    table = association_tables.appendix4_display(protected, pd.DataFrame(columns=["outcome", "factor", "test_chosen"]),
                                         ["referral_form"], outcomes=["accepted"])
     printed = table.loc[table["row"] == "p", "accepted"].item()
     if printed.startswith("p"):  # a band is printed: what it leaves of MS1's count
@@ -111,7 +112,7 @@ COMPLETENESS = pd.DataFrame({"extract": ["cases"], "field": ["victim_person_id"]
 
 
 def _quality_release(tmp_path, exclusions, problems, completeness):
-    from msht import quality
+    from msht.publish import quality
 
     ex, ex_supp = quality.protect_exclusions(exclusions, M)
     co, co_supp = quality.protect_completeness(completeness, M, ex_supp)
@@ -142,7 +143,7 @@ def test_exclusions_problems_and_completeness_hide_small_counts_together(tmp_pat
 
 
 def test_flow_diagram_and_cleaning_summary_show_marks_not_hidden_counts(tmp_path):
-    from msht import flow, prose, quality
+    from msht.publish import flow, prose, quality
 
     ex, supp, _, _ = _quality_release(tmp_path, CHAIN, PROBLEMS, COMPLETENESS)
     marks = quality.exclusion_marks(supp)
@@ -160,7 +161,7 @@ def test_flow_diagram_and_cleaning_summary_show_marks_not_hidden_counts(tmp_path
 
 
 def test_quality_protection_is_off_by_default():
-    from msht import quality
+    from msht.publish import quality
 
     assert quality.protect_exclusions(CHAIN, 0)[0] is CHAIN
     assert quality.protect_problems(PROBLEMS, quality.protect_exclusions(CHAIN, 0)[1], 0)[0] is PROBLEMS
@@ -176,7 +177,7 @@ def test_fixpoint_hides_the_linked_count_that_gives_a_hidden_one_back(tmp_path):
     missing victim IDs (the 10% sample's leak). The fixpoint finds it with the audit and hides
     the cheapest linked count, the completeness one, in a second round; the same input gives the
     same choice."""
-    from msht import quality
+    from msht.publish import quality
 
     rounds: list[frozenset] = []
 
@@ -194,10 +195,10 @@ def test_fixpoint_hides_the_linked_count_that_gives_a_hidden_one_back(tmp_path):
     first_pub, truth = publish(frozenset())
     assert "exclusions|cases|no_victim_id|1|excluded" in audit.narrow_cells(audit.audit(first_pub, truth, M))
     rounds.clear()
-    frame, forced = audit.fixpoint(publish, M, log=lambda *_: None)
+    frame, forced = audit.fixpoint(publish, M)
     assert forced == {("completeness", "cases", "victim_person_id", "", "missing")}
     assert len(rounds) == 2 and not audit.narrow_cells(frame)
-    assert audit.fixpoint(publish, M, log=lambda *_: None)[1] == forced
+    assert audit.fixpoint(publish, M)[1] == forced
 
 
 def test_fixpoint_gives_up_when_nothing_linked_is_left_to_hide(tmp_path):
@@ -215,14 +216,14 @@ def test_fixpoint_gives_up_when_nothing_linked_is_left_to_hide(tmp_path):
         return pub, truth
 
     with pytest.raises(audit.DisclosureError, match="no linked count is left"):
-        audit.fixpoint(publish, M, log=lambda *_: None)
+        audit.fixpoint(publish, M)
 
 
 def test_a_problem_left_out_would_say_its_hidden_exclusion_is_zero(tmp_path):
     """problems.csv lists a problem only when found: with the conflicting step's 0 hidden (here a
     complementary suppression), leaving its problem out would give the 0 back. It is listed,
     hidden, and the audit models both the listing and its absence."""
-    from msht import quality
+    from msht.publish import quality
 
     forced = frozenset({("exclusions", "cases", "conflicting", "3", "excluded")})
     ex, ex_supp = quality.protect_exclusions(CHAIN, M, forced)
@@ -245,7 +246,7 @@ def test_a_release_that_cannot_be_made_safe_leaves_nothing_to_publish(root, tmp_
     path.write_text(yaml.safe_dump(text))
     chain = CHAIN.assign(excluded=[0, 0, 0, 0, 1], rows_in=[265] * 5, rows_out=[265] * 4 + [264])
 
-    def runner(params_path, *, root, log):
+    def runner(params_path, *, root):
         pub, truth, notebooks = root / "out" / "results", root / "out" / "processed" / "unprotected", root / "nb"
         results.write_csv(chain.assign(excluded=chain["excluded"].astype("Int64").mask(chain["excluded"] == 1)),
                           "exclusions", pub)
@@ -257,5 +258,5 @@ def test_a_release_that_cannot_be_made_safe_leaves_nothing_to_publish(root, tmp_
         return notebooks
 
     with pytest.raises(audit.DisclosureError, match="update_superseded"):
-        audit.protect_release(path, root=tmp_path, log=lambda *_: None, runner=runner)
+        pipeline.protect_release(path, root=tmp_path, runner=runner)
     assert not (tmp_path / "out" / "results").exists() and not (tmp_path / "nb").exists()

@@ -11,7 +11,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from msht import associate, audit, describe, generate, models, results, sdc
+from msht import pipeline
+from msht.analysis import describe
+from msht.base import formats
+from msht.publish import association_tables, descriptive_tables, regression_tables, results, sdc
+from msht.synth import generate
 from msht.config import load_params
 
 NAME = "sdc_check"
@@ -19,15 +23,15 @@ NAME = "sdc_check"
 
 @pytest.fixture(scope="module")
 def release_run(root, tmp_path_factory):
-    """The default twin run as ``msht run`` runs params/release.yaml (:func:`msht.audit.protect_release`),
+    """The default twin run as ``msht run`` runs params/release.yaml (:func:`msht.pipeline.protect_release`),
     writing under _output/sdc_check/: (results folder, executed notebooks folder, min_cell_count)."""
-    generate.generate(load_params(root / "params" / "default.yaml"), log=lambda *_: None)
+    generate.generate(load_params(root / "params" / "default.yaml"))
     text = yaml.safe_load((root / "params" / "release.yaml").read_text())
     text.update({"run_name": NAME, "processed_dir": f"_output/{NAME}/processed",
                  "results_dir": f"_output/{NAME}/results", "report_dir": f"_output/{NAME}/report"})
     path = tmp_path_factory.mktemp("sdc") / f"{NAME}.yaml"
     path.write_text(yaml.safe_dump(text))
-    out_dir = audit.protect_release(path, root=root, log=lambda *_: None)
+    out_dir = pipeline.protect_release(path, root=root)
     return root / "_output" / NAME / "results", out_dir, int(text["min_cell_count"])
 
 
@@ -103,7 +107,7 @@ def test_sdc_off_returns_the_unprotected_rows():
     protected = sdc.protect_descriptives(rows, 0)
     pd.testing.assert_frame_equal(results.conform(protected, "descriptives"), rows)
     parts = {"a": rows, "b": rows.assign(table="u")}
-    combined, split = describe.protect(parts, 0)
+    combined, split = descriptive_tables.protect(parts, 0)
     pd.testing.assert_frame_equal(results.conform(combined, "descriptives"), describe.combine(parts))
     for key, frame in parts.items():
         pd.testing.assert_frame_equal(results.conform(split[key], "descriptives"), frame)
@@ -111,13 +115,13 @@ def test_sdc_off_returns_the_unprotected_rows():
                           "n": [3, 40], "denominator": [10, 50], "pct": [30.0, 80.0], "statistic": [1.5, 1.5],
                           "df": [1, 1], "p": [0.2, 0.2], "test": ["Yates chi-square"] * 2})
     tests = pd.DataFrame({"outcome": ["offered"], "factor": ["victim_sex"], "odds_ratio": [0.1]})
-    out = associate.protect(assoc, tests, tests.iloc[:0], tests.iloc[:0], 0)
+    out = association_tables.protect(assoc, tests, tests.iloc[:0], tests.iloc[:0], 0)
     pd.testing.assert_frame_equal(results.conform(out["associations"], "associations"), assoc)
     pd.testing.assert_frame_equal(out["association_tests"], tests)
     assert out["suppression"].empty
     reg = pd.DataFrame({"outcome": ["offered"], "factor": ["victim_sex"], "level": ["female"], "n_level": [2],
                         "adjusted_or": [1.2], "ci_low": [0.5], "ci_high": [2.0], "p": [0.3], "N": [100]})
-    frame, rows_ = models.protect_regression(reg, 0)
+    frame, rows_ = regression_tables.protect_regression(reg, 0)
     pd.testing.assert_frame_equal(frame[reg.columns], reg)
     assert rows_.empty
     assert sdc.disclosure_note(0) == ""
@@ -131,28 +135,28 @@ def test_sdc_on_blanks_derived_files_and_regression():
                           "N": [60]})
     resid = pd.DataFrame({"outcome": ["offered"], "factor": ["victim_sex"], "level": ["male"], "n": [3],
                           "expected_n": [7.0]})
-    out = associate.protect(assoc, tests, resid, resid.iloc[:0], 5)
+    out = association_tables.protect(assoc, tests, resid, resid.iloc[:0], 5)
     assert out["associations"]["n"].isna().any()
     assert out["association_tests"]["odds_ratio"].isna().all() and out["association_tests"]["N"].isna().all()
     assert out["association_tests"]["unit"].tolist() == ["cases"]
     assert out["association_residuals"]["n"].isna().all()
     assert set(out["suppression"]["file"]) >= {"associations", "association_tests", "association_residuals"}
-    table = associate.appendix4_display(out["associations"], out["association_tests"], ["victim_sex"])
+    table = association_tables.appendix4_display(out["associations"], out["association_tests"], ["victim_sex"])
     assert "(3)" not in table.to_string()
     reg = pd.DataFrame({"outcome": ["offered"] * 2, "factor": ["victim_sex", "victim_age2"],
                         "level": ["female", "17_and_under"], "reference": ["male", "adult"], "n_level": [2, 40],
                         "adjusted_or": [1.2, 0.8], "ci_low": [0.5, 0.4], "ci_high": [2.0, 1.6], "p": [0.3, 0.4],
                         "N": [100, 100], "n_dropped_missing": [0, 0], "note": ["", ""]})
-    frame, rows_ = models.protect_regression(reg, 5)
+    frame, rows_ = regression_tables.protect_regression(reg, 5)
     assert frame["n_level"].isna().all()
     assert pd.isna(frame.loc[0, "adjusted_or"]) and frame.loc[1, "adjusted_or"] == 0.8
-    shown = models.regression_display(frame)
+    shown = regression_tables.regression_display(frame)
     assert shown.loc[0, "aor"] == "[c]" and shown.loc[0, "n_level"] == "[c]"
     assert len(rows_) == 2 + 4
 
 
 def test_display_helpers_never_crash_on_hidden_values():
-    assert describe.fmt_pct_n(pd.NA, 10, display="<5") == "[c]% (n<5)"
-    assert describe.fmt_pct_n(pd.NA, 10, style="table", display="<5") == "[c] (<5)"
-    assert describe.fmt_pct_n(7, pd.NA, style="table") == "[c] (7)"
-    assert describe.fmt_pct_n(394, 2291) == "17.2% (n=394)"
+    assert formats.fmt_pct_n(pd.NA, 10, display="<5") == "[c]% (n<5)"
+    assert formats.fmt_pct_n(pd.NA, 10, style="table", display="<5") == "[c] (<5)"
+    assert formats.fmt_pct_n(7, pd.NA, style="table") == "[c] (7)"
+    assert formats.fmt_pct_n(394, 2291) == "17.2% (n=394)"

@@ -1,4 +1,4 @@
-"""Unit tests of msht.stats on small hand-made tables with hand-computed answers."""
+"""Unit tests of msht.analysis.stats on small hand-made tables with hand-computed answers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from msht.stats import (
+from msht.analysis.stats import (
     TEST_FISHER,
     TEST_PEARSON,
     TEST_YATES,

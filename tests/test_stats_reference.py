@@ -2,7 +2,7 @@
 
 For each of the 51 printed tests (3 outcomes × 17 factors) the level denominators N are
 recovered from the printed "pct (n)" (``round(100 n / N, 1) == pct``; see
-``msht.reference``) and the study's test is re-run: Yates χ² for 2-level factors,
+``msht.analysis.reference``) and the study's test is re-run: Yates χ² for 2-level factors,
 Pearson χ² for the 3-level age factors.
 
 Tolerance: a printed χ² is the true value rounded to 3 decimals, so the rebuilt χ² must
@@ -23,8 +23,8 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from msht import vocab
-from msht.reference import (
+from msht.base import vocab
+from msht.analysis.reference import (
     KNOWN_MISPRINTS,
     OUTCOME_TEST_LEVELS,
     OVERALL,
@@ -33,7 +33,7 @@ from msht.reference import (
     implied_tables,
     load_published,
 )
-from msht.stats import TEST_FISHER, TEST_PEARSON, TEST_YATES, association_test, format_p, p_threshold_label
+from msht.analysis.stats import TEST_FISHER, TEST_PEARSON, TEST_YATES, association_test, format_p, p_threshold_label
 
 CHI2_TOL = 0.0005 + 1e-9
 ALL_TESTS = list(itertools.product(vocab.OUTCOMES, vocab.APPENDIX4_FACTORS))

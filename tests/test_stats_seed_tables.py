@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from msht import reference, results, vocab
+from msht.analysis import reference
+from msht.base import vocab
+from msht.publish import results
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import hashlib
 import pandas as pd
 import pytest
 
-from msht import ingest
+from msht.ingest import extracts as ingest
 from msht.synth.raw import ProblemRates, write_extracts
 from msht.synth.sampler import sample_population
 

@@ -52,7 +52,9 @@ def _warm_up() -> None:
     import pyarrow.compute  # noqa: F401
     import pyarrow.csv  # noqa: F401
 
-    from msht import associate, clean, describe, ingest  # noqa: F401
+    from msht.analysis import associate, describe  # noqa: F401
+    from msht.clean import rules as clean  # noqa: F401
+    from msht.ingest import extracts as ingest  # noqa: F401
     from msht.synth import population, raw  # noqa: F401
 
     ingest.load_dictionary()
@@ -61,7 +63,9 @@ def _warm_up() -> None:
 
 def _stage(stage: str, raw: Path, work: Path, scale: int, seed: int) -> dict:
     """Run one stage in this process; return what it counted."""
-    from msht import associate, clean, describe, ingest
+    from msht.analysis import associate, describe
+    from msht.clean import rules as clean
+    from msht.ingest import extracts as ingest
 
     params = load_params(project_root() / "params" / "default.yaml")
     if stage == "generate":

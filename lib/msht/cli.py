@@ -1,13 +1,40 @@
-"""Command line: ``msht data|run|render|report [--params FILE]`` (the Makefile calls these)."""
+"""Command line: ``msht data|run|render|report [--params FILE]`` (the Makefile calls these).
+
+The library logs through :mod:`logging` (``logging.getLogger(__name__)`` in each module) and
+prints nothing itself; :func:`configure_logging`, called once here, shows the ``msht`` loggers'
+messages (INFO and up) on stdout as bare lines. Errors end a command with one ``msht: error:``
+line on stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
 from msht.config import ParamsError, load_params
-from msht.ingest import ExtractError
+from msht.ingest.extracts import ExtractError
+
+
+class _StdoutHandler(logging.StreamHandler):
+    """Writes each record to whatever ``sys.stdout`` is when it is logged (not the stream of the
+    moment the handler was made, which a test's capture, say, may since have closed)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Show the messages of the ``msht`` loggers at ``level`` and above on stdout, one bare line
+    each (what the terminal shows for ``make report``). Other libraries' loggers (papermill's,
+    say) are left as they are. Calling it again replaces the handler instead of adding one."""
+    handler = _StdoutHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("msht")
+    logger.handlers = [handler]
+    logger.setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,14 +44,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default="params/default.yaml", help="params YAML file (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="data: regenerate the synthetic extracts even if present")
     args = parser.parse_args(argv)
-    from msht import audit, generate, render
+    configure_logging()
+    from msht import pipeline
+    from msht.publish import audit, render
+    from msht.synth import generate
 
     try:
         params = load_params(args.params)
         if args.command in ("data", "report") and params.synthetic:
             generate.generate(params, force=args.force)
         if args.command in ("run", "report"):
-            audit.protect_release(args.params)  # the notebooks; a release is audited until safe
+            pipeline.protect_release(args.params)  # the notebooks; a release is audited until safe
         if args.command in ("render", "report"):
             render.render(args.params)
     except (ParamsError, ExtractError) as exc:

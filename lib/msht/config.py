@@ -162,3 +162,18 @@ def params_from(namespace: dict[str, Any]) -> Params:
     if missing:
         raise ParamsError(f"the notebook's parameters cell lacks {missing}")
     return validate_params({n: namespace[n] for n in PARAM_NAMES}, source="the notebook's parameters")
+
+
+#: The notebooks, in the order they run.
+NOTEBOOKS = ("01_clean.ipynb", "02_descriptives.ipynb", "03_associations.ipynb", "04_synthetic_vs_published.ipynb")
+
+
+def is_reference_run(params: Params) -> bool:
+    """True for the default synthetic run, whose executed notebooks are the committed ones."""
+    return params.run_name == "default" and params.synthetic
+
+
+def executed_dir(params: Params, root: Path | None = None) -> Path:
+    """Where a run's executed notebooks go."""
+    root = root or project_root()
+    return notebooks_dir(root) if is_reference_run(params) else root / "_output" / params.run_name / "notebooks"

@@ -9,6 +9,7 @@ that a run on real extracts never touches a committed file.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -16,24 +17,16 @@ import tempfile
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import yaml
 
-from msht import progress
-from msht.config import STAGING_ENV, Params, RunPaths, load_params, notebooks_dir, project_root
+from msht.base import progress
+from msht.base.files import swap_in
+from msht.config import (
+    NOTEBOOKS, STAGING_ENV, RunPaths, executed_dir, load_params, notebooks_dir, project_root,
+)
 
-#: The notebooks, in the order they run.
-NOTEBOOKS = ("01_clean.ipynb", "02_descriptives.ipynb", "03_associations.ipynb", "04_synthetic_vs_published.ipynb")
-
-
-def is_reference_run(params: Params) -> bool:
-    """True for the default synthetic run, whose executed notebooks are the committed ones."""
-    return params.run_name == "default" and params.synthetic
-
-
-def executed_dir(params: Params, root: Path | None = None) -> Path:
-    """Where a run's executed notebooks go."""
-    root = root or project_root()
-    return notebooks_dir(root) if is_reference_run(params) else root / "_output" / params.run_name / "notebooks"
+logger = logging.getLogger(__name__)
 
 
 def strip_volatile(path: Path) -> None:
@@ -49,21 +42,6 @@ def strip_volatile(path: Path) -> None:
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell["id"] = "injected-parameters"  # papermill draws a random id on every run
     nbformat.write(nb, path)
-
-
-def swap_in(staged: Path, target: Path) -> None:
-    """Replace folder ``target`` by ``staged`` with two renames (the old one is then deleted)."""
-    if not staged.exists():
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    old = target.with_name(target.name + ".old")
-    if old.exists():
-        shutil.rmtree(old)
-    if target.exists():
-        target.rename(old)
-    staged.rename(target)
-    if old.exists():
-        shutil.rmtree(old)
 
 
 #: Longest Unix socket path used (the system limit is 104 bytes on macOS, 108 on Linux).
@@ -99,7 +77,7 @@ def kernel_options(socket_dir: Path) -> dict:
     return {"kernel_manager_class": UnixSocketKernelManager}
 
 
-def run_notebooks(params_path: str | Path, *, root: Path | None = None, log=print) -> Path:
+def run_notebooks(params_path: str | Path, *, root: Path | None = None) -> Path:
     """Execute every notebook with the parameters of ``params_path``; return the folder of outputs.
 
     Parameters are injected by papermill into each notebook's ``parameters`` cell, so they are
@@ -126,14 +104,14 @@ def run_notebooks(params_path: str | Path, *, root: Path | None = None, log=prin
               tempfile.TemporaryDirectory(prefix="msht-kernel-") as sockets):
             tmp_dir = Path(tmp)
             for name in NOTEBOOKS:
-                log(f"running notebooks/{name} with {Path(params_path).as_posix()}")
+                logger.info(f"running notebooks/{name} with {Path(params_path).as_posix()}")
                 pm.execute_notebook(
                     str(notebooks_dir(root) / name),
                     str(tmp_dir / name),
                     parameters=params.as_dict(),
                     cwd=str(notebooks_dir(root)),
                     kernel_name="python3",
-                    # a tqdm bar per notebook, one tick per cell (see msht.progress)
+                    # a tqdm bar per notebook, one tick per cell (see msht.base.progress)
                     progress_bar={"desc": name.removesuffix(".ipynb"), "file": sys.stderr} if progress.enabled() else False,
                     log_output=False,
                     report_mode=False,
@@ -167,3 +145,51 @@ def notebook_outputs(path: Path) -> list[dict]:
     """Return the outputs of every code cell of an executed notebook (for tests and checks)."""
     nb = json.loads(path.read_text(encoding="utf-8"))
     return [out for cell in nb["cells"] if cell["cell_type"] == "code" for out in cell.get("outputs", [])]
+
+
+def protect_release(params_path: str | Path, *, root: Path | None = None, runner=None) -> Path:
+    """Run a release's notebooks with linked-table protection (:func:`msht.publish.audit.fixpoint`).
+
+    After each run the audit bounds every hidden count from everything published, and the
+    notebooks run again with the complementary suppressions it chose (passed through
+    :data:`msht.publish.sdc.FORCED_ENV`) until every hidden count keeps
+    :data:`msht.publish.audit.MIN_RANGE` values. The cells chosen are listed in ``suppression.csv``
+    (reason ``secondary``) like every other. With ``min_cell_count`` 0 or 1 this is
+    :func:`run_notebooks`. If no safe release is found, the run's results and executed notebooks
+    are removed and :class:`msht.publish.audit.DisclosureError` is raised: nothing unsafe is left
+    to publish. ``runner(params_path, root=...)`` runs the notebooks (default
+    :func:`run_notebooks`; the tests pass one that runs their code in-process). Returns the folder
+    of executed notebooks.
+    """
+    from msht.publish import audit, results, sdc
+
+    root = root or project_root()
+    runner = runner or run_notebooks
+    params = load_params(params_path)
+    m = int(params.min_cell_count)
+    if m <= 1:
+        return runner(params_path, root=root)
+    out_dir: list[Path] = []
+    previous = os.environ.get(sdc.FORCED_ENV)
+    with tempfile.TemporaryDirectory(prefix="msht-sdc-") as tmp:
+        path = Path(tmp) / "forced.csv"
+        os.environ[sdc.FORCED_ENV] = str(path)
+
+        def publish(forced: frozenset) -> tuple[Path, Path]:
+            pd.DataFrame(sorted(forced), columns=list(sdc.FORCED_COLUMNS)).to_csv(path, index=False)
+            out_dir[:] = [runner(params_path, root=root)]
+            return root / params.results_dir, root / params.processed_dir / results.UNPROTECTED_DIR
+
+        try:
+            audit.fixpoint(publish, m)
+        except audit.DisclosureError:
+            shutil.rmtree(root / params.results_dir, ignore_errors=True)
+            if out_dir:
+                shutil.rmtree(out_dir[0], ignore_errors=True)
+            raise
+        finally:
+            if previous is None:
+                os.environ.pop(sdc.FORCED_ENV, None)
+            else:
+                os.environ[sdc.FORCED_ENV] = previous
+    return out_dir[0]

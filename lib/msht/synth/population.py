@@ -2023,7 +2023,7 @@ def calibration_report(pop: Population, scale: int = 1) -> pd.DataFrame:
     targets from ``targets.yaml``. Rows whose ``note`` starts with :data:`CONFLICT` show printed
     figures the twin deliberately departs from (TARGETS.md); they are not targets and are never
     within tolerance. This checks the clean population before any extract is written; the
-    pipeline's ``calibration.csv`` (:mod:`msht.calibration`) checks the same figures again from
+    pipeline's ``calibration.csv`` (:mod:`msht.analysis.calibration`) checks the same figures again from
     the cleaned extracts. Raises ``KeyError`` if ``published.csv`` lacks a figure.
     """
     t = load_targets()

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from msht import progress
+from msht.base import progress
 from msht.synth.model import Population
 
 #: The steps of :func:`write_extracts` shown by its progress bar.
@@ -468,7 +468,7 @@ SOFT_HYPHEN = "\u00ad"
 def _official_spellings() -> dict[str, tuple[str, ...]]:
     """Canonical country -> its spellings in the UK government's list of nationalities
     (``msht/data/govuk_nationalities.csv``), ASCII only (victims.csv is Windows-1252)."""
-    from msht import coding
+    from msht.ingest import coding
 
     table = coding._read_data_csv("govuk_nationalities.csv")
     table = table[table["nationality"].map(str.isascii)]

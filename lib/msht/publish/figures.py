@@ -1,4 +1,4 @@
-"""Figures 1 and 2 of section 3.4, drawn from the tidy rows of :mod:`msht.describe`.
+"""Figures 1 and 2 of section 3.4, drawn from the tidy rows of :mod:`msht.analysis.describe`.
 
 Figures are :class:`matplotlib.figure.Figure` objects made without ``pyplot``, so building one
 changes no global state (no backend is chosen) and shows nothing by itself. :func:`save` writes
@@ -18,8 +18,9 @@ import pandas as pd
 from IPython.display import Image
 from matplotlib.figure import Figure
 
-from msht import vocab
-from msht.describe import PERIOD_SPLIT_YEAR, fmt_count, fmt_pct_n
+from msht.base import vocab
+from msht.analysis.describe import PERIOD_SPLIT_YEAR
+from msht.base.formats import fmt_count, fmt_pct_n
 
 #: Okabe-Ito colours (distinguishable with colour-vision deficiency).
 COLOURS: Final[dict[str, str]] = {
@@ -54,7 +55,7 @@ def offers_by_year(rows: pd.DataFrame, *, split_year: int = PERIOD_SPLIT_YEAR) -
     """Figure 1: per year of referral, the share of cases in which the victim was offered support
     and the share of offers accepted, with the years from ``split_year`` on shaded.
 
-    ``rows`` are :func:`msht.describe.support_by_year` rows (``level`` is the year); years
+    ``rows`` are :func:`msht.analysis.describe.support_by_year` rows (``level`` is the year); years
     without cases leave a gap. The y axis starts at 0.
     """
     fig = Figure(figsize=(8, 4.6), layout="constrained")
@@ -98,7 +99,7 @@ def engagement_levels(rows: pd.DataFrame) -> Figure:
     """Figure 2: the distribution of engagement levels (positive, negative, not determined) among
     the cases not recorded as investigation ongoing or no crime, with a note of those left out.
 
-    ``rows`` are :func:`msht.describe.engagement_rows` rows.
+    ``rows`` are :func:`msht.analysis.describe.engagement_rows` rows.
     """
     levels = rows[rows["variable"] == "engagement_level"].set_index("level").reindex(vocab.levels("engagement_level"))
     excluded = rows[rows["variable"] == "engagement_excluded"].set_index("level")["n"]

@@ -137,7 +137,7 @@ def descriptive_rows(published: pd.DataFrame, descriptives: pd.DataFrame) -> pd.
 
 def appendix4_rows(comparison: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Compare Appendix 4: each level's n and N exactly, each test's chi-square within 0.1 and its verdict."""
-    from msht.describe import pct
+    from msht.base.formats import pct
 
     rows = []
     for r in comparison.itertuples(index=False):

@@ -4,13 +4,13 @@ Three tidy results files:
 
 * ``completeness.csv`` - ``extract, field, rows, missing, pct_complete``: a value is missing when
   blank or written as a missing marker (``N/K``, ``Not known``, ``Unknown``... see
-  :data:`msht.coding.MISSING_MARKERS`).
+  :data:`msht.ingest.coding.MISSING_MARKERS`).
 * ``spellings.csv`` - ``extract, field, code, raw_value, n``: which raw spellings were mapped to
   each code, unknown codes included (an unrecognised value is never dropped: it is coded
   ``unknown`` and counted here). Spellings seen fewer than ``min_count`` times are pooled as
   ``(N other spellings)`` so that no rare free-text value, which could identify a person, leaves
   the pipeline. Invisible characters are shown escaped (``Female<U+200B>``,
-  :func:`msht.plaintext.show_invisible`), so that two spellings that look alike can be told apart.
+  :func:`msht.base.plaintext.show_invisible`), so that two spellings that look alike can be told apart.
 * ``problems.csv`` - ``extract, problem, n``: duplicates, conflicts, updates entered as new rows
   and unmatched IDs found by the cleaning, read off its row statuses.
 """
@@ -21,9 +21,10 @@ from collections.abc import Collection
 
 import pandas as pd
 
-from msht import clean, coding
-from msht.ingest import SOURCE_ROW
-from msht.plaintext import show_invisible
+from msht.clean import rules as clean
+from msht.ingest import coding
+from msht.ingest.extracts import SOURCE_ROW
+from msht.base.plaintext import show_invisible
 
 #: Coded fields whose raw spellings are reported: extract -> field -> coding function.
 CODED_FIELDS = {
@@ -125,7 +126,7 @@ def _supp_row(file: str, extract: str, field: str, level: str, column: str, reas
 
 def _suppression_frame(rows: list[dict]) -> pd.DataFrame:
     """``suppression.csv`` rows as a frame with the contract's columns (empty when ``rows`` is)."""
-    from msht import sdc
+    from msht.publish import sdc
 
     return pd.DataFrame(rows, columns=list(sdc.SUPPRESSION_COLUMNS))
 
@@ -157,12 +158,12 @@ def protect_completeness(frame: pd.DataFrame, min_cell_count: int,
     (``linked``) when ``exclusions_suppression`` (:func:`protect_exclusions`' rows) hides that
     count: published here, it would give the hidden exclusion back. ``forced``: cells
     (``("completeness", extract, field, "", "missing")``) hidden as complementary suppressions
-    (``secondary``, chosen across tables by :func:`msht.audit.protect_release`).
+    (``secondary``, chosen across tables by :func:`msht.pipeline.protect_release`).
 
     Returns the frame (``missing`` as nullable integers when anything is hidden) and its
     ``suppression.csv`` rows. With ``min_cell_count`` 0 or 1 the frame is returned unchanged.
     """
-    from msht import sdc
+    from msht.publish import sdc
 
     m = int(min_cell_count)
     out = _to_protect(frame, m, "missing")
@@ -191,15 +192,15 @@ def protect_spellings(frame: pd.DataFrame, min_cell_count: int,
                       forced: Collection[tuple] = frozenset()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Disclosure control of ``spellings.csv``: the spellings of one field of one extract add up
     to the extract's rows (public), so each field is protected as one frequency block
-    (:func:`msht.sdc.protect_frequency_block`: counts from 1 to m-1 hidden, plus the secondary
+    (:func:`msht.publish.sdc.protect_frequency_block`: counts from 1 to m-1 hidden, plus the secondary
     suppression that keeps them from being worked back from the total).
 
     Returns the frame (``n`` as nullable integers when anything is hidden) and its
     ``suppression.csv`` rows. With ``min_cell_count`` 0 or 1 the frame is returned unchanged.
     ``forced``: cells (``("spellings", extract, field, level, "n")``) hidden as complementary
-    suppressions (:func:`msht.audit.protect_release`).
+    suppressions (:func:`msht.pipeline.protect_release`).
     """
-    from msht import sdc
+    from msht.publish import sdc
 
     m = int(min_cell_count)
     out = _to_protect(frame, m, "n")
@@ -240,7 +241,7 @@ def protect_exclusions(frame: pd.DataFrame, min_cell_count: int,
     ``rows_in`` is the previous ``rows_out``; the first ``rows_in`` (rows read, in the inputs
     table) and the last ``rows_out`` (rows analysed, all over the report) are public, so the
     ``excluded`` counts of an entity add up to a public total and are protected as one
-    frequency block (:func:`msht.sdc.protect_frequency_block`: counts from 1 to m-1 hidden, plus
+    frequency block (:func:`msht.publish.sdc.protect_frequency_block`: counts from 1 to m-1 hidden, plus
     the secondary suppressions, a zero included, that keep each hidden count three values wide).
     A hidden count also hides every ``rows_out`` (and the next ``rows_in``) that is a partial sum
     of some but not all of the entity's hidden counts; ``rows_in``/``rows_out`` before the first
@@ -250,9 +251,9 @@ def protect_exclusions(frame: pd.DataFrame, min_cell_count: int,
     ``suppression.csv`` rows (``table``: entity, ``variable``: rule, ``level``: step). With
     ``min_cell_count`` 0 or 1 the frame is returned unchanged. ``forced``: cells
     (``("exclusions", entity, rule, step, "excluded")``) hidden as complementary suppressions
-    (:func:`msht.audit.protect_release`).
+    (:func:`msht.pipeline.protect_release`).
     """
-    from msht import sdc
+    from msht.publish import sdc
 
     m = int(min_cell_count)
     if m <= 1 or frame.empty:
@@ -298,9 +299,9 @@ def protect_problems(frame: pd.DataFrame, exclusions_suppression: pd.DataFrame, 
     ``suppression.csv`` rows (``table``: extract, ``variable``: problem). With
     ``min_cell_count`` 0 or 1 the frame is returned unchanged. ``forced``: cells
     (``("problems", extract, problem, "", "n")``) hidden as complementary suppressions
-    (:func:`msht.audit.protect_release`).
+    (:func:`msht.pipeline.protect_release`).
     """
-    from msht import sdc
+    from msht.publish import sdc
 
     m = int(min_cell_count)
     out = _to_protect(frame, m, "n")

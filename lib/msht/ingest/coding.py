@@ -1,7 +1,7 @@
-"""The coding layer: raw police-recorded values -> analysis codes of :mod:`msht.vocab`.
+"""The coding layer: raw police-recorded values -> analysis codes of :mod:`msht.base.vocab`.
 
 Every ``code_*`` function takes a :class:`pandas.Series` of raw values (any dtype), keeps its
-index, and returns vocab level codes, with :data:`msht.vocab.UNKNOWN` (``"unknown"``) for
+index, and returns vocab level codes, with :data:`msht.base.vocab.UNKNOWN` (``"unknown"``) for
 missing or unrecognised values -- a value is never dropped.  The work is done with vectorised
 pandas string operations (lookups that need splitting, such as dual nationality, run once per
 *distinct* spelling and are mapped back).  :func:`mapping_report` lists which raw spellings were
@@ -28,8 +28,8 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from msht.plaintext import plain_series
-from msht.vocab import EXPLOITATION_TYPES, UNKNOWN
+from msht.base.plaintext import plain_series
+from msht.base.vocab import EXPLOITATION_TYPES, UNKNOWN
 
 __all__ = [
     "MISSING_MARKERS",
@@ -130,7 +130,7 @@ def normalise_text(s: pd.Series) -> pd.Series:
     """Normalise free text for matching; missing markers become ``<NA>``.
 
     Steps: every Unicode format character (category Cf: U+200B, U+FEFF, U+00AD, U+2060...)
-    removed, NFKC (see :mod:`msht.plaintext`), ``casefold``, every dash variant -> ``-``, curly quotes -> straight,
+    removed, NFKC (see :mod:`msht.base.plaintext`), ``casefold``, every dash variant -> ``-``, curly quotes -> straight,
     runs of whitespace -> one space, strip; then any value in :data:`MISSING_MARKERS`
     (``""``, ``"N/K"``, ``"Not known"``, ``"NULL"``, ``"-"``, ``"?"`` ...) -> ``<NA>``.
     Accepts any dtype (numbers and booleans are turned into their ``str``); returns the pandas
@@ -778,7 +778,7 @@ _DOMESTIC_WORK_RE: Final[str] = r"\bdomestic (?:labou?r|work(?:er)?s?)\b"
 def code_exploitation_types(s: pd.Series, as_codes: bool = False) -> pd.DataFrame:
     """Flag exploitation types named in one free-text field (several may apply).
 
-    Returns the five :data:`msht.vocab.EXPLOITATION_TYPES` columns as nullable ``boolean``
+    Returns the five :data:`msht.base.vocab.EXPLOITATION_TYPES` columns as nullable ``boolean``
     (or, with ``as_codes=True``, vocab ``yes`` / ``no`` / ``unknown``).  Keyword rules are in
     :data:`EXPLOITATION_RULES` ("Criminal; Labour", "CCE", "County lines", "Forced
     criminality" -> criminal; "forced labour" -> labour; "CSE", "prostitution" -> sexual;

@@ -1,17 +1,17 @@
 """Disclosure audit and linked-table protection: bound every hidden count from everything published.
 
-:mod:`msht.sdc` and :func:`msht.quality.protect_completeness` and its siblings protect table by
+:mod:`msht.publish.sdc` and :func:`msht.publish.quality.protect_completeness` and its siblings protect table by
 table. This module checks the result across the published files of a run at once, the way a
 careful reader can: it builds one integer linear system whose unknowns are the hidden counts and
 whose constraints are what the reader knows, and bounds each hidden count with an
 integer-programming solver (:func:`scipy.optimize.milp`, HiGHS), component by component. A
 hidden count whose feasible range holds fewer than :data:`MIN_RANGE` whole values is a
-disclosure. :func:`fixpoint` (and :func:`protect_release`, which ``msht run`` uses) turns the
+disclosure. :func:`fixpoint` (and :func:`msht.pipeline.protect_release`, which ``msht run`` uses) turns the
 audit into linked-table protection: publish, audit, hide the cheapest count linked to each
 too-narrow hidden count, publish again, until the audit passes.
 
 The true values come from the run's ``<processed_dir>/unprotected/`` folder
-(:func:`msht.results.write_unprotected`). What the system holds (each relation is kept only if it
+(:func:`msht.publish.results.write_unprotected`). What the system holds (each relation is kept only if it
 holds in the unprotected values, so no false relation weakens the attacker; a relation that holds
 by coincidence only makes the audit stricter):
 
@@ -33,7 +33,7 @@ by coincidence only makes the audit stricter):
   analysed;
 * data-quality tables: a field's spellings add up to the extract's rows; each exclusion chain
   ``rows_out = rows_in - excluded``, step to step; a problem that is an exclusion rule is the
-  same rows (:data:`msht.quality.PROBLEM_RULES`); the case entries with no victim ID are
+  same rows (:data:`msht.publish.quality.PROBLEM_RULES`); the case entries with no victim ID are
   ``completeness.csv``'s missing victim IDs;
 * across files: ``accepted``'s total per level is ``offered``'s "yes" count; an association
   level's total is at most the case-level descriptives count of its variable and level;
@@ -41,13 +41,13 @@ by coincidence only makes the audit stricter):
   block's candidate tables within the integer programme's ranges and recomputing the
   study-convention p (:func:`band_consistent_values`); the hidden count keeps only the values of
   tables that give the printed band. The release prints no band, test statistic, odds ratio or
-  confidence interval for a block with hidden cells (:mod:`msht.sdc`: withheld, ``"[c]"``), and
+  confidence interval for a block with hidden cells (:mod:`msht.publish.sdc`: withheld, ``"[c]"``), and
   the derived association files are blanked block by block, so there is nothing else
   non-linear to check there.
 
 Not modelled (:data:`NOT_MODELLED`): the regression's adjusted odds ratios (``regression.csv``:
 under disclosure control every level's count is hidden and a level with 1 to m-1 cases has its
-odds ratio, CI and p withheld, :func:`msht.models.protect_regression`; what stays is N, the
+odds ratio, CI and p withheld, :func:`msht.publish.regression_tables.protect_regression`; what stays is N, the
 population, the dropped and the events per outcome, totals that add nothing linear about a
 hidden cell, and odds ratios adjusted for every other factor, which no linear system captures),
 figures other than the flow diagram (drawn from the protected tables), and links between
@@ -56,6 +56,7 @@ descriptives and associations other than those above.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -63,6 +64,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp
+
+logger = logging.getLogger(__name__)
 
 #: A hidden count must keep at least this many feasible whole values.
 MIN_RANGE: Final[int] = 3
@@ -180,7 +183,7 @@ def _cross_file(s: System) -> None:
     """Structural links between files: ``accepted`` is measured on the cases offered support, so
     its total per level is ``offered``'s "yes" count; an association level's total is at most the
     case-level descriptives count of the same variable and level (:data:`CASE_TABLES`)."""
-    from msht import sdc
+    from msht.publish import sdc
 
     desc: dict[tuple[str, str], list[int]] = {}
     for name, i in s.index.items():
@@ -211,7 +214,7 @@ def _cell(s: System, key: tuple, truth: int, shown: int | None, marks: dict, m: 
 
 def _descriptives(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list,
                   pct_rows: list) -> None:
-    from msht import sdc
+    from msht.publish import sdc
 
     if not (results_dir / "descriptives.csv").exists():
         return
@@ -308,7 +311,7 @@ def _read(path: Path) -> pd.DataFrame:
 def _spellings(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list) -> None:
     """``spellings.csv``: the spellings of one field add up to the extract's rows (public in
     ``completeness.csv`` and the inputs table)."""
-    from msht import quality
+    from msht.publish import quality
 
     path, true_path = results_dir / "spellings.csv", truth_dir / "spellings.csv"
     if not (path.exists() and true_path.exists()):
@@ -358,9 +361,9 @@ def _exclusions(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: i
 
 def _problems(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list) -> None:
     """``problems.csv``: each count, and a problem that is an exclusion rule is the same rows as
-    the rule's ``excluded`` count (:data:`msht.quality.PROBLEM_RULES`); such a problem not listed
+    the rule's ``excluded`` count (:data:`msht.publish.quality.PROBLEM_RULES`); such a problem not listed
     says its rule excluded no row."""
-    from msht import quality
+    from msht.publish import quality
 
     path, true_path = results_dir / "problems.csv", truth_dir / "problems.csv"
     if not (path.exists() and true_path.exists()):
@@ -408,7 +411,7 @@ def bound_hidden(s: System, binaries: list, pct_rows: list, m: int = 5) -> pd.Da
     ``required``: whether it must keep :data:`MIN_RANGE` values. A count hidden only because its
     whole block is withheld (``withheld``), and not itself from 1 to m-1, is not required to: a
     withheld block hides all it can, and its totals may be public elsewhere (``accepted``'s totals
-    are ``offered``'s published "yes" counts), as :mod:`msht.sdc` states; nor is a count of an
+    are ``offered``'s published "yes" counts), as :mod:`msht.publish.sdc` states; nor is a count of an
     exclusion chain withheld whole (:func:`_withheld_chains`).
 
     Each count is bounded within its connected component of the system (:func:`_components`),
@@ -502,7 +505,7 @@ ENUMERATION_CAP: Final[int] = 2_000_000
 
 
 def _p_bands(p: np.ndarray) -> np.ndarray:
-    """:func:`msht.sdc.p_band` of each p (``""`` for NaN), vectorised."""
+    """:func:`msht.publish.sdc.p_band` of each p (``""`` for NaN), vectorised."""
     out = np.full(p.shape, "p≥0.05", dtype=object)
     out[p < 0.05] = "p<0.05"
     out[p < 0.01] = "p<0.01"
@@ -515,7 +518,7 @@ def study_p(n: np.ndarray, d: np.ndarray) -> np.ndarray:
     """The study-convention p of k x 2 tables (rows: level; columns: outcome yes, no), one table
     per row of ``n`` and ``d`` (shape ``(tables, k)``): Pearson's chi-square, with Yates'
     correction when k = 2, as :func:`scipy.stats.chi2_contingency` computes it
-    (:func:`msht.stats.association_test`'s ``p_study``); NaN where a row or column total is 0
+    (:func:`msht.analysis.stats.association_test`'s ``p_study``); NaN where a row or column total is 0
     (the test is not computable)."""
     from scipy.stats import chi2
 
@@ -544,7 +547,7 @@ def band_consistent_values(n_ranges: list[tuple[int, int]], d_ranges: list[tuple
     and total (a shown value is (v, v)); ``total_n``/``total_d`` the block's published column
     total and grand total (``None``: not published). Every table within the ranges with
     0 <= n <= d and the totals is enumerated, its study-convention p recomputed (:func:`study_p`)
-    and kept when its band (:func:`msht.sdc.p_band`) is ``band``. Raises ``ValueError`` when
+    and kept when its band (:func:`msht.publish.sdc.p_band`) is ``band``. Raises ``ValueError`` when
     more than :data:`ENUMERATION_CAP` tables would have to be enumerated (the audit then fails:
     a band it cannot check is not shown to be safe)."""
     ranges = [*n_ranges, *d_ranges]
@@ -625,7 +628,7 @@ def audit(results_dir: Path, truth_dir: Path, m: int) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------------------
 
 #: Cells that complementary suppression may hide: (file, column) of a count a protect function
-#: accepts as ``forced`` (:func:`msht.sdc.forced_cells`).
+#: accepts as ``forced`` (:func:`msht.publish.sdc.forced_cells`).
 FORCEABLE: Final[frozenset[tuple[str, str]]] = frozenset({
     ("descriptives", "n"), ("associations", "n"), ("completeness", "missing"), ("spellings", "n"),
     ("problems", "n"), ("exclusions", "excluded"),
@@ -639,7 +642,7 @@ class DisclosureError(RuntimeError):
 
 
 def _forceable(s: System, j: int) -> bool:
-    from msht import sdc
+    from msht.publish import sdc
 
     parts = s.names[j].split("|")
     if len(parts) != 5 or (parts[0], parts[4]) not in FORCEABLE or s.hidden[j]:
@@ -709,7 +712,7 @@ def narrow_cells(frame: pd.DataFrame) -> list[str]:
     return frame.loc[frame["required"] & (frame["values"] < MIN_RANGE), "cell"].tolist()
 
 
-def fixpoint(publish, m: int, *, log=print, max_rounds: int = MAX_ROUNDS) -> tuple[pd.DataFrame, set]:
+def fixpoint(publish, m: int, *, max_rounds: int = MAX_ROUNDS) -> tuple[pd.DataFrame, set]:
     """Linked-table protection by a fixpoint over every published file.
 
     ``publish(forced)`` writes a release with the cells ``forced`` hidden as complementary
@@ -736,60 +739,10 @@ def fixpoint(publish, m: int, *, log=print, max_rounds: int = MAX_ROUNDS) -> tup
         if not new:
             raise DisclosureError(f"{len(narrow)} hidden counts keep fewer than {MIN_RANGE} values and no linked "
                                   f"count is left to hide: {', '.join(narrow[:5])}")
-        log(f"disclosure audit, round {rnd}: {len(narrow)} hidden counts keep fewer than {MIN_RANGE} values; "
+        logger.info(f"disclosure audit, round {rnd}: {len(narrow)} hidden counts keep fewer than {MIN_RANGE} values; "
             f"hiding {len(new)} linked counts and publishing again")
         forced |= new
     raise DisclosureError(f"the disclosure audit still fails after {max_rounds} rounds")
-
-
-def protect_release(params_path, *, root: Path | None = None, log=print, runner=None) -> Path:
-    """Run a release's notebooks with linked-table protection (:func:`fixpoint`): after each run
-    the audit bounds every hidden count from everything published, and the notebooks run again
-    with the complementary suppressions it chose (passed through :data:`msht.sdc.FORCED_ENV`)
-    until every hidden count keeps :data:`MIN_RANGE` values. The cells chosen are listed in
-    ``suppression.csv`` (reason ``secondary``) like every other. With ``min_cell_count`` 0 or 1
-    this is :func:`msht.pipeline.run_notebooks`. If no safe release is found, the run's results
-    and executed notebooks are removed and :class:`DisclosureError` is raised: nothing unsafe
-    is left to publish. ``runner(params_path, root=..., log=...)`` runs the notebooks (default
-    :func:`msht.pipeline.run_notebooks`; the tests pass one that runs their code in-process).
-    Returns the folder of executed notebooks."""
-    import os
-    import shutil
-    import tempfile
-
-    from msht import pipeline, results, sdc
-    from msht.config import load_params
-
-    root = root or pipeline.project_root()
-    runner = runner or pipeline.run_notebooks
-    params = load_params(params_path)
-    m = int(params.min_cell_count)
-    if m <= 1:
-        return runner(params_path, root=root, log=log)
-    out_dir: list[Path] = []
-    previous = os.environ.get(sdc.FORCED_ENV)
-    with tempfile.TemporaryDirectory(prefix="msht-sdc-") as tmp:
-        path = Path(tmp) / "forced.csv"
-        os.environ[sdc.FORCED_ENV] = str(path)
-
-        def publish(forced: frozenset) -> tuple[Path, Path]:
-            pd.DataFrame(sorted(forced), columns=list(sdc.FORCED_COLUMNS)).to_csv(path, index=False)
-            out_dir[:] = [runner(params_path, root=root, log=log)]
-            return root / params.results_dir, root / params.processed_dir / results.UNPROTECTED_DIR
-
-        try:
-            fixpoint(publish, m, log=log)
-        except DisclosureError:
-            shutil.rmtree(root / params.results_dir, ignore_errors=True)
-            if out_dir:
-                shutil.rmtree(out_dir[0], ignore_errors=True)
-            raise
-        finally:
-            if previous is None:
-                os.environ.pop(sdc.FORCED_ENV, None)
-            else:
-                os.environ[sdc.FORCED_ENV] = previous
-    return out_dir[0]
 
 
 def summary(frame: pd.DataFrame, name: str = "") -> str:
@@ -801,11 +754,10 @@ def summary(frame: pd.DataFrame, name: str = "") -> str:
             f"{MIN_RANGE} values, narrowest range {narrowest}, too narrow {len(narrow_cells(frame))}")
 
 
-if __name__ == "__main__":  # python -m msht.audit PARAMS...: the figures of each protected run
+if __name__ == "__main__":  # python -m msht.publish.audit PARAMS...: the figures of each protected run
     import sys
 
-    from msht.config import load_params
-    from msht.pipeline import project_root
+    from msht.config import load_params, project_root
 
     for arg in sys.argv[1:]:
         params = load_params(arg)

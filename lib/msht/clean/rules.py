@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from msht import coding, progress
-from msht.ingest import SOURCE_ROW, ExtractError, show_value
-from msht.plaintext import plain_series
+from msht.base import progress
+from msht.ingest import coding
+from msht.ingest.extracts import SOURCE_ROW, ExtractError, show_value
+from msht.base.plaintext import plain_series
 
 ANALYSED = "analysed"
 
@@ -133,7 +134,7 @@ def _parse_age(values: pd.Series, *, path: str, rows: pd.Series) -> pd.Series:
 
 
 def code_cases(frame: pd.DataFrame, *, path: str, force_words: list[str]) -> pd.DataFrame:
-    """Code the case extract's fields (see :mod:`msht.coding`)."""
+    """Code the case extract's fields (see :mod:`msht.ingest.coding`)."""
     rows = frame[SOURCE_ROW]
     out = pd.DataFrame(index=frame.index)
     out[SOURCE_ROW] = rows
@@ -247,8 +248,8 @@ def clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None = N
     """Apply the section 2.5 rules to validated extract frames and build the analysis tables.
 
     ``extracts`` maps ``cases``, ``victims``, ``police_records`` and ``offenders`` to the text
-    frames of :func:`msht.ingest.read_extract` (each with a ``source_row`` column). Shows its
-    steps in a progress bar (see :mod:`msht.progress`).
+    frames of :func:`msht.ingest.extracts.read_extract` (each with a ``source_row`` column). Shows its
+    steps in a progress bar (see :mod:`msht.base.progress`).
     """
     with progress.steps("cleaning", *CLEAN_STEPS) as bar:
         return _clean(extracts, paths=paths, period=period, force_words=force_words, bar=bar)
@@ -464,10 +465,10 @@ TABLES = ("cases", "victims", "offenders")
 
 
 def clean_extracts(extracts: dict, params, key: bytes | None = None) -> CleanResult:
-    """Pseudonymise the identifiers of :class:`msht.ingest.Extract` objects (see
-    :mod:`msht.privacy`; ``key`` defaults to ``$MSHT_PSEUDONYM_KEY`` or a random key), then
+    """Pseudonymise the identifiers of :class:`msht.ingest.extracts.Extract` objects (see
+    :mod:`msht.ingest.privacy`; ``key`` defaults to ``$MSHT_PSEUDONYM_KEY`` or a random key), then
     clean them with a run's params (period, force words)."""
-    from msht import privacy
+    from msht.ingest import privacy
 
     frames = privacy.pseudonymise({name: e.frame for name, e in extracts.items()}, key or privacy.key_from_env())
     return clean(

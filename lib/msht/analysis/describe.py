@@ -1,7 +1,7 @@
 """Descriptive tables of section 3 and Appendices 1-3 in the study's "% (n)" style, as tidy rows.
 
 Every builder returns rows of ``descriptives.csv`` (``table, variable, level, n, denominator,
-pct``; see :mod:`msht.results`), built from the analysis tables of notebook 01:
+pct``; see :mod:`msht.publish.results`), built from the analysis tables of notebook 01:
 
 * ``cases``: one row per analysed MSHT case (victim attributes repeat on each of their cases);
 * ``victims``: one row per victim (attributes from their first case);
@@ -15,23 +15,27 @@ Conventions:
 * Summary statistics and test results that prose quotes (median, range, χ², df, p) are rows
   whose ``level`` names the statistic and whose ``n`` holds the value (``pct`` empty); so every
   number in the prose is in the results CSV.
+
+Their disclosure control, display tables and notes are in :mod:`msht.publish.descriptive_tables`.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 import numpy as np
 import pandas as pd
 
-from msht import coding, stats, vocab
-from msht.vocab import EXPLOITATION_TYPES, UNKNOWN
+from msht.analysis import stats
+from msht.base import vocab
+from msht.base.formats import pct
+from msht.ingest import coding
+from msht.base.vocab import EXPLOITATION_TYPES, UNKNOWN
 
 #: Referrals from 1 January of this year on are "2021 and later" (study section 3.4;
-#: the same split as :func:`msht.coding.code_period`).
+#: the same split as :func:`msht.ingest.coding.code_period`).
 PERIOD_SPLIT_YEAR: Final[int] = 2021
 
 #: The periods compared in section 3.4, earlier first.
@@ -42,90 +46,10 @@ TABLE1_VARIABLES: Final[tuple[str, ...]] = ("victim_sex", "victim_age2", "victim
 TABLE1_ALL: Final[str] = "all_cases"
 TABLE1_COLUMNS: Final[tuple[str, ...]] = (TABLE1_ALL, *EXPLOITATION_TYPES)
 
-#: Table 1's row-group headers.
-TABLE1_GROUPS: Final[dict[str, str]] = {
-    "victim_sex": "Victim sex",
-    "victim_age2": "Victim age",
-    "victim_uk_national": "Victim nationality",
-    "exploitation_location2": "Exploitation location",
-}
-
 #: Display group of the exploitation-type flags (a case may have several types).
 EXPLOITATION_GROUP: Final[str] = "exploitation_type"
 
 COLUMNS: Final[tuple[str, ...]] = ("table", "variable", "level", "n", "denominator", "pct")
-
-
-# ----------------------------------------------------------------------------------------------
-# Formatting
-# ----------------------------------------------------------------------------------------------
-
-
-def pct(n: int, denominator: int, digits: int = 1) -> float:
-    """Return ``100 * n / denominator`` rounded half-up to ``digits`` decimals (NaN if no denominator).
-
-    Half-up (not Python's banker's rounding) matches SPSS and the study's printed tables.
-    """
-    if denominator <= 0:
-        return math.nan
-    scale = 10**digits
-    return math.floor(100 * n * scale / denominator + 0.5) / scale
-
-
-def is_missing(value: object) -> bool:
-    """True for None, NaN and ``pd.NA`` (a value hidden by disclosure control, or absent)."""
-    if value is None or value is pd.NA:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def fmt_count(value: object, display: object = "") -> str:
-    """A count as text (``1,234``), or the disclosure-control mark (``display``, else ``"[c]"``)
-    when the count is hidden (missing)."""
-    if is_missing(value):
-        return str(display) if isinstance(display, str) and display else "[c]"
-    return f"{int(value):,}"
-
-
-def fmt_pct_n(n: object, denominator: object, *, digits: int = 1, style: str = "prose", display: object = "") -> str:
-    """Format a count with its share: ``"17.2% (n=394)"`` (prose) or ``"17.2 (394)"`` (table).
-
-    A hidden (missing) count shows its disclosure-control mark (``display``, else ``"[c]"``):
-    ``"[c]% (n<5)"`` / ``"[c] (<5)"``; a hidden denominator hides the share (``"[c]"``).
-    """
-    if style not in ("prose", "table"):
-        raise ValueError(f"unknown style {style!r}; use 'prose' or 'table'")
-    if is_missing(n) or is_missing(denominator):
-        number = "[c]"
-    else:
-        share = pct(int(n), int(denominator), digits)
-        number = "-" if math.isnan(share) else f"{share:.{digits}f}"
-    if is_missing(n):
-        mark = fmt_count(n, display)
-        if style == "prose":
-            return f"{number}% (n{mark})" if mark.startswith("<") else f"{number}% (n={mark})"
-        return f"{number} ({mark})"
-    if style == "prose":
-        return f"{number}% (n={int(n):,})"
-    return f"{number} ({int(n)})"
-
-
-def fmt_row(r: object, *, style: str = "prose") -> str:
-    """:func:`fmt_pct_n` of a results row (a Series or namedtuple with ``n``, ``denominator`` and,
-    after :func:`msht.sdc.protect_descriptives`, ``display``)."""
-    get = r.get if hasattr(r, "get") else (lambda key, default=None: getattr(r, key, default))
-    return fmt_pct_n(get("n"), get("denominator"), style=style, display=get("display", "") or "")
-
-
-def fmt_number(value: float) -> str:
-    """Format a count or statistic as prose prints it: ``1,234`` for whole values, else one decimal."""
-    value = float(value)
-    if value.is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.1f}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -413,7 +337,7 @@ def engagement_rows(cases: pd.DataFrame, *, table: str = "section3_4") -> pd.Dat
 
 def _by_period(frame: pd.DataFrame, outcome: str, variable: str) -> pd.DataFrame:
     """Shares of ``outcome`` = yes before 2021 and from 2021, and their study-convention test
-    (Yates chi-square for the 2×2 table; see :func:`msht.stats.association_test`)."""
+    (Yates chi-square for the 2×2 table; see :func:`msht.analysis.stats.association_test`)."""
     counts = stats.crosstab(frame, "period", outcome, list(PERIODS), ["yes", "no"])
     rows = [count_row("section3_4", variable, lv, int(counts[i, 0]), int(counts[i].sum())) for i, lv in enumerate(PERIODS)]
     try:
@@ -500,212 +424,3 @@ def section3(cases: pd.DataFrame, victims: pd.DataFrame, offenders: pd.DataFrame
 def combine(parts: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """The rows of ``descriptives.csv``: every part of :func:`section3`, in order."""
     return pd.concat(list(parts.values()), ignore_index=True)
-
-
-# ----------------------------------------------------------------------------------------------
-# Display
-# ----------------------------------------------------------------------------------------------
-
-
-def _group_key(variable: str) -> str:
-    """The display group of a variable: exploitation-type flags share one group."""
-    return EXPLOITATION_GROUP if variable in EXPLOITATION_TYPES else variable
-
-
-def _group_label(key: str) -> str:
-    return vocab.VARIABLE_LABELS.get(key, key)
-
-
-def _cell(n: object, denominator: object, level: str, display: object = "") -> str:
-    """A table cell: ``"% (n)"``, or ``"n=<count> not recorded"`` for the unknown row (a hidden
-    count shows its disclosure-control mark)."""
-    if level == UNKNOWN:
-        if is_missing(n):
-            return f"{fmt_count(n, display)} not recorded"
-        return f"n={int(n)} not recorded"
-    return fmt_pct_n(n, denominator, style="table", display=display)
-
-
-def _displays(rows: pd.DataFrame) -> list[str]:
-    """The disclosure-control marks of ``rows`` (empty strings when not protected)."""
-    return rows["display"].fillna("").astype(str).tolist() if "display" in rows.columns else [""] * len(rows)
-
-
-def type_label(variable: str) -> str:
-    """An exploitation type's display name ("Criminal exploitation")."""
-    return vocab.label(variable, "yes").removesuffix(" identified")
-
-
-def _level_label(variable: str, level: str) -> str:
-    return type_label(variable) if variable in EXPLOITATION_TYPES else vocab.label(variable, level)
-
-
-def display_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Turn tidy rows into the study's two-column layout: ``group | characteristic | "% (n)"``, one
-    group per variable (the exploitation-type flags form one group), Unknown rows last in their
-    group showing the missing count."""
-    keys = rows["variable"].map(_group_key)
-    return pd.DataFrame(
-        {
-            "group": keys.map(_group_label).to_list(),
-            "characteristic": [_level_label(v, lv) for v, lv in zip(rows["variable"], rows["level"])],
-            "value": [_cell(n, d, lv, m) for n, d, lv, m in zip(rows["n"], rows["denominator"], rows["level"], _displays(rows))],
-        }
-    )
-
-
-def denominator_note(rows: pd.DataFrame, *, unit: str) -> str:
-    """A footnote stating each group's denominator (units with a recorded value) and missing count."""
-    parts = []
-    keys = rows["variable"].map(_group_key)
-    for key, block in rows.groupby(keys, sort=False):
-        known_rows = block[block["level"] != UNKNOWN]
-        known = known_rows["denominator"].dropna()
-        unknown_rows = block[block["level"] == UNKNOWN]
-        if len(known):
-            n_known = f"{int(known.iloc[0]):,}"
-        elif "denominator_suppressed" in block.columns and known_rows["denominator_suppressed"].any():
-            n_known = str(known_rows.loc[known_rows["denominator_suppressed"], "denominator_display"].iloc[0] or "[c]")
-        else:
-            n_known = "0"
-        n_missing = fmt_count(unknown_rows["n"].iloc[0], _displays(unknown_rows)[0]) if len(unknown_rows) else "0"
-        parts.append(f"{_group_label(key).lower()}: N={n_known} ({n_missing} not recorded)")
-    return f"Percentages are of {unit} with a recorded value; " + "; ".join(parts) + "."
-
-
-def table1_display(rows: pd.DataFrame) -> pd.DataFrame:
-    """Table 1's wide layout: ``group | characteristic`` then one ``"% (n)"`` column per Table 1
-    column (``all_cases`` and each exploitation type); a column without an Unknown count shows
-    ``n=0 not recorded`` on the Unknown row."""
-    frame = rows.assign(
-        column=rows["table"].str.removeprefix("table1_"),
-        cell=[_cell(n, d, lv, m) for n, d, lv, m in zip(rows["n"], rows["denominator"], rows["level"], _displays(rows))],
-    )
-    wide = frame.pivot(index=["variable", "level"], columns="column", values="cell")
-    order = [(v, lv) for v in TABLE1_VARIABLES for lv in [*vocab.levels(v), UNKNOWN] if (v, lv) in wide.index]
-    wide = wide.loc[order, [c for c in TABLE1_COLUMNS if c in wide.columns]].fillna("n=0 not recorded")
-    index = wide.index.to_frame(index=False)
-    out = pd.DataFrame(
-        {
-            "group": index["variable"].map(TABLE1_GROUPS).to_list(),
-            "characteristic": [vocab.label(v, lv) for v, lv in zip(index["variable"], index["level"])],
-        }
-    )
-    return pd.concat([out, wide.reset_index(drop=True)], axis=1)
-
-
-def table1_headers(appendix2: pd.DataFrame, cases_total: int) -> dict[str, tuple[str, str]]:
-    """Table 1's column headers as ``(name, subtitle)``: each exploitation type with its share of
-    the cases with a type recorded (from the Appendix 2 rows), and all cases with their number."""
-    flag_rows = appendix2[appendix2["variable"].isin(EXPLOITATION_TYPES)].set_index("variable")
-    headers = {TABLE1_ALL: ("All MSHT cases", f"N={cases_total:,}")}
-    for column in EXPLOITATION_TYPES:
-        r = flag_rows.loc[column]
-        headers[column] = (type_label(column), f"{fmt_row(r)} of cases")
-    return headers
-
-
-# ----------------------------------------------------------------------------------------------
-# Tracing prose numbers to results
-# ----------------------------------------------------------------------------------------------
-
-#: References to parts of the report ("Appendix 1", "section 3.2", "Tables 2-4"): not results.
-_REFERENCE_RE: Final[re.Pattern[str]] = re.compile(
-    r"\b(?:appendix|appendices|table|tables|figure|figures|section|sections)\s+\d+(?:\.\d+)?"
-    r"(?:\s*(?:–|-|and|,)\s*\d+(?:\.\d+)?)*",
-    re.IGNORECASE,
-)
-#: The study's p-value thresholds ("p<0.001", "p<0.01", "p<0.05"): conventions, not results.
-_P_THRESHOLD_RE: Final[re.Pattern[str]] = re.compile(r"p\s*<\s*0\.(?:001|01|05)\b")
-#: A number as prose prints it: "1,234", "17.2", "8" (not digits inside words such as "MS1").
-_NUMBER_RE: Final[re.Pattern[str]] = re.compile(r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
-
-
-def untraced_numbers(text: str, rows: pd.DataFrame) -> list[str]:
-    """The numbers in ``text`` that are not a value of ``rows``' ``n``, ``denominator`` or ``pct``.
-
-    Thousands separators are ignored; a number printed with ``k`` decimals matches a value that
-    rounds to it (within half a unit of the last printed digit); a whole number must match
-    exactly. References to parts of the report ("Appendix 1", "section 3.2") and the p-value
-    thresholds ("p<0.001") are not results and are skipped.
-    """
-    values = pd.concat([pd.to_numeric(rows[c], errors="coerce") for c in ("n", "denominator", "pct")]).dropna()
-    values = values.astype(float).to_numpy()
-    cleaned = _P_THRESHOLD_RE.sub(" ", _REFERENCE_RE.sub(" ", text))
-    missing = []
-    for token in _NUMBER_RE.findall(cleaned):
-        number = float(token.replace(",", ""))
-        decimals = len(token.split(".")[1]) if "." in token else 0
-        tolerance = 0.5 * 10**-decimals + 1e-9 if decimals else 1e-9
-        if not (abs(values - number) <= tolerance).any():
-            missing.append(token)
-    return missing
-
-
-# ----------------------------------------------------------------------------------------------
-# Table notes (fixed wording; the numbers are in each table's denominator note)
-# ----------------------------------------------------------------------------------------------
-
-TABLE1_NOTE: Final[str] = (
-    "Case level: each MSHT case counts once, so a victim with several cases counts once per case (victim-level "
-    "shares are in Appendix 1). A case may have several exploitation types, so the type columns overlap; each "
-    "header gives the type's share of the cases with a type recorded. Percentages are of the cases in the column "
-    "with the characteristic recorded; Unknown rows count the cases without it. Nationality: any UK nationality, "
-    "dual nationals included. Overseas: exploited overseas only, or both in the UK and overseas."
-)
-
-APPENDIX1_NOTE: Final[str] = (
-    "Nationality regions are World Health Organization regions. UK nationality counts victims whose only "
-    "recorded nationality is British; dual nationals are under Multiple nationalities, so the share with any UK "
-    "nationality (section 3.1, Table 1) is larger."
-)
-
-APPENDIX2_NOTES: Final[tuple[str, ...]] = (
-    "A case may have more than one exploitation type, so those percentages do not sum to 100%; they are of the "
-    "cases with at least one type recorded.",
-    "County lines: 'Has county lines involvement' counts the cases recorded as involving county lines. The seed's "
-    "Appendix 2 prints these two labels the other way round from its own section 3.1 text and Appendix 4.",
-)
-
-APPENDIX3_NOTE: Final[str] = (
-    "Offender level: each offender person counts once, with the attributes recorded on their first case. "
-    "Nationality regions are World Health Organization regions; UK nationality counts sole British nationals."
-)
-
-
-# ----------------------------------------------------------------------------------------------
-# Disclosure control
-# ----------------------------------------------------------------------------------------------
-
-
-def _protect_outlier_link(protected: pd.DataFrame, m: int) -> None:
-    """Section 3.2's outliers, victims with no police-record data and analysed victims add up to
-    section 3.1's victims: protect them together (:func:`msht.sdc.protect_partition_link`)."""
-    from msht import sdc
-
-    s32 = protected["table"] == "section3_2"
-    left = protected.index[s32 & (protected["variable"] == "entries_outliers") & (protected["level"] == "left_out")]
-    unknown = protected.index[s32 & (protected["level"] == vocab.UNKNOWN)]
-    if len(left):
-        sdc.protect_partition_link(protected, left[0], unknown, m)
-
-
-def protect(parts: dict[str, pd.DataFrame], min_cell_count: int,
-            forced: Collection[tuple[str, str, str, str, str]] = frozenset()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Apply :func:`msht.sdc.protect_descriptives` to the rows of :func:`section3`.
-
-    Returns the protected rows of ``descriptives.csv`` (with the marker columns of
-    :mod:`msht.sdc`; :func:`msht.results.write_csv` drops them) and the same rows split back
-    into ``parts``, for the tables, figures and prose. With ``min_cell_count`` 0 the values are
-    those of :func:`combine` unchanged. ``forced``: cells to hide as complementary suppressions
-    (:func:`msht.sdc.forced_cells`).
-    """
-    from msht import sdc
-
-    protected = sdc.protect_descriptives(combine(parts), min_cell_count, forced=forced)
-    _protect_outlier_link(protected, int(min_cell_count))
-    out, start = {}, 0
-    for name, frame in parts.items():
-        out[name] = protected.iloc[start : start + len(frame)].reset_index(drop=True)
-        start += len(frame)
-    return protected, out

@@ -33,8 +33,8 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
-from msht import vocab
-from msht.stats import association_test, format_p, p_threshold_label
+from msht.base import vocab
+from msht.analysis.stats import association_test, format_p, p_threshold_label
 
 __all__ = [
     "DISAGREEMENT_COLUMNS",

@@ -29,7 +29,7 @@ What is accepted, and how
   noted; one with more fields is an error unless the extra fields are empty.
 * **Values**: a cell of only white space is empty. Identifier fields (``kind: id``) lose every
   format character (Unicode Cf: zero-width spaces, BOMs, soft hyphens, wherever they are), are
-  NFKC-folded (:mod:`msht.plaintext`) and lose surrounding white space; an identifier written as
+  NFKC-folded (:mod:`msht.base.plaintext`) and lose surrounding white space; an identifier written as
   a number (``0012345``, ``12345.0``) is normalised to its digits without leading zeros, so
   that an extract saved through Excel, which drops them, still matches the others (all
   counted). A missing-value marker (``NULL``, ``N/K``, ``Not Stated``... the dictionary's one
@@ -59,7 +59,7 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
-from msht.plaintext import plain, plain_series
+from msht.base.plaintext import plain, plain_series
 
 #: Column added to every extract: the record's row number in the source file (header = 1).
 SOURCE_ROW = "source_row"
@@ -596,7 +596,7 @@ def _normalise_distinct(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Serie
     """The identifier normalisation of distinct values ``text`` (``string`` dtype): canonical
     values (``string``), whether white space or format characters were removed, whether a
     numeric ID was rewritten. Format characters (Unicode Cf) are removed wherever they are and
-    compatibility forms folded (NFKC: :func:`msht.plaintext.plain`), then white space stripped."""
+    compatibility forms folded (NFKC: :func:`msht.base.plaintext.plain`), then white space stripped."""
     stripped = plain_series(text).str.strip(" \t\r\n\u00a0" + _INVISIBLE).str.strip()
     was_stripped = (stripped != text).fillna(False).astype(bool)
     numeric = stripped.str.fullmatch(_NUMERIC_ID).fillna(False).astype(bool)
@@ -732,13 +732,13 @@ def _distinct_canonical(values: pd.Series, codes: np.ndarray, n_distinct: int) -
 def id_suspects(canonical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For distinct canonical identifiers (objects; ``<NA>`` for missing): whether each is a
     missing-value marker (``NULL``, ``N/K``, ``Unknown``, ``-``... the dictionary's
-    ``missing_markers``, compared after :func:`msht.coding.normalise_text`) and whether it looks
+    ``missing_markers``, compared after :func:`msht.ingest.coding.normalise_text`) and whether it looks
     like a date Excel made of an identifier (:data:`DATE_LIKE_ID`). Two boolean arrays.
 
     Only short values with no ASCII digit can be markers, so the markers are looked for among
     those alone; the date shapes are matched with pyarrow (the values are all text here).
     """
-    from msht import coding
+    from msht.ingest import coding
 
     n = len(canonical)
     marker = np.zeros(n, dtype=bool)
@@ -817,7 +817,7 @@ def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path) -> Notes:
 def _age_notes(frame: pd.DataFrame) -> Notes:
     if "age" not in frame.columns:
         return []
-    from msht import coding
+    from msht.ingest import coding
 
     num = pd.to_numeric(coding.normalise_text(frame["age"]), errors="coerce")
     out = int(((num < 0) | (num > coding.MAX_AGE)).sum())
@@ -910,7 +910,7 @@ def read_extract(raw_dir: Path, name: str) -> Extract:
     frame = validate(frame, name, path)
     notes += _age_notes(frame)
     if frame.empty:
-        from msht.vocab import empty_extract_note
+        from msht.base.vocab import empty_extract_note
 
         notes.append((empty_extract_note(name), 0))
     frame.attrs = {}
@@ -918,8 +918,8 @@ def read_extract(raw_dir: Path, name: str) -> Extract:
 
 
 def read_all(raw_dir: Path) -> dict[str, Extract]:
-    """Read and validate the four extracts of ``raw_dir`` (with a progress bar: see :mod:`msht.progress`)."""
-    from msht import progress
+    """Read and validate the four extracts of ``raw_dir`` (with a progress bar: see :mod:`msht.base.progress`)."""
+    from msht.base import progress
 
     return {name: read_extract(raw_dir, name) for name in progress.iterate(EXTRACTS, "reading extracts", unit="file")}
 
@@ -941,7 +941,7 @@ def input_warnings(extracts: dict[str, Extract], *, period_end: str | None = Non
     """
     rows = [{"extract": e.name, "problem": problem, "n": int(n)} for e in extracts.values() for problem, n in e.notes]
     if period_end is not None:
-        from msht import coding
+        from msht.ingest import coding
 
         end = pd.Timestamp(period_end)
         for e in extracts.values():

@@ -45,7 +45,7 @@ def _distinct_stripped(values: pd.Series) -> tuple[np.ndarray, list]:
     stripped of white space (as ``str.strip()`` does); pyarrow when they are all text."""
     import pyarrow.compute as pc
 
-    from msht.ingest import PY_WHITESPACE, arrow_distinct
+    from msht.ingest.extracts import PY_WHITESPACE, arrow_distinct
 
     encoded = arrow_distinct(values)
     if encoded is None:
@@ -76,7 +76,7 @@ def pseudonymise_series(values: pd.Series, key: bytes) -> pd.Series:
 
 def pseudonymise(frames: dict[str, pd.DataFrame], key: bytes) -> dict[str, pd.DataFrame]:
     """Return copies of the extract frames with every identifier field pseudonymised."""
-    from msht import progress
+    from msht.base import progress
 
     out = {}
     for name, frame in progress.iterate(frames.items(), "pseudonymising", unit="extract", total=len(frames)):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from msht import progress
+from msht.base import progress
 from msht.config import Params, RunPaths, load_params
-from msht.ingest import EXTRACTS, load_dictionary
+from msht.ingest.extracts import EXTRACTS, load_dictionary
 from msht.synth.raw import write_extracts
+
+logger = logging.getLogger(__name__)
 
 
 def extracts_present(raw_dir: Path) -> bool:
@@ -16,7 +19,7 @@ def extracts_present(raw_dir: Path) -> bool:
     return all((raw_dir / f"{s}.csv").exists() or (raw_dir / f"{s}.xlsx").exists() for s in stems)
 
 
-def generate(params: Params, *, force: bool = False, log=print) -> Path:
+def generate(params: Params, *, force: bool = False) -> Path:
     """Write the synthetic extracts of ``params`` (seed, scale) to its ``raw_dir``.
 
     Does nothing when the extracts already exist (unless ``force``). Refuses to run for a
@@ -28,9 +31,9 @@ def generate(params: Params, *, force: bool = False, log=print) -> Path:
     if not params.synthetic:
         raise SystemExit(f"params run '{params.run_name}' is not synthetic (synthetic: false): refusing to write {paths.raw_dir}")
     if extracts_present(paths.raw_dir) and not force:
-        log(f"synthetic extracts already present in {params.raw_dir}")
+        logger.info(f"synthetic extracts already present in {params.raw_dir}")
         return paths.raw_dir
-    log(f"generating the synthetic twin (seed {params.seed}, scale {params.scale}) into {params.raw_dir}")
+    logger.info(f"generating the synthetic twin (seed {params.seed}, scale {params.scale}) into {params.raw_dir}")
     with progress.steps("generating", "calibrating the population", "writing the extracts") as bar:
         bar.advance("calibrating the population")
         population = build_population(seed=params.seed, scale=params.scale)

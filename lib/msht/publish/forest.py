@@ -1,7 +1,7 @@
 """Forest plot of the 2×2 tests' odds ratios with 95% CIs, one panel per outcome (matplotlib).
 
 :func:`forest_frame` returns exactly the numbers :func:`forest_plot` draws, so they can be
-unit-tested; both read ``association_tests.csv`` (:func:`msht.associate.test_table`).
+unit-tested; both read ``association_tests.csv`` (:func:`msht.analysis.associate.test_table`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from matplotlib.ticker import FixedLocator, NullLocator
 import pandas as pd
 from matplotlib.figure import Figure
 
-from msht import vocab
-from msht.associate import NOT_COMPUTABLE
+from msht.base import vocab
+from msht.analysis.associate import NOT_COMPUTABLE
 
 #: Candidate x ticks of the log axis (those inside the plotted range are drawn).
 TICKS: Final[tuple[float, ...]] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0)

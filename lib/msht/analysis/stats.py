@@ -32,7 +32,7 @@ from scipy.stats import contingency
 from statsmodels.stats.contingency_tables import Table, Table2x2
 from statsmodels.stats.multitest import multipletests
 
-from msht.vocab import UNKNOWN
+from msht.base.vocab import UNKNOWN
 
 __all__ = [
     "FISHER_RXC_N_RESAMPLES",

@@ -1,8 +1,9 @@
-"""The results contract: tidy CSVs with stable, documented columns.
+"""The results contract: tidy CSVs with stable, documented columns (names and columns in
+:data:`msht.base.contract.CONTRACT`), and the one writer of results files.
 
 Every table a reader sees is also written here, in the run's ``results_dir``. Later work adds
 rows, or new files, never changes a file's columns. Codes in ``variable``/``factor``/``level``
-come from :mod:`msht.vocab`.
+come from :mod:`msht.base.vocab`.
 
 ================================  ===================================================================================
 file                              columns
@@ -23,7 +24,7 @@ Names: in code, "published" (or "study") means the published study this toolkit 
 ``chi2_seed``, ``p_seed`` and ``significant_seed`` and the file name ``seed_disagreements.csv``
 predate that rule: there ``seed`` means "as in the published study" (its test convention, its
 tables). They are kept unchanged for compatibility, since the file and column names are this
-contract; the code names the concept "study" (e.g. :attr:`msht.stats.AssociationResult.chi2_study`
+contract; the code names the concept "study" (e.g. :attr:`msht.analysis.stats.AssociationResult.chi2_study`
 is written to ``chi2_seed``).
 
 ``pct`` is ``100 * n / denominator`` rounded to one decimal, as printed. ``denominator`` is the
@@ -86,12 +87,12 @@ estimated has one row with empty term columns, ``converged`` false and the reaso
 
 Disclosure control (``min_cell_count`` > 1, e.g. ``params/release.yaml``)
 ---------------------------------------------------------------------------
-Columns never change: a value hidden by :mod:`msht.sdc` is written **empty**, and
+Columns never change: a value hidden by :mod:`msht.publish.sdc` is written **empty**, and
 ``suppression.csv`` lists one row per hidden value: ``file`` (``completeness``, ``spellings``,
 ``descriptives``, ``associations``, ``association_tests``, ``association_residuals``,
 ``association_vs_published`` or ``regression``), ``table`` (the descriptives table, the outcome,
 or the extract), ``variable`` (variable, factor or field), ``level`` (for ``spellings``:
-``"<code>: <raw value>"``), ``column`` (the hidden column), ``reason`` (see ``msht.sdc.REASONS``; also
+``"<code>: <raw value>"``), ``column`` (the hidden column), ``reason`` (see ``msht.publish.sdc.REASONS``; also
 ``test_withheld`` for the derived files) and ``display`` (what the report shows: ``"<5"``,
 ``"[c]"``). An empty value without a row there is an ordinary missing value.
 There is one ``suppression.csv`` per run: notebook 01 writes the rows of the data-quality tables
@@ -113,31 +114,7 @@ from typing import Final
 
 import pandas as pd
 
-CONTRACT: Final[dict[str, tuple[str, ...]]] = {
-    "descriptives": ("table", "variable", "level", "n", "denominator", "pct"),
-    "associations": ("outcome", "factor", "level", "n", "denominator", "pct", "statistic", "df", "p", "test"),
-    "exclusions": ("step", "rule", "entity", "rows_in", "excluded", "rows_out"),
-    "association_tests": (
-        "outcome", "factor", "unit", "N", "test_seed", "chi2_seed", "df", "p_seed", "min_expected",
-        "n_cells_expected_below_5", "fisher_p", "test_chosen", "p_chosen", "effect_size_name", "effect_size",
-        "odds_ratio", "or_contrast", "or_ci_low", "or_ci_high", "q_bh", "significant_seed", "significant_bh", "note",
-    ),
-    "association_residuals": ("outcome", "factor", "level", "n", "denominator", "expected_n", "adjusted_residual"),
-    "association_vs_published": (
-        "outcome", "factor", "level", "n_published", "N_published", "pct_published", "n_run", "N_run", "pct_run",
-        "pct_diff", "chi2_published", "chi2_run", "p_published", "p_run", "significant_published",
-        "significant_run", "verdict_agrees",
-    ),
-    "seed_disagreements": (
-        "source", "outcome", "factor", "level", "kind", "printed", "reference", "reference_source", "message",
-    ),
-    "regression": (
-        "outcome", "factor", "level", "reference", "n_level", "adjusted_or", "ci_low", "ci_high", "p",
-        "N", "n_population", "n_dropped_missing", "n_events", "converged", "note",
-    ),
-    "suppression": ("file", "table", "variable", "level", "column", "reason", "display"),
-}
-
+from msht.base.contract import CONTRACT
 
 class ResultsContractError(ValueError):
     """A results frame does not have its contract's columns."""
@@ -207,7 +184,7 @@ def read_csv(name: str, results_dir: Path) -> pd.DataFrame:
 
 
 #: The ``file`` values of ``suppression.csv`` that notebook 01 writes (the data-quality tables,
-#: :func:`msht.quality.protect_completeness`, ``protect_spellings``, ``protect_problems`` and
+#: :func:`msht.publish.quality.protect_completeness`, ``protect_spellings``, ``protect_problems`` and
 #: ``protect_exclusions``); notebooks 02 and 03 keep them.
 QUALITY_FILES: Final[tuple[str, ...]] = ("completeness", "spellings", "problems", "exclusions")
 #: Folder under a run's ``processed_dir`` that holds the unprotected values of its protected
@@ -218,7 +195,7 @@ UNPROTECTED_DIR: Final[str] = "unprotected"
 def write_unprotected(frame: pd.DataFrame, name: str, processed_dir: Path, min_cell_count: int) -> Path | None:
     """Under disclosure control, keep the unprotected values of results file ``name`` with the
     run's clean row-level tables (``<processed_dir>/unprotected/<name>.csv``, git-ignored, never
-    published), for the data owner and for :mod:`msht.audit`, which bounds each hidden count of
+    published), for the data owner and for :mod:`msht.publish.audit`, which bounds each hidden count of
     the release and checks it against its true value. Nothing is written when
     ``min_cell_count`` is 0 or 1 (returns None)."""
     if int(min_cell_count) <= 1:

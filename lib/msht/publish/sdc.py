@@ -63,7 +63,7 @@ so is the band of p: a printed band (``p<0.05``, ``p≥0.05``) is a non-linear c
 hidden cells, and on the default twin the band of "accepted support by referral type" left MS1's
 hidden count two possible values (3 or 4) where the linear constraints kept four (issue 15).
 :func:`p_band` remains for the audit, which checks any band a run does publish by enumerating
-the hidden cells (:func:`msht.audit.band_consistent_values`).
+the hidden cells (:func:`msht.publish.audit.band_consistent_values`).
 
 Every suppression is checked, not assumed: :func:`audit_block` finds, for each hidden cell, the
 values it can take given everything published (an exact bitset dynamic programme over the
@@ -84,7 +84,7 @@ percentage of an ``unknown`` row). The protected frames returned here carry the 
 information as columns for the display layer: ``suppressed`` (the count is hidden),
 ``denominator_suppressed``, ``pct_suppressed``, ``display`` (the text to show for ``n``),
 ``denominator_display``, and ``reason``/``denominator_reason``/``pct_reason``; association
-frames also ``test_suppressed`` and ``p_display``. :func:`msht.results.conform` drops these
+frames also ``test_suppressed`` and ``p_display``. :func:`msht.publish.results.conform` drops these
 columns when the contract CSV is written.
 
 Other results files built from the same cross-tables (test details, residuals, comparisons with
@@ -94,9 +94,9 @@ blanks them block by block.
 Limits: each block is protected on its own, plus the ``accepted``-within-``offered`` link and
 section 3.2's split of the victims (:func:`protect_partition_link`); requiring three feasible
 values per hidden count (:data:`MIN_FEASIBLE`) leaves room for the links between blocks.
-Linked-table protection across every published file is :mod:`msht.audit`'s: a release's audit
+Linked-table protection across every published file is :mod:`msht.publish.audit`'s: a release's audit
 bounds each hidden count from everything published (integer programming) and
-:func:`msht.audit.protect_release` reruns the notebooks with the complementary suppressions it
+:func:`msht.pipeline.protect_release` reruns the notebooks with the complementary suppressions it
 chooses (``forced`` cells, :func:`forced_cells`) until every hidden count keeps three values; what
 it does not model is listed there. A release should still be read by a person before it leaves
 the force.
@@ -126,7 +126,7 @@ NON_COUNT_LEVELS: Final[frozenset[str]] = frozenset(
 EXTREME_LEVELS: Final[frozenset[str]] = frozenset({"max", "min"})
 #: The level of a block whose one count is its own denominator (``section3_1``'s ``cases``).
 TOTAL_LEVELS: Final[frozenset[str]] = frozenset({"all", "overall"})
-#: The ``unknown`` level code (see :mod:`msht.vocab`).
+#: The ``unknown`` level code (see :mod:`msht.base.vocab`).
 UNKNOWN: Final[str] = "unknown"
 #: Association outcomes measured within another outcome's "yes" cases: child -> parent.
 NESTED: Final[dict[str, str]] = {"accepted": "offered"}
@@ -139,7 +139,7 @@ MIN_FEASIBLE: Final[int] = 3
 #: A cell of a results file, as ``suppression.csv`` keys it: (file, table, variable, level, column).
 Cell = tuple[str, str, str, str, str]
 #: Environment variable naming a CSV of cells to hide as complementary suppressions (columns
-#: file, table, variable, level, column): set by :func:`msht.audit.protect_release` while it
+#: file, table, variable, level, column): set by :func:`msht.pipeline.protect_release` while it
 #: reruns a release after its audit, read by the notebooks through :func:`forced_cells`.
 FORCED_ENV: Final[str] = "MSHT_SDC_FORCED"
 #: Blocks with more hidden row totals than this sum are audited constraint by constraint.
@@ -421,7 +421,7 @@ def _protect_desc_block(b: DescBlock, m: int, protect_unknown: bool, forced: Ite
             b.hide[i] = "small_count"
     if b.binary and 0 not in b.hide and 1 <= b.d - b.values[0] < m:
         b.hide[0] = "small_complement"
-    for i in forced:  # complementary suppressions chosen across tables (msht.audit.protect_release)
+    for i in forced:  # complementary suppressions chosen across tables (msht.pipeline.protect_release)
         b.hide.setdefault(i, "secondary")
     if protect_unknown and b.u_index is not None and 1 <= b.u < m:
         b.u_reason = "small_count"
@@ -514,7 +514,7 @@ def protect_descriptives(rows: pd.DataFrame, min_cell_count: int, *, protect_unk
     Returns a copy with hidden ``n``/``denominator``/``pct`` set to missing and the marker
     columns of the module docstring. ``min_cell_count`` 0 or 1 changes nothing. ``forced``:
     cells (``("descriptives", table, variable, level, "n")`` of known levels) to hide as
-    secondaries, chosen across tables by :func:`msht.audit.protect_release`.
+    secondaries, chosen across tables by :func:`msht.pipeline.protect_release`.
     """
     m = _check_m(min_cell_count)
     out = _with_markers(rows)
@@ -728,7 +728,7 @@ def _protect_assoc_block(b: AssocBlock, m: int, linked: set[int], forced: Iterab
             b.n_reason[i] = "small_count"
         elif 1 <= d - n < m:
             b.n_reason[i] = "small_complement"
-    for i in forced:  # complementary suppressions chosen across tables (msht.audit.protect_release)
+    for i in forced:  # complementary suppressions chosen across tables (msht.pipeline.protect_release)
         b.n_reason.setdefault(i, "secondary")
     if len(b.n) == 1:  # the block is the population itself (``overall``): nothing to hide it among
         return
@@ -805,7 +805,7 @@ def protect_associations(
     docstring, plus ``test_suppressed`` and ``p_display``. ``nested`` maps an outcome to the
     outcome whose "yes" cases it is measured on (default :data:`NESTED`). ``forced``: cells
     (``("associations", outcome, factor, level, "n")``) to hide as secondaries, chosen across
-    tables by :func:`msht.audit.protect_release`.
+    tables by :func:`msht.pipeline.protect_release`.
     """
     m = _check_m(min_cell_count)
     out = _with_markers(rows)

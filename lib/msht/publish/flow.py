@@ -21,7 +21,7 @@ def flow_boxes(exclusions: pd.DataFrame, marks: dict[tuple[str, str], str] | Non
     """The boxes the diagram draws: per entity, the rows read, each exclusion step that removed
     rows, and the rows analysed (one tidy frame, unit-tested).
 
-    Under disclosure control (:func:`msht.quality.protect_exclusions`) a hidden ``excluded``
+    Under disclosure control (:func:`msht.publish.quality.protect_exclusions`) a hidden ``excluded``
     count is empty; its box is drawn with its mark (``marks``: (entity, rule) -> ``"<5"`` or
     ``"[c]"``; ``"[c]"`` if not given) whatever the count, so that a box's absence does not say
     the hidden count is 0. ``n`` is then text for that box."""

@@ -11,7 +11,7 @@ from IPython.display import HTML
 
 def show(gt: GT, *, note: str = "") -> HTML:
     """Display a table as HTML only, with ``note`` (the disclosure-control sentence,
-    :func:`msht.sdc.disclosure_note`) as a last source note when it is not empty.
+    :func:`msht.publish.sdc.disclosure_note`) as a last source note when it is not empty.
 
     A bare ``GT`` object's plain-text repr lists sets in hash order, which changes from run to
     run and would make nbval fail; its HTML (with a fixed id) is stable.
@@ -25,7 +25,7 @@ def percent_table(display: pd.DataFrame, *, table_id: str, title: str, source_no
                   value_label: str = "% (n)") -> GT:
     """A two-column "characteristic | % (n)" table grouped by variable, in the study's layout.
 
-    ``display`` has columns ``group, characteristic, value`` (see :func:`msht.describe.display_table`).
+    ``display`` has columns ``group, characteristic, value`` (see :func:`msht.publish.descriptive_tables.display_table`).
     ``table_id`` fixes the HTML id (great_tables draws a random one otherwise).
     """
     gt = (
@@ -54,7 +54,7 @@ def by_column_table(display: pd.DataFrame, headers: dict[str, tuple[str, str]], 
     """A "% (n)" table with one column per subgroup (Table 1's layout), grouped by variable.
 
     ``display`` has columns ``group, characteristic`` and one column per subgroup (see
-    :func:`msht.describe.table1_display`); ``headers`` maps each subgroup column to
+    :func:`msht.publish.descriptive_tables.table1_display`); ``headers`` maps each subgroup column to
     ``(name, subtitle)``, shown as a bold name over a second line.
     """
     from html import escape
@@ -87,7 +87,7 @@ def plain_table(frame: pd.DataFrame, *, table_id: str, title: str, source_note: 
 
 def exclusions_table(exclusions: pd.DataFrame, *, table_id: str) -> GT:
     """The exclusion flow: per extract, each rule's rows in, rows excluded and rows out (a column
-    holding disclosure-control marks, :func:`msht.quality.shown`, is printed as it is)."""
+    holding disclosure-control marks, :func:`msht.publish.quality.shown`, is printed as it is)."""
     frame = exclusions.assign(entity=exclusions["entity"].str.replace("_", " ").str.capitalize())
     frame = frame[["entity", "step", "description", "rows_in", "excluded", "rows_out"]]
     return (
@@ -101,8 +101,9 @@ def exclusions_table(exclusions: pd.DataFrame, *, table_id: str) -> GT:
 
 def association_table(rows: pd.DataFrame, *, table_id: str, title: str) -> GT:
     """Appendix 4 style: per factor level the outcome's "% (n)" of N, and the test's χ², df and p."""
-    from msht import stats, vocab
-    from msht.describe import fmt_count, fmt_pct_n
+    from msht.analysis import stats
+    from msht.base import vocab
+    from msht.base.formats import fmt_count, fmt_pct_n
 
     frame = pd.DataFrame(
         {
@@ -128,9 +129,9 @@ def association_table(rows: pd.DataFrame, *, table_id: str, title: str) -> GT:
 
 
 def appendix4_table(display: pd.DataFrame, *, table_id: str, title: str, source_note: str | None = None) -> GT:
-    """One Appendix 4 block in the study's layout (see :func:`msht.associate.appendix4_display`):
+    """One Appendix 4 block in the study's layout (see :func:`msht.publish.association_tables.appendix4_display`):
     per factor its levels' "% (n)" per outcome column, then the χ² and p rows."""
-    from msht import vocab
+    from msht.base import vocab
 
     outcomes = [c for c in display.columns if c not in ("group", "row")]
     gt = (
@@ -148,7 +149,7 @@ def appendix4_table(display: pd.DataFrame, *, table_id: str, title: str, source_
 
 def findings_table(display: pd.DataFrame, *, table_id: str, title: str, stub_label: str,
                    source_note: str | None = None) -> GT:
-    """Tables 2-4's layout (see :func:`msht.associate.findings_display`): under ``stub_label``
+    """Tables 2-4's layout (see :func:`msht.publish.association_tables.findings_display`): under ``stub_label``
     ("The prevalence of ... was higher amongst:"), one row per factor with its level cells."""
     gt = (
         GT(display, rowname_col="heading", id=table_id)

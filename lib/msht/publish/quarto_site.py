@@ -1,0 +1,245 @@
+"""Quarto's side of the render: the staged site it renders, what its log says, and Word's A4 pages.
+
+Quarto renders a *staging* copy of the project (``_quarto.yml``, ``report/`` and the run's
+executed notebooks, in ``_output/<run_name>/site/``: :func:`stage`) so that any run, not only the
+default one, renders from its own notebooks into its own ``report_dir``. Quarto never executes the
+notebooks (papermill did). The staging step also writes what only the run knows (the front matter
+and ``_variables.yml`` of :mod:`msht.publish.report_metadata`, the appendix of
+:mod:`msht.publish.reproducibility`). :func:`first_error` and :func:`warnings_in` read Quarto's
+log; :func:`a4_reference_docx` makes the A4 reference document Word pages follow.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from msht.config import Params, project_root
+from msht.publish.report_metadata import report_metadata, report_variables
+from msht.publish.report_views import executed_notebooks, quarto_view
+from msht.publish.reproducibility import REPRO_INCLUDE, reproducibility, reproducibility_markdown
+
+
+#: Where the staged project keeps the article: at the root of the site, so that a manuscript
+#: project writes ``index.html``/``index.pdf``/``index.docx`` straight into the output folder
+#: (an article in ``report/`` lands in ``<output-dir>/report/``).
+STAGED_ARTICLE = "index.qmd"
+
+
+#: The formats of ``_quarto.yml`` as a reader names them, by Pandoc's writer name.
+FORMAT_NAMES = {"html": "HTML", "typst": "typst PDF", "docx": "Word (docx)"}
+
+
+def quarto_config(text: str) -> dict:
+    """The staged ``_quarto.yml``: the repository's, with the article at the site's root."""
+    config = yaml.safe_load(text) or {}
+    config.setdefault("manuscript", {})["article"] = STAGED_ARTICLE
+    return config
+
+
+def _with_front_matter(qmd: str, updates: dict) -> str:
+    """``qmd`` with ``updates`` merged into its YAML front matter."""
+    m = re.match(r"^---\s*\n(.*?)\n---\s*\n", qmd, re.DOTALL)
+    if m:
+        meta = yaml.safe_load(m.group(1)) or {}
+        rest = qmd[m.end() :]
+    else:
+        meta, rest = {}, qmd
+    meta = {**updates, **{k: v for k, v in meta.items() if k not in updates}}
+    dumped = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
+    return f"---\n{dumped}---\n{rest}"
+
+
+def stage(params: Params, root: Path | None = None, *, renderer: str = "") -> Path:
+    """Copy the Quarto project and the run's executed notebooks into ``_output/<run>/site``, with
+    the run's metadata, ``_variables.yml`` and the reproducibility appendix; return the folder.
+
+    The article and its companions (``report/*``) go to the site's root (:data:`STAGED_ARTICLE`)
+    and the staged ``_quarto.yml`` points there; the notebooks go to ``notebooks/``, where the
+    article's ``/notebooks/...`` embeds find them.
+    """
+    root = root or project_root()
+    site = root / "_output" / params.run_name / "site"
+    if site.exists():
+        shutil.rmtree(site)
+    (site / "notebooks").mkdir(parents=True)
+    (site / "_quarto.yml").write_text(
+        "# Staged by msht.publish.quarto_site.stage() from the project's _quarto.yml; do not edit.\n"
+        + yaml.safe_dump(quarto_config((root / "_quarto.yml").read_text(encoding="utf-8")), sort_keys=False,
+                         allow_unicode=True, width=1000),
+        encoding="utf-8",
+    )
+    for item in sorted((root / "report").iterdir()):
+        if item.is_dir():
+            shutil.copytree(item, site / item.name)
+        else:
+            shutil.copy2(item, site / item.name)
+    for path in executed_notebooks(params, root):
+        nb = nbformat.read(path, as_version=4)
+        nbformat.write(quarto_view(nb), site / "notebooks" / path.name)
+    (site / "_variables.yml").write_text(
+        "# Written by msht.publish.quarto_site.stage() from the run's params; read by the var shortcode.\n"
+        + yaml.safe_dump(report_variables(params), sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
+    )
+    meta = report_metadata(params)
+    article = site / STAGED_ARTICLE
+    article.write_text(
+        _with_front_matter(
+            article.read_text(encoding="utf-8"),
+            {k: meta[k] for k in ("title", "subtitle", "author")},
+        ),
+        encoding="utf-8",
+    )
+    info = reproducibility(params, root, renderer=renderer)
+    (site / REPRO_INCLUDE).write_text(reproducibility_markdown(info), encoding="utf-8")
+    return site
+
+
+def quarto_version(quarto: str) -> str:
+    """``quarto --version``, or ``unknown``."""
+    try:
+        out = subprocess.run([quarto, "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+_PANDOC_TO = re.compile(r"^\s+to:\s*(\S+)\s*$")
+
+
+#: Quarto's line for the typst compile step, which may end with typst's first error:
+#: ``[typst]: Compiling index.typ to index.pdf...error: unknown variable: x``.
+_TYPST_STEP = re.compile(r"^\s*\[typst\]:?\s*Compiling\b.*?\.\.\.(?:\s*DONE)?(.*)$", re.IGNORECASE)
+
+
+_ERROR_LINE = re.compile(r"^\s*(?:ERROR\b|error(?:\[\w+\])?:|Error:|\[error\])", re.IGNORECASE)
+
+
+_WARNING_LINE = re.compile(r"^\s*(?:WARNING\b|\[WARNING\]|warning:|WARN\b)", re.IGNORECASE)
+
+
+def log_lines(log: str) -> list[str]:
+    """Quarto's output as plain lines (ANSI colour codes removed)."""
+    return [_ANSI.sub("", line).rstrip() for line in log.splitlines()]
+
+
+def first_error(log: str) -> tuple[str, str]:
+    """``(format, message)`` of the first error in a Quarto log: the format being rendered when
+    it came (the last ``to:`` line of Quarto's ``pandoc`` block, as :data:`FORMAT_NAMES` names
+    it, or ``"project"`` before any; the typst PDF from Quarto's ``[typst]: Compiling`` line on)
+    and the error line itself, followed by the next line when it ends with a colon (``ERROR:``,
+    ``Error running filter main.lua:``)."""
+    lines = log_lines(log)
+    fmt = "project"
+    for i, line in enumerate(lines):
+        m = _PANDOC_TO.match(line)
+        if m:
+            fmt = FORMAT_NAMES.get(m.group(1), m.group(1))
+            continue
+        typst = _TYPST_STEP.match(line)
+        if typst:
+            fmt = FORMAT_NAMES["typst"]
+            line = typst.group(1)
+        if _ERROR_LINE.match(line):
+            message = re.sub(r"^error:\s*(?:error:\s*)+", "error: ", line.strip())
+            following = [text.strip() for text in lines[i + 1 :] if text.strip()]
+            if message.endswith(":") and following:
+                message = f"{message} {following[0]}"
+            return fmt, message
+    tail = [line.strip() for line in lines if line.strip()]
+    return fmt, tail[-1] if tail else "no output"
+
+
+def warnings_in(log: str) -> list[str]:
+    """Every warning line in a Quarto log (Quarto's, Pandoc's and typst's)."""
+    return [line.strip() for line in log_lines(log) if _WARNING_LINE.match(line)]
+
+
+def tidy_quarto_output(folder: Path, site: Path) -> list[str]:
+    """Make Quarto's output in ``folder`` fit to publish; return what was changed, one line each.
+
+    * Quarto records each embedded cell's notebook by its absolute path (``data-notebook`` in the
+      HTML), which would publish the machine's folders: the staged site's path is made relative.
+    * ``site_libs/`` is removed when no page refers to it (the article's HTML is self-contained).
+    """
+    changed = []
+    prefixes = [f"{site.resolve().as_posix()}/", f"{site.as_posix()}/"]
+    pages = sorted(folder.rglob("*.html"))
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        new = text
+        for prefix in dict.fromkeys(prefixes):
+            new = new.replace(prefix, "")
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            changed.append(f"made the staged site's path relative in {path.relative_to(folder).as_posix()}")
+    libs = folder / "site_libs"
+    if libs.is_dir() and not any("site_libs/" in p.read_text(encoding="utf-8") for p in pages if libs not in p.parents):
+        shutil.rmtree(libs)
+        changed.append("removed site_libs/ (no page uses it)")
+    return changed
+
+
+#: The Word file's page: A4 with 2 cm side margins, as the PDF (twentieths of a point). Pandoc's
+#: default reference document sets no page size, so Word used US Letter for the upright pages
+#: while Quarto's landscape sections are A4.
+A4_SECTION = (
+    '<w:pgSz w:w="11906" w:h="16838" />'
+    '<w:pgMar w:top="1247" w:right="1134" w:bottom="1247" w:left="1134" w:header="708" w:footer="708" w:gutter="0" />'
+)
+
+
+REFERENCE_DOCX = "reference.docx"
+
+
+def a4_reference_docx(quarto: str, target: Path) -> bool:
+    """Write Pandoc's default reference document for Word (``quarto pandoc
+    --print-default-data-file reference.docx``) to ``target`` with an A4 page
+    (:data:`A4_SECTION`); False, and nothing written, when Quarto cannot give it."""
+    import zipfile
+
+    raw = target.with_suffix(".default.docx")
+    try:
+        proc = subprocess.run([quarto, "pandoc", "-o", str(raw), "--print-default-data-file", "reference.docx"],
+                              capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    if proc.returncode != 0 or not raw.is_file():
+        return False
+    try:
+        with zipfile.ZipFile(raw) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+            for item in src.infolist():
+                data = src.read(item.filename)
+                if item.filename == "word/document.xml":
+                    text = data.decode("utf-8")
+                    text = re.sub(r"<w:pgSz\b[^>]*/>|<w:pgMar\b[^>]*/>", "", text)
+                    if "</w:sectPr>" not in text:
+                        return False
+                    data = text.replace("</w:sectPr>", A4_SECTION + "</w:sectPr>").encode("utf-8")
+                dst.writestr(item, data)
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError):
+        target.unlink(missing_ok=True)
+        return False
+    finally:
+        raw.unlink(missing_ok=True)
+    return True
+
+
+def use_reference_docx(site: Path, name: str = REFERENCE_DOCX) -> None:
+    """Point the staged ``_quarto.yml``'s Word format at the reference document ``name``."""
+    path = site / "_quarto.yml"
+    head, _, body = path.read_text(encoding="utf-8").partition("\n")
+    config = yaml.safe_load(body) or {}
+    docx = config.setdefault("format", {}).get("docx")
+    config["format"]["docx"] = {**(docx if isinstance(docx, dict) else {}), "reference-doc": name}
+    path.write_text(head + "\n" + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=1000),
+                    encoding="utf-8")
