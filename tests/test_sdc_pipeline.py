@@ -9,25 +9,10 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from msht import associate, describe, generate, models, pipeline, results, sdc
-from msht.config import load_params
+from msht import associate, describe, models, results, sdc
 
-NAME = "sdc_check"
-
-
-@pytest.fixture(scope="module")
-def release_run(root, tmp_path_factory):
-    """Notebooks 01-03 run with a copy of params/release.yaml writing under _output/sdc_check/."""
-    generate.generate(load_params(root / "params" / "default.yaml"), log=lambda *_: None)
-    text = yaml.safe_load((root / "params" / "release.yaml").read_text())
-    text.update({"run_name": NAME, "processed_dir": f"_output/{NAME}/processed",
-                 "results_dir": f"_output/{NAME}/results", "report_dir": f"_output/{NAME}/report"})
-    path = tmp_path_factory.mktemp("sdc") / f"{NAME}.yaml"
-    path.write_text(yaml.safe_dump(text))
-    out_dir = pipeline.run_notebooks(path, root=root, log=lambda *_: None)
-    return root / "_output" / NAME / "results", out_dir, int(text["min_cell_count"])
+# release_run (tests/conftest.py): params/release.yaml run once per session on the default twin
 
 
 def _small(values: pd.Series, m: int) -> pd.Series:
