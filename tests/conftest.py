@@ -12,18 +12,27 @@ Kinds, as pytest markers (``pytest -m unit``, ``-m "not slow"``), assigned in
 - ``slow``: end-to-end runs of the notebooks with papermill (tens of seconds each).
 
 ``make test-unit`` runs ``-m "not slow"`` under the everyday Hypothesis profile; ``make test``
-runs everything, nbval included, under the full one.
+runs everything, nbval included, under the full one, on every core (``pytest -n auto --dist
+loadgroup``, pytest-xdist). For that, every test gets an ``xdist_group`` (:func:`xdist_group`): the
+tests of one file run in one worker, so module fixtures are built once, and nbval's cells run in
+order in one worker. nbval's kernels write their processed tables and results into a session
+staging folder (:class:`NotebookStaging`), as ``msht run`` does, never into the committed
+``results/default/`` that other tests read at the same time.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 import hypothesis_profiles
-from msht.config import load_params, project_root
+from msht.config import STAGING_ENV, load_params, project_root
 from msht.synth.raw import ProblemRates, write_extracts
 from msht.synth.sampler import sample_population
 
@@ -41,8 +50,26 @@ FILE_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Files whose tests share a worker under ``pytest -n`` (they share a session fixture's run).
+SHARED_GROUPS: dict[str, str] = {}
+
+
+def xdist_group(item: pytest.Item) -> str:
+    """The pytest-xdist group of a test: its file (nbval: the notebooks folder, so that the
+    notebooks run in order in one kernel each, 01 before 02), except the shards of a sharded
+    property test, each of which is a group of its own."""
+    path = Path(str(item.path))
+    if path.suffix == ".ipynb":
+        return "nbval"
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "shard" in callspec.params:
+        return f"{path.name}::{item.name}"
+    return SHARED_GROUPS.get(path.name, path.name)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give every test its kinds (see the module docstring); a test with none is ``unit``."""
+    """Give every test its kinds (see the module docstring; a test with none is ``unit``) and its
+    pytest-xdist group."""
     for item in items:
         path = Path(str(item.path))
         kinds = set(FILE_KINDS.get(path.name, ()))
@@ -53,6 +80,45 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         kinds |= {m.name for m in item.iter_markers() if m.name in KINDS}
         for kind in sorted(kinds) or ["unit"]:
             item.add_marker(getattr(pytest.mark, kind))
+        if config.pluginmanager.hasplugin("xdist"):
+            item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
+
+
+class NotebookStaging:
+    """Point nbval's kernels at a staging folder (``$MSHT_STAGING_DIR``) for the session: the
+    committed notebooks then write their processed tables and results there, as they do under
+    ``msht run``, and leave ``results/default/`` (read by other tests meanwhile) alone. The
+    variable is set only while a notebook's kernel starts, so no other test sees it."""
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item):
+        starts_kernel = Path(str(item.path)).suffix == ".ipynb" and getattr(item.parent, "kernel", None) is None
+        if not starts_kernel:
+            yield
+            return
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="msht-nbval-"))
+        previous = os.environ.get(STAGING_ENV)
+        os.environ[STAGING_ENV] = str(self.folder)
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(STAGING_ENV, None)
+            else:
+                os.environ[STAGING_ENV] = previous
+
+
+    def pytest_sessionfinish(self) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(NotebookStaging(), "msht-nbval-staging")
 
 
 @pytest.fixture(scope="session")
@@ -73,11 +139,26 @@ def small_raw(tmp_path_factory) -> tuple[Path, object, object]:
 @pytest.fixture(scope="session")
 def default_extracts(root):
     """The params of the default run, its synthetic extracts generated if missing (as ``make data``
-    does): once per session, for every test that runs the default twin."""
+    does): once per session, for every test that runs the default twin. Under ``pytest -n`` the
+    workers take turns (a lock file), so that only one of them writes the extracts."""
     from msht import generate
 
     params = load_params(root / "params" / "default.yaml")
-    generate.generate(params, log=lambda *_: None)
+    lock = root / "data" / "raw" / ".default.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + 600
+    while True:
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL))
+            break
+        except FileExistsError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{lock} held for 10 minutes: remove it if no test run is generating the extracts")
+            time.sleep(0.5)
+    try:
+        generate.generate(params, log=lambda *_: None)
+    finally:
+        lock.unlink()
     return params
 
 
