@@ -50,21 +50,18 @@ FILE_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
-#: Files whose tests share a worker under ``pytest -n`` (they share a session fixture's run).
-SHARED_GROUPS: dict[str, str] = {}
-
-
 def xdist_group(item: pytest.Item) -> str:
     """The pytest-xdist group of a test: its file (nbval: the notebooks folder, so that the
     notebooks run in order in one kernel each, 01 before 02), except the shards of a sharded
-    property test, each of which is a group of its own."""
+    property test, each of which is a group of its own. (Two files that use one session fixture
+    writing a fixed folder, such as ``release_run``, would need one group between them.)"""
     path = Path(str(item.path))
     if path.suffix == ".ipynb":
         return "nbval"
     callspec = getattr(item, "callspec", None)
     if callspec is not None and "shard" in callspec.params:
         return f"{path.name}::{item.name}"
-    return SHARED_GROUPS.get(path.name, path.name)
+    return path.name
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -110,7 +107,6 @@ class NotebookStaging:
                 os.environ.pop(STAGING_ENV, None)
             else:
                 os.environ[STAGING_ENV] = previous
-
 
     def pytest_sessionfinish(self) -> None:
         if self.folder is not None:
