@@ -85,6 +85,7 @@ def _plant(folder):
     offenders.to_csv(folder / "offenders.csv", index=False)
 
 
+@pytest.mark.slow
 def test_canary_identifiers_reach_no_output(root, tmp_path):
     raw = tmp_path / "raw"
     write_extracts(sample_population(200, seed=5), raw, seed=5)
