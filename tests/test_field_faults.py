@@ -116,7 +116,7 @@ def test_numeric_xlsx_ids_below_fifteen_digits_are_read_and_normalised(base):
 @given(st.integers(min_value=10**15, max_value=10**20))
 def test_property_any_xlsx_number_of_sixteen_digits_or_more_in_an_id_column_is_refused(tmp_path, number):
     folder = tmp_path / f"x{number}"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)  # Hypothesis may draw a number twice
     frame = pd.DataFrame({"person_id": ["P1", "P2"], "incident_reference": ["I1", "I2"], "role": ["Victim", "Victim"]})
     _xlsx(folder / "police_records.xlsx", frame, {(1, "incident_reference"): number}, title="police_records")
     with pytest.raises(ingest.ExtractError, match=r"column 'incident_reference', row 3: .*16 digits or more"):
