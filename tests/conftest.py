@@ -2,7 +2,7 @@
 the Hypothesis profile, and the kinds of tests.
 
 Kinds, as pytest markers (``pytest -m unit``, ``-m "not slow"``), assigned in
-:func:`pytest_collection_modifyitems` by file (:data:`FILE_KINDS`) or by a test's own marker:
+:class:`KindMarkers` by file (:data:`FILE_KINDS`) or by a test's own marker:
 
 - ``unit``: everything that is neither of the kinds below (tiny hand-made frames, small twins);
 - ``property``: Hypothesis tests (found by their ``@given``); their budget follows the profile
@@ -60,25 +60,43 @@ def xdist_group(item: pytest.Item) -> str:
         return "nbval"
     callspec = getattr(item, "callspec", None)
     if callspec is not None and "shard" in callspec.params:
-        return f"{path.name}::{item.name}"
+        return f"{path.name}-shard{callspec.params['shard']}"  # no brackets: xdist reads "name[...]" as no group
     return path.name
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give every test its kinds (see the module docstring; a test with none is ``unit``) and its
-    pytest-xdist group."""
-    for item in items:
-        path = Path(str(item.path))
-        kinds = set(FILE_KINDS.get(path.name, ()))
-        if path.suffix == ".ipynb":
-            kinds.add("backtest")  # nbval: the committed notebooks' outputs, cell by cell
-        if getattr(getattr(item, "obj", None), "hypothesis", None) is not None:
-            kinds.add("property")
-        kinds |= {m.name for m in item.iter_markers() if m.name in KINDS}
-        for kind in sorted(kinds) or ["unit"]:
+def kinds_of(item: pytest.Item) -> list[str]:
+    """The kinds of a test (see the module docstring); ``["unit"]`` when it has none of the others."""
+    path = Path(str(item.path))
+    kinds = set(FILE_KINDS.get(path.name, ()))
+    if path.suffix == ".ipynb":
+        kinds.add("backtest")  # nbval: the committed notebooks' outputs, cell by cell
+    if getattr(getattr(item, "obj", None), "hypothesis", None) is not None:
+        kinds.add("property")
+    kinds |= {m.name for m in item.iter_markers() if m.name in KINDS}
+    return sorted(kinds) or ["unit"]
+
+
+class KindMarkers:
+    """Mark every collected test, the notebooks' nbval cells included, with its kinds and its
+    pytest-xdist group, as soon as it is collected: before ``-m`` selects and before pytest-xdist
+    turns the groups into scheduling units (both in ``pytest_collection_modifyitems``)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.grouped = config.pluginmanager.hasplugin("xdist")
+
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        for kind in kinds_of(item):
             item.add_marker(getattr(pytest.mark, kind))
-        if config.pluginmanager.hasplugin("xdist"):
+        if self.grouped:
             item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Under ``--dist loadgroup``, stop if pytest-xdist did not take the groups (it writes them
+        into the node ids; it cannot under pytest 9.2): the notebooks would then run out of order."""
+        if getattr(config.option, "loadgroup", False) and items and not all("@" in item.nodeid for item in items):
+            raise pytest.UsageError("pytest-xdist ignored the test groups (--dist loadgroup): "
+                                    "install the versions of pyproject.toml (pytest<9.2)")
 
 
 class NotebookStaging:
@@ -114,6 +132,7 @@ class NotebookStaging:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(KindMarkers(config), "msht-test-kinds")
     config.pluginmanager.register(NotebookStaging(), "msht-nbval-staging")
 
 
