@@ -170,6 +170,7 @@ def build(results_dir: Path, truth_dir: Path, m: int) -> tuple[System, list[tupl
     _spellings(s, results_dir, truth_dir, marks, m, binaries)
     _exclusions(s, results_dir, truth_dir, marks, m, binaries)
     _problems(s, results_dir, truth_dir, marks, m, binaries)
+    _outcome_links(s)
     _cross_file(s)
     return s, binaries, pct_rows
 
@@ -221,7 +222,7 @@ def _descriptives(s: System, results_dir: Path, truth_dir: Path, marks: dict, m:
     pub = pd.read_csv(results_dir / "descriptives.csv", dtype={"level": str})
     tru = pd.read_csv(truth_dir / "descriptives.csv", dtype={"level": str})
     counts = ~tru["level"].isin(sdc.NON_COUNT_LEVELS)
-    units: dict[str, int] = {}
+    units: dict[tuple[str, str], tuple[int, int]] = {}
     for (table, variable), blk in tru[counts].groupby(["table", "variable"], sort=False):
         known = blk[blk["level"] != "unknown"]
         unknown = blk[blk["level"] == "unknown"]
@@ -245,9 +246,8 @@ def _descriptives(s: System, results_dir: Path, truth_dir: Path, marks: dict, m:
             for idx, r in unknown.iterrows():
                 key = ("descriptives", table, variable, "unknown", "n")
                 u = _cell(s, key, int(r["n"]), _value(pub.at[idx, "n"]), marks, m, binaries)
-                total = units.setdefault(table, s.var(f"units|{table}", int(r["n"]) + int(d_rows.iloc[0]),
-                                                      hidden=True))
-                s.equal([u, d0], [total])
+                units.setdefault((table, variable), (u, d0))
+    _populations(s, units)
     # section 3.2: victims = no police-record data + left out + analysed; left_out's own denominator
     try:
         victims = s.index["descriptives|section3_1|victims|all|n"]
@@ -259,6 +259,55 @@ def _descriptives(s: System, results_dir: Path, truth_dir: Path, marks: dict, m:
         s.equal([left_d], [left, d])
     except KeyError:
         pass
+
+
+#: The published number of units of each descriptives table (``unknown`` + denominator of each of
+#: its blocks): cases (section 3.1's count), victims, offender persons; section 3.4's
+#: ``accepted`` is measured on the cases offered support (``offered``'s "yes" count).
+POPULATIONS: Final[dict[str, str]] = {
+    "section3_1": "descriptives|section3_1|cases|all|n",
+    "appendix2": "descriptives|section3_1|cases|all|n",
+    "table1_all_cases": "descriptives|section3_1|cases|all|n",
+    "section3_4": "descriptives|section3_1|cases|all|n",
+    "section3_4|accepted": "descriptives|section3_4|offered|yes|n",
+    "appendix1": "descriptives|section3_1|victims|all|n",
+    "appendix3": "descriptives|section3_3|offender_persons|all|n",
+    "section3_3": "descriptives|section3_3|offender_persons|all|n",
+}
+
+
+def _populations(s: System, units: dict[tuple[str, str], tuple[int, int]]) -> None:
+    """Each block's ``unknown`` count plus its denominator is the table's published number of
+    units (:data:`POPULATIONS`): the reader knows N, so a hidden unknown count is N - D."""
+    for (table, variable), (u, d0) in units.items():
+        name = POPULATIONS.get(f"{table}|{variable}", POPULATIONS.get(table))
+        if name is not None and name in s.index:
+            s.equal([u, d0], [s.index[name]])
+
+
+#: Section 3.4's outcomes and the other places their counts are printed: the rows by period,
+#: figure 1's bars by year and the association analysis' ``overall`` row.
+OUTCOME_PLACES: Final[dict[str, tuple[str, ...]]] = {
+    "offered": ("descriptives|section3_4|offered_by_period", "descriptives|figure1|offered_by_year",
+                "associations|offered|overall"),
+    "accepted": ("descriptives|section3_4|accepted_by_period", "descriptives|figure1|accepted_by_year",
+                 "associations|accepted|overall"),
+}
+
+
+def _outcome_links(s: System) -> None:
+    """Section 3.4's ``offered``/``accepted``: the "yes" count and the denominator (cases with a
+    status recorded) are also the sums of the rows by period, of figure 1's bars by year and the
+    association analysis' ``overall`` row (:data:`OUTCOME_PLACES`)."""
+    for outcome, places in OUTCOME_PLACES.items():
+        yes_n = s.index.get(f"descriptives|section3_4|{outcome}|yes|n")
+        yes_d = s.index.get(f"descriptives|section3_4|{outcome}|yes|denominator")
+        for place in places:
+            for column, own in (("n", yes_n), ("denominator", yes_d)):
+                parts = [i for name, i in s.index.items()
+                         if name.startswith(place + "|") and name.endswith("|" + column)]
+                if own is not None and parts:
+                    s.equal([own], parts)
 
 
 def _associations(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list,
