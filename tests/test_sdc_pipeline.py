@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msht.analysis import describe
+from msht.analysis import describe, stats
 from msht.base import formats
 from msht.publish import association_tables, descriptive_tables, regression_tables, results, sdc
 
@@ -97,7 +97,7 @@ def test_sdc_off_returns_the_unprotected_rows():
                           "n": [3, 40], "denominator": [10, 50], "pct": [30.0, 80.0], "statistic": [1.5, 1.5],
                           "df": [1, 1], "p": [0.2, 0.2], "test": ["Yates chi-square"] * 2})
     tests = pd.DataFrame({"outcome": ["offered"], "factor": ["victim_sex"], "odds_ratio": [0.1]})
-    out = association_tables.protect(assoc, tests, tests.iloc[:0], tests.iloc[:0], 0)
+    out = association_tables.protect(assoc, tests, tests.iloc[:0], tests.iloc[:0], 0, alpha=0.05)
     pd.testing.assert_frame_equal(results.conform(out["associations"], "associations"), assoc)
     pd.testing.assert_frame_equal(out["association_tests"], tests)
     assert out["suppression"].empty
@@ -114,10 +114,10 @@ def test_sdc_on_blanks_derived_files_and_regression():
                           "n": [3, 40], "denominator": [10, 50], "pct": [30.0, 80.0], "statistic": [1.5, 1.5],
                           "df": [1, 1], "p": [0.2, 0.2], "test": ["Yates chi-square"] * 2})
     tests = pd.DataFrame({"outcome": ["offered"], "factor": ["victim_sex"], "unit": ["cases"], "odds_ratio": [0.1],
-                          "N": [60]})
+                          "N": [60], "p_chosen": [0.2], "q_bh": [0.2], "significant_bh": [False]})
     resid = pd.DataFrame({"outcome": ["offered"], "factor": ["victim_sex"], "level": ["male"], "n": [3],
                           "expected_n": [7.0]})
-    out = association_tables.protect(assoc, tests, resid, resid.iloc[:0], 5)
+    out = association_tables.protect(assoc, tests, resid, resid.iloc[:0], 5, alpha=0.05)
     assert out["associations"]["n"].isna().any()
     assert out["association_tests"]["odds_ratio"].isna().all() and out["association_tests"]["N"].isna().all()
     assert out["association_tests"]["unit"].tolist() == ["cases"]
@@ -142,3 +142,22 @@ def test_display_helpers_never_crash_on_hidden_values():
     assert formats.fmt_pct_n(pd.NA, 10, style="table", display="<5") == "[c] (<5)"
     assert formats.fmt_pct_n(7, pd.NA, style="table") == "[c] (7)"
     assert formats.fmt_pct_n(394, 2291) == "17.2% (n=394)"
+
+
+def test_shown_q_values_adjust_only_the_published_tests():
+    """Review 1.2: a q-value shown next to a withheld test must not depend on the withheld p."""
+    factors = ["victim_sex", "victim_uk_national", "county_lines"]
+    assoc = pd.DataFrame({"outcome": ["offered"] * 6, "factor": [f for f in factors for _ in (0, 1)],
+                          "level": ["a", "b"] * 3, "n": [3, 40, 20, 20, 25, 15], "denominator": [10, 50, 40, 30, 45, 25],
+                          "pct": [30.0, 80.0, 50.0, 66.7, 55.6, 60.0], "statistic": [1.5] * 6, "df": [1] * 6,
+                          "p": [0.2] * 2 + [0.03] * 2 + [0.04] * 2, "test": ["Yates chi-square"] * 6})
+    p = [0.2, 0.03, 0.04]
+    tests = pd.DataFrame({"outcome": ["offered"] * 3, "factor": factors, "unit": ["cases"] * 3, "p_chosen": p,
+                          "q_bh": stats.bh_qvalues(p), "significant_bh": stats.bh_qvalues(p) < 0.05})
+    out = association_tables.protect(assoc, tests, tests.iloc[:0], tests.iloc[:0], 5, alpha=0.05)
+    shown = out["association_tests"].set_index("factor")
+    assert pd.isna(shown.at["victim_sex", "q_bh"]) and pd.isna(shown.at["victim_sex", "significant_bh"])
+    expected = stats.bh_qvalues([0.03, 0.04])
+    assert shown.loc[["victim_uk_national", "county_lines"], "q_bh"].astype(float).tolist() == pytest.approx(expected)
+    assert shown.loc[["victim_uk_national", "county_lines"], "significant_bh"].tolist() == [True, True]
+    assert "published tests only" in sdc.disclosure_note(5, out["associations"])
