@@ -285,3 +285,32 @@ def test_association_prose_counts_withheld_tests_and_claims_nothing_from_them():
     rows = pd.DataFrame(columns=["outcome", "factor", "level", "n", "denominator", "pct", "p"])
     offered = pa.key_findings(rows, tests, 0.05).split("\n")[0]
     assert "No factor was" not in offered and "1 test is withheld by disclosure control" in offered
+
+
+def test_section3_places_and_types_under_suppression_say_what_is_withheld():
+    """Review 1.4: a hidden denominator does not silently drop the locations' sentence, and
+    hidden exploitation types are not listed after the shown ones as if smaller."""
+    import numpy as np
+
+    from msht.publish import prose_section3 as ps
+
+    def row(variable, level, n, d, hidden=False):
+        return {"table": "appendix2", "variable": variable, "level": level, "n": n, "denominator": d,
+                "pct": np.nan if pd.isna(n) or pd.isna(d) else round(100 * n / d, 1), "suppressed": pd.isna(n),
+                "denominator_suppressed": hidden}
+
+    desc = pd.DataFrame([
+        row("exploitation_location", "uk_only", 30, np.nan, True), row("exploitation_location", "overseas_only", np.nan, np.nan, True),
+        row("exploitation_location", "both", 10, np.nan, True), row("exploitation_location", "unknown", np.nan, np.nan),
+        row("county_lines", "yes", 12, 50), row("county_lines", "no", 38, 50),
+        row("criminal_exploitation", "yes", 40, 90), row("labour_exploitation", "yes", 30, 90),
+        row("sexual_exploitation", "yes", np.nan, 90), row("domestic_servitude", "yes", 5, 90),
+        row("other_exploitation", "yes", 20, 90),
+    ])
+    places = " ".join(ps._s3_places(desc))
+    assert "Figures for the exploitation location are withheld by disclosure control." in places
+    assert "county-lines status" in places
+    types = " ".join(ps._s3_types(desc))
+    follow = types.split("It was followed by ")[1].split(".")[0]
+    assert "sexual" not in follow, types
+    assert "sexual exploitation is withheld by disclosure control" in types
