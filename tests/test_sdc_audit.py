@@ -161,3 +161,27 @@ def test_quarter_offer_status_unknown_is_not_given_back_by_the_linked_totals(roo
     frame = audit.audit(out, truth, 5)
     row = frame[frame["cell"] == "descriptives|section3_4|offered|unknown|n"]
     assert row.empty or int(row["values"].iloc[0]) >= audit.MIN_RANGE
+
+
+def test_a_c_count_counts_only_the_values_its_mark_allows():
+    """Review 1.5: a ``"[c]"`` count is 0 or at least m; between 0 and 7 it can only be 0, 5, 6
+    or 7 (four values, not the eight of the range)."""
+    s = audit.System()
+    x = s.var("descriptives|t|v|a|n", 0, hidden=True)
+    y = s.var("descriptives|t|v|b|n", 7, hidden=True)
+    total = s.var("descriptives|t|v|a|denominator", 7, hidden=False)
+    s.add({x: 1, y: 1, total: -1}, 0, 0)
+    s.reason[y] = "secondary"
+    frame = audit.bound_hidden(s, [(x, 5)], [], 5).set_index("cell")
+    assert (frame.at["descriptives|t|v|a|n", "low"], frame.at["descriptives|t|v|a|n", "high"]) == (0, 7)
+    assert frame.at["descriptives|t|v|a|n", "values"] == 4
+
+
+def test_published_and_true_rows_are_paired_by_key_not_by_position():
+    """Review 1.5: the audit joins a published file to its true values on the row's keys."""
+    tru = pd.DataFrame({"extract": ["cases", "cases"], "field": ["a", "b"], "missing": [2, 40]})
+    pub = tru.iloc[::-1].reset_index(drop=True).assign(missing=[40, None])
+    out = audit.aligned(pub, tru, ["extract", "field"], "completeness.csv")
+    assert out["field"].tolist() == ["a", "b"] and out["missing"].isna().tolist() == [True, False]
+    with pytest.raises(AssertionError, match="completeness.csv"):
+        audit.aligned(pub.iloc[:1], tru, ["extract", "field"], "completeness.csv")

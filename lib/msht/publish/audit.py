@@ -219,8 +219,9 @@ def _descriptives(s: System, results_dir: Path, truth_dir: Path, marks: dict, m:
 
     if not (results_dir / "descriptives.csv").exists():
         return
-    pub = pd.read_csv(results_dir / "descriptives.csv", dtype={"level": str})
     tru = pd.read_csv(truth_dir / "descriptives.csv", dtype={"level": str})
+    pub = aligned(pd.read_csv(results_dir / "descriptives.csv", dtype={"level": str}), tru,
+                  ["table", "variable", "level"], "descriptives.csv")
     counts = ~tru["level"].isin(sdc.NON_COUNT_LEVELS)
     units: dict[tuple[str, str], tuple[int, int]] = {}
     for (table, variable), blk in tru[counts].groupby(["table", "variable"], sort=False):
@@ -341,11 +342,27 @@ def _completeness(s: System, results_dir: Path, truth_dir: Path, marks: dict, m:
     path = results_dir / "completeness.csv"
     if not path.exists():
         return
-    pub = _read(path)
     tru = _read(truth_dir / "completeness.csv")
+    pub = aligned(_read(path), tru, ["extract", "field"], "completeness.csv")
     for idx, r in tru.iterrows():
         key = ("completeness", r["extract"], r["field"], "", "missing")
         _cell(s, key, int(r["missing"]), _value(pub.at[idx, "missing"]), marks, m, binaries)
+
+
+def aligned(pub: pd.DataFrame, tru: pd.DataFrame, keys: list[str], name: str) -> pd.DataFrame:
+    """The published rows of ``name`` in the order (and with the index) of its true rows, joined
+    on ``keys``. Raises ``AssertionError`` when the two files do not hold the same keys, each once
+    (the audit would pair a published value with another row's true value)."""
+    def key_index(frame: pd.DataFrame) -> pd.MultiIndex:
+        return pd.MultiIndex.from_frame(frame[keys].astype(str))
+
+    pk, tk = key_index(pub), key_index(tru)
+    if pk.has_duplicates or tk.has_duplicates or set(pk) != set(tk):
+        extra, lost = sorted(set(pk) - set(tk))[:3], sorted(set(tk) - set(pk))[:3]
+        raise AssertionError(f"audit: {name}'s published and true rows differ (keys {keys}; only published: "
+                             f"{extra}, only true: {lost}, duplicates: {pk.has_duplicates or tk.has_duplicates})")
+    out = pub.set_axis(pk).reindex(tk)
+    return out.set_axis(tru.index)
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -365,7 +382,8 @@ def _spellings(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: in
     path, true_path = results_dir / "spellings.csv", truth_dir / "spellings.csv"
     if not (path.exists() and true_path.exists()):
         return
-    pub, tru = _read(path), _read(true_path)
+    tru = _read(true_path)
+    pub = aligned(_read(path), tru, ["extract", "field", "code", "raw_value"], "spellings.csv")
     rows = _extract_rows(truth_dir)
     for (extract, fld), blk in tru.groupby(["extract", "field"], sort=False):
         idx = [_cell(s, ("spellings", extract, fld, quality.spelling_level(r), "n"), int(r["n"]),
@@ -390,7 +408,8 @@ def _exclusions(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: i
     path, true_path = results_dir / "exclusions.csv", truth_dir / "exclusions.csv"
     if not (path.exists() and true_path.exists()):
         return
-    pub, tru = _read(path), _read(true_path)
+    tru = _read(true_path)
+    pub = aligned(_read(path), tru, ["entity", "rule", "step"], "exclusions.csv")
     for entity, blk in tru.groupby("entity", sort=False):
         prev = None
         for k, r in blk.iterrows():
@@ -469,6 +488,7 @@ def bound_hidden(s: System, binaries: list, pct_rows: list, m: int = 5) -> pd.Da
     a, lo, hi, bounds, nvar = _matrices(s, binaries, pct_rows)
     parts = _components(a, bounds)
     public_total = _withheld_chains(s)
+    zero_or_m = dict(binaries)
     solved: dict[int, tuple] = {}
     out = []
     for i, name in enumerate(s.names):
@@ -489,10 +509,29 @@ def bound_hidden(s: System, binaries: list, pct_rows: list, m: int = 5) -> pd.Da
                 raise RuntimeError(f"audit system infeasible or unsolved for {name}: {res.message}")
             ends.append(round(res.x[at]))
         required = not (s.reason.get(i) == "withheld" and not 1 <= s.truth[i] < m) and i not in public_total
+        values = ends[1] - ends[0] + 1
+        if i in zero_or_m and ends[0] == 0 < ends[1]:  # "[c]": 0, or m and more; nothing from 1 to m-1
+            values = 1 + _count_from(solved[key], at, zero_or_m[i], ends[1])
         out.append({"cell": name, "reason": s.reason.get(i, ""), "true": s.truth[i], "low": ends[0],
-                    "high": ends[1], "values": ends[1] - ends[0] + 1, "required": required})
+                    "high": ends[1], "values": values, "required": required})
     frame = pd.DataFrame(out, columns=["cell", "reason", "true", "low", "high", "values", "required"])
-    return _apply_bands(s, frame)
+    return _apply_bands(s, frame, zero_or_m)
+
+
+def _count_from(sub: tuple, at: int, m: int, high: int) -> int:
+    """How many values from the smallest feasible one at or above ``m`` up to ``high`` a
+    ``"[c]"`` count (0 or at least ``m``) can take besides 0: the values in between are not
+    possible, so they are not counted (0 when no value from ``m`` is feasible)."""
+    cols, sub_a, sub_lo, sub_hi, sub_bounds = sub
+    lb = sub_bounds.lb.copy()
+    lb[at] = max(lb[at], m)
+    if lb[at] > sub_bounds.ub[at]:
+        return 0
+    c = np.zeros(len(cols))
+    c[at] = 1
+    constraints = LinearConstraint(sub_a, sub_lo, sub_hi) if len(sub_a) else None
+    res = milp(c, constraints=constraints, integrality=np.ones(len(cols)), bounds=Bounds(lb, sub_bounds.ub))
+    return int(high - round(res.x[at]) + 1) if res.success else 0
 
 
 def _withheld_chains(s: System) -> set[int]:
@@ -621,7 +660,7 @@ def band_consistent_values(n_ranges: list[tuple[int, int]], d_ranges: list[tuple
     return [(set(n[:, j].tolist()), set(d[:, j].tolist())) for j in range(k)]
 
 
-def _apply_bands(s: System, frame: pd.DataFrame) -> pd.DataFrame:
+def _apply_bands(s: System, frame: pd.DataFrame, zero_or_m: dict[int, int] | None = None) -> pd.DataFrame:
     """Narrow each hidden count of a block whose p band is published to the values that keep the
     band (:func:`band_consistent_values`, within the integer programme's ranges): ``values`` is
     then the number of consistent values, ``band`` the band that narrowed it."""
@@ -649,6 +688,8 @@ def _apply_bands(s: System, frame: pd.DataFrame) -> pd.DataFrame:
                 k = rows.get(s.names[var])
                 if k is None:
                     continue
+                if var in (zero_or_m or {}):  # a "[c]" count is 0 or at least m
+                    values = {v for v in values if v == 0 or v >= zero_or_m[var]}
                 frame.loc[k, ["low", "high", "values", "band"]] = [min(values, default=s.truth[var]),
                                                                     max(values, default=s.truth[var]),
                                                                     len(values), band]
