@@ -161,3 +161,64 @@ def test_shown_q_values_adjust_only_the_published_tests():
     assert shown.loc[["victim_uk_national", "county_lines"], "q_bh"].astype(float).tolist() == pytest.approx(expected)
     assert shown.loc[["victim_uk_national", "county_lines"], "significant_bh"].tolist() == [True, True]
     assert "published tests only" in sdc.disclosure_note(5, out["associations"])
+
+
+def _release_params(root, tmp_path, name: str):
+    """A release's params file (``min_cell_count: 5``) whose outputs go under ``_output/<name>``."""
+    import yaml
+
+    text = yaml.safe_load((root / "params" / "release.yaml").read_text())
+    text.update({"run_name": name, "results_dir": f"_output/{name}/results", "processed_dir": f"_output/{name}/processed",
+                 "report_dir": f"_output/{name}/report"})
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(text))
+    return path
+
+
+@pytest.mark.parametrize("failure", ["audit", "interrupt"])
+def test_a_release_stopped_after_its_first_round_leaves_no_output(root, tmp_path, monkeypatch, failure):
+    """Review 2.1: an error of the audit (shown as one ``msht: error:`` line, an AuditError) or an
+    interrupted second round removes round 1's unprotected-by-the-audit outputs."""
+    from msht import pipeline
+    from msht.publish import audit
+
+    name = f"sdc_stop_{failure}"
+    path = _release_params(root, tmp_path, name)
+    out = root / "_output" / name
+    calls = []
+
+    def runner(params_path, *, root):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        (out / "results").mkdir(parents=True, exist_ok=True)
+        (out / "results" / "descriptives.csv").write_text("table\n")
+        (out / "notebooks").mkdir(parents=True, exist_ok=True)
+        (out / "notebooks" / "02_descriptives.ipynb").write_text("{}")
+        return out / "notebooks"
+
+    if failure == "audit":
+        def broken(*args, **kwargs):
+            raise RuntimeError("audit system infeasible or unsolved for x")
+        monkeypatch.setattr(audit, "build", broken)
+        expected = audit.AuditError
+    else:
+        monkeypatch.setattr(audit, "fixpoint", lambda publish, m: (publish(frozenset()), publish(frozenset())))
+        expected = KeyboardInterrupt
+    with pytest.raises(expected):
+        pipeline.protect_release(path, root=root, runner=runner)
+    assert not (out / "results").exists() and not (out / "notebooks").exists()
+
+
+def test_the_reference_run_cannot_be_a_release(root):
+    """Review 2.2: a release removes what an unsafe run wrote; for ``run_name: default`` that
+    would be the committed notebooks and results, so such params are refused in one line."""
+    import yaml
+
+    from msht import config
+
+    raw = yaml.safe_load((root / "params" / "default.yaml").read_text())
+    with pytest.raises(config.ParamsError, match=r"min_cell_count: 5 with run_name: default") as err:
+        config.validate_params({**raw, "min_cell_count": 5}, source="params file p.yaml")
+    assert "\n" not in str(err.value)
+    assert config.validate_params({**raw, "min_cell_count": 1}).min_cell_count == 1

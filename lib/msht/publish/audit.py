@@ -731,6 +731,11 @@ class DisclosureError(RuntimeError):
     """A release whose audit still finds a hidden count with fewer than :data:`MIN_RANGE` values."""
 
 
+class AuditError(DisclosureError):
+    """The audit could not bound a release's hidden counts (its system is infeasible, a mark
+    contradicts a true value, a band cannot be checked): no release is shown to be safe."""
+
+
 def _forceable(s: System, j: int) -> bool:
     from msht.publish import sdc
 
@@ -820,8 +825,11 @@ def fixpoint(publish, m: int, *, max_rounds: int = MAX_ROUNDS) -> tuple[pd.DataF
     forced: set[tuple[str, str, str, str, str]] = set()
     for rnd in range(1, max_rounds + 1):
         results_dir, truth_dir = publish(frozenset(forced))
-        s, binaries, pct_rows = build(Path(results_dir), Path(truth_dir), int(m))
-        frame = bound_hidden(s, binaries, pct_rows, int(m))
+        try:
+            s, binaries, pct_rows = build(Path(results_dir), Path(truth_dir), int(m))
+            frame = bound_hidden(s, binaries, pct_rows, int(m))
+        except (AssertionError, ValueError, RuntimeError, KeyError) as exc:
+            raise AuditError(f"the disclosure audit failed in round {rnd}: {exc}") from exc
         narrow = narrow_cells(frame)
         if not narrow:
             return frame, forced

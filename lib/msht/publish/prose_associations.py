@@ -19,21 +19,6 @@ from msht.base import vocab
 from msht.base.formats import fmt_row, fmt_total
 from msht.publish.association_tables import factor_name, findings_display
 
-def association_sentence(rows: pd.DataFrame, outcome: str, factor: str, alpha: float) -> str:
-    """One sentence on one test: the shares per level, the test, and whether p < alpha."""
-    block = rows[(rows["outcome"] == outcome) & (rows["factor"] == factor)]
-    first = block.iloc[0]
-    shares = "; ".join(
-        f"{vocab.label(factor, r.level).lower()}: {fmt_row(r)}" for r in block.itertuples()
-    )
-    verdict = "was" if first["p"] < alpha else "was not"
-    return (
-        f"The share of cases {vocab.variable_label(outcome).lower()} by {vocab.variable_label(factor).lower()} "
-        f"({shares}) {verdict} significantly different at α = {alpha:g} "
-        f"({first['test']}, χ² = {first['statistic']:.3f}, df = {int(first['df'])}, {stats.p_threshold_label(float(first['p']))})."
-    )
-
-
 #: At most this many tests are named in a sentence; the rest are counted.
 MAX_LISTED = 8
 

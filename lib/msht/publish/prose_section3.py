@@ -39,23 +39,6 @@ def _row(frame: pd.DataFrame, **where: str) -> pd.Series:
     return hits.iloc[0]
 
 
-def victims_overview(desc: pd.DataFrame) -> str:
-    """Section 3.1's opening: cases, victims, one vs several instances, sex and nationality."""
-    cases = _row(desc, table="section3_1", variable="cases", level="all")
-    one = _row(desc, table="section3_1", variable="victim_case_count", level="one")
-    several = _row(desc, table="section3_1", variable="victim_case_count", level="several")
-    sex = desc[(desc["table"] == "appendix1") & (desc["variable"] == "victim_sex") & (desc["level"] != "unknown")]
-    top_sex = sex.sort_values("n", ascending=False).iloc[0]
-    share = "most" if top_sex["pct"] > 50 else "the largest group"
-    return (
-        f"From the {_cnt(cases)} MSHT police-recorded cases analysed, {_cnt(one, 'denominator')} individuals "
-        f"were identified as victims. Of those, {fmt_row(one)} had one instance "
-        f"of MSHT victimisation and {fmt_row(several)} had more than one. "
-        f"As Appendix 1 shows, {share} victims were {vocab.label('victim_sex', top_sex['level']).lower()} "
-        f"({fmt_row(top_sex)})."
-    )
-
-
 #: Exploitation types as prose names them.
 _S3_TYPE_NAMES: dict[str, str] = {
     "criminal_exploitation": "criminal exploitation",

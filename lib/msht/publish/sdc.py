@@ -943,9 +943,10 @@ def disclosure_note(min_cell_count: int, protected: pd.DataFrame | None = None) 
         'are also suppressed and shown as "[c]", and where a table has suppressed cells its test '
         "statistic and p-value are withheld."
     )
-    if protected is not None and "outcome" in protected.columns:
-        note += " Benjamini–Hochberg q-values are computed over the published tests only."
-    return note + (release_summary(protected) if protected is not None else "")
+    summary = release_summary(protected) if protected is not None else ""
+    if summary and "outcome" in protected.columns:  # tests withheld: BH adjusts the rest
+        summary += " Benjamini–Hochberg q-values are computed over the published tests only."
+    return note + summary
 
 
 def release_summary(protected: pd.DataFrame) -> str:
