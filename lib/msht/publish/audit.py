@@ -20,11 +20,18 @@ by coincidence only makes the audit stricter):
   ``exclusions.csv`` (``rows_in``, ``excluded``, ``rows_out``; the flow diagram and the cleaning
   summary print the same numbers), hidden or shown, as a variable; a shown value fixes it; a
   ``"<m"`` mark bounds it to 1..m-1; a ``"[c]"`` mark says 0 or at least m (a binary variable),
-  unless the reason says nothing (:data:`SILENT_REASONS`);
+  unless the reason says nothing (:data:`SILENT_REASONS`), and its possible values are counted
+  as such (0, then from the smallest feasible value at least m to the largest); published and
+  true rows are joined on their keys (:func:`aligned`);
 * a printed percentage with a hidden count or denominator: 100 n / d rounded to one decimal
   (the rounding interval);
 * descriptives blocks: the known levels add up to the denominator (where they partition it); the
-  denominator plus the ``unknown`` count is the table's number of units, one unknown per table;
+  denominator plus the ``unknown`` count is the table's published number of units
+  (:data:`POPULATIONS`: section 3.1's cases or victims, section 3.3's offender persons, and for
+  ``accepted`` the cases offered support);
+* section 3.4's ``offered``/``accepted``: the "yes" count and the denominator are also the sums
+  of the rows by period, of figure 1's bars by year and the associations' ``overall`` row
+  (:data:`OUTCOME_PLACES`);
   a ``yes`` flag is at most its denominator; a row's own denominator (``left_out``) is a count;
 * association blocks: 0 <= n <= d; per outcome, the levels' totals and "yes" counts add up to
   the same total across every factor (the column totals and the grand total are public);
