@@ -16,6 +16,13 @@ import sys
 from msht.config import ParamsError, load_params
 from msht.ingest.extracts import ExtractError
 
+#: What ``msht --help`` says (the module docstring is for developers).
+DESCRIPTION = (
+    "MSHT victim-engagement toolkit. data: generate the synthetic extracts of a synthetic run; "
+    "run: the notebooks and results (a release is audited for disclosure until safe); "
+    "render: the report; report: all three."
+)
+
 
 class _StdoutHandler(logging.StreamHandler):
     """Writes each record to whatever ``sys.stdout`` is when it is logged (not the stream of the
@@ -39,7 +46,7 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run one stage; bad data or params end with one clear line, no traceback."""
-    parser = argparse.ArgumentParser(prog="msht", description=__doc__)
+    parser = argparse.ArgumentParser(prog="msht", description=DESCRIPTION)
     parser.add_argument("command", choices=["data", "run", "render", "report"], help="stage to run")
     parser.add_argument("--params", default="params/default.yaml", help="params YAML file (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="data: regenerate the synthetic extracts even if present")
