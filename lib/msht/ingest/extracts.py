@@ -86,6 +86,36 @@ class ExtractError(ValueError):
     """A raw extract cannot be used as it is; the message says which file, column, row and value."""
 
 
+#: Severity of a :class:`Problem` the run stops on.
+ERROR = "error"
+#: Severity of a :class:`Problem` the run counts and handles (a repair, a row excluded by rule...).
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in an extract by ``msht check`` (see :mod:`msht.clean.check`).
+
+    ``row`` is the spreadsheet row (header = 1; ``None`` for a file- or column-level problem),
+    ``value`` the raw value as text (``None`` when there is none). ``severity`` is
+    :data:`ERROR` when the run would stop on it, :data:`WARNING` when the run counts and
+    handles it; ``code`` names the check (``not_nullable``, ``id_scientific``, an exclusion rule...).
+    """
+
+    extract: str
+    column: str
+    row: int | None
+    value: str | None
+    problem: str
+    severity: str
+    code: str
+    sheet: str = ""
+
+
+#: Where lazy validation collects problems instead of raising at the first (``None``: raise).
+Problems = list[Problem] | None
+
+
 def show_value(value: object, limit: int = SHOWN_VALUE_MAX) -> str:
     """A value for an error message: quoted, and cut to ``limit`` characters with its length."""
     text = str(value)
@@ -368,9 +398,10 @@ def _number_text(value: float | int) -> str:
     return str(value) if isinstance(value, int) else repr(value)
 
 
-def _check_xlsx_ids(path: Path, sheet: str, frame: pd.DataFrame, name: str, suspects: SuspectCells) -> None:
+def _check_xlsx_ids(path: Path, sheet: str, frame: pd.DataFrame, name: str, suspects: SuspectCells,
+                    problems: Problems = None) -> None:
     """Raise :class:`ExtractError` for the first typed cell of an identifier column that cannot be
-    an identifier (file, sheet, column, row and value)."""
+    an identifier (file, sheet, column, row and value); with ``problems``, add them all there."""
     if not suspects:
         return
     columns = frame.attrs.get("source_columns", [])
@@ -380,7 +411,9 @@ def _check_xlsx_ids(path: Path, sheet: str, frame: pd.DataFrame, name: str, susp
     rows = set(frame[SOURCE_ROW].tolist())
     for (row, j), (why, text) in sorted(suspects.items()):
         col = by_index.get(j)
-        if col in ids and row in rows:
+        if col in ids and row in rows and problems is not None:
+            problems.append(Problem(name, col, row, text, why, ERROR, "id_xlsx_cell", sheet))
+        elif col in ids and row in rows:
             raise ExtractError(
                 f"{path}: sheet {sheet!r}, column '{col}', row {row}: value {show_value(text)} {why}: "
                 "re-export the column formatted as text"
@@ -546,12 +579,13 @@ def _finish_frame(
     return frame.reset_index(drop=True)
 
 
-def read_raw(path: Path, name: str | None = None) -> pd.DataFrame:
+def read_raw(path: Path, name: str | None = None, problems: Problems = None) -> pd.DataFrame:
     """Read one extract file as text, with field-name headers and a ``source_row`` column.
 
     ``name`` (the extract, e.g. ``cases``; default: from the file name) selects the header
     aliases and the XLSX sheet. The frame's ``attrs["notes"]`` lists what was repaired, as
-    ``(problem, rows)`` pairs.
+    ``(problem, rows)`` pairs. With ``problems``, typed XLSX cells that cannot be identifiers
+    are all added there instead of raising at the first.
     """
     name = name or _name_for(path)
     notes: Notes = []
@@ -581,7 +615,8 @@ def read_raw(path: Path, name: str | None = None) -> pd.DataFrame:
     if frame is None:
         frame = _frame(path, name, records, delimiter, notes)
     if kind == "xlsx" and name:
-        _check_xlsx_ids(path, sheet_title[0] if sheet_title else "?", frame, name, suspects)
+        _check_xlsx_ids(path, sheet_title[0] if sheet_title else "?", frame, name, suspects, problems)
+    frame.attrs["sheet"] = sheet_title[0] if sheet_title else ""
     rows = len(frame)
     frame.attrs["notes"] = [(problem, n if n else rows) for problem, n in notes]
     return frame
@@ -760,19 +795,38 @@ def id_suspects(canonical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return marker, datey
 
 
-def _first_row(frame: pd.DataFrame, values: pd.Series, codes: np.ndarray, flags: np.ndarray) -> tuple[int, object]:
-    """The spreadsheet row and the value of the first row whose distinct code is flagged."""
+def _all_rows(frame: pd.DataFrame, values: pd.Series, codes: np.ndarray, flags: np.ndarray) -> list[tuple[int, object]]:
+    """The spreadsheet row and the value of every row whose distinct code is flagged."""
     hits = np.flatnonzero((codes >= 0) & flags[np.where(codes >= 0, codes, 0)])
-    i = values.index[hits[0]]
-    return int(frame.at[i, SOURCE_ROW]), values[i]
+    idx = values.index[hits]
+    return list(zip(frame.loc[idx, SOURCE_ROW].astype(int).tolist(), values[idx].tolist()))
 
 
-def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path) -> Notes:
+#: Identifier problems the run stops on: code -> what is wrong (after the value).
+ID_ERRORS = {
+    "id_scientific": ("is an identifier in scientific notation (Excel shortened a long number and its digits are "
+                      "lost): re-export the column formatted as text"),
+    "id_date_like": ("looks like a date, not an identifier (Excel turns identifiers such as 1-2 into dates): "
+                     "re-export the column formatted as text"),
+    "id_marker_not_nullable": "is a missing-value marker, but the column must have a value in every row",
+}
+
+
+def _id_error(path: Path, name: str, col: str, code: str, hits: list[tuple[int, object]], problems: Problems) -> None:
+    """Raise :class:`ExtractError` for the first of ``hits``, or, collecting, add them all to ``problems``."""
+    if problems is None:
+        row, value = hits[0]
+        raise ExtractError(f"{path}: column '{col}', row {row}: value {show_value(value)} {ID_ERRORS[code]}")
+    problems.extend(Problem(name, col, row, str(value), ID_ERRORS[code], ERROR, code) for row, value in hits)
+
+
+def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path, problems: Problems = None) -> Notes:
     """Normalise the identifier fields of ``frame`` in place (see the module docstring).
 
     A missing-value marker becomes blank: counted in a note where the field may be blank (the
     case entry then has no victim ID), an error naming row and value where it may not. An
-    identifier Excel has damaged (scientific notation, a date) is an error.
+    identifier Excel has damaged (scientific notation, a date) is an error. With ``problems``,
+    every such error is added there (all rows, not only the first) instead of raised.
     """
     notes: Notes = []
     fields = extract_fields(name)
@@ -782,26 +836,13 @@ def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path) -> Notes:
         raw = frame[col]
         values, n_stripped, n_numeric, codes, sci_u = _normalise_ids_coded(raw)
         if sci_u.any():
-            row, value = _first_row(frame, values, codes, sci_u)
-            raise ExtractError(
-                f"{path}: column '{col}', row {row}: value {show_value(value)} is an "
-                "identifier in scientific notation (Excel shortened a long number and its digits are lost): "
-                "re-export the column formatted as text"
-            )
+            _id_error(path, name, col, "id_scientific", _all_rows(frame, values, codes, sci_u), problems)
         marker_u, datey_u = id_suspects(_distinct_canonical(values, codes, len(sci_u)))
         if datey_u.any():
-            row, value = _first_row(frame, values, codes, datey_u)
-            raise ExtractError(
-                f"{path}: column '{col}', row {row}: value {show_value(value)} looks like a date, not an "
-                "identifier (Excel turns identifiers such as 1-2 into dates): re-export the column formatted as text"
-            )
+            _id_error(path, name, col, "id_date_like", _all_rows(frame, values, codes, datey_u), problems)
         if marker_u.any():
             if not fields[col]["nullable"]:
-                row, value = _first_row(frame, raw, codes, marker_u)
-                raise ExtractError(
-                    f"{path}: column '{col}', row {row}: value {show_value(value)} is a missing-value marker, "
-                    "but the column must have a value in every row"
-                )
+                _id_error(path, name, col, "id_marker_not_nullable", _all_rows(frame, raw, codes, marker_u), problems)
             is_marker = (codes >= 0) & marker_u[np.where(codes >= 0, codes, 0)]
             shown = sorted({str(v) for v in values[is_marker].unique()})[:5]
             values = values.mask(is_marker, pd.NA)
@@ -842,9 +883,8 @@ def schema_for(name: str) -> pa.DataFrameSchema:
 _CHECK_WORDS = {"not_nullable": "is empty, but the column must have a value in every row"}
 
 
-def validate(frame: pd.DataFrame, name: str, path: Path) -> pd.DataFrame:
-    """Validate ``frame`` against the dictionary; raise :class:`ExtractError` with file, column,
-    row and value of the first few failures."""
+def _structure_error(frame: pd.DataFrame, name: str) -> str | None:
+    """What makes ``frame`` unusable as extract ``name`` (a required column missing, no records), or ``None``."""
     fields = extract_fields(name)
     missing = [c for c, spec in fields.items() if spec["required"] and c not in frame.columns]
     if missing:
@@ -855,24 +895,53 @@ def validate(frame: pd.DataFrame, name: str, path: Path) -> pd.DataFrame:
         hint = ""
         if len(found) == 1 and any(d in str(found[0]) for d in DELIMITERS[1:]):
             hint = " (is the delimiter right?)"
-        raise ExtractError(f"{path}: missing required column(s) {missing}; found [{shown}]{hint}")
+        return f"missing required column(s) {missing}; found [{shown}]{hint}"
     if frame.empty and not load_dictionary()["extracts"][name].get("may_be_empty", False):
-        raise ExtractError(f"{path}: no records: the file has a header row but no data rows")
-    frame = frame.astype({c: "object" for c in fields if c in frame.columns})
+        return "no records: the file has a header row but no data rows"
+    return None
+
+
+def schema_failures(frame: pd.DataFrame, name: str) -> list[Problem]:
+    """Every failure of ``frame`` against the dictionary's pandera schema, validated lazily (all
+    failures in one pass): one :class:`Problem` (an error) per failing cell or column."""
     try:
-        return schema_for(name).validate(frame, lazy=True)
+        schema_for(name).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-        lines = []
-        for _, fc in cases.head(5).iterrows():
-            idx = fc.get("index")
-            row = frame.loc[idx, SOURCE_ROW] if idx is not None and idx in frame.index else "?"
-            value = fc["failure_case"]
-            what = _CHECK_WORDS.get(str(fc["check"]), f"fails {fc['check']}")
-            shown = "" if value is None or pd.isna(value) else f" value {show_value(value)}"
-            lines.append(f"column '{fc['column']}', row {row}:{shown} {what}".replace(":  ", ": "))
-        more = f" (and {len(cases) - 5} more)" if len(cases) > 5 else ""
-        raise ExtractError(f"{path}: " + "; ".join(lines) + more) from None
+        out = []
+        for fc in exc.failure_cases.itertuples(index=False):
+            idx = getattr(fc, "index", None)
+            row = int(frame.loc[idx, SOURCE_ROW]) if idx is not None and not pd.isna(idx) and idx in frame.index else None
+            value = fc.failure_case
+            what = _CHECK_WORDS.get(str(fc.check), f"fails {fc.check}")
+            shown = None if value is None or pd.isna(value) else str(value)
+            out.append(Problem(name, str(fc.column), row, shown, what, ERROR, str(fc.check)))
+        return out
+    return []
+
+
+def validate(frame: pd.DataFrame, name: str, path: Path, problems: Problems = None) -> pd.DataFrame:
+    """Validate ``frame`` against the dictionary; raise :class:`ExtractError` with file, column,
+    row and value of the first few failures. With ``problems``, add every failure there instead
+    (an unusable frame -- a required column missing -- is one problem) and return the frame."""
+    structure = _structure_error(frame, name)
+    if structure is not None:
+        if problems is None:
+            raise ExtractError(f"{path}: {structure}")
+        problems.append(Problem(name, "", None, None, structure, ERROR, "structure"))
+        return frame
+    frame = frame.astype({c: "object" for c in extract_fields(name) if c in frame.columns})
+    failures = schema_failures(frame, name)
+    if not failures:
+        return frame
+    if problems is not None:
+        problems.extend(failures)
+        return frame
+    lines = []
+    for fc in failures[:5]:
+        shown = "" if fc.value is None else f" value {show_value(fc.value)}"
+        lines.append(f"column '{fc.column}', row {fc.row if fc.row is not None else '?'}:{shown} {fc.problem}")
+    more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+    raise ExtractError(f"{path}: " + "; ".join(lines) + more)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -882,14 +951,18 @@ def validate(frame: pd.DataFrame, name: str, path: Path) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Extract:
-    """One validated extract: its name, file, SHA-256 checksum, text frame and the repairs made
-    on reading (``notes``: ``(problem, rows)`` pairs, counted in the data-quality report)."""
+    """One validated extract: its name, file, SHA-256 checksum, text frame, the repairs made
+    on reading (``notes``: ``(problem, rows)`` pairs, counted in the data-quality report) and,
+    for an XLSX workbook, the sheet read; ``header``: the file's headers, in the order of the
+    frame's fields."""
 
     name: str
     path: Path
     sha256: str
     frame: pd.DataFrame
     notes: tuple[tuple[str, int], ...] = field(default=())
+    sheet: str = ""
+    header: tuple[str, ...] = ()
 
 
 def sha256_of(path: Path) -> str:
@@ -901,20 +974,26 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_extract(raw_dir: Path, name: str) -> Extract:
-    """Find, read and validate extract ``name`` in ``raw_dir``."""
+def read_extract(raw_dir: Path, name: str, problems: Problems = None) -> Extract:
+    """Find, read and validate extract ``name`` in ``raw_dir``. With ``problems``, the values
+    that would stop the run (damaged identifiers, schema failures) are all added there instead
+    of raising at the first; a file that cannot be read at all still raises."""
     path = find_extract(raw_dir, name)
-    frame = read_raw(path, name)
-    notes = list(frame.attrs.get("notes", []))
-    notes += _normalise_id_fields(frame, name, path)
-    frame = validate(frame, name, path)
+    frame = read_raw(path, name, problems)
+    attrs = dict(frame.attrs)
+    notes = list(attrs.get("notes", []))
+    notes += _normalise_id_fields(frame, name, path, problems)
+    frame = validate(frame, name, path, problems)
     notes += _age_notes(frame)
     if frame.empty:
         from msht.base.vocab import empty_extract_note
 
         notes.append((empty_extract_note(name), 0))
+    sheet = str(attrs.get("sheet", ""))
+    header = tuple(str(h).strip() for h in attrs.get("raw_header", ()))
     frame.attrs = {}
-    return Extract(name=name, path=path, sha256=sha256_of(path), frame=frame, notes=tuple(notes))
+    return Extract(name=name, path=path, sha256=sha256_of(path), frame=frame, notes=tuple(notes), sheet=sheet,
+                   header=header)
 
 
 def read_all(raw_dir: Path) -> dict[str, Extract]:
