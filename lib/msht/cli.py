@@ -45,10 +45,11 @@ def _check(params) -> int:
     """``msht check``: the one-pass check of the run's extracts; 1 when the run would stop."""
     from msht.clean import check
     from msht.config import RunPaths
+    from msht.ingest.extracts import mappings_from
 
     paths = RunPaths.from_params(params)
     result = check.check(paths.raw_dir, period=(params.period_start, params.period_end),
-                         force_words=params.force_words)
+                         force_words=params.force_words, mappings=mappings_from(params))
     folder = paths.processed_dir / "check"
     check.write_check(result, folder, f"Extract check: {params.force_name} ({params.run_name})")
     print(check.summary(result, folder))

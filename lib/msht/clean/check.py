@@ -2,7 +2,9 @@
 
 The check runs the pipeline's own reader, validators and section 2.5 rules (it has none of its
 own, so the check and the run agree on what is an error) in a collecting mode: where the run
-stops at the first bad value, the check lists them all.
+stops at the first bad value, the check lists them all. A params file's mappings (``columns:``, ``values:``, ``sheets:``)
+are applied as the run applies them; a header the check cannot place is listed with the closest
+dictionary fields (rapidfuzz).
 
 * **Errors** (the run would stop): a file that cannot be read, a required column missing, an
   identifier Excel has damaged, an empty value in a column that must have one (pandera's lazy
@@ -34,7 +36,8 @@ from msht.clean import recording
 from msht.clean import rules as clean
 from msht.ingest import coding
 from msht.ingest.extracts import (
-    ERROR, EXTRACTS, SOURCE_ROW, WARNING, Extract, ExtractError, Problem, extract_fields, read_extract,
+    ERROR, EXTRACTS, SOURCE_ROW, WARNING, Extract, ExtractError, ExtractMapping, Problem, extract_fields,
+    header_aliases, normalise_header, read_extract,
 )
 
 log = logging.getLogger(__name__)
@@ -74,12 +77,12 @@ class CheckResult:
         return int((self.problems["severity"] == WARNING).sum())
 
 
-def _read(raw_dir: Path, problems: list[Problem]) -> dict[str, Extract]:
+def _read(raw_dir: Path, problems: list[Problem], mappings: dict[str, ExtractMapping]) -> dict[str, Extract]:
     """Read every extract in collecting mode; a file that cannot be read at all is one error."""
     extracts: dict[str, Extract] = {}
     for name in EXTRACTS:
         try:
-            extracts[name] = read_extract(raw_dir, name, problems)
+            extracts[name] = read_extract(raw_dir, name, problems, mappings.get(name))
         except ExtractError as exc:
             problems.append(Problem(name, "", None, None, str(exc), ERROR, "unreadable"))
     return extracts
@@ -94,8 +97,44 @@ def _note_problems(extracts: dict[str, Extract]) -> list[Problem]:
     ]
 
 
-def _rows(frame: pd.DataFrame, mask: pd.Series) -> list[int]:
-    return frame.loc[mask, SOURCE_ROW].astype(int).tolist()
+#: How many dictionary fields are suggested for a header the check cannot place.
+N_SUGGESTIONS = 3
+
+
+def closest_fields(header: str, name: str, limit: int = N_SUGGESTIONS) -> list[str]:
+    """The dictionary fields of extract ``name`` closest to ``header`` (best first), compared
+    with rapidfuzz's ``WRatio`` against each field's name and aliases after
+    :func:`normalise_header` (so ``Vic_URN`` is compared as ``vic_urn``)."""
+    from rapidfuzz import fuzz, process
+
+    spellings = header_aliases(name)
+    scored = process.extract(normalise_header(header), list(spellings), scorer=fuzz.WRatio, limit=None)
+    out: list[str] = []
+    for spelling, _, _ in scored:
+        target = spellings[spelling]
+        if target not in out:
+            out.append(target)
+        if len(out) == limit:
+            break
+    return out
+
+
+def _unplaced_headers(extracts: dict[str, Extract]) -> list[Problem]:
+    """Headers read as no dictionary field (kept, not used), each with the closest fields: a
+    warning, or an error when a required field is missing (the header may be the one it is under)."""
+    out: list[Problem] = []
+    for e in extracts.values():
+        known = extract_fields(e.name)
+        fields = [c for c in e.frame.columns if c != SOURCE_ROW]
+        missing = [f for f, spec in known.items() if spec["required"] and f not in fields]
+        for header, target in zip(e.header, fields):
+            if target in known:
+                continue
+            near = ", ".join(closest_fields(header, e.name))
+            out.append(Problem(e.name, header, 1, None, f"header is not a field of the data dictionary (closest: {near}); "
+                               "map it in the params file's columns: if it is one", ERROR if missing else WARNING,
+                               "unplaced_header", e.sheet))
+    return out
 
 
 def _value_problems(extract: Extract) -> tuple[list[Problem], pd.DataFrame]:
@@ -197,14 +236,17 @@ def _header_mapping(extracts: dict[str, Extract]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["extract", "kind", "source", "target", "n"])
 
 
-def check(raw_dir: Path, *, period: tuple[str, str], force_words: list[str]) -> CheckResult:
+def check(raw_dir: Path, *, period: tuple[str, str], force_words: list[str],
+          mappings: dict[str, ExtractMapping] | None = None) -> CheckResult:
     """Check the four extracts of ``raw_dir`` in one pass (see the module docstring).
 
     ``period`` is the run's ``(period_start, period_end)`` (ISO dates), ``force_words`` its
-    internal agency words. Never raises for bad data: every problem is a row of the result.
+    internal agency words, ``mappings`` the force's layout (:func:`msht.ingest.extracts.mappings_from`).
+    Never raises for bad data: every problem is a row of the result.
     """
     problems: list[Problem] = []
-    extracts = _read(raw_dir, problems)
+    extracts = _read(raw_dir, problems, mappings or {})
+    problems += _unplaced_headers(extracts)
     problems += _note_problems(extracts)
     frames: dict[str, pd.DataFrame] = {}
     for name, e in extracts.items():

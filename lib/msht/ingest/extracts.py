@@ -167,6 +167,71 @@ def id_fields(name: str) -> list[str]:
     return [f for f, spec in extract_fields(name).items() if spec["kind"] == "id"]
 
 
+def value_codes(name: str) -> dict[str, dict[str, str]]:
+    """Field -> code -> spelling, for the fields of extract ``name`` that take a value mapping
+    (the dictionary's ``codes:``): the codes a force's raw codes may be mapped to, and the
+    spelling the reader writes in place of a mapped raw code."""
+    return {f: {str(c): str(v) for c, v in codes.items()} for f, codes in load_dictionary()["codes"].get(name, {}).items()}
+
+
+@dataclass(frozen=True)
+class ExtractMapping:
+    """How a force's file of one extract differs from the dictionary (a params file's
+    ``columns:``, ``values:`` and ``sheets:``, validated by :mod:`msht.params_schema`).
+
+    ``columns``: header as the force writes it -> field (compared after :func:`normalise_header`;
+    it wins over the dictionary's aliases, and is not noted: it is configuration, not a repair).
+    ``values``: field -> raw code -> project code (see :func:`value_codes`; raw codes compared
+    after NFKC, stripping and casefolding). ``sheet``: the worksheet of an ``.xlsx`` to read.
+    """
+
+    columns: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    sheet: str | None = None
+
+
+def mappings_from(params: Any) -> dict[str, ExtractMapping]:
+    """The :class:`ExtractMapping` of each extract from a run's params (its ``columns``,
+    ``values`` and ``sheets``: extract -> ...); extracts with no mapping are left out."""
+    columns, values, sheets = params.columns, params.values, params.sheets
+    return {
+        name: ExtractMapping(columns=dict(columns.get(name, {})), values=dict(values.get(name, {})),
+                             sheet=sheets.get(name))
+        for name in EXTRACTS
+        if name in columns or name in values or name in sheets
+    }
+
+
+def _aliases(name: str, mapping: ExtractMapping | None) -> dict[str, str]:
+    """:func:`header_aliases` of extract ``name`` with the mapping's headers on top."""
+    if mapping is None or not mapping.columns:
+        return header_aliases(name)
+    return {**header_aliases(name), **{normalise_header(h): f for h, f in mapping.columns.items()}}
+
+
+def _map_key(value: object) -> str:
+    """A raw code as a value mapping compares it: NFKC, no format characters, stripped, casefolded."""
+    return plain(str(value)).strip().casefold()
+
+
+def apply_value_mapping(frame: pd.DataFrame, name: str, mapping: ExtractMapping | None) -> pd.DataFrame:
+    """``frame`` with each raw code of the mapping's ``values`` replaced by the spelling of its
+    project code (:func:`value_codes`); values the mapping does not name are left as they are."""
+    if mapping is None or not mapping.values:
+        return frame
+    spellings = value_codes(name)
+    frame = frame.copy()
+    for col, table in mapping.values.items():
+        if col not in frame.columns:
+            continue
+        lookup = {_map_key(raw): spellings[col][str(code)] for raw, code in table.items()}
+        distinct = pd.unique(frame[col].dropna().to_numpy(dtype=object))
+        replace = {v: lookup[_map_key(v)] for v in distinct if _map_key(v) in lookup}
+        if replace:
+            frame[col] = frame[col].map(lambda v: replace.get(v, v) if isinstance(v, str) else v)
+    return frame
+
+
 def _name_for(path: Path) -> str | None:
     stem = path.stem.casefold()
     for name, spec in load_dictionary()["extracts"].items():
@@ -287,7 +352,8 @@ def _parse_csv(path: Path, text: str, delimiter: str) -> Records:
 FAST_PATH_MIN_CHARS = 1 << 20
 
 
-def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes) -> pd.DataFrame | None:
+def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
+              mapping: ExtractMapping | None = None) -> pd.DataFrame | None:
     """Read a well-formed CSV with pyarrow's CSV reader; ``None`` when anything is irregular.
 
     Used only when the result is provably that of :func:`_parse_csv` + :func:`_frame`: no NUL
@@ -340,14 +406,14 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes) ->
     if any(not any(v.strip() for v in f) for _, f in head):
         return None
     probe: Notes = []
-    if _find_header(path, name, head, probe) != 0 or probe:
+    if _find_header(path, name, head, probe, mapping) != 0 or probe:
         return None
     body = table.iloc[1:].reset_index(drop=True)
     blanks = pd.DataFrame({j: b[1:] for j, b in enumerate(blank_cols)}, index=body.index)
     if len(body) and blanks.all(axis=1).any():
         return None
     body.columns = range(width)
-    return _finish_frame(path, name, head[0][1], body, range(2, len(body) + 2), notes, blanks=blanks)
+    return _finish_frame(path, name, head[0][1], body, range(2, len(body) + 2), notes, blanks=blanks, mapping=mapping)
 
 
 def _cell_text(value: object) -> str:
@@ -420,10 +486,29 @@ def _check_xlsx_ids(path: Path, sheet: str, frame: pd.DataFrame, name: str, susp
             )
 
 
+def _pick_sheet(path: Path, wb: Any, name: str | None, sheet: str | None) -> tuple[Any, str]:
+    """The worksheet to read and why: ``sheet`` (a params file's ``sheets:``; its name compared
+    after :func:`normalise_header`) if given, which must exist; else the visible sheet named like
+    the extract, else the first visible sheet."""
+    if sheet is not None:
+        chosen = [ws for ws in wb.worksheets if normalise_header(ws.title) == normalise_header(sheet)]
+        if not chosen:
+            titles = ", ".join(repr(ws.title) for ws in wb.worksheets)
+            raise ExtractError(f"{path}: sheet {sheet!r} (params sheets:) is not in the workbook; its sheets: {titles}")
+        return chosen[0], "named in the params file"
+    visible = [ws for ws in wb.worksheets if getattr(ws, "sheet_state", "visible") == "visible"]
+    if not visible:
+        raise ExtractError(f"{path}: the workbook has no visible sheet")
+    wanted = {normalise_header(name or ""), normalise_header(path.stem)} - {""}
+    named = [ws for ws in visible if normalise_header(ws.title) in wanted]
+    return (named[0], "named like the extract") if named else (visible[0], "the first sheet")
+
+
 def _read_xlsx(path: Path, name: str | None, notes: Notes, suspects: SuspectCells | None = None,
-               sheet_title: list[str] | None = None) -> Records:
-    """Read the extract's sheet as text records. ``suspects`` (if given) receives the typed
-    cells that cannot be identifiers (see :func:`_suspect_cell`), ``sheet_title`` the sheet read."""
+               sheet_title: list[str] | None = None, sheet_name: str | None = None) -> Records:
+    """Read the extract's sheet as text records (``sheet_name``: the sheet a params file names).
+    ``suspects`` (if given) receives the typed cells that cannot be identifiers (see
+    :func:`_suspect_cell`), ``sheet_title`` the sheet read."""
     from openpyxl import load_workbook
 
     try:
@@ -432,12 +517,7 @@ def _read_xlsx(path: Path, name: str | None, notes: Notes, suspects: SuspectCell
     except Exception as exc:  # openpyxl raises many types for a broken workbook
         raise ExtractError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
     try:
-        visible = [ws for ws in wb.worksheets if getattr(ws, "sheet_state", "visible") == "visible"]
-        if not visible:
-            raise ExtractError(f"{path}: the workbook has no visible sheet")
-        wanted = {normalise_header(name or ""), normalise_header(path.stem)} - {""}
-        named = [ws for ws in visible if normalise_header(ws.title) in wanted]
-        sheet = named[0] if named else visible[0]
+        sheet, reason = _pick_sheet(path, wb, name, sheet_name)
         records: Records = []
         for row, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             texts = [_cell_text(v) for v in values]
@@ -449,16 +529,16 @@ def _read_xlsx(path: Path, name: str | None, notes: Notes, suspects: SuspectCell
             records.append((row, texts))
         if sheet_title is not None:
             sheet_title.append(sheet.title)
-        if len(wb.worksheets) > 1:
-            why = "named like the extract" if named else "the first sheet"
+        if len(wb.worksheets) > 1 and sheet_name is None:
             titles = ", ".join(repr(ws.title) for ws in wb.worksheets)
-            notes.append((f"workbook has {len(wb.worksheets)} sheets ({titles}): read {sheet.title!r} ({why})", 0))
+            notes.append((f"workbook has {len(wb.worksheets)} sheets ({titles}): read {sheet.title!r} ({reason})", 0))
         return records
     finally:
         wb.close()
 
 
-def _find_header(path: Path, name: str | None, records: Records, notes: Notes) -> int:
+def _find_header(path: Path, name: str | None, records: Records, notes: Notes,
+                 mapping: ExtractMapping | None = None) -> int:
     """Index in ``records`` of the header row: the first non-blank record, or, when that names no
     field of the extract, a later one among the first 20 that names most of its required fields."""
     nonblank = [i for i, (_, f) in enumerate(records) if any(v.strip() for v in f)]
@@ -467,7 +547,7 @@ def _find_header(path: Path, name: str | None, records: Records, notes: Notes) -
     first = nonblank[0]
     if name is None:
         return first
-    aliases = header_aliases(name)
+    aliases = _aliases(name, mapping)
     required = {f for f, spec in extract_fields(name).items() if spec["required"]}
 
     def hits(i: int) -> int:
@@ -482,9 +562,10 @@ def _find_header(path: Path, name: str | None, records: Records, notes: Notes) -
     return first
 
 
-def _frame(path: Path, name: str | None, records: Records, delimiter: str, notes: Notes) -> pd.DataFrame:
+def _frame(path: Path, name: str | None, records: Records, delimiter: str, notes: Notes,
+           mapping: ExtractMapping | None = None) -> pd.DataFrame:
     """Build the text frame: header mapped to fields, records padded or checked, ``source_row``."""
-    h = _find_header(path, name, records, notes)
+    h = _find_header(path, name, records, notes, mapping)
     header_row, raw_header = records[h]
     body = [(row, f) for row, f in records[h + 1 :] if any(v.strip() for v in f)]
     blank = len(records) - h - 1 - len(body)
@@ -518,7 +599,7 @@ def _frame(path: Path, name: str | None, records: Records, delimiter: str, notes
         if fixed
         else pd.DataFrame(columns=range(width), dtype=object)
     )
-    return _finish_frame(path, name, raw_header, frame, [row for row, _ in body], notes)
+    return _finish_frame(path, name, raw_header, frame, [row for row, _ in body], notes, mapping=mapping)
 
 
 def _blank_cells(column: pd.Series) -> pd.Series:
@@ -530,7 +611,7 @@ def _blank_cells(column: pd.Series) -> pd.Series:
 
 def _finish_frame(
     path: Path, name: str | None, raw_header: list[str], frame: pd.DataFrame, source_rows: Any, notes: Notes,
-    blanks: pd.DataFrame | None = None,
+    blanks: pd.DataFrame | None = None, mapping: ExtractMapping | None = None,
 ) -> pd.DataFrame:
     """Map the header of a text frame (columns ``0..width-1``) to fields; add ``source_row``.
 
@@ -539,7 +620,8 @@ def _finish_frame(
     if blanks is None:
         blanks = pd.DataFrame({j: _blank_cells(frame[j]) for j in frame.columns}, index=frame.index)
     # header: normalise, map aliases, drop empty unnamed columns, refuse duplicates
-    aliases = header_aliases(name) if name else {}
+    aliases = _aliases(name, mapping) if name else {}
+    configured = {normalise_header(h) for h in mapping.columns} if mapping is not None else set()
     names: list[str] = []
     keep: list[int] = []
     for j, raw in enumerate(raw_header):
@@ -551,7 +633,9 @@ def _finish_frame(
             norm = f"column_{j + 1}"
             notes.append((f"column {j + 1} has values but no header (kept as {norm}, not used)", len(frame)))
         target = aliases.get(norm, norm)
-        if name and target != norm and normalise_header(target) != norm:
+        if norm in configured:
+            pass  # the params file's columns: mapping is configuration, not a repair
+        elif name and target != norm and normalise_header(target) != norm:
             notes.append((f"column {raw.strip()!r} read as {target}", 0))
         elif name and target not in extract_fields(name):
             notes.append((f"column {raw.strip()!r} is not in the data dictionary (kept, not used)", 0))
@@ -579,13 +663,15 @@ def _finish_frame(
     return frame.reset_index(drop=True)
 
 
-def read_raw(path: Path, name: str | None = None, problems: Problems = None) -> pd.DataFrame:
+def read_raw(path: Path, name: str | None = None, problems: Problems = None,
+             mapping: ExtractMapping | None = None) -> pd.DataFrame:
     """Read one extract file as text, with field-name headers and a ``source_row`` column.
 
     ``name`` (the extract, e.g. ``cases``; default: from the file name) selects the header
     aliases and the XLSX sheet. The frame's ``attrs["notes"]`` lists what was repaired, as
     ``(problem, rows)`` pairs. With ``problems``, typed XLSX cells that cannot be identifiers
-    are all added there instead of raising at the first.
+    are all added there instead of raising at the first. ``mapping``: the force's headers and
+    worksheet (see :class:`ExtractMapping`; its values are applied by :func:`read_extract`).
     """
     name = name or _name_for(path)
     notes: Notes = []
@@ -603,17 +689,17 @@ def read_raw(path: Path, name: str | None = None, problems: Problems = None) -> 
     if kind == "xlsx":
         if path.suffix.lower() != ".xlsx":
             notes.append((f"the file is an XLSX workbook named {path.suffix}: read as XLSX", 0))
-        records = _read_xlsx(path, name, notes, suspects, sheet_title)
+        records = _read_xlsx(path, name, notes, suspects, sheet_title, mapping.sheet if mapping else None)
     else:
         text = _decode(path, data, kind)
         delimiter = _sniff_delimiter(text)
         if delimiter != ",":
             notes.append((f"the file uses {delimiter!r} as its delimiter (read as such)", 0))
-        frame = _fast_csv(path, name, text, delimiter, notes) if name else None
+        frame = _fast_csv(path, name, text, delimiter, notes, mapping) if name else None
         if frame is None:
             records = _parse_csv(path, text, delimiter)
     if frame is None:
-        frame = _frame(path, name, records, delimiter, notes)
+        frame = _frame(path, name, records, delimiter, notes, mapping)
     if kind == "xlsx" and name:
         _check_xlsx_ids(path, sheet_title[0] if sheet_title else "?", frame, name, suspects, problems)
     frame.attrs["sheet"] = sheet_title[0] if sheet_title else ""
@@ -974,16 +1060,18 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_extract(raw_dir: Path, name: str, problems: Problems = None) -> Extract:
+def read_extract(raw_dir: Path, name: str, problems: Problems = None, mapping: ExtractMapping | None = None) -> Extract:
     """Find, read and validate extract ``name`` in ``raw_dir``. With ``problems``, the values
     that would stop the run (damaged identifiers, schema failures) are all added there instead
-    of raising at the first; a file that cannot be read at all still raises."""
+    of raising at the first; a file that cannot be read at all still raises. ``mapping``: the
+    force's headers, codes and worksheet (:class:`ExtractMapping`)."""
     path = find_extract(raw_dir, name)
-    frame = read_raw(path, name, problems)
+    frame = read_raw(path, name, problems, mapping)
     attrs = dict(frame.attrs)
     notes = list(attrs.get("notes", []))
     notes += _normalise_id_fields(frame, name, path, problems)
     frame = validate(frame, name, path, problems)
+    frame = apply_value_mapping(frame, name, mapping)
     notes += _age_notes(frame)
     if frame.empty:
         from msht.base.vocab import empty_extract_note
@@ -996,11 +1084,15 @@ def read_extract(raw_dir: Path, name: str, problems: Problems = None) -> Extract
                    header=header)
 
 
-def read_all(raw_dir: Path) -> dict[str, Extract]:
-    """Read and validate the four extracts of ``raw_dir`` (with a progress bar: see :mod:`msht.base.progress`)."""
+def read_all(raw_dir: Path, mappings: dict[str, ExtractMapping] | None = None) -> dict[str, Extract]:
+    """Read and validate the four extracts of ``raw_dir`` (with a progress bar: see
+    :mod:`msht.base.progress`); ``mappings``: extract -> :class:`ExtractMapping` (see
+    :func:`mappings_from`, or :meth:`msht.config.Params.mappings`)."""
     from msht.base import progress
 
-    return {name: read_extract(raw_dir, name) for name in progress.iterate(EXTRACTS, "reading extracts", unit="file")}
+    mappings = mappings or {}
+    return {name: read_extract(raw_dir, name, mapping=mappings.get(name))
+            for name in progress.iterate(EXTRACTS, "reading extracts", unit="file")}
 
 
 def inputs_table(extracts: dict[str, Extract]) -> pd.DataFrame:
