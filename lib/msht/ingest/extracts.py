@@ -182,7 +182,8 @@ class ExtractMapping:
     ``columns``: header as the force writes it -> field (compared after :func:`normalise_header`;
     it wins over the dictionary's aliases, and is not noted: it is configuration, not a repair).
     ``values``: field -> raw code -> project code (see :func:`value_codes`; raw codes compared
-    after NFKC, stripping and casefolding). ``sheet``: the worksheet of an ``.xlsx`` to read.
+    after NFKC, stripping and casefolding). ``sheet``: the worksheet of an ``.xlsx`` to read
+    (title lines above its header are then part of the layout, skipped without a note).
     """
 
     columns: dict[str, str] = field(default_factory=dict)
@@ -557,7 +558,8 @@ def _find_header(path: Path, name: str | None, records: Records, notes: Notes,
         return first
     for i in nonblank[1:20]:
         if hits(i) * 2 >= len(required):
-            notes.append((f"header found on row {records[i][0]}: {records[i][0] - 1} line(s) above it skipped", 0))
+            if mapping is None or mapping.sheet is None:  # a sheet the params file names: its layout, not a repair
+                notes.append((f"header found on row {records[i][0]}: {records[i][0] - 1} line(s) above it skipped", 0))
             return i
     return first
 
