@@ -138,3 +138,18 @@ def test_cli_gives_one_clear_line_for_a_bad_mapping(tmp_path, capsys):
     assert cli.main(["check", "--params", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("msht: error: params file") and "'person_idd'" in err and "\n" not in err
+
+
+def test_the_check_says_which_sheet_it_read_when_the_records_are_on_another(small_raw, tmp_path):
+    folder = tmp_path / "raw"
+    shutil.copytree(small_raw[0], folder)
+    victims = pd.read_csv(folder / "victims.csv", dtype=str, keep_default_na=False, encoding="cp1252")
+    (folder / "victims.csv").unlink()
+    _workbook(folder / "victims.xlsx", victims)
+    result = check.check(folder, period=("1900-01-01", "2100-12-31"), force_words=["police"])
+    hint = result.problems[result.problems["code"] == "sheet"]
+    assert hint["extract"].tolist() == ["victims"] and hint["sheet"].tolist() == ["Cover"]
+    assert "read 'Cover' (the first sheet)" in hint["problem"].iloc[0] and "sheets:" in hint["problem"].iloc[0]
+    mapped = check.check(folder, period=("1900-01-01", "2100-12-31"), force_words=["police"],
+                         mappings={"victims": ingest.ExtractMapping(sheet="Victim Data")})
+    assert mapped.n_errors == 0

@@ -119,6 +119,19 @@ def closest_fields(header: str, name: str, limit: int = N_SUGGESTIONS) -> list[s
     return out
 
 
+def _sheet_hints(extracts: dict[str, Extract], problems: list[Problem]) -> list[Problem]:
+    """For a workbook whose sheet read lacks required columns while it has other sheets: an
+    error saying which sheet was read and that ``sheets:`` in the params file names another."""
+    unusable = {p.extract for p in problems if p.code == "structure"}
+    out = []
+    for e in extracts.values():
+        several = [note for note, _ in e.notes if note.startswith("workbook has ")]
+        if e.name in unusable and e.sheet and several:
+            out.append(Problem(e.name, "", None, None, f"{several[0]}; if the records are on another sheet, name it "
+                               "in the params file's sheets:", ERROR, "sheet", e.sheet))
+    return out
+
+
 def _unplaced_headers(extracts: dict[str, Extract]) -> list[Problem]:
     """Headers read as no dictionary field (kept, not used), each with the closest fields: a
     warning, or an error when a required field is missing (the header may be the one it is under)."""
@@ -246,6 +259,7 @@ def check(raw_dir: Path, *, period: tuple[str, str], force_words: list[str],
     """
     problems: list[Problem] = []
     extracts = _read(raw_dir, problems, mappings or {})
+    problems += _sheet_hints(extracts, problems)
     problems += _unplaced_headers(extracts)
     problems += _note_problems(extracts)
     frames: dict[str, pd.DataFrame] = {}
