@@ -35,11 +35,17 @@ render: venv ## Render the report of PARAMS (Quarto if on PATH, else the HTML fa
 report: venv ## Everything: data if missing, notebooks, results, rendered report
 	$(BIN)/msht report --params $(PARAMS)
 
-test: data ## Unit tests, then nbval on the committed notebooks
-	$(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+# Hypothesis profile (tests/hypothesis_profiles.py): `ci` under CI (CI=true: the full budgets,
+# derandomized), `full` for `make test` elsewhere, `dev` (a few examples each) for `make test-unit`.
+FULL_PROFILE := $(if $(CI),ci,full)
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-test-unit: venv ## Unit tests only (fast)
-	$(BIN)/python -m pytest tests -p no:cacheprovider
+test: data ## Everything, on every core: unit, property (full budgets), backtests, end-to-end runs, nbval on the committed notebooks
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-$(FULL_PROFILE)} $(PYTEST) tests notebooks --nbval \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg -n auto --dist loadgroup --durations=30
+
+test-unit: venv ## The everyday loop: every test but the slow end-to-end runs, few Hypothesis examples (under 2 minutes)
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-dev} $(PYTEST) tests -m "not slow" -n auto --dist loadgroup --durations=15
 
 clean-outputs: ## Remove git-ignored run outputs (_output/) and generated data (data/)
 	rm -rf _output data/raw data/processed

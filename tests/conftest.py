@@ -1,29 +1,139 @@
-"""Shared fixtures: project paths and small synthetic extracts written to a temporary folder."""
+"""Shared fixtures (project paths, small synthetic extracts, the default twin and its release run),
+the Hypothesis profile, and the kinds of tests.
+
+Kinds, as pytest markers (``pytest -m unit``, ``-m "not slow"``), assigned in
+:class:`KindMarkers` by file (:data:`FILE_KINDS`) or by a test's own marker:
+
+- ``unit``: everything that is neither of the kinds below (tiny hand-made frames, small twins);
+- ``property``: Hypothesis tests (found by their ``@given``); their budget follows the profile
+  (see ``tests/hypothesis_profiles.py``);
+- ``backtest``: byte-for-byte comparisons with committed outputs or with a second run, and nbval
+  on the committed notebooks;
+- ``slow``: end-to-end runs of the notebooks with papermill (tens of seconds each).
+
+``make test-unit`` runs ``-m "not slow"`` under the everyday Hypothesis profile; ``make test``
+runs everything, nbval included, under the full one, on every core (``pytest -n auto --dist
+loadgroup``, pytest-xdist). For that, every test gets an ``xdist_group`` (:func:`xdist_group`): the
+tests of one file run in one worker, so module fixtures are built once, and nbval's cells run in
+order in one worker. nbval's kernels write their processed tables and results into a session
+staging folder (:class:`NotebookStaging`), as ``msht run`` does, never into the committed
+``results/default/`` that other tests read at the same time.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import time
 from pathlib import Path
 
-import os
-
 import pytest
-from hypothesis import settings
+import yaml
 
-from msht.config import project_root
+import hypothesis_profiles
+from msht.config import STAGING_ENV, load_params, project_root
 from msht.synth.raw import ProblemRates, write_extracts
 from msht.synth.sampler import sample_population
 
 ROOT = project_root(Path(__file__).parent)
 
-# Hypothesis profiles: `default` (what `make test` runs locally), `quick` for the everyday loop
-# (HYPOTHESIS_PROFILE=quick pytest -m "not slow"), `thorough` for a deeper search. A test's own
-# @settings(max_examples=...) wins over the profile.
-settings.register_profile("quick", max_examples=25, deadline=None)
-settings.register_profile("thorough", max_examples=2000, deadline=None)
-# `ci`: the same examples on every run (CI sets CI=true), so that a submission's result does not
-# depend on the draw; local runs keep drawing new examples and so keep finding new faults.
-settings.register_profile("ci", derandomize=True)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
+hypothesis_profiles.load()
+
+KINDS = ("unit", "property", "backtest", "slow")
+
+#: Kinds of every test of a file (on top of the kinds its tests mark themselves).
+FILE_KINDS: dict[str, tuple[str, ...]] = {
+    "test_determinism.py": ("backtest",),
+    "test_sdc_pipeline.py": ("slow",),
+    "test_sdc_audit.py": ("slow",),
+}
+
+
+def xdist_group(item: pytest.Item) -> str:
+    """The pytest-xdist group of a test: its file (nbval: the notebooks folder, so that the
+    notebooks run in order in one kernel each, 01 before 02), except the shards of a sharded
+    property test, each of which is a group of its own. (Two files that use one session fixture
+    writing a fixed folder, such as ``release_run``, would need one group between them.)"""
+    path = Path(str(item.path))
+    if path.suffix == ".ipynb":
+        return "nbval"
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "shard" in callspec.params:
+        return f"{path.name}-shard{callspec.params['shard']}"  # no brackets: xdist reads "name[...]" as no group
+    return path.name
+
+
+def kinds_of(item: pytest.Item) -> list[str]:
+    """The kinds of a test (see the module docstring); ``["unit"]`` when it has none of the others."""
+    path = Path(str(item.path))
+    kinds = set(FILE_KINDS.get(path.name, ()))
+    if path.suffix == ".ipynb":
+        kinds.add("backtest")  # nbval: the committed notebooks' outputs, cell by cell
+    if getattr(getattr(item, "obj", None), "hypothesis", None) is not None:
+        kinds.add("property")
+    kinds |= {m.name for m in item.iter_markers() if m.name in KINDS}
+    return sorted(kinds) or ["unit"]
+
+
+class KindMarkers:
+    """Mark every collected test, the notebooks' nbval cells included, with its kinds and its
+    pytest-xdist group, as soon as it is collected: before ``-m`` selects and before pytest-xdist
+    turns the groups into scheduling units (both in ``pytest_collection_modifyitems``)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.grouped = config.pluginmanager.hasplugin("xdist")
+
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        for kind in kinds_of(item):
+            item.add_marker(getattr(pytest.mark, kind))
+        if self.grouped:
+            item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Under ``--dist loadgroup``, stop if pytest-xdist did not take the groups (it writes them
+        into the node ids; it cannot under pytest 9.2): the notebooks would then run out of order."""
+        if getattr(config.option, "loadgroup", False) and items and not all("@" in item.nodeid for item in items):
+            raise pytest.UsageError("pytest-xdist ignored the test groups (--dist loadgroup): "
+                                    "install the versions of pyproject.toml (pytest<9.2)")
+
+
+class NotebookStaging:
+    """Point nbval's kernels at a staging folder (``$MSHT_STAGING_DIR``) for the session: the
+    committed notebooks then write their processed tables and results there, as they do under
+    ``msht run``, and leave ``results/default/`` (read by other tests meanwhile) alone. The
+    variable is set only while a notebook's kernel starts, so no other test sees it."""
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item):
+        starts_kernel = Path(str(item.path)).suffix == ".ipynb" and getattr(item.parent, "kernel", None) is None
+        if not starts_kernel:
+            yield
+            return
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="msht-nbval-"))
+        previous = os.environ.get(STAGING_ENV)
+        os.environ[STAGING_ENV] = str(self.folder)
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(STAGING_ENV, None)
+            else:
+                os.environ[STAGING_ENV] = previous
+
+    def pytest_sessionfinish(self) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(KindMarkers(config), "msht-test-kinds")
+    config.pluginmanager.register(NotebookStaging(), "msht-nbval-staging")
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +191,65 @@ def run_in_process(params_path, *, root: Path, log=None, notebooks: tuple[str, .
 def in_process():
     """:func:`run_in_process`, for tests that run notebooks 01-03 on small cuts."""
     return run_in_process
+
+
+@pytest.fixture(scope="session")
+def default_extracts(root):
+    """The params of the default run, its synthetic extracts generated if missing (as ``make data``
+    does): once per session, for every test that runs the default twin. Under ``pytest -n`` the
+    workers take turns (a lock file), so that only one of them writes the extracts."""
+    from msht.synth import generate
+
+    params = load_params(root / "params" / "default.yaml")
+    lock = root / "data" / "raw" / ".default.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + 600
+    while True:
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL))
+            break
+        except FileExistsError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{lock} held for 10 minutes: remove it if no test run is generating the extracts")
+            time.sleep(0.5)
+    try:
+        generate.generate(params)
+    finally:
+        lock.unlink()
+    return params
+
+
+def params_variant(root: Path, folder: Path, name: str, base: str = "default", **changes) -> Path:
+    """Write a copy of ``params/<base>.yaml`` as ``folder/<name>.yaml`` with run name ``name``,
+    its outputs under ``_output/<name>/`` and ``changes`` applied; return its path."""
+    text = yaml.safe_load((root / "params" / f"{base}.yaml").read_text())
+    text.update({"run_name": name, "processed_dir": f"_output/{name}/processed", "results_dir": f"_output/{name}/results",
+                 "report_dir": f"_output/{name}/report", **changes})
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(text))
+    return path
+
+
+@pytest.fixture(scope="session")
+def default_run(root, tmp_path_factory, default_extracts) -> Path:
+    """The default analysis run once per session with papermill into ``_output/backtest/`` (never
+    in place: the committed notebooks and results/default are the ground truth it is compared
+    with); returns that run's folder (``results/``, ``processed/``, ``notebooks/``)."""
+    from msht import pipeline
+
+    path = params_variant(root, tmp_path_factory.mktemp("default_run"), "backtest")
+    pipeline.run_notebooks(path, root=root)
+    return root / "_output" / "backtest"
+
+
+@pytest.fixture(scope="session")
+def release_run(root, tmp_path_factory, default_extracts) -> tuple[Path, Path, int]:
+    """``params/release.yaml`` (disclosure control on) run once per session on the default twin as
+    ``msht run`` runs it (:func:`msht.pipeline.protect_release`: notebooks 01-04 rerun until the
+    audit passes), writing under ``_output/sdc_check/``: (results folder, executed notebooks
+    folder, min_cell_count)."""
+    from msht import pipeline
+
+    path = params_variant(root, tmp_path_factory.mktemp("release_run"), "sdc_check", base="release")
+    out_dir = pipeline.protect_release(path, root=root)
+    return root / "_output" / "sdc_check" / "results", out_dir, int(load_params(path).min_cell_count)

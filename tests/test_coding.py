@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hypothesis_profiles import examples
 from msht.ingest import coding as c
 from msht.base.vocab import EXPLOITATION_TYPES, LEVELS, UNKNOWN
 
@@ -123,7 +124,7 @@ def test_normalise_text_keeps_index():
     assert c.normalise_text(s).index.tolist() == [10, 20]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.one_of(st.text(), st.none(), st.integers(), st.booleans()), max_size=20))
 def test_normalise_text_is_idempotent(values):
     once = c.normalise_text(pd.Series(values, dtype=object))
@@ -185,7 +186,7 @@ def test_age_bands_boundaries():
     assert c.age_band2(S(pd.NA)).tolist() == [UNKNOWN]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.one_of(st.integers(-50, 200), st.floats(-50, 200), st.just(float("nan"))), max_size=30))
 def test_age_bands_partition_valid_ages(values):
     ages = pd.Series(values, dtype=float)
@@ -465,7 +466,7 @@ _TEXT = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(_TEXT, max_size=15))
 def test_coders_keep_rows_and_return_vocab_codes(values):
     s = pd.Series(values, dtype=object, index=range(100, 100 + len(values)))

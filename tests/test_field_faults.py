@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
+from hypothesis_profiles import examples
 from msht.clean import rules as clean
 from msht.ingest import coding
 from msht.ingest import extracts as ingest
@@ -114,11 +115,11 @@ def test_numeric_xlsx_ids_below_fifteen_digits_are_read_and_normalised(base):
     assert ids.iloc[0] == "999999999999999" and ids.iloc[1] == "12"
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.integers(min_value=10**15, max_value=10**20))
 def test_property_any_xlsx_number_of_sixteen_digits_or_more_in_an_id_column_is_refused(tmp_path, number):
     folder = tmp_path / f"x{number}"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)  # Hypothesis may draw a number twice
     frame = pd.DataFrame({"person_id": ["P1", "P2"], "incident_reference": ["I1", "I2"], "role": ["Victim", "Victim"]})
     _xlsx(folder / "police_records.xlsx", frame, {(1, "incident_reference"): number}, title="police_records")
     with pytest.raises(ingest.ExtractError, match=r"column 'incident_reference', row 3: .*16 digits or more"):
@@ -170,7 +171,7 @@ def test_null_victim_ids_are_not_merged_into_one_person(base):
     assert result.status["cases"]["status"].iloc[[1, 5, 9]].eq("no_victim_id").all()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     marker=st.sampled_from(sorted(coding.MISSING_MARKERS)),
     case=st.sampled_from([str.upper, str.lower, str.title, lambda s: s]),
@@ -242,7 +243,7 @@ def _fullwidth(text: str) -> str:
     return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     item=st.sampled_from(ALL_SPELLINGS),
     inserts=st.lists(st.tuples(st.integers(min_value=0, max_value=200), st.sampled_from(FORMAT_CHARS)), max_size=4),
@@ -259,7 +260,7 @@ def test_property_format_characters_and_compatibility_forms_code_like_the_plain_
     assert got.iloc[0] == got.iloc[1], (repr(text), repr(spelling))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     ident=st.from_regex(r"\A[A-Z]{1,3}[0-9]{3,9}\Z"),
     inserts=st.lists(st.tuples(st.integers(min_value=0, max_value=20), st.sampled_from(FORMAT_CHARS)), min_size=1, max_size=3),
@@ -365,7 +366,7 @@ def test_original_copy_and_later_update_are_one_duplicate_and_one_update_everywh
     assert excluded_boxes.to_dict() == {"duplicate": 1, "update_superseded": 1}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=6), min_size=1, max_size=6))
 def test_property_each_version_counts_once_and_the_last_version_is_kept(groups):
     """Generated groups: each a sequence of versions (details) in the order entered."""

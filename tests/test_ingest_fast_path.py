@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hypothesis_profiles import examples
 from msht.ingest import extracts as ingest
 
 HEADER = ["occurrence_number", "offender_person_id", "sex", "age", "nationality", "ethnicity"]
@@ -49,7 +50,7 @@ def _same(a, b) -> None:
 cells = st.text(st.sampled_from(CELL_CHARS), max_size=6)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.lists(cells, min_size=6, max_size=6), max_size=8), extra=st.booleans())
 def test_well_formed_csv_reads_the_same_on_both_paths(monkeypatch, rows, extra):
     header = HEADER + (["  "] if extra else [])
@@ -62,7 +63,7 @@ def test_well_formed_csv_reads_the_same_on_both_paths(monkeypatch, rows, extra):
     _same(_read(text, fast=True, monkeypatch=monkeypatch), _read(text, fast=False, monkeypatch=monkeypatch))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.text(st.sampled_from(CELL_CHARS + [","] * 4 + ["\n"] * 2), max_size=80))
 def test_irregular_text_reads_the_same_on_both_paths(monkeypatch, body):
     text = ",".join(HEADER) + "\n" + body
@@ -92,7 +93,7 @@ ID_CHARS = list(" \t\r\n0123456789.eE+-aZ") + [
 ]
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(st.lists(st.one_of(st.none(), st.just(pd.NA), st.text(st.sampled_from(ID_CHARS), max_size=7)), max_size=25))
 def test_identifier_normalisation_is_the_same_in_arrow_and_in_pandas(raw):
     values = pd.Series(raw, dtype=object, index=pd.RangeIndex(10, 10 + len(raw)), name="person_id")

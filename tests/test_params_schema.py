@@ -10,6 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hypothesis_profiles import examples
 from msht import cli, config
 from msht import params_schema as params_schema_module
 from msht.params_schema import ParamsSchema
@@ -84,7 +85,7 @@ def test_unquoted_iso_dates_are_read_as_the_same_text(tmp_path, root):
     assert config.load_params(path).period_start == "2018-01-01"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(day=st.dates(min_value=date(1990, 1, 1), max_value=date(2030, 12, 31)),
        fmt=st.sampled_from(["%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%Y", "%d %B %Y", "%Y%m%d", "%d/%m/%y"]))
 def test_property_only_iso_dates_are_accepted(default, day, fmt):
@@ -95,7 +96,7 @@ def test_property_only_iso_dates_are_accepted(default, day, fmt):
     assert config.validate_params(ok).period_start == day.isoformat()
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(alpha=st.one_of(st.floats(max_value=0.0), st.floats(min_value=1.0), st.floats(allow_nan=True).filter(lambda x: x != x)))
 def test_property_alpha_outside_the_open_unit_interval_is_refused(default, alpha):
     with pytest.raises(config.ParamsError, match="key 'alpha'"):

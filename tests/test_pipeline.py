@@ -12,16 +12,7 @@ import yaml
 
 from msht import config, pipeline
 from msht.publish import render
-from msht.synth import generate
 from msht.config import load_params
-
-
-@pytest.fixture(scope="module")
-def default_extracts(root):
-    """The default synthetic extracts (generated if missing, as `make data` does)."""
-    params = load_params(root / "params" / "default.yaml")
-    generate.generate(params)
-    return params
 
 
 def _variant(root, tmp_path, name, **changes):
@@ -33,20 +24,22 @@ def _variant(root, tmp_path, name, **changes):
     return path
 
 
-def test_backtest_default_results_reproduce_the_committed_ground_truth(root, tmp_path, default_extracts):
-    """Run the default analysis into a scratch folder; every committed results CSV must come back
-    byte for byte (the ground truth is results/default/, committed)."""
-    path = _variant(root, tmp_path, "backtest")
-    pipeline.run_notebooks(path)
-    fresh = root / "_output" / "backtest" / "results"
+@pytest.mark.slow
+@pytest.mark.backtest
+def test_backtest_default_results_reproduce_the_committed_ground_truth(root, default_run):
+    """The default analysis run into a scratch folder (the session's ``default_run``); every
+    committed results CSV must come back byte for byte (the ground truth is results/default/,
+    committed)."""
+    fresh = default_run / "results"
     committed = sorted((root / "results" / "default").glob("*.csv"))
     assert committed, "results/default holds no committed ground truth"
     for csv in committed:
         assert (fresh / csv.name).exists(), f"the pipeline no longer writes {csv.name}"
         assert (fresh / csv.name).read_bytes() == csv.read_bytes(), f"{csv.name} differs from the committed ground truth"
-    assert (root / "_output" / "backtest" / "notebooks" / "01_clean.ipynb").exists()
+    assert (default_run / "notebooks" / "01_clean.ipynb").exists()
 
 
+@pytest.mark.slow
 def test_second_params_file_renders_without_code_edits(root, default_extracts):
     params_path = root / "params" / "period_2021.yaml"
     params = load_params(params_path)

@@ -57,6 +57,7 @@ def test_appendix4_targets_match_the_reference_module_where_it_agrees() -> None:
 # --- determinism and contract ---------------------------------------------------------------------
 
 
+@pytest.mark.slow  # builds the full twin a second time
 def test_same_seed_same_frames(pop) -> None:
     again = P._build(SEED)  # uncached
     for name in ("victims", "cases", "offenders"):

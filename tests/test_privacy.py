@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 import yaml
 
 from msht import pipeline
@@ -38,8 +39,6 @@ def test_pseudonym_is_keyed_blake2b_of_the_stripped_value():
 
 
 def test_an_empty_key_is_refused():
-    import pytest
-
     with pytest.raises(ValueError, match="key is empty"):
         privacy.pseudonymise_series(pd.Series(["P1"]), b"")
 
@@ -90,6 +89,7 @@ def _plant(folder):
     offenders.to_csv(folder / "offenders.csv", index=False)
 
 
+@pytest.mark.slow
 def test_canary_identifiers_reach_no_output(root, tmp_path):
     raw = tmp_path / "raw"
     write_extracts(sample_population(200, seed=5), raw, seed=5)
@@ -116,13 +116,16 @@ def test_canary_identifiers_reach_no_output(root, tmp_path):
     assert scanned >= 10
 
 
+@pytest.mark.property
 def test_pseudonyms_are_the_same_whether_values_are_read_by_pyarrow_or_by_pandas():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
+    from hypothesis_profiles import examples
+
     chars = st.sampled_from(list(" \t\nAP0123") + ["\u00a0", "\u3000", "\x1c", "\u200b", "é"])
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=examples(300), deadline=None)
     @given(st.lists(st.one_of(st.none(), st.just(pd.NA), st.text(chars, max_size=5)), max_size=15))
     def check(raw):
         text = pd.Series(raw, dtype=object)

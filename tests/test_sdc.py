@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hypothesis_profiles import examples
 from msht.publish import results, sdc
 from msht.base.formats import pct
 
@@ -408,7 +409,7 @@ def test_frame_api_publishes_what_the_block_api_decides():
 counts = st.one_of(st.integers(0, 6), st.integers(0, 40))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     values=st.lists(counts, min_size=2, max_size=4).filter(lambda v: sum(v) > 0),
     unknown=st.integers(0, 6),
@@ -422,7 +423,7 @@ def test_property_frequency_blocks(values, unknown, m):
         assert_desc_safe(desc_view_from_frame(out, False), values, unknown, m)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     cells=st.lists(
         st.tuples(st.integers(0, 12), st.integers(0, 12)).map(lambda t: (min(t), max(t))), min_size=2, max_size=4
@@ -437,7 +438,7 @@ def test_property_association_blocks(cells, m):
         assert_assoc_safe(assoc_view_from_frame(out), cells, m)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(values=st.lists(st.integers(0, 3000), min_size=2, max_size=8), unknown=st.integers(0, 60))
 def test_property_large_tables_are_protected_and_deterministic(values, unknown):
     rows = desc_rows(values, unknown) if sum(values) else desc_rows([1, *values], unknown)

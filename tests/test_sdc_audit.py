@@ -24,7 +24,6 @@ import yaml
 from msht import pipeline
 from msht.publish import audit, results
 from msht.synth import generate
-from msht.config import load_params
 
 #: name -> (period_start, period_end, raw_dir or None for the default twin)
 CUTS = {
@@ -52,10 +51,9 @@ def _run(root, tmp, runner, name: str, start: str, end: str, raw_dir: str | None
 
 
 @pytest.fixture(scope="module")
-def cut(root, in_process, tmp_path_factory):
+def cut(root, in_process, tmp_path_factory, default_extracts):
     """``cut(name)``: (results folder, unprotected values' folder) of release ``name``, run on first
     use (the default twin generated if absent; the 10% sample of it drawn first)."""
-    generate.generate(load_params(root / "params" / "default.yaml"))
     tmp, cache = tmp_path_factory.mktemp("audit"), {}
 
     def get(name: str):

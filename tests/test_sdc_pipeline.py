@@ -9,30 +9,12 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from msht import pipeline
 from msht.analysis import describe
 from msht.base import formats
 from msht.publish import association_tables, descriptive_tables, regression_tables, results, sdc
-from msht.synth import generate
-from msht.config import load_params
 
-NAME = "sdc_check"
-
-
-@pytest.fixture(scope="module")
-def release_run(root, tmp_path_factory):
-    """The default twin run as ``msht run`` runs params/release.yaml (:func:`msht.pipeline.protect_release`),
-    writing under _output/sdc_check/: (results folder, executed notebooks folder, min_cell_count)."""
-    generate.generate(load_params(root / "params" / "default.yaml"))
-    text = yaml.safe_load((root / "params" / "release.yaml").read_text())
-    text.update({"run_name": NAME, "processed_dir": f"_output/{NAME}/processed",
-                 "results_dir": f"_output/{NAME}/results", "report_dir": f"_output/{NAME}/report"})
-    path = tmp_path_factory.mktemp("sdc") / f"{NAME}.yaml"
-    path.write_text(yaml.safe_dump(text))
-    out_dir = pipeline.protect_release(path, root=root)
-    return root / "_output" / NAME / "results", out_dir, int(text["min_cell_count"])
+# release_run (tests/conftest.py): params/release.yaml run once per session on the default twin
 
 
 def _small(values: pd.Series, m: int) -> pd.Series:

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
+from hypothesis_profiles import examples
 from msht.analysis.stats import (
     TEST_FISHER,
     TEST_PEARSON,
@@ -243,7 +244,7 @@ def test_result_is_frozen_and_carries_labels() -> None:
         res.adjusted_residuals[0, 0] = 0.0
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.integers(min_value=0, max_value=60), min_size=4, max_size=4))
 def test_row_swap_keeps_test_and_inverts_effect(cells: list[int]) -> None:
     table = np.array(cells).reshape(2, 2)

@@ -272,7 +272,8 @@ def test_table(tests: Mapping[tuple[str, str], StudyTest], alpha: float) -> pd.D
     for col in ("df", "n_cells_expected_below_5", "N"):
         frame[col] = frame[col].astype("Int64")
     for col in ("effect_size_name", "or_contrast", "note"):
-        frame[col] = frame[col].fillna("")
+        # object first: a column no record fills is float NaN, which pandas 4 will not fill with text
+        frame[col] = frame[col].astype(object).fillna("")
     return frame
 
 

@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import yaml
+from pandera.engines.pandas_engine import NpString
 
 from msht.base.plaintext import plain, plain_series
 
@@ -959,9 +960,13 @@ def _age_notes(frame: pd.DataFrame) -> Notes:
 
 
 def schema_for(name: str) -> pa.DataFrameSchema:
-    """Build the pandera schema of extract ``name`` from the data dictionary."""
+    """Build the pandera schema of extract ``name`` from the data dictionary.
+
+    Text columns are checked as Python strings in an ``object`` column (pandera's ``NpString``),
+    as :func:`validate` hands them over: under pandas 3 a bare ``str`` would mean pandas' own
+    string dtype instead, and every object column would fail."""
     columns = {
-        col: pa.Column(str, nullable=bool(spec["nullable"]), required=bool(spec["required"]), coerce=False)
+        col: pa.Column(NpString, nullable=bool(spec["nullable"]), required=bool(spec["required"]), coerce=False)
         for col, spec in extract_fields(name).items()
     }
     columns[SOURCE_ROW] = pa.Column(int)
