@@ -13,7 +13,6 @@ from msht import cli
 from msht.clean import check
 from msht.config import RunPaths, load_params
 from msht.ingest import extracts as ingest
-from msht.synth import generate
 from test_clean_truth import EXPECTED
 
 PERIOD = ("2018-01-01", "2023-12-31")
@@ -44,11 +43,11 @@ def test_check_lists_every_injected_problem_of_a_small_twin(small_raw):
 
 
 @pytest.mark.slow
-def test_check_lists_every_injected_problem_of_the_default_twin_in_under_5_s(root):
+def test_check_lists_every_injected_problem_of_the_default_twin_in_under_5_s(root, default_extracts):
     """The issue's done-when: on the default twin (ground truth in ``_truth/defects.csv``), one
     run lists every recording problem the generator injected, in under 5 s at the published size."""
-    params = load_params(root / "params" / "default.yaml")
-    raw_dir = generate.generate(params)
+    params = default_extracts
+    raw_dir = RunPaths.from_params(params, root).raw_dir
     truth = pd.read_csv(raw_dir / "_truth" / "defects.csv", dtype=str)
     start = time.perf_counter()
     result = check.check(raw_dir, period=(params.period_start, params.period_end), force_words=params.force_words)

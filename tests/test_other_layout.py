@@ -32,6 +32,7 @@ def _params_in(tmp_path: Path, root: Path) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.backtest
 def test_other_layout_runs_through_mappings_alone_with_the_default_results(root, tmp_path, in_process):
     params_path = _params_in(tmp_path, root)
     params = load_params(params_path)
