@@ -106,6 +106,8 @@ def test_without_the_mapping_the_check_places_no_header_and_suggests_the_closest
     result = check.check(folder, period=("1900-01-01", "2100-12-31"), force_words=["police"],
                          mappings=ingest.mappings_from(params))
     assert result.n_errors == 0 and result.unrecognised.empty
+    applied = result.mapping[result.mapping["kind"] == "params values: sex"]
+    assert applied[["source", "target"]].values.tolist() == [["1", "male"], ["2", "female"]]
 
 
 def _workbook(path: Path, frame: pd.DataFrame) -> None:

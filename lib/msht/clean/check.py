@@ -238,6 +238,14 @@ def _unrecognised(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.Dat
     return u.sort_values(["extract", "field", "n"], ascending=[True, True, False], kind="stable")[cols_u], m[cols_m]
 
 
+def _configured_values(mappings: dict[str, ExtractMapping]) -> pd.DataFrame:
+    """The params file's ``values:`` mappings (``extract, kind, source, target, n``; ``n`` blank:
+    the rows they apply to are counted under the spellings they become)."""
+    rows = [{"extract": name, "kind": f"params values: {field}", "source": raw, "target": code, "n": pd.NA}
+            for name, m in mappings.items() for field, table in m.values.items() for raw, code in table.items()]
+    return pd.DataFrame(rows, columns=["extract", "kind", "source", "target", "n"])
+
+
 def _header_mapping(extracts: dict[str, Extract]) -> pd.DataFrame:
     """Which header of each file was read as which field (``extract, kind, source, target, n``)."""
     rows = []
@@ -286,7 +294,8 @@ def check(raw_dir: Path, *, period: tuple[str, str], force_words: list[str],
         problems=table,
         completeness=recording.completeness({n: e.frame for n, e in extracts.items() if n not in structural}),
         unrecognised=unrecognised.reset_index(drop=True),
-        mapping=pd.concat([_header_mapping(extracts), value_mapping], ignore_index=True),
+        mapping=pd.concat([_header_mapping(extracts)] + [f for f in (_configured_values(mappings or {}), value_mapping)
+                                                          if len(f)], ignore_index=True),
         files=files,
     )
 
