@@ -91,6 +91,24 @@ def test_check_collects_every_error_in_one_pass_and_the_run_stops_on_each(small_
         ingest.read_extract(folder, "offenders")
 
 
+def test_a_bad_age_on_an_excluded_offender_row_is_a_warning_as_the_run_goes_on(small_raw, tmp_path):
+    folder = tmp_path / "raw"
+    shutil.copytree(small_raw[0], folder)
+    truth = small_raw[2]
+    unmatched = truth[(truth["extract"] == "offenders") & (truth["defect"] == "unmatched_offender")]["key"].iloc[0]
+    offenders = pd.read_csv(folder / "offenders.csv", dtype=str, keep_default_na=False)
+    key = offenders["occurrence_number"].str.strip("\u200b\ufeff\u2060") + "|" + offenders["offender_person_id"]
+    i = int(key[key == unmatched].index[0])
+    offenders.loc[i, "age"] = "thirty"
+    offenders.to_csv(folder / "offenders.csv", index=False)
+    result = check.check(folder, period=PERIOD, force_words=WORDS)
+    assert result.n_errors == 0
+    age = result.problems[(result.problems["code"] == "not_a_integer")]
+    assert age[["severity", "row"]].values.tolist() == [["warning", i + 2]]
+    extracts = ingest.read_all(folder)  # and the run goes on
+    check.clean.clean({k: e.frame for k, e in extracts.items()})
+
+
 def _params_file(tmp_path: Path, raw_dir: Path) -> Path:
     text = (Path(__file__).parents[1] / "params" / "default.yaml").read_text(encoding="utf-8")
     text = text.replace("run_name: default", "run_name: check_test").replace("synthetic: true", "synthetic: false")

@@ -191,6 +191,24 @@ def _range_problems(name: str, frame: pd.DataFrame, period_end: str, sheet: str)
     return out
 
 
+#: Values the run checks only on the rows it keeps: (extract, column) (offenders' ages are parsed
+#: after the offender rules, so a bad age on an excluded offender row does not stop the run).
+CHECKED_ON_KEPT_ROWS = {("offenders", "age")}
+
+
+def _agree_with_the_run(problems: list[Problem], status: dict[str, pd.DataFrame]) -> list[Problem]:
+    """``problems`` with the errors the run does not stop on turned into warnings: a value of
+    :data:`CHECKED_ON_KEPT_ROWS` on a row the rules exclude."""
+    excluded = {name: set(st.loc[st["status"] != clean.ANALYSED, SOURCE_ROW].astype(int)) for name, st in status.items()}
+    out = []
+    for p in problems:
+        if p.severity == ERROR and (p.extract, p.column) in CHECKED_ON_KEPT_ROWS and p.row in excluded.get(p.extract, ()):
+            p = Problem(p.extract, p.column, p.row, p.value, p.problem + " (the row is excluded, so the run goes on)",
+                        WARNING, p.code, p.sheet)
+        out.append(p)
+    return out
+
+
 def _rule_problems(frames: dict[str, pd.DataFrame], status: dict[str, pd.DataFrame],
                    sheets: dict[str, str]) -> list[Problem]:
     """Every row a section 2.5 rule excludes: one warning naming the rule, with the row's key."""
@@ -279,6 +297,7 @@ def check(raw_dir: Path, *, period: tuple[str, str], force_words: list[str],
     if not structural:
         result = clean.clean(frames, paths={n: e.path.name for n, e in extracts.items()}, period=period,
                              force_words=force_words)
+        problems = _agree_with_the_run(problems, result.status)
         problems += _rule_problems(frames, result.status, {n: e.sheet for n, e in extracts.items()})
     unrecognised, value_mapping = _unrecognised({n: f for n, f in frames.items() if n not in structural})
     for u in unrecognised.itertuples(index=False):
