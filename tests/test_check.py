@@ -159,3 +159,17 @@ def test_unrecognised_values_are_listed_with_their_counts(small_raw, tmp_path):
     assert row[["raw_value", "n", "first_row"]].values.tolist() == [["9", 3, 2]]
     mapped = result.mapping[(result.mapping["extract"] == "victims") & (result.mapping["kind"] == "header")]
     assert "sex" in set(mapped["target"])
+
+
+def test_a_missing_value_marker_where_a_value_is_required_is_listed_once(small_raw, tmp_path):
+    folder = tmp_path / "raw"
+    shutil.copytree(small_raw[0], folder)
+    victims = pd.read_csv(folder / "victims.csv", dtype=str, keep_default_na=False, encoding="cp1252")
+    victims.loc[[0, 2], "person_id"] = "NULL"
+    victims.to_csv(folder / "victims.csv", index=False, encoding="cp1252")
+    result = check.check(folder, period=PERIOD, force_words=WORDS)
+    errors = result.problems[result.problems["severity"] == "error"]
+    assert errors[["column", "row", "value", "code"]].values.tolist() == [
+        ["person_id", 2, "NULL", "id_marker_not_nullable"], ["person_id", 4, "NULL", "id_marker_not_nullable"]]
+    with pytest.raises(ingest.ExtractError, match=r"column 'person_id', row 2: value 'NULL' is a missing-value marker"):
+        ingest.read_extract(folder, "victims")

@@ -929,9 +929,10 @@ def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path, problems: P
         marker_u, datey_u = id_suspects(_distinct_canonical(values, codes, len(sci_u)))
         if datey_u.any():
             _id_error(path, name, col, "id_date_like", _all_rows(frame, values, codes, datey_u), problems)
-        if marker_u.any():
-            if not fields[col]["nullable"]:
-                _id_error(path, name, col, "id_marker_not_nullable", _all_rows(frame, raw, codes, marker_u), problems)
+        if marker_u.any() and not fields[col]["nullable"]:
+            # raised; or collected, and then the markers stay (listed once, not again as empty values)
+            _id_error(path, name, col, "id_marker_not_nullable", _all_rows(frame, raw, codes, marker_u), problems)
+        elif marker_u.any():
             is_marker = (codes >= 0) & marker_u[np.where(codes >= 0, codes, 0)]
             shown = sorted({str(v) for v in values[is_marker].unique()})[:5]
             values = values.mask(is_marker, pd.NA)
