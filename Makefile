@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data run render report test test-unit clean-outputs bench
+.PHONY: help venv data check run render report test test-unit clean-outputs bench
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ venv: $(STAMP) ## Create .venv and install the project into it (if needed)
 
 data: venv ## Generate the synthetic extracts for PARAMS if there are none
 	$(BIN)/msht data --params $(PARAMS)
+
+check: data ## Check the extracts of PARAMS in one pass (every problem; page and CSV in the processed folder)
+	$(BIN)/msht check --params $(PARAMS)
 
 run: data ## Run the notebooks with papermill (writes results CSVs)
 	$(BIN)/msht run --params $(PARAMS)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from hypothesis_profiles import examples
 from msht import cli, config
+from msht import params_schema as params_schema_module
 from msht.params_schema import ParamsSchema
 
 
@@ -103,7 +104,8 @@ def test_property_alpha_outside_the_open_unit_interval_is_refused(default, alpha
 
 
 def test_the_schema_and_the_params_dataclass_have_the_same_keys():
-    assert tuple(ParamsSchema.model_fields) == config.PARAM_NAMES
+    assert tuple(ParamsSchema.model_fields) == config.PARAM_NAMES + config.MAPPING_KEYS
+    assert config.MAPPING_KEYS == params_schema_module.MAPPING_KEYS
 
 
 @pytest.mark.parametrize("changes", [{"period_start": "01/04/2018"}, {"period_end": None}, {"min_cel_count": 1},

@@ -1,4 +1,8 @@
-"""Command line: ``msht data|run|render|report [--params FILE]`` (the Makefile calls these).
+"""Command line: ``msht data|check|run|render|report [--params FILE]`` (the Makefile calls these).
+
+``msht check`` validates a run's four extracts in one pass and writes what it found to the
+run's git-ignored processed folder (:mod:`msht.clean.check`); it exits with status 1 when the
+run would stop on an error.
 
 The library logs through :mod:`logging` (``logging.getLogger(__name__)`` in each module) and
 prints nothing itself; :func:`configure_logging`, called once here, shows the ``msht`` loggers'
@@ -15,6 +19,14 @@ import sys
 
 from msht.config import ParamsError, load_params
 from msht.ingest.extracts import ExtractError
+
+#: What ``msht --help`` says (the module docstring is for developers).
+DESCRIPTION = (
+    "MSHT victim-engagement toolkit. data: generate the synthetic extracts of a synthetic run; "
+    "check: validate a run's four extracts in one pass (a page and CSVs for the data owner; exit 1 on an error); "
+    "run: the notebooks and results (a release is audited for disclosure until safe); "
+    "render: the report; report: all three."
+)
 
 
 class _StdoutHandler(logging.StreamHandler):
@@ -37,10 +49,25 @@ def configure_logging(level: int = logging.INFO) -> None:
     logger.setLevel(level)
 
 
+def _check(params) -> int:
+    """``msht check``: the one-pass check of the run's extracts; 1 when the run would stop."""
+    from msht.clean import check
+    from msht.config import RunPaths
+    from msht.ingest.extracts import mappings_from
+
+    paths = RunPaths.from_params(params)
+    result = check.check(paths.raw_dir, period=(params.period_start, params.period_end),
+                         force_words=params.force_words, mappings=mappings_from(params))
+    folder = paths.processed_dir / "check"
+    check.write_check(result, folder, f"Extract check: {params.force_name} ({params.run_name})")
+    print(check.summary(result, folder))
+    return 1 if result.n_errors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run one stage; bad data or params end with one clear line, no traceback."""
-    parser = argparse.ArgumentParser(prog="msht", description=__doc__)
-    parser.add_argument("command", choices=["data", "run", "render", "report"], help="stage to run")
+    parser = argparse.ArgumentParser(prog="msht", description=DESCRIPTION)
+    parser.add_argument("command", choices=["data", "check", "run", "render", "report"], help="stage to run")
     parser.add_argument("--params", default="params/default.yaml", help="params YAML file (default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="data: regenerate the synthetic extracts even if present")
     args = parser.parse_args(argv)
@@ -53,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         params = load_params(args.params)
         if args.command in ("data", "report") and params.synthetic:
             generate.generate(params, force=args.force)
+        if args.command == "check":
+            return _check(params)
         if args.command in ("run", "report"):
             pipeline.protect_release(args.params)  # the notebooks; a release is audited until safe
         if args.command in ("render", "report"):

@@ -10,7 +10,7 @@ into absolute ones under the project root.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,11 @@ class Params:
     min_cell_count: int
     alpha: float
     internal_agency_names: str
+    #: A force's layout (optional; see :mod:`msht.params_schema`): extract -> {header: field},
+    #: extract -> field -> {raw code: code}, extract -> worksheet.
+    columns: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)
+    sheets: dict = field(default_factory=dict)
 
     @property
     def force_words(self) -> list[str]:
@@ -73,8 +78,10 @@ class Params:
         return [w.strip() for w in self.internal_agency_names.split(";") if w.strip()]
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the parameters as a plain dict (what papermill injects)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Return the parameters as a plain dict (what papermill injects); the mapping keys
+        only when they hold a mapping, so that a run without one injects what it always did."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in MAPPING_KEYS or getattr(self, f.name)}
 
 
 def load_params(path: str | Path) -> Params:
@@ -153,8 +160,11 @@ def notebooks_dir(root: Path | None = None) -> Path:
     return (root or project_root()) / "notebooks"
 
 
-#: The names of all run parameters (the keys of a params file and of each notebook's parameters cell).
-PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Params))
+#: The optional mapping keys of a params file (not in the notebooks' parameters cells: papermill
+#: injects them only when a params file gives them).
+MAPPING_KEYS: tuple[str, ...] = ("columns", "values", "sheets")
+#: The names of the required run parameters (the keys of every params file and of each notebook's parameters cell).
+PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Params) if f.name not in MAPPING_KEYS)
 
 
 def params_from(namespace: dict[str, Any]) -> Params:
@@ -162,7 +172,8 @@ def params_from(namespace: dict[str, Any]) -> Params:
     missing = [n for n in PARAM_NAMES if n not in namespace]
     if missing:
         raise ParamsError(f"the notebook's parameters cell lacks {missing}")
-    return validate_params({n: namespace[n] for n in PARAM_NAMES}, source="the notebook's parameters")
+    given = {n: namespace[n] for n in (*PARAM_NAMES, *MAPPING_KEYS) if n in namespace}
+    return validate_params(given, source="the notebook's parameters")
 
 
 #: The notebooks, in the order they run.

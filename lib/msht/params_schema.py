@@ -24,7 +24,16 @@ key                           accepted
 ``min_cell_count``            a whole number >= 0
 ``alpha``                     a number strictly between 0 and 1
 ``internal_agency_names``     non-blank text, ``;``-separated words
+``columns`` (optional)        extract -> {force's header: dictionary field}
+``values`` (optional)         extract -> field -> {force's raw code: project code}
+``sheets`` (optional)         extract -> worksheet name of its ``.xlsx``
 ============================  =====================================================================
+
+The three optional mapping keys let a force's own extracts be read without editing them
+(``docs/bringing-extracts.md``). Each is checked against the data dictionary
+(``msht/data/dictionary.yaml``): an unknown extract, field or code is refused with one line naming
+it and the closest known name; two headers mapped to one field are refused. A missing sheet is
+found when the workbook is read.
 
 Only ISO dates are accepted: ``01/04/2018`` could be 1 April or 4 January, so it is refused
 rather than guessed. Relative paths are resolved against the project root.
@@ -67,6 +76,85 @@ def _iso_date(value: Any) -> Any:
     return value
 
 
+#: The optional mapping keys of a params file (a force's layout; empty when absent).
+MAPPING_KEYS = ("columns", "values", "sheets")
+
+
+def _dictionary() -> dict[str, Any]:
+    """The data dictionary (read as data: this module imports no stage)."""
+    from importlib import resources
+
+    import yaml
+
+    return yaml.safe_load(resources.files("msht").joinpath("data/dictionary.yaml").read_text(encoding="utf-8"))
+
+
+def _known(kind: str, name: object, known: list[str], where: str = "") -> str:
+    """``name`` if it is one of ``known``; else raise naming it, the closest known name and the list."""
+    if isinstance(name, str) and name in known:
+        return name
+    near = difflib.get_close_matches(str(name), known, n=1)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    raise ValueError(f"unknown {kind} {name!r}{where}{hint}; known: {', '.join(known)}")
+
+
+def _by_extract(value: Any, key: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"must map extract names to their {key}")
+    extracts = list(_dictionary()["extracts"])
+    return {_known("extract", k, extracts): v for k, v in value.items()}
+
+
+def _columns(value: Any) -> dict[str, dict[str, str]]:
+    """``columns:`` extract -> {header: field}: every field known, no field mapped twice."""
+    out: dict[str, dict[str, str]] = {}
+    fields_of = _dictionary()["extracts"]
+    for extract, table in _by_extract(value, "headers").items():
+        if not isinstance(table, dict) or not table:
+            raise ValueError(f"{extract}: must map the force's headers to fields")
+        known = list(fields_of[extract]["fields"])
+        seen: dict[str, str] = {}
+        for header, target in table.items():
+            target = _known("field", target, known, f" for header {str(header)!r} of {extract}")
+            if target in seen:
+                raise ValueError(f"{extract}: headers {seen[target]!r} and {str(header)!r} both map to {target}")
+            seen[target] = str(header)
+        out[extract] = {str(h): str(f) for h, f in table.items()}
+    return out
+
+
+def _values(value: Any) -> dict[str, dict[str, dict[str, str]]]:
+    """``values:`` extract -> field -> {raw code: code}: fields that take codes, codes they know."""
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    codes_of = _dictionary()["codes"]
+    for extract, per_field in _by_extract(value, "fields' codes").items():
+        if not isinstance(per_field, dict) or not per_field:
+            raise ValueError(f"{extract}: must map fields to {{raw code: code}}")
+        out[extract] = {}
+        for fname, table in per_field.items():
+            fname = _known("coded field", fname, list(codes_of.get(extract, {})), f" of {extract}")
+            if not isinstance(table, dict) or not table:
+                raise ValueError(f"{extract}: {fname}: must map raw codes to codes")
+            known = list(codes_of[extract][fname])
+            out[extract][fname] = {
+                str(raw): _known("code", code, known, f" for raw code {str(raw)!r} of {extract}.{fname}")
+                for raw, code in table.items()
+            }
+    return out
+
+
+def _sheets(value: Any) -> dict[str, str]:
+    """``sheets:`` extract -> non-blank worksheet name."""
+    out = {}
+    for extract, sheet in _by_extract(value, "sheet names").items():
+        if not isinstance(sheet, str | int) or not str(sheet).strip():
+            raise ValueError(f"{extract}: the sheet name is blank")
+        out[extract] = str(sheet)
+    return out
+
+
 def _non_blank(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         raise ValueError("is blank: give a value")
@@ -101,6 +189,9 @@ class ParamsSchema(BaseModel):
     min_cell_count: Annotated[StrictInt, Field(ge=0)]
     alpha: Annotated[float, Field(gt=0, lt=1)]
     internal_agency_names: NonBlank
+    columns: Annotated[dict, BeforeValidator(_columns)] = Field(default_factory=dict)
+    values: Annotated[dict, BeforeValidator(_values)] = Field(default_factory=dict)
+    sheets: Annotated[dict, BeforeValidator(_sheets)] = Field(default_factory=dict)
 
     @field_validator("alpha", mode="before")
     @classmethod
@@ -147,6 +238,8 @@ def describe_errors(exc: ValidationError, raw: dict[str, Any]) -> str:
             unknown.append(f"{key!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
         elif not key:
             parts.append(msg)
+        elif key in MAPPING_KEYS:
+            parts.append(f"key {key!r}: {msg}")
         else:
             value = raw.get(key, err.get("input"))
             if value is None:

@@ -28,6 +28,21 @@ from msht.config import (
 logger = logging.getLogger(__name__)
 
 
+class _MappingKeysAreKnown(logging.Filter):
+    """Drops papermill's "Passed unknown parameter" warning for the params file's optional
+    mapping keys (``columns``, ``values``, ``sheets``): the notebooks' parameters cells leave
+    them out on purpose (a run without mappings injects exactly what it always did), and
+    :func:`msht.config.params_from` reads them when they are injected."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from msht.config import MAPPING_KEYS
+
+        return not any(record.getMessage() == f"Passed unknown parameter: {key}" for key in MAPPING_KEYS)
+
+
+logging.getLogger("papermill").addFilter(_MappingKeysAreKnown())
+
+
 def strip_volatile(path: Path) -> None:
     """Remove run-specific metadata papermill writes into a notebook (timings, absolute paths, the
     injected cell's random id), so that re-running the default run leaves git clean."""

@@ -95,12 +95,10 @@ DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
 _DMY_SHAPE = r"^\d{1,2}/\d{1,2}/\d{4}(?: \d{1,2}:\d{2}(?::\d{2})?)?$"
 
 
-def parse_dates(values: pd.Series, *, path: str, column: str, rows: pd.Series, with_time: bool = False,
-                nullable: bool = True) -> pd.Series:
-    """Parse dd/mm/yyyy (optionally with ``HH:MM[:SS]``) or ISO dates; raise ExtractError naming
-    the first bad value. In a ``nullable`` field a missing marker (``N/K``, ``Unknown``...) is a
-    missing date; in the others it is an error. ``with_time`` is kept for callers; every field
-    accepts both forms."""
+def date_failures(values: pd.Series, *, nullable: bool = True) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Parse dd/mm/yyyy (optionally with ``HH:MM[:SS]``) or ISO dates, as :func:`parse_dates`
+    does, without raising: returns the parsed dates (``NaT`` where missing or bad), the
+    normalised text, and a boolean mask of the values that are not dates."""
     text = plain_series(values.astype("string")).str.strip()
     if nullable:
         text = text.mask(coding.normalise_text(text).isna() & text.notna())
@@ -113,22 +111,46 @@ def parse_dates(values: pd.Series, *, path: str, column: str, rows: pd.Series, w
     todo = parsed.isna() & text.notna()
     if todo.any():
         parsed[todo] = pd.to_datetime(text[todo], format="ISO8601", errors="coerce")
-    bad = text.notna() & parsed.isna()
+    return parsed, text, (text.notna() & parsed.isna())
+
+
+def date_error(text: object) -> str:
+    """What is wrong with a value :func:`date_failures` could not read as a date."""
+    if pd.Series([text]).astype("string").str.match(_DMY_SHAPE).iloc[0]:
+        return "is not a valid calendar date"
+    return "is not a date (expected dd/mm/yyyy)"
+
+
+def parse_dates(values: pd.Series, *, path: str, column: str, rows: pd.Series, with_time: bool = False,
+                nullable: bool = True) -> pd.Series:
+    """Parse dd/mm/yyyy (optionally with ``HH:MM[:SS]``) or ISO dates; raise ExtractError naming
+    the first bad value. In a ``nullable`` field a missing marker (``N/K``, ``Unknown``...) is a
+    missing date; in the others it is an error. ``with_time`` is kept for callers; every field
+    accepts both forms."""
+    parsed, text, bad = date_failures(values, nullable=nullable)
     if bad.any():
         i = bad.idxmax()
-        what = ("is not a valid calendar date" if pd.Series([text[i]]).str.match(_DMY_SHAPE).iloc[0]
-                else "is not a date (expected dd/mm/yyyy)")
-        raise ExtractError(f"{path}: column '{column}', row {rows[i]}: value {show_value(text[i])} {what}")
+        raise ExtractError(f"{path}: column '{column}', row {rows[i]}: value {show_value(text[i])} {date_error(text[i])}")
     return parsed
 
 
-def _parse_age(values: pd.Series, *, path: str, rows: pd.Series) -> pd.Series:
+#: What is wrong with an age :func:`age_failures` flags.
+AGE_ERROR = "is not a number of years"
+
+
+def age_failures(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Ages as numbers (``NaN`` where missing or not a number) and the mask of values that are
+    not a number of years (what :func:`_parse_age` stops on)."""
     text = coding.normalise_text(values)
     num = pd.to_numeric(text, errors="coerce")
-    bad = text.notna() & num.isna()
+    return num, text.notna() & num.isna()
+
+
+def _parse_age(values: pd.Series, *, path: str, rows: pd.Series) -> pd.Series:
+    num, bad = age_failures(values)
     if bad.any():
         i = bad.idxmax()
-        raise ExtractError(f"{path}: column 'age', row {rows[i]}: value {show_value(values[i])} is not a number of years")
+        raise ExtractError(f"{path}: column 'age', row {rows[i]}: value {show_value(values[i])} {AGE_ERROR}")
     num = num.where((num >= 0) & (num <= 110))
     return num.round().astype("Int64")
 

@@ -87,6 +87,36 @@ class ExtractError(ValueError):
     """A raw extract cannot be used as it is; the message says which file, column, row and value."""
 
 
+#: Severity of a :class:`Problem` the run stops on.
+ERROR = "error"
+#: Severity of a :class:`Problem` the run counts and handles (a repair, a row excluded by rule...).
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in an extract by ``msht check`` (see :mod:`msht.clean.check`).
+
+    ``row`` is the spreadsheet row (header = 1; ``None`` for a file- or column-level problem),
+    ``value`` the raw value as text (``None`` when there is none). ``severity`` is
+    :data:`ERROR` when the run would stop on it, :data:`WARNING` when the run counts and
+    handles it; ``code`` names the check (``not_nullable``, ``id_scientific``, an exclusion rule...).
+    """
+
+    extract: str
+    column: str
+    row: int | None
+    value: str | None
+    problem: str
+    severity: str
+    code: str
+    sheet: str = ""
+
+
+#: Where lazy validation collects problems instead of raising at the first (``None``: raise).
+Problems = list[Problem] | None
+
+
 def show_value(value: object, limit: int = SHOWN_VALUE_MAX) -> str:
     """A value for an error message: quoted, and cut to ``limit`` characters with its length."""
     text = str(value)
@@ -136,6 +166,72 @@ def header_aliases(name: str) -> dict[str, str]:
 def id_fields(name: str) -> list[str]:
     """The identifier fields (``kind: id``) of extract ``name``."""
     return [f for f, spec in extract_fields(name).items() if spec["kind"] == "id"]
+
+
+def value_codes(name: str) -> dict[str, dict[str, str]]:
+    """Field -> code -> spelling, for the fields of extract ``name`` that take a value mapping
+    (the dictionary's ``codes:``): the codes a force's raw codes may be mapped to, and the
+    spelling the reader writes in place of a mapped raw code."""
+    return {f: {str(c): str(v) for c, v in codes.items()} for f, codes in load_dictionary()["codes"].get(name, {}).items()}
+
+
+@dataclass(frozen=True)
+class ExtractMapping:
+    """How a force's file of one extract differs from the dictionary (a params file's
+    ``columns:``, ``values:`` and ``sheets:``, validated by :mod:`msht.params_schema`).
+
+    ``columns``: header as the force writes it -> field (compared after :func:`normalise_header`;
+    it wins over the dictionary's aliases, and is not noted: it is configuration, not a repair).
+    ``values``: field -> raw code -> project code (see :func:`value_codes`; raw codes compared
+    after NFKC, stripping and casefolding). ``sheet``: the worksheet of an ``.xlsx`` to read
+    (title lines above its header are then part of the layout, skipped without a note).
+    """
+
+    columns: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    sheet: str | None = None
+
+
+def mappings_from(params: Any) -> dict[str, ExtractMapping]:
+    """The :class:`ExtractMapping` of each extract from a run's params (its ``columns``,
+    ``values`` and ``sheets``: extract -> ...); extracts with no mapping are left out."""
+    columns, values, sheets = params.columns, params.values, params.sheets
+    return {
+        name: ExtractMapping(columns=dict(columns.get(name, {})), values=dict(values.get(name, {})),
+                             sheet=sheets.get(name))
+        for name in EXTRACTS
+        if name in columns or name in values or name in sheets
+    }
+
+
+def _aliases(name: str, mapping: ExtractMapping | None) -> dict[str, str]:
+    """:func:`header_aliases` of extract ``name`` with the mapping's headers on top."""
+    if mapping is None or not mapping.columns:
+        return header_aliases(name)
+    return {**header_aliases(name), **{normalise_header(h): f for h, f in mapping.columns.items()}}
+
+
+def _map_key(value: object) -> str:
+    """A raw code as a value mapping compares it: NFKC, no format characters, stripped, casefolded."""
+    return plain(str(value)).strip().casefold()
+
+
+def apply_value_mapping(frame: pd.DataFrame, name: str, mapping: ExtractMapping | None) -> pd.DataFrame:
+    """``frame`` with each raw code of the mapping's ``values`` replaced by the spelling of its
+    project code (:func:`value_codes`); values the mapping does not name are left as they are."""
+    if mapping is None or not mapping.values:
+        return frame
+    spellings = value_codes(name)
+    frame = frame.copy()
+    for col, table in mapping.values.items():
+        if col not in frame.columns:
+            continue
+        lookup = {_map_key(raw): spellings[col][str(code)] for raw, code in table.items()}
+        distinct = pd.unique(frame[col].dropna().to_numpy(dtype=object))
+        replace = {v: lookup[_map_key(v)] for v in distinct if _map_key(v) in lookup}
+        if replace:
+            frame[col] = frame[col].map(lambda v: replace.get(v, v) if isinstance(v, str) else v)
+    return frame
 
 
 def _name_for(path: Path) -> str | None:
@@ -258,7 +354,8 @@ def _parse_csv(path: Path, text: str, delimiter: str) -> Records:
 FAST_PATH_MIN_CHARS = 1 << 20
 
 
-def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes) -> pd.DataFrame | None:
+def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
+              mapping: ExtractMapping | None = None) -> pd.DataFrame | None:
     """Read a well-formed CSV with pyarrow's CSV reader; ``None`` when anything is irregular.
 
     Used only when the result is provably that of :func:`_parse_csv` + :func:`_frame`: no NUL
@@ -311,14 +408,14 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes) ->
     if any(not any(v.strip() for v in f) for _, f in head):
         return None
     probe: Notes = []
-    if _find_header(path, name, head, probe) != 0 or probe:
+    if _find_header(path, name, head, probe, mapping) != 0 or probe:
         return None
     body = table.iloc[1:].reset_index(drop=True)
     blanks = pd.DataFrame({j: b[1:] for j, b in enumerate(blank_cols)}, index=body.index)
     if len(body) and blanks.all(axis=1).any():
         return None
     body.columns = range(width)
-    return _finish_frame(path, name, head[0][1], body, range(2, len(body) + 2), notes, blanks=blanks)
+    return _finish_frame(path, name, head[0][1], body, range(2, len(body) + 2), notes, blanks=blanks, mapping=mapping)
 
 
 def _cell_text(value: object) -> str:
@@ -369,9 +466,10 @@ def _number_text(value: float | int) -> str:
     return str(value) if isinstance(value, int) else repr(value)
 
 
-def _check_xlsx_ids(path: Path, sheet: str, frame: pd.DataFrame, name: str, suspects: SuspectCells) -> None:
+def _check_xlsx_ids(path: Path, sheet: str, frame: pd.DataFrame, name: str, suspects: SuspectCells,
+                    problems: Problems = None) -> None:
     """Raise :class:`ExtractError` for the first typed cell of an identifier column that cannot be
-    an identifier (file, sheet, column, row and value)."""
+    an identifier (file, sheet, column, row and value); with ``problems``, add them all there."""
     if not suspects:
         return
     columns = frame.attrs.get("source_columns", [])
@@ -381,17 +479,38 @@ def _check_xlsx_ids(path: Path, sheet: str, frame: pd.DataFrame, name: str, susp
     rows = set(frame[SOURCE_ROW].tolist())
     for (row, j), (why, text) in sorted(suspects.items()):
         col = by_index.get(j)
-        if col in ids and row in rows:
+        if col in ids and row in rows and problems is not None:
+            problems.append(Problem(name, col, row, text, why, ERROR, "id_xlsx_cell", sheet))
+        elif col in ids and row in rows:
             raise ExtractError(
                 f"{path}: sheet {sheet!r}, column '{col}', row {row}: value {show_value(text)} {why}: "
                 "re-export the column formatted as text"
             )
 
 
+def _pick_sheet(path: Path, wb: Any, name: str | None, sheet: str | None) -> tuple[Any, str]:
+    """The worksheet to read and why: ``sheet`` (a params file's ``sheets:``; its name compared
+    after :func:`normalise_header`) if given, which must exist; else the visible sheet named like
+    the extract, else the first visible sheet."""
+    if sheet is not None:
+        chosen = [ws for ws in wb.worksheets if normalise_header(ws.title) == normalise_header(sheet)]
+        if not chosen:
+            titles = ", ".join(repr(ws.title) for ws in wb.worksheets)
+            raise ExtractError(f"{path}: sheet {sheet!r} (params sheets:) is not in the workbook; its sheets: {titles}")
+        return chosen[0], "named in the params file"
+    visible = [ws for ws in wb.worksheets if getattr(ws, "sheet_state", "visible") == "visible"]
+    if not visible:
+        raise ExtractError(f"{path}: the workbook has no visible sheet")
+    wanted = {normalise_header(name or ""), normalise_header(path.stem)} - {""}
+    named = [ws for ws in visible if normalise_header(ws.title) in wanted]
+    return (named[0], "named like the extract") if named else (visible[0], "the first sheet")
+
+
 def _read_xlsx(path: Path, name: str | None, notes: Notes, suspects: SuspectCells | None = None,
-               sheet_title: list[str] | None = None) -> Records:
-    """Read the extract's sheet as text records. ``suspects`` (if given) receives the typed
-    cells that cannot be identifiers (see :func:`_suspect_cell`), ``sheet_title`` the sheet read."""
+               sheet_title: list[str] | None = None, sheet_name: str | None = None) -> Records:
+    """Read the extract's sheet as text records (``sheet_name``: the sheet a params file names).
+    ``suspects`` (if given) receives the typed cells that cannot be identifiers (see
+    :func:`_suspect_cell`), ``sheet_title`` the sheet read."""
     from openpyxl import load_workbook
 
     try:
@@ -400,12 +519,7 @@ def _read_xlsx(path: Path, name: str | None, notes: Notes, suspects: SuspectCell
     except Exception as exc:  # openpyxl raises many types for a broken workbook
         raise ExtractError(f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc})") from None
     try:
-        visible = [ws for ws in wb.worksheets if getattr(ws, "sheet_state", "visible") == "visible"]
-        if not visible:
-            raise ExtractError(f"{path}: the workbook has no visible sheet")
-        wanted = {normalise_header(name or ""), normalise_header(path.stem)} - {""}
-        named = [ws for ws in visible if normalise_header(ws.title) in wanted]
-        sheet = named[0] if named else visible[0]
+        sheet, reason = _pick_sheet(path, wb, name, sheet_name)
         records: Records = []
         for row, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             texts = [_cell_text(v) for v in values]
@@ -417,16 +531,16 @@ def _read_xlsx(path: Path, name: str | None, notes: Notes, suspects: SuspectCell
             records.append((row, texts))
         if sheet_title is not None:
             sheet_title.append(sheet.title)
-        if len(wb.worksheets) > 1:
-            why = "named like the extract" if named else "the first sheet"
+        if len(wb.worksheets) > 1 and sheet_name is None:
             titles = ", ".join(repr(ws.title) for ws in wb.worksheets)
-            notes.append((f"workbook has {len(wb.worksheets)} sheets ({titles}): read {sheet.title!r} ({why})", 0))
+            notes.append((f"workbook has {len(wb.worksheets)} sheets ({titles}): read {sheet.title!r} ({reason})", 0))
         return records
     finally:
         wb.close()
 
 
-def _find_header(path: Path, name: str | None, records: Records, notes: Notes) -> int:
+def _find_header(path: Path, name: str | None, records: Records, notes: Notes,
+                 mapping: ExtractMapping | None = None) -> int:
     """Index in ``records`` of the header row: the first non-blank record, or, when that names no
     field of the extract, a later one among the first 20 that names most of its required fields."""
     nonblank = [i for i, (_, f) in enumerate(records) if any(v.strip() for v in f)]
@@ -435,7 +549,7 @@ def _find_header(path: Path, name: str | None, records: Records, notes: Notes) -
     first = nonblank[0]
     if name is None:
         return first
-    aliases = header_aliases(name)
+    aliases = _aliases(name, mapping)
     required = {f for f, spec in extract_fields(name).items() if spec["required"]}
 
     def hits(i: int) -> int:
@@ -445,14 +559,16 @@ def _find_header(path: Path, name: str | None, records: Records, notes: Notes) -
         return first
     for i in nonblank[1:20]:
         if hits(i) * 2 >= len(required):
-            notes.append((f"header found on row {records[i][0]}: {records[i][0] - 1} line(s) above it skipped", 0))
+            if mapping is None or mapping.sheet is None:  # a sheet the params file names: its layout, not a repair
+                notes.append((f"header found on row {records[i][0]}: {records[i][0] - 1} line(s) above it skipped", 0))
             return i
     return first
 
 
-def _frame(path: Path, name: str | None, records: Records, delimiter: str, notes: Notes) -> pd.DataFrame:
+def _frame(path: Path, name: str | None, records: Records, delimiter: str, notes: Notes,
+           mapping: ExtractMapping | None = None) -> pd.DataFrame:
     """Build the text frame: header mapped to fields, records padded or checked, ``source_row``."""
-    h = _find_header(path, name, records, notes)
+    h = _find_header(path, name, records, notes, mapping)
     header_row, raw_header = records[h]
     body = [(row, f) for row, f in records[h + 1 :] if any(v.strip() for v in f)]
     blank = len(records) - h - 1 - len(body)
@@ -486,7 +602,7 @@ def _frame(path: Path, name: str | None, records: Records, delimiter: str, notes
         if fixed
         else pd.DataFrame(columns=range(width), dtype=object)
     )
-    return _finish_frame(path, name, raw_header, frame, [row for row, _ in body], notes)
+    return _finish_frame(path, name, raw_header, frame, [row for row, _ in body], notes, mapping=mapping)
 
 
 def _blank_cells(column: pd.Series) -> pd.Series:
@@ -498,7 +614,7 @@ def _blank_cells(column: pd.Series) -> pd.Series:
 
 def _finish_frame(
     path: Path, name: str | None, raw_header: list[str], frame: pd.DataFrame, source_rows: Any, notes: Notes,
-    blanks: pd.DataFrame | None = None,
+    blanks: pd.DataFrame | None = None, mapping: ExtractMapping | None = None,
 ) -> pd.DataFrame:
     """Map the header of a text frame (columns ``0..width-1``) to fields; add ``source_row``.
 
@@ -507,7 +623,8 @@ def _finish_frame(
     if blanks is None:
         blanks = pd.DataFrame({j: _blank_cells(frame[j]) for j in frame.columns}, index=frame.index)
     # header: normalise, map aliases, drop empty unnamed columns, refuse duplicates
-    aliases = header_aliases(name) if name else {}
+    aliases = _aliases(name, mapping) if name else {}
+    configured = {normalise_header(h) for h in mapping.columns} if mapping is not None else set()
     names: list[str] = []
     keep: list[int] = []
     for j, raw in enumerate(raw_header):
@@ -519,7 +636,9 @@ def _finish_frame(
             norm = f"column_{j + 1}"
             notes.append((f"column {j + 1} has values but no header (kept as {norm}, not used)", len(frame)))
         target = aliases.get(norm, norm)
-        if name and target != norm and normalise_header(target) != norm:
+        if norm in configured:
+            pass  # the params file's columns: mapping is configuration, not a repair
+        elif name and target != norm and normalise_header(target) != norm:
             notes.append((f"column {raw.strip()!r} read as {target}", 0))
         elif name and target not in extract_fields(name):
             notes.append((f"column {raw.strip()!r} is not in the data dictionary (kept, not used)", 0))
@@ -547,12 +666,15 @@ def _finish_frame(
     return frame.reset_index(drop=True)
 
 
-def read_raw(path: Path, name: str | None = None) -> pd.DataFrame:
+def read_raw(path: Path, name: str | None = None, problems: Problems = None,
+             mapping: ExtractMapping | None = None) -> pd.DataFrame:
     """Read one extract file as text, with field-name headers and a ``source_row`` column.
 
     ``name`` (the extract, e.g. ``cases``; default: from the file name) selects the header
     aliases and the XLSX sheet. The frame's ``attrs["notes"]`` lists what was repaired, as
-    ``(problem, rows)`` pairs.
+    ``(problem, rows)`` pairs. With ``problems``, typed XLSX cells that cannot be identifiers
+    are all added there instead of raising at the first. ``mapping``: the force's headers and
+    worksheet (see :class:`ExtractMapping`; its values are applied by :func:`read_extract`).
     """
     name = name or _name_for(path)
     notes: Notes = []
@@ -570,19 +692,20 @@ def read_raw(path: Path, name: str | None = None) -> pd.DataFrame:
     if kind == "xlsx":
         if path.suffix.lower() != ".xlsx":
             notes.append((f"the file is an XLSX workbook named {path.suffix}: read as XLSX", 0))
-        records = _read_xlsx(path, name, notes, suspects, sheet_title)
+        records = _read_xlsx(path, name, notes, suspects, sheet_title, mapping.sheet if mapping else None)
     else:
         text = _decode(path, data, kind)
         delimiter = _sniff_delimiter(text)
         if delimiter != ",":
             notes.append((f"the file uses {delimiter!r} as its delimiter (read as such)", 0))
-        frame = _fast_csv(path, name, text, delimiter, notes) if name else None
+        frame = _fast_csv(path, name, text, delimiter, notes, mapping) if name else None
         if frame is None:
             records = _parse_csv(path, text, delimiter)
     if frame is None:
-        frame = _frame(path, name, records, delimiter, notes)
+        frame = _frame(path, name, records, delimiter, notes, mapping)
     if kind == "xlsx" and name:
-        _check_xlsx_ids(path, sheet_title[0] if sheet_title else "?", frame, name, suspects)
+        _check_xlsx_ids(path, sheet_title[0] if sheet_title else "?", frame, name, suspects, problems)
+    frame.attrs["sheet"] = sheet_title[0] if sheet_title else ""
     rows = len(frame)
     frame.attrs["notes"] = [(problem, n if n else rows) for problem, n in notes]
     return frame
@@ -761,19 +884,38 @@ def id_suspects(canonical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return marker, datey
 
 
-def _first_row(frame: pd.DataFrame, values: pd.Series, codes: np.ndarray, flags: np.ndarray) -> tuple[int, object]:
-    """The spreadsheet row and the value of the first row whose distinct code is flagged."""
+def _all_rows(frame: pd.DataFrame, values: pd.Series, codes: np.ndarray, flags: np.ndarray) -> list[tuple[int, object]]:
+    """The spreadsheet row and the value of every row whose distinct code is flagged."""
     hits = np.flatnonzero((codes >= 0) & flags[np.where(codes >= 0, codes, 0)])
-    i = values.index[hits[0]]
-    return int(frame.at[i, SOURCE_ROW]), values[i]
+    idx = values.index[hits]
+    return list(zip(frame.loc[idx, SOURCE_ROW].astype(int).tolist(), values[idx].tolist()))
 
 
-def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path) -> Notes:
+#: Identifier problems the run stops on: code -> what is wrong (after the value).
+ID_ERRORS = {
+    "id_scientific": ("is an identifier in scientific notation (Excel shortened a long number and its digits are "
+                      "lost): re-export the column formatted as text"),
+    "id_date_like": ("looks like a date, not an identifier (Excel turns identifiers such as 1-2 into dates): "
+                     "re-export the column formatted as text"),
+    "id_marker_not_nullable": "is a missing-value marker, but the column must have a value in every row",
+}
+
+
+def _id_error(path: Path, name: str, col: str, code: str, hits: list[tuple[int, object]], problems: Problems) -> None:
+    """Raise :class:`ExtractError` for the first of ``hits``, or, collecting, add them all to ``problems``."""
+    if problems is None:
+        row, value = hits[0]
+        raise ExtractError(f"{path}: column '{col}', row {row}: value {show_value(value)} {ID_ERRORS[code]}")
+    problems.extend(Problem(name, col, row, str(value), ID_ERRORS[code], ERROR, code) for row, value in hits)
+
+
+def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path, problems: Problems = None) -> Notes:
     """Normalise the identifier fields of ``frame`` in place (see the module docstring).
 
     A missing-value marker becomes blank: counted in a note where the field may be blank (the
     case entry then has no victim ID), an error naming row and value where it may not. An
-    identifier Excel has damaged (scientific notation, a date) is an error.
+    identifier Excel has damaged (scientific notation, a date) is an error. With ``problems``,
+    every such error is added there (all rows, not only the first) instead of raised.
     """
     notes: Notes = []
     fields = extract_fields(name)
@@ -783,26 +925,14 @@ def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path) -> Notes:
         raw = frame[col]
         values, n_stripped, n_numeric, codes, sci_u = _normalise_ids_coded(raw)
         if sci_u.any():
-            row, value = _first_row(frame, values, codes, sci_u)
-            raise ExtractError(
-                f"{path}: column '{col}', row {row}: value {show_value(value)} is an "
-                "identifier in scientific notation (Excel shortened a long number and its digits are lost): "
-                "re-export the column formatted as text"
-            )
+            _id_error(path, name, col, "id_scientific", _all_rows(frame, values, codes, sci_u), problems)
         marker_u, datey_u = id_suspects(_distinct_canonical(values, codes, len(sci_u)))
         if datey_u.any():
-            row, value = _first_row(frame, values, codes, datey_u)
-            raise ExtractError(
-                f"{path}: column '{col}', row {row}: value {show_value(value)} looks like a date, not an "
-                "identifier (Excel turns identifiers such as 1-2 into dates): re-export the column formatted as text"
-            )
-        if marker_u.any():
-            if not fields[col]["nullable"]:
-                row, value = _first_row(frame, raw, codes, marker_u)
-                raise ExtractError(
-                    f"{path}: column '{col}', row {row}: value {show_value(value)} is a missing-value marker, "
-                    "but the column must have a value in every row"
-                )
+            _id_error(path, name, col, "id_date_like", _all_rows(frame, values, codes, datey_u), problems)
+        if marker_u.any() and not fields[col]["nullable"]:
+            # raised; or collected, and then the markers stay (listed once, not again as empty values)
+            _id_error(path, name, col, "id_marker_not_nullable", _all_rows(frame, raw, codes, marker_u), problems)
+        elif marker_u.any():
             is_marker = (codes >= 0) & marker_u[np.where(codes >= 0, codes, 0)]
             shown = sorted({str(v) for v in values[is_marker].unique()})[:5]
             values = values.mask(is_marker, pd.NA)
@@ -847,9 +977,8 @@ def schema_for(name: str) -> pa.DataFrameSchema:
 _CHECK_WORDS = {"not_nullable": "is empty, but the column must have a value in every row"}
 
 
-def validate(frame: pd.DataFrame, name: str, path: Path) -> pd.DataFrame:
-    """Validate ``frame`` against the dictionary; raise :class:`ExtractError` with file, column,
-    row and value of the first few failures."""
+def _structure_error(frame: pd.DataFrame, name: str) -> str | None:
+    """What makes ``frame`` unusable as extract ``name`` (a required column missing, no records), or ``None``."""
     fields = extract_fields(name)
     missing = [c for c, spec in fields.items() if spec["required"] and c not in frame.columns]
     if missing:
@@ -860,24 +989,53 @@ def validate(frame: pd.DataFrame, name: str, path: Path) -> pd.DataFrame:
         hint = ""
         if len(found) == 1 and any(d in str(found[0]) for d in DELIMITERS[1:]):
             hint = " (is the delimiter right?)"
-        raise ExtractError(f"{path}: missing required column(s) {missing}; found [{shown}]{hint}")
+        return f"missing required column(s) {missing}; found [{shown}]{hint}"
     if frame.empty and not load_dictionary()["extracts"][name].get("may_be_empty", False):
-        raise ExtractError(f"{path}: no records: the file has a header row but no data rows")
-    frame = frame.astype({c: "object" for c in fields if c in frame.columns})
+        return "no records: the file has a header row but no data rows"
+    return None
+
+
+def schema_failures(frame: pd.DataFrame, name: str) -> list[Problem]:
+    """Every failure of ``frame`` against the dictionary's pandera schema, validated lazily (all
+    failures in one pass): one :class:`Problem` (an error) per failing cell or column."""
     try:
-        return schema_for(name).validate(frame, lazy=True)
+        schema_for(name).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-        lines = []
-        for _, fc in cases.head(5).iterrows():
-            idx = fc.get("index")
-            row = frame.loc[idx, SOURCE_ROW] if idx is not None and idx in frame.index else "?"
-            value = fc["failure_case"]
-            what = _CHECK_WORDS.get(str(fc["check"]), f"fails {fc['check']}")
-            shown = "" if value is None or pd.isna(value) else f" value {show_value(value)}"
-            lines.append(f"column '{fc['column']}', row {row}:{shown} {what}".replace(":  ", ": "))
-        more = f" (and {len(cases) - 5} more)" if len(cases) > 5 else ""
-        raise ExtractError(f"{path}: " + "; ".join(lines) + more) from None
+        out = []
+        for fc in exc.failure_cases.itertuples(index=False):
+            idx = getattr(fc, "index", None)
+            row = int(frame.loc[idx, SOURCE_ROW]) if idx is not None and not pd.isna(idx) and idx in frame.index else None
+            value = fc.failure_case
+            what = _CHECK_WORDS.get(str(fc.check), f"fails {fc.check}")
+            shown = None if value is None or pd.isna(value) else str(value)
+            out.append(Problem(name, str(fc.column), row, shown, what, ERROR, str(fc.check)))
+        return out
+    return []
+
+
+def validate(frame: pd.DataFrame, name: str, path: Path, problems: Problems = None) -> pd.DataFrame:
+    """Validate ``frame`` against the dictionary; raise :class:`ExtractError` with file, column,
+    row and value of the first few failures. With ``problems``, add every failure there instead
+    (an unusable frame -- a required column missing -- is one problem) and return the frame."""
+    structure = _structure_error(frame, name)
+    if structure is not None:
+        if problems is None:
+            raise ExtractError(f"{path}: {structure}")
+        problems.append(Problem(name, "", None, None, structure, ERROR, "structure"))
+        return frame
+    frame = frame.astype({c: "object" for c in extract_fields(name) if c in frame.columns})
+    failures = schema_failures(frame, name)
+    if not failures:
+        return frame
+    if problems is not None:
+        problems.extend(failures)
+        return frame
+    lines = []
+    for fc in failures[:5]:
+        shown = "" if fc.value is None else f" value {show_value(fc.value)}"
+        lines.append(f"column '{fc.column}', row {fc.row if fc.row is not None else '?'}:{shown} {fc.problem}")
+    more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+    raise ExtractError(f"{path}: " + "; ".join(lines) + more)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -887,14 +1045,18 @@ def validate(frame: pd.DataFrame, name: str, path: Path) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Extract:
-    """One validated extract: its name, file, SHA-256 checksum, text frame and the repairs made
-    on reading (``notes``: ``(problem, rows)`` pairs, counted in the data-quality report)."""
+    """One validated extract: its name, file, SHA-256 checksum, text frame, the repairs made
+    on reading (``notes``: ``(problem, rows)`` pairs, counted in the data-quality report) and,
+    for an XLSX workbook, the sheet read; ``header``: the file's headers, in the order of the
+    frame's fields."""
 
     name: str
     path: Path
     sha256: str
     frame: pd.DataFrame
     notes: tuple[tuple[str, int], ...] = field(default=())
+    sheet: str = ""
+    header: tuple[str, ...] = ()
 
 
 def sha256_of(path: Path) -> str:
@@ -906,27 +1068,39 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_extract(raw_dir: Path, name: str) -> Extract:
-    """Find, read and validate extract ``name`` in ``raw_dir``."""
+def read_extract(raw_dir: Path, name: str, problems: Problems = None, mapping: ExtractMapping | None = None) -> Extract:
+    """Find, read and validate extract ``name`` in ``raw_dir``. With ``problems``, the values
+    that would stop the run (damaged identifiers, schema failures) are all added there instead
+    of raising at the first; a file that cannot be read at all still raises. ``mapping``: the
+    force's headers, codes and worksheet (:class:`ExtractMapping`)."""
     path = find_extract(raw_dir, name)
-    frame = read_raw(path, name)
-    notes = list(frame.attrs.get("notes", []))
-    notes += _normalise_id_fields(frame, name, path)
-    frame = validate(frame, name, path)
+    frame = read_raw(path, name, problems, mapping)
+    attrs = dict(frame.attrs)
+    notes = list(attrs.get("notes", []))
+    notes += _normalise_id_fields(frame, name, path, problems)
+    frame = validate(frame, name, path, problems)
+    frame = apply_value_mapping(frame, name, mapping)
     notes += _age_notes(frame)
     if frame.empty:
         from msht.base.vocab import empty_extract_note
 
         notes.append((empty_extract_note(name), 0))
+    sheet = str(attrs.get("sheet", ""))
+    header = tuple(str(h).strip() for h in attrs.get("raw_header", ()))
     frame.attrs = {}
-    return Extract(name=name, path=path, sha256=sha256_of(path), frame=frame, notes=tuple(notes))
+    return Extract(name=name, path=path, sha256=sha256_of(path), frame=frame, notes=tuple(notes), sheet=sheet,
+                   header=header)
 
 
-def read_all(raw_dir: Path) -> dict[str, Extract]:
-    """Read and validate the four extracts of ``raw_dir`` (with a progress bar: see :mod:`msht.base.progress`)."""
+def read_all(raw_dir: Path, mappings: dict[str, ExtractMapping] | None = None) -> dict[str, Extract]:
+    """Read and validate the four extracts of ``raw_dir`` (with a progress bar: see
+    :mod:`msht.base.progress`); ``mappings``: extract -> :class:`ExtractMapping` (see
+    :func:`mappings_from`, or :meth:`msht.config.Params.mappings`)."""
     from msht.base import progress
 
-    return {name: read_extract(raw_dir, name) for name in progress.iterate(EXTRACTS, "reading extracts", unit="file")}
+    mappings = mappings or {}
+    return {name: read_extract(raw_dir, name, mapping=mappings.get(name))
+            for name in progress.iterate(EXTRACTS, "reading extracts", unit="file")}
 
 
 def inputs_table(extracts: dict[str, Extract]) -> pd.DataFrame:

@@ -23,7 +23,10 @@ def generate(params: Params, *, force: bool = False) -> Path:
     """Write the synthetic extracts of ``params`` (seed, scale) to its ``raw_dir``.
 
     Does nothing when the extracts already exist (unless ``force``). Refuses to run for a
-    params file with ``synthetic: false``: real extracts are never overwritten.
+    params file with ``synthetic: false``: real extracts are never overwritten. When the params
+    file has mappings (``columns:``, ``values:``, ``sheets:``), the twin is written in the layout
+    they describe (:func:`msht.synth.layout.write_layout`): the same population, as that force
+    would export it.
     """
     from msht.synth.population import build_population
 
@@ -38,8 +41,27 @@ def generate(params: Params, *, force: bool = False) -> Path:
         bar.advance("calibrating the population")
         population = build_population(seed=params.seed, scale=params.scale)
         bar.advance("writing the extracts")
-        write_extracts(population, paths.raw_dir, seed=params.seed)
+        if params.columns or params.values or params.sheets:
+            _write_in_layout(population, paths.raw_dir, params)
+        else:
+            write_extracts(population, paths.raw_dir, seed=params.seed)
     return paths.raw_dir
+
+
+def _write_in_layout(population, raw_dir: Path, params: Params) -> None:
+    """Write the twin in the dictionary's layout to a folder beside ``raw_dir``, then rewrite it
+    into ``raw_dir`` in the layout of the params' mappings."""
+    import shutil
+
+    from msht.synth.layout import write_layout
+
+    staging = raw_dir.with_name(raw_dir.name + ".dictionary-layout")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        write_extracts(population, staging, seed=params.seed)
+        write_layout(staging, raw_dir, columns=params.columns, values=params.values, sheets=params.sheets)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def main(params_path: str, force: bool = False) -> None:

@@ -1,0 +1,365 @@
+"""``msht check``: every problem of a force's four extracts, in one pass, before the analysis.
+
+The check runs the pipeline's own reader, validators and section 2.5 rules (it has none of its
+own, so the check and the run agree on what is an error) in a collecting mode: where the run
+stops at the first bad value, the check lists them all. A params file's mappings (``columns:``, ``values:``, ``sheets:``)
+are applied as the run applies them; a header the check cannot place is listed with the closest
+dictionary fields (rapidfuzz).
+
+* **Errors** (the run would stop): a file that cannot be read, a required column missing, an
+  identifier Excel has damaged, an empty value in a column that must have one (pandera's lazy
+  validation, :func:`msht.ingest.extracts.schema_failures`), a date or an age that is not one.
+* **Warnings** (the run counts and handles them): every repair the reader makes (its notes),
+  every row the section 2.5 rules exclude (no victim ID, outside the period, conflicting,
+  duplicate, update, IDs that do not link across extracts...), values no vocabulary recognises
+  (coded ``unknown``), dates of birth after the period, ages outside 0-110.
+
+Also: completeness per field, the unrecognised values with their counts, and the mapping
+applied (which header was read as which field, which raw spelling became which code).
+
+Output (:func:`write_check`), in the run's git-ignored processed folder, ``<processed_dir>/check/``:
+``check.html`` (a page for the data owner), ``problems.csv`` (``severity, extract, sheet, column,
+row, value, problem, code``), ``completeness.csv``, ``unrecognised.csv`` and ``mapping.csv``.
+They show raw values: they are for the data owner only and never go into results or the report.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from msht.clean import recording
+from msht.clean import rules as clean
+from msht.ingest import coding
+from msht.ingest.extracts import (
+    ERROR, EXTRACTS, SOURCE_ROW, WARNING, Extract, ExtractError, ExtractMapping, Problem, extract_fields,
+    header_aliases, normalise_header, read_extract,
+)
+
+log = logging.getLogger(__name__)
+
+#: Columns of ``problems.csv``.
+PROBLEM_COLUMNS = ("severity", "extract", "sheet", "column", "row", "value", "problem", "code")
+#: The columns that identify a row of each extract (joined with ``|`` in a rule's ``value``).
+KEYS = {
+    "cases": ("occurrence_number",),
+    "victims": ("occurrence_number", "person_id"),
+    "police_records": ("person_id", "incident_reference"),
+    "offenders": ("occurrence_number", "offender_person_id"),
+}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What :func:`check` found: ``problems`` (the columns of :data:`PROBLEM_COLUMNS`, one row per
+    problem), ``completeness`` (``extract, field, rows, missing, pct_complete``), ``unrecognised``
+    (``extract, field, raw_value, n, first_row``), ``mapping`` (``extract, kind, source, target, n``)
+    and the files read (``extract, file, sheet, rows``)."""
+
+    problems: pd.DataFrame
+    completeness: pd.DataFrame
+    unrecognised: pd.DataFrame
+    mapping: pd.DataFrame
+    files: pd.DataFrame
+
+    @property
+    def n_errors(self) -> int:
+        """Number of problems the run would stop on."""
+        return int((self.problems["severity"] == ERROR).sum())
+
+    @property
+    def n_warnings(self) -> int:
+        """Number of problems the run counts and handles."""
+        return int((self.problems["severity"] == WARNING).sum())
+
+
+def _read(raw_dir: Path, problems: list[Problem], mappings: dict[str, ExtractMapping]) -> dict[str, Extract]:
+    """Read every extract in collecting mode; a file that cannot be read at all is one error."""
+    extracts: dict[str, Extract] = {}
+    for name in EXTRACTS:
+        try:
+            extracts[name] = read_extract(raw_dir, name, problems, mappings.get(name))
+        except ExtractError as exc:
+            problems.append(Problem(name, "", None, None, str(exc), ERROR, "unreadable"))
+    return extracts
+
+
+def _note_problems(extracts: dict[str, Extract]) -> list[Problem]:
+    """The reader's repairs (its notes), one warning each, with the rows concerned."""
+    return [
+        Problem(e.name, "", None, None, f"{note} ({n:,} rows)", WARNING, "repair", e.sheet)
+        for e in extracts.values()
+        for note, n in e.notes
+    ]
+
+
+#: How many dictionary fields are suggested for a header the check cannot place.
+N_SUGGESTIONS = 3
+
+
+def closest_fields(header: str, name: str, limit: int = N_SUGGESTIONS) -> list[str]:
+    """The dictionary fields of extract ``name`` closest to ``header`` (best first), compared
+    with rapidfuzz's ``WRatio`` against each field's name and aliases after
+    :func:`normalise_header` (so ``Vic_URN`` is compared as ``vic_urn``)."""
+    from rapidfuzz import fuzz, process
+
+    spellings = header_aliases(name)
+    scored = process.extract(normalise_header(header), list(spellings), scorer=fuzz.WRatio, limit=None)
+    out: list[str] = []
+    for spelling, _, _ in scored:
+        target = spellings[spelling]
+        if target not in out:
+            out.append(target)
+        if len(out) == limit:
+            break
+    return out
+
+
+def _sheet_hints(extracts: dict[str, Extract], problems: list[Problem]) -> list[Problem]:
+    """For a workbook whose sheet read lacks required columns while it has other sheets: an
+    error saying which sheet was read and that ``sheets:`` in the params file names another."""
+    unusable = {p.extract for p in problems if p.code == "structure"}
+    out = []
+    for e in extracts.values():
+        several = [note for note, _ in e.notes if note.startswith("workbook has ")]
+        if e.name in unusable and e.sheet and several:
+            out.append(Problem(e.name, "", None, None, f"{several[0]}; if the records are on another sheet, name it "
+                               "in the params file's sheets:", ERROR, "sheet", e.sheet))
+    return out
+
+
+def _unplaced_headers(extracts: dict[str, Extract]) -> list[Problem]:
+    """Headers read as no dictionary field (kept, not used), each with the closest fields: a
+    warning, or an error when a required field is missing (the header may be the one it is under)."""
+    out: list[Problem] = []
+    for e in extracts.values():
+        known = extract_fields(e.name)
+        fields = [c for c in e.frame.columns if c != SOURCE_ROW]
+        missing = [f for f, spec in known.items() if spec["required"] and f not in fields]
+        for header, target in zip(e.header, fields):
+            if target in known:
+                continue
+            near = ", ".join(closest_fields(header, e.name))
+            out.append(Problem(e.name, header, 1, None, f"header is not a field of the data dictionary (closest: {near}); "
+                               "map it in the params file's columns: if it is one", ERROR if missing else WARNING,
+                               "unplaced_header", e.sheet))
+    return out
+
+
+def _value_problems(extract: Extract) -> tuple[list[Problem], pd.DataFrame]:
+    """Dates and ages that are not dates or ages (errors: the run stops on them), dates of birth
+    after the period and ages outside 0-110 are left to :func:`_range_problems`. Returns the
+    problems and a copy of the frame with those values blanked, for the rules to run on."""
+    out: list[Problem] = []
+    frame = extract.frame.copy()
+    for col, spec in extract_fields(extract.name).items():
+        if col not in frame.columns or spec["kind"] not in ("date", "datetime", "integer"):
+            continue
+        if spec["kind"] == "integer":
+            _, bad = clean.age_failures(frame[col])
+            what = {i: clean.AGE_ERROR for i in frame.index[bad]}
+        else:
+            _, text, bad = clean.date_failures(frame[col], nullable=bool(spec["nullable"]))
+            what = {i: clean.date_error(text[i]) for i in frame.index[bad]}
+        for i, why in what.items():
+            out.append(Problem(extract.name, col, int(frame.at[i, SOURCE_ROW]), str(frame.at[i, col]), why, ERROR,
+                               f"not_a_{spec['kind']}", extract.sheet))
+        frame.loc[bad, col] = pd.NA
+    return out, frame
+
+
+def _range_problems(name: str, frame: pd.DataFrame, period_end: str, sheet: str) -> list[Problem]:
+    """Dates of birth after the end of the period and ages outside 0-110: warnings (age unknown)."""
+    out: list[Problem] = []
+    if "date_of_birth" in frame.columns:
+        dob, _, _ = clean.date_failures(frame["date_of_birth"])
+        late = dob > pd.Timestamp(period_end)
+        for i in frame.index[late]:
+            out.append(Problem(name, "date_of_birth", int(frame.at[i, SOURCE_ROW]), str(frame.at[i, "date_of_birth"]),
+                               "is after the end of the period (age unknown)", WARNING, "date_of_birth_after_period",
+                               sheet))
+    if "age" in frame.columns:
+        num, _ = clean.age_failures(frame["age"])
+        outside = (num < 0) | (num > coding.MAX_AGE)
+        for i in frame.index[outside]:
+            out.append(Problem(name, "age", int(frame.at[i, SOURCE_ROW]), str(frame.at[i, "age"]),
+                               f"is outside 0-{coding.MAX_AGE} (coded unknown)", WARNING, "age_out_of_range", sheet))
+    return out
+
+
+#: Values the run checks only on the rows it keeps: (extract, column) (offenders' ages are parsed
+#: after the offender rules, so a bad age on an excluded offender row does not stop the run).
+CHECKED_ON_KEPT_ROWS = {("offenders", "age")}
+
+
+def _agree_with_the_run(problems: list[Problem], status: dict[str, pd.DataFrame]) -> list[Problem]:
+    """``problems`` with the errors the run does not stop on turned into warnings: a value of
+    :data:`CHECKED_ON_KEPT_ROWS` on a row the rules exclude."""
+    excluded = {name: set(st.loc[st["status"] != clean.ANALYSED, SOURCE_ROW].astype(int)) for name, st in status.items()}
+    out = []
+    for p in problems:
+        if p.severity == ERROR and (p.extract, p.column) in CHECKED_ON_KEPT_ROWS and p.row in excluded.get(p.extract, ()):
+            p = Problem(p.extract, p.column, p.row, p.value, p.problem + " (the row is excluded, so the run goes on)",
+                        WARNING, p.code, p.sheet)
+        out.append(p)
+    return out
+
+
+def _rule_problems(frames: dict[str, pd.DataFrame], status: dict[str, pd.DataFrame],
+                   sheets: dict[str, str]) -> list[Problem]:
+    """Every row a section 2.5 rule excludes: one warning naming the rule, with the row's key."""
+    describe = {(entity, rule): desc for _, rule, entity, desc in clean.RULES}
+    out: list[Problem] = []
+    for name, st in status.items():
+        frame = frames[name]
+        keys = KEYS[name]
+        excluded = st["status"] != clean.ANALYSED
+        parts = [frame.loc[excluded, k].astype("string").fillna("") for k in keys]
+        key = parts[0].str.cat(parts[1:], sep="|") if len(parts) > 1 else parts[0]
+        for i in st.index[excluded]:
+            rule = st.at[i, "status"]
+            out.append(Problem(name, "|".join(keys), int(st.at[i, SOURCE_ROW]), key[i],
+                               describe[(clean.ENTITY[name], rule)], WARNING, rule, sheets.get(name, "")))
+    return out
+
+
+def _unrecognised(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Values no vocabulary recognises (``extract, field, raw_value, n, first_row``) and the
+    spellings mapped to each code (``extract, kind, source, target, n``) of the coded fields."""
+    unknown, mapping = [], []
+    for name, fields in recording.CODED_FIELDS.items():
+        frame = frames.get(name)
+        if frame is None:
+            continue
+        for field, coder in fields.items():
+            if field not in frame.columns:
+                continue
+            raw = frame[field]
+            coded = coder(raw)
+            report = coding.mapping_report(raw, coded, field)
+            mapping.append(pd.DataFrame({"extract": name, "kind": f"value of {field}", "source": report["raw_value"],
+                                         "target": report["code"], "n": report["n"]}))
+            stray = (coded == coding.UNKNOWN) & coding.normalise_text(raw).notna()
+            if stray.any() and (name, field) not in recording.UNKNOWN_BY_DESIGN:
+                block = pd.DataFrame({"raw_value": raw[stray].astype(str), SOURCE_ROW: frame.loc[stray, SOURCE_ROW]})
+                agg = block.groupby("raw_value", sort=False)[SOURCE_ROW].agg(["size", "min"]).reset_index()
+                unknown.append(pd.DataFrame({"extract": name, "field": field, "raw_value": agg["raw_value"],
+                                             "n": agg["size"].astype(int), "first_row": agg["min"].astype(int)}))
+    cols_u = ["extract", "field", "raw_value", "n", "first_row"]
+    cols_m = ["extract", "kind", "source", "target", "n"]
+    u = pd.concat(unknown, ignore_index=True) if unknown else pd.DataFrame(columns=cols_u)
+    m = pd.concat(mapping, ignore_index=True) if mapping else pd.DataFrame(columns=cols_m)
+    return u.sort_values(["extract", "field", "n"], ascending=[True, True, False], kind="stable")[cols_u], m[cols_m]
+
+
+def _configured_values(mappings: dict[str, ExtractMapping]) -> pd.DataFrame:
+    """The params file's ``values:`` mappings (``extract, kind, source, target, n``; ``n`` blank:
+    the rows they apply to are counted under the spellings they become)."""
+    rows = [{"extract": name, "kind": f"params values: {field}", "source": raw, "target": code, "n": pd.NA}
+            for name, m in mappings.items() for field, table in m.values.items() for raw, code in table.items()]
+    return pd.DataFrame(rows, columns=["extract", "kind", "source", "target", "n"])
+
+
+def _header_mapping(extracts: dict[str, Extract]) -> pd.DataFrame:
+    """Which header of each file was read as which field (``extract, kind, source, target, n``)."""
+    rows = []
+    for e in extracts.values():
+        fields = [c for c in e.frame.columns if c != SOURCE_ROW]
+        for source, target in zip(e.header, fields):
+            rows.append({"extract": e.name, "kind": "header", "source": source, "target": target,
+                         "n": len(e.frame)})
+    return pd.DataFrame(rows, columns=["extract", "kind", "source", "target", "n"])
+
+
+def check(raw_dir: Path, *, period: tuple[str, str], force_words: list[str],
+          mappings: dict[str, ExtractMapping] | None = None) -> CheckResult:
+    """Check the four extracts of ``raw_dir`` in one pass (see the module docstring).
+
+    ``period`` is the run's ``(period_start, period_end)`` (ISO dates), ``force_words`` its
+    internal agency words, ``mappings`` the force's layout (:func:`msht.ingest.extracts.mappings_from`).
+    Never raises for bad data: every problem is a row of the result.
+    """
+    problems: list[Problem] = []
+    extracts = _read(raw_dir, problems, mappings or {})
+    problems += _sheet_hints(extracts, problems)
+    problems += _unplaced_headers(extracts)
+    problems += _note_problems(extracts)
+    frames: dict[str, pd.DataFrame] = {}
+    for name, e in extracts.items():
+        found, frames[name] = _value_problems(e)
+        problems += found
+        problems += _range_problems(name, frames[name], period[1], e.sheet)
+    structural = {p.extract for p in problems if p.code in ("unreadable", "structure")}
+    if not structural:
+        result = clean.clean(frames, paths={n: e.path.name for n, e in extracts.items()}, period=period,
+                             force_words=force_words)
+        problems = _agree_with_the_run(problems, result.status)
+        problems += _rule_problems(frames, result.status, {n: e.sheet for n, e in extracts.items()})
+    unrecognised, value_mapping = _unrecognised({n: f for n, f in frames.items() if n not in structural})
+    for u in unrecognised.itertuples(index=False):
+        problems.append(Problem(u.extract, u.field, int(u.first_row), u.raw_value,
+                                f"is not recognised by the vocabulary: coded unknown ({u.n:,} rows; the first shown)",
+                                WARNING, "unrecognised_value", extracts[u.extract].sheet))
+    table = pd.DataFrame([p.__dict__ for p in problems], columns=list(Problem.__dataclass_fields__))
+    table = table[list(PROBLEM_COLUMNS)]
+    table["row"] = table["row"].astype("Int64")
+    files = pd.DataFrame([{"extract": e.name, "file": e.path.name, "sheet": e.sheet, "rows": len(e.frame)}
+                          for e in extracts.values()], columns=["extract", "file", "sheet", "rows"])
+    return CheckResult(
+        problems=table,
+        completeness=recording.completeness({n: e.frame for n, e in extracts.items() if n not in structural}),
+        unrecognised=unrecognised.reset_index(drop=True),
+        mapping=pd.concat([_header_mapping(extracts)] + [f for f in (_configured_values(mappings or {}), value_mapping)
+                                                          if len(f)], ignore_index=True),
+        files=files,
+    )
+
+
+def summary(result: CheckResult, folder: Path) -> str:
+    """The one-line terminal summary of a check."""
+    n_files = len(result.files)
+    verdict = "the run would stop" if result.n_errors else "the run can go ahead"
+    return (f"msht check: {n_files} of {len(EXTRACTS)} extracts read; {result.n_errors:,} errors, "
+            f"{result.n_warnings:,} warnings ({verdict}); see {folder / 'check.html'}")
+
+
+def _table_html(title: str, frame: pd.DataFrame, note: str = "") -> str:
+    body = frame.to_html(index=False, escape=True, na_rep="", border=0) if len(frame) else "<p>None.</p>"
+    return f"<h2>{html.escape(title)}</h2>\n" + (f"<p>{html.escape(note)}</p>\n" if note else "") + body
+
+
+def render_html(result: CheckResult, title: str) -> str:
+    """The check as one self-contained HTML page (raw values: for the data owner only)."""
+    parts = [
+        _table_html("Files read", result.files),
+        _table_html("Errors (the run stops on these)", result.problems[result.problems["severity"] == ERROR]),
+        _table_html("Warnings (the run counts and handles these)",
+                    result.problems[result.problems["severity"] == WARNING]),
+        _table_html("Values no vocabulary recognises", result.unrecognised,
+                    "Coded unknown by the run; map them in the params file's values: section if they mean a code."),
+        _table_html("Completeness per field", result.completeness),
+        _table_html("Mapping applied", result.mapping, "Headers read as fields, raw spellings read as codes."),
+    ]
+    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:90%}"
+             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}")
+    head = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>\n<h1>{html.escape(title)}</h1>\n"
+            f"<p><strong>{result.n_errors:,} errors, {result.n_warnings:,} warnings.</strong> This page shows raw "
+            "values from the extracts: it is for the data owner only. Keep it out of results and reports.</p>\n")
+    return head + "\n".join(parts) + "\n</body></html>\n"
+
+
+def write_check(result: CheckResult, folder: Path, title: str) -> None:
+    """Write ``check.html``, ``problems.csv``, ``completeness.csv``, ``unrecognised.csv`` and
+    ``mapping.csv`` into ``folder`` (created if needed; the run's git-ignored processed folder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    result.problems.to_csv(folder / "problems.csv", index=False)
+    result.completeness.to_csv(folder / "completeness.csv", index=False)
+    result.unrecognised.to_csv(folder / "unrecognised.csv", index=False)
+    result.mapping.to_csv(folder / "mapping.csv", index=False)
+    (folder / "check.html").write_text(render_html(result, title), encoding="utf-8")
+    log.debug("check written to %s", folder)
