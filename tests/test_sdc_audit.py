@@ -68,14 +68,7 @@ def cut(root, in_process, tmp_path_factory, default_extracts):
     return get
 
 
-#: The quarter's release is refused (issue 15 review 1.1): 2 of its 81 cases have no offer status,
-#: and the 79 with one are printed by the rows by period, figure 1, the association analysis and
-#: the key findings, which no complementary suppression of the linked-table protection can hide.
-REFUSED = pytest.mark.xfail(raises=audit.DisclosureError, strict=True,
-                            reason="linked totals printed outside the forceable cells (issue 15 review 1.1)")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=REFUSED) if n == "quarter" else n for n in CUTS])
+@pytest.mark.parametrize("name", list(CUTS))
 def test_every_hidden_count_keeps_three_values_given_everything_published(cut, name):
     where = cut(name)
     frame = audit.audit(*where, 5)
@@ -140,27 +133,26 @@ def test_a_release_that_leaks_across_tables_is_run_again_with_the_linked_count_h
     assert row[["column", "reason", "display"]].values.tolist()[0] == ["missing", "secondary", "[c]"]
 
 
-def test_quarter_offer_status_unknown_is_not_given_back_by_the_linked_totals(root, in_process, tmp_path):
+def test_quarter_offer_status_unknown_is_not_given_back_by_the_linked_totals(cut):
     """Review 1.1: on the quarter cut, section 3.4's count of cases with no offer status (2) was
     shown ``<5`` while section 3.1's 81 cases and the 79 cases with an offer status (rows by
     period, figure 1, the association analysis' ``overall`` row) were published: 81 - 79 = 2.
-    The release either keeps the count at three values or more, or is refused with nothing left
-    behind."""
-    start, end, _ = CUTS["quarter"]
-    try:
-        out, truth = _run(root, tmp_path, in_process, "quarter_offer", start, end, None)
-    except audit.DisclosureError as exc:
-        assert "offered|unknown" in str(exc) or "offered|yes" in str(exc), str(exc)
-        assert not (root / "_output" / "audit_quarter_offer" / "results" / "descriptives.csv").exists()
-        return
+    Now the number with a status recorded is hidden wherever it is printed (rows by period,
+    figure 1, the association rows and tests of ``offered``, the regression's population) and
+    the count keeps three values or more."""
+    out, truth = cut("quarter")
     desc = pd.read_csv(out / "descriptives.csv", dtype={"level": str})
     assoc = pd.read_csv(out / "associations.csv", dtype={"level": str})
     cases = desc.loc[(desc["table"] == "section3_1") & (desc["variable"] == "cases"), "n"]
     overall = assoc.loc[(assoc["outcome"] == "offered") & (assoc["factor"] == "overall"), "denominator"]
     assert cases.isna().all() or overall.isna().all(), "cases and cases with an offer status both printed"
+    period = desc["variable"].isin(["offered_by_period", "offered_by_year"])
+    assert period.any() and desc.loc[period, "denominator"].isna().all() and desc.loc[period, "pct"].isna().all()
+    regression = pd.read_csv(out / "regression.csv")
+    assert regression.loc[regression["outcome"] == "offered", "n_population"].isna().all()
     frame = audit.audit(out, truth, 5)
     row = frame[frame["cell"] == "descriptives|section3_4|offered|unknown|n"]
-    assert row.empty or int(row["values"].iloc[0]) >= audit.MIN_RANGE
+    assert len(row) == 1 and int(row["values"].iloc[0]) >= audit.MIN_RANGE
 
 
 def test_a_c_count_counts_only_the_values_its_mark_allows():

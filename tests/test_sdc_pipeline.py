@@ -222,3 +222,29 @@ def test_the_reference_run_cannot_be_a_release(root):
         config.validate_params({**raw, "min_cell_count": 5}, source="params file p.yaml")
     assert "\n" not in str(err.value)
     assert config.validate_params({**raw, "min_cell_count": 1}).min_cell_count == 1
+
+
+def test_an_outcome_whose_status_total_gives_a_hidden_unknown_back_hides_it_everywhere():
+    """Review 1.1 (the policy): 2 of 81 cases with no offer status (hidden in section 3.4) while
+    79 have one: the association rows of ``offered`` lose their denominators, percentages and
+    tests, and the regression its population; ``accepted`` (6 of 17, none unknown) keeps them."""
+    rows = pd.DataFrame({"outcome": ["offered", "offered", "offered", "accepted"], "factor": ["overall", "sex", "sex",
+                         "overall"], "level": ["overall", "male", "female", "overall"], "n": [17, 12, 5, 6],
+                         "denominator": [79, 55, 24, 17], "pct": [21.5, 21.8, 20.8, 35.3], "statistic": [None, 0.0, 0.0, None],
+                         "df": [None, 1, 1, None], "p": [None, 1.0, 1.0, None], "test": [None, "Yates", "Yates", None]})
+    assert association_tables.status_hidden(rows, 81, 5) == {"offered"}
+    assert association_tables.status_hidden(rows, 79, 5) == set() and association_tables.status_hidden(rows, 81, 0) == set()
+    tests = pd.DataFrame({"outcome": ["offered"], "factor": ["sex"], "unit": ["cases"], "p_chosen": [1.0], "q_bh": [1.0],
+                          "significant_bh": [False]})
+    out = association_tables.protect(rows, tests, tests.iloc[:0], tests.iloc[:0], 5, alpha=0.05, cases=81)
+    offered = out["associations"][out["associations"]["outcome"] == "offered"]
+    assert offered["denominator"].isna().all() and offered["pct"].isna().all() and offered["p"].isna().all()
+    assert offered["n"].notna().all()
+    assert out["associations"].loc[3, "denominator"] == 17
+    assert out["association_tests"]["p_chosen"].isna().all()
+    reg = pd.DataFrame({"outcome": ["offered"], "factor": [None], "level": [None], "n_level": [None], "adjusted_or": [None],
+                        "ci_low": [None], "ci_high": [None], "p": [None], "N": [54], "n_population": [79],
+                        "n_dropped_missing": [25]})
+    frame, supp = regression_tables.protect_regression(reg, 5, {"offered"})
+    assert frame[["n_population", "n_dropped_missing"]].isna().all(axis=None) and frame.at[0, "N"] == 54
+    assert set(supp["column"]) == {"n_population", "n_dropped_missing"}

@@ -52,6 +52,11 @@ by coincidence only makes the audit stricter):
   the derived association files are blanked block by block, so there is nothing else
   non-linear to check there.
 
+An outcome whose ``unknown`` count is hidden has its number of cases with a status recorded hidden
+wherever it is printed (:func:`msht.publish.sdc.hide_status_total`: rows by period, figure 1, the
+outcome's association rows and tests, the regression's population and cases dropped), so the
+links above leave the hidden count its range.
+
 Not modelled (:data:`NOT_MODELLED`): the regression's adjusted odds ratios (``regression.csv``:
 under disclosure control every level's count is hidden and a level with 1 to m-1 cases has its
 odds ratio, CI and p withheld, :func:`msht.publish.regression_tables.protect_regression`; what stays is N, the

@@ -175,8 +175,11 @@ def regression_text(regression: pd.DataFrame, county_lines_known_pct: float, alp
     ]
     bullets = []
     for m in regression.drop_duplicates("outcome").itertuples():
-        line = (f"* {vocab.variable_label(m.outcome)}: N = {int(m.N):,} complete cases of {int(m.n_population):,} "
-                f"({int(m.n_dropped_missing):,} dropped for missing data), {int(m.n_events):,} with the rarer outcome.")
+        of = (f" of {int(m.n_population):,} ({int(m.n_dropped_missing):,} dropped for missing data)"
+              if not pd.isna(m.n_population) else " (the population and the cases dropped are withheld by disclosure "
+              "control)")
+        line = (f"* {vocab.variable_label(m.outcome)}: N = {int(m.N):,} complete cases{of}, {int(m.n_events):,} "
+                "with the rarer outcome.")
         if m.note:
             line += f" Note: {m.note}."
         bullets.append(line)
