@@ -102,6 +102,7 @@ def _known(kind: str, name: object, known: list[str], where: str = "") -> str:
     if isinstance(name, str) and name in known:
         return name
     near = difflib.get_close_matches(str(name), known, n=1)
+    near = near or [k for k in known if str(name).casefold() in k.casefold()][:1]
     hint = f" (did you mean {near[0]!r}?)" if near else ""
     listed = ", ".join(known) if len(known) <= MAX_LISTED else f"{len(known)} names such as {known[0]}"
     raise ValueError(f"unknown {kind} {name!r}{where}{hint}; known: {listed}")
