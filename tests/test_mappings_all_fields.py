@@ -162,3 +162,7 @@ def test_a_missing_file_is_one_line_naming_it_and_listing_the_folder(small_raw, 
     unreadable = result.problems[result.problems["code"] == "unreadable"]
     assert unreadable["extract"].tolist() == ["cases", "victims"]  # victims.csv is not there either
     assert "the folder holds: " in unreadable["problem"].iloc[1]
+    for i in range(25):
+        (folder / f"other_{i:02}.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(ingest.ExtractError, match=r"offenders\.csv, other_00\.txt, .*other_15\.txt and 10 more$"):
+        ingest.read_extract(folder, "cases", mapping=mapping)

@@ -279,12 +279,18 @@ def _name_for(path: Path) -> str | None:
     return None
 
 
+#: At most this many file names are listed when an extract is not found.
+MAX_FILES_LISTED = 20
+
+
 def _folder_files(raw_dir: Path) -> str:
-    """The names of the files in ``raw_dir`` (for an error saying what is there), or why none."""
+    """The names of the files in ``raw_dir`` (for an error saying what is there: the first
+    :data:`MAX_FILES_LISTED`, then how many more), or why there are none."""
     if not raw_dir.is_dir():
         return "the folder does not exist"
     names = sorted(p.name for p in raw_dir.iterdir() if p.is_file() and not p.name.startswith("."))
-    return "the folder holds: " + (", ".join(names) if names else "no files")
+    more = f" and {len(names) - MAX_FILES_LISTED:,} more" if len(names) > MAX_FILES_LISTED else ""
+    return "the folder holds: " + (", ".join(names[:MAX_FILES_LISTED]) + more if names else "no files")
 
 
 def find_extract(raw_dir: Path, name: str, file: str | None = None) -> Path:
