@@ -28,7 +28,7 @@ def _default_raw() -> dict:
 def test_each_code_spelling_is_read_as_its_code(extract, field):
     """The spelling the reader writes for a mapped raw code is coded as that code."""
     spellings = ingest.value_codes(extract)[field]
-    coded = recording.CODED_FIELDS[extract][field](pd.Series(list(spellings.values())))
+    coded = recording.MAPPED_FIELDS[extract][field](pd.Series(list(spellings.values())))
     assert list(coded) == list(spellings)
 
 

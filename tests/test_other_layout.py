@@ -1,5 +1,5 @@
-"""Issue 17: the twin in another force's layout (other headers, coded values, an .xlsx with a
-cover sheet and a title row), read through the mappings of ``params/other_layout.yaml`` alone,
+"""Issue 17: the twin in another force's layout (other file names and headers, coded values
+including exploitation types as numbers, an .xlsx with a cover sheet and a title row), read through the mappings of ``params/other_layout.yaml`` alone,
 gives the default run's results."""
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ def test_other_layout_runs_through_mappings_alone_with_the_default_results(root,
     params_path = _params_in(tmp_path, root)
     params = load_params(params_path)
     raw_dir = generate.generate(params)
-    assert (raw_dir / "cases.xlsx").exists() and not (raw_dir / "cases.csv").exists()
-    header = pd.read_csv(raw_dir / "victims.csv", nrows=0, encoding="cp1252").columns.tolist()
+    assert sorted(p.name for p in raw_dir.iterdir() if p.is_file()) == [
+        "MANIFEST.json", "MSHT_Cases_Export.xlsx", "Nominal_Involvements.csv", "Suspects_Offenders.csv",
+        "Victim_Nominals.csv"]
+    header = pd.read_csv(raw_dir / "Victim_Nominals.csv", nrows=0, encoding="cp1252").columns.tolist()
     assert header == ["OccRef", "Vic_URN", "Sex_Cd", "Birth_Dt", "Age_Yrs", "Nat"]
     with pytest.raises(ingest.ExtractError):  # without the mappings the files cannot be read
         ingest.read_all(raw_dir)
@@ -49,5 +51,6 @@ def test_other_layout_runs_through_mappings_alone_with_the_default_results(root,
     figures = sorted(p.name for p in (default / "figures").iterdir())
     assert not [n for n in figures if not filecmp.cmp(default / "figures" / n, results / "figures" / n, shallow=False)]
     inputs = pd.read_csv(results / "inputs.csv")
-    assert inputs["file"].tolist() == ["cases.xlsx", "victims.csv", "police_records.csv", "offenders.csv"]
+    assert inputs["file"].tolist() == ["MSHT_Cases_Export.xlsx", "Victim_Nominals.csv", "Nominal_Involvements.csv",
+                                       "Suspects_Offenders.csv"]
     assert inputs["rows"].tolist() == pd.read_csv(default / "inputs.csv")["rows"].tolist()

@@ -67,10 +67,11 @@ class Params:
     alpha: float
     internal_agency_names: str
     #: A force's layout (optional; see :mod:`msht.params_schema`): extract -> {header: field},
-    #: extract -> field -> {raw code: code}, extract -> worksheet.
+    #: extract -> field -> {raw code: code}, extract -> worksheet, extract -> file name.
     columns: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)
     sheets: dict = field(default_factory=dict)
+    files: dict = field(default_factory=dict)
 
     @property
     def force_words(self) -> list[str]:
@@ -162,7 +163,7 @@ def notebooks_dir(root: Path | None = None) -> Path:
 
 #: The optional mapping keys of a params file (not in the notebooks' parameters cells: papermill
 #: injects them only when a params file gives them).
-MAPPING_KEYS: tuple[str, ...] = ("columns", "values", "sheets")
+MAPPING_KEYS: tuple[str, ...] = ("columns", "values", "sheets", "files")
 #: The names of the required run parameters (the keys of every params file and of each notebook's parameters cell).
 PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Params) if f.name not in MAPPING_KEYS)
 

@@ -27,13 +27,16 @@ key                           accepted
 ``columns`` (optional)        extract -> {force's header: dictionary field}
 ``values`` (optional)         extract -> field -> {force's raw code: project code}
 ``sheets`` (optional)         extract -> worksheet name of its ``.xlsx``
+``files`` (optional)          extract -> its file's name in ``raw_dir`` (``.csv`` or ``.xlsx``)
 ============================  =====================================================================
 
-The three optional mapping keys let a force's own extracts be read without editing them
+The four optional mapping keys let a force's own extracts be read without editing them
 (``docs/bringing-extracts.md``). Each is checked against the data dictionary
 (``msht/data/dictionary.yaml``): an unknown extract, field or code is refused with one line naming
-it and the closest known name; two headers mapped to one field are refused. A missing sheet is
-found when the workbook is read.
+it and the closest known name; two headers mapped to one field, two extracts given one file, a
+file name that is not a bare ``.csv``/``.xlsx`` name and a sheet for a ``.csv`` file are refused.
+A missing sheet or file is found when the extracts are read (the error lists the workbook's
+sheets, or the folder's files).
 
 Only ISO dates are accepted: ``01/04/2018`` could be 1 April or 4 January, so it is refused
 rather than guessed. Relative paths are resolved against the project root.
@@ -77,7 +80,7 @@ def _iso_date(value: Any) -> Any:
 
 
 #: The optional mapping keys of a params file (a force's layout; empty when absent).
-MAPPING_KEYS = ("columns", "values", "sheets")
+MAPPING_KEYS = ("columns", "values", "sheets", "files")
 
 
 def _dictionary() -> dict[str, Any]:
@@ -89,13 +92,33 @@ def _dictionary() -> dict[str, Any]:
     return yaml.safe_load(resources.files("msht").joinpath("data/dictionary.yaml").read_text(encoding="utf-8"))
 
 
+#: A list of known names longer than this is not spelled out in an error (the countries).
+MAX_LISTED = 30
+
+
 def _known(kind: str, name: object, known: list[str], where: str = "") -> str:
-    """``name`` if it is one of ``known``; else raise naming it, the closest known name and the list."""
+    """``name`` if it is one of ``known``; else raise naming it, the closest known name and the
+    list (or, when it is long, how many there are and an example)."""
     if isinstance(name, str) and name in known:
         return name
     near = difflib.get_close_matches(str(name), known, n=1)
+    near = near or [k for k in known if str(name).casefold() in k.casefold()][:1]
     hint = f" (did you mean {near[0]!r}?)" if near else ""
-    raise ValueError(f"unknown {kind} {name!r}{where}{hint}; known: {', '.join(known)}")
+    listed = ", ".join(known) if len(known) <= MAX_LISTED else f"{len(known)} names such as {known[0]}"
+    raise ValueError(f"unknown {kind} {name!r}{where}{hint}; known: {listed}")
+
+
+def _codes(extract: str, fname: str) -> list[str]:
+    """The codes field ``fname`` of ``extract`` may be mapped to (the dictionary's ``codes:``;
+    ``countries``: the country names of ``msht/data/who_regions.csv``)."""
+    codes = _dictionary()["codes"][extract][fname]
+    if codes == "countries":
+        import csv
+        from importlib import resources
+
+        with resources.files("msht").joinpath("data/who_regions.csv").open(encoding="utf-8") as fh:
+            return [row["country"] for row in csv.DictReader(fh)]
+    return [str(c) for c in codes]
 
 
 def _by_extract(value: Any, key: str) -> dict[str, Any]:
@@ -137,7 +160,7 @@ def _values(value: Any) -> dict[str, dict[str, dict[str, str]]]:
             fname = _known("coded field", fname, list(codes_of.get(extract, {})), f" of {extract}")
             if not isinstance(table, dict) or not table:
                 raise ValueError(f"{extract}: {fname}: must map raw codes to codes")
-            known = list(codes_of[extract][fname])
+            known = _codes(extract, fname)
             out[extract][fname] = {
                 str(raw): _known("code", code, known, f" for raw code {str(raw)!r} of {extract}.{fname}")
                 for raw, code in table.items()
@@ -152,6 +175,29 @@ def _sheets(value: Any) -> dict[str, str]:
         if not isinstance(sheet, str | int) or not str(sheet).strip():
             raise ValueError(f"{extract}: the sheet name is blank")
         out[extract] = str(sheet)
+    return out
+
+
+#: The file formats an extract may come in.
+FILE_SUFFIXES = (".csv", ".xlsx")
+
+
+def _files(value: Any) -> dict[str, str]:
+    """``files:`` extract -> the name of its file in ``raw_dir``: a bare name ending ``.csv`` or
+    ``.xlsx``, no two extracts in one file."""
+    out: dict[str, str] = {}
+    for extract, name in _by_extract(value, "file names").items():
+        text = str(name).strip() if isinstance(name, str | int) else ""
+        if not text:
+            raise ValueError(f"{extract}: the file name is blank")
+        if "/" in text or "\\" in text:
+            raise ValueError(f"{extract}: {text!r} is a path: give the file's name in raw_dir only")
+        if not text.casefold().endswith(FILE_SUFFIXES):
+            raise ValueError(f"{extract}: file {text!r} must be a .csv or .xlsx file")
+        twin = next((e for e, n in out.items() if n.casefold() == text.casefold()), None)
+        if twin:
+            raise ValueError(f"extracts {twin} and {extract} are both given file {text!r}")
+        out[extract] = text
     return out
 
 
@@ -192,6 +238,7 @@ class ParamsSchema(BaseModel):
     columns: Annotated[dict, BeforeValidator(_columns)] = Field(default_factory=dict)
     values: Annotated[dict, BeforeValidator(_values)] = Field(default_factory=dict)
     sheets: Annotated[dict, BeforeValidator(_sheets)] = Field(default_factory=dict)
+    files: Annotated[dict, BeforeValidator(_files)] = Field(default_factory=dict)
 
     @field_validator("alpha", mode="before")
     @classmethod
@@ -199,6 +246,15 @@ class ParamsSchema(BaseModel):
         if isinstance(value, bool):
             raise ValueError("must be a number strictly between 0 and 1")
         return value
+
+    @model_validator(mode="after")
+    def _sheets_of_workbooks(self) -> ParamsSchema:
+        for extract, sheet in self.sheets.items():
+            name = self.files.get(extract, "")
+            if name.casefold().endswith(".csv"):
+                raise ValueError(f"key 'sheets': {extract}: sheet {sheet!r} is named but files: gives {name!r}, "
+                                 "a .csv file (sheets are for .xlsx workbooks)")
+        return self
 
     @model_validator(mode="after")
     def _period_and_paths(self, info: ValidationInfo) -> ParamsSchema:

@@ -2,8 +2,8 @@
 
 The check runs the pipeline's own reader, validators and section 2.5 rules (it has none of its
 own, so the check and the run agree on what is an error) in a collecting mode: where the run
-stops at the first bad value, the check lists them all. A params file's mappings (``columns:``, ``values:``, ``sheets:``)
-are applied as the run applies them; a header the check cannot place is listed with the closest
+stops at the first bad value, the check lists them all. A params file's mappings (``columns:``,
+``values:``, ``sheets:``, ``files:``) are applied as the run applies them; a header the check cannot place is listed with the closest
 dictionary fields (rapidfuzz).
 
 * **Errors** (the run would stop): a file that cannot be read, a required column missing, an
@@ -18,7 +18,8 @@ Also: completeness per field, the unrecognised values with their counts, and the
 applied (which header was read as which field, which raw spelling became which code).
 
 Output (:func:`write_check`), in the run's git-ignored processed folder, ``<processed_dir>/check/``:
-``check.html`` (a page for the data owner), ``problems.csv`` (``severity, extract, sheet, column,
+``check.html`` (a page for the data owner: a summary by extract and by rule, then sections with
+their counts; one self-contained file, no script), ``problems.csv`` (``severity, extract, sheet, column,
 row, value, problem, code``), ``completeness.csv``, ``unrecognised.csv`` and ``mapping.csv``.
 They show raw values: they are for the data owner only and never go into results or the report.
 """
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import html
 import logging
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -264,10 +266,19 @@ def _configured_values(mappings: dict[str, ExtractMapping]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["extract", "kind", "source", "target", "n"])
 
 
-def _header_mapping(extracts: dict[str, Extract]) -> pd.DataFrame:
-    """Which header of each file was read as which field (``extract, kind, source, target, n``)."""
+def _header_mapping(extracts: dict[str, Extract], mappings: dict[str, ExtractMapping]) -> pd.DataFrame:
+    """Which file was read for each extract (``kind`` ``file``, or ``file (params files:)`` when
+    the params file names it) and which of its headers as which field (``extract, kind, source,
+    target, n``)."""
     rows = []
+    for name, m in mappings.items():
+        if m.file and name not in extracts:
+            rows.append({"extract": name, "kind": "file (params files:)", "source": m.file, "target": "(not found)",
+                         "n": pd.NA})
     for e in extracts.values():
+        configured = e.name in mappings and mappings[e.name].file
+        rows.append({"extract": e.name, "kind": "file (params files:)" if configured else "file",
+                     "source": e.path.name, "target": e.name, "n": len(e.frame)})
         fields = [c for c in e.frame.columns if c != SOURCE_ROW]
         for source, target in zip(e.header, fields):
             rows.append({"extract": e.name, "kind": "header", "source": source, "target": target,
@@ -313,7 +324,7 @@ def check(raw_dir: Path, *, period: tuple[str, str], force_words: list[str],
         problems=table,
         completeness=recording.completeness({n: e.frame for n, e in extracts.items() if n not in structural}),
         unrecognised=unrecognised.reset_index(drop=True),
-        mapping=pd.concat([_header_mapping(extracts)] + [f for f in (_configured_values(mappings or {}), value_mapping)
+        mapping=pd.concat([_header_mapping(extracts, mappings or {})] + [f for f in (_configured_values(mappings or {}), value_mapping)
                                                           if len(f)], ignore_index=True),
         files=files,
     )
@@ -327,30 +338,147 @@ def summary(result: CheckResult, folder: Path) -> str:
             f"{result.n_warnings:,} warnings ({verdict}); see {folder / 'check.html'}")
 
 
-def _table_html(title: str, frame: pd.DataFrame, note: str = "") -> str:
-    body = frame.to_html(index=False, escape=True, na_rep="", border=0) if len(frame) else "<p>None.</p>"
-    return f"<h2>{html.escape(title)}</h2>\n" + (f"<p>{html.escape(note)}</p>\n" if note else "") + body
+#: What each check code means, for the page's summary by rule (the section 2.5 rules are
+#: described by :data:`msht.clean.rules.RULES`; an identifier Excel damaged is ``id_...``).
+CODE_LABELS = {
+    "unreadable": "the file cannot be read, or is not there",
+    "structure": "a required column is missing",
+    "sheet": "the records may be on another sheet",
+    "unplaced_header": "a header is not a field of the data dictionary",
+    "repair": "the reader repaired something (spaces, invisible characters, markers...)",
+    "not_nullable": "empty where a value is required",
+    "not_a_date": "a date that is not one",
+    "not_a_datetime": "a date and time that is not one",
+    "not_a_integer": "an age that is not a whole number",
+    "date_of_birth_after_period": "a date of birth after the end of the period",
+    "age_out_of_range": "an age outside 0-110",
+    "unrecognised_value": "a value no vocabulary recognises (coded unknown)",
+}
+
+#: The page's style: plain, printable, no external resources.
+STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:75em;padding:0 1em;color:#222;line-height:1.4}"
+    "table{border-collapse:collapse;font-size:90%;margin:.5em 0 1.5em}"
+    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}"
+    "th{background:#f2f2f2}td.n{text-align:right;font-variant-numeric:tabular-nums}"
+    ".verdict{padding:.8em 1em;border-radius:4px;font-size:110%}.stop{background:#fde2e1;border:1px solid #e0a3a0}"
+    ".go{background:#e3f4e1;border:1px solid #a5cf9f}.note{color:#555}"
+    "tr.error td:first-child{color:#a61b1b;font-weight:bold}tr.low td{background:#fff6db}"
+    "nav ul{columns:2}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}"
+)
+
+
+def _cell(value: object) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return "<td></td>"
+    if isinstance(value, numbers.Number) and not isinstance(value, bool):
+        return f'<td class="n">{value:,}</td>'
+    return f"<td>{html.escape(str(value))}</td>"
+
+
+def _table(frame: pd.DataFrame, row_class: pd.Series | None = None) -> str:
+    """``frame`` as an HTML table (values escaped; numbers right-aligned with thousands
+    separators); ``row_class``: a CSS class per row (aligned with ``frame``'s index)."""
+    if frame.empty:
+        return "<p>None.</p>"
+    head = "".join(f"<th>{html.escape(str(c).replace('_', ' '))}</th>" for c in frame.columns)
+    rows = []
+    for i, row in enumerate(frame.astype(object).itertuples(index=False)):
+        cls = "" if row_class is None or not row_class.iloc[i] else f' class="{row_class.iloc[i]}"'
+        rows.append(f"<tr{cls}>" + "".join(_cell(v) for v in row) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>"
+
+
+def _section(anchor: str, title: str, count: str, body: str, note: str = "") -> str:
+    return (f'<section id="{anchor}"><h2>{html.escape(title)} <small>({html.escape(count)})</small></h2>\n'
+            + (f'<p class="note">{html.escape(note)}</p>\n' if note else "") + body + "</section>")
+
+
+def _label(extract: str, code: str, problem: str) -> str:
+    """What a check code means for ``extract`` (``problem``: the text of one of its problems)."""
+    rules = {(entity, rule): desc for _, rule, entity, desc in clean.RULES}
+    if code in CODE_LABELS:
+        return CODE_LABELS[code]
+    if (clean.ENTITY[extract], code) in rules:
+        return rules[(clean.ENTITY[extract], code)]
+    return problem if code.startswith("id_") else code.replace("_", " ")
+
+
+def summary_tables(problems: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The page's summary: problems per extract (``extract, errors, warnings``, all four extracts,
+    zeros included) and per rule and extract (``severity, extract, rule, what, problems``,
+    errors first, then by count)."""
+    count = problems.groupby(["extract", "severity"]).size().unstack(fill_value=0)
+    by_extract = count.reindex(index=list(EXTRACTS), columns=[ERROR, WARNING], fill_value=0)
+    by_extract = by_extract.rename(columns={ERROR: "errors", WARNING: "warnings"}).rename_axis(index="extract", columns=None)
+    by_extract = by_extract.reset_index().astype({"errors": int, "warnings": int})
+    columns = ["severity", "extract", "rule", "what", "problems"]
+    if problems.empty:
+        return by_extract, pd.DataFrame(columns=columns)
+    by_rule = problems.groupby(["severity", "extract", "code"], sort=False).agg(
+        problems=("problem", "size"), first=("problem", "first")).reset_index()
+    by_rule["what"] = [_label(e, c, f) for e, c, f in zip(by_rule["extract"], by_rule["code"], by_rule["first"])]
+    by_rule["order"] = (by_rule["severity"] != ERROR).astype(int)
+    by_rule = by_rule.sort_values(["order", "problems"], ascending=[True, False], kind="stable")
+    return by_extract, by_rule.rename(columns={"code": "rule"})[columns].reset_index(drop=True)
+
+
+def _problem_sections(problems: pd.DataFrame, severity: str) -> str:
+    """The problems of one severity, one sub-heading per extract with its count."""
+    chosen = problems[problems["severity"] == severity].drop(columns="severity")
+    if chosen.empty:
+        return "<p>None.</p>"
+    parts = []
+    for name in EXTRACTS:
+        block = chosen[chosen["extract"] == name].drop(columns="extract")
+        if len(block):
+            parts.append(f"<h3>{html.escape(name)} ({len(block):,})</h3>\n" + _table(block))
+    return "\n".join(parts)
+
+
+def _summary_html(result: CheckResult) -> str:
+    by_extract, by_rule = summary_tables(result.problems)
+    stop = result.n_errors > 0
+    verdict = (f"{result.n_errors:,} errors: the run would stop. Fix or map them (see the errors below)." if stop else
+               "No error: the run can go ahead. The warnings are what it will count and handle.")
+    return (f'<section id="summary"><h2>Summary</h2>\n<p class="verdict {"stop" if stop else "go"}"><strong>'
+            f"{result.n_errors:,} errors, {result.n_warnings:,} warnings.</strong> {html.escape(verdict)}</p>\n"
+            "<h3>By extract</h3>\n" + _table(by_extract) + "\n<h3>By rule</h3>\n"
+            + _table(by_rule, by_rule["severity"].where(by_rule["severity"] == ERROR, "")) + "\n<h3>Files read</h3>\n"
+            + _table(result.files) + "</section>")
+
+
+#: A field is highlighted on the page when less than this % of its rows have a value.
+LOW_COMPLETENESS = 90.0
 
 
 def render_html(result: CheckResult, title: str) -> str:
-    """The check as one self-contained HTML page (raw values: for the data owner only)."""
-    parts = [
-        _table_html("Files read", result.files),
-        _table_html("Errors (the run stops on these)", result.problems[result.problems["severity"] == ERROR]),
-        _table_html("Warnings (the run counts and handles these)",
-                    result.problems[result.problems["severity"] == WARNING]),
-        _table_html("Values no vocabulary recognises", result.unrecognised,
-                    "Coded unknown by the run; map them in the params file's values: section if they mean a code."),
-        _table_html("Completeness per field", result.completeness),
-        _table_html("Mapping applied", result.mapping, "Headers read as fields, raw spellings read as codes."),
+    """The check as one self-contained HTML page for the data owner: a summary (errors and
+    warnings by extract and by rule, the files read), then errors, warnings, unrecognised
+    values, completeness and the mapping applied, each with its count. No script, no external
+    resource. It shows raw values: for the data owner only."""
+    u, c, m = result.unrecognised, result.completeness, result.mapping
+    low = (c["pct_complete"] < LOW_COMPLETENESS) if len(c) else pd.Series(dtype=bool)
+    sections = [
+        ("errors", "Errors: the run stops on these", f"{result.n_errors:,}",
+         _problem_sections(result.problems, ERROR), "Rows are spreadsheet rows (the header is row 1)."),
+        ("warnings", "Warnings: the run counts and handles these", f"{result.n_warnings:,}",
+         _problem_sections(result.problems, WARNING), "The recording problems the report will count."),
+        ("unrecognised", "Values no vocabulary recognises", f"{len(u):,} values, {int(u['n'].sum()) if len(u) else 0:,} rows",
+         _table(u), "Coded unknown by the run; map them in the params file's values: if they mean a code."),
+        ("completeness", "Completeness per field", f"{int(low.sum()):,} of {len(c):,} fields under {LOW_COMPLETENESS:g}%",
+         _table(c, low.map({True: "low", False: ""}) if len(c) else None),
+         f"Missing: blank or a missing-value marker (N/K, NULL...). Fields under {LOW_COMPLETENESS:g}% complete are shaded."),
+        ("mapping", "Mapping applied", f"{len(m):,} rows", _table(m),
+         "Files read for each extract, headers read as fields, the params file's values: and raw spellings read as codes."),
     ]
-    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:90%}"
-             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}")
-    head = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>\n<h1>{html.escape(title)}</h1>\n"
-            f"<p><strong>{result.n_errors:,} errors, {result.n_warnings:,} warnings.</strong> This page shows raw "
-            "values from the extracts: it is for the data owner only. Keep it out of results and reports.</p>\n")
-    return head + "\n".join(parts) + "\n</body></html>\n"
+    nav = "".join(f'<li><a href="#{a}">{html.escape(t)}</a> ({html.escape(n)})</li>' for a, t, n, _, _ in sections)
+    head = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{STYLE}</style></head><body>\n<h1>{html.escape(title)}</h1>\n"
+            '<p class="note">This page shows raw values from the extracts (identifiers included): it is for the '
+            "data owner only. Keep it out of results, reports, issues and emails.</p>\n"
+            f'<nav><ul><li><a href="#summary">Summary</a></li>{nav}</ul></nav>\n')
+    return head + _summary_html(result) + "\n" + "\n".join(_section(*s) for s in sections) + "\n</body></html>\n"
 
 
 def write_check(result: CheckResult, folder: Path, title: str) -> None:

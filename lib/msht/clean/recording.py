@@ -32,6 +32,30 @@ CODED_FIELDS = {
     },
 }
 
+def _exploitation_codes(s: pd.Series) -> pd.Series:
+    """The exploitation types a raw exploitation field names, joined by ``"; "`` in the vocab's
+    order (``<NA>`` when blank)."""
+    flags = coding.code_exploitation_types(s, as_codes=True)
+    named = flags.apply(lambda row: "; ".join(t for t, v in row.items() if v == "yes"), axis=1)
+    return named.where(named != "", pd.NA).astype(object)
+
+
+#: How each field a params file's ``values:`` may map (the dictionary's ``codes:``) codes a raw
+#: value: extract -> field -> function (raw Series -> the code, several joined by ``"; "``).
+#: Nationality gives its countries, the referring agency internal/external (with no force
+#: names: a mapping's spelling ``Police`` is internal whatever the force), the rest as
+#: :data:`CODED_FIELDS`.
+MAPPED_FIELDS = {
+    "cases": {
+        **CODED_FIELDS["cases"],
+        "referring_agency": lambda s: coding.code_referring_agency(s, ()),
+        "exploitation_type": _exploitation_codes,
+    },
+    "victims": {**CODED_FIELDS["victims"], "nationality": lambda s: coding.code_nationality(s)["countries"]},
+    "police_records": dict(CODED_FIELDS["police_records"]),
+    "offenders": {**CODED_FIELDS["offenders"], "nationality": lambda s: coding.code_nationality(s)["countries"]},
+}
+
 #: Coded fields where ``unknown`` is also the code of recognised values, so that a value coded
 #: ``unknown`` is not necessarily unrecognised: the police outcome (study 2.3: every outcome but
 #: 15, 16, no crime and ongoing is ``unknown``, by design).

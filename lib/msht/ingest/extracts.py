@@ -168,39 +168,60 @@ def id_fields(name: str) -> list[str]:
     return [f for f, spec in extract_fields(name).items() if spec["kind"] == "id"]
 
 
+#: The ``codes:`` entry of a field whose codes are the country names of ``who_regions.csv``.
+COUNTRIES = "countries"
+#: Fields that may hold several values: a raw value whose parts (split on ``; , / | +``) are
+#: all mapped is read as the parts' spellings joined by ``"; "`` (``"1;3"``).
+SEVERAL_VALUES = {("cases", "exploitation_type"), ("victims", "nationality"), ("offenders", "nationality")}
+_PARTS_RE = re.compile(r"\s*[;,/|+]\s*")
+
+
 def value_codes(name: str) -> dict[str, dict[str, str]]:
     """Field -> code -> spelling, for the fields of extract ``name`` that take a value mapping
     (the dictionary's ``codes:``): the codes a force's raw codes may be mapped to, and the
-    spelling the reader writes in place of a mapped raw code."""
-    return {f: {str(c): str(v) for c, v in codes.items()} for f, codes in load_dictionary()["codes"].get(name, {}).items()}
+    spelling the reader writes in place of a mapped raw code. A field whose entry is
+    :data:`COUNTRIES` takes the country names of ``msht/data/who_regions.csv``, each as itself."""
+    out: dict[str, dict[str, str]] = {}
+    for f, codes in load_dictionary()["codes"].get(name, {}).items():
+        if codes == COUNTRIES:
+            from msht.ingest import coding
+
+            out[f] = {c: c for c in coding.who_regions()["country"]}
+        else:
+            out[f] = {str(c): str(v) for c, v in codes.items()}
+    return out
 
 
 @dataclass(frozen=True)
 class ExtractMapping:
     """How a force's file of one extract differs from the dictionary (a params file's
-    ``columns:``, ``values:`` and ``sheets:``, validated by :mod:`msht.params_schema`).
+    ``columns:``, ``values:``, ``sheets:`` and ``files:``, validated by :mod:`msht.params_schema`).
 
     ``columns``: header as the force writes it -> field (compared after :func:`normalise_header`;
     it wins over the dictionary's aliases, and is not noted: it is configuration, not a repair).
     ``values``: field -> raw code -> project code (see :func:`value_codes`; raw codes compared
     after NFKC, stripping and casefolding). ``sheet``: the worksheet of an ``.xlsx`` to read
     (title lines above its header are then part of the layout, skipped without a note).
+    ``file``: the file's name in the folder (``.csv`` or ``.xlsx``) when it is not the extract's
+    own (``cases.csv``...).
     """
 
     columns: dict[str, str] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     sheet: str | None = None
+    file: str | None = None
 
 
 def mappings_from(params: Any) -> dict[str, ExtractMapping]:
     """The :class:`ExtractMapping` of each extract from a run's params (its ``columns``,
-    ``values`` and ``sheets``: extract -> ...); extracts with no mapping are left out."""
+    ``values``, ``sheets`` and ``files``: extract -> ...); extracts with no mapping are left out."""
     columns, values, sheets = params.columns, params.values, params.sheets
+    files = getattr(params, "files", {}) or {}
     return {
         name: ExtractMapping(columns=dict(columns.get(name, {})), values=dict(values.get(name, {})),
-                             sheet=sheets.get(name))
+                             sheet=sheets.get(name), file=files.get(name))
         for name in EXTRACTS
-        if name in columns or name in values or name in sheets
+        if name in columns or name in values or name in sheets or name in files
     }
 
 
@@ -216,9 +237,24 @@ def _map_key(value: object) -> str:
     return plain(str(value)).strip().casefold()
 
 
+def _mapped_value(value: str, lookup: dict[str, str], several: bool) -> str | None:
+    """The spelling ``value`` is read as under ``lookup`` (mapping key -> spelling), or ``None``.
+    With ``several``, a value whose parts are all mapped gives their spellings joined by ``"; "``."""
+    key = _map_key(value)
+    if key in lookup:
+        return lookup[key]
+    if several:
+        parts = [p for p in _PARTS_RE.split(key) if p]
+        if len(parts) > 1 and all(p in lookup for p in parts):
+            return "; ".join(dict.fromkeys(lookup[p] for p in parts))
+    return None
+
+
 def apply_value_mapping(frame: pd.DataFrame, name: str, mapping: ExtractMapping | None) -> pd.DataFrame:
     """``frame`` with each raw code of the mapping's ``values`` replaced by the spelling of its
-    project code (:func:`value_codes`); values the mapping does not name are left as they are."""
+    project code (:func:`value_codes`); values the mapping does not name are left as they are.
+    In a field of :data:`SEVERAL_VALUES`, a value made of mapped raw codes (``"1;3"``) is read as
+    their spellings joined by ``"; "``."""
     if mapping is None or not mapping.values:
         return frame
     spellings = value_codes(name)
@@ -227,8 +263,9 @@ def apply_value_mapping(frame: pd.DataFrame, name: str, mapping: ExtractMapping 
         if col not in frame.columns:
             continue
         lookup = {_map_key(raw): spellings[col][str(code)] for raw, code in table.items()}
+        several = (name, col) in SEVERAL_VALUES
         distinct = pd.unique(frame[col].dropna().to_numpy(dtype=object))
-        replace = {v: lookup[_map_key(v)] for v in distinct if _map_key(v) in lookup}
+        replace = {v: s for v in distinct if isinstance(v, str) and (s := _mapped_value(v, lookup, several)) is not None}
         if replace:
             frame[col] = frame[col].map(lambda v: replace.get(v, v) if isinstance(v, str) else v)
     return frame
@@ -242,22 +279,36 @@ def _name_for(path: Path) -> str | None:
     return None
 
 
-def find_extract(raw_dir: Path, name: str) -> Path:
-    """Return the file of extract ``name`` in ``raw_dir`` (``.csv`` preferred, else ``.xlsx``;
-    the file name's case does not matter)."""
+#: At most this many file names are listed when an extract is not found.
+MAX_FILES_LISTED = 20
+
+
+def _folder_files(raw_dir: Path) -> str:
+    """The names of the files in ``raw_dir`` (for an error saying what is there: the first
+    :data:`MAX_FILES_LISTED`, then how many more), or why there are none."""
+    if not raw_dir.is_dir():
+        return "the folder does not exist"
+    names = sorted(p.name for p in raw_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+    more = f" and {len(names) - MAX_FILES_LISTED:,} more" if len(names) > MAX_FILES_LISTED else ""
+    return "the folder holds: " + (", ".join(names[:MAX_FILES_LISTED]) + more if names else "no files")
+
+
+def find_extract(raw_dir: Path, name: str, file: str | None = None) -> Path:
+    """Return the file of extract ``name`` in ``raw_dir``: ``file`` when given (a params file's
+    ``files:``), else ``<extract>.csv`` or, failing that, ``<extract>.xlsx``; the file name's case
+    does not matter. A missing file is an :class:`ExtractError` listing the folder's files."""
     stem = load_dictionary()["extracts"][name]["file"]
-    for suffix in (".csv", ".xlsx"):
-        path = raw_dir / f"{stem}{suffix}"
-        if path.exists():
-            return path
+    wanted = [file] if file else [f"{stem}.csv", f"{stem}.xlsx"]
+    for candidate in wanted:
+        if (raw_dir / candidate).exists():
+            return raw_dir / candidate
     if raw_dir.is_dir():
-        wanted = {f"{stem}.csv": 0, f"{stem}.xlsx": 1}
-        found = sorted((wanted[p.name.casefold()], p.name, p) for p in raw_dir.iterdir() if p.name.casefold() in wanted)
+        order = {w.casefold(): i for i, w in enumerate(wanted)}
+        found = sorted((order[p.name.casefold()], p.name, p) for p in raw_dir.iterdir() if p.name.casefold() in order)
         if found:
             return found[0][2]
-    raise ExtractError(
-        f"{raw_dir / (stem + '.csv')}: extract '{name}' not found (looked for {stem}.csv and {stem}.xlsx)"
-    )
+    looked = f"the params file's files: names {file}" if file else f"looked for {stem}.csv and {stem}.xlsx"
+    raise ExtractError(f"{raw_dir / wanted[0]}: extract '{name}' not found ({looked}); {_folder_files(raw_dir)}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1073,7 +1124,7 @@ def read_extract(raw_dir: Path, name: str, problems: Problems = None, mapping: E
     that would stop the run (damaged identifiers, schema failures) are all added there instead
     of raising at the first; a file that cannot be read at all still raises. ``mapping``: the
     force's headers, codes and worksheet (:class:`ExtractMapping`)."""
-    path = find_extract(raw_dir, name)
+    path = find_extract(raw_dir, name, mapping.file if mapping else None)
     frame = read_raw(path, name, problems, mapping)
     attrs = dict(frame.attrs)
     notes = list(attrs.get("notes", []))

@@ -13,10 +13,13 @@ from msht.synth.raw import write_extracts
 logger = logging.getLogger(__name__)
 
 
-def extracts_present(raw_dir: Path) -> bool:
-    """True when every extract exists in ``raw_dir`` as CSV or XLSX."""
-    stems = [load_dictionary()["extracts"][name]["file"] for name in EXTRACTS]
-    return all((raw_dir / f"{s}.csv").exists() or (raw_dir / f"{s}.xlsx").exists() for s in stems)
+def extracts_present(raw_dir: Path, files: dict[str, str] | None = None) -> bool:
+    """True when every extract exists in ``raw_dir`` as CSV or XLSX (under the name ``files``,
+    a params file's ``files:``, gives it, if any)."""
+    files = files or {}
+    stems = {name: load_dictionary()["extracts"][name]["file"] for name in EXTRACTS}
+    return all((raw_dir / files[n]).exists() if n in files else
+               (raw_dir / f"{s}.csv").exists() or (raw_dir / f"{s}.xlsx").exists() for n, s in stems.items())
 
 
 def generate(params: Params, *, force: bool = False) -> Path:
@@ -24,7 +27,7 @@ def generate(params: Params, *, force: bool = False) -> Path:
 
     Does nothing when the extracts already exist (unless ``force``). Refuses to run for a
     params file with ``synthetic: false``: real extracts are never overwritten. When the params
-    file has mappings (``columns:``, ``values:``, ``sheets:``), the twin is written in the layout
+    file has mappings (``columns:``, ``values:``, ``sheets:``, ``files:``), the twin is written in the layout
     they describe (:func:`msht.synth.layout.write_layout`): the same population, as that force
     would export it.
     """
@@ -33,7 +36,7 @@ def generate(params: Params, *, force: bool = False) -> Path:
     paths = RunPaths.from_params(params)
     if not params.synthetic:
         raise SystemExit(f"params run '{params.run_name}' is not synthetic (synthetic: false): refusing to write {paths.raw_dir}")
-    if extracts_present(paths.raw_dir) and not force:
+    if extracts_present(paths.raw_dir, params.files) and not force:
         logger.info(f"synthetic extracts already present in {params.raw_dir}")
         return paths.raw_dir
     logger.info(f"generating the synthetic twin (seed {params.seed}, scale {params.scale}) into {params.raw_dir}")
@@ -41,7 +44,7 @@ def generate(params: Params, *, force: bool = False) -> Path:
         bar.advance("calibrating the population")
         population = build_population(seed=params.seed, scale=params.scale)
         bar.advance("writing the extracts")
-        if params.columns or params.values or params.sheets:
+        if params.columns or params.values or params.sheets or params.files:
             _write_in_layout(population, paths.raw_dir, params)
         else:
             write_extracts(population, paths.raw_dir, seed=params.seed)
@@ -59,7 +62,8 @@ def _write_in_layout(population, raw_dir: Path, params: Params) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     try:
         write_extracts(population, staging, seed=params.seed)
-        write_layout(staging, raw_dir, columns=params.columns, values=params.values, sheets=params.sheets)
+        write_layout(staging, raw_dir, columns=params.columns, values=params.values, sheets=params.sheets,
+                     files=params.files)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
