@@ -131,3 +131,49 @@ def test_a_release_that_leaks_across_tables_is_run_again_with_the_linked_count_h
     supp = pd.read_csv(out / "results" / "suppression.csv", dtype=str, keep_default_na=False)
     row = supp[(supp["file"] == "completeness") & (supp["variable"] == "victim_person_id")]
     assert row[["column", "reason", "display"]].values.tolist()[0] == ["missing", "secondary", "[c]"]
+
+
+def test_quarter_offer_status_unknown_is_not_given_back_by_the_linked_totals(cut):
+    """Review 1.1: on the quarter cut, section 3.4's count of cases with no offer status (2) was
+    shown ``<5`` while section 3.1's 81 cases and the 79 cases with an offer status (rows by
+    period, figure 1, the association analysis' ``overall`` row) were published: 81 - 79 = 2.
+    Now the number with a status recorded is hidden wherever it is printed (rows by period,
+    figure 1, the association rows and tests of ``offered``, the regression's population) and
+    the count keeps three values or more."""
+    out, truth = cut("quarter")
+    desc = pd.read_csv(out / "descriptives.csv", dtype={"level": str})
+    assoc = pd.read_csv(out / "associations.csv", dtype={"level": str})
+    cases = desc.loc[(desc["table"] == "section3_1") & (desc["variable"] == "cases"), "n"]
+    overall = assoc.loc[(assoc["outcome"] == "offered") & (assoc["factor"] == "overall"), "denominator"]
+    assert cases.isna().all() or overall.isna().all(), "cases and cases with an offer status both printed"
+    period = desc["variable"].isin(["offered_by_period", "offered_by_year"])
+    assert period.any() and desc.loc[period, "denominator"].isna().all() and desc.loc[period, "pct"].isna().all()
+    regression = pd.read_csv(out / "regression.csv")
+    assert regression.loc[regression["outcome"] == "offered", "n_population"].isna().all()
+    frame = audit.audit(out, truth, 5)
+    row = frame[frame["cell"] == "descriptives|section3_4|offered|unknown|n"]
+    assert len(row) == 1 and int(row["values"].iloc[0]) >= audit.MIN_RANGE
+
+
+def test_a_c_count_counts_only_the_values_its_mark_allows():
+    """Review 1.5: a ``"[c]"`` count is 0 or at least m; between 0 and 7 it can only be 0, 5, 6
+    or 7 (four values, not the eight of the range)."""
+    s = audit.System()
+    x = s.var("descriptives|t|v|a|n", 0, hidden=True)
+    y = s.var("descriptives|t|v|b|n", 7, hidden=True)
+    total = s.var("descriptives|t|v|a|denominator", 7, hidden=False)
+    s.add({x: 1, y: 1, total: -1}, 0, 0)
+    s.reason[y] = "secondary"
+    frame = audit.bound_hidden(s, [(x, 5)], [], 5).set_index("cell")
+    assert (frame.at["descriptives|t|v|a|n", "low"], frame.at["descriptives|t|v|a|n", "high"]) == (0, 7)
+    assert frame.at["descriptives|t|v|a|n", "values"] == 4
+
+
+def test_published_and_true_rows_are_paired_by_key_not_by_position():
+    """Review 1.5: the audit joins a published file to its true values on the row's keys."""
+    tru = pd.DataFrame({"extract": ["cases", "cases"], "field": ["a", "b"], "missing": [2, 40]})
+    pub = tru.iloc[::-1].reset_index(drop=True).assign(missing=[40, None])
+    out = audit.aligned(pub, tru, ["extract", "field"], "completeness.csv")
+    assert out["field"].tolist() == ["a", "b"] and out["missing"].isna().tolist() == [True, False]
+    with pytest.raises(AssertionError, match="completeness.csv"):
+        audit.aligned(pub.iloc[:1], tru, ["extract", "field"], "completeness.csv")

@@ -260,3 +260,57 @@ def test_a_release_that_cannot_be_made_safe_leaves_nothing_to_publish(root, tmp_
     with pytest.raises(audit.DisclosureError, match="update_superseded"):
         pipeline.protect_release(path, root=tmp_path, runner=runner)
     assert not (tmp_path / "out" / "results").exists() and not (tmp_path / "nb").exists()
+
+
+def test_association_prose_counts_withheld_tests_and_claims_nothing_from_them():
+    """Review 1.3: tests withheld by disclosure control (blank ``test_chosen``) are neither
+    computed tests nor non-significant ones; no superlative or "no factor" claim is made over
+    the published tests alone; BH's count is that of the tests it adjusted."""
+    from msht.publish import prose_associations as pa
+
+    tests = pd.DataFrame({
+        "outcome": ["offered"] * 3, "factor": ["victim_sex", "victim_uk_national", "county_lines"],
+        "test_chosen": ["Yates chi-square", None, "not computable"], "note": ["", "", "offered by x: level 'yes' has no cases"],
+        "significant_seed": [False, None, None], "significant_bh": [False, None, None], "q_bh": [0.4, None, None],
+        "p_seed": [0.4, None, None], "p_chosen": [0.4, None, None], "effect_size": [0.05, None, None],
+        "effect_size_name": ["phi", None, None],
+    })
+    text = pa.associations_text(tests, 0.05)
+    assert "1 could be computed and are published; 1 test is withheld by disclosure control." in text
+    assert "0 tests of those published had p < 0.05" in text
+    assert "across the 1 published test," in text
+    assert "strongest" not in text
+    note = pa.findings_note(tests, "offered", 0.05)
+    assert "0 of the 1 factors tested" in note and "1 is withheld by disclosure control. 1 could not be computed." in note
+    rows = pd.DataFrame(columns=["outcome", "factor", "level", "n", "denominator", "pct", "p"])
+    offered = pa.key_findings(rows, tests, 0.05).split("\n")[0]
+    assert "No factor was" not in offered and "1 test is withheld by disclosure control" in offered
+
+
+def test_section3_places_and_types_under_suppression_say_what_is_withheld():
+    """Review 1.4: a hidden denominator does not silently drop the locations' sentence, and
+    hidden exploitation types are not listed after the shown ones as if smaller."""
+    import numpy as np
+
+    from msht.publish import prose_section3 as ps
+
+    def row(variable, level, n, d, hidden=False):
+        return {"table": "appendix2", "variable": variable, "level": level, "n": n, "denominator": d,
+                "pct": np.nan if pd.isna(n) or pd.isna(d) else round(100 * n / d, 1), "suppressed": pd.isna(n),
+                "denominator_suppressed": hidden}
+
+    desc = pd.DataFrame([
+        row("exploitation_location", "uk_only", 30, np.nan, True), row("exploitation_location", "overseas_only", np.nan, np.nan, True),
+        row("exploitation_location", "both", 10, np.nan, True), row("exploitation_location", "unknown", np.nan, np.nan),
+        row("county_lines", "yes", 12, 50), row("county_lines", "no", 38, 50),
+        row("criminal_exploitation", "yes", 40, 90), row("labour_exploitation", "yes", 30, 90),
+        row("sexual_exploitation", "yes", np.nan, 90), row("domestic_servitude", "yes", 5, 90),
+        row("other_exploitation", "yes", 20, 90),
+    ])
+    places = " ".join(ps._s3_places(desc))
+    assert "Figures for the exploitation location are withheld by disclosure control." in places
+    assert "county-lines status" in places
+    types = " ".join(ps._s3_types(desc))
+    follow = types.split("It was followed by ")[1].split(".")[0]
+    assert "sexual" not in follow, types
+    assert "sexual exploitation is withheld by disclosure control" in types

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from msht.analysis import describe
+from msht.analysis import describe, stats
 from msht.base import formats
 from msht.publish import association_tables, descriptive_tables, regression_tables, results, sdc
 
@@ -97,7 +97,7 @@ def test_sdc_off_returns_the_unprotected_rows():
                           "n": [3, 40], "denominator": [10, 50], "pct": [30.0, 80.0], "statistic": [1.5, 1.5],
                           "df": [1, 1], "p": [0.2, 0.2], "test": ["Yates chi-square"] * 2})
     tests = pd.DataFrame({"outcome": ["offered"], "factor": ["victim_sex"], "odds_ratio": [0.1]})
-    out = association_tables.protect(assoc, tests, tests.iloc[:0], tests.iloc[:0], 0)
+    out = association_tables.protect(assoc, tests, tests.iloc[:0], tests.iloc[:0], 0, alpha=0.05)
     pd.testing.assert_frame_equal(results.conform(out["associations"], "associations"), assoc)
     pd.testing.assert_frame_equal(out["association_tests"], tests)
     assert out["suppression"].empty
@@ -114,10 +114,10 @@ def test_sdc_on_blanks_derived_files_and_regression():
                           "n": [3, 40], "denominator": [10, 50], "pct": [30.0, 80.0], "statistic": [1.5, 1.5],
                           "df": [1, 1], "p": [0.2, 0.2], "test": ["Yates chi-square"] * 2})
     tests = pd.DataFrame({"outcome": ["offered"], "factor": ["victim_sex"], "unit": ["cases"], "odds_ratio": [0.1],
-                          "N": [60]})
+                          "N": [60], "p_chosen": [0.2], "q_bh": [0.2], "significant_bh": [False]})
     resid = pd.DataFrame({"outcome": ["offered"], "factor": ["victim_sex"], "level": ["male"], "n": [3],
                           "expected_n": [7.0]})
-    out = association_tables.protect(assoc, tests, resid, resid.iloc[:0], 5)
+    out = association_tables.protect(assoc, tests, resid, resid.iloc[:0], 5, alpha=0.05)
     assert out["associations"]["n"].isna().any()
     assert out["association_tests"]["odds_ratio"].isna().all() and out["association_tests"]["N"].isna().all()
     assert out["association_tests"]["unit"].tolist() == ["cases"]
@@ -142,3 +142,109 @@ def test_display_helpers_never_crash_on_hidden_values():
     assert formats.fmt_pct_n(pd.NA, 10, style="table", display="<5") == "[c] (<5)"
     assert formats.fmt_pct_n(7, pd.NA, style="table") == "[c] (7)"
     assert formats.fmt_pct_n(394, 2291) == "17.2% (n=394)"
+
+
+def test_shown_q_values_adjust_only_the_published_tests():
+    """Review 1.2: a q-value shown next to a withheld test must not depend on the withheld p."""
+    factors = ["victim_sex", "victim_uk_national", "county_lines"]
+    assoc = pd.DataFrame({"outcome": ["offered"] * 6, "factor": [f for f in factors for _ in (0, 1)],
+                          "level": ["a", "b"] * 3, "n": [3, 40, 20, 20, 25, 15], "denominator": [10, 50, 40, 30, 45, 25],
+                          "pct": [30.0, 80.0, 50.0, 66.7, 55.6, 60.0], "statistic": [1.5] * 6, "df": [1] * 6,
+                          "p": [0.2] * 2 + [0.03] * 2 + [0.04] * 2, "test": ["Yates chi-square"] * 6})
+    p = [0.2, 0.03, 0.04]
+    tests = pd.DataFrame({"outcome": ["offered"] * 3, "factor": factors, "unit": ["cases"] * 3, "p_chosen": p,
+                          "q_bh": stats.bh_qvalues(p), "significant_bh": stats.bh_qvalues(p) < 0.05})
+    out = association_tables.protect(assoc, tests, tests.iloc[:0], tests.iloc[:0], 5, alpha=0.05)
+    shown = out["association_tests"].set_index("factor")
+    assert pd.isna(shown.at["victim_sex", "q_bh"]) and pd.isna(shown.at["victim_sex", "significant_bh"])
+    expected = stats.bh_qvalues([0.03, 0.04])
+    assert shown.loc[["victim_uk_national", "county_lines"], "q_bh"].astype(float).tolist() == pytest.approx(expected)
+    assert shown.loc[["victim_uk_national", "county_lines"], "significant_bh"].tolist() == [True, True]
+    assert "published tests only" in sdc.disclosure_note(5, out["associations"])
+
+
+def _release_params(root, tmp_path, name: str):
+    """A release's params file (``min_cell_count: 5``) whose outputs go under ``_output/<name>``."""
+    import yaml
+
+    text = yaml.safe_load((root / "params" / "release.yaml").read_text())
+    text.update({"run_name": name, "results_dir": f"_output/{name}/results", "processed_dir": f"_output/{name}/processed",
+                 "report_dir": f"_output/{name}/report"})
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(text))
+    return path
+
+
+@pytest.mark.parametrize("failure", ["audit", "interrupt"])
+def test_a_release_stopped_after_its_first_round_leaves_no_output(root, tmp_path, monkeypatch, failure):
+    """Review 2.1: an error of the audit (shown as one ``msht: error:`` line, an AuditError) or an
+    interrupted second round removes round 1's unprotected-by-the-audit outputs."""
+    from msht import pipeline
+    from msht.publish import audit
+
+    name = f"sdc_stop_{failure}"
+    path = _release_params(root, tmp_path, name)
+    out = root / "_output" / name
+    calls = []
+
+    def runner(params_path, *, root):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        (out / "results").mkdir(parents=True, exist_ok=True)
+        (out / "results" / "descriptives.csv").write_text("table\n")
+        (out / "notebooks").mkdir(parents=True, exist_ok=True)
+        (out / "notebooks" / "02_descriptives.ipynb").write_text("{}")
+        return out / "notebooks"
+
+    if failure == "audit":
+        def broken(*args, **kwargs):
+            raise RuntimeError("audit system infeasible or unsolved for x")
+        monkeypatch.setattr(audit, "build", broken)
+        expected = audit.AuditError
+    else:
+        monkeypatch.setattr(audit, "fixpoint", lambda publish, m: (publish(frozenset()), publish(frozenset())))
+        expected = KeyboardInterrupt
+    with pytest.raises(expected):
+        pipeline.protect_release(path, root=root, runner=runner)
+    assert not (out / "results").exists() and not (out / "notebooks").exists()
+
+
+def test_the_reference_run_cannot_be_a_release(root):
+    """Review 2.2: a release removes what an unsafe run wrote; for ``run_name: default`` that
+    would be the committed notebooks and results, so such params are refused in one line."""
+    import yaml
+
+    from msht import config
+
+    raw = yaml.safe_load((root / "params" / "default.yaml").read_text())
+    with pytest.raises(config.ParamsError, match=r"min_cell_count: 5 with run_name: default") as err:
+        config.validate_params({**raw, "min_cell_count": 5}, source="params file p.yaml")
+    assert "\n" not in str(err.value)
+    assert config.validate_params({**raw, "min_cell_count": 1}).min_cell_count == 1
+
+
+def test_an_outcome_whose_status_total_gives_a_hidden_unknown_back_hides_it_everywhere():
+    """Review 1.1 (the policy): 2 of 81 cases with no offer status (hidden in section 3.4) while
+    79 have one: the association rows of ``offered`` lose their denominators, percentages and
+    tests, and the regression its population; ``accepted`` (6 of 17, none unknown) keeps them."""
+    rows = pd.DataFrame({"outcome": ["offered", "offered", "offered", "accepted"], "factor": ["overall", "sex", "sex",
+                         "overall"], "level": ["overall", "male", "female", "overall"], "n": [17, 12, 5, 6],
+                         "denominator": [79, 55, 24, 17], "pct": [21.5, 21.8, 20.8, 35.3], "statistic": [None, 0.0, 0.0, None],
+                         "df": [None, 1, 1, None], "p": [None, 1.0, 1.0, None], "test": [None, "Yates", "Yates", None]})
+    assert association_tables.status_hidden(rows, 81, 5) == {"offered"}
+    assert association_tables.status_hidden(rows, 79, 5) == set() and association_tables.status_hidden(rows, 81, 0) == set()
+    tests = pd.DataFrame({"outcome": ["offered"], "factor": ["sex"], "unit": ["cases"], "p_chosen": [1.0], "q_bh": [1.0],
+                          "significant_bh": [False]})
+    out = association_tables.protect(rows, tests, tests.iloc[:0], tests.iloc[:0], 5, alpha=0.05, cases=81)
+    offered = out["associations"][out["associations"]["outcome"] == "offered"]
+    assert offered["denominator"].isna().all() and offered["pct"].isna().all() and offered["p"].isna().all()
+    assert offered["n"].notna().all()
+    assert out["associations"].loc[3, "denominator"] == 17
+    assert out["association_tests"]["p_chosen"].isna().all()
+    reg = pd.DataFrame({"outcome": ["offered"], "factor": [None], "level": [None], "n_level": [None], "adjusted_or": [None],
+                        "ci_low": [None], "ci_high": [None], "p": [None], "N": [54], "n_population": [79],
+                        "n_dropped_missing": [25]})
+    frame, supp = regression_tables.protect_regression(reg, 5, {"offered"})
+    assert frame[["n_population", "n_dropped_missing"]].isna().all(axis=None) and frame.at[0, "N"] == 54
+    assert set(supp["column"]) == {"n_population", "n_dropped_missing"}

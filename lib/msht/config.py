@@ -118,7 +118,13 @@ def validate_params(raw: dict[str, Any], *, source: str = "params", root: Path |
         model = ParamsSchema.model_validate(raw, context={"root": root})
     except ValidationError as exc:
         raise ParamsError(f"{source}: {describe_errors(exc, raw)}") from None
-    return Params(**model.model_dump())
+    params = Params(**model.model_dump())
+    if params.run_name == "default" and int(params.min_cell_count) > 1:
+        # a release removes what an unsafe run wrote: never the committed notebooks and results
+        raise ParamsError(f"{source}: min_cell_count: {params.min_cell_count} with run_name: default: the reference "
+                          "run is not protected (its notebooks and results are committed); give a release its own "
+                          "run_name")
+    return params
 
 
 @dataclass(frozen=True)
@@ -153,11 +159,6 @@ class RunPaths:
 def notebooks_dir(root: Path | None = None) -> Path:
     """The folder of the committed notebooks."""
     return (root or project_root()) / "notebooks"
-
-
-def default_params_path(root: Path | None = None) -> Path:
-    """``params/default.yaml`` under the project root."""
-    return (root or project_root()) / "params" / "default.yaml"
 
 
 #: The optional mapping keys of a params file (not in the notebooks' parameters cells: papermill

@@ -8,7 +8,6 @@ that a run on real extracts never touches a committed file.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -156,12 +155,6 @@ def run_notebooks(params_path: str | Path, *, root: Path | None = None) -> Path:
     return out_dir
 
 
-def notebook_outputs(path: Path) -> list[dict]:
-    """Return the outputs of every code cell of an executed notebook (for tests and checks)."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    return [out for cell in nb["cells"] if cell["cell_type"] == "code" for out in cell.get("outputs", [])]
-
-
 def protect_release(params_path: str | Path, *, root: Path | None = None, runner=None) -> Path:
     """Run a release's notebooks with linked-table protection (:func:`msht.publish.audit.fixpoint`).
 
@@ -172,7 +165,10 @@ def protect_release(params_path: str | Path, *, root: Path | None = None, runner
     (reason ``secondary``) like every other. With ``min_cell_count`` 0 or 1 this is
     :func:`run_notebooks`. If no safe release is found, the run's results and executed notebooks
     are removed and :class:`msht.publish.audit.DisclosureError` is raised: nothing unsafe is left
-    to publish. ``runner(params_path, root=...)`` runs the notebooks (default
+    to publish; so are they when a later round, the audit or the user stops the run (any
+    exception, ``KeyboardInterrupt`` included, re-raised; an error of the audit itself as
+    :class:`msht.publish.audit.AuditError`). The reference run (``run_name: default``) cannot be
+    a release (:func:`msht.config.validate_params`), so the committed files are never removed. ``runner(params_path, root=...)`` runs the notebooks (default
     :func:`run_notebooks`; the tests pass one that runs their code in-process). Returns the folder
     of executed notebooks.
     """
@@ -197,9 +193,9 @@ def protect_release(params_path: str | Path, *, root: Path | None = None, runner
 
         try:
             audit.fixpoint(publish, m)
-        except audit.DisclosureError:
-            shutil.rmtree(root / params.results_dir, ignore_errors=True)
+        except BaseException:  # no safe release (or the run or the audit stopped): remove what it wrote
             if out_dir:
+                shutil.rmtree(root / params.results_dir, ignore_errors=True)
                 shutil.rmtree(out_dir[0], ignore_errors=True)
             raise
         finally:

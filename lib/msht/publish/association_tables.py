@@ -269,8 +269,8 @@ TESTS_KEEP: Final[tuple[str, ...]] = ("unit", "test_seed", "df")
 
 
 def protect(rows: pd.DataFrame, tests: pd.DataFrame, residuals: pd.DataFrame, comparison: pd.DataFrame,
-            min_cell_count: int, forced: Collection[tuple[str, str, str, str, str]] = frozenset()
-            ) -> dict[str, pd.DataFrame]:
+            min_cell_count: int, forced: Collection[tuple[str, str, str, str, str]] = frozenset(), *,
+            alpha: float, cases: int | None = None) -> dict[str, pd.DataFrame]:
     """Disclosure control of notebook 03's results (:mod:`msht.publish.sdc`).
 
     ``rows`` (``associations.csv``) go through :func:`msht.publish.sdc.protect_associations`; the files
@@ -280,8 +280,15 @@ def protect(rows: pd.DataFrame, tests: pd.DataFrame, residuals: pd.DataFrame, co
     ``association_vs_published`` and ``suppression`` (the rows of ``suppression.csv`` for these
     files). With ``min_cell_count`` 0 the frames are returned unchanged (plus marker columns).
     ``forced``: cells to hide as complementary suppressions (:func:`msht.publish.sdc.forced_cells`).
+    Under disclosure control the q-values are recomputed over the published tests only
+    (:func:`published_qvalues`, ``alpha`` the run's significance level), and an outcome whose
+    number of cases with a status recorded would give a hidden unknown count back
+    (:func:`status_hidden`; ``cases``: the published number of cases) has its denominators,
+    percentages and tests hidden (:func:`msht.publish.sdc.hide_status_total`).
     """
     protected = sdc.protect_associations(rows, min_cell_count, forced=forced)
+    for outcome in status_hidden(rows, cases, min_cell_count):
+        sdc.hide_status_total(protected, protected["outcome"] == outcome)
     out = {"associations": protected, "association_tests": tests, "association_residuals": residuals,
            "association_vs_published": comparison}
     supp = [sdc.suppression_table(associations=protected)]
@@ -290,5 +297,37 @@ def protect(rows: pd.DataFrame, tests: pd.DataFrame, residuals: pd.DataFrame, co
                            ("association_vs_published", PUBLISHED_COLUMNS)):
             out[name], extra = sdc.withhold_for_blocks(out[name], protected, file=name, keep=keep)
             supp.append(extra)
+        out["association_tests"] = published_qvalues(out["association_tests"], alpha)
     out["suppression"] = pd.concat(supp, ignore_index=True)
+    return out
+
+
+def published_qvalues(published: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """``association_tests.csv`` under disclosure control with its Benjamini-Hochberg q-values
+    recomputed over the published tests only (those whose ``p_chosen`` is still shown), so that
+    no shown q-value depends on a withheld p-value; ``significant_bh`` is ``q_bh < alpha`` (as in
+    :func:`msht.analysis.associate.test_table`), empty where the test is withheld or not computable."""
+    out = published.copy()
+    shown = out["p_chosen"].notna().to_numpy()
+    q = stats.bh_qvalues(pd.to_numeric(out["p_chosen"]).astype(float).to_numpy())
+    out["q_bh"] = pd.Series(q, index=out.index).where(shown)
+    out["significant_bh"] = pd.array(pd.Series(q < alpha, index=out.index).where(shown, pd.NA), dtype="boolean")
+    return out
+
+
+def status_hidden(rows: pd.DataFrame, cases: int | None, min_cell_count: int) -> set[str]:
+    """The outcomes whose number of cases with a status recorded must be hidden: those whose
+    ``unknown`` count (section 3.4, hidden there) is from 1 to m-1, so that the published total
+    minus that number would give it back. ``rows`` are the unprotected ``associations.csv`` rows;
+    offered's total is ``cases`` (the published number of cases; ``None``: not checked),
+    accepted's is offered's "yes" count (the cases offered support)."""
+    m = int(min_cell_count)
+    overall = rows[rows["factor"] == OVERALL].set_index("outcome")
+    if m <= 1:
+        return set()
+    totals = {"offered": cases, "accepted": overall.at["offered", "n"] if "offered" in overall.index else None}
+    out = set()
+    for outcome, total in totals.items():
+        if total is not None and outcome in overall.index and 1 <= int(total) - int(overall.at[outcome, "denominator"]) < m:
+            out.add(outcome)
     return out

@@ -20,11 +20,18 @@ by coincidence only makes the audit stricter):
   ``exclusions.csv`` (``rows_in``, ``excluded``, ``rows_out``; the flow diagram and the cleaning
   summary print the same numbers), hidden or shown, as a variable; a shown value fixes it; a
   ``"<m"`` mark bounds it to 1..m-1; a ``"[c]"`` mark says 0 or at least m (a binary variable),
-  unless the reason says nothing (:data:`SILENT_REASONS`);
+  unless the reason says nothing (:data:`SILENT_REASONS`), and its possible values are counted
+  as such (0, then from the smallest feasible value at least m to the largest); published and
+  true rows are joined on their keys (:func:`aligned`);
 * a printed percentage with a hidden count or denominator: 100 n / d rounded to one decimal
   (the rounding interval);
 * descriptives blocks: the known levels add up to the denominator (where they partition it); the
-  denominator plus the ``unknown`` count is the table's number of units, one unknown per table;
+  denominator plus the ``unknown`` count is the table's published number of units
+  (:data:`POPULATIONS`: section 3.1's cases or victims, section 3.3's offender persons, and for
+  ``accepted`` the cases offered support);
+* section 3.4's ``offered``/``accepted``: the "yes" count and the denominator are also the sums
+  of the rows by period, of figure 1's bars by year and the associations' ``overall`` row
+  (:data:`OUTCOME_PLACES`);
   a ``yes`` flag is at most its denominator; a row's own denominator (``left_out``) is a count;
 * association blocks: 0 <= n <= d; per outcome, the levels' totals and "yes" counts add up to
   the same total across every factor (the column totals and the grand total are public);
@@ -44,6 +51,11 @@ by coincidence only makes the audit stricter):
   confidence interval for a block with hidden cells (:mod:`msht.publish.sdc`: withheld, ``"[c]"``), and
   the derived association files are blanked block by block, so there is nothing else
   non-linear to check there.
+
+An outcome whose ``unknown`` count is hidden has its number of cases with a status recorded hidden
+wherever it is printed (:func:`msht.publish.sdc.hide_status_total`: rows by period, figure 1, the
+outcome's association rows and tests, the regression's population and cases dropped), so the
+links above leave the hidden count its range.
 
 Not modelled (:data:`NOT_MODELLED`): the regression's adjusted odds ratios (``regression.csv``:
 under disclosure control every level's count is hidden and a level with 1 to m-1 cases has its
@@ -170,6 +182,7 @@ def build(results_dir: Path, truth_dir: Path, m: int) -> tuple[System, list[tupl
     _spellings(s, results_dir, truth_dir, marks, m, binaries)
     _exclusions(s, results_dir, truth_dir, marks, m, binaries)
     _problems(s, results_dir, truth_dir, marks, m, binaries)
+    _outcome_links(s)
     _cross_file(s)
     return s, binaries, pct_rows
 
@@ -218,10 +231,11 @@ def _descriptives(s: System, results_dir: Path, truth_dir: Path, marks: dict, m:
 
     if not (results_dir / "descriptives.csv").exists():
         return
-    pub = pd.read_csv(results_dir / "descriptives.csv", dtype={"level": str})
     tru = pd.read_csv(truth_dir / "descriptives.csv", dtype={"level": str})
+    pub = aligned(pd.read_csv(results_dir / "descriptives.csv", dtype={"level": str}), tru,
+                  ["table", "variable", "level"], "descriptives.csv")
     counts = ~tru["level"].isin(sdc.NON_COUNT_LEVELS)
-    units: dict[str, int] = {}
+    units: dict[tuple[str, str], tuple[int, int]] = {}
     for (table, variable), blk in tru[counts].groupby(["table", "variable"], sort=False):
         known = blk[blk["level"] != "unknown"]
         unknown = blk[blk["level"] == "unknown"]
@@ -245,9 +259,8 @@ def _descriptives(s: System, results_dir: Path, truth_dir: Path, marks: dict, m:
             for idx, r in unknown.iterrows():
                 key = ("descriptives", table, variable, "unknown", "n")
                 u = _cell(s, key, int(r["n"]), _value(pub.at[idx, "n"]), marks, m, binaries)
-                total = units.setdefault(table, s.var(f"units|{table}", int(r["n"]) + int(d_rows.iloc[0]),
-                                                      hidden=True))
-                s.equal([u, d0], [total])
+                units.setdefault((table, variable), (u, d0))
+    _populations(s, units)
     # section 3.2: victims = no police-record data + left out + analysed; left_out's own denominator
     try:
         victims = s.index["descriptives|section3_1|victims|all|n"]
@@ -259,6 +272,55 @@ def _descriptives(s: System, results_dir: Path, truth_dir: Path, marks: dict, m:
         s.equal([left_d], [left, d])
     except KeyError:
         pass
+
+
+#: The published number of units of each descriptives table (``unknown`` + denominator of each of
+#: its blocks): cases (section 3.1's count), victims, offender persons; section 3.4's
+#: ``accepted`` is measured on the cases offered support (``offered``'s "yes" count).
+POPULATIONS: Final[dict[str, str]] = {
+    "section3_1": "descriptives|section3_1|cases|all|n",
+    "appendix2": "descriptives|section3_1|cases|all|n",
+    "table1_all_cases": "descriptives|section3_1|cases|all|n",
+    "section3_4": "descriptives|section3_1|cases|all|n",
+    "section3_4|accepted": "descriptives|section3_4|offered|yes|n",
+    "appendix1": "descriptives|section3_1|victims|all|n",
+    "appendix3": "descriptives|section3_3|offender_persons|all|n",
+    "section3_3": "descriptives|section3_3|offender_persons|all|n",
+}
+
+
+def _populations(s: System, units: dict[tuple[str, str], tuple[int, int]]) -> None:
+    """Each block's ``unknown`` count plus its denominator is the table's published number of
+    units (:data:`POPULATIONS`): the reader knows N, so a hidden unknown count is N - D."""
+    for (table, variable), (u, d0) in units.items():
+        name = POPULATIONS.get(f"{table}|{variable}", POPULATIONS.get(table))
+        if name is not None and name in s.index:
+            s.equal([u, d0], [s.index[name]])
+
+
+#: Section 3.4's outcomes and the other places their counts are printed: the rows by period,
+#: figure 1's bars by year and the association analysis' ``overall`` row.
+OUTCOME_PLACES: Final[dict[str, tuple[str, ...]]] = {
+    "offered": ("descriptives|section3_4|offered_by_period", "descriptives|figure1|offered_by_year",
+                "associations|offered|overall"),
+    "accepted": ("descriptives|section3_4|accepted_by_period", "descriptives|figure1|accepted_by_year",
+                 "associations|accepted|overall"),
+}
+
+
+def _outcome_links(s: System) -> None:
+    """Section 3.4's ``offered``/``accepted``: the "yes" count and the denominator (cases with a
+    status recorded) are also the sums of the rows by period, of figure 1's bars by year and the
+    association analysis' ``overall`` row (:data:`OUTCOME_PLACES`)."""
+    for outcome, places in OUTCOME_PLACES.items():
+        yes_n = s.index.get(f"descriptives|section3_4|{outcome}|yes|n")
+        yes_d = s.index.get(f"descriptives|section3_4|{outcome}|yes|denominator")
+        for place in places:
+            for column, own in (("n", yes_n), ("denominator", yes_d)):
+                parts = [i for name, i in s.index.items()
+                         if name.startswith(place + "|") and name.endswith("|" + column)]
+                if own is not None and parts:
+                    s.equal([own], parts)
 
 
 def _associations(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list,
@@ -292,11 +354,27 @@ def _completeness(s: System, results_dir: Path, truth_dir: Path, marks: dict, m:
     path = results_dir / "completeness.csv"
     if not path.exists():
         return
-    pub = _read(path)
     tru = _read(truth_dir / "completeness.csv")
+    pub = aligned(_read(path), tru, ["extract", "field"], "completeness.csv")
     for idx, r in tru.iterrows():
         key = ("completeness", r["extract"], r["field"], "", "missing")
         _cell(s, key, int(r["missing"]), _value(pub.at[idx, "missing"]), marks, m, binaries)
+
+
+def aligned(pub: pd.DataFrame, tru: pd.DataFrame, keys: list[str], name: str) -> pd.DataFrame:
+    """The published rows of ``name`` in the order (and with the index) of its true rows, joined
+    on ``keys``. Raises ``AssertionError`` when the two files do not hold the same keys, each once
+    (the audit would pair a published value with another row's true value)."""
+    def key_index(frame: pd.DataFrame) -> pd.MultiIndex:
+        return pd.MultiIndex.from_frame(frame[keys].astype(str))
+
+    pk, tk = key_index(pub), key_index(tru)
+    if pk.has_duplicates or tk.has_duplicates or set(pk) != set(tk):
+        extra, lost = sorted(set(pk) - set(tk))[:3], sorted(set(tk) - set(pk))[:3]
+        raise AssertionError(f"audit: {name}'s published and true rows differ (keys {keys}; only published: "
+                             f"{extra}, only true: {lost}, duplicates: {pk.has_duplicates or tk.has_duplicates})")
+    out = pub.set_axis(pk).reindex(tk)
+    return out.set_axis(tru.index)
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -316,7 +394,8 @@ def _spellings(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: in
     path, true_path = results_dir / "spellings.csv", truth_dir / "spellings.csv"
     if not (path.exists() and true_path.exists()):
         return
-    pub, tru = _read(path), _read(true_path)
+    tru = _read(true_path)
+    pub = aligned(_read(path), tru, ["extract", "field", "code", "raw_value"], "spellings.csv")
     rows = _extract_rows(truth_dir)
     for (extract, fld), blk in tru.groupby(["extract", "field"], sort=False):
         idx = [_cell(s, ("spellings", extract, fld, quality.spelling_level(r), "n"), int(r["n"]),
@@ -341,7 +420,8 @@ def _exclusions(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: i
     path, true_path = results_dir / "exclusions.csv", truth_dir / "exclusions.csv"
     if not (path.exists() and true_path.exists()):
         return
-    pub, tru = _read(path), _read(true_path)
+    tru = _read(true_path)
+    pub = aligned(_read(path), tru, ["entity", "rule", "step"], "exclusions.csv")
     for entity, blk in tru.groupby("entity", sort=False):
         prev = None
         for k, r in blk.iterrows():
@@ -420,6 +500,7 @@ def bound_hidden(s: System, binaries: list, pct_rows: list, m: int = 5) -> pd.Da
     a, lo, hi, bounds, nvar = _matrices(s, binaries, pct_rows)
     parts = _components(a, bounds)
     public_total = _withheld_chains(s)
+    zero_or_m = dict(binaries)
     solved: dict[int, tuple] = {}
     out = []
     for i, name in enumerate(s.names):
@@ -440,10 +521,29 @@ def bound_hidden(s: System, binaries: list, pct_rows: list, m: int = 5) -> pd.Da
                 raise RuntimeError(f"audit system infeasible or unsolved for {name}: {res.message}")
             ends.append(round(res.x[at]))
         required = not (s.reason.get(i) == "withheld" and not 1 <= s.truth[i] < m) and i not in public_total
+        values = ends[1] - ends[0] + 1
+        if i in zero_or_m and ends[0] == 0 < ends[1]:  # "[c]": 0, or m and more; nothing from 1 to m-1
+            values = 1 + _count_from(solved[key], at, zero_or_m[i], ends[1])
         out.append({"cell": name, "reason": s.reason.get(i, ""), "true": s.truth[i], "low": ends[0],
-                    "high": ends[1], "values": ends[1] - ends[0] + 1, "required": required})
+                    "high": ends[1], "values": values, "required": required})
     frame = pd.DataFrame(out, columns=["cell", "reason", "true", "low", "high", "values", "required"])
-    return _apply_bands(s, frame)
+    return _apply_bands(s, frame, zero_or_m)
+
+
+def _count_from(sub: tuple, at: int, m: int, high: int) -> int:
+    """How many values from the smallest feasible one at or above ``m`` up to ``high`` a
+    ``"[c]"`` count (0 or at least ``m``) can take besides 0: the values in between are not
+    possible, so they are not counted (0 when no value from ``m`` is feasible)."""
+    cols, sub_a, sub_lo, sub_hi, sub_bounds = sub
+    lb = sub_bounds.lb.copy()
+    lb[at] = max(lb[at], m)
+    if lb[at] > sub_bounds.ub[at]:
+        return 0
+    c = np.zeros(len(cols))
+    c[at] = 1
+    constraints = LinearConstraint(sub_a, sub_lo, sub_hi) if len(sub_a) else None
+    res = milp(c, constraints=constraints, integrality=np.ones(len(cols)), bounds=Bounds(lb, sub_bounds.ub))
+    return int(high - round(res.x[at]) + 1) if res.success else 0
 
 
 def _withheld_chains(s: System) -> set[int]:
@@ -572,7 +672,7 @@ def band_consistent_values(n_ranges: list[tuple[int, int]], d_ranges: list[tuple
     return [(set(n[:, j].tolist()), set(d[:, j].tolist())) for j in range(k)]
 
 
-def _apply_bands(s: System, frame: pd.DataFrame) -> pd.DataFrame:
+def _apply_bands(s: System, frame: pd.DataFrame, zero_or_m: dict[int, int] | None = None) -> pd.DataFrame:
     """Narrow each hidden count of a block whose p band is published to the values that keep the
     band (:func:`band_consistent_values`, within the integer programme's ranges): ``values`` is
     then the number of consistent values, ``band`` the band that narrowed it."""
@@ -600,6 +700,8 @@ def _apply_bands(s: System, frame: pd.DataFrame) -> pd.DataFrame:
                 k = rows.get(s.names[var])
                 if k is None:
                     continue
+                if var in (zero_or_m or {}):  # a "[c]" count is 0 or at least m
+                    values = {v for v in values if v == 0 or v >= zero_or_m[var]}
                 frame.loc[k, ["low", "high", "values", "band"]] = [min(values, default=s.truth[var]),
                                                                     max(values, default=s.truth[var]),
                                                                     len(values), band]
@@ -639,6 +741,11 @@ MAX_ROUNDS: Final[int] = 8
 
 class DisclosureError(RuntimeError):
     """A release whose audit still finds a hidden count with fewer than :data:`MIN_RANGE` values."""
+
+
+class AuditError(DisclosureError):
+    """The audit could not bound a release's hidden counts (its system is infeasible, a mark
+    contradicts a true value, a band cannot be checked): no release is shown to be safe."""
 
 
 def _forceable(s: System, j: int) -> bool:
@@ -730,8 +837,11 @@ def fixpoint(publish, m: int, *, max_rounds: int = MAX_ROUNDS) -> tuple[pd.DataF
     forced: set[tuple[str, str, str, str, str]] = set()
     for rnd in range(1, max_rounds + 1):
         results_dir, truth_dir = publish(frozenset(forced))
-        s, binaries, pct_rows = build(Path(results_dir), Path(truth_dir), int(m))
-        frame = bound_hidden(s, binaries, pct_rows, int(m))
+        try:
+            s, binaries, pct_rows = build(Path(results_dir), Path(truth_dir), int(m))
+            frame = bound_hidden(s, binaries, pct_rows, int(m))
+        except (AssertionError, ValueError, RuntimeError, KeyError) as exc:
+            raise AuditError(f"the disclosure audit failed in round {rnd}: {exc}") from exc
         narrow = narrow_cells(frame)
         if not narrow:
             return frame, forced

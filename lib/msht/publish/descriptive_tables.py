@@ -167,6 +167,30 @@ def _protect_outlier_link(protected: pd.DataFrame, m: int) -> None:
         sdc.protect_partition_link(protected, left[0], unknown, m)
 
 
+#: Section 3.4's outcomes and the other rows that print their number of cases with a status recorded.
+STATUS_ROWS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    "offered": (("section3_4", "offered_by_period"), ("figure1", "offered_by_year")),
+    "accepted": (("section3_4", "accepted_by_period"), ("figure1", "accepted_by_year")),
+}
+
+
+def small_unknown(rows: pd.DataFrame, outcome: str, m: int) -> bool:
+    """True when section 3.4's ``unknown`` count of ``outcome`` in the true rows is from 1 to m-1."""
+    hit = rows.loc[(rows["table"] == "section3_4") & (rows["variable"] == outcome) & (rows["level"] == UNKNOWN), "n"]
+    return m > 1 and len(hit) > 0 and 1 <= int(hit.iloc[0]) < m
+
+
+def _protect_status_totals(protected: pd.DataFrame, src: pd.DataFrame, m: int) -> None:
+    """An outcome whose unknown count is hidden: its number of cases with a status recorded is
+    also hidden in the rows by period and figure 1 (:data:`STATUS_ROWS`,
+    :func:`msht.publish.sdc.hide_status_total`); section 3.4's own block hides it already."""
+    for outcome, places in STATUS_ROWS.items():
+        if small_unknown(src, outcome, m):
+            for table, variable in places:
+                where = (protected["table"] == table) & (protected["variable"] == variable)
+                sdc.hide_status_total(protected, where & (protected["level"] != "first_year"))
+
+
 def protect(parts: dict[str, pd.DataFrame], min_cell_count: int,
             forced: Collection[tuple[str, str, str, str, str]] = frozenset()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Apply :func:`msht.publish.sdc.protect_descriptives` to the rows of
@@ -178,8 +202,10 @@ def protect(parts: dict[str, pd.DataFrame], min_cell_count: int,
     those of :func:`msht.analysis.describe.combine` unchanged. ``forced``: cells to hide as
     complementary suppressions (:func:`msht.publish.sdc.forced_cells`).
     """
-    protected = sdc.protect_descriptives(combine(parts), min_cell_count, forced=forced)
+    src = combine(parts)
+    protected = sdc.protect_descriptives(src, min_cell_count, forced=forced)
     _protect_outlier_link(protected, int(min_cell_count))
+    _protect_status_totals(protected, src, int(min_cell_count))
     out, start = {}, 0
     for name, frame in parts.items():
         out[name] = protected.iloc[start : start + len(frame)].reset_index(drop=True)

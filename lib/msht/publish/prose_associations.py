@@ -19,21 +19,6 @@ from msht.base import vocab
 from msht.base.formats import fmt_row, fmt_total
 from msht.publish.association_tables import factor_name, findings_display
 
-def association_sentence(rows: pd.DataFrame, outcome: str, factor: str, alpha: float) -> str:
-    """One sentence on one test: the shares per level, the test, and whether p < alpha."""
-    block = rows[(rows["outcome"] == outcome) & (rows["factor"] == factor)]
-    first = block.iloc[0]
-    shares = "; ".join(
-        f"{vocab.label(factor, r.level).lower()}: {fmt_row(r)}" for r in block.itertuples()
-    )
-    verdict = "was" if first["p"] < alpha else "was not"
-    return (
-        f"The share of cases {vocab.variable_label(outcome).lower()} by {vocab.variable_label(factor).lower()} "
-        f"({shares}) {verdict} significantly different at α = {alpha:g} "
-        f"({first['test']}, χ² = {first['statistic']:.3f}, df = {int(first['df'])}, {stats.p_threshold_label(float(first['p']))})."
-    )
-
-
 #: At most this many tests are named in a sentence; the rest are counted.
 MAX_LISTED = 8
 
@@ -59,7 +44,8 @@ def associations_text(tests: pd.DataFrame, alpha: float) -> str:
     replaced the chi-square (and whether it changed the verdict), the largest effect size, and
     which tests could not be computed, with the reason.
     """
-    done = tests[tests["test_chosen"] != "not computable"]
+    withheld = int(tests["test_chosen"].isna().sum())
+    done = tests[tests["test_chosen"].notna() & (tests["test_chosen"] != "not computable")]
     failed = tests[tests["test_chosen"] == "not computable"]
     sig = done[done["significant_seed"].fillna(False).astype(bool)]
     per_outcome = [f"{_a4_count(int((sig['outcome'] == o).sum()), 'factor')} for {vocab.variable_label(o).lower()}"
@@ -69,18 +55,20 @@ def associations_text(tests: pd.DataFrame, alpha: float) -> str:
     n_bh = int(done["significant_bh"].fillna(False).astype(bool).sum())
     parts = [
         f"{_a4_count(len(tests), 'association test')} were run ({_a4_count(tests['outcome'].nunique(), 'outcome')} × "
-        f"{_a4_count(tests['factor'].nunique(), 'factor')}); {len(done):,} could be computed.",
+        f"{_a4_count(tests['factor'].nunique(), 'factor')}); {len(done):,} could be computed"
+        + (f" and are published; {_a4_count(withheld, 'test')} {'is' if withheld == 1 else 'are'} withheld by "
+           "disclosure control." if withheld else "."),
         f"In the seed's convention (Yates chi-square for two levels, Pearson for three), "
-        f"{_a4_count(len(sig), 'test')} had p < {alpha:g}: {_a4_join(per_outcome)} (Tables 2-4).",
+        f"{_a4_count(len(sig), 'test')}{' of those published' if withheld else ''} had p < {alpha:g}: "
+        f"{_a4_join(per_outcome)} (Tables 2-4).",
         f"{_a4_count(len(fisher), 'table')} had an expected count below 5, so Fisher's exact test was used for "
         f"{'it' if len(fisher) == 1 else 'them'}; "
         + ("it did not change any verdict" if changed == 0 else f"it changed the verdict for {changed:,}")
         + f" at α = {alpha:g}."
         if len(fisher) else "No table had an expected count below 5, so the chi-square approximation holds for all.",
-        f"The seed made no correction for running {len(done):,} tests: after the Benjamini-Hochberg correction "
-        f"across all of them, {_a4_count(n_bh, 'test')} remain significant (q < {alpha:g}).",
+        _a4_bh_sentence(tests, len(done), n_bh, alpha, withheld),
     ]
-    if len(done):
+    if len(done) and not withheld:  # no superlative chosen among the published tests only
         top = done.loc[done["effect_size"].abs().idxmax()]
         parts.append(
             f"The strongest association was {_a4_subject(top['outcome'], top['factor'])} "
@@ -91,6 +79,17 @@ def associations_text(tests: pd.DataFrame, alpha: float) -> str:
     if len(failed):
         text += "\n\n" + _a4_not_computable(failed)
     return text
+
+
+def _a4_bh_sentence(tests: pd.DataFrame, n_done: int, n_bh: int, alpha: float, withheld: int) -> str:
+    """The Benjamini-Hochberg sentence; with tests withheld, BH ran over the published ones
+    (:func:`msht.publish.association_tables.published_qvalues`), whose number it gives."""
+    if not withheld:
+        return (f"The seed made no correction for running {n_done:,} tests: after the Benjamini-Hochberg correction "
+                f"across all of them, {_a4_count(n_bh, 'test')} remain significant (q < {alpha:g}).")
+    return (f"The seed made no correction for multiple tests: after the Benjamini-Hochberg correction across the "
+            f"{_a4_count(int(tests['q_bh'].notna().sum()), 'published test')}, {_a4_count(n_bh, 'test')} remain "
+            f"significant (q < {alpha:g}).")
 
 
 def _a4_not_computable(failed: pd.DataFrame) -> str:
@@ -176,8 +175,11 @@ def regression_text(regression: pd.DataFrame, county_lines_known_pct: float, alp
     ]
     bullets = []
     for m in regression.drop_duplicates("outcome").itertuples():
-        line = (f"* {vocab.variable_label(m.outcome)}: N = {int(m.N):,} complete cases of {int(m.n_population):,} "
-                f"({int(m.n_dropped_missing):,} dropped for missing data), {int(m.n_events):,} with the rarer outcome.")
+        of = (f" of {int(m.n_population):,} ({int(m.n_dropped_missing):,} dropped for missing data)"
+              if not pd.isna(m.n_population) else " (the population and the cases dropped are withheld by disclosure "
+              "control)")
+        line = (f"* {vocab.variable_label(m.outcome)}: N = {int(m.N):,} complete cases{of}, {int(m.n_events):,} "
+                "with the rarer outcome.")
         if m.note:
             line += f" Note: {m.note}."
         bullets.append(line)
@@ -203,14 +205,20 @@ def findings_lead(outcome: str) -> str:
 def findings_note(tests: pd.DataFrame, outcome: str, alpha: float) -> str:
     """Tables 2-4's source note: how many of the outcome's factors were significant, tested how."""
     sub = tests[tests["outcome"] == outcome]
-    done = sub[sub["test_chosen"] != "not computable"]
+    withheld = int(sub["test_chosen"].isna().sum())
+    done = sub[sub["test_chosen"].notna() & (sub["test_chosen"] != "not computable")]
     n_sig = int(done["significant_seed"].fillna(False).astype(bool).sum())
     n_bh = int(done["significant_bh"].fillna(False).astype(bool).sum())
+    published = " published" if tests["test_chosen"].isna().any() else ""
     text = (f"{n_sig:,} of the {len(done):,} factors tested had p < {alpha:g} in the seed's convention "
             f"(Yates chi-square for two levels, Pearson for three); {n_bh:,} had a Benjamini-Hochberg "
-            f"q < {alpha:g} across all {tests['q_bh'].notna().sum():,} tests.")
-    if len(done) < len(sub):
-        text += f" {len(sub) - len(done):,} could not be computed."
+            f"q < {alpha:g} across {'all ' if not published else 'the '}{tests['q_bh'].notna().sum():,}{published} "
+            "tests.")
+    if withheld:
+        text += f" {withheld:,} {'is' if withheld == 1 else 'are'} withheld by disclosure control."
+    failed = len(sub) - len(done) - withheld
+    if failed:
+        text += f" {failed:,} could not be computed."
     return text
 
 
@@ -245,9 +253,13 @@ def key_findings(rows: pd.DataFrame, tests: pd.DataFrame, alpha: float) -> str:
     items = [" ".join(rates)] if rates else []
     for outcome in KEY_FINDING_OUTCOMES:
         found = findings(rows, tests, outcome, alpha)
+        withheld = int((tests["outcome"].eq(outcome) & tests["test_chosen"].isna()).sum())
         if found.empty:
             items.append(f"No factor was significantly associated with {vocab.OUTCOME_PHRASES[outcome]} "
-                         f"(p < {alpha:g}).")
+                         f"(p < {alpha:g})." if not withheld else
+                         f"No published test found a factor significantly associated with "
+                         f"{vocab.OUTCOME_PHRASES[outcome]} (p < {alpha:g}); {_a4_count(withheld, 'test')} "
+                         f"{'is' if withheld == 1 else 'are'} withheld by disclosure control.")
             continue
         display = findings_display(found, alpha)
         q = found.drop_duplicates("factor")["q_bh"].astype(float).tolist()

@@ -39,23 +39,6 @@ def _row(frame: pd.DataFrame, **where: str) -> pd.Series:
     return hits.iloc[0]
 
 
-def victims_overview(desc: pd.DataFrame) -> str:
-    """Section 3.1's opening: cases, victims, one vs several instances, sex and nationality."""
-    cases = _row(desc, table="section3_1", variable="cases", level="all")
-    one = _row(desc, table="section3_1", variable="victim_case_count", level="one")
-    several = _row(desc, table="section3_1", variable="victim_case_count", level="several")
-    sex = desc[(desc["table"] == "appendix1") & (desc["variable"] == "victim_sex") & (desc["level"] != "unknown")]
-    top_sex = sex.sort_values("n", ascending=False).iloc[0]
-    share = "most" if top_sex["pct"] > 50 else "the largest group"
-    return (
-        f"From the {_cnt(cases)} MSHT police-recorded cases analysed, {_cnt(one, 'denominator')} individuals "
-        f"were identified as victims. Of those, {fmt_row(one)} had one instance "
-        f"of MSHT victimisation and {fmt_row(several)} had more than one. "
-        f"As Appendix 1 shows, {share} victims were {vocab.label('victim_sex', top_sex['level']).lower()} "
-        f"({fmt_row(top_sex)})."
-    )
-
-
 #: Exploitation types as prose names them.
 _S3_TYPE_NAMES: dict[str, str] = {
     "criminal_exploitation": "criminal exploitation",
@@ -252,10 +235,15 @@ def _s3_types(desc: pd.DataFrame) -> list[str]:
     else:
         out = [f"{_s3_cap(_S3_TYPE_NAMES[first['variable']])} was the most commonly recorded type of exploitation: "
                f"{_s3_of(first, 'cases with a type recorded')}."]
-    if len(rest):
-        followers = [f"{_S3_TYPE_NAMES[r['variable']]}, {_s3_share(r)}" for _, r in rest.iterrows()]
+    shown_rest = rest[~rest["n"].map(is_missing)]
+    if len(shown_rest):
+        followers = [f"{_S3_TYPE_NAMES[r['variable']]}, {_s3_share(r)}" for _, r in shown_rest.iterrows()]
         out.append(f"It was followed by {_s3_join(followers, '; ')}. A case may have more than one type, so these "
                    f"shares overlap.")
+    if hidden.any():  # not ranked: a hidden count may be larger or smaller than any shown one
+        names = [_S3_TYPE_NAMES[v] for v in types.loc[hidden, "variable"]]
+        out.append(f"The {'count' if len(names) == 1 else 'counts'} of {_s3_join(names)} "
+                   f"{'is' if len(names) == 1 else 'are'} withheld by disclosure control.")
     return out
 
 
@@ -263,14 +251,18 @@ def _s3_places(desc: pd.DataFrame) -> list[str]:
     """Exploitation location (three levels) and county lines, with their own denominators."""
     out = []
     where = _s3_known(desc, "appendix2", "exploitation_location").set_index("level")
-    if _s3_total(where) > 0:
+    if math.isnan(_s3_total(where)):
+        out.append("Figures for the exploitation location are withheld by disclosure control.")
+    elif _s3_total(where) > 0:
         parts = [f"{place} in {_s3_share(where.loc[lv])}" for lv, place in
                  (("uk_only", "only in the UK"), ("overseas_only", "only overseas"),
                   ("both", "both in the UK and overseas"))]
         out.append(f"Of the {fmt_total(_s3_total(where))} cases with a recorded exploitation location, exploitation took "
                    f"place {_s3_join(parts)}.")
     county = _s3_known(desc, "appendix2", "county_lines").set_index("level")
-    if _s3_total(county) > 0:
+    if math.isnan(_s3_total(county)):
+        out.append("Figures for county lines exploitation are withheld by disclosure control.")
+    elif _s3_total(county) > 0:
         out.append(f"Of the {fmt_total(_s3_total(county))} cases with a recorded county-lines status, "
                    f"{_s3_share(county.loc['yes'])} involved county lines exploitation.")
     return out

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from typing import Final
 
 import pandas as pd
@@ -29,7 +31,8 @@ def regression_display(regression: pd.DataFrame) -> pd.DataFrame:
     """The regression table: per outcome (group, with N and cases dropped) each term (level vs
     reference), its factor, n, adjusted OR (95% CI) and p; a model not estimated shows its reason."""
     groups = [
-        f"{vocab.variable_label(o)} (N = {int(n):,}; {int(d):,} dropped for missing data)"
+        f"{vocab.variable_label(o)} (N = {int(n):,}; "
+        + (f"{int(d):,} dropped for missing data)" if not pd.isna(d) else "cases dropped withheld)")
         for o, n, d in zip(regression["outcome"], regression["N"], regression["n_dropped_missing"], strict=True)
     ]
     withheld = regression["sdc_withheld"].astype(bool) if "sdc_withheld" in regression.columns else \
@@ -58,7 +61,8 @@ def regression_display(regression: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def protect_regression(regression: pd.DataFrame, min_cell_count: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def protect_regression(regression: pd.DataFrame, min_cell_count: int,
+                       status_hidden: Collection[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Disclosure control of ``regression.csv`` (:mod:`msht.publish.sdc`; nothing changes when
     ``min_cell_count`` is 0 or 1).
 
@@ -66,7 +70,9 @@ def protect_regression(regression: pd.DataFrame, min_cell_count: int) -> tuple[p
     give the reference level's back), and a term whose level or the rest of its model (``N`` -
     ``n_level``) has from 1 to m-1 cases has its odds ratio, CI and p withheld too. Returns the
     frame (with marker columns ``sdc_withheld`` and ``n_level_suppressed``, dropped when the CSV
-    is written) and its ``suppression.csv`` rows (``file`` ``regression``).
+    is written) and its ``suppression.csv`` rows (``file`` ``regression``). For the outcomes in
+    ``status_hidden`` (:func:`msht.publish.association_tables.status_hidden`) the population
+    (cases with the outcome recorded) and the cases dropped are hidden too (``linked_total``).
     """
     m = int(min_cell_count)
     out = regression.copy()
@@ -95,4 +101,12 @@ def protect_regression(regression: pd.DataFrame, min_cell_count: int) -> tuple[p
                 rows.append({**base, "column": col, "reason": "small_count", "display": sdc.SECONDARY_MARK})
                 out.at[idx, col] = pd.NA
             out.at[idx, "sdc_withheld"] = True
+    linked = out.index[out["outcome"].isin(list(status_hidden))]
+    for col in ("n_population", "n_dropped_missing") if len(linked) else ():
+        out[col] = out[col].astype(object)
+        for idx in linked:
+            rows.append({"file": "regression", "table": out.at[idx, "outcome"], "variable": out.at[idx, "factor"],
+                         "level": out.at[idx, "level"], "column": col, "reason": "linked_total",
+                         "display": sdc.SECONDARY_MARK})
+            out.at[idx, col] = pd.NA
     return out, pd.DataFrame(rows, columns=list(sdc.SUPPRESSION_COLUMNS))

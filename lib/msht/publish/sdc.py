@@ -851,6 +851,32 @@ def protect_associations(
     return out
 
 
+def hide_status_total(out: pd.DataFrame, where: pd.Series) -> None:
+    """Hide the number of units with a status recorded in the rows ``where`` of a protected frame
+    (descriptives or associations): their denominators and percentages (``linked_total``), and
+    their tests (``test_withheld``: statistic and p; in descriptives the rows whose level is in
+    :data:`TEST_LEVELS`).
+
+    For an outcome whose ``unknown`` count is hidden (1 to m-1) while its number of units is
+    published (section 3.4's ``offered``: the cases), every place that prints the number with a
+    status recorded would give it back as units minus that number: the rows by period, figure
+    1's bars, the association rows of the outcome (their denominators add up to it) and the
+    regression's population. A count ``n`` stays; the denominators and every statistic of the
+    outcome go."""
+    for idx in out.index[where.to_numpy()]:
+        if "table" in out.columns and out.at[idx, "level"] in TEST_LEVELS:
+            _hide(out, idx, "n", "test_withheld", SECONDARY_MARK)
+            continue
+        if not out.at[idx, "denominator_suppressed"]:  # a denominator hidden already keeps its mark
+            _hide(out, idx, "denominator", "linked_total", SECONDARY_MARK)
+        _hide(out, idx, "pct", "linked_total", SECONDARY_MARK)
+        if "outcome" in out.columns:
+            out.at[idx, "p_display"] = SECONDARY_MARK
+            out.at[idx, "statistic"] = math.nan
+            out.at[idx, "p"] = math.nan
+            out.at[idx, "test_suppressed"] = True
+
+
 def withhold_for_blocks(
     frame: pd.DataFrame, protected: pd.DataFrame, *, file: str, keep: Iterable[str] = ()
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -943,7 +969,10 @@ def disclosure_note(min_cell_count: int, protected: pd.DataFrame | None = None) 
         'are also suppressed and shown as "[c]", and where a table has suppressed cells its test '
         "statistic and p-value are withheld."
     )
-    return note + (release_summary(protected) if protected is not None else "")
+    summary = release_summary(protected) if protected is not None else ""
+    if summary and "outcome" in protected.columns:  # tests withheld: BH adjusts the rest
+        summary += " Benjamini–Hochberg q-values are computed over the published tests only."
+    return note + summary
 
 
 def release_summary(protected: pd.DataFrame) -> str:

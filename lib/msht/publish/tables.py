@@ -99,35 +99,6 @@ def exclusions_table(exclusions: pd.DataFrame, *, table_id: str) -> GT:
     )
 
 
-def association_table(rows: pd.DataFrame, *, table_id: str, title: str) -> GT:
-    """Appendix 4 style: per factor level the outcome's "% (n)" of N, and the test's χ², df and p."""
-    from msht.analysis import stats
-    from msht.base import vocab
-    from msht.base.formats import fmt_count, fmt_pct_n
-
-    frame = pd.DataFrame(
-        {
-            "factor": [vocab.variable_label(f) for f in rows["factor"]],
-            "level": [vocab.label(f, lv) for f, lv in zip(rows["factor"], rows["level"])],
-            "value": [fmt_pct_n(n, d, style="table", display=m) for n, d, m in
-                      zip(rows["n"], rows["denominator"], rows.get("display", pd.Series("", index=rows.index)))],
-            "N": [fmt_count(d, m) for d, m in
-                  zip(rows["denominator"], rows.get("denominator_display", pd.Series("", index=rows.index)))],
-            "chi2": rows["statistic"].astype(float).round(3),
-            "df": rows["df"].astype("Int64"),
-            "p": [stats.format_p(float(p)) if pd.notna(p) else "[c]" for p in rows["p"]],
-            "test": rows["test"],
-        }
-    )
-    return (
-        GT(frame, rowname_col="level", groupname_col="factor", id=table_id)
-        .tab_header(title=title)
-        .cols_label(value="% (n)", chi2="χ²")
-        .fmt_number(columns="chi2", decimals=3)
-        .tab_options(table_font_size="14px", row_group_font_weight="bold")
-    )
-
-
 def appendix4_table(display: pd.DataFrame, *, table_id: str, title: str, source_note: str | None = None) -> GT:
     """One Appendix 4 block in the study's layout (see :func:`msht.publish.association_tables.appendix4_display`):
     per factor its levels' "% (n)" per outcome column, then the χ² and p rows."""
