@@ -10,7 +10,9 @@ are put in a namespace of their own (``P1000007`` -> ``PA1000007``, ``MS/2018/00
 ``MSA/2018/000103`` for the first dataset, ``PB...``/``MSB/...`` for the second...), and the
 batch's four files (the datasets' rows one after another) are read and cleaned once. The
 accounting is then checked for the batch's exclusions table and for every dataset's rows;
-:func:`test_a_batch_cleans_each_dataset_as_if_alone` shows that batching changes no row's status.
+:func:`test_a_batch_cleans_each_dataset_as_if_alone` shows that batching changes no row's status,
+and :func:`test_every_raw_row_of_a_lone_dataset_is_accounted_for` checks :data:`ALONE_EXAMPLES`
+datasets alone as well (tiny extracts' edge cases: one victim, header-only files).
 The :data:`EXAMPLES` batches (:data:`BUDGET` datasets) are split into :data:`SHARDS` tests of equal
 budget, which ``pytest -n`` (``make test``) runs side by side. Under the derandomized ``ci``
 profile shard *k* draws from Hypothesis seed *k*, so the shards are different fixed sets of examples
@@ -28,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from hypothesis_profiles import examples
+from hypothesis_profiles import FULL_EXAMPLES, examples
 from msht.clean import rules as clean
 from msht.ingest import extracts as ingest
 from msht.synth.raw import INVISIBLE, SOFT_HYPHEN, ProblemRates, write_extracts
@@ -43,6 +45,9 @@ BATCH = 5
 EXAMPLES = BUDGET // BATCH
 #: Tests the examples are split into (each runs a quarter of them).
 SHARDS = 4
+#: Examples of a lone dataset (a batch of one) under the full profiles, on top of the batches
+#: (one test, budgeted as one of SHARDS parts: a quarter of the ``dev`` budget in everyday runs).
+ALONE_EXAMPLES = 40
 
 #: The extracts as msht.synth writes them: file name and encoding.
 FILES = {"cases": ("cases.csv", "utf-8-sig"), "victims": ("victims.csv", "cp1252"),
@@ -126,26 +131,39 @@ def check_every_raw_row_is_accounted_for(folder: Path, datasets: list[dict]):
     assert len(result.cases) == sum(len(pop.cases) for pop in pops)
 
 
-@pytest.mark.property
-@pytest.mark.parametrize("shard", range(SHARDS))
-def test_every_raw_row_is_accounted_for(shard):
+def run_property(budget: int, parts: int, batch: int, derandomize_seed: int) -> None:
+    """Run the accounting property on examples of ``batch`` datasets: one of ``parts`` equal parts
+    of ``budget`` examples (full profiles; under ``dev`` one part of the profile's budget)."""
     with tempfile.TemporaryDirectory() as tmp:
-        # one folder for all the shard's examples: write_extracts rewrites all four files each time
+        # one folder for all the examples: write_extracts rewrites all four files each time
         folder = Path(tmp)
 
-        @settings(max_examples=max(1, examples(EXAMPLES) // SHARDS), deadline=None,
+        @settings(max_examples=max(1, examples(budget) // parts), deadline=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-        @given(datasets=st.lists(dataset, min_size=BATCH, max_size=BATCH))
+        @given(datasets=st.lists(dataset, min_size=batch, max_size=batch))
         def accounted(datasets):
             check_every_raw_row_is_accounted_for(folder, datasets)
 
         if settings.default.derandomize:
-            accounted = seed(shard)(accounted)
+            accounted = seed(derandomize_seed)(accounted)
         accounted()
 
 
+@pytest.mark.property
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_every_raw_row_is_accounted_for(shard):
+    run_property(EXAMPLES, SHARDS, BATCH, shard)
+
+
+@pytest.mark.property
+def test_every_raw_row_of_a_lone_dataset_is_accounted_for():
+    """The same property for datasets read and cleaned alone (a batch of one): the edge cases of
+    tiny extracts (one victim, no offenders, header-only files) that a batch of five rarely is."""
+    run_property(ALONE_EXAMPLES * SHARDS, SHARDS, 1, SHARDS)
+
+
 def test_the_full_budget_checks_500_datasets():
-    assert EXAMPLES * BATCH >= BUDGET and EXAMPLES % SHARDS == 0
+    assert EXAMPLES * BATCH >= BUDGET and EXAMPLES % SHARDS == 0 and ALONE_EXAMPLES * SHARDS <= FULL_EXAMPLES
 
 
 def test_a_batch_cleans_each_dataset_as_if_alone(tmp_path):
