@@ -207,3 +207,19 @@ def test_pre_commit_config_has_the_hooks_pinned(root):
         assert re.fullmatch(r"v?\d+\.\d+\.\d+", rev), f"{repo['repo']} is not pinned to a release: {rev!r}"
     fmt = next(h for r in config["repos"] for h in r["hooks"] if h["id"] == "ruff-format")
     assert "--check" in fmt.get("args", []), "ruff-format must only check"
+
+
+def test_every_property_test_states_its_example_budget():
+    """A ``@given`` test without ``max_examples=examples(n)`` runs the full profiles' cap (1000
+    examples) in CI; one such test took 42 s of the suite's 4 minutes. Every property test states
+    its budget (tests/hypothesis_profiles.py)."""
+    import ast
+
+    missing = []
+    for path in sorted(Path(__file__).parent.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                decorators = [ast.unparse(d) for d in node.decorator_list]
+                if any(d.startswith("given(") for d in decorators) and not any("max_examples" in d for d in decorators):
+                    missing.append(f"{path.name}::{node.name}")
+    assert missing == [], f"property tests without max_examples=examples(n): {missing}"

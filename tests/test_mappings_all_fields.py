@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from msht.clean import check, recording
@@ -17,6 +17,8 @@ from msht.config import ParamsError, load_params, validate_params
 from msht.ingest import coding
 from msht.ingest import extracts as ingest
 from msht.synth import layout
+
+from hypothesis_profiles import examples
 
 ROOT = Path(__file__).parents[1]
 PERIOD = ("1900-01-01", "2100-12-31")
@@ -86,6 +88,7 @@ SPELLINGS = ["CCE", "Forced labour", "CSE", "Domestic servitude", "Undefined", "
              "CCE & domestic servitude", "Not specified", "-", "", "Labour, Other exploitation"]
 
 
+@settings(max_examples=examples(200))
 @given(st.lists(st.sampled_from(SPELLINGS), min_size=1, max_size=12))
 def test_the_twin_layout_recode_read_back_through_the_mapping_gives_the_same_codes(values):
     """:func:`msht.synth.layout.recode` runs the reader's value mapping backwards."""
