@@ -161,6 +161,51 @@ def test_unrecognised_values_are_listed_with_their_counts(small_raw, tmp_path):
     assert "sex" in set(mapped["target"])
 
 
+def test_force_codes_that_only_the_default_rule_codes_are_listed(small_raw, tmp_path):
+    """A force's numeric exploitation types and its own referrer codes would be coded by the last
+    rule (other exploitation; external) without a word: the check lists them, with what they
+    would be coded as, so that the data owner maps them under values:."""
+    folder = tmp_path / "raw"
+    shutil.copytree(small_raw[0], folder)
+    cases = pd.read_csv(folder / "cases.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    cases.loc[[0, 3], "exploitation_type"] = "3"
+    cases.loc[[1], "exploitation_type"] = "1;2"
+    cases.loc[[2], "exploitation_type"] = "Unknown"  # says on purpose it is not known: not listed
+    cases.loc[[0, 4], "referring_agency"] = "P"
+    cases.to_csv(folder / "cases.csv", index=False, encoding="utf-8-sig")
+    result = check.check(folder, period=PERIOD, force_words=WORDS)
+    u = result.unrecognised.set_index(["field", "raw_value"])
+    assert u.loc[("exploitation_type", "3"), ["n", "first_row", "coded_as"]].tolist() == [2, 2, "other_exploitation"]
+    assert u.loc[("exploitation_type", "1;2"), "n"] == 1
+    assert ("exploitation_type", "Unknown") not in u.index
+    assert u.loc[("referring_agency", "P"), ["n", "coded_as"]].tolist() == [2, "external"]
+    warned = result.problems[result.problems["code"] == "unrecognised_value"]
+    assert warned["problem"].str.contains("coded external by the default rule; map it under values:").any()
+
+
+def test_a_columns_mapping_of_a_header_the_file_lacks_is_named_with_the_closest_header(small_raw, tmp_path):
+    """A typo in columns: (``Birth_Date`` for the file's ``Birth_Dt``) would map nothing without
+    a word: the check names it, its field and the file's closest header."""
+    folder = tmp_path / "raw"
+    shutil.copytree(small_raw[0], folder)
+    victims = pd.read_csv(folder / "victims.csv", dtype=str, keep_default_na=False, encoding="cp1252")
+    victims = victims.rename(columns={"date_of_birth": "Birth_Dt"})
+    victims.to_csv(folder / "victims.csv", index=False, encoding="cp1252")
+    mappings = {"victims": ingest.ExtractMapping(columns={"Birth_Date": "date_of_birth"})}
+    result = check.check(folder, period=PERIOD, force_words=WORDS, mappings=mappings)
+    unused = result.problems[result.problems["code"] == "unused_mapping"]
+    assert unused[["extract", "column"]].values.tolist() == [["victims", "Birth_Date"]]
+    assert "'Birth_Dt'" in unused["problem"].iloc[0] and "date_of_birth" in unused["problem"].iloc[0]
+
+
+def test_the_summary_line_counts_in_the_singular_and_plural():
+    result = check.CheckResult(problems=pd.DataFrame({"severity": ["error", "warning", "warning"]}),
+                               completeness=pd.DataFrame(), unrecognised=pd.DataFrame(), mapping=pd.DataFrame(),
+                               files=pd.DataFrame({"extract": ["cases"]}))
+    line = check.summary(result, Path("x"))
+    assert "1 error, 2 warnings" in line
+
+
 def test_a_missing_value_marker_where_a_value_is_required_is_listed_once(small_raw, tmp_path):
     folder = tmp_path / "raw"
     shutil.copytree(small_raw[0], folder)

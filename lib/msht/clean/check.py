@@ -31,6 +31,7 @@ import logging
 import numbers
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import pandas as pd
 
@@ -152,6 +153,28 @@ def _unplaced_headers(extracts: dict[str, Extract]) -> list[Problem]:
     return out
 
 
+def _unused_column_mappings(extracts: dict[str, Extract], mappings: dict[str, ExtractMapping]) -> list[Problem]:
+    """``columns:`` entries whose header is not in the file read (a typo such as ``Birth_Date``
+    for ``Birth_Dt``): a warning naming the header, its field and the file's closest header
+    (rapidfuzz), since the mapping otherwise does nothing without a word."""
+    from rapidfuzz import process
+
+    out: list[Problem] = []
+    for name, m in mappings.items():
+        e = extracts.get(name)
+        if e is None or not m.columns:
+            continue
+        present = {normalise_header(h) for h in e.header}
+        for header, target in m.columns.items():
+            if normalise_header(header) in present:
+                continue
+            near = process.extractOne(header, list(e.header))
+            hint = f" (closest header in the file: {near[0]!r})" if near else ""
+            out.append(Problem(name, header, 1, None, f"params columns: maps header {header!r} to {target}, but the "
+                               f"file has no such header{hint}", WARNING, "unused_mapping", e.sheet))
+    return out
+
+
 def _value_problems(extract: Extract) -> tuple[list[Problem], pd.DataFrame]:
     """Dates and ages that are not dates or ages (errors: the run stops on them), dates of birth
     after the period and ages outside 0-110 are left to :func:`_range_problems`. Returns the
@@ -251,11 +274,42 @@ def _unrecognised(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.Dat
                 agg = block.groupby("raw_value", sort=False)[SOURCE_ROW].agg(["size", "min"]).reset_index()
                 unknown.append(pd.DataFrame({"extract": name, "field": field, "raw_value": agg["raw_value"],
                                              "n": agg["size"].astype(int), "first_row": agg["min"].astype(int)}))
-    cols_u = ["extract", "field", "raw_value", "n", "first_row"]
+    cols_u = ["extract", "field", "raw_value", "n", "first_row", "coded_as"]
+    for u in unknown:
+        u["coded_as"] = coding.UNKNOWN
     cols_m = ["extract", "kind", "source", "target", "n"]
     u = pd.concat(unknown, ignore_index=True) if unknown else pd.DataFrame(columns=cols_u)
     m = pd.concat(mapping, ignore_index=True) if mapping else pd.DataFrame(columns=cols_m)
     return u.sort_values(["extract", "field", "n"], ascending=[True, True, False], kind="stable")[cols_u], m[cols_m]
+
+
+#: Free-text coded fields whose last rule codes any other text (not ``unknown``): the raw values
+#: that reach their code only through it, and what they are coded as.
+DEFAULT_RULE_FIELDS: Final = {
+    ("cases", "exploitation_type"): ("other_exploitation", lambda s, words: coding.exploitation_default_rule(s)),
+    ("cases", "referring_agency"): ("external", coding.referring_agency_default_rule),
+}
+
+
+def _default_rule_values(frames: dict[str, pd.DataFrame], force_words: list[str]) -> pd.DataFrame:
+    """Values of the free-text coded fields that no rule recognises and that the last rule codes
+    anyway (:data:`DEFAULT_RULE_FIELDS`): ``extract, field, raw_value, n, first_row, coded_as``.
+    A force's own codes (exploitation type "3", referrer "P") land here until the params file's
+    ``values:`` maps them."""
+    out = []
+    for (name, field), (coded_as, rule) in DEFAULT_RULE_FIELDS.items():
+        frame = frames.get(name)
+        if frame is None or field not in frame.columns:
+            continue
+        hit = rule(frame[field], force_words).to_numpy()
+        if hit.any():
+            block = pd.DataFrame({"raw_value": frame.loc[hit, field].astype(str), SOURCE_ROW: frame.loc[hit, SOURCE_ROW]})
+            agg = block.groupby("raw_value", sort=False)[SOURCE_ROW].agg(["size", "min"]).reset_index()
+            out.append(pd.DataFrame({"extract": name, "field": field, "raw_value": agg["raw_value"],
+                                     "n": agg["size"].astype(int), "first_row": agg["min"].astype(int),
+                                     "coded_as": coded_as}))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(
+        columns=["extract", "field", "raw_value", "n", "first_row", "coded_as"])
 
 
 def _configured_values(mappings: dict[str, ExtractMapping]) -> pd.DataFrame:
@@ -297,7 +351,7 @@ def check(raw_dir: Path, *, period: tuple[str, str], force_words: list[str],
     problems: list[Problem] = []
     extracts = _read(raw_dir, problems, mappings or {})
     problems += _sheet_hints(extracts, problems)
-    problems += _unplaced_headers(extracts)
+    problems += _unplaced_headers(extracts) + _unused_column_mappings(extracts, mappings or {})
     problems += _note_problems(extracts)
     frames: dict[str, pd.DataFrame] = {}
     for name, e in extracts.items():
@@ -310,10 +364,13 @@ def check(raw_dir: Path, *, period: tuple[str, str], force_words: list[str],
                              force_words=force_words)
         problems = _agree_with_the_run(problems, result.status)
         problems += _rule_problems(frames, result.status, {n: e.sheet for n, e in extracts.items()})
-    unrecognised, value_mapping = _unrecognised({n: f for n, f in frames.items() if n not in structural})
+    readable = {n: f for n, f in frames.items() if n not in structural}
+    unrecognised, value_mapping = _unrecognised(readable)
+    unrecognised = pd.concat([unrecognised, _default_rule_values(readable, force_words)], ignore_index=True)
     for u in unrecognised.itertuples(index=False):
+        how = "coded unknown" if u.coded_as == coding.UNKNOWN else f"coded {u.coded_as} by the default rule; map it under values:"
         problems.append(Problem(u.extract, u.field, int(u.first_row), u.raw_value,
-                                f"is not recognised by the vocabulary: coded unknown ({u.n:,} rows; the first shown)",
+                                f"is not recognised by the vocabulary: {how} ({u.n:,} rows; the first shown)",
                                 WARNING, "unrecognised_value", extracts[u.extract].sheet))
     table = pd.DataFrame([p.__dict__ for p in problems], columns=list(Problem.__dataclass_fields__))
     table = table[list(PROBLEM_COLUMNS)]
@@ -330,12 +387,17 @@ def check(raw_dir: Path, *, period: tuple[str, str], force_words: list[str],
     )
 
 
+def _plural(n: int, word: str) -> str:
+    """``"1 error"``, ``"2 errors"``, ``"1,234 warnings"``."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
 def summary(result: CheckResult, folder: Path) -> str:
     """The one-line terminal summary of a check."""
     n_files = len(result.files)
     verdict = "the run would stop" if result.n_errors else "the run can go ahead"
-    return (f"msht check: {n_files} of {len(EXTRACTS)} extracts read; {result.n_errors:,} errors, "
-            f"{result.n_warnings:,} warnings ({verdict}); see {folder / 'check.html'}")
+    return (f"msht check: {n_files} of {len(EXTRACTS)} extracts read; {_plural(result.n_errors, 'error')}, "
+            f"{_plural(result.n_warnings, 'warning')} ({verdict}); see {folder / 'check.html'}")
 
 
 #: What each check code means, for the page's summary by rule (the section 2.5 rules are
@@ -352,7 +414,8 @@ CODE_LABELS = {
     "not_a_integer": "an age that is not a whole number",
     "date_of_birth_after_period": "a date of birth after the end of the period",
     "age_out_of_range": "an age outside 0-110",
-    "unrecognised_value": "a value no vocabulary recognises (coded unknown)",
+    "unrecognised_value": "a value no vocabulary recognises (coded unknown, or coded by a field's default rule)",
+    "unused_mapping": "a params columns: entry names a header the file does not have",
 }
 
 #: The page's style: plain, printable, no external resources.

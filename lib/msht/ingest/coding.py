@@ -674,7 +674,7 @@ _EXTERNAL_AGENCY_RE: Final[str] = (
     r"|\bukvi\b|\bnational crime agency\b|\bnca\b|\bgangmasters\b|\bglaa\b|\bhmrc\b|\bdwp\b"
     r"|\blocal authority\b|\bcouncil\b|\bchildren'?s services\b|\bsocial (?:services|care|worker)"
     r"|\bnhs\b|\bhospital\b|\bschool\b|\bsalvation army\b|\bbarnardo|\bprobation\b|\byouth offending\b"
-    r"|\byot\b|\bprison\b|\bhmpps\b|\bngo\b|\bcharity\b|\bred cross\b|\bmigrant help\b"
+    r"|\byot\b|\bprison\b|\bhmpps\b|\bngo\b|\bcharity\b|\bred cross\b|\bmigrant help\b|\bkalayaan\b|\bunseen\b|\bhope for justice\b|\bmedaille trust\b"
     r"|\bsingle competent authority\b|\bsca\b|\bfirst responder organisation\b"
 )
 #: Generic words that show the referral came from inside the force.
@@ -720,7 +720,8 @@ def code_referring_agency(s: pd.Series, force_names: Sequence[str]) -> pd.Series
     3. names an outside agency, even next to police words ("Border Force", "Immigration
        Enforcement", "Home Office", "UKBF", "NCA", "GLAA", local authority/council, children's
        or social services, NHS, school, Salvation Army, Barnardo's, probation, YOT, NGO,
-       charity, "External") -> ``external``;
+       charity, NGOs such as Kalayaan, Unseen, Hope for Justice, Medaille Trust, "External")
+       -> ``external``;
     4. generic police words ("Police", "Constabulary", "Force", "CID", "OIC", "Internal",
        "response team", "neighbourhood team", "custody", "PC 1234") -> ``internal``;
     5. any other non-missing text -> ``external`` (referred by someone other than the police).
@@ -803,6 +804,37 @@ def code_exploitation_types(s: pd.Series, as_codes: bool = False) -> pd.DataFram
         return out.apply(lambda col: _fill_unknown(col.map({True: "yes", False: "no"})))
     return out
 
+
+
+#: Non-blank exploitation texts that say on purpose that the type is not known ("Unknown",
+#: "Not specified", "Undefined", "Multiple", punctuation only): coded ``other_exploitation``
+#: (undefined) as the study does, and not a value that no rule recognises.
+_UNDEFINED_TYPE_RE: Final[str] = r"\bunknown\b|\bnot (?:specified|known|recorded|stated)\b|\bundefined\b|\bmultiple\b|^\W*$"
+
+
+def exploitation_default_rule(s: pd.Series) -> pd.Series:
+    """Rows of a raw exploitation field that :func:`code_exploitation_types` codes
+    ``other_exploitation`` only by its default rule: not blank, naming no type and no undefined
+    marker (a force's numeric code "3", say). Boolean, ``s``'s index. ``msht check`` lists these
+    values: without a ``values:`` mapping they would be counted as other exploitation."""
+    s = _as_series(s)
+    raw = _clean(s)
+    blank = raw.isna() | raw.isin(_BLANK_MARKERS)
+    text = raw.str.replace("-", " ", regex=False).str.replace(r"\s+", " ", regex=True)
+    matched = pd.concat([_contains(text, EXPLOITATION_RULES[c]) for c in EXPLOITATION_TYPES], axis=1).any(axis=1)
+    undefined = _contains(text, _UNDEFINED_TYPE_RE)
+    return (~blank & ~matched & ~undefined).fillna(False).astype(bool)
+
+
+def referring_agency_default_rule(s: pd.Series, force_names: Sequence[str]) -> pd.Series:
+    """Rows of a raw referring-agency field that :func:`code_referring_agency` codes
+    ``external`` only by its last rule (present, but naming no force, agency or police word: a
+    force's code "P", say). Boolean, ``s``'s index. ``msht check`` lists these values."""
+    text = normalise_text(s)
+    own_re, other_re = _force_patterns(force_names)
+    own = _contains(text, own_re) if own_re else pd.Series(False, index=text.index)
+    named = own | _contains(text, other_re) | _contains(text, _EXTERNAL_AGENCY_RE) | _contains(text, _INTERNAL_RE)
+    return (text.notna() & ~named).fillna(False).astype(bool)
 
 # ----------------------------------------------------------------------------------------------
 # Exploitation location
