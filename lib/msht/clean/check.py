@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import pandas as pd
 
 from msht.clean import recording
@@ -252,6 +253,19 @@ def _rule_problems(frames: dict[str, pd.DataFrame], status: dict[str, pd.DataFra
     return out
 
 
+#: The columns of ``unrecognised.csv``.
+UNRECOGNISED_COLUMNS: Final = ("extract", "field", "raw_value", "n", "first_row", "coded_as")
+
+
+def _counted_values(frame: pd.DataFrame, field: str, rows: np.ndarray, extract: str, coded_as: str) -> pd.DataFrame:
+    """The distinct raw values of ``field`` in the ``rows`` (boolean mask) of ``frame``, each with
+    its count and first source row (:data:`UNRECOGNISED_COLUMNS`)."""
+    block = pd.DataFrame({"raw_value": frame.loc[rows, field].astype(str), SOURCE_ROW: frame.loc[rows, SOURCE_ROW]})
+    agg = block.groupby("raw_value", sort=False)[SOURCE_ROW].agg(["size", "min"]).reset_index()
+    return pd.DataFrame({"extract": extract, "field": field, "raw_value": agg["raw_value"], "n": agg["size"].astype(int),
+                         "first_row": agg["min"].astype(int), "coded_as": coded_as})
+
+
 def _unrecognised(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Values no vocabulary recognises (``extract, field, raw_value, n, first_row``) and the
     spellings mapped to each code (``extract, kind, source, target, n``) of the coded fields."""
@@ -270,13 +284,8 @@ def _unrecognised(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.Dat
                                          "target": report["code"], "n": report["n"]}))
             stray = (coded == coding.UNKNOWN) & coding.normalise_text(raw).notna()
             if stray.any() and (name, field) not in recording.UNKNOWN_BY_DESIGN:
-                block = pd.DataFrame({"raw_value": raw[stray].astype(str), SOURCE_ROW: frame.loc[stray, SOURCE_ROW]})
-                agg = block.groupby("raw_value", sort=False)[SOURCE_ROW].agg(["size", "min"]).reset_index()
-                unknown.append(pd.DataFrame({"extract": name, "field": field, "raw_value": agg["raw_value"],
-                                             "n": agg["size"].astype(int), "first_row": agg["min"].astype(int)}))
-    cols_u = ["extract", "field", "raw_value", "n", "first_row", "coded_as"]
-    for u in unknown:
-        u["coded_as"] = coding.UNKNOWN
+                unknown.append(_counted_values(frame, field, stray.to_numpy(), name, coding.UNKNOWN))
+    cols_u = list(UNRECOGNISED_COLUMNS)
     cols_m = ["extract", "kind", "source", "target", "n"]
     u = pd.concat(unknown, ignore_index=True) if unknown else pd.DataFrame(columns=cols_u)
     m = pd.concat(mapping, ignore_index=True) if mapping else pd.DataFrame(columns=cols_m)
@@ -303,13 +312,8 @@ def _default_rule_values(frames: dict[str, pd.DataFrame], force_words: list[str]
             continue
         hit = rule(frame[field], force_words).to_numpy()
         if hit.any():
-            block = pd.DataFrame({"raw_value": frame.loc[hit, field].astype(str), SOURCE_ROW: frame.loc[hit, SOURCE_ROW]})
-            agg = block.groupby("raw_value", sort=False)[SOURCE_ROW].agg(["size", "min"]).reset_index()
-            out.append(pd.DataFrame({"extract": name, "field": field, "raw_value": agg["raw_value"],
-                                     "n": agg["size"].astype(int), "first_row": agg["min"].astype(int),
-                                     "coded_as": coded_as}))
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(
-        columns=["extract", "field", "raw_value", "n", "first_row", "coded_as"])
+            out.append(_counted_values(frame, field, hit, name, coded_as))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=list(UNRECOGNISED_COLUMNS))
 
 
 def _configured_values(mappings: dict[str, ExtractMapping]) -> pd.DataFrame:

@@ -707,6 +707,15 @@ def _force_patterns(force_names: Sequence[str]) -> tuple[str | None, str]:
     return own_re, other_re
 
 
+def _referring_agency_matches(s: pd.Series, force_names: Sequence[str]) -> tuple[pd.Series, ...]:
+    """The normalised text and the matches of rules 1-4 of :func:`code_referring_agency` (own
+    force, another force, an outside agency, police words), each a boolean Series."""
+    text = normalise_text(s)
+    own_re, other_re = _force_patterns(force_names)
+    own = _contains(text, own_re) if own_re else pd.Series(False, index=text.index)
+    return text, own, _contains(text, other_re), _contains(text, _EXTERNAL_AGENCY_RE), _contains(text, _INTERNAL_RE)
+
+
 @_on_distinct_values
 def code_referring_agency(s: pd.Series, force_names: Sequence[str]) -> pd.Series:
     """Vocab ``referring_agency``: ``internal`` / ``external`` / ``unknown``.
@@ -728,12 +737,7 @@ def code_referring_agency(s: pd.Series, force_names: Sequence[str]) -> pd.Series
 
     Missing -> ``unknown``.
     """
-    text = normalise_text(s)
-    own_re, other_re = _force_patterns(force_names)
-    own = _contains(text, own_re) if own_re else pd.Series(False, index=text.index)
-    other = _contains(text, other_re)
-    agency = _contains(text, _EXTERNAL_AGENCY_RE)
-    police = _contains(text, _INTERNAL_RE)
+    text, own, other, agency, police = _referring_agency_matches(s, force_names)
     present = text.notna().to_numpy()
     codes = np.select(
         [own, other, agency, police, present],
@@ -775,6 +779,19 @@ EXPLOITATION_RULES: Final[dict[str, str]] = {
 _DOMESTIC_WORK_RE: Final[str] = r"\bdomestic (?:labou?r|work(?:er)?s?)\b"
 
 
+def _exploitation_matches(s: pd.Series) -> tuple[pd.Series, pd.Series, dict[str, pd.Series]]:
+    """For a raw exploitation field: which values are blank, the text the rules read, and each
+    type's keyword match (:data:`EXPLOITATION_RULES`; "domestic labour" is not labour)."""
+    raw = _clean(s)
+    blank = raw.isna() | raw.isin(_BLANK_MARKERS)
+    text = raw.str.replace("-", " ", regex=False).str.replace(r"\s+", " ", regex=True)
+    flags: dict[str, pd.Series] = {}
+    for col in EXPLOITATION_TYPES:
+        t = text.str.replace(_DOMESTIC_WORK_RE, " ", regex=True) if col == "labour_exploitation" else text
+        flags[col] = _contains(t, EXPLOITATION_RULES[col])
+    return blank, text, flags
+
+
 @_on_distinct_values
 def code_exploitation_types(s: pd.Series, as_codes: bool = False) -> pd.DataFrame:
     """Flag exploitation types named in one free-text field (several may apply).
@@ -789,13 +806,7 @@ def code_exploitation_types(s: pd.Series, as_codes: bool = False) -> pd.DataFram
     "N/A", "None") is ``<NA>`` in every column (not recorded).
     """
     s = _as_series(s)
-    raw = _clean(s)
-    blank = raw.isna() | raw.isin(_BLANK_MARKERS)
-    text = raw.str.replace("-", " ", regex=False).str.replace(r"\s+", " ", regex=True)
-    flags: dict[str, pd.Series] = {}
-    for col in EXPLOITATION_TYPES:
-        t = text.str.replace(_DOMESTIC_WORK_RE, " ", regex=True) if col == "labour_exploitation" else text
-        flags[col] = _contains(t, EXPLOITATION_RULES[col])
+    blank, text, flags = _exploitation_matches(s)
     named = pd.concat([flags[c] for c in EXPLOITATION_TYPES if c != "other_exploitation"], axis=1).any(axis=1)
     flags["other_exploitation"] = flags["other_exploitation"] | ~named
     out = pd.DataFrame({c: flags[c].astype("boolean") for c in EXPLOITATION_TYPES}, index=s.index)
@@ -817,11 +828,8 @@ def exploitation_default_rule(s: pd.Series) -> pd.Series:
     ``other_exploitation`` only by its default rule: not blank, naming no type and no undefined
     marker (a force's numeric code "3", say). Boolean, ``s``'s index. ``msht check`` lists these
     values: without a ``values:`` mapping they would be counted as other exploitation."""
-    s = _as_series(s)
-    raw = _clean(s)
-    blank = raw.isna() | raw.isin(_BLANK_MARKERS)
-    text = raw.str.replace("-", " ", regex=False).str.replace(r"\s+", " ", regex=True)
-    matched = pd.concat([_contains(text, EXPLOITATION_RULES[c]) for c in EXPLOITATION_TYPES], axis=1).any(axis=1)
+    blank, text, flags = _exploitation_matches(_as_series(s))
+    matched = pd.concat(list(flags.values()), axis=1).any(axis=1)
     undefined = _contains(text, _UNDEFINED_TYPE_RE)
     return (~blank & ~matched & ~undefined).fillna(False).astype(bool)
 
@@ -830,11 +838,8 @@ def referring_agency_default_rule(s: pd.Series, force_names: Sequence[str]) -> p
     """Rows of a raw referring-agency field that :func:`code_referring_agency` codes
     ``external`` only by its last rule (present, but naming no force, agency or police word: a
     force's code "P", say). Boolean, ``s``'s index. ``msht check`` lists these values."""
-    text = normalise_text(s)
-    own_re, other_re = _force_patterns(force_names)
-    own = _contains(text, own_re) if own_re else pd.Series(False, index=text.index)
-    named = own | _contains(text, other_re) | _contains(text, _EXTERNAL_AGENCY_RE) | _contains(text, _INTERNAL_RE)
-    return (text.notna() & ~named).fillna(False).astype(bool)
+    text, own, other, agency, police = _referring_agency_matches(s, force_names)
+    return (text.notna() & ~(own | other | agency | police)).fillna(False).astype(bool)
 
 # ----------------------------------------------------------------------------------------------
 # Exploitation location
