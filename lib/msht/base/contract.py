@@ -33,4 +33,9 @@ CONTRACT: Final[dict[str, tuple[str, ...]]] = {
         "N", "n_population", "n_dropped_missing", "n_events", "converged", "note",
     ),
     "suppression": ("file", "table", "variable", "level", "column", "reason", "display"),
+    # A run of several forces (issue 19; notebook 05): the forces and their sizes, each force's
+    # exclusions and each force's Appendix 4, with a leading force column.
+    "forces": ("force", "offender_extract", "case_entries", "cases", "victims", "case_offender_pairs"),
+    "forces_exclusions": ("force", "step", "rule", "entity", "rows_in", "excluded", "rows_out"),
+    "forces_appendix4": ("force", "outcome", "factor", "level", "n", "denominator", "pct", "statistic", "df", "p", "test"),
 }
