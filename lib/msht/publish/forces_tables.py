@@ -18,6 +18,7 @@ what is missing), and it is left out of those factors' strata in the pooled test
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from dataclasses import dataclass
 
 import pandas as pd
@@ -62,6 +63,11 @@ def sizes(cleaned: ForcesClean) -> pd.DataFrame:
             "case_offender_pairs": len(c.result.offenders),
         })
     return pd.DataFrame(rows)
+
+
+#: Column labels of the sizes table (:func:`sizes`) for display.
+SIZES_LABELS: dict[str, str] = {"force": "Force", "offender_extract": "Offender extract", "case_entries": "Case entries",
+                                "cases": "Cases", "victims": "Victims", "case_offender_pairs": "Case–offender pairs"}
 
 
 @dataclass(frozen=True)
@@ -186,3 +192,86 @@ def force_appendix4_display(rows: pd.DataFrame, tests: pd.DataFrame, force: str,
 
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+#: What the report says, in every run of several forces, about linking people across forces.
+NO_LINKING = (
+    "Identifiers are pseudonymised force by force, with a key of each force's own: the same raw "
+    "identifier in two forces is counted as two people. Without a national identifier, people "
+    "cannot be linked across forces, so a victim or offender known to two forces is counted once in each."
+)
+
+
+def forces_text(sizes_table: pd.DataFrame, cleaned: ForcesClean) -> str:
+    """The opening paragraph of the forces compared: how many forces, their sizes (smallest and
+    largest by cases analysed), the forces without an offender extract, and :data:`NO_LINKING`."""
+    by_size = sizes_table.sort_values("cases", kind="stable")
+    small, large = by_size.iloc[0], by_size.iloc[-1]
+    text = (f"This run analyses {len(sizes_table)} forces, each validated, cleaned and counted by the same rules "
+            f"on its own, from {int(small.cases):,} cases ({small.force}) to {int(large.cases):,} ({large.force}); "
+            f"{int(sizes_table['cases'].sum()):,} cases in all. {NO_LINKING}")
+    note = not_available_note(cleaned)
+    return f"{text}\n\n{note}" if note else text
+
+
+def strongest_disagreement(pooled: pd.DataFrame, outcome: str) -> str | None:
+    """The two-level factor of ``outcome`` whose forces' odds ratios differ most (the smallest
+    homogeneity p among the comparisons with one; ties: Appendix 4's order); the first two-level
+    factor when none has a homogeneity test (a run of one force); None when ``pooled`` has none."""
+    two_level = pooled[(pooled["outcome"] == outcome) & pooled["factor"].map(lambda f: len(vocab.levels(f)) == 2)]
+    sub = two_level[two_level["homogeneity_p"].notna()]
+    if sub.empty:  # no homogeneity test (one force, or all withheld): the first factor
+        return str(two_level["factor"].iloc[0]) if not two_level.empty else None
+    return str(sub.loc[sub["homogeneity_p"].astype(float).idxmin(), "factor"])
+
+
+def pooled_text(pooled: pd.DataFrame, alpha: float) -> str:
+    """One paragraph on the pooled tests: per outcome, how many comparisons are associated within
+    forces (CMH p below ``alpha``) and for how many the forces' odds ratios differ (homogeneity p
+    below ``alpha``), naming the latter. Rows whose statistics are withheld or not computable are
+    counted as such."""
+    parts = []
+    for outcome in vocab.OUTCOMES:
+        sub = pooled[pooled["outcome"] == outcome]
+        if sub.empty:
+            continue
+        tested = sub[sub["cmh_p"].notna()]
+        associated = int((tested["cmh_p"].astype(float) < alpha).sum())
+        differ = sub[sub["homogeneity_p"].notna() & (sub["homogeneity_p"].astype(float) < alpha)]
+        names = ", ".join(dict.fromkeys(vocab.variable_label(f).lower() for f in differ["factor"]))
+        part = (f"for *{vocab.variable_label(outcome).lower()}*, {associated} of {len(tested)} comparisons are "
+                f"associated with the outcome within forces (CMH p < {alpha:g})")
+        part += (f", and the forces' odds ratios differ (homogeneity p < {alpha:g}) for {names}" if names
+                 else ", and no test finds that the forces' odds ratios differ")
+        untested = len(sub) - len(tested)
+        if untested:
+            part += f" ({untested} not computable or withheld)"
+        parts.append(part)
+    text = "; ".join(parts)
+    return (text[0].upper() + text[1:] + ".") if text else "No pooled test could be computed."
+
+
+def save_forests(odds_ratios: pd.DataFrame, pooled: pd.DataFrame, folder: Path,
+                 shown: Iterable[tuple[str, str]] = ()) -> dict[tuple[str, str], list[Path]]:
+    """Draw the forest plot (:func:`msht.publish.forces_figures.forest_by_force`) of every outcome ×
+    factor of ``odds_ratios`` and write it as an SVG to ``folder``
+    (``<forest_name>.svg``, byte-stable as :func:`msht.publish.figures.save` writes it); those in
+    ``shown`` (the report's) as PNG too. Returns (outcome, factor) -> the files written. SVG only
+    for the others: about 50 plots, each a vector file, at a third of the cost of both formats."""
+    import matplotlib as mpl
+
+    from msht.publish import figures, forces_figures
+
+    shown = set(shown)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for outcome, factor in dict.fromkeys(zip(odds_ratios["outcome"], odds_ratios["factor"], strict=True)):
+        fig = forces_figures.forest_by_force(odds_ratios, pooled, outcome, factor)
+        name = forces_figures.forest_name(outcome, factor)
+        if (outcome, factor) in shown:
+            written[(outcome, factor)] = figures.save(fig, folder, name)
+            continue
+        with mpl.rc_context({"svg.hashsalt": name, "svg.fonttype": "none"}):
+            fig.savefig(folder / f"{name}.svg", metadata={"Date": None, "Creator": None})
+        written[(outcome, factor)] = [folder / f"{name}.svg"]
+    return written
