@@ -20,7 +20,7 @@ from msht.clean import forces as clean_forces
 from msht.clean import rules
 from msht.ingest import extracts as ingest
 from msht.ingest import privacy
-from msht.publish import forces_tables, quarto_site
+from msht.publish import forces_tables, quarto_site, results
 from msht.synth.raw import write_extracts
 from msht.synth.sampler import sample_population
 
@@ -137,6 +137,8 @@ def test_small_forces_cells_are_hidden_in_their_own_tables(cleaned):
     shown = pd.to_numeric(small["n"], errors="coerce").dropna()
     assert not ((shown >= 1) & (shown < 5)).any(), "a count from 1 to 4 of the small force is shown"
     assert suppression["table"].str.startswith("Force B").any()
+    files = set(quality.suppression["file"]) | set(suppression["file"])
+    assert files <= set(results.FORCES_FILES) and files <= set(results.QUALITY_FILES), "02 and 03 keep them"
 
 
 def test_the_forces_article_gains_the_section_and_appendix(root):
@@ -181,26 +183,26 @@ def test_the_national_run_end_to_end_in_process(forces_params, in_process, root)
     of an offender factor leaving out the force without offenders."""
     params = config.load_params(forces_params)
     assert config.notebooks_for(params) == ("05_forces.ipynb", "02_descriptives.ipynb", "03_associations.ipynb")
-    results = in_process(forces_params, root=root)
+    out = in_process(forces_params, root=root)
     for name in ("forces", "forces_exclusions", "forces_appendix4", "forces_pooled", "forces_odds_ratios",
                  "forces_funnel"):
-        frame = pd.read_csv(results / f"{name}.csv")
+        frame = pd.read_csv(out / f"{name}.csv")
         assert tuple(frame.columns) == CONTRACT[name], name
         assert not frame.empty, name
-    sizes = pd.read_csv(results / "forces.csv")
+    sizes = pd.read_csv(out / "forces.csv")
     assert sizes["force"].tolist() == list(SIZES)
-    described = pd.read_csv(results / "associations.csv")
+    described = pd.read_csv(out / "associations.csv")
     overall = described[(described["outcome"] == "offered") & (described["level"] == "overall")]
     cases = rules.read_tables(config.RunPaths.from_params(params).processed_dir)["cases"]
     assert len(cases) == sizes["cases"].sum()
     assert int(overall["denominator"].iloc[0]) == int((cases["offered"].isin(["yes", "no"])).sum())
-    pooled = pd.read_csv(results / "forces_pooled.csv")
+    pooled = pd.read_csv(out / "forces_pooled.csv")
     offender = pooled[pooled["factor"] == "offender_sex"]
     assert (offender["n_strata"] <= 2).all() and offender["note"].fillna("").str.contains("Force C").all()
-    exclusions = pd.read_csv(results / "forces_exclusions.csv")
+    exclusions = pd.read_csv(out / "forces_exclusions.csv")
     assert set(exclusions["force"]) == set(SIZES)
     for name in ("fig_flow.png", "forces_funnel_offered.png", "forces_funnel_accepted.png"):
-        assert (results / "figures" / name).exists(), name
-    odds_ratios = pd.read_csv(results / "forces_odds_ratios.csv")
-    forests = {p.stem for p in (results / "figures").glob("forces_forest_*.svg")}
+        assert (out / "figures" / name).exists(), name
+    odds_ratios = pd.read_csv(out / "forces_odds_ratios.csv")
+    forests = {p.stem for p in (out / "figures").glob("forces_forest_*.svg")}
     assert forests == {f"forces_forest_{o}_{f}" for o, f in zip(odds_ratios["outcome"], odds_ratios["factor"])}

@@ -7,8 +7,14 @@ single force's (:mod:`msht.publish.quality`, :func:`msht.publish.association_tab
 stacked with a leading ``force`` column in params order (:func:`by_force`). A small force has small
 cells: under ``min_cell_count`` they are hidden in its own tables. The results files (tidy CSV) are
 ``forces`` (:func:`sizes`), ``forces_exclusions``, ``forces_appendix4`` (contract names in
-:mod:`msht.base.contract`), and ``inputs``, ``problems``, ``completeness`` and ``spellings`` with
-a ``force`` column.
+:mod:`msht.base.contract`), ``forces_problems``, ``forces_completeness`` and
+``forces_spellings`` (the data-quality files with a ``force`` column), and ``inputs`` (with a
+``force`` column, for the reproducibility appendix). Their ``suppression.csv`` rows name these
+files (:data:`msht.publish.results.FORCES_FILES`, which notebooks 02 and 03 keep).
+
+A national release (``min_cell_count`` > 1) is protected force by force and table by table; the
+linked-table audit (:mod:`msht.publish.audit`) covers the pooled tables of notebooks 02 and 03,
+not sums across the forces' own tables.
 
 A force that sends no offender extract has no case–offender pairs: its offender factors are *not
 available* (:func:`appendix4_by_force` runs only its other tests and :func:`not_available` lists
@@ -75,7 +81,7 @@ class QualityByForce:
     """The data-quality tables of every force, protected force by force and stacked
     (:func:`by_force`): ``inputs``, ``exclusions``, ``problems``, ``completeness``,
     ``spellings``; ``suppression``: their ``suppression.csv`` rows (``table`` prefixed with the
-    force's name); ``shown``: the same tables with each hidden count replaced by its mark, for
+    force's name, ``file`` the results file's: ``forces_exclusions``...); ``shown``: the same tables with each hidden count replaced by its mark, for
     display; ``marks``: force -> (entity, rule) -> mark of each hidden exclusion count."""
 
     tables: dict[str, pd.DataFrame]
@@ -113,7 +119,8 @@ def quality_by_force(cleaned: ForcesClean, min_cell_count: int, period_end: str)
     per = {c.force.name: _force_quality(c, min_cell_count, period_end) for c in cleaned.forces}
     tables = {name: by_force({force: p[0][name] for force, p in per.items()}) for name in QUALITY_TABLES}
     shown = {name: by_force({force: p[1][name] for force, p in per.items()}) for name in QUALITY_TABLES}
-    supp = [p[2].assign(table=[f"{force}: {t}" for t in p[2]["table"]]) for force, p in per.items() if not p[2].empty]
+    supp = [p[2].assign(table=[f"{force}: {t}" for t in p[2]["table"]], file=[f"forces_{f}" for f in p[2]["file"]])
+            for force, p in per.items() if not p[2].empty]
     suppression = pd.concat(supp, ignore_index=True) if supp else next(iter(per.values()))[2]
     return QualityByForce(tables=tables, shown=shown, suppression=suppression,
                           marks={force: p[3] for force, p in per.items()})
@@ -154,7 +161,8 @@ def appendix4_by_force(cleaned: ForcesClean, min_cell_count: int, alpha: float
         tests[c.force.name] = protected["association_tests"]
         if not protected["suppression"].empty:
             s = protected["suppression"]
-            supp.append(s.assign(table=[f"{c.force.name}: {t}" for t in s["table"]]))
+            supp.append(s.assign(table=[f"{c.force.name}: {t}" for t in s["table"]],
+                                 file=["forces_appendix4" if f == "associations" else f"forces_{f}" for f in s["file"]]))
     suppression = pd.concat(supp, ignore_index=True) if supp else pd.DataFrame()
     return by_force(rows), by_force(tests), suppression
 
