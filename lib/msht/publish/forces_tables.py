@@ -283,3 +283,20 @@ def save_forests(odds_ratios: pd.DataFrame, pooled: pd.DataFrame, folder: Path,
             fig.savefig(folder / f"{name}.svg", metadata={"Date": None, "Creator": None})
         written[(outcome, factor)] = [folder / f"{name}.svg"]
     return written
+
+
+def grouped(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``frame`` (a ``force`` column first) with a ``group`` column ``"<force> · <column's value>"``
+    for a display table's row groups (``exclusions``' entity with ``_`` as spaces)."""
+    values = frame[column].astype(str).str.replace("_", " ")
+    return frame.assign(group=frame[FORCE].astype(str) + " · " + values)
+
+
+def appendix4_all(rows: pd.DataFrame, tests: pd.DataFrame, cleaned: ForcesClean) -> pd.DataFrame:
+    """Every force's Appendix 4 (:func:`force_appendix4_display`) in one display frame, params
+    order, each row group named ``"<force> · <group>"``."""
+    parts = []
+    for c in cleaned.forces:
+        part = force_appendix4_display(rows, tests, c.force.name, c.force.has_offenders)
+        parts.append(part.assign(group=c.force.name + " · " + part["group"]))
+    return pd.concat(parts, ignore_index=True)
