@@ -206,3 +206,26 @@ def test_the_national_run_end_to_end_in_process(forces_params, in_process, root)
     odds_ratios = pd.read_csv(out / "forces_odds_ratios.csv")
     forests = {p.stem for p in (out / "figures").glob("forces_forest_*.svg")}
     assert forests == {f"forces_forest_{o}_{f}" for o, f in zip(odds_ratios["outcome"], odds_ratios["factor"])}
+
+
+def test_msht_check_asks_for_one_force_at_a_time(forces_params, capsys):
+    from msht import cli
+
+    assert cli.main(["check", "--params", str(forces_params)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lists 3 forces: check each force with a single-force params file" in err
+
+
+def test_the_flow_has_a_panel_per_force_and_says_what_was_not_sent(cleaned):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from msht.publish import flow
+
+    quality = forces_tables.quality_by_force(cleaned, 0, "2023-12-31")
+    fig = flow.flow_by_force(quality.tables["exclusions"], not_sent={"Force C": ("offenders",)})
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert len(fig.axes) == 3 * len(flow.COLUMNS)
+    assert [t for t in texts if t in SIZES] == list(SIZES)
+    assert texts.count("Not sent") == 1
+    assert any(t.startswith("Read: ") and f"Analysed: {len(cleaned.forces[1].result.cases):,}" in t for t in texts)
