@@ -60,6 +60,12 @@ def cleaned(forces_params) -> clean_forces.ForcesClean:
     return clean_forces.clean_forces(params, config.RunPaths.from_params(params), key=b"a fixed test key")
 
 
+@pytest.fixture(scope="module")
+def appendix4(cleaned) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Each force's Appendix 4 without disclosure control."""
+    return forces_tables.appendix4_by_force(cleaned, 0, 0.05)
+
+
 def test_every_raw_row_of_every_force_is_analysed_or_excluded_under_a_named_rule(cleaned):
     named = {rule for _, rule, _, _ in rules.RULES} | {rules.ANALYSED}
     for c in cleaned.forces:
@@ -72,6 +78,20 @@ def test_every_raw_row_of_every_force_is_analysed_or_excluded_under_a_named_rule
         cases = ex[ex["entity"] == "cases"]
         assert cases["rows_in"].iloc[0] == len(c.extracts["cases"].frame)
         assert cases["rows_out"].iloc[-1] == len(c.result.cases)
+
+
+def test_each_force_is_cleaned_exactly_as_a_single_force_run_cleans_its_extracts(cleaned, forces_params):
+    """Force A through the run of several forces gives the tables and exclusions that a
+    single-force run on its folder gives (same rules, same pseudonymisation key)."""
+    params = config.load_params(forces_params)
+    force = params.forces[0]
+    view = config.force_params(params, force)
+    alone = rules.clean_extracts(ingest.read_all(Path(force.raw_dir), ingest.mappings_from(view)), view,
+                                 key=clean_forces.force_key(b"a fixed test key", force.name))
+    mine = cleaned.forces[0].result
+    pd.testing.assert_frame_equal(alone.exclusions, mine.exclusions)
+    for name in rules.TABLES:
+        pd.testing.assert_frame_equal(getattr(alone, name), getattr(mine, name))
 
 
 def test_pooled_tables_hold_each_forces_rows_once_with_a_force_column(cleaned, forces_params):
@@ -112,11 +132,11 @@ def test_force_keys_are_distinct_and_never_the_runs_key():
         clean_forces.force_key(b"", "Force A")
 
 
-def test_a_force_without_an_offender_extract_has_no_offender_factors(cleaned):
+def test_a_force_without_an_offender_extract_has_no_offender_factors(cleaned, appendix4):
     c = cleaned.forces[2]
     assert not c.force.has_offenders and len(c.result.offenders) == 0
     assert c.extracts["offenders"].path.name == ingest.NOT_SENT and c.extracts["offenders"].frame.empty
-    rows, tests, _ = forces_tables.appendix4_by_force(cleaned, 0, 0.05)
+    rows, tests, _ = appendix4
     mine = rows[rows["force"] == "Force C"]
     assert not set(mine["factor"]) & set(forces_tables.OFFENDER_FACTORS)
     assert set(rows[rows["force"] == "Force A"]["factor"]) >= set(forces_tables.OFFENDER_FACTORS)
@@ -229,3 +249,15 @@ def test_the_flow_has_a_panel_per_force_and_says_what_was_not_sent(cleaned):
     assert [t for t in texts if t in SIZES] == list(SIZES)
     assert texts.count("Not sent") == 1
     assert any(t.startswith("Read: ") and f"Analysed: {len(cleaned.forces[1].result.cases):,}" in t for t in texts)
+
+
+def test_pooled_text_counts_each_factor_once():
+    pooled = pd.DataFrame({
+        "outcome": ["offered"] * 4,
+        "factor": ["victim_sex", "victim_age3", "victim_age3", "county_lines"],
+        "cmh_p": [0.01, 0.02, 0.02, None],
+        "homogeneity_p": [0.001, 0.5, 0.6, None],
+    })
+    text = forces_tables.pooled_text(pooled, 0.05)
+    assert "2 of the 2 factors tested are associated" in text and "(1 more not computable or withheld)" in text
+    assert "differ (homogeneity p < 0.05) for sex" in text.lower()

@@ -107,7 +107,7 @@ def flow_by_force(exclusions: pd.DataFrame, descriptions: dict[tuple[str, str], 
     panels = {force: flow_boxes(exclusions[force_col == force], marks.get(force)) for force in forces}
     lines = {force: max([int((b["entity"] == e).sum()) for e in COLUMNS] + [1]) for force, b in panels.items()}
     heights = [0.17 * (lines[f] + 2) for f in forces] or [1.0]
-    fig, axes = plt.subplots(len(forces) or 1, len(COLUMNS), figsize=(3.0 * len(COLUMNS), sum(heights) + 0.4),
+    fig, axes = plt.subplots(len(forces) or 1, len(COLUMNS), figsize=(2.6 * len(COLUMNS), sum(heights) + 0.4),
                              squeeze=False, gridspec_kw={"height_ratios": heights})
     for r, force in enumerate(forces):
         boxes = panels[force]
@@ -129,7 +129,7 @@ def flow_by_force(exclusions: pd.DataFrame, descriptions: dict[tuple[str, str], 
                     text.append(f"Analysed: {n}")
                 else:
                     label = descriptions.get((entity, b.rule), b.rule.replace("_", " "))
-                    text.append(f"  excluded {n}: " + textwrap.shorten(label, 34, placeholder="..."))
+                    text.append(f"  excluded {n}: " + textwrap.shorten(label, 30, placeholder="..."))
             ax.text(0.0, 0.95, "\n".join(text) or "Not sent", ha="left", va="top", fontsize=7.5,
                     transform=ax.transAxes, family="DejaVu Sans",
                     bbox={"boxstyle": "round,pad=0.4", "edgecolor": "#475569", "linewidth": 0.6,

@@ -234,26 +234,27 @@ def strongest_disagreement(pooled: pd.DataFrame, outcome: str) -> str | None:
 
 
 def pooled_text(pooled: pd.DataFrame, alpha: float) -> str:
-    """One paragraph on the pooled tests: per outcome, how many comparisons are associated within
-    forces (CMH p below ``alpha``) and for how many the forces' odds ratios differ (homogeneity p
-    below ``alpha``), naming the latter. Rows whose statistics are withheld or not computable are
-    counted as such."""
+    """One paragraph on the pooled tests: per outcome, how many factors are associated within
+    forces (CMH p below ``alpha``; a three-level factor's generalized CMH counts once) and the
+    factors whose forces' odds ratios differ (a homogeneity p below ``alpha``). Factors whose test
+    is withheld or not computable are counted as such."""
     parts = []
     for outcome in vocab.OUTCOMES:
         sub = pooled[pooled["outcome"] == outcome]
         if sub.empty:
             continue
-        tested = sub[sub["cmh_p"].notna()]
+        factors = sub.drop_duplicates("factor")  # a three-level factor's rows share its generalized CMH
+        tested = factors[factors["cmh_p"].notna()]
         associated = int((tested["cmh_p"].astype(float) < alpha).sum())
         differ = sub[sub["homogeneity_p"].notna() & (sub["homogeneity_p"].astype(float) < alpha)]
         names = ", ".join(dict.fromkeys(vocab.variable_label(f).lower() for f in differ["factor"]))
-        part = (f"for *{vocab.variable_label(outcome).lower()}*, {associated} of {len(tested)} comparisons are "
+        part = (f"for *{vocab.variable_label(outcome).lower()}*, {associated} of the {len(tested)} factors tested are "
                 f"associated with the outcome within forces (CMH p < {alpha:g})")
         part += (f", and the forces' odds ratios differ (homogeneity p < {alpha:g}) for {names}" if names
                  else ", and no test finds that the forces' odds ratios differ")
-        untested = len(sub) - len(tested)
+        untested = len(factors) - len(tested)
         if untested:
-            part += f" ({untested} not computable or withheld)"
+            part += f" ({untested} more not computable or withheld)"
         parts.append(part)
     text = "; ".join(parts)
     return (text[0].upper() + text[1:] + ".") if text else "No pooled test could be computed."
@@ -300,3 +301,20 @@ def appendix4_all(rows: pd.DataFrame, tests: pd.DataFrame, cleaned: ForcesClean)
         part = force_appendix4_display(rows, tests, c.force.name, c.force.has_offenders)
         parts.append(part.assign(group=c.force.name + " · " + part["group"]))
     return pd.concat(parts, ignore_index=True)
+
+
+def exclusions_table(shown: pd.DataFrame, *, table_id: str):  # -> great_tables.GT
+    """The exclusions of every force (``forces_exclusions`` rows as shown, hidden counts as their
+    marks): per force and extract a row group, each rule's rows in, excluded and rows out, as
+    :func:`msht.publish.tables.exclusions_table` shows a single force's."""
+    from great_tables import GT
+
+    frame = grouped(shown, "entity")[["group", "step", "description", "rows_in", "excluded", "rows_out"]]
+    counts = [c for c in ("rows_in", "excluded", "rows_out") if pd.api.types.is_numeric_dtype(frame[c])]
+    return (
+        GT(frame, groupname_col="group", id=table_id)
+        .tab_header(title="Exclusions by the section 2.5 rules, by force")
+        .cols_label(step="Step", description="Rule", rows_in="Rows in", excluded="Excluded", rows_out="Rows out")
+        .fmt_integer(columns=counts)
+        .tab_options(table_font_size="14px", row_group_font_weight="bold")
+    )

@@ -78,12 +78,15 @@ class StagingError(RuntimeError):
 
 def forces_article(qmd: str) -> str:
     """The article of a run of several forces: the data-quality embeds of notebook 01 taken from
-    notebook 05 (which cleans the forces, in place of 01), the "Forces compared" section
+    notebook 05 (which cleans the forces, in place of 01; its flow diagram, a panel per force, on a
+    landscape page), the "Forces compared" section
     (:data:`FORCES_SECTION`) before the recommendations, the forces' appendix
     (:data:`FORCES_APPENDIX`) in place of the single-force Appendix 6 (notebook 04, which such a
     run does not execute), and the sentences about one force's data said of several. Raises
     :class:`StagingError` naming a passage the article no longer holds (the article changed)."""
     out = qmd.replace("/notebooks/01_clean.ipynb#", "/notebooks/05_forces.ipynb#")
+    flow = "{{< embed /notebooks/05_forces.ipynb#fig-flow >}}"  # a panel per force: a page turned sideways
+    out = out.replace(f"\n{flow}\n", f"\n::: {{.column-page .landscape}}\n{flow}\n:::\n")
     for old, new in _ONE_FORCE_TEXT.items():
         if old not in out:
             raise StagingError(f"report/index.qmd no longer says {old[:60]!r}...: update quarto_site._ONE_FORCE_TEXT")
