@@ -165,9 +165,9 @@ def stratum_tables(
     ``levels`` and whose outcome value is one of ``outcome_levels`` are counted (unknown and other
     levels are left out of the test); rows of a stratum not in ``strata`` are not counted.
     """
-    s_code = pd.Categorical(frame[stratum].astype(object).map(str, na_action="ignore"), categories=list(strata)).codes
-    f_code = pd.Categorical(frame[factor].astype(object), categories=list(levels)).codes
-    o_code = pd.Categorical(frame[outcome].astype(object), categories=list(outcome_levels)).codes
+    s_code = pd.Index(list(strata), dtype=object).get_indexer(frame[stratum].astype(object).map(str, na_action="ignore"))
+    f_code = pd.Index(list(levels), dtype=object).get_indexer(frame[factor].astype(object))
+    o_code = pd.Index(list(outcome_levels), dtype=object).get_indexer(frame[outcome].astype(object))
     ok = (s_code >= 0) & (f_code >= 0) & (o_code >= 0)
     k, i, j = len(strata), len(levels), len(outcome_levels)
     flat = (s_code[ok].astype(np.int64) * i + f_code[ok]) * j + o_code[ok]
