@@ -530,9 +530,11 @@ def funnel_plot(funnel: pd.DataFrame, limits: pd.DataFrame, outcome: str) -> Fig
     if missing:
         fig.text(0.01, 0.0, "Not shown (no cases, or hidden by disclosure control): " + ", ".join(missing),
                  fontsize=7, color=COLOURS["text"], ha="left", va="bottom")
+        fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))
     ax.set_xlabel("Cases with the outcome recorded")
     ax.set_ylabel(f"{vocab.variable_label(outcome)} (%)")
     ax.set_ylim(bottom=0)
+    ax.set_xlim(left=0)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(fontsize=7, frameon=False, loc="upper right")
     return fig
