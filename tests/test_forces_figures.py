@@ -189,6 +189,11 @@ def test_tables_have_fixed_ids_and_are_stable(national) -> None:
     ):
         first = build(display, table_id="forces-t", title="T", notes=["SDC note"]).as_raw_html()
         assert 'id="forces-t"' in first and "SDC note" in first
+        again = build(display, table_id="forces-t", title="T", notes=[forces_figures.FUNNEL_NOTE,
+                                                                       forces_figures.POOLED_NOTE,
+                                                                       forces_figures.ODDS_RATIOS_NOTE]).as_raw_html()
+        assert sum(again.count(n[:20]) for n in (forces_figures.FUNNEL_NOTE, forces_figures.POOLED_NOTE,
+                                                 forces_figures.ODDS_RATIOS_NOTE)) == 3  # the built-in one once
         assert build(display, table_id="forces-t", title="T", notes=["SDC note"]).as_raw_html() == first
 
 
