@@ -364,3 +364,14 @@ def test_funnel_position_classes() -> None:
     assert out.loc["C", "position"] == stratified.OUTSIDE_998
     same = stratified.funnel_rates(cases.assign(force="A"), outcome="offered")
     assert same["position"].tolist() == [stratified.WITHIN_95]
+
+
+def test_text_strata_keep_their_order_and_offender_tests_see_every_force() -> None:
+    cases, offenders = forces_frames(no_offenders=("Force A",))
+    cases = cases.astype({"force": str}).iloc[::-1].reset_index(drop=True)  # Force C first
+    offenders = offenders.astype({"force": str})
+    odds = stratified.per_stratum_odds_ratios(cases, offenders)
+    assert list(dict.fromkeys(odds["force"])) == ["Force C", "Force B", "Force A"]
+    sex = odds[(odds["factor"] == "offender_sex") & (odds["outcome"] == "offered")]
+    assert sex["force"].tolist() == ["Force C", "Force B", "Force A"]
+    assert sex.set_index("force").loc["Force A", "n"] == 0
