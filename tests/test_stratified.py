@@ -375,3 +375,16 @@ def test_text_strata_keep_their_order_and_offender_tests_see_every_force() -> No
     sex = odds[(odds["factor"] == "offender_sex") & (odds["outcome"] == "offered")]
     assert sex["force"].tolist() == ["Force C", "Force B", "Force A"]
     assert sex.set_index("force").loc["Force A", "n"] == 0
+
+
+@pytest.mark.parametrize(("sizes", "names"), [((6, 3, 1), FORCES), ((1,), ["Only"]), ((4,), ["Force A", "Empty"])])
+def test_tiny_forces_never_raise(sizes: tuple[int, ...], names: list[str]) -> None:
+    cases, offenders = forces_frames(sizes, categories=names)
+    with np.errstate(all="raise"):  # no silent division by zero either
+        pooled = stratified.stratified_tests(cases, offenders, alpha=0.05)
+        odds = stratified.per_stratum_odds_ratios(cases, offenders)
+        funnel = stratified.funnel_rates(cases, outcome="accepted")
+    assert len(pooled) == 57 and len(odds) == 57 * len(names)
+    not_computable = pooled["mh_or"].isna() & pooled["cmh_statistic"].isna()
+    assert pooled.loc[not_computable, "note"].str.contains("not computable").all()
+    assert (funnel["position"] == stratified.NO_CASES).sum() == (funnel["n"] == 0).sum()
