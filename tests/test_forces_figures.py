@@ -13,12 +13,15 @@ matplotlib.use("agg")  # tests only
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from matplotlib.collections import PathCollection
 from matplotlib.patches import Polygon
 
 from msht.analysis import stratified
 from msht.analysis.stats import format_p
 from msht.base.contract import CONTRACT
+from hypothesis_profiles import examples
 from msht.publish import figures, forces_figures, results, sdc
 from test_stratified import forces_frames
 
@@ -85,6 +88,20 @@ def test_small_cells_hide_the_force_and_withhold_its_odds_ratio() -> None:
     assert set(supp["file"]) == {"forces_odds_ratios"} and set(supp["level"]) == {"Force B: male vs female"}
     assert {"a", "b", "odds_ratio", "ci_low", "ci_high"} <= set(supp["column"])
     assert supp.loc[supp["column"] == "a", ["reason", "display"]].values.tolist() == [["small_count", "<5"]]
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(st.tuples(*[st.integers(0, 12)] * 4), min_size=1, max_size=5), st.integers(2, 6))
+def test_no_published_cell_is_small_and_no_odds_ratio_rests_on_a_hidden_cell(cells, m: int) -> None:
+    odds = pd.DataFrame([_or_row(f"F{i}", *c) for i, c in enumerate(cells)])[list(CONTRACT["forces_odds_ratios"])]
+    out, supp = forces_figures.protect_odds_ratios(odds, m)
+    shown = out[["a", "b", "c", "d"]]
+    assert not ((shown >= 1) & (shown < m)).fillna(False).to_numpy().any()
+    hidden = shown.isna().any(axis=1)
+    assert out.loc[hidden, "odds_ratio"].isna().all() and out.loc[hidden, "or_withheld"].all()
+    assert (out.loc[~hidden, "odds_ratio"].fillna(-1) == odds.loc[~hidden, "odds_ratio"].fillna(-1)).all()
+    assert len(supp) == int(out[[f"{c}_display" for c in forces_figures.CELLS]].ne("").sum().sum()) + 3 * int(
+        hidden.sum())
 
 
 def test_pooled_statistics_are_withheld_when_a_pooled_force_is_hidden() -> None:

@@ -218,6 +218,19 @@ def test_breslow_day_agrees_with_statsmodels_away_from_one(tables: np.ndarray) -
     assert 0 <= tarone <= bd + 1e-9
 
 
+@settings(max_examples=examples(300), deadline=None)
+@given(cells, st.randoms(use_true_random=False))
+def test_generalized_cmh_of_2x2_tables_is_the_uncorrected_cmh_in_any_stratum_order(tables: np.ndarray,
+                                                                                  rnd) -> None:
+    statistic, df, p, _ = stratified.generalized_cmh(tables)
+    res = stratified.mantel_haenszel(tables, [f"s{k}" for k in range(len(tables))], correction=False)
+    assume(not math.isnan(statistic))
+    assert df == 1 and statistic == pytest.approx(res.cmh_statistic, rel=1e-9, abs=1e-12)
+    order = list(range(len(tables)))
+    rnd.shuffle(order)
+    assert stratified.generalized_cmh(tables[order])[0] == pytest.approx(statistic, rel=1e-9, abs=1e-12)
+
+
 @settings(max_examples=examples(500), deadline=None)
 @given(st.integers(1, 5000), st.floats(0.001, 0.999))
 def test_funnel_limits_nest_and_contain_the_overall_rate(n: int, p0: float) -> None:
