@@ -269,3 +269,10 @@ def test_figures_are_byte_stable(national, tmp_path: Path) -> None:
         outputs.append([p.read_bytes() for p in paths])
     assert outputs[0] == outputs[1]
     assert [p.name for p in (tmp_path / "one").iterdir()].count("forces_funnel_accepted.svg") == 1
+
+
+def test_odds_ratio_text() -> None:
+    assert forces_figures._fmt_or(1.234, 0.8, 1.9) == "1.23 (0.80–1.90)"
+    assert forces_figures._fmt_or(math.inf, math.nan, math.nan) == "∞"
+    assert forces_figures._fmt_or(0.0, math.nan, math.nan) == "0"
+    assert forces_figures._fmt_or(math.nan, math.nan, math.nan) == ""

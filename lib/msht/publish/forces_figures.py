@@ -35,6 +35,7 @@ for the display layer; each ``protect_*`` also returns its ``suppression.csv`` r
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Sequence
 from typing import Final
@@ -105,13 +106,19 @@ def funnel_name(outcome: str) -> str:
 
 
 def comparison_label(factor: str, level: str, reference: str) -> str:
-    """"Females vs Males": the level against its reference, in Tables 2-4's short labels."""
+    """"Males vs Females": the level against its reference, in Tables 2-4's short labels."""
     return f"{vocab.finding_label(factor, level)} vs {vocab.finding_label(factor, reference)}"
 
 
 def _fmt_or(value: object, low: object, high: object) -> str:
-    if any(pd.isna(v) for v in (value, low, high)):
-        return "" if pd.isna(value) else f"{float(value):.2f}"
+    """"1.23 (0.80–1.90)"; "0" or "∞" (without a CI) for a pooled odds ratio that is not estimable;
+    "" when missing."""
+    if pd.isna(value):
+        return ""
+    if math.isinf(float(value)):
+        return "∞"
+    if any(pd.isna(v) for v in (low, high)):
+        return f"{float(value):.2f}" if float(value) else "0"
     return f"{float(value):.2f} ({float(low):.2f}–{float(high):.2f})"
 
 
