@@ -142,7 +142,11 @@ def test_a_force_without_an_offender_extract_has_no_offender_factors(cleaned, ap
     assert set(rows[rows["force"] == "Force A"]["factor"]) >= set(forces_tables.OFFENDER_FACTORS)
     assert "Force C sends no offender extract" in forces_tables.not_available_note(cleaned)
     display = forces_tables.force_appendix4_display(rows, tests, "Force C", False)
-    assert "Gender" not in set(display["group"]) and "Sex" in set(display["group"])
+    groups = set(display["group"])
+    assert not any(g.startswith("Offender") for g in groups) and "Victim: Sex" in groups
+    full = forces_tables.force_appendix4_display(rows, tests, "Force A", True)
+    assert {"Victim: Age group (years)", "Offender: Age group (years)"} <= set(full["group"])
+    assert (full["group"] == "Overall % (n)").sum() == 1
     sizes = forces_tables.sizes(cleaned)
     assert sizes.set_index("force").loc["Force C", "offender_extract"] == "no"
     inputs = forces_tables.quality_by_force(cleaned, 0, "2023-12-31").tables["inputs"]

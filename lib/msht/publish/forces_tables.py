@@ -187,15 +187,27 @@ def not_available_note(cleaned: ForcesClean) -> str:
             + ") are not available for it, and it is left out of those factors' strata in the pooled tests.")
 
 
+#: Short names of Appendix 4's blocks, to tell apart factors of one name (the victim's and the
+#: offender's age group) in one force's table.
+BLOCK_NAMES: dict[str, str] = {"victim": "Victim", "offender": "Offender", "case": "Case", "police": "Police records"}
+
+
 def force_appendix4_display(rows: pd.DataFrame, tests: pd.DataFrame, force: str,
                             has_offenders: bool) -> pd.DataFrame:
-    """One force's Appendix 4 in the study's layout (:func:`msht.publish.association_tables.appendix4_display`)
-    with every block's factors, the offender factors only when the force sends an offender extract."""
-    factors = [f for _, (_, block) in vocab.APPENDIX4_BLOCKS.items() for f in block
-               if has_offenders or f not in OFFENDER_FACTORS]
+    """One force's Appendix 4 in the study's layout (:func:`msht.publish.association_tables.appendix4_display`):
+    the overall row, then every block's factors, each group named with its block (``"Offender:
+    Age group (years)"``); the offender block only when the force sends an offender extract."""
     mine = rows[rows[FORCE] == force].drop(columns=[FORCE])
     mine_tests = tests[tests[FORCE] == force].drop(columns=[FORCE])
-    return association_tables.appendix4_display(mine, mine_tests, _unique(factors))
+    parts = []
+    for key, (_, factors) in vocab.APPENDIX4_BLOCKS.items():
+        if key == "offender" and not has_offenders:
+            continue
+        block = association_tables.appendix4_display(mine, mine_tests, _unique(factors))
+        overall = block["group"] == block["group"].iloc[0]
+        block.loc[~overall, "group"] = BLOCK_NAMES.get(key, key) + ": " + block.loc[~overall, "group"]
+        parts.append(block if not parts else block[~overall])
+    return pd.concat(parts, ignore_index=True)
 
 
 def _unique(items: Iterable[str]) -> list[str]:
