@@ -20,7 +20,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
 from pathlib import Path
 
@@ -162,11 +162,12 @@ class _Turn:
         self.event.set()
 
 
-def _run_on_own_kernel(source: Path, target: Path, turn: _Turn, sockets: Path, options: dict) -> None:
+def _run_on_own_kernel(source: Path, target: Path, turn: _Turn, sockets: Path, options: dict, done: Future) -> None:
     """In a thread of its own: start a kernel for the notebook ``source`` in its folder, with its
     imports preloaded (:func:`preload_imports`); when ``turn`` starts, execute it with papermill
-    into ``target`` (``options``: papermill's); always shut the kernel down. Raises what
-    papermill raises (``PapermillExecutionError`` naming the cell)."""
+    into ``target`` (``options``: papermill's) and set ``done`` (its result, or what papermill
+    raised: ``PapermillExecutionError`` names the cell) before the kernel shuts down, so that the
+    notebooks waiting for this one need not wait for that. The kernel is always shut down."""
     import papermill as pm
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import ensure_event_loop
@@ -178,11 +179,15 @@ def _run_on_own_kernel(source: Path, target: Path, turn: _Turn, sockets: Path, o
     make_client = manager.client
     manager.client = lambda **kwargs: clients.append(make_client(**kwargs)) or clients[-1]
     arguments = ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={preload_imports(source)}"]
-    loop.run_until_complete(manager.start_kernel(extra_arguments=arguments, cwd=str(source.parent)))
     try:
+        loop.run_until_complete(manager.start_kernel(extra_arguments=arguments, cwd=str(source.parent)))
         turn.event.wait()
         if not turn.cancelled:
             pm.execute_notebook(str(source), str(target), km=manager, **options)
+        done.set_result(None)
+    except BaseException as exc:
+        done.set_exception(exc)
+        raise
     finally:
         for client in clients:
             client.stop_channels()
@@ -193,22 +198,28 @@ def _execute(notebooks: Path, tmp_dir: Path, sockets: Path, params, params_path:
     """Execute :data:`NOTEBOOKS` from ``notebooks`` into ``tmp_dir`` wave by wave
     (:func:`notebook_waves`), each on its own kernel, all kernels started at once; log each
     notebook as its wave starts, in the order of :data:`NOTEBOOKS`. The first failure of a wave
-    (in that order) is raised once the wave has ended, and no later notebook runs."""
+    (in that order) is raised once the wave has ended, and no later notebook runs. A wave's
+    notebooks are cleaned (:func:`strip_volatile`) while the next wave runs."""
     turns = {name: _Turn() for name in NOTEBOOKS}
     with ThreadPoolExecutor(max_workers=len(NOTEBOOKS), thread_name_prefix="msht-notebook") as pool:
         try:
-            runs = {}
+            runs: dict[str, Future] = {name: Future() for name in NOTEBOOKS}
             for i, name in enumerate(NOTEBOOKS):
-                runs[name] = pool.submit(_run_on_own_kernel, notebooks / name, tmp_dir / name, turns[name],
-                                         sockets / str(i), _papermill_options(name, params))
+                pool.submit(_run_on_own_kernel, notebooks / name, tmp_dir / name, turns[name], sockets / str(i),
+                            _papermill_options(name, params), runs[name])
+            finished: tuple[str, ...] = ()
             for wave in notebook_waves(params.min_cell_count):
                 for name in wave:
                     logger.info(f"running notebooks/{name} with {Path(params_path).as_posix()}")
                     turns[name].start()
+                for name in finished:
+                    strip_volatile(tmp_dir / name)
                 wait_all([runs[name] for name in wave])
                 for name in wave:
                     runs[name].result()
-                    strip_volatile(tmp_dir / name)
+                finished = wave
+            for name in finished:
+                strip_volatile(tmp_dir / name)
         finally:
             for turn in turns.values():
                 turn.cancel()  # kernels of notebooks that will not run shut down
@@ -217,12 +228,13 @@ def _execute(notebooks: Path, tmp_dir: Path, sockets: Path, params, params_path:
 def _papermill_options(name: str, params) -> dict:
     """papermill's options for notebook ``name``: the run's parameters, no logging of outputs, and a
     tqdm bar per notebook with one tick per cell when progress is on (see msht.base.progress), one
-    line per notebook of a wave."""
+    line per notebook of a wave. The executed notebook is written once, when it ends (or fails),
+    not twice per cell."""
     bar = False
     if progress.enabled():
         bar = {"desc": name.removesuffix(".ipynb"), "file": sys.stderr, "position": NOTEBOOKS.index(name)}
     return {"parameters": params.as_dict(), "kernel_name": "python3", "progress_bar": bar, "log_output": False,
-            "report_mode": False}
+            "report_mode": False, "request_save_on_cell_execute": False}
 
 
 def run_notebooks(params_path: str | Path, *, root: Path | None = None) -> Path:
