@@ -93,7 +93,8 @@ def tiny_run(monkeypatch, tmp_path):
     source, out = tmp_path / "nb", tmp_path / "out"
     source.mkdir()
     out.mkdir()
-    _notebook(source / "a.ipynb", "import json\nprint(json.dumps(1))")
+    _notebook(source / "a.ipynb", "import sys\nfirst = 'colorsys' in sys.modules\nimport colorsys",
+              "print(first)")
     sockets = Path(tempfile.mkdtemp(prefix="msht-kernel-"))
     yield source, out, sockets
     assert list(sockets.rglob("kernel-*")) == []  # every kernel stopped, its sockets removed
@@ -110,14 +111,14 @@ def test_notebooks_of_a_wave_run_at_the_same_time_with_unchanged_execution_count
     params = SimpleNamespace(min_cell_count=0, as_dict=dict)
     pipeline._execute(source, out, sockets, params, "params.yaml")
     a = nbformat.read(out / "a.ipynb", as_version=4)
-    assert a.cells[0].execution_count == 1  # the preloaded import ran without a history entry
-    assert a.cells[0].outputs[0]["text"] == "1\n"
+    assert [c.execution_count for c in a.cells] == [1, 2]  # the preloaded imports ran without a history entry
+    assert a.cells[1].outputs[0]["text"] == "True\n"  # imported before the cell ran
     (b0, b1), (c0, c1) = (json.loads((source / f"{n}.json").read_text()) for n in "bc")
     assert b0 < c1 and c0 < b1, "b and c overlap in time"
 
 
 @posix_only
-def test_a_failing_notebook_is_raised_as_papermill_reports_it_and_later_ones_do_not_run(tiny_run, monkeypatch):
+def test_a_failing_notebook_is_raised_as_papermill_reports_it_and_later_ones_do_not_run(tiny_run, monkeypatch, capfd):
     from papermill.exceptions import PapermillExecutionError
 
     source, out, sockets = tiny_run
@@ -125,7 +126,7 @@ def test_a_failing_notebook_is_raised_as_papermill_reports_it_and_later_ones_do_
     monkeypatch.setattr(pipeline, "NOTEBOOK_INPUTS", {"a.ipynb": (), "b.ipynb": ("a.ipynb",), "c.ipynb": ("a.ipynb",),
                                                       "d.ipynb": ("b.ipynb",)})
     _notebook(source / "b.ipynb", "x = 1", "raise ValueError('b went wrong')")
-    _notebook(source / "c.ipynb", "raise KeyError('c went wrong too')")
+    _notebook(source / "c.ipynb", "import no_such_module_here")  # its preload fails quietly, then the notebook
     _notebook(source / "d.ipynb", "open('d_ran', 'w').write('yes')")
     params = SimpleNamespace(min_cell_count=0, as_dict=dict)
     with pytest.raises(PapermillExecutionError) as failure:
@@ -133,3 +134,4 @@ def test_a_failing_notebook_is_raised_as_papermill_reports_it_and_later_ones_do_
     assert failure.value.ename == "ValueError" and "b went wrong" in failure.value.evalue  # the first in order
     assert failure.value.exec_count == 2
     assert not (source / "d_ran").exists()
+    assert "no_such_module_here" not in capfd.readouterr().err

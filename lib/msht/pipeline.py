@@ -178,7 +178,9 @@ def _run_on_own_kernel(source: Path, target: Path, turn: _Turn, sockets: Path, o
     clients = []  # nbclient leaves the channels of a kernel it does not own open: closed below
     make_client = manager.client
     manager.client = lambda **kwargs: clients.append(make_client(**kwargs)) or clients[-1]
-    arguments = ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={preload_imports(source)}"]
+    # each import on its own and best effort: one that fails now fails again, as papermill reports it, in the notebook
+    preload = "\n".join(f"try:\n    {line}\nexcept Exception:\n    pass" for line in preload_imports(source).splitlines())
+    arguments = ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={preload}"]
     try:
         loop.run_until_complete(manager.start_kernel(extra_arguments=arguments, cwd=str(source.parent)))
         turn.event.wait()
