@@ -135,3 +135,27 @@ def test_a_failing_notebook_is_raised_as_papermill_reports_it_and_later_ones_do_
     assert failure.value.exec_count == 2
     assert not (source / "d_ran").exists()
     assert "no_such_module_here" not in capfd.readouterr().err
+
+
+@posix_only
+def test_a_run_stopped_by_the_user_stops_its_kernels_at_once(tiny_run, monkeypatch):
+    """Ctrl+C while a notebook runs: its kernel is killed, the run ends without waiting for it."""
+    import time
+
+    source, out, sockets = tiny_run
+    _notebook(source / "b.ipynb", "import time\ntime.sleep(120)")
+    _notebook(source / "c.ipynb", "x = 1")
+    real_wait, waits = pipeline.wait_all, []
+
+    def interrupted(futures):
+        waits.append(futures)
+        if len(waits) == 2:  # b's wave, with b running
+            time.sleep(1)
+            raise KeyboardInterrupt
+        return real_wait(futures)
+
+    monkeypatch.setattr(pipeline, "wait_all", interrupted)
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        pipeline._execute(source, out, sockets, SimpleNamespace(min_cell_count=0, as_dict=dict), "params.yaml")
+    assert time.monotonic() - start < 60

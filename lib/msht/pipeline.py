@@ -148,11 +148,18 @@ def preload_imports(path: Path) -> str:
 
 
 class _Turn:
-    """The signal a notebook's thread waits for: its turn to run, or the end of the run."""
+    """The signal a notebook's thread waits for: its turn to run, or the end of the run; and the
+    process of its kernel, to stop it when the run stops early (Ctrl+C, a failed notebook)."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
         self.cancelled = False
+        self.process = None  # the kernel's subprocess.Popen, once started
+
+    def stop_kernel(self) -> None:
+        """Kill the kernel now (papermill, if it is running the notebook, then raises)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
 
     def start(self) -> None:
         self.event.set()
@@ -183,6 +190,7 @@ def _run_on_own_kernel(source: Path, target: Path, turn: _Turn, sockets: Path, o
     arguments = ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={preload}"]
     try:
         loop.run_until_complete(manager.start_kernel(extra_arguments=arguments, cwd=str(source.parent)))
+        turn.process = getattr(manager.provisioner, "process", None)
         turn.event.wait()
         if not turn.cancelled:
             pm.execute_notebook(str(source), str(target), km=manager, **options)
@@ -222,6 +230,10 @@ def _execute(notebooks: Path, tmp_dir: Path, sockets: Path, params, params_path:
                 finished = wave
             for name in finished:
                 strip_volatile(tmp_dir / name)
+        except BaseException:
+            for turn in turns.values():
+                turn.stop_kernel()  # the run stops now, not when the notebooks still running end
+            raise
         finally:
             for turn in turns.values():
                 turn.cancel()  # kernels of notebooks that will not run shut down
