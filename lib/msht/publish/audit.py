@@ -52,18 +52,48 @@ by coincidence only makes the audit stricter):
   the derived association files are blanked block by block, so there is nothing else
   non-linear to check there.
 
+* statistics' denominators (a median's victims, a range's cases, a test's cases: rows of
+  :data:`msht.publish.sdc.NON_COUNT_LEVELS`): each is the count it prints again
+  (:func:`msht.publish.descriptive_tables.value_denominator_source`), and is hidden with it;
+* section 3.4's rows by period are figure 1's bars by year summed before and from 2021 (a period
+  outside the run's dates is 0 by its published dates: not required to keep three values);
+* ``regression.csv`` and its paragraph, per outcome (:func:`_regression_model`): the population
+  is the association analysis' ``overall`` total and N + the cases dropped; the complete cases at
+  each level of each factor (a term's ``n_level``; the reference and any level left out as an
+  unpublished count, ``complete``, required to keep three values only when from 1 to m-1) add up
+  to N, each at most the level's association total (and, for ``accepted``, at most ``offered``'s;
+  accepted's N at most offered's complete cases with a "yes"); the events are the rarer outcome
+  among the N (y or N - y, a binary choice; y at most the ``overall`` "yes" count, N - y at most
+  its "no" count); the counts the model's note prints ("0 of N complete cases have it", "e events
+  for", "N complete cases for"); and the paragraph's share of cases with county lines recorded.
+  A model's counts from 1 to m-1 are hidden, N, the dropped and the events together, all four when
+  the population is (:func:`msht.publish.regression_tables.protect_regression`), and N is a count
+  :func:`complementary` may hide (it did on the 10% sample, where N and the referring agency's
+  association totals left a level's complete cases two values).
+
 An outcome whose ``unknown`` count is hidden has its number of cases with a status recorded hidden
 wherever it is printed (:func:`msht.publish.sdc.hide_status_total`: rows by period, figure 1, the
-outcome's association rows and tests, the regression's population and cases dropped), so the
+outcome's association rows and tests, the regression's population, N, cases dropped and events), so the
 links above leave the hidden count its range.
 
-Not modelled (:data:`NOT_MODELLED`): the regression's adjusted odds ratios (``regression.csv``:
-under disclosure control every level's count is hidden and a level with 1 to m-1 cases has its
-odds ratio, CI and p withheld, :func:`msht.publish.regression_tables.protect_regression`; what stays is N, the
-population, the dropped and the events per outcome, totals that add nothing linear about a
-hidden cell, and odds ratios adjusted for every other factor, which no linear system captures),
-figures other than the flow diagram (drawn from the protected tables), and links between
-descriptives and associations other than those above.
+Not modelled (:data:`NOT_MODELLED`), and why that is safe:
+
+* the regression's adjusted odds ratios, CIs and p values: an adjusted odds ratio is the maximum
+  of a likelihood over the complete cases' joint table of the outcome and all twelve factors, of
+  which nothing is published but the margins above; no linear system captures it. What keeps it
+  from narrowing a hidden count: a level's OR, CI and p are withheld whenever the association
+  table of its outcome and factor has any hidden count or total (``test_withheld``) and whenever
+  the level or the rest of its model has 1 to m-1 complete cases (``small_count``), so an OR is
+  printed only where every count of its own cross-table is printed; every ``n_level`` is hidden;
+* the before/after-2021 test (section 3.4) needs no model: its statistic and p are withheld
+  whenever either period's count or total is hidden (:mod:`msht.publish.sdc`, a block with one
+  denominator per level), and with every cell printed the test adds nothing;
+* figures other than the flow diagram: drawn from the protected tables (figure 1's bars are the
+  rows by year above);
+* ``association_tests``/``residuals``/``vs_published``: blanked block by block wherever the block
+  has a suppression (:func:`msht.publish.sdc.withhold_for_blocks`), and the q-values are
+  recomputed over the published tests only; nothing about a hidden cell is left to model;
+* links between descriptives and associations other than those above.
 """
 
 from __future__ import annotations
@@ -88,7 +118,8 @@ SILENT_REASONS: Final[frozenset[str]] = frozenset(
     {"withheld", "linked", "linked_total", "unknown_total", "test_withheld", "extreme_value", "small_total"}
 )
 NOT_MODELLED: Final[tuple[str, ...]] = (
-    "regression.csv's adjusted odds ratios (multivariable; every n_level hidden, small levels' ORs withheld)",
+    "regression.csv's adjusted odds ratios, CIs and p (multivariable; withheld for a level whose association "
+    "table has a hidden cell or whose complete cases are 1 to m-1; every n_level hidden)",
     "figures other than the flow diagram (drawn from the protected tables)",
     "association_tests/residuals/vs_published (blanked per block with any suppression: nothing published to model)",
 )
