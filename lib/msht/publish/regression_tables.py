@@ -141,8 +141,6 @@ def protect_regression(regression: pd.DataFrame, min_cell_count: int, status_hid
     numbers in the model's ``note`` (:data:`NOTE_COUNTS`). Returns the frame (with marker columns
     ``sdc_withheld`` and ``n_level_suppressed``, dropped when the CSV is written) and its
     ``suppression.csv`` rows (``file`` ``regression``).
-
-    Long because: one rule after the other, each writing its suppression rows.
     """
     m = int(min_cell_count)
     out = regression.copy()
