@@ -164,16 +164,22 @@ def _regression_release(tmp_path, model: pd.DataFrame, protected_model: pd.DataF
     return pub, truth
 
 
-def _counts(outcome: str, pop: int, n: int, yes: int, levels: dict[tuple[str, str], int]) -> pd.DataFrame:
+def _counts(outcome: str, pop: int, n: int, yes: int, levels: dict[tuple[str, str], int],
+            level_yes: dict[tuple[str, str], int] | None = None) -> pd.DataFrame:
+    """regression_counts.csv of one model (:func:`msht.analysis.models.complete_counts`): a
+    factor's levels not in ``levels`` have 0 complete cases, its reference the rest; ``level_yes``
+    their complete cases with the positive outcome (default: the reference has them all)."""
     from msht.analysis import models
     from msht.base import vocab
 
-    rows = [{"outcome": outcome, "factor": "", "level": lv, "n": v}
+    rows = [{"outcome": outcome, "factor": "", "level": lv, "n": v, "n_yes": 0}
             for lv, v in zip(models.MODEL_TOTALS, (pop, n, yes))]
-    for f in models.REGRESSION_FACTORS:
+    for f, ref in models.REGRESSION_FACTORS.items():
         for lv in vocab.levels(f):
-            default = n if lv == models.REGRESSION_FACTORS[f] else 0
-            rows.append({"outcome": outcome, "factor": f, "level": lv, "n": levels.get((f, lv), default)})
+            rest = n - sum(v for (g, other), v in levels.items() if g == f and other != ref)
+            k = levels.get((f, lv), rest if lv == ref else 0)
+            rows.append({"outcome": outcome, "factor": f, "level": lv, "n": k,
+                         "n_yes": (level_yes or {}).get((f, lv), yes if lv == ref else 0)})
     return pd.DataFrame(rows)
 
 
@@ -220,3 +226,25 @@ def test_the_audit_reads_the_counts_a_note_prints(tmp_path):
     assert audit.bound_hidden(s, binaries, pct_rows, M).set_index("cell").at[
         "regression|offered|victim_sex|female|n_level", "values"] >= audit.MIN_RANGE
     assert any(coefs.keys() == {zero, s.index["regression_note|offered|domestic_servitude|yes"]} for coefs in s.rows)
+
+
+def test_the_audit_reads_a_separation_note(tmp_path):
+    """A level left out for separation says its complete cases all had one outcome (or all the
+    others did): four equalities, at least one true, on the level's complete cases with the
+    positive outcome; the audit adds them (and its bounds still hold the true values)."""
+    assoc = pd.DataFrame({"outcome": ["accepted"] * 3, "factor": ["overall", "victim_sex", "victim_sex"],
+                          "level": ["overall", "male", "female"], "n": [11, 11, 0], "denominator": [37, 30, 7],
+                          "pct": [29.7, 36.7, 0.0], "statistic": [math.nan, 2.0, 2.0], "df": pd.array([pd.NA, 1, 1], "Int64"),
+                          "p": [math.nan, 0.2, 0.2], "test": ["", "Yates chi-square", "Yates chi-square"]})
+    note = "sex: Female left out: separation (every case at or not at this level has the same value)"
+    model = _model(n=32, pop=37, events=11, note=note, terms=(("referring_agency", "internal", "external", 16),))
+    counts = _counts("accepted", 37, 32, 11, {("victim_sex", "female"): 6, ("referring_agency", "internal"): 16},
+                     {("victim_sex", "female"): 0, ("victim_sex", "male"): 11})
+    shown, supp = regression_tables.protect_regression(model, M, associations=sdc.protect_associations(assoc, M))
+    pub, truth = _regression_release(tmp_path, model, shown, supp, assoc, counts)
+    s, binaries, pct_rows = audit.build(pub, truth, M)
+    flags = [i for name, i in s.index.items() if name.startswith("regression_choice|accepted|victim_sex|female|")]
+    assert len(flags) == 4 and s.truth[flags[0]] == 1
+    assert any(set(coefs) == set(flags) for coefs in s.rows)
+    frame = audit.bound_hidden(s, binaries, pct_rows, M)
+    assert ((frame["low"] <= frame["true"]) & (frame["true"] <= frame["high"])).all()

@@ -238,7 +238,8 @@ def complete_counts(cases: pd.DataFrame, outcomes: tuple[str, ...] = vocab.OUTCO
     population, its complete cases (``N`` of ``regression.csv``), those with the positive outcome,
     and per factor and level (the reference and any level left out too) the complete cases at it.
 
-    Columns ``outcome, factor, level, n`` (``factor`` empty for :data:`MODEL_TOTALS`). Not a
+    Columns ``outcome, factor, level, n, n_yes`` (``factor`` empty for :data:`MODEL_TOTALS`;
+    ``n_yes``: of a level's complete cases, those with the positive outcome). Not a
     published file: a release keeps it with its unprotected values
     (:func:`msht.publish.results.write_unprotected`) as the true values
     :mod:`msht.publish.audit` checks ``regression.csv``'s constraints against."""
@@ -250,10 +251,12 @@ def complete_counts(cases: pd.DataFrame, outcomes: tuple[str, ...] = vocab.OUTCO
         known = pd.DataFrame({f: pop[f].isin(vocab.levels(f)) for f in factors}, index=pop.index)
         complete = pop[known.all(axis=1)]
         totals = (len(pop), len(complete), int((complete[outcome] == positive).sum()))
-        rows += [{"outcome": outcome, "factor": "", "level": name, "n": int(n)} for name, n in zip(MODEL_TOTALS, totals)]
-        rows += [{"outcome": outcome, "factor": f, "level": lv, "n": int((complete[f] == lv).sum())}
-                 for f in factors for lv in vocab.levels(f)]
-    return pd.DataFrame(rows, columns=["outcome", "factor", "level", "n"])
+        yes = complete[outcome] == positive
+        rows += [{"outcome": outcome, "factor": "", "level": name, "n": int(n), "n_yes": 0}
+                 for name, n in zip(MODEL_TOTALS, totals)]
+        rows += [{"outcome": outcome, "factor": f, "level": lv, "n": int((complete[f] == lv).sum()),
+                  "n_yes": int(((complete[f] == lv) & yes).sum())} for f in factors for lv in vocab.levels(f)]
+    return pd.DataFrame(rows, columns=["outcome", "factor", "level", "n", "n_yes"])
 
 
 def known_share(cases: pd.DataFrame, factor: str) -> float:

@@ -553,6 +553,7 @@ def _regression(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: i
                       na_values={c: [""] for c in ("n_level", *MODEL_COLUMNS)})
     counts = pd.read_csv(true_path, dtype=str, keep_default_na=False)
     counts["n"] = counts["n"].astype(int)
+    counts["n_yes"] = counts["n_yes"].astype(int)
     complete = {}
     for outcome, rows in pub.groupby("outcome", sort=False):
         truth = counts[counts["outcome"] == outcome]
@@ -632,8 +633,48 @@ def _regression_model(s: System, outcome: str, rows: pd.DataFrame, truth: pd.Dat
             if d is not None:
                 s.add({i: 1, d: -1}, -BIG, 0)
         s.equal(members, [big_n])
-    _note_counts(s, outcome, str(first["note"]) if pd.notna(first["note"]) else "", levels, big_n, events)
+    note = str(first["note"]) if pd.notna(first["note"]) else ""
+    _note_counts(s, outcome, note, levels, big_n, events)
+    true_yes = {(r.factor, r.level): r.n_yes for r in truth[truth["factor"] != ""].itertuples()}
+    _separations(s, outcome, note, levels, true_yes, big_n, yes)
     return big_n, levels, yes
+
+
+def _separations(s: System, outcome: str, note: str, levels: dict[tuple[str, str], int],
+                 true_yes: dict[tuple[str, str], int], big_n: int, yes: int) -> None:
+    """A level a model's note leaves out for separation ("every case at or not at this level has
+    the same ... value"): of its c complete cases, those with the positive outcome (cy, at most
+    the level's association "yes" count, c - cy at most its "no" count) are 0 or c, or the other
+    N - c cases' (y - cy) are 0 or N - c: one of four equalities holds (four binaries, at least
+    one true)."""
+    import re
+
+    from msht.analysis import models
+
+    big = 2 * max(s.truth) + 10
+    for (factor, level), c in levels.items():
+        if re.search(re.escape(models.level_name(factor, level)) + r" left out: separation", note) is None:
+            continue
+        cy_t = true_yes[(factor, level)]
+        cy = s.var(f"regression_yes|{outcome}|{factor}|{level}", cy_t, hidden=True)
+        s.add({cy: 1, c: -1}, -BIG, 0)
+        s.add({yes: 1, cy: -1}, 0, BIG)
+        s.add({yes: 1, cy: -1, big_n: -1, c: 1}, -BIG, 0)
+        assoc = {k: s.index.get(f"associations|{outcome}|{factor}|{level}|{k}") for k in ("n", "denominator")}
+        if assoc["n"] is not None:
+            s.add({cy: 1, assoc["n"]: -1}, -BIG, 0)
+            if assoc["denominator"] is not None:
+                s.add({c: 1, cy: -1, assoc["denominator"]: -1, assoc["n"]: 1}, -BIG, 0)
+        y_t, n_t, c_t = s.truth[yes], s.truth[big_n], s.truth[c]
+        cases = (({cy: 1}, cy_t == 0), ({cy: 1, c: -1}, cy_t == c_t), ({yes: 1, cy: -1}, y_t - cy_t == 0),
+                 ({yes: 1, cy: -1, big_n: -1, c: 1}, y_t - cy_t == n_t - c_t))
+        flags = []
+        for k, (expr, holds) in enumerate(cases):
+            z = s.var(f"regression_choice|{outcome}|{factor}|{level}|{k}", int(holds), hidden=True, lo=0, hi=1)
+            flags.append(z)
+            s.add({**expr, z: big}, -BIG * 4, big)  # z = 1: expr <= 0
+            s.add({**{i: -v for i, v in expr.items()}, z: big}, -BIG * 4, big)  # z = 1: expr >= 0
+        s.add({z: 1 for z in flags}, 1, len(flags))
 
 
 def _note_counts(s: System, outcome: str, note: str, levels: dict[tuple[str, str], int], big_n: int,
