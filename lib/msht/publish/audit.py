@@ -65,7 +65,9 @@ by coincidence only makes the audit stricter):
   accepted's N at most offered's complete cases with a "yes"); the events are the rarer outcome
   among the N (y or N - y, a binary choice; y at most the ``overall`` "yes" count, N - y at most
   its "no" count); the counts the model's note prints ("0 of N complete cases have it", "e events
-  for", "N complete cases for"); and the paragraph's share of cases with county lines recorded.
+  for", "N complete cases for") and its separations (a level's complete cases all of one outcome,
+  or all the other cases: :func:`_separations`); and the paragraph's share of cases with county
+  lines recorded.
   A model's counts from 1 to m-1 are hidden, N, the dropped and the events together, all four when
   the population is (:func:`msht.publish.regression_tables.protect_regression`), and N is a count
   :func:`complementary` may hide (it did on the 10% sample, where N and the referring agency's
