@@ -265,3 +265,15 @@ def test_pooled_text_counts_each_factor_once():
     text = forces_tables.pooled_text(pooled, 0.05)
     assert "2 of the 2 factors tested are associated" in text and "(1 more not computable or withheld)" in text
     assert "differ (homogeneity p < 0.05) for sex" in text.lower()
+
+
+def test_a_run_of_several_forces_runs_05_then_02_and_03():
+    from msht import pipeline
+
+    five, two, three = config.FORCES_NOTEBOOKS
+    assert five == config.FORCES_NOTEBOOK
+    assert pipeline.notebook_waves(0, config.FORCES_NOTEBOOKS) == [(five,), (two, three)]
+    assert pipeline.notebook_waves(5, config.FORCES_NOTEBOOKS) == [(five,), (two,), (three,)]
+    assert set(pipeline.FORCES_NOTEBOOK_INPUTS) == set(config.FORCES_NOTEBOOKS)
+    nb = (config.notebooks_dir() / five).read_text(encoding="utf-8")
+    assert "clean_forces.clean_forces(" in nb, "05 writes the pooled clean tables 02 and 03 read"

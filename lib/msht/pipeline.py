@@ -122,13 +122,14 @@ FORCES_NOTEBOOK_INPUTS: dict[str, tuple[str, ...]] = {
 SUPPRESSION_INPUTS: dict[str, tuple[str, ...]] = {"03_associations.ipynb": ("02_descriptives.ipynb",)}
 
 
-def notebook_waves(min_cell_count: int, notebooks: tuple[str, ...] = NOTEBOOKS) -> list[tuple[str, ...]]:
+def notebook_waves(min_cell_count: int, notebooks: tuple[str, ...] | None = None) -> list[tuple[str, ...]]:
     """``notebooks`` (:data:`NOTEBOOKS`, or a run of several forces' :data:`msht.config.FORCES_NOTEBOOKS`)
     in waves: a notebook is in the first wave after every notebook it reads from
     (:data:`NOTEBOOK_INPUTS` or :data:`FORCES_NOTEBOOK_INPUTS`, and :data:`SUPPRESSION_INPUTS` when
     ``min_cell_count`` is above 1), so the notebooks of a wave run at the same time. Within a wave,
     the order of ``notebooks``.
     """
+    notebooks = NOTEBOOKS if notebooks is None else notebooks
     table = FORCES_NOTEBOOK_INPUTS if notebooks == FORCES_NOTEBOOKS else NOTEBOOK_INPUTS
     inputs = {name: set(table[name]) for name in notebooks}
     if int(min_cell_count) > 1:
@@ -216,6 +217,12 @@ def _run_on_own_kernel(source: Path, target: Path, turn: _Turn, sockets: Path, o
         loop.run_until_complete(manager.shutdown_kernel())
 
 
+def _notebooks_of(params) -> tuple[str, ...]:
+    """The notebooks a run executes (as :func:`msht.config.notebooks_for`), read from this module's
+    :data:`NOTEBOOKS` and :data:`msht.config.FORCES_NOTEBOOKS`."""
+    return FORCES_NOTEBOOKS if getattr(params, "forces", None) else NOTEBOOKS
+
+
 def _execute(notebooks: Path, tmp_dir: Path, sockets: Path, params, params_path: str | Path) -> None:
     """Execute the run's notebooks (:func:`msht.config.notebooks_for`: :data:`NOTEBOOKS`, or
     :data:`msht.config.FORCES_NOTEBOOKS` for a run of several forces) from ``notebooks`` into
@@ -223,7 +230,7 @@ def _execute(notebooks: Path, tmp_dir: Path, sockets: Path, params, params_path:
     at once; log each notebook as its wave starts, in the run's order. The first failure of a wave
     (in that order) is raised once the wave has ended, and no later notebook runs. A wave's
     notebooks are cleaned (:func:`strip_volatile`) while the next wave runs."""
-    names = notebooks_for(params)
+    names = _notebooks_of(params)
     turns = {name: _Turn() for name in names}
     with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="msht-notebook") as pool:
         try:
@@ -260,7 +267,7 @@ def _papermill_options(name: str, params) -> dict:
     not twice per cell."""
     bar = False
     if progress.enabled():
-        bar = {"desc": name.removesuffix(".ipynb"), "file": sys.stderr, "position": notebooks_for(params).index(name)}
+        bar = {"desc": name.removesuffix(".ipynb"), "file": sys.stderr, "position": _notebooks_of(params).index(name)}
     return {"parameters": params.as_dict(), "kernel_name": "python3", "progress_bar": bar, "log_output": False,
             "report_mode": False, "request_save_on_cell_execute": False}
 
