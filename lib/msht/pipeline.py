@@ -31,7 +31,8 @@ import yaml
 from msht.base import progress
 from msht.base.files import swap_in
 from msht.config import (
-    NOTEBOOKS, STAGING_ENV, RunPaths, executed_dir, load_params, notebooks_dir, project_root,
+    FORCES_NOTEBOOKS, NOTEBOOKS, STAGING_ENV, RunPaths, executed_dir, load_params, notebooks_dir, notebooks_for,
+    project_root,
 )
 
 logger = logging.getLogger(__name__)
@@ -39,14 +40,14 @@ logger = logging.getLogger(__name__)
 
 class _MappingKeysAreKnown(logging.Filter):
     """Drops papermill's "Passed unknown parameter" warning for the params file's optional
-    mapping keys (``columns``, ``values``, ``sheets``): the notebooks' parameters cells leave
-    them out on purpose (a run without mappings injects exactly what it always did), and
+    mapping keys (``columns``, ``values``, ``sheets``) and ``forces``: the notebooks' parameters
+    cells leave them out on purpose (a run without them injects exactly what it always did), and
     :func:`msht.config.params_from` reads them when they are injected."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         from msht.config import MAPPING_KEYS
 
-        return not any(record.getMessage() == f"Passed unknown parameter: {key}" for key in MAPPING_KEYS)
+        return not any(record.getMessage() == f"Passed unknown parameter: {key}" for key in (*MAPPING_KEYS, "forces"))
 
 
 logging.getLogger("papermill").addFilter(_MappingKeysAreKnown())
@@ -109,24 +110,36 @@ NOTEBOOK_INPUTS: dict[str, tuple[str, ...]] = {
     "03_associations.ipynb": ("01_clean.ipynb",),
     "04_synthetic_vs_published.ipynb": ("02_descriptives.ipynb", "03_associations.ipynb"),
 }
+#: The same for a run of several forces (:data:`msht.config.FORCES_NOTEBOOKS`): 02 and 03 read the
+#: pooled clean tables that 05 writes.
+FORCES_NOTEBOOK_INPUTS: dict[str, tuple[str, ...]] = {
+    "05_forces.ipynb": (),
+    "02_descriptives.ipynb": ("05_forces.ipynb",),
+    "03_associations.ipynb": ("05_forces.ipynb",),
+}
 #: Inputs read only with disclosure control on (``min_cell_count`` above 1): 03 keeps 02's rows of
 #: ``suppression.csv`` (:func:`msht.publish.results.write_suppression`).
 SUPPRESSION_INPUTS: dict[str, tuple[str, ...]] = {"03_associations.ipynb": ("02_descriptives.ipynb",)}
 
 
-def notebook_waves(min_cell_count: int) -> list[tuple[str, ...]]:
-    """:data:`NOTEBOOKS` in waves: a notebook is in the first wave after every notebook it reads
-    from (:data:`NOTEBOOK_INPUTS`, and :data:`SUPPRESSION_INPUTS` when ``min_cell_count`` is above
-    1), so the notebooks of a wave run at the same time. Within a wave, the order of :data:`NOTEBOOKS`.
+def notebook_waves(min_cell_count: int, notebooks: tuple[str, ...] | None = None) -> list[tuple[str, ...]]:
+    """``notebooks`` (:data:`NOTEBOOKS`, or a run of several forces' :data:`msht.config.FORCES_NOTEBOOKS`)
+    in waves: a notebook is in the first wave after every notebook it reads from
+    (:data:`NOTEBOOK_INPUTS` or :data:`FORCES_NOTEBOOK_INPUTS`, and :data:`SUPPRESSION_INPUTS` when
+    ``min_cell_count`` is above 1), so the notebooks of a wave run at the same time. Within a wave,
+    the order of ``notebooks``.
     """
-    inputs = {name: set(NOTEBOOK_INPUTS[name]) for name in NOTEBOOKS}
+    notebooks = NOTEBOOKS if notebooks is None else notebooks
+    table = FORCES_NOTEBOOK_INPUTS if notebooks == FORCES_NOTEBOOKS else NOTEBOOK_INPUTS
+    inputs = {name: set(table[name]) for name in notebooks}
     if int(min_cell_count) > 1:
         for name, extra in SUPPRESSION_INPUTS.items():
-            inputs[name] |= set(extra)
+            if name in inputs:
+                inputs[name] |= set(extra) & set(notebooks)
     wave_of: dict[str, int] = {}
-    for name in NOTEBOOKS:  # inputs come earlier in NOTEBOOKS
+    for name in notebooks:  # inputs come earlier in the list
         wave_of[name] = 1 + max((wave_of[i] for i in inputs[name]), default=-1)
-    return [tuple(n for n in NOTEBOOKS if wave_of[n] == w) for w in range(max(wave_of.values()) + 1)]
+    return [tuple(n for n in notebooks if wave_of[n] == w) for w in range(max(wave_of.values()) + 1)]
 
 
 def preload_imports(path: Path) -> str:
@@ -204,21 +217,29 @@ def _run_on_own_kernel(source: Path, target: Path, turn: _Turn, sockets: Path, o
         loop.run_until_complete(manager.shutdown_kernel())
 
 
+def _notebooks_of(params) -> tuple[str, ...]:
+    """The notebooks a run executes (as :func:`msht.config.notebooks_for`), read from this module's
+    :data:`NOTEBOOKS` and :data:`msht.config.FORCES_NOTEBOOKS`."""
+    return FORCES_NOTEBOOKS if getattr(params, "forces", None) else NOTEBOOKS
+
+
 def _execute(notebooks: Path, tmp_dir: Path, sockets: Path, params, params_path: str | Path) -> None:
-    """Execute :data:`NOTEBOOKS` from ``notebooks`` into ``tmp_dir`` wave by wave
-    (:func:`notebook_waves`), each on its own kernel, all kernels started at once; log each
-    notebook as its wave starts, in the order of :data:`NOTEBOOKS`. The first failure of a wave
+    """Execute the run's notebooks (:func:`msht.config.notebooks_for`: :data:`NOTEBOOKS`, or
+    :data:`msht.config.FORCES_NOTEBOOKS` for a run of several forces) from ``notebooks`` into
+    ``tmp_dir`` wave by wave (:func:`notebook_waves`), each on its own kernel, all kernels started
+    at once; log each notebook as its wave starts, in the run's order. The first failure of a wave
     (in that order) is raised once the wave has ended, and no later notebook runs. A wave's
     notebooks are cleaned (:func:`strip_volatile`) while the next wave runs."""
-    turns = {name: _Turn() for name in NOTEBOOKS}
-    with ThreadPoolExecutor(max_workers=len(NOTEBOOKS), thread_name_prefix="msht-notebook") as pool:
+    names = _notebooks_of(params)
+    turns = {name: _Turn() for name in names}
+    with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="msht-notebook") as pool:
         try:
-            runs: dict[str, Future] = {name: Future() for name in NOTEBOOKS}
-            for i, name in enumerate(NOTEBOOKS):
+            runs: dict[str, Future] = {name: Future() for name in names}
+            for i, name in enumerate(names):
                 pool.submit(_run_on_own_kernel, notebooks / name, tmp_dir / name, turns[name], sockets / str(i),
                             _papermill_options(name, params), runs[name])
             finished: tuple[str, ...] = ()
-            for wave in notebook_waves(params.min_cell_count):
+            for wave in notebook_waves(params.min_cell_count, names):
                 for name in wave:
                     logger.info(f"running notebooks/{name} with {Path(params_path).as_posix()}")
                     turns[name].start()
@@ -246,13 +267,15 @@ def _papermill_options(name: str, params) -> dict:
     not twice per cell."""
     bar = False
     if progress.enabled():
-        bar = {"desc": name.removesuffix(".ipynb"), "file": sys.stderr, "position": NOTEBOOKS.index(name)}
+        bar = {"desc": name.removesuffix(".ipynb"), "file": sys.stderr, "position": _notebooks_of(params).index(name)}
     return {"parameters": params.as_dict(), "kernel_name": "python3", "progress_bar": bar, "log_output": False,
             "report_mode": False, "request_save_on_cell_execute": False}
 
 
 def run_notebooks(params_path: str | Path, *, root: Path | None = None) -> Path:
     """Execute every notebook with the parameters of ``params_path``; return the folder of outputs.
+    A run of several forces (``forces:``) executes :data:`msht.config.FORCES_NOTEBOOKS` instead
+    (:func:`msht.config.notebooks_for`).
 
     Parameters are injected by papermill into each notebook's ``parameters`` cell, so they are
     recorded in the executed notebook; they are also written to ``run_params.yaml`` in the run's
@@ -283,7 +306,7 @@ def run_notebooks(params_path: str | Path, *, root: Path | None = None) -> Path:
                 "# Parameters of the run that wrote these results\n" + yaml.safe_dump(params.as_dict(), sort_keys=False),
                 encoding="utf-8",
             )
-            for name in NOTEBOOKS:
+            for name in notebooks_for(params):
                 shutil.move(str(tmp_dir / name), str(out_dir / name))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
