@@ -24,14 +24,11 @@ from msht.synth.raw import write_extracts
 from msht.synth.sampler import sample_population
 
 
-def _sampled(seed: int = 20240132, scale: int = 1):
-    """A stand-in for :func:`msht.synth.population.build_population`: 1,500 victims per scale."""
-    pops = [sample_population(1500, seed=seed % 1000) for _ in range(scale)]
-    if scale == 1:
-        return pops[0]
+def _sampled(seed: int = 20240132, scale: int = 1, victims: int = 1500):
+    """A stand-in for :func:`msht.synth.population.build_population`: ``victims`` victims per scale."""
     from msht.synth.population import _replicate
 
-    return _replicate(pops[0], scale)
+    return _replicate(sample_population(victims, seed=seed % 1000), scale)
 
 
 @pytest.fixture
@@ -158,7 +155,9 @@ def _national_in(tmp_path: Path, root: Path) -> Path:
     return path
 
 
-def test_msht_data_writes_the_five_forces_of_the_national_twin(fast_population, root, tmp_path, capsys):
+@pytest.mark.slow
+def test_msht_data_writes_the_five_forces_of_the_national_twin(monkeypatch, root, tmp_path, capsys):
+    monkeypatch.setattr(profile, "build_population", lambda seed, scale: _sampled(seed, scale, victims=300))
     params_path = _national_in(tmp_path, root)
     assert cli.main(["data", "--params", str(params_path)]) == 0
     forces = load_params(params_path).forces
