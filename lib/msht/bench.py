@@ -186,10 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distinct-seeds", type=int, default=NATIONAL_DISTINCT_SEEDS, metavar="K",
                         help="national row: calibrate K distinct populations and share them among the forces "
                              "(default: %(default)s)")
-    parser.add_argument("--national-child", nargs=3, metavar=("FORCES", "WORK", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--national-child", nargs=4, metavar=("FORCES", "WORK", "N", "K"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.national_child:
-        return _national_child(Path(args.national_child[0]), Path(args.national_child[1]), int(args.national_child[2]))
+        forces_root, work, n_forces, distinct = args.national_child
+        return _national_child(Path(forces_root), Path(work), int(n_forces), int(distinct))
     if args.forces:
         return national_main(project_root() / args.out, args.forces, args.distinct_seeds)
     if args.child:
@@ -328,19 +329,20 @@ NATIONAL_STAGES = ("national: ingest+clean, each force", "national: pooled analy
 
 def national_seeds(n_forces: int, distinct: int) -> list[tuple[str, int, int]]:
     """The national row's forces: (folder name, population seed, extract seed) of each of
-    ``n_forces`` forces, sharing ``distinct`` calibrated populations in turn.
+    ``n_forces`` forces, sharing ``distinct`` calibrated populations in turn (the folder name
+    holds both seeds, so a cached force is never taken for another).
 
     Raises ``ValueError`` unless both counts are at least 1."""
     if n_forces < 1 or distinct < 1:
         raise ValueError(f"need at least one force and one distinct seed, got {n_forces} and {distinct}")
-    return [(f"force_{i:02d}", NATIONAL_FIRST_SEED + (i - 1) % distinct, NATIONAL_FIRST_SEED + i - 1)
-            for i in range(1, n_forces + 1)]
+    plan = [(i, NATIONAL_FIRST_SEED + (i - 1) % distinct, NATIONAL_FIRST_SEED + i - 1) for i in range(1, n_forces + 1)]
+    return [(f"force_{i:02d}_population{pop}_extracts{own}", pop, own) for i, pop, own in plan]
 
 
 def national_forces(folder: Path, n_forces: int, distinct: int = NATIONAL_DISTINCT_SEEDS) -> list[Path]:
     """Write (once: a force whose extracts are present is kept) the extracts of ``n_forces``
-    synthetic forces of the published size into ``folder/force_01``, ``force_02``, ...
-    (:func:`national_seeds`). Returns their folders, in order."""
+    synthetic forces of the published size into ``folder`` (one subfolder each,
+    :func:`national_seeds`). Returns their folders, in order."""
     from msht.synth.generate import extracts_present
     from msht.synth.population import build_population
     from msht.synth.raw import write_extracts
@@ -386,16 +388,20 @@ def national_stage(forces: list[Path], work: Path) -> dict:
             "funnel_rows": sum(len(f) for f in funnels)}
 
 
-def _national_child(forces_root: Path, work: Path, n_forces: int) -> int:
-    """``--national-child``: :func:`national_stage` on the first ``n_forces`` force folders of
+def _national_child(forces_root: Path, work: Path, n_forces: int, distinct: int) -> int:
+    """``--national-child``: :func:`national_stage` on the folders of :func:`national_seeds` in
     ``forces_root``, after the imports; print its counts, seconds and peak memory as JSON."""
     import resource
 
     _warm_up()
     from msht.analysis import stratified  # noqa: F401 - imported before the clock starts, as the stages' modules
 
-    info = national_stage([forces_root / f"force_{i:02d}" for i in range(1, n_forces + 1)], work)
-    info["peak_mb"] = round(rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss), 1)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    info = national_stage([forces_root / name for name, _, _ in national_seeds(n_forces, distinct)], work)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    # CPU seconds of the stage (user + system): what the stage costs whatever else the machine runs
+    info["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime, 2)
+    info["peak_mb"] = round(rss_mb(usage.ru_maxrss), 1)
     print(json.dumps(info))
     return 0
 
@@ -405,11 +411,12 @@ def national(out: Path, n_forces: int, distinct: int = NATIONAL_DISTINCT_SEEDS) 
     ``out/national/raw``) through cleaning and the pooled analysis in one child process
     (:func:`national_stage`). One row per part (:data:`NATIONAL_STAGES`): seconds inside the
     child (``inner_seconds``; the total's ``seconds`` is the child's wall time, start-up
-    included), the child's peak memory, and the cases pooled."""
+    included), the CPU seconds of the whole stage (``cpu_seconds_total``, user and system: the
+    cost whatever else the machine runs), the child's peak memory, and the cases pooled."""
     raw, work = out / "national" / "raw", out / "national" / "processed"
     national_forces(raw, n_forces, distinct)
     shutil.rmtree(work, ignore_errors=True)
-    cmd = [sys.executable, "-m", "msht.bench", "--national-child", str(raw), str(work), str(n_forces)]
+    cmd = [sys.executable, "-m", "msht.bench", "--national-child", str(raw), str(work), str(n_forces), str(distinct)]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -419,7 +426,7 @@ def national(out: Path, n_forces: int, distinct: int = NATIONAL_DISTINCT_SEEDS) 
     inner = (info["clean_seconds"], info["analysis_seconds"], info["seconds"])
     return pd.DataFrame({"stage": NATIONAL_STAGES, "forces": n_forces, "cases": info["cases"],
                          "seconds": [round(wall, 2) if s == NATIONAL_STAGES[-1] else s for s in inner],
-                         "inner_seconds": inner, "peak_mb": info["peak_mb"]})
+                         "inner_seconds": inner, "cpu_seconds_total": info["cpu_seconds"], "peak_mb": info["peak_mb"]})
 
 
 def national_targets(table: pd.DataFrame) -> pd.DataFrame:
