@@ -362,17 +362,18 @@ def national_stage(forces: list[Path], work: Path) -> dict:
     (a key per force) and cleaned on its own, its tables written to ``work/<force>``; then the
     forces' clean tables read back and pooled with a ``force`` column, and the stratified tests
     of every Appendix 4 pair and the funnel rates of support offered and accepted computed
-    (:mod:`msht.analysis.stratified`). Returns the seconds of each part and the pooled counts."""
+    (:mod:`msht.analysis.stratified`). Returns the wall and CPU seconds (user and system, this
+    process: the cost whatever else the machine runs) of each part and the pooled counts."""
     from msht.analysis import stratified
     from msht.clean import rules as clean
     from msht.ingest import extracts as ingest
 
     params = load_params(project_root() / "params" / "default.yaml")
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for raw in forces:
         result = clean.clean_extracts(ingest.read_all(raw), params, key=f"bench-{raw.name}".encode())
         clean.write_tables(result, work / raw.name)
-    cleaned = time.perf_counter()
+    cleaned, cleaned_cpu = time.perf_counter(), time.process_time()
     names = [raw.name for raw in forces]
     tables = [clean.read_tables(work / name) for name in names]
     force = pd.CategoricalDtype(names, ordered=True)
@@ -382,9 +383,11 @@ def national_stage(forces: list[Path], work: Path) -> dict:
                            for n, t in zip(names, tables, strict=True)], ignore_index=True)
     pooled = stratified.stratified_tests(cases, offenders, stratum="force", alpha=params.alpha)
     funnels = [stratified.funnel_rates(cases, stratum="force", outcome=o) for o in ("offered", "accepted")]
-    end = time.perf_counter()
+    end, end_cpu = time.perf_counter(), time.process_time()
     return {"clean_seconds": round(cleaned - start, 3), "analysis_seconds": round(end - cleaned, 3),
-            "seconds": round(end - start, 3), "cases": len(cases), "pooled_rows": len(pooled),
+            "seconds": round(end - start, 3), "clean_cpu_seconds": round(cleaned_cpu - start_cpu, 2),
+            "analysis_cpu_seconds": round(end_cpu - cleaned_cpu, 2), "cpu_seconds": round(end_cpu - start_cpu, 2),
+            "cases": len(cases), "pooled_rows": len(pooled),
             "funnel_rows": sum(len(f) for f in funnels)}
 
 
@@ -396,12 +399,8 @@ def _national_child(forces_root: Path, work: Path, n_forces: int, distinct: int)
     _warm_up()
     from msht.analysis import stratified  # noqa: F401 - imported before the clock starts, as the stages' modules
 
-    before = resource.getrusage(resource.RUSAGE_SELF)
     info = national_stage([forces_root / name for name, _, _ in national_seeds(n_forces, distinct)], work)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    # CPU seconds of the stage (user + system): what the stage costs whatever else the machine runs
-    info["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime, 2)
-    info["peak_mb"] = round(rss_mb(usage.ru_maxrss), 1)
+    info["peak_mb"] = round(rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss), 1)
     print(json.dumps(info))
     return 0
 
@@ -411,8 +410,9 @@ def national(out: Path, n_forces: int, distinct: int = NATIONAL_DISTINCT_SEEDS) 
     ``out/national/raw``) through cleaning and the pooled analysis in one child process
     (:func:`national_stage`). One row per part (:data:`NATIONAL_STAGES`): seconds inside the
     child (``inner_seconds``; the total's ``seconds`` is the child's wall time, start-up
-    included), the CPU seconds of the whole stage (``cpu_seconds_total``, user and system: the
-    cost whatever else the machine runs), the child's peak memory, and the cases pooled."""
+    included), its CPU seconds (``cpu_seconds``, user and system: the cost whatever else the
+    machine runs; on an idle machine the stage, single-threaded, takes about that long), the
+    child's peak memory, and the cases pooled."""
     raw, work = out / "national" / "raw", out / "national" / "processed"
     national_forces(raw, n_forces, distinct)
     shutil.rmtree(work, ignore_errors=True)
@@ -424,17 +424,21 @@ def national(out: Path, n_forces: int, distinct: int = NATIONAL_DISTINCT_SEEDS) 
         raise RuntimeError(f"the national row ({n_forces} forces) failed:\n{proc.stderr[-2000:]}")
     info = json.loads(proc.stdout.strip().splitlines()[-1])
     inner = (info["clean_seconds"], info["analysis_seconds"], info["seconds"])
+    cpu = (info["clean_cpu_seconds"], info["analysis_cpu_seconds"], info["cpu_seconds"])
     return pd.DataFrame({"stage": NATIONAL_STAGES, "forces": n_forces, "cases": info["cases"],
                          "seconds": [round(wall, 2) if s == NATIONAL_STAGES[-1] else s for s in inner],
-                         "inner_seconds": inner, "cpu_seconds_total": info["cpu_seconds"], "peak_mb": info["peak_mb"]})
+                         "inner_seconds": inner, "cpu_seconds": cpu, "peak_mb": info["peak_mb"]})
 
 
 def national_targets(table: pd.DataFrame) -> pd.DataFrame:
     """The national row against the national-scale target (the scale-100 target: time inside
-    the child for ingest, cleaning and the pooled analysis; the child's peak memory)."""
+    the child for ingest, cleaning and the pooled analysis, as wall seconds and as CPU seconds,
+    which a shared machine does not inflate; the child's peak memory)."""
     total = table[table["stage"] == NATIONAL_STAGES[-1]].iloc[0]
     n = int(total["forces"])
     rows = [(f"{n} forces: ingest, cleaning and pooled analysis (s)", float(total["inner_seconds"]), TARGET_SECONDS_SCALE100),
+            (f"{n} forces: the same in CPU seconds (s, the time on an idle core)", float(total["cpu_seconds"]),
+             TARGET_SECONDS_SCALE100),
             (f"{n} forces: peak memory (MB)", float(total["peak_mb"]), TARGET_PEAK_MB_SCALE100)]
     frame = pd.DataFrame(rows, columns=["target", "measured", "limit"])
     frame["measured"] = frame["measured"].round(2)
