@@ -155,6 +155,21 @@ def strata_of(frame: pd.DataFrame, stratum: str) -> list[str]:
     return [str(v) for v in pd.unique(column.dropna().astype(str))]
 
 
+def _codes(values: pd.Series, labels: Sequence[str], *, as_text: bool = False) -> npt.NDArray[np.int64]:
+    """Each value's position in ``labels`` (-1 when it is not one of them, or missing), in one hash
+    pass over the values (:func:`pandas.factorize`, or a categorical's codes). ``as_text``: compare
+    the values' text (a stratum column may hold numbers)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = values.cat.codes.to_numpy(), pd.Index(values.cat.categories)
+    else:
+        codes, uniques = pd.factorize(values)
+    uniques = pd.Index(uniques, dtype=object)
+    if as_text:
+        uniques = uniques.map(str)
+    lut = pd.Index(list(labels), dtype=object).get_indexer(uniques)
+    return np.where(codes >= 0, lut[np.maximum(codes, 0)], -1).astype(np.int64)
+
+
 def stratum_tables(
     frame: pd.DataFrame, factor: str, outcome: str, *, stratum: str, strata: Sequence[str],
     levels: Sequence[str], outcome_levels: Sequence[str],
@@ -165,13 +180,37 @@ def stratum_tables(
     ``levels`` and whose outcome value is one of ``outcome_levels`` are counted (unknown and other
     levels are left out of the test); rows of a stratum not in ``strata`` are not counted.
     """
-    s_code = pd.Categorical(frame[stratum].astype(object).map(str, na_action="ignore"), categories=list(strata)).codes
-    f_code = pd.Categorical(frame[factor].astype(object), categories=list(levels)).codes
-    o_code = pd.Categorical(frame[outcome].astype(object), categories=list(outcome_levels)).codes
+    s_code = _codes(frame[stratum], strata, as_text=True)
+    f_code = _codes(frame[factor], levels)
+    o_code = _codes(frame[outcome], outcome_levels)
     ok = (s_code >= 0) & (f_code >= 0) & (o_code >= 0)
     k, i, j = len(strata), len(levels), len(outcome_levels)
     flat = (s_code[ok].astype(np.int64) * i + f_code[ok]) * j + o_code[ok]
     return np.bincount(flat, minlength=k * i * j).reshape(k, i, j).astype(np.int64)
+
+
+def _categorised(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """``frame`` with ``columns`` (those it has) as categoricals, so that each is hashed once for all
+    the tests that count it (:func:`_codes` then reads the categorical's codes)."""
+    present = [c for c in dict.fromkeys(columns) if c in frame.columns
+               and not isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame.astype(dict.fromkeys(present, "category")) if present else frame
+
+
+def _unit_frames(cases: pd.DataFrame, offenders: pd.DataFrame, pairs: list[tuple[str, str]],
+                 stratum: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cases (exploitation types coded) and case-offender pairs, with the columns of ``pairs``
+    as categoricals and ``stratum`` as one categorical for both: the cases' strata
+    (:func:`strata_of`), then any only the pairs have. So a force with no offender rows is still a
+    stratum of the offender tests (with no units)."""
+    strata = strata_of(cases, stratum)
+    strata += [s for s in strata_of(offenders, stratum) if s not in strata]
+    columns = [c for pair in pairs for c in pair]
+    out = []
+    for frame in (associate.with_indicator_levels(cases), offenders):
+        text = frame[stratum].astype(object).map(str, na_action="ignore")
+        out.append(_categorised(frame.assign(**{stratum: pd.Categorical(text, categories=strata)}), columns))
+    return out[0], out[1]
 
 
 def comparisons(factor: str) -> list[tuple[str, str]]:
@@ -419,10 +458,11 @@ def stratified_tests(
     adds a note that the forces' odds ratios differ. ``correction``: continuity correction of the
     2×2×K CMH test (R's default).
     """
-    coded = associate.with_indicator_levels(cases)
+    pair_list = list(pairs) if pairs is not None else associate.published_pairs()
+    coded, pairs_frame = _unit_frames(cases, offenders, pair_list, stratum)
     rows: list[dict[str, object]] = []
-    for outcome, factor in (list(pairs) if pairs is not None else associate.published_pairs()):
-        frame = associate.unit_frame(factor, coded, offenders)
+    for outcome, factor in pair_list:
+        frame = associate.unit_frame(factor, coded, pairs_frame)
         strata = strata_of(frame, stratum)
         tables = stratum_tables(frame, factor, outcome, stratum=stratum, strata=strata,
                                 levels=vocab.levels(factor), outcome_levels=associate.OUTCOME_LEVELS[outcome])
@@ -448,10 +488,11 @@ def per_stratum_odds_ratios(
     the odds ratio ``a d / (b c)`` with its 95% Wald CI (:func:`msht.analysis.stats.odds_ratio_ci`;
     Haldane-Anscombe +0.5 only where a cell is zero, said in ``note``). Empty odds ratio where a row
     or column of the force's table has no units. Rows in stratum order within each test."""
-    coded = associate.with_indicator_levels(cases)
+    pair_list = list(pairs) if pairs is not None else associate.published_pairs()
+    coded, pairs_frame = _unit_frames(cases, offenders, pair_list, stratum)
     rows: list[dict[str, object]] = []
-    for outcome, factor in (list(pairs) if pairs is not None else associate.published_pairs()):
-        frame = associate.unit_frame(factor, coded, offenders)
+    for outcome, factor in pair_list:
+        frame = associate.unit_frame(factor, coded, pairs_frame)
         strata = strata_of(frame, stratum)
         levels = vocab.levels(factor)
         tables = stratum_tables(frame, factor, outcome, stratum=stratum, strata=strata, levels=levels,

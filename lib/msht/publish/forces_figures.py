@@ -35,6 +35,7 @@ for the display layer; each ``protect_*`` also returns its ``suppression.csv`` r
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Sequence
 from typing import Final
@@ -86,6 +87,14 @@ FUNNEL_NOTE: Final[str] = (
 )
 
 
+#: The funnel plot's x axis: the cases each outcome's rate is measured on.
+FUNNEL_XLABELS: Final[dict[str, str]] = {
+    "offered": "Cases with an offer of support recorded (yes or no)",
+    "accepted": "Cases offered support, with acceptance recorded",
+    "engagement": "Cases with positive or negative engagement",
+}
+
+
 def forest_name(outcome: str, factor: str) -> str:
     """File name (no extension) of the forest plot of ``factor`` × ``outcome``."""
     return f"forces_forest_{outcome}_{factor}"
@@ -97,13 +106,19 @@ def funnel_name(outcome: str) -> str:
 
 
 def comparison_label(factor: str, level: str, reference: str) -> str:
-    """"Females vs Males": the level against its reference, in Tables 2-4's short labels."""
+    """"Males vs Females": the level against its reference, in Tables 2-4's short labels."""
     return f"{vocab.finding_label(factor, level)} vs {vocab.finding_label(factor, reference)}"
 
 
 def _fmt_or(value: object, low: object, high: object) -> str:
-    if any(pd.isna(v) for v in (value, low, high)):
-        return "" if pd.isna(value) else f"{float(value):.2f}"
+    """"1.23 (0.80–1.90)"; "0" or "∞" (without a CI) for a pooled odds ratio that is not estimable;
+    "" when missing."""
+    if pd.isna(value):
+        return ""
+    if math.isinf(float(value)):
+        return "∞"
+    if any(pd.isna(v) for v in (low, high)):
+        return f"{float(value):.2f}" if float(value) else "0"
     return f"{float(value):.2f} ({float(low):.2f}–{float(high):.2f})"
 
 
@@ -376,24 +391,27 @@ FUNNEL_LABELS: Final[dict[str, str]] = {
 
 
 def pooled_table(display: pd.DataFrame, *, table_id: str, title: str, notes: Sequence[str] = ()) -> GT:
-    """The pooled table (:func:`pooled_display`) with fixed HTML id ``table_id``."""
+    """The pooled table (:func:`pooled_display`) with fixed HTML id ``table_id``, :data:`POOLED_NOTE` and
+    then ``notes`` (the built-in note is not repeated when ``notes`` has it too)."""
     gt = tables.plain_table(display, table_id=table_id, title=title, labels=POOLED_LABELS, groupname_col="group",
                             source_note=POOLED_NOTE)
-    return tables.add_notes(gt, notes)
+    return tables.add_notes(gt, [n for n in notes if n != POOLED_NOTE])
 
 
 def odds_ratios_table(display: pd.DataFrame, *, table_id: str, title: str, notes: Sequence[str] = ()) -> GT:
-    """The per-force table (:func:`odds_ratios_display`) with fixed HTML id ``table_id``."""
+    """The per-force table (:func:`odds_ratios_display`) with fixed HTML id ``table_id``,
+    :data:`ODDS_RATIOS_NOTE` and then ``notes`` (not repeating the built-in note)."""
     gt = tables.plain_table(display, table_id=table_id, title=title, labels=ODDS_RATIOS_LABELS,
                             groupname_col="group", source_note=ODDS_RATIOS_NOTE)
-    return tables.add_notes(gt, notes)
+    return tables.add_notes(gt, [n for n in notes if n != ODDS_RATIOS_NOTE])
 
 
 def funnel_table(display: pd.DataFrame, *, table_id: str, title: str, notes: Sequence[str] = ()) -> GT:
-    """The funnel table (:func:`funnel_display`) with fixed HTML id ``table_id``."""
+    """The funnel table (:func:`funnel_display`) with fixed HTML id ``table_id``, :data:`FUNNEL_NOTE`
+    and then ``notes`` (not repeating the built-in note)."""
     gt = tables.plain_table(display, table_id=table_id, title=title, labels=FUNNEL_LABELS, groupname_col="group",
                             source_note=FUNNEL_NOTE)
-    return tables.add_notes(gt, notes)
+    return tables.add_notes(gt, [n for n in notes if n != FUNNEL_NOTE])
 
 
 # --- figures ----------------------------------------------------------------------------------------
@@ -530,9 +548,11 @@ def funnel_plot(funnel: pd.DataFrame, limits: pd.DataFrame, outcome: str) -> Fig
     if missing:
         fig.text(0.01, 0.0, "Not shown (no cases, or hidden by disclosure control): " + ", ".join(missing),
                  fontsize=7, color=COLOURS["text"], ha="left", va="bottom")
-    ax.set_xlabel("Cases with the outcome recorded")
+        fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))
+    ax.set_xlabel(FUNNEL_XLABELS.get(outcome, "Cases with the outcome recorded"))
     ax.set_ylabel(f"{vocab.variable_label(outcome)} (%)")
     ax.set_ylim(bottom=0)
+    ax.set_xlim(left=0)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(fontsize=7, frameon=False, loc="upper right")
     return fig
