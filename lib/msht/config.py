@@ -195,7 +195,11 @@ def params_from(namespace: dict[str, Any]) -> Params:
     """Build :class:`Params` from a notebook's namespace after papermill injected the parameters.
     When ``forces`` was injected (a run of several forces), the parameters cell's own single-force
     defaults of the per-force keys (``raw_dir``, ``seed``, ``scale``) are not the run's and are left out."""
-    missing = [n for n in PARAM_NAMES if n not in namespace]
+    if "forces" in namespace and not namespace["forces"]:
+        raise ParamsError(f"notebooks/{FORCES_NOTEBOOK} runs only for a run of several forces, and the params "
+                          "list no forces (give them under forces:, as params/national.yaml does)")
+    optional = PER_FORCE_KEYS if namespace.get("forces") else ()
+    missing = [n for n in PARAM_NAMES if n not in namespace and n not in optional]
     if missing:
         raise ParamsError(f"the notebook's parameters cell lacks {missing}")
     given = {n: namespace[n] for n in (*PARAM_NAMES, *MAPPING_KEYS, "forces") if n in namespace}
@@ -248,10 +252,25 @@ def force_paths(paths: RunPaths, force: Any) -> RunPaths:
 #: The notebooks, in the order they run.
 NOTEBOOKS = ("01_clean.ipynb", "02_descriptives.ipynb", "03_associations.ipynb", "04_synthetic_vs_published.ipynb")
 
+#: The notebook of a run of several forces (``forces:``): it reads, cleans and pools the forces,
+#: and compares them; single-force runs skip it.
+FORCES_NOTEBOOK = "05_forces.ipynb"
+
+#: The notebooks of a run of several forces, in the order they run: 05 cleans every force on its
+#: own and writes the pooled tables (in place of 01), then 02 and 03 describe and test the pooled
+#: cases as one population. 04 compares a single force with the published one, so it is left out.
+FORCES_NOTEBOOKS = (FORCES_NOTEBOOK, "02_descriptives.ipynb", "03_associations.ipynb")
+
+
+def notebooks_for(params: Params) -> tuple[str, ...]:
+    """The notebooks a run executes, in order: :data:`NOTEBOOKS`, or :data:`FORCES_NOTEBOOKS` for a
+    run of several forces."""
+    return FORCES_NOTEBOOKS if params.forces else NOTEBOOKS
+
 
 def is_reference_run(params: Params) -> bool:
     """True for the default synthetic run, whose executed notebooks are the committed ones."""
-    return params.run_name == "default" and params.synthetic
+    return params.run_name == "default" and params.synthetic and not params.forces
 
 
 def executed_dir(params: Params, root: Path | None = None) -> Path:

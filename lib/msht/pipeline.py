@@ -22,22 +22,23 @@ import yaml
 from msht.base import progress
 from msht.base.files import swap_in
 from msht.config import (
-    NOTEBOOKS, STAGING_ENV, RunPaths, executed_dir, load_params, notebooks_dir, project_root,
+    STAGING_ENV, RunPaths, executed_dir, load_params, notebooks_dir, notebooks_for, project_root,
 )
+from msht.config import NOTEBOOKS  # noqa: F401  (re-exported: the single-force notebooks)
 
 logger = logging.getLogger(__name__)
 
 
 class _MappingKeysAreKnown(logging.Filter):
     """Drops papermill's "Passed unknown parameter" warning for the params file's optional
-    mapping keys (``columns``, ``values``, ``sheets``): the notebooks' parameters cells leave
-    them out on purpose (a run without mappings injects exactly what it always did), and
+    mapping keys (``columns``, ``values``, ``sheets``) and ``forces``: the notebooks' parameters
+    cells leave them out on purpose (a run without them injects exactly what it always did), and
     :func:`msht.config.params_from` reads them when they are injected."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         from msht.config import MAPPING_KEYS
 
-        return not any(record.getMessage() == f"Passed unknown parameter: {key}" for key in MAPPING_KEYS)
+        return not any(record.getMessage() == f"Passed unknown parameter: {key}" for key in (*MAPPING_KEYS, "forces"))
 
 
 logging.getLogger("papermill").addFilter(_MappingKeysAreKnown())
@@ -93,6 +94,8 @@ def kernel_options(socket_dir: Path) -> dict:
 
 def run_notebooks(params_path: str | Path, *, root: Path | None = None) -> Path:
     """Execute every notebook with the parameters of ``params_path``; return the folder of outputs.
+    A run of several forces (``forces:``) executes :data:`msht.config.FORCES_NOTEBOOKS` instead
+    (:func:`msht.config.notebooks_for`).
 
     Parameters are injected by papermill into each notebook's ``parameters`` cell, so they are
     recorded in the executed notebook; they are also written to ``run_params.yaml`` in the run's
@@ -117,7 +120,7 @@ def run_notebooks(params_path: str | Path, *, root: Path | None = None) -> Path:
         with (tempfile.TemporaryDirectory(prefix="msht-run-", dir=scratch) as tmp,
               tempfile.TemporaryDirectory(prefix="msht-kernel-") as sockets):
             tmp_dir = Path(tmp)
-            for name in NOTEBOOKS:
+            for name in notebooks_for(params):
                 logger.info(f"running notebooks/{name} with {Path(params_path).as_posix()}")
                 pm.execute_notebook(
                     str(notebooks_dir(root) / name),
@@ -138,7 +141,7 @@ def run_notebooks(params_path: str | Path, *, root: Path | None = None) -> Path:
                 "# Parameters of the run that wrote these results\n" + yaml.safe_dump(params.as_dict(), sort_keys=False),
                 encoding="utf-8",
             )
-            for name in NOTEBOOKS:
+            for name in notebooks_for(params):
                 shutil.move(str(tmp_dir / name), str(out_dir / name))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -1154,6 +1154,29 @@ def read_all(raw_dir: Path, mappings: dict[str, ExtractMapping] | None = None) -
             for name in progress.iterate(EXTRACTS, "reading extracts", unit="file")}
 
 
+#: What :func:`read_sent` puts in place of the file of an extract a force does not send.
+NOT_SENT = "(not sent)"
+
+
+def not_sent(name: str) -> Extract:
+    """Extract ``name`` as a force that does not send it: no rows, the data dictionary's fields (text)
+    and a ``source_row`` column, file :data:`NOT_SENT`, no checksum. The cleaning then counts 0 rows
+    read and analysed, and the analysis has none of its units (``offenders``: the offender
+    factors are not available for that force)."""
+    columns = [*extract_fields(name), SOURCE_ROW]
+    frame = pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+    frame[SOURCE_ROW] = frame[SOURCE_ROW].astype("int64")
+    return Extract(name=name, path=Path(NOT_SENT), sha256="", frame=frame)
+
+
+def read_sent(raw_dir: Path, mappings: dict[str, ExtractMapping] | None, sent: list[str] | tuple[str, ...]) -> dict[str, Extract]:
+    """:func:`read_all` for a force that sends only the extracts ``sent`` (a run with ``forces:``):
+    those are read and validated from ``raw_dir``; each other extract is :func:`not_sent`."""
+    mappings = mappings or {}
+    return {name: read_extract(raw_dir, name, mapping=mappings.get(name)) if name in sent else not_sent(name)
+            for name in EXTRACTS}
+
+
 def inputs_table(extracts: dict[str, Extract]) -> pd.DataFrame:
     """One row per extract read: ``extract, file, rows, sha256`` (file name only, no folder)."""
     return pd.DataFrame(

@@ -45,6 +45,8 @@ NOTEBOOK_SECTIONS = {
     "02_descriptives.ipynb": "Executive summary (engagement rates); Descriptive overview; Appendices 1 to 3",
     "03_associations.ipynb": "Executive summary (associated factors); Factors associated with victim engagement; Appendix 4",
     "04_synthetic_vs_published.ipynb": "Appendix 6: this run compared with the published figures",
+    "05_forces.ipynb": "Forces compared (a run of several forces): each force cleaned and counted, the data quality "
+                       "and exclusions by force, pooled tests, forest and funnel plots; Appendix 6: each force's Appendix 4",
 }
 
 
