@@ -38,8 +38,11 @@ def test_national_stage_cleans_each_force_and_pools_them(tmp_path):
         write_extracts(sample_population(n, seed=i), folder, seed=i)
         forces.append(folder)
     info = bench.national_stage(forces, tmp_path / "work")
-    per_force = sum(len(pd.read_parquet(tmp_path / "work" / f.name / "cases.parquet")) for f in forces)
-    assert info["cases"] == per_force > 0
+    per_force = [len(pd.read_parquet(tmp_path / "work" / "processed" / "forces" / f.name / "cases.parquet"))
+                 for f in forces]
+    pooled = pd.read_parquet(tmp_path / "work" / "processed" / "cases.parquet")
+    assert info["cases"] == sum(per_force) == len(pooled) and min(per_force) > 0
+    assert pooled["force"].value_counts().to_dict() == {f.name: n for f, n in zip(forces, per_force, strict=True)}
     assert info["pooled_rows"] > 0
     assert info["funnel_rows"] == 2 * 2  # two forces, support offered and accepted
     assert 0 < info["clean_seconds"] <= info["seconds"]

@@ -324,7 +324,7 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
 NATIONAL_DISTINCT_SEEDS = 4
 #: First seed of the national row's forces (force i has seed NATIONAL_FIRST_SEED + i - 1).
 NATIONAL_FIRST_SEED = 1001
-NATIONAL_STAGES = ("national: ingest+clean, each force", "national: pooled analysis", "national: total")
+NATIONAL_STAGES = ("national: ingest+clean each force, pool", "national: pooled analysis", "national: total")
 
 
 def national_seeds(n_forces: int, distinct: int) -> list[tuple[str, int, int]]:
@@ -357,38 +357,47 @@ def national_forces(folder: Path, n_forces: int, distinct: int = NATIONAL_DISTIN
     return [folder / name for name, _, _ in plan]
 
 
-def national_stage(forces: list[Path], work: Path) -> dict:
-    """Run the national analysis in this process: each force's extracts ingested, pseudonymised
-    (a key per force) and cleaned on its own, its tables written to ``work/<force>``; then the
-    forces' clean tables read back and pooled with a ``force`` column, and the stratified tests
-    of every Appendix 4 pair and the funnel rates of support offered and accepted computed
-    (:mod:`msht.analysis.stratified`). Returns the wall and CPU seconds (user and system, this
-    process: the cost whatever else the machine runs) of each part and the pooled counts."""
-    from msht.analysis import stratified
-    from msht.clean import rules as clean
-    from msht.ingest import extracts as ingest
+def national_params(forces: list[Path], work: Path):
+    """A run of the forces in ``forces`` (:class:`msht.config.Params` with ``forces:``): the
+    default run's keys, one force per folder (named after it), the processed tables under
+    ``work``."""
+    import yaml
 
-    params = load_params(project_root() / "params" / "default.yaml")
+    from msht.config import validate_params
+
+    raw = yaml.safe_load((project_root() / "params" / "default.yaml").read_text(encoding="utf-8"))
+    for key in ("raw_dir", "seed", "scale"):
+        raw.pop(key)
+    raw.update({"run_name": "bench_national", "processed_dir": str(work / "processed"),
+                "results_dir": str(work / "results"), "report_dir": str(work / "report"),
+                "forces": [{"name": folder.name, "raw_dir": str(folder), "seed": 0} for folder in forces]})
+    return validate_params(raw, source="the national bench row")
+
+
+def national_stage(forces: list[Path], work: Path) -> dict:
+    """Run the national analysis in this process as a run with ``forces:`` does: each force's
+    extracts read, validated, pseudonymised (a key per force) and cleaned on its own, its tables
+    written, and the forces' tables pooled with a ``force`` column
+    (:func:`msht.clean.forces.clean_forces`); then the stratified tests of every Appendix 4 pair
+    and the funnel rates of support offered and accepted (:mod:`msht.analysis.stratified`).
+    Returns the wall and CPU seconds (user and system, this process: the cost whatever else the
+    machine runs) of each part and the pooled counts."""
+    from msht.analysis import stratified
+    from msht.clean import forces as clean_forces
+    from msht.config import RunPaths
+
+    params = national_params(forces, work)
     start, start_cpu = time.perf_counter(), time.process_time()
-    for raw in forces:
-        result = clean.clean_extracts(ingest.read_all(raw), params, key=f"bench-{raw.name}".encode())
-        clean.write_tables(result, work / raw.name)
+    pooled_tables = clean_forces.clean_forces(params, RunPaths.from_params(params), key=b"bench").tables
     cleaned, cleaned_cpu = time.perf_counter(), time.process_time()
-    names = [raw.name for raw in forces]
-    tables = [clean.read_tables(work / name) for name in names]
-    force = pd.CategoricalDtype(names, ordered=True)
-    cases = pd.concat([t["cases"].assign(force=pd.Series(n, index=t["cases"].index, dtype=force))
-                       for n, t in zip(names, tables, strict=True)], ignore_index=True)
-    offenders = pd.concat([t["offenders"].assign(force=pd.Series(n, index=t["offenders"].index, dtype=force))
-                           for n, t in zip(names, tables, strict=True)], ignore_index=True)
+    cases, offenders = pooled_tables["cases"], pooled_tables["offenders"]
     pooled = stratified.stratified_tests(cases, offenders, stratum="force", alpha=params.alpha)
     funnels = [stratified.funnel_rates(cases, stratum="force", outcome=o) for o in ("offered", "accepted")]
     end, end_cpu = time.perf_counter(), time.process_time()
     return {"clean_seconds": round(cleaned - start, 3), "analysis_seconds": round(end - cleaned, 3),
             "seconds": round(end - start, 3), "clean_cpu_seconds": round(cleaned_cpu - start_cpu, 2),
             "analysis_cpu_seconds": round(end_cpu - cleaned_cpu, 2), "cpu_seconds": round(end_cpu - start_cpu, 2),
-            "cases": len(cases), "pooled_rows": len(pooled),
-            "funnel_rows": sum(len(f) for f in funnels)}
+            "cases": len(cases), "pooled_rows": len(pooled), "funnel_rows": sum(len(f) for f in funnels)}
 
 
 def _national_child(forces_root: Path, work: Path, n_forces: int, distinct: int) -> int:
@@ -398,6 +407,7 @@ def _national_child(forces_root: Path, work: Path, n_forces: int, distinct: int)
 
     _warm_up()
     from msht.analysis import stratified  # noqa: F401 - imported before the clock starts, as the stages' modules
+    from msht.clean import forces  # noqa: F401
 
     info = national_stage([forces_root / name for name, _, _ in national_seeds(n_forces, distinct)], work)
     info["peak_mb"] = round(rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss), 1)
