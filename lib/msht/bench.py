@@ -10,6 +10,11 @@ issue 9 are checked. Results go to ``_output/bench/``: ``bench.csv`` (every stag
 are printed. POSIX only (children are measured with ``os.wait4``).
 
 Usage: ``python -m msht.bench [--scales 1 10 100] [--out _output/bench]``
+
+The national row (issue 19), on its own: ``python -m msht.bench --forces 43`` runs 43 forces of
+the published size through cleaning (each force on its own) and the pooled analysis, in one child
+process, and checks it against the national-scale target (``national.csv``,
+``national_targets.csv``); the forces' extracts are generated once under ``_output/bench/national/``.
 """
 
 from __future__ import annotations
@@ -261,7 +266,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="_output/bench")
     parser.add_argument("--notebook-repeats", type=int, default=3, help="runs of msht run and of its floor (median)")
     parser.add_argument("--child", nargs=5, metavar=("STAGE", "RAW", "WORK", "SCALE", "SEED"), help=argparse.SUPPRESS)
+    parser.add_argument("--forces", type=int, metavar="N",
+                        help="run only the national row: N forces of the published size (issue 19; e.g. 43)")
+    parser.add_argument("--distinct-seeds", type=int, default=NATIONAL_DISTINCT_SEEDS, metavar="K",
+                        help="national row: calibrate K distinct populations and share them among the forces "
+                             "(default: %(default)s)")
+    parser.add_argument("--national-child", nargs=4, metavar=("FORCES", "WORK", "N", "K"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.national_child:
+        forces_root, work, n_forces, distinct = args.national_child
+        return _national_child(Path(forces_root), Path(work), int(n_forces), int(distinct))
+    if args.forces:
+        return national_main(project_root() / args.out, args.forces, args.distinct_seeds)
     if args.child:
         import resource
 
@@ -382,6 +398,164 @@ def _plot(table: pd.DataFrame, path: Path) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+# =============================================================================================
+# The national row (issue 19): many forces of the published size, cleaned one by one, then pooled
+# =============================================================================================
+
+#: The national row's forces share this many calibrated populations (one calibration each, the
+#: slow part of generating a force); each force's extracts are written from its population with
+#: the force's own seed, so their recording problems, and so their raw rows, differ.
+NATIONAL_DISTINCT_SEEDS = 4
+#: First seed of the national row's forces (force i has seed NATIONAL_FIRST_SEED + i - 1).
+NATIONAL_FIRST_SEED = 1001
+NATIONAL_STAGES = ("national: ingest+clean each force, pool", "national: pooled analysis", "national: total")
+
+
+def national_seeds(n_forces: int, distinct: int) -> list[tuple[str, int, int]]:
+    """The national row's forces: (folder name, population seed, extract seed) of each of
+    ``n_forces`` forces, sharing ``distinct`` calibrated populations in turn (the folder name
+    holds both seeds, so a cached force is never taken for another).
+
+    Raises ``ValueError`` unless both counts are at least 1."""
+    if n_forces < 1 or distinct < 1:
+        raise ValueError(f"need at least one force and one distinct seed, got {n_forces} and {distinct}")
+    plan = [(i, NATIONAL_FIRST_SEED + (i - 1) % distinct, NATIONAL_FIRST_SEED + i - 1) for i in range(1, n_forces + 1)]
+    return [(f"force_{i:02d}_population{pop}_extracts{own}", pop, own) for i, pop, own in plan]
+
+
+def national_forces(folder: Path, n_forces: int, distinct: int = NATIONAL_DISTINCT_SEEDS) -> list[Path]:
+    """Write (once: a force whose extracts are present is kept) the extracts of ``n_forces``
+    synthetic forces of the published size into ``folder`` (one subfolder each,
+    :func:`national_seeds`). Returns their folders, in order."""
+    from msht.synth.generate import extracts_present
+    from msht.synth.population import build_population
+    from msht.synth.raw import write_extracts
+
+    plan = national_seeds(n_forces, distinct)
+    for population_seed in dict.fromkeys(seed for _, seed, _ in plan):  # one calibration per distinct seed
+        todo = [(name, own) for name, seed, own in plan if seed == population_seed and not extracts_present(folder / name)]
+        if todo:
+            pop = build_population(seed=population_seed, scale=1)
+            for name, own in todo:
+                write_extracts(pop, folder / name, seed=own)
+    return [folder / name for name, _, _ in plan]
+
+
+def national_params(forces: list[Path], work: Path):
+    """A run of the forces in ``forces`` (:class:`msht.config.Params` with ``forces:``): the
+    default run's keys, one force per folder (named after it), the processed tables under
+    ``work``."""
+    import yaml
+
+    from msht.config import validate_params
+
+    raw = yaml.safe_load((project_root() / "params" / "default.yaml").read_text(encoding="utf-8"))
+    for key in ("raw_dir", "seed", "scale"):
+        raw.pop(key)
+    raw.update({"run_name": "bench_national", "processed_dir": str(work / "processed"),
+                "results_dir": str(work / "results"), "report_dir": str(work / "report"),
+                "forces": [{"name": folder.name, "raw_dir": str(folder), "seed": 0} for folder in forces]})
+    return validate_params(raw, source="the national bench row")
+
+
+def national_stage(forces: list[Path], work: Path) -> dict:
+    """Run the national analysis in this process as a run with ``forces:`` does: each force's
+    extracts read, validated, pseudonymised (a key per force) and cleaned on its own, its tables
+    written, and the forces' tables pooled with a ``force`` column
+    (:func:`msht.clean.forces.clean_forces`); then the stratified tests of every Appendix 4 pair
+    and the funnel rates of support offered and accepted (:mod:`msht.analysis.stratified`).
+    Returns the wall and CPU seconds (user and system, this process: the cost whatever else the
+    machine runs) of each part and the pooled counts."""
+    from msht.analysis import stratified
+    from msht.clean import forces as clean_forces
+    from msht.config import RunPaths
+
+    params = national_params(forces, work)
+    start, start_cpu = time.perf_counter(), time.process_time()
+    pooled_tables = clean_forces.clean_forces(params, RunPaths.from_params(params), key=b"bench").tables
+    cleaned, cleaned_cpu = time.perf_counter(), time.process_time()
+    cases, offenders = pooled_tables["cases"], pooled_tables["offenders"]
+    pooled = stratified.stratified_tests(cases, offenders, stratum="force", alpha=params.alpha)
+    funnels = [stratified.funnel_rates(cases, stratum="force", outcome=o) for o in ("offered", "accepted")]
+    end, end_cpu = time.perf_counter(), time.process_time()
+    return {"clean_seconds": round(cleaned - start, 3), "analysis_seconds": round(end - cleaned, 3),
+            "seconds": round(end - start, 3), "clean_cpu_seconds": round(cleaned_cpu - start_cpu, 2),
+            "analysis_cpu_seconds": round(end_cpu - cleaned_cpu, 2), "cpu_seconds": round(end_cpu - start_cpu, 2),
+            "cases": len(cases), "pooled_rows": len(pooled), "funnel_rows": sum(len(f) for f in funnels)}
+
+
+def _national_child(forces_root: Path, work: Path, n_forces: int, distinct: int) -> int:
+    """``--national-child``: :func:`national_stage` on the folders of :func:`national_seeds` in
+    ``forces_root``, after the imports; print its counts, seconds and peak memory as JSON."""
+    import resource
+
+    _warm_up()
+    from msht.analysis import stratified  # noqa: F401 - imported before the clock starts, as the stages' modules
+    from msht.clean import forces  # noqa: F401
+
+    info = national_stage([forces_root / name for name, _, _ in national_seeds(n_forces, distinct)], work)
+    info["peak_mb"] = round(rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss), 1)
+    print(json.dumps(info))
+    return 0
+
+
+def national(out: Path, n_forces: int, distinct: int = NATIONAL_DISTINCT_SEEDS) -> pd.DataFrame:
+    """The national row: ``n_forces`` forces of the published size (generated once under
+    ``out/national/raw``) through cleaning and the pooled analysis in one child process
+    (:func:`national_stage`). One row per part (:data:`NATIONAL_STAGES`): seconds inside the
+    child (``inner_seconds``; the total's ``seconds`` is the child's wall time, start-up
+    included), its CPU seconds (``cpu_seconds``, user and system: the cost whatever else the
+    machine runs; on an idle machine the stage, single-threaded, takes about that long), the
+    child's peak memory, and the cases pooled."""
+    raw, work = out / "national" / "raw", out / "national" / "processed"
+    national_forces(raw, n_forces, distinct)
+    shutil.rmtree(work, ignore_errors=True)
+    cmd = [sys.executable, "-m", "msht.bench", "--national-child", str(raw), str(work), str(n_forces), str(distinct)]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode:
+        raise RuntimeError(f"the national row ({n_forces} forces) failed:\n{proc.stderr[-2000:]}")
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    inner = (info["clean_seconds"], info["analysis_seconds"], info["seconds"])
+    cpu = (info["clean_cpu_seconds"], info["analysis_cpu_seconds"], info["cpu_seconds"])
+    return pd.DataFrame({"stage": NATIONAL_STAGES, "forces": n_forces, "cases": info["cases"],
+                         "seconds": [round(wall, 2) if s == NATIONAL_STAGES[-1] else s for s in inner],
+                         "inner_seconds": inner, "cpu_seconds": cpu, "peak_mb": info["peak_mb"]})
+
+
+def national_targets(table: pd.DataFrame) -> pd.DataFrame:
+    """The national row against the national-scale target (the scale-100 target: time inside
+    the child for ingest, cleaning and the pooled analysis, as wall seconds and as CPU seconds,
+    which a shared machine does not inflate; the child's peak memory)."""
+    total = table[table["stage"] == NATIONAL_STAGES[-1]].iloc[0]
+    n = int(total["forces"])
+    rows = [(f"{n} forces: ingest, cleaning and pooled analysis (s)", float(total["inner_seconds"]), TARGET_SECONDS_SCALE100),
+            (f"{n} forces: the same in CPU seconds (s, the time on an idle core)", float(total["cpu_seconds"]),
+             TARGET_SECONDS_SCALE100),
+            (f"{n} forces: peak memory (MB)", float(total["peak_mb"]), TARGET_PEAK_MB_SCALE100)]
+    frame = pd.DataFrame(rows, columns=["target", "measured", "limit"])
+    frame["measured"] = frame["measured"].round(2)
+    frame["met"] = frame["measured"] <= frame["limit"]
+    return frame
+
+
+def national_main(out: Path, n_forces: int, distinct: int = NATIONAL_DISTINCT_SEEDS) -> int:
+    """``--forces N``: run the national row, write ``national.csv`` and ``national_targets.csv``
+    to ``out`` and print both."""
+    out.mkdir(parents=True, exist_ok=True)
+    table = national(out, n_forces, distinct)
+    checks = national_targets(table)
+    table.to_csv(out / "national.csv", index=False)
+    checks.to_csv(out / "national_targets.csv", index=False)
+    print(table.to_string(index=False))
+    print()
+    print("targets:")
+    print(checks.to_string(index=False))
+    print(f"\nwritten: {out / 'national.csv'}, national_targets.csv")
+    return 0
 
 
 if __name__ == "__main__":
