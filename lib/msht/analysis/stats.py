@@ -330,14 +330,13 @@ def crosstab(
             raise ValueError(f"{name} must not contain the missing code {UNKNOWN!r}")
         if len(set(lvls)) != len(lvls):
             raise ValueError(f"{name} has repeated levels: {list(lvls)}")
-    f_values = df[factor].astype(object).to_numpy()
-    o_values = df[outcome].astype(object).to_numpy()
-    out = np.zeros((len(factor_levels), len(outcome_levels)), dtype=np.int64)
-    for i, f_level in enumerate(factor_levels):
-        in_row = f_values == f_level
-        for j, o_level in enumerate(outcome_levels):
-            out[i, j] = int(np.count_nonzero(in_row & (o_values == o_level)))
-    return out
+    # each row's position among the levels (-1: not a listed level), counted in one pass
+    f_codes = pd.Index(list(factor_levels), dtype=object).get_indexer(df[factor].astype(object))
+    o_codes = pd.Index(list(outcome_levels), dtype=object).get_indexer(df[outcome].astype(object))
+    counted = (f_codes >= 0) & (o_codes >= 0)
+    n_out = len(outcome_levels)
+    cells = np.bincount(f_codes[counted] * n_out + o_codes[counted], minlength=len(factor_levels) * n_out)
+    return cells.astype(np.int64).reshape(len(factor_levels), n_out)
 
 
 def test_factor(

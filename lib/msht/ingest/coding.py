@@ -507,6 +507,7 @@ def _nationality_of_keys(keys: pd.Series) -> pd.DataFrame:
     )
 
 
+@_on_distinct_values
 def code_nationality(s: pd.Series) -> pd.DataFrame:
     """Code a nationality field; returns columns ``countries``, ``uk_national``, ``region``,
     ``unmatched`` with the input's index.

@@ -1046,9 +1046,35 @@ def _structure_error(frame: pd.DataFrame, name: str) -> str | None:
     return None
 
 
+def _passes_schema(frame: pd.DataFrame, name: str) -> bool:
+    """Whether ``frame`` certainly passes :func:`schema_for`: what the schema checks, each in one
+    vectorised pass (every field present an ``object`` column of Python strings and missing
+    values, none missing where the field must have a value; ``source_row`` integers). ``False``
+    means only "ask pandera", which then names every failure."""
+    if SOURCE_ROW not in frame.columns or frame[SOURCE_ROW].dtype != np.int64:
+        return False
+    for col, spec in extract_fields(name).items():
+        if col not in frame.columns:
+            if spec["required"]:
+                return False
+            continue
+        values = frame[col]
+        if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+            return False
+        if not spec["nullable"] and values.isna().any():
+            return False
+    return True
+
+
 def schema_failures(frame: pd.DataFrame, name: str) -> list[Problem]:
     """Every failure of ``frame`` against the dictionary's pandera schema, validated lazily (all
-    failures in one pass): one :class:`Problem` (an error) per failing cell or column."""
+    failures in one pass): one :class:`Problem` (an error) per failing cell or column.
+
+    pandera checks a column of text one value at a time in Python; a frame that
+    :func:`_passes_schema` shows to be valid (the usual case: millions of rows at national
+    scale) is not handed to it."""
+    if _passes_schema(frame, name):
+        return []
     try:
         schema_for(name).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
