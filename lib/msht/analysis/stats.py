@@ -295,6 +295,15 @@ def _odds_ratio(counts: npt.NDArray[np.int64]) -> tuple[float, float, float, str
     return float(t2.oddsratio), float(low), float(high), note
 
 
+def _level_positions(values: pd.Series, levels: Sequence[str]) -> npt.NDArray[np.intp]:
+    """Each value's position in ``levels`` (-1: missing or not a listed level), compared once per
+    distinct value (equality, as ``==``)."""
+    codes, uniques = pd.factorize(values.astype(object))
+    position = {level: i for i, level in enumerate(levels)}
+    lookup = np.array([position.get(u, -1) for u in uniques] + [-1], dtype=np.intp)  # the last: missing
+    return lookup[codes]
+
+
 def crosstab(
     df: pd.DataFrame,
     factor: str,
@@ -330,9 +339,8 @@ def crosstab(
             raise ValueError(f"{name} must not contain the missing code {UNKNOWN!r}")
         if len(set(lvls)) != len(lvls):
             raise ValueError(f"{name} has repeated levels: {list(lvls)}")
-    # each row's position among the levels (-1: not a listed level), counted in one pass
-    f_codes = pd.Index(list(factor_levels), dtype=object).get_indexer(df[factor].astype(object))
-    o_codes = pd.Index(list(outcome_levels), dtype=object).get_indexer(df[outcome].astype(object))
+    f_codes = _level_positions(df[factor], factor_levels)
+    o_codes = _level_positions(df[outcome], outcome_levels)
     counted = (f_codes >= 0) & (o_codes >= 0)
     n_out = len(outcome_levels)
     cells = np.bincount(f_codes[counted] * n_out + o_codes[counted], minlength=len(factor_levels) * n_out)

@@ -31,6 +31,7 @@ Offenders
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,11 +112,24 @@ def date_failures(values: pd.Series, *, nullable: bool = True) -> tuple[pd.Serie
             pd.Series(bad.to_numpy(dtype=bool)[rows], index=values.index))
 
 
+#: A date (and time) in ASCII digits alone: already as the normalisation would leave it (no
+#: space to strip, nothing to fold, never a missing marker, which holds no digit).
+_PLAIN_DATE = r"\d{1,2}/\d{1,2}/\d{4}(?: \d{1,2}:\d{2}(?::\d{2})?)?"
+
+
 def _date_failures(values: pd.Series, *, nullable: bool) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """:func:`date_failures` on every value of ``values``."""
-    text = plain_series(values.astype("string")).str.strip()
-    if nullable:
-        text = text.mask(coding.normalise_text(text).isna() & text.notna())
+    """:func:`date_failures` on every value of ``values``; only values that are not plain dates
+    (:data:`_PLAIN_DATE`) go through the text normalisation."""
+    text = values.astype("string")
+    other = ~text.str.fullmatch(_PLAIN_DATE, flags=re.ASCII, na=True).astype(bool)
+    if coding.MARKER_HAS_DIGIT:
+        other = text.notna()
+    if other.any():
+        text = text.copy()
+        fixed = plain_series(text[other]).str.strip()
+        if nullable:
+            fixed = fixed.mask(coding.normalise_text(fixed).isna() & fixed.notna())
+        text[other] = fixed
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     for fmt in DATE_FORMATS:
         todo = parsed.isna() & text.notna()
@@ -176,7 +190,7 @@ def code_cases(frame: pd.DataFrame, *, path: str, force_words: list[str]) -> pd.
     out[SOURCE_ROW] = rows
     out["occurrence_number"] = frame["occurrence_number"].astype("string").str.strip()
     person = frame["victim_person_id"].astype("string").str.strip()
-    out["person_id"] = person.mask(coding.normalise_text(person).isna())  # blank or a missing marker: no ID
+    out["person_id"] = person.mask(coding.is_missing(person))  # blank or a missing marker: no ID
     out["date"] = parse_dates(frame["recorded_date"], path=path, column="recorded_date", rows=rows, nullable=False)
     out["entered_on"] = parse_dates(frame["entered_on"], path=path, column="entered_on", rows=rows, with_time=True)
     out["referral_form"] = coding.code_referral_form(frame["referral_form"])
@@ -368,17 +382,29 @@ def _victim_record_rules(vrec: pd.DataFrame, cases: pd.DataFrame, st_cases: pd.D
     st_v = _status_frame(vrec)
     _mark(st_v, ~vrec["person_id"].isin(case_ids), "not_in_case_file")
     _mark(st_v, vrec["occurrence_number"].isin(excluded_occ) & ~vrec["occurrence_number"].isin(analysed_occ), "case_excluded")
-    pair_ok = pd.MultiIndex.from_frame(vrec[["occurrence_number", "person_id"]]).isin(
-        pd.MultiIndex.from_frame(cases[["occurrence_number", "person_id"]].dropna())
-    )
-    _mark(st_v, pd.Series(~pair_ok, index=vrec.index), "occurrence_not_in_case_file")
-    _mark(st_v, vrec.duplicated(["occurrence_number", "person_id"], keep="last"), "duplicate_record")
+    pairs = cases[["occurrence_number", "person_id"]].dropna()
+    own, known = _pair_keys([vrec["occurrence_number"], pairs["occurrence_number"]],
+                            [vrec["person_id"], pairs["person_id"]])
+    _mark(st_v, pd.Series(~np.isin(own, known), index=vrec.index), "occurrence_not_in_case_file")
+    _mark(st_v, pd.Series(own, index=vrec.index).duplicated(keep="last"), "duplicate_record")
     return st_v
 
 
-def _stripped_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _pair_keys(first: list[pd.Series], second: list[pd.Series]) -> list[np.ndarray]:
+    """One integer per (``first[i]``, ``second[i]``) value pair, equal exactly when both values
+    are (missing equal to missing, as :meth:`pandas.DataFrame.duplicated` compares them); one
+    array per pair of Series, the codes shared by all of them."""
+    a, _ = pd.factorize(pd.concat(first, ignore_index=True).astype(object))
+    b, b_uniques = pd.factorize(pd.concat(second, ignore_index=True).astype(object))
+    key = (a.astype(np.int64) + 1) * (len(b_uniques) + 1) + (b + 1)
+    bounds = np.cumsum([0, *(len(s) for s in first)])
+    return [key[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+
+
+def _stripped_codes(values: pd.Series, *, with_values: bool = True) -> tuple[np.ndarray, np.ndarray | int]:
     """Each row's value stripped of white space (as ``str.strip()``) as a code in the distinct
-    stripped values (-1: missing), and those values (an object array of ``str``). Computed once
+    stripped values (-1: missing), and those values (an object array of ``str``; with
+    ``with_values=False`` only how many there are). Computed once
     per distinct value, with pyarrow when the values are all text (``" P1"`` and ``"P1"`` get one
     code): millions of police-record entries are never handled one Python string at a time."""
     import pyarrow.compute as pc
@@ -390,11 +416,11 @@ def _stripped_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         codes, distinct = encoded
         again = pc.utf8_trim(distinct, characters=PY_WHITESPACE).dictionary_encode()
         remap = again.indices.to_numpy(zero_copy_only=False).astype(np.intp)
-        uniques = again.dictionary.to_numpy(zero_copy_only=False)
+        uniques = again.dictionary.to_numpy(zero_copy_only=False) if with_values else len(again.dictionary)
     else:
         codes, first = pd.factorize(values.astype("string"))
         remap, uniques = pd.factorize(np.array([str(u).strip() for u in first], dtype=object))
-        uniques = np.asarray(uniques, dtype=object)
+        uniques = np.asarray(uniques, dtype=object) if with_values else len(uniques)
     return np.where(codes >= 0, remap[np.where(codes >= 0, codes, 0)], -1), uniques
 
 
@@ -405,7 +431,7 @@ def _police_record_rules(pr: pd.DataFrame, case_ids: set, analysed_people: set) 
     Persons and incidents are compared as codes in their distinct (stripped) values: the same
     rules as on the text, in a few vectorised passes over millions of entries."""
     person, people = _stripped_codes(pr["person_id"])
-    incident, incidents = _stripped_codes(pr["incident_reference"])
+    incident, n_incidents = _stripped_codes(pr["incident_reference"], with_values=False)
     st_p = _status_frame(pr)
 
     def among(ids: set) -> np.ndarray:  # rows whose person is in ``ids`` (a missing person is not)
@@ -414,7 +440,7 @@ def _police_record_rules(pr: pd.DataFrame, case_ids: set, analysed_people: set) 
 
     _mark(st_p, pd.Series(~among(case_ids), index=pr.index), "not_in_case_file")
     _mark(st_p, pd.Series(~among(analysed_people), index=pr.index), "victim_not_analysed")
-    pair = (person.astype(np.int64) + 1) * (len(incidents) + 1) + (incident + 1)  # missing == missing, as duplicated()
+    pair = (person.astype(np.int64) + 1) * (n_incidents + 1) + (incident + 1)  # missing == missing, as duplicated()
     _mark(st_p, pd.Series(pair, index=pr.index).duplicated(keep="first"), "duplicate_record")
     roles = code_role(pr["role"])
     live_p = (st_p["status"] == ANALYSED).to_numpy(dtype=bool)
