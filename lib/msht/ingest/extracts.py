@@ -372,8 +372,14 @@ def _decode(path: Path, data: bytes, kind: str) -> str:
         ) from None
 
 
+def _first_lines(text: str, n: int) -> list[str]:
+    """``text.splitlines()[:n]``, splitting only the start of a large text when it holds them."""
+    head = text[: 1 << 16].splitlines()
+    return head[:n] if len(head) > n + 1 else text.splitlines()[:n]
+
+
 def _sniff_delimiter(text: str) -> str:
-    lines = [ln for ln in text.splitlines()[:50] if ln.strip()][:20]
+    lines = [ln for ln in _first_lines(text, 50) if ln.strip()][:20]
     best, best_score = ",", 0
     for delim in DELIMITERS:
         score = max((ln.count(delim) for ln in lines), default=0)
@@ -426,7 +432,8 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
         import pyarrow as pa_
         import pyarrow.csv as pacsv
 
-        first = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+        head = text[: text.find("\n", 1 << 16) + 1 or None]  # the header row, without copying the whole text
+        first = next(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter, strict=True))
         width = len(first)
         names = [f"f{j}" for j in range(width)]
         arrow = pacsv.read_csv(
@@ -710,8 +717,9 @@ def _finish_frame(
     blanks.columns = names
     frame.attrs["raw_header"] = [raw_header[j] for j in keep]
     frame.attrs["source_columns"] = list(keep)
-    if len(frame):
-        frame = frame.mask(blanks, pd.NA)
+    if len(frame):  # blank cells -> missing, column by column where there are any
+        frame = frame.assign(**{col: frame[col].mask(blanks[col], pd.NA)
+                                for col in blanks.columns[blanks.any().to_numpy(dtype=bool)]})
     frame.insert(0, SOURCE_ROW, source_rows)
     frame[SOURCE_ROW] = frame[SOURCE_ROW].astype(int)
     return frame.reset_index(drop=True)

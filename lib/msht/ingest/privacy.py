@@ -11,8 +11,11 @@ broken by row order, so results are identical whatever the key.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import secrets
+
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -40,9 +43,14 @@ def _mac_key(key: bytes) -> bytes:
     return key if len(key) <= hashlib.blake2b.MAX_KEY_SIZE else hashlib.blake2b(key).digest()
 
 
-def _distinct_stripped(values: pd.Series) -> tuple[np.ndarray, list]:
+#: Distinct identifiers turned into Python strings at a time (bounds the memory of millions).
+CHUNK = 1 << 17
+
+
+def _distinct_stripped(values: pd.Series) -> tuple[np.ndarray, Iterator[str]]:
     """The codes of ``values`` in their distinct values (-1: missing) and those distinct values
-    stripped of white space (as ``str.strip()`` does); pyarrow when they are all text."""
+    stripped of white space (as ``str.strip()`` does), in order, made Python strings a chunk
+    at a time; pyarrow when they are all text."""
     import pyarrow.compute as pc
 
     from msht.ingest.extracts import PY_WHITESPACE, arrow_distinct
@@ -50,12 +58,14 @@ def _distinct_stripped(values: pd.Series) -> tuple[np.ndarray, list]:
     encoded = arrow_distinct(values)
     if encoded is None:
         codes, uniques = pd.factorize(values.astype("string"))
-        return codes, pd.Series(uniques, dtype="string").str.strip().tolist()
+        return codes, iter(pd.Series(uniques, dtype="string").str.strip().tolist())
     codes, distinct = encoded
-    return codes, pc.utf8_trim(distinct, characters=PY_WHITESPACE).to_pylist()
+    stripped = pc.utf8_trim(distinct, characters=PY_WHITESPACE)
+    chunks = (stripped.slice(start, CHUNK).to_pylist() for start in range(0, len(stripped), CHUNK))
+    return codes, itertools.chain.from_iterable(chunks)
 
 
-def _keyed_digests(values: list, key: bytes) -> list:
+def _keyed_digests(values: Iterable[str], key: bytes) -> list:
     """``BLAKE2b(value, key=key)`` of each text in ``values`` as 20 hex digits (``pd.NA`` for an
     empty or missing value). The keyed state is set up once and copied for each value (the same
     digest as a fresh keyed hash: RFC 7693 processes the key as a first block), which saves a
