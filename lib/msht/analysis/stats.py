@@ -295,15 +295,6 @@ def _odds_ratio(counts: npt.NDArray[np.int64]) -> tuple[float, float, float, str
     return float(t2.oddsratio), float(low), float(high), note
 
 
-def _level_positions(values: pd.Series, levels: Sequence[str]) -> npt.NDArray[np.intp]:
-    """Each value's position in ``levels`` (-1: missing or not a listed level), compared once per
-    distinct value (equality, as ``==``)."""
-    codes, uniques = pd.factorize(values.astype(object))
-    position = {level: i for i, level in enumerate(levels)}
-    lookup = np.array([position.get(u, -1) for u in uniques] + [-1], dtype=np.intp)  # the last: missing
-    return lookup[codes]
-
-
 def crosstab(
     df: pd.DataFrame,
     factor: str,
@@ -339,12 +330,15 @@ def crosstab(
             raise ValueError(f"{name} must not contain the missing code {UNKNOWN!r}")
         if len(set(lvls)) != len(lvls):
             raise ValueError(f"{name} has repeated levels: {list(lvls)}")
-    f_codes = _level_positions(df[factor], factor_levels)
-    o_codes = _level_positions(df[outcome], outcome_levels)
-    counted = (f_codes >= 0) & (o_codes >= 0)
-    n_out = len(outcome_levels)
-    cells = np.bincount(f_codes[counted] * n_out + o_codes[counted], minlength=len(factor_levels) * n_out)
-    return cells.astype(np.int64).reshape(len(factor_levels), n_out)
+    f_values = df[factor].astype(object).to_numpy()
+    o_values = df[outcome].astype(object).to_numpy()
+    out = np.zeros((len(factor_levels), len(outcome_levels)), dtype=np.int64)
+    in_column = [o_values == o_level for o_level in outcome_levels]  # each compared once
+    for i, f_level in enumerate(factor_levels):
+        in_row = f_values == f_level
+        for j, column in enumerate(in_column):
+            out[i, j] = int(np.count_nonzero(in_row & column))
+    return out
 
 
 def test_factor(

@@ -426,7 +426,7 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
     if n_quotes:
         d = re.escape(delimiter)
         quoted = re.compile(f'(?:^|(?<=[{d}\\r\\n]))"[^"]*(?:""[^"]*)*"(?=[{d}\\r\\n]|\\Z)')
-        if '"' in quoted.sub("", text):  # a quote outside every well-formed quoted field
+        if sum(m.group().count('"') for m in quoted.finditer(text)) != n_quotes:  # a stray quote
             return None
     try:
         import pyarrow as pa_
