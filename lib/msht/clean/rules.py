@@ -414,7 +414,11 @@ def _stripped_codes(values: pd.Series, *, with_values: bool = True) -> tuple[np.
     encoded = arrow_distinct(values)
     if encoded is not None:
         codes, distinct = encoded
-        again = pc.utf8_trim(distinct, characters=PY_WHITESPACE).dictionary_encode()
+        trimmed = pc.utf8_trim(distinct, characters=PY_WHITESPACE)
+        if pc.all(pc.equal(trimmed, distinct)).as_py() is not False:  # nothing to strip (pseudonyms): the same codes
+            uniques = distinct.to_numpy(zero_copy_only=False) if with_values else len(distinct)
+            return codes, uniques
+        again = trimmed.dictionary_encode()
         remap = again.indices.to_numpy(zero_copy_only=False).astype(np.intp)
         uniques = again.dictionary.to_numpy(zero_copy_only=False) if with_values else len(again.dictionary)
     else:
