@@ -26,11 +26,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from msht.config import load_params, project_root
+
+if TYPE_CHECKING:
+    import nbformat
 
 #: Stages timed at each scale, each in its own process. ``ingest+clean`` reads the extracts again
 #: (a stage's input is what the user would have), so cleaning alone is its time minus ``ingest``.
@@ -47,6 +51,26 @@ TARGET_REPORT_SECONDS = 30.0
 TARGET_GENERATE_SECONDS = 60.0
 REPORT_STAGE = "report without Quarto (msht report)"
 GENERATE_STAGE = "generate default twin (msht data)"
+#: Target of issue 18: ``msht run`` in at most this share of its floor, four bare notebook runs.
+TARGET_RUN_TO_FLOOR = 0.6
+RUN_STAGE = "msht run, 4 notebooks (median)"
+BARE_STAGE = "4 bare notebooks: floor of msht run (median)"
+#: What the bare notebook imports besides the notebooks' own import lines: every heavy library
+#: any notebook uses, all at once, as a notebook importing everything would.
+FLOOR_LIBRARIES = ("pandas", "scipy.stats", "statsmodels.api", "matplotlib.pyplot", "great_tables")
+#: A child process that runs a notebook ``argv[3]`` times with papermill, one after the other,
+#: with the kernel options of ``msht run`` (:func:`msht.pipeline.kernel_options`).
+_BARE_RUNS = """
+import sys, tempfile
+from pathlib import Path
+import papermill as pm
+from msht.pipeline import kernel_options
+source, target, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+with tempfile.TemporaryDirectory(prefix="msht-kernel-") as sockets:
+    for _ in range(count):
+        pm.execute_notebook(str(source), target, cwd=str(source.parent), kernel_name="python3", progress_bar=False,
+                            log_output=False, report_mode=False, **kernel_options(Path(sockets)))
+"""
 
 
 def rss_mb(maxrss: int, platform: str = sys.platform) -> float:
@@ -227,11 +251,72 @@ def end_to_end(root: Path, out: Path) -> list[dict]:
     return rows
 
 
+def bare_notebook(root: Path) -> nbformat.NotebookNode:
+    """The floor of ``msht run``: a notebook of one cell that only imports, with every import line
+    of the four notebooks (``msht``'s modules, IPython) and :data:`FLOOR_LIBRARIES`."""
+    import nbformat
+
+    from msht.config import NOTEBOOKS, notebooks_dir
+
+    lines = [f"import {name}" for name in FLOOR_LIBRARIES]
+    for name in NOTEBOOKS:
+        for cell in nbformat.read(notebooks_dir(root) / name, as_version=4).cells:
+            if cell.cell_type == "code":
+                lines += [line for line in cell.source.splitlines() if line.startswith(("import ", "from "))]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("\n".join(dict.fromkeys(lines)))])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def run_against_floor(root: Path, params_path: Path, out: Path, repeats: int = 3) -> list[dict]:
+    """Time ``msht run`` with ``params_path`` (its extracts must exist) and its floor, four papermill
+    runs of :func:`bare_notebook` in one process, each ``repeats`` times in turn (so that both see
+    the same load on a shared machine); return two rows with the median seconds and the largest
+    peak memory. The floor pays what every notebook pays whatever it does: a kernel, and the
+    imports. Raises RuntimeError when a run fails."""
+    import nbformat
+
+    from msht.config import NOTEBOOKS
+
+    bare = out / "bare.ipynb"
+    nbformat.write(bare_notebook(root), bare)
+    env = dict(os.environ, MSHT_NO_QUARTO="1", MSHT_PROGRESS="0")
+    commands = {
+        BARE_STAGE: [sys.executable, "-c", _BARE_RUNS, str(bare), str(out / "bare_out.ipynb"), str(len(NOTEBOOKS))],
+        RUN_STAGE: [sys.executable, "-m", "msht.cli", "run", "--params", str(params_path)],
+    }
+    times: dict[str, list[tuple[float, float]]] = {stage: [] for stage in commands}
+    for _ in range(repeats):
+        for stage, cmd in commands.items():
+            times[stage].append(timed(cmd, env=env, cwd=root))
+    rows = []
+    for stage, measured in times.items():
+        wall = float(np.median([w for w, _ in measured]))
+        peak = max(p for _, p in measured)
+        rows.append({"stage": stage, "scale": 1, "seconds": round(wall, 2), "inner_seconds": round(wall, 2),
+                     "peak_mb": round(peak, 1), "rows": 0})
+        print(f"scale    1  {stage:<38} {wall:>8.2f} s  peak {peak:>8.1f} MB  "
+              f"(runs: {', '.join(f'{w:.2f}' for w, _ in measured)} s)", flush=True)
+    return rows
+
+
+def run_targets(table: pd.DataFrame) -> pd.DataFrame:
+    """Issue 18's target for the default report: ``msht run`` over its floor (:func:`run_against_floor`),
+    in the columns of :func:`targets` (NaN and ``met`` unknown when not measured)."""
+    seconds = table.set_index("stage")["seconds"]
+    ratio = seconds[RUN_STAGE] / seconds[BARE_STAGE] if {RUN_STAGE, BARE_STAGE} <= set(seconds.index) else float("nan")
+    frame = pd.DataFrame({"target": ["msht run / four bare notebook runs"], "measured": [round(ratio, 2)],
+                          "limit": [TARGET_RUN_TO_FLOOR]})
+    frame["met"] = (frame["measured"] <= frame["limit"]).where(frame["measured"].notna())
+    return frame
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its table."""
     parser = argparse.ArgumentParser(prog="msht.bench", description=__doc__)
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--out", default="_output/bench")
+    parser.add_argument("--notebook-repeats", type=int, default=3, help="runs of msht run and of its floor (median)")
     parser.add_argument("--child", nargs=5, metavar=("STAGE", "RAW", "WORK", "SCALE", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -261,11 +346,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"scale {scale:>4}  {stage:<13} {row['seconds']:>8.2f} s  inner {row['inner_seconds']:>8.2f} s  "
                   f"peak {row['peak_mb']:>8.1f} MB{ratio}", flush=True)
     rows.extend(end_to_end(root, out))
+    rows.extend(run_against_floor(root, out / "bench_params.yaml", out, args.notebook_repeats))
     table = with_ratios(pd.DataFrame(rows))
     table.to_csv(out / "bench.csv", index=False)
     per_scale = summary(table)
     per_scale.to_csv(out / "summary.csv", index=False)
-    checks = targets(table)
+    checks = pd.concat([targets(table), run_targets(table)], ignore_index=True)
     checks.to_csv(out / "targets.csv", index=False)
     _plot(table, out / "bench.png")
     print()

@@ -52,13 +52,14 @@ from datetime import date, datetime, time
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import yaml
-from pandera.engines.pandas_engine import NpString
+
+if TYPE_CHECKING:  # pandera is imported where a schema is built (0.6 s, not needed to read clean tables)
+    import pandera.pandas as pa
 
 from msht.base.plaintext import plain, plain_series
 
@@ -1025,6 +1026,9 @@ def schema_for(name: str) -> pa.DataFrameSchema:
     Text columns are checked as Python strings in an ``object`` column (pandera's ``NpString``),
     as :func:`validate` hands them over: under pandas 3 a bare ``str`` would mean pandas' own
     string dtype instead, and every object column would fail."""
+    import pandera.pandas as pa
+    from pandera.engines.pandas_engine import NpString
+
     columns = {
         col: pa.Column(NpString, nullable=bool(spec["nullable"]), required=bool(spec["required"]), coerce=False)
         for col, spec in extract_fields(name).items()
@@ -1083,6 +1087,8 @@ def schema_failures(frame: pd.DataFrame, name: str) -> list[Problem]:
     scale) is not handed to it."""
     if _passes_schema(frame, name):
         return []
+    import pandera.pandas as pa
+
     try:
         schema_for(name).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:

@@ -22,7 +22,6 @@ import subprocess
 from pathlib import Path
 
 import nbformat
-from nbconvert import HTMLExporter
 
 from msht.base.files import swap_in
 from msht.config import Params, RunPaths, load_params, project_root
@@ -163,6 +162,8 @@ def render_fallback(params: Params, root: Path | None = None) -> Path:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir()
+    from nbconvert import HTMLExporter  # 0.7 s to import; only the HTML fallback uses it
+
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
