@@ -97,9 +97,71 @@ def _as_series(s: object) -> pd.Series:
     return s if isinstance(s, pd.Series) else pd.Series(s)
 
 
+#: Most distinct values one coding function (with one set of arguments) remembers across calls
+#: (:func:`_on_distinct_values`); past it the memory starts again.
+CODED_VALUES_MAX = 100_000
+
+#: (function, arguments) -> (the distinct values coded so far, their codes: row 0 is the code of a
+#: missing value, row i + 1 that of value i). The coding functions are pure (the dictionary's
+#: tables are fixed), so a value once coded gets the same code in every later call: the forces
+#: of a national run, which share most of their spellings, code each spelling once.
+_CODED: dict[tuple[Any, ...], tuple[pd.Index, Any]] = {}
+
+
+def _hashable(value: Any) -> Any:
+    """``value`` as a hashable key (lists and sets as tuples), or ``None`` when it has none that
+    surely stands for it (then the call is not remembered)."""
+    if value is None or isinstance(value, (str, bytes, bool, int, float)):
+        return ("v", value)
+    if isinstance(value, (list, tuple)):
+        items = [_hashable(v) for v in value]
+        return None if any(i is None for i in items) else ("t", tuple(items))
+    if isinstance(value, (set, frozenset)):
+        items = [_hashable(v) for v in value]
+        return None if any(i is None for i in items) else ("s", frozenset(items))
+    return None
+
+
+def _remembered_codes(func: Callable[..., Any], uniques: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+                      ) -> tuple[Any, np.ndarray] | None:
+    """The codes of a missing value and of every value of ``uniques`` (as ``func`` gives them on
+    ``[<NA>, *values]``), computing only the values not coded in an earlier call (:data:`_CODED`),
+    and the row of each of ``uniques`` in them. ``None`` when the arguments have no key or a new
+    batch of codes does not have the dtypes of the earlier ones (the caller then codes as before)."""
+    key = _hashable((list(args), sorted(kwargs.items())))
+    if key is None:
+        return None
+    key = (func, key)
+    values = pd.Index(np.asarray(uniques, dtype=object))
+    if key not in _CODED or len(_CODED[key][0]) > CODED_VALUES_MAX:
+        coded = func(pd.Series(pd.array([pd.NA, *values], dtype="string")), *args, **kwargs)
+        _CODED[key] = (values, coded)
+        return coded, np.arange(1, len(values) + 1)
+    known, coded = _CODED[key]
+    rows = known.get_indexer(values)
+    new = rows < 0
+    if new.any():
+        extra = func(pd.Series(pd.array(values[new], dtype="string")), *args, **kwargs)
+        if type(extra) is not type(coded) or not _same_dtypes(extra, coded):
+            return None
+        coded = pd.concat([coded, extra], ignore_index=True)
+        known = known.append(values[new])
+        _CODED[key] = (known, coded)
+        rows = known.get_indexer(values)
+    return coded, rows + 1
+
+
+def _same_dtypes(a: Any, b: Any) -> bool:
+    """Whether two Series, or two frames with the same columns, have the same dtypes."""
+    if isinstance(a, pd.DataFrame):
+        return list(a.columns) == list(b.columns) and a.dtypes.equals(b.dtypes)
+    return a.dtype == b.dtype
+
+
 def _on_distinct_values(func: Callable[..., Any]) -> Callable[..., Any]:
     """Run a row-wise coding function once per distinct value of its text argument and map the
-    result back to the rows (the same output as on every row, much faster on large columns)."""
+    result back to the rows (the same output as on every row, much faster on large columns).
+    Values coded in an earlier call are not coded again (:func:`_remembered_codes`)."""
 
     @functools.wraps(func)
     def wrapper(s: object, *args: Any, **kwargs: Any) -> Any:
@@ -108,8 +170,13 @@ def _on_distinct_values(func: Callable[..., Any]) -> Callable[..., Any]:
         codes, uniques = pd.factorize(text)
         if not len(text) or len(uniques) * 2 > len(text):
             return func(s, *args, **kwargs)
-        distinct = pd.Series(pd.array([*uniques, pd.NA], dtype="string"))  # the last one: missing
-        out = func(distinct, *args, **kwargs).iloc[codes].copy()  # code -1: the missing value
+        remembered = _remembered_codes(func, uniques, args, kwargs)
+        if remembered is None:
+            distinct = pd.Series(pd.array([*uniques, pd.NA], dtype="string"))  # the last one: missing
+            out = func(distinct, *args, **kwargs).iloc[codes].copy()  # code -1: the missing value
+        else:
+            coded, rows = remembered
+            out = coded.iloc[np.append(rows, 0)[codes]].copy()  # code -1: row 0, the missing value
         out.index = s.index
         if isinstance(out, pd.Series):
             out.name = func(s.iloc[:0], *args, **kwargs).name
