@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
@@ -28,7 +29,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from msht.base.plaintext import plain_series
+from msht.base.plaintext import plain, plain_series
 from msht.base.vocab import EXPLOITATION_TYPES, UNKNOWN
 
 __all__ = [
@@ -185,9 +186,33 @@ def _on_distinct_values(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+#: Up to this many values, :func:`_clean` normalises value by value (:func:`_clean_value`): the
+#: operations pandas' string methods apply to each value, without their fixed cost per call
+#: (a coding function on a force's few dozen distinct spellings is mostly that cost).
+CLEAN_BY_VALUE_MAX = 1000
+
+_DASH_PATTERN: Final[re.Pattern[str]] = re.compile(_DASH_RE)
+_SQUOTE_PATTERN: Final[re.Pattern[str]] = re.compile(_SQUOTE_RE)
+_DQUOTE_PATTERN: Final[re.Pattern[str]] = re.compile(_DQUOTE_RE)
+_SPACES_PATTERN: Final[re.Pattern[str]] = re.compile(r"\s+")
+
+
+def _clean_value(text: str) -> str:
+    """:func:`_clean` of one value (the same steps in the same order)."""
+    if not text.isascii():  # plain_series leaves ASCII values as they are
+        text = plain(text)
+    text = unicodedata.normalize("NFKC", text.casefold())
+    text = _DQUOTE_PATTERN.sub('"', _SQUOTE_PATTERN.sub("'", _DASH_PATTERN.sub("-", text)))
+    return _SPACES_PATTERN.sub(" ", text).strip()
+
+
 def _clean(s: pd.Series) -> pd.Series:
     """Normalise text like :func:`normalise_text` but keep missing markers as text."""
     s = _as_series(s)
+    if len(s) <= CLEAN_BY_VALUE_MAX:
+        text = s.astype("string")
+        values = [v if v is pd.NA else _clean_value(v) for v in text.array]
+        return pd.Series(pd.array(values, dtype="string"), index=text.index, name=text.name)
     out = plain_series(s.astype("string"))  # format characters (Cf) removed, NFKC
     out = out.str.casefold().str.normalize("NFKC")
     out = out.str.replace(_DASH_RE, "-", regex=True)
