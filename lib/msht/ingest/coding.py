@@ -159,6 +159,30 @@ def _same_dtypes(a: Any, b: Any) -> bool:
     return a.dtype == b.dtype
 
 
+#: (function, arguments) -> how a coding function names its result: ``("input",)`` the input's
+#: name, ``("fixed", name)`` always that name (found once on two empty inputs of different names).
+_RESULT_NAMES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
+def _result_name(func: Callable[..., Any], s: pd.Series, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The name ``func`` gives its result on ``s`` (what ``func(s.iloc[:0]).name`` is), without
+    running ``func`` again when it names its results after its input or always alike."""
+    key = _hashable((list(args), sorted(kwargs.items())))
+    if key is None:
+        return func(s.iloc[:0], *args, **kwargs).name
+    key = (func, key)
+    if key not in _RESULT_NAMES:
+        empty = pd.Series([], dtype="string")
+        a, b = (func(empty.rename(n), *args, **kwargs).name for n in ("_probe_a", "_probe_b"))
+        _RESULT_NAMES[key] = ("input",) if (a, b) == ("_probe_a", "_probe_b") else ("fixed", a) if a == b else ("each",)
+    how = _RESULT_NAMES[key]
+    if how[0] == "input":
+        return s.name
+    if how[0] == "fixed":
+        return how[1]
+    return func(s.iloc[:0], *args, **kwargs).name
+
+
 def _on_distinct_values(func: Callable[..., Any]) -> Callable[..., Any]:
     """Run a row-wise coding function once per distinct value of its text argument and map the
     result back to the rows (the same output as on every row, much faster on large columns).
@@ -180,7 +204,7 @@ def _on_distinct_values(func: Callable[..., Any]) -> Callable[..., Any]:
             out = coded.iloc[np.append(rows, 0)[codes]].copy()  # code -1: row 0, the missing value
         out.index = s.index
         if isinstance(out, pd.Series):
-            out.name = func(s.iloc[:0], *args, **kwargs).name
+            out.name = _result_name(func, s, args, kwargs)
         return out
 
     return wrapper
@@ -669,6 +693,19 @@ _ETHNICITY_RULES: Final[tuple[tuple[str, str], ...]] = (
 _ETHNICITY_CODE_RE: Final[str] = r"^(ic ?[0-69]|[wmabo] ?[0-9]|ns|[0-69])(?![0-9a-z])"
 
 
+@lru_cache(maxsize=1)
+def _ethnicity_lookups() -> tuple[dict[str, str], dict[str, str]]:
+    """The ethnicity table's lookups, built once: code (casefolded) -> ``group5``, and normalised
+    description (with and without its leading code) -> ``group5``."""
+    table = _ethnicity_codes()
+    by_code = dict(zip(table["code"].str.casefold(), table["group5"]))
+    desc = normalise_text(table["description"])
+    by_desc = dict(zip(desc, table["group5"]))
+    by_desc.update(zip(desc.str.replace(r"^[a-z]+ - ", "", regex=True), table["group5"]))
+    return by_code, by_desc
+
+
+@_on_distinct_values
 def code_ethnicity(s: pd.Series) -> pd.DataFrame:
     """Code police ethnicity to columns ``group5``, ``white_other`` and ``code``.
 
@@ -685,11 +722,7 @@ def code_ethnicity(s: pd.Series) -> pd.DataFrame:
       ``offender_ethnicity2`` (``white`` / ``other``) or ``unknown``.
     """
     s = _as_series(s)
-    table = _ethnicity_codes()
-    by_code = dict(zip(table["code"].str.casefold(), table["group5"]))
-    desc = normalise_text(table["description"])
-    by_desc = dict(zip(desc, table["group5"]))
-    by_desc.update(zip(desc.str.replace(r"^[a-z]+ - ", "", regex=True), table["group5"]))
+    by_code, by_desc = _ethnicity_lookups()
     text = normalise_text(s)
     code = text.str.extract(_ETHNICITY_CODE_RE, expand=False).str.replace(" ", "", regex=False)
     code = code.where(~code.str.fullmatch(r"[0-69]", na=False), "ic" + code)
