@@ -144,6 +144,12 @@ def validate_params(raw: dict[str, Any], *, source: str = "params", root: Path |
         raise ParamsError(f"{source}: min_cell_count: {params.min_cell_count} with run_name: default: the reference "
                           "run is not protected (its notebooks and results are committed); give a release its own "
                           "run_name")
+    if params.forces and int(params.min_cell_count) > 1:
+        # the per-force tables are protected force by force, not across forces: a hidden cell of one
+        # force is the all-forces count minus the other forces' shown counts (review of issue 19, finding 1)
+        raise ParamsError(f"{source}: min_cell_count: {params.min_cell_count} with forces: a release of several forces "
+                          "is not supported yet: the per-force tables are not protected against the all-forces "
+                          "totals; release each force with a single-force params file, or set min_cell_count: 0")
     return params
 
 

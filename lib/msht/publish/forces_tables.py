@@ -12,9 +12,12 @@ cells: under ``min_cell_count`` they are hidden in its own tables. The results f
 ``force`` column, for the reproducibility appendix). Their ``suppression.csv`` rows name these
 files (:data:`msht.publish.results.FORCES_FILES`, which notebooks 02 and 03 keep).
 
-A national release (``min_cell_count`` > 1) is protected force by force and table by table; the
-linked-table audit (:mod:`msht.publish.audit`) covers the pooled tables of notebooks 02 and 03,
-not sums across the forces' own tables.
+These tables are protected force by force and table by table; the linked-table audit
+(:mod:`msht.publish.audit`) covers the combined tables of notebooks 02 and 03, not sums across the
+forces' own tables (a small force's hidden cell is the all-forces count minus the other forces'
+shown counts). So a release of several forces (``min_cell_count`` > 1) is refused when its params
+are read (:func:`msht.config.validate_params`); ``min_cell_count`` here is 0 or 1 in a run, and
+larger only in unit tests of the per-force protection.
 
 A force that sends no offender extract has no case–offender pairs: its offender factors are *not
 available* (:func:`appendix4_by_force` runs only its other tests and :func:`not_available` lists
