@@ -258,12 +258,12 @@ def force_paths(paths: RunPaths, force: Any) -> RunPaths:
 #: The notebooks, in the order they run.
 NOTEBOOKS = ("01_clean.ipynb", "02_descriptives.ipynb", "03_associations.ipynb", "04_synthetic_vs_published.ipynb")
 
-#: The notebook of a run of several forces (``forces:``): it reads, cleans and pools the forces,
+#: The notebook of a run of several forces (``forces:``): it reads, cleans and combines the forces,
 #: and compares them; single-force runs skip it.
 FORCES_NOTEBOOK = "05_forces.ipynb"
 
 #: The notebooks of a run of several forces, in the order they run: 05 cleans every force on its
-#: own and writes the pooled tables (in place of 01), then 02 and 03 describe and test the pooled
+#: own and writes the combined tables (in place of 01), then 02 and 03 describe and test the combined
 #: cases as one population. 04 compares a single force with the published one, so it is left out.
 FORCES_NOTEBOOKS = (FORCES_NOTEBOOK, "02_descriptives.ipynb", "03_associations.ipynb")
 
