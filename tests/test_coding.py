@@ -535,3 +535,22 @@ def test_a_value_coded_in_an_earlier_call_gets_the_same_code():
     fresh = c.code_sex(later)
     pd.testing.assert_series_equal(remembered, fresh)
     assert remembered.tolist()[:6] == ["female", "female", "male", UNKNOWN, "male", "female"]
+
+
+def test_nationality_key_by_key_is_the_grouped_coding():
+    """The small-input path of nationality coding (key by key in Python) gives the frame the
+    group-bys give: the same countries, unmatched parts, UK flag and region, NAs and dtypes."""
+    raw = pd.Series(["British; Albanian", "UK", "uk / uk", "Nowhere", "Albania, Nowhere", "the Gambia and Senegal",
+                     "Trinidad and Tobago", "Iran, Islamic Republic of", "England/Scotland", "Vietnamese",
+                     "Citizen of Vanuatu", "Polish + Irish + British", "Martian"], dtype="string")
+    keys = c._country_key(raw)
+    saved = c.NATIONALITY_BY_KEY_MAX
+    try:
+        c.NATIONALITY_BY_KEY_MAX = 1000
+        by_key = c._nationality_of_keys(keys)
+        c.NATIONALITY_BY_KEY_MAX = -1
+        grouped = c._nationality_of_keys(keys)
+    finally:
+        c.NATIONALITY_BY_KEY_MAX = saved
+    pd.testing.assert_frame_equal(by_key, grouped)
+    assert by_key.loc[0, "region"] == "multiple" and by_key.loc[3, "uk_national"] == UNKNOWN

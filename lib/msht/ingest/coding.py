@@ -599,10 +599,45 @@ def _on_distinct(key: pd.Series, func: Callable[[pd.Series], pd.DataFrame]) -> p
     return pd.DataFrame(cols, index=key.index)
 
 
+#: Up to this many keys, :func:`_nationality_of_keys` tallies each key's parts in Python
+#: (:func:`_nationality_by_key`) rather than with group-bys, whose fixed cost dominates on the few
+#: new spellings of a force.
+NATIONALITY_BY_KEY_MAX = 1000
+
+
+def _nationality_by_key(keys: pd.Series, long: pd.DataFrame, region_of: dict[str, str]) -> pd.DataFrame:
+    """:func:`_nationality_of_keys` from the parts ``long`` (:func:`_country_parts` of ``keys``),
+    key by key: the same counts, joins and choices as its group-bys."""
+    found: dict[Any, tuple[dict[str, None], dict[str, None]]] = {row: ({}, {}) for row in keys.index}
+    for row, part, country in zip(long.index, long["part"].array, long["country"].array):
+        matched, unmatched = found[row]
+        if country is pd.NA:
+            unmatched.setdefault(part, None)
+        else:
+            matched.setdefault(country, None)
+    columns: dict[str, list[Any]] = {"countries": [], "uk_national": [], "region": [], "unmatched": []}
+    for matched, unmatched in found.values():
+        has_uk, clean, n = UK_COUNTRY in matched, not unmatched, len(matched)
+        single = region_of.get(next(iter(matched))) if matched else None
+        single = None if single is None or single == "" or single is pd.NA else single
+        columns["countries"].append("; ".join(matched) if matched else pd.NA)
+        columns["unmatched"].append("; ".join(unmatched) if unmatched else pd.NA)
+        columns["uk_national"].append("uk" if has_uk else "non_uk" if clean and n > 0 else UNKNOWN)
+        columns["region"].append("multiple" if n >= 2 else "uk" if clean and n == 1 and has_uk
+                                 else single if clean and n == 1 and single is not None else UNKNOWN)
+    return pd.DataFrame(  # built as the group-bys build it: Series for the texts, arrays for the codes
+        {c: pd.Series(v, index=keys.index, dtype=object) if c in ("countries", "unmatched") else np.array(v, dtype=object)
+         for c, v in columns.items()},
+        index=keys.index,
+    )
+
+
 def _nationality_of_keys(keys: pd.Series) -> pd.DataFrame:
     """Code distinct nationality keys (see :func:`code_nationality`)."""
     _, region_of, _, _ = _country_tables()
     long = _country_parts(keys)
+    if len(keys) <= NATIONALITY_BY_KEY_MAX:
+        return _nationality_by_key(keys, long, region_of)
     long["row"] = long.index
     matched = long[long["country"].notna()].drop_duplicates(["row", "country"])
     unmatched = long[long["country"].isna()].drop_duplicates(["row", "part"])
