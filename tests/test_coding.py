@@ -554,3 +554,12 @@ def test_nationality_key_by_key_is_the_grouped_coding():
         c.NATIONALITY_BY_KEY_MAX = saved
     pd.testing.assert_frame_equal(by_key, grouped)
     assert by_key.loc[0, "region"] == "multiple" and by_key.loc[3, "uk_national"] == UNKNOWN
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.text(st.sampled_from(list("abnrm s1-uk\u00e9\n")), max_size=10)), max_size=30),
+       pattern=st.sampled_from([c._NRM_RE, c._MS1_RE, r"\bboth\b", c._YES_RE, "^$"]))
+def test_contains_value_by_value_is_pandas_str_contains(values, pattern):
+    """The small-input regex search gives what pandas' ``str.contains`` gives (missing: False)."""
+    s = pd.Series(values, dtype="string", name="t", index=range(3, 3 + len(values)))
+    pd.testing.assert_series_equal(c._contains(s, pattern), s.str.contains(pattern, regex=True, na=False).astype(bool))

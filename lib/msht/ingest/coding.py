@@ -289,7 +289,13 @@ def _fill_unknown(codes: pd.Series) -> pd.Series:
 
 
 def _contains(s: pd.Series, pattern: str) -> pd.Series:
-    """Vectorised regex search returning a plain bool Series (``False`` for missing)."""
+    """Vectorised regex search returning a plain bool Series (``False`` for missing). Text of up
+    to :data:`CLEAN_BY_VALUE_MAX` values is searched value by value (as pandas does, without
+    its fixed cost per call)."""
+    if len(s) <= CLEAN_BY_VALUE_MAX and isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "python":
+        search = re.compile(pattern).search
+        hits = [v is not pd.NA and v == v and search(v) is not None for v in s.array]
+        return pd.Series(np.array(hits, dtype=bool), index=s.index, name=s.name)
     return s.str.contains(pattern, regex=True, na=False).astype(bool)
 
 
