@@ -277,3 +277,35 @@ def test_a_run_of_several_forces_runs_05_then_02_and_03():
     assert set(pipeline.FORCES_NOTEBOOK_INPUTS) == set(config.FORCES_NOTEBOOKS)
     nb = (config.notebooks_dir() / five).read_text(encoding="utf-8")
     assert "clean_forces.clean_forces(" in nb, "05 writes the pooled clean tables 02 and 03 read"
+
+
+@pytest.mark.parametrize("file", ["offenders.csv", "OFFENDERS.xlsx"])
+def test_a_file_for_an_extract_the_force_does_not_list_stops_the_run_in_one_line(tmp_path, file):
+    """Review finding 3: a force whose folder holds a file for an extract it does not list would
+    have that file's rows neither analysed nor counted under an exclusion rule."""
+    (tmp_path / file).write_text("anything\n")
+    with pytest.raises(ingest.ExtractError) as caught:
+        ingest.read_sent(tmp_path, None, ["cases", "victims", "police_records"], "Force C")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{tmp_path / file}: force 'Force C' does not list the 'offenders' extract")
+    assert "add 'offenders' to the force's extracts, or remove the file" in message
+
+
+def test_a_file_for_an_unlisted_extract_is_named_by_the_forces_mapping(tmp_path):
+    mapping = ingest.ExtractMapping(file="their_offenders.csv")
+    (tmp_path / "their_offenders.csv").write_text("anything\n")
+    with pytest.raises(ingest.ExtractError, match=r"their_offenders\.csv: force 'Force C' does not list"):
+        ingest.read_sent(tmp_path, {"offenders": mapping}, ["cases", "victims", "police_records"], "Force C")
+
+
+def test_clean_force_names_the_force_whose_folder_holds_an_unlisted_file(forces_params, tmp_path):
+    params = config.load_params(forces_params)
+    force = params.forces[2]
+    raw = tmp_path / "force_c"
+    shutil.copytree(force.raw_dir, raw)
+    shutil.copy(Path(params.forces[0].raw_dir) / "offenders.csv", raw / "offenders.csv")
+    moved = force.model_copy(update={"raw_dir": str(raw)})
+    paths = config.RunPaths.from_params(params)
+    with pytest.raises(ingest.ExtractError, match=r"force 'Force C' does not list the 'offenders' extract"):
+        clean_forces.clean_force(params, moved, paths, b"a fixed test key")
