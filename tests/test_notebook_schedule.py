@@ -159,3 +159,58 @@ def test_a_run_stopped_by_the_user_stops_its_kernels_at_once(tiny_run, monkeypat
     with pytest.raises(KeyboardInterrupt):
         pipeline._execute(source, out, sockets, SimpleNamespace(min_cell_count=0, as_dict=dict), "params.yaml")
     assert time.monotonic() - start < 60
+
+
+def _sleeper():
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+
+
+def test_a_kernel_still_starting_when_the_run_stops_is_killed_once_started():
+    """Review finding 5: Ctrl+C during a kernel's start-up (its process not yet known) kills that
+    kernel as soon as it has started, not only after its notebook's turn."""
+    turn, process = pipeline._Turn(), _sleeper()
+    try:
+        turn.stop_kernel()  # the run stops: the kernel's process is not known yet
+        turn.started(process)
+        assert process.wait(timeout=10) != 0
+    finally:
+        process.kill()
+    later = pipeline._Turn()
+    running = _sleeper()
+    try:
+        later.started(running)  # a run that goes on leaves its kernels alone
+        assert running.poll() is None
+    finally:
+        running.kill()
+        running.wait()
+
+
+def test_a_kernel_that_fails_to_shut_down_is_logged_and_killed(caplog):
+    """Review finding 5: what ``shutdown_kernel`` raises in a pool thread is logged, not lost."""
+    import asyncio
+    import logging
+
+    process = _sleeper()
+
+    class Manager:
+        provisioner = SimpleNamespace(process=process)
+
+        async def shutdown_kernel(self):
+            raise RuntimeError("the kernel did not answer")
+
+    closed = []
+    loop = asyncio.new_event_loop()
+    try:
+        with caplog.at_level(logging.WARNING, logger="msht.pipeline"):
+            pipeline._shut_down(Manager(), [SimpleNamespace(stop_channels=lambda: closed.append(1))], loop,
+                                "02_descriptives.ipynb")
+    finally:
+        loop.close()
+        process.kill()
+    assert closed == [1]
+    assert process.wait(timeout=10) != 0
+    assert [r.getMessage() for r in caplog.records] == [
+        "notebooks/02_descriptives.ipynb: shutting its kernel down failed (RuntimeError: the kernel did not answer)"]
