@@ -300,12 +300,25 @@ def test_a_file_for_an_unlisted_extract_is_named_by_the_forces_mapping(tmp_path)
 
 
 def test_clean_force_names_the_force_whose_folder_holds_an_unlisted_file(forces_params, tmp_path):
-    params = config.load_params(forces_params)
-    force = params.forces[2]
+    text = yaml.safe_load(forces_params.read_text())
     raw = tmp_path / "force_c"
-    shutil.copytree(force.raw_dir, raw)
-    shutil.copy(Path(params.forces[0].raw_dir) / "offenders.csv", raw / "offenders.csv")
-    moved = force.model_copy(update={"raw_dir": str(raw)})
-    paths = config.RunPaths.from_params(params)
-    with pytest.raises(ingest.ExtractError, match=r"force 'Force C' does not list the 'offenders' extract"):
-        clean_forces.clean_force(params, moved, paths, b"a fixed test key")
+    shutil.copytree(text["forces"][2]["raw_dir"], raw)
+    shutil.copy(Path(text["forces"][0]["raw_dir"]) / "offenders.csv", raw / "offenders.csv")
+    text["forces"][2]["raw_dir"] = str(raw)
+    text.update(processed_dir=str(tmp_path / "processed"), results_dir=str(tmp_path / "results"))
+    path = tmp_path / "forces.yaml"
+    path.write_text(yaml.safe_dump(text, sort_keys=False))
+    params = config.load_params(path)
+    with pytest.raises(ingest.ExtractError, match=r"force_c/offenders\.csv: force 'Force C' does not list the "
+                                                  r"'offenders' extract"):
+        clean_forces.clean_force(params, params.forces[2], config.RunPaths.from_params(params), b"a fixed test key")
+
+
+def test_notebooks_of_a_wave_of_a_run_of_several_forces_write_no_common_file(forces_params, in_process, root):
+    """Review finding 5: 02 and 03 run at the same time after 05; found by running each on its own."""
+    from msht import pipeline
+    from test_notebook_schedule import assert_no_common_file_in_a_wave, written_by_each_notebook
+
+    written = written_by_each_notebook(forces_params, root, in_process, config.FORCES_NOTEBOOKS)
+    assert all(written.values())
+    assert_no_common_file_in_a_wave(written, pipeline.notebook_waves(0, config.FORCES_NOTEBOOKS))
