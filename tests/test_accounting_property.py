@@ -110,6 +110,22 @@ def write_batch(folder: Path, datasets: list[dict]):
     return out, pops, rows
 
 
+def check_exclusions_block(block, status, extract: str) -> None:
+    """Every row of an entity's block of the exclusions table, not only its ends: the entity's
+    rules in :data:`msht.clean.rules.RULES`' order, each rule's ``excluded`` the number of rows
+    with that status, ``rows_in - excluded == rows_out`` on each row, and each row's ``rows_in``
+    the previous row's ``rows_out`` (the first the raw rows; the last ``rows_out`` the rows
+    analysed). A miscount in any one rule, the last included, fails here."""
+    rules = [rule for _, rule, entity, _ in clean.RULES if entity == clean.ENTITY[extract]]
+    assert block["rule"].tolist() == rules, extract
+    counts = status.value_counts()
+    rows_in, excluded, rows_out = (block[col].astype(int).tolist() for col in ("rows_in", "excluded", "rows_out"))
+    assert excluded == [int(counts.get(rule, 0)) for rule in rules], (extract, excluded)
+    assert [i - e for i, e in zip(rows_in, excluded)] == rows_out, (extract, rows_in, excluded, rows_out)
+    assert rows_in == [len(status)] + rows_out[:-1], (extract, rows_in, rows_out)
+    assert rows_out[-1] == int(counts.get(clean.ANALYSED, 0)), extract
+
+
 def check_every_raw_row_is_accounted_for(folder: Path, datasets: list[dict]):
     """Write a batch of messy extracts into ``folder``, read and clean it once, and check the
     accounting of every row: for the batch's exclusions table and for each dataset's rows."""
@@ -125,6 +141,7 @@ def check_every_raw_row_is_accounted_for(folder: Path, datasets: list[dict]):
         assert int(block["rows_in"].iloc[0]) == len(ext.frame)
         assert int(block["excluded"].sum()) == int((status != clean.ANALYSED).sum())
         assert int(block["rows_out"].iloc[-1]) == int((status == clean.ANALYSED).sum())
+        check_exclusions_block(block, status, name)
     occurrences = result.cases["occurrence_number"].astype(str)
     for i, pop in enumerate(pops):
         assert int(occurrences.str.startswith(f"MS{tag(i)}/").sum()) == len(pop.cases), f"dataset {i}"
@@ -189,3 +206,32 @@ def test_a_batch_cleans_each_dataset_as_if_alone(tmp_path):
         assert mine["occurrence_number"].str.replace(f"MS{tag(i)}/", "MS/", regex=False).tolist() == \
             alone.cases["occurrence_number"].astype(str).tolist(), i
     assert sum(start.values()) == sum(len(s) for s in together.status.values())
+
+
+#: Miscounts planted in the last rule of an entity's block (the rows the property once missed):
+#: column -> change. Each must fail :func:`check_exclusions_block`.
+LAST_RULE_FAULTS = {
+    "rows_in": {"rows_in": 1},
+    "excluded": {"excluded": 1, "rows_out": -1},
+    "rows_out": {"rows_out": 1},
+    "excluded_and_rows_in": {"rows_in": 1, "excluded": 1},
+}
+
+
+@pytest.mark.parametrize("fault", list(LAST_RULE_FAULTS))
+def test_a_miscount_in_an_entitys_last_rule_is_caught(tmp_path, fault):
+    """The property's table check catches a miscount planted in the last exclusion rule of each
+    entity (the property once checked only the first ``rows_in``, the sum of ``excluded`` and the
+    last ``rows_out``, and missed a wrong ``rows_in`` there); the untouched table passes."""
+    datasets = [{"n_victims": 12, "seed_": 3, "dup": 0.5, "upd": 0.3, "miss": 0.3, "conflict": 0.3, "orphan": 0.5,
+                 "unmatched": 0.5}]
+    batch, _, _ = write_batch(tmp_path, datasets)
+    result = clean.clean({k: e.frame for k, e in ingest.read_all(batch).items()})
+    for name, entity in clean.ENTITY.items():
+        status = result.status[name]["status"]
+        block = result.exclusions[result.exclusions["entity"] == entity].copy()
+        check_exclusions_block(block, status, name)
+        for column, change in LAST_RULE_FAULTS[fault].items():
+            block.loc[block.index[-1], column] += change
+        with pytest.raises(AssertionError):
+            check_exclusions_block(block, status, name)
