@@ -16,7 +16,7 @@ datasets alone as well (tiny extracts' edge cases: one victim, header-only files
 The :data:`EXAMPLES` batches (:data:`BUDGET` datasets) are split into :data:`SHARDS` tests of equal
 budget, which ``pytest -n`` (``make test``) runs side by side. Under the derandomized ``ci``
 profile shard *k* draws from Hypothesis seed *k*, so the shards are different fixed sets of examples
-rather than the same set four times.
+rather than the same set five times.
 """
 
 from __future__ import annotations
@@ -40,13 +40,13 @@ RULES = {rule for _, rule, _, _ in clean.RULES} | {clean.ANALYSED}
 #: Datasets that the full profiles check (issue 8: 500 random extracts).
 BUDGET = 500
 #: Datasets per Hypothesis example (one write, read and clean of the batch's files).
-BATCH = 5
+BATCH = 10
 #: Hypothesis examples under the full profiles (BUDGET datasets).
 EXAMPLES = BUDGET // BATCH
-#: Tests the examples are split into (each runs a quarter of them).
-SHARDS = 4
+#: Tests the examples are split into (each runs a fifth of them).
+SHARDS = 5
 #: Examples of a lone dataset (a batch of one) under the full profiles, on top of the batches
-#: (one test, budgeted as one of SHARDS parts: a quarter of the ``dev`` budget in everyday runs).
+#: (one test, budgeted as one of SHARDS parts: a fifth of the ``dev`` budget in everyday runs).
 ALONE_EXAMPLES = 40
 
 #: The extracts as msht.synth writes them: file name and encoding.
@@ -175,7 +175,7 @@ def test_every_raw_row_is_accounted_for(shard):
 @pytest.mark.property
 def test_every_raw_row_of_a_lone_dataset_is_accounted_for():
     """The same property for datasets read and cleaned alone (a batch of one): the edge cases of
-    tiny extracts (one victim, no offenders, header-only files) that a batch of five rarely is."""
+    tiny extracts (one victim, no offenders, header-only files) that a batch of ten rarely is."""
     run_property(ALONE_EXAMPLES * SHARDS, SHARDS, 1, SHARDS)
 
 
