@@ -76,6 +76,39 @@ def kinds_of(item: pytest.Item) -> list[str]:
     return sorted(kinds) or ["unit"]
 
 
+#: Approximate seconds of CPU of the longest test groups in ``make test`` (pytest's ``--durations``,
+#: quiet machine, 1 December 2026). :func:`heaviest_first` starts them first, so that the last
+#: groups to run are short ones and neither worker waits long for the other at the end; a group not
+#: listed weighs :data:`SECONDS_PER_TEST` per test. Only the order depends on these figures.
+GROUP_SECONDS: dict[str, float] = {
+    "test_sdc_audit.py": 70, "test_pipeline.py": 45, "test_sdc_pipeline.py": 35, "nbval": 30,
+    "test_coding.py": 25, "test_accounting_property.py": 25, "test_other_layout.py": 21, "test_privacy.py": 15,
+    "test_determinism.py": 15, "test_population.py": 13, "test_mappings_all_fields.py": 15,
+    "test_ingest_fast_path.py": 15, "test_nationality_lists.py": 10, "test_empty_extracts.py": 10,
+}
+#: The weight of a test of a group not in :data:`GROUP_SECONDS` (most take a few milliseconds).
+SECONDS_PER_TEST = 0.05
+#: Seconds of CPU of one shard of the accounting property (``ci`` profile).
+SHARD_SECONDS = 14
+
+
+def heaviest_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """``items`` with their xdist groups in decreasing weight (:data:`GROUP_SECONDS`; a shard of the
+    accounting property weighs :data:`SHARD_SECONDS`), each group's tests in their own order
+    (nbval's cells stay in order): longest processing time first, the classic rule that keeps the
+    last worker to finish from finishing much later than the other."""
+    groups: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        groups.setdefault(xdist_group(item), []).append(item)
+
+    def weight(name: str) -> float:
+        if "-shard" in name:
+            return SHARD_SECONDS
+        return GROUP_SECONDS.get(name, SECONDS_PER_TEST * len(groups[name]))
+
+    return [item for name in sorted(groups, key=weight, reverse=True) for item in groups[name]]
+
+
 class KindMarkers:
     """Mark every collected test, the notebooks' nbval cells included, with its kinds and its
     pytest-xdist group, as soon as it is collected: before ``-m`` selects and before pytest-xdist
@@ -93,10 +126,15 @@ class KindMarkers:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         """Under ``--dist loadgroup``, stop if pytest-xdist did not take the groups (it writes them
-        into the node ids; it cannot under pytest 9.2): the notebooks would then run out of order."""
+        into the node ids; it cannot under pytest 9.2): the notebooks would then run out of order.
+        Then put the heaviest groups first (:func:`heaviest_first`): pytest-xdist hands out the
+        groups in the order of the collection (its own reordering, by number of tests, is turned
+        off in :func:`pytest_configure`)."""
         if getattr(config.option, "loadgroup", False) and items and not all("@" in item.nodeid for item in items):
             raise pytest.UsageError("pytest-xdist ignored the test groups (--dist loadgroup): "
                                     "install the versions of pyproject.toml (pytest<9.2)")
+        if getattr(config.option, "loadgroup", False):  # set on pytest-xdist's workers, which collect
+            items[:] = heaviest_first(items)
 
 
 class NotebookStaging:
@@ -132,6 +170,8 @@ class NotebookStaging:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if getattr(config.option, "loadscopereorder", None):
+        config.option.loadscopereorder = False  # the groups go out heaviest first (heaviest_first)
     config.pluginmanager.register(KindMarkers(config), "msht-test-kinds")
     config.pluginmanager.register(NotebookStaging(), "msht-nbval-staging")
 
