@@ -50,18 +50,25 @@ FILE_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Files whose tests run in the group of another file: file -> that file. Both build the default
+#: twin's population (``msht.synth.population.build_population``, 12 s), which is cached in the
+#: worker's memory: in one worker it is built once.
+SHARED_GROUPS = {"test_other_layout.py": "test_population.py"}
+
+
 def xdist_group(item: pytest.Item) -> str:
     """The pytest-xdist group of a test: its file (nbval: the notebooks folder, so that the
     notebooks run in order in one kernel each, 01 before 02), except the shards of a sharded
-    property test, each of which is a group of its own. (Two files that use one session fixture
-    writing a fixed folder, such as ``release_run``, would need one group between them.)"""
+    property test, each of which is a group of its own, and the files of :data:`SHARED_GROUPS`. (Two
+    files that use one session fixture writing a fixed folder, such as ``release_run``, would need
+    one group between them.)"""
     path = Path(str(item.path))
     if path.suffix == ".ipynb":
         return "nbval"
     callspec = getattr(item, "callspec", None)
     if callspec is not None and "shard" in callspec.params:
         return f"{path.name}-shard{callspec.params['shard']}"  # no brackets: xdist reads "name[...]" as no group
-    return path.name
+    return SHARED_GROUPS.get(path.name, path.name)
 
 
 def kinds_of(item: pytest.Item) -> list[str]:
@@ -82,8 +89,8 @@ def kinds_of(item: pytest.Item) -> list[str]:
 #: listed weighs :data:`SECONDS_PER_TEST` per test. Only the order depends on these figures.
 GROUP_SECONDS: dict[str, float] = {
     "test_sdc_audit.py": 70, "test_pipeline.py": 45, "test_sdc_pipeline.py": 35, "nbval": 30,
-    "test_coding.py": 25, "test_accounting_property.py": 25, "test_other_layout.py": 21, "test_privacy.py": 15,
-    "test_determinism.py": 15, "test_population.py": 13, "test_mappings_all_fields.py": 15,
+    "test_coding.py": 25, "test_accounting_property.py": 25, "test_population.py": 25, "test_privacy.py": 15,
+    "test_determinism.py": 15, "test_mappings_all_fields.py": 15,
     "test_ingest_fast_path.py": 15, "test_nationality_lists.py": 10, "test_empty_extracts.py": 10,
 }
 #: The weight of a test of a group not in :data:`GROUP_SECONDS` (most take a few milliseconds).
