@@ -201,6 +201,41 @@ def test_fixpoint_hides_the_linked_count_that_gives_a_hidden_one_back(tmp_path):
     assert audit.fixpoint(publish, M)[1] == forced
 
 
+def test_fixpoints_choice_passes_the_same_audit_as_the_smallest_joint_choice(tmp_path):
+    """Item 3 of issue 15's follow-up: linked-table protection chosen round by round gives the
+    guarantee of a joint choice. The fixpoint returns the audit of the release it leaves, which a
+    fresh audit of that release repeats (no hidden count with fewer than three values); and on a
+    release small enough to enumerate every set of forceable cells, no smaller set passes that
+    audit than the one the fixpoint chose (none passes with nothing forced)."""
+    from itertools import combinations
+
+    from msht.publish import quality
+
+    def publish(forced):
+        ex, ex_supp = quality.protect_exclusions(CHAIN, M, forced)
+        co, co_supp = quality.protect_completeness(COMPLETENESS, M, None, forced)
+        pr, pr_supp = quality.protect_problems(PROBLEMS, ex_supp, M, forced)
+        pub, truth = tmp_path / f"pub{abs(hash(tuple(sorted(forced))))}", tmp_path / "truth"
+        for name, frame, true in (("exclusions", ex, CHAIN), ("completeness", co, COMPLETENESS),
+                                  ("problems", pr, PROBLEMS)):
+            results.write_csv(frame, name, pub)
+            results.write_csv(true, name, truth)
+        results.write_csv(pd.concat([co_supp, pr_supp, ex_supp], ignore_index=True), "suppression", pub)
+        return pub, truth
+
+    frame, forced = audit.fixpoint(publish, M)
+    again = audit.audit(*publish(frozenset(forced)), M)
+    assert not audit.narrow_cells(again)
+    pd.testing.assert_frame_equal(frame.reset_index(drop=True), again.reset_index(drop=True))
+    s, _, _ = audit.build(*publish(frozenset()), M)
+    candidates = [tuple(name.split("|")) for j, name in enumerate(s.names) if audit._forceable(s, j)]
+    assert candidates
+    smallest = next(k for k in range(len(candidates) + 1)
+                    if any(not audit.narrow_cells(audit.audit(*publish(frozenset(c)), M))
+                           for c in combinations(candidates, k)))
+    assert len(forced) == smallest >= 1
+
+
 def test_fixpoint_gives_up_when_nothing_linked_is_left_to_hide(tmp_path):
     """A hidden count pinned by public totals alone cannot be protected: the fixpoint says so."""
     chain = CHAIN.assign(excluded=[0, 0, 0, 0, 1], rows_in=[265] * 5, rows_out=[265] * 4 + [264])

@@ -92,7 +92,8 @@ def _term(factor: str, level: str) -> str:
     return f"{factor}={level}"
 
 
-def _level_name(factor: str, level: str) -> str:
+def level_name(factor: str, level: str) -> str:
+    """How a note names a factor's level (``"sex: Female"``)."""
     return f"{vocab.variable_label(factor).lower()}: {vocab.label(factor, level)}"
 
 
@@ -132,16 +133,16 @@ def _screen_terms(X: pd.DataFrame, y: pd.Series, outcome: str) -> tuple[pd.DataF
         x = X[term].to_numpy(dtype=bool)
         n_at = int(x.sum())
         if n_at in (0, len(x)):
-            notes.append(f"{_level_name(factor, level)} left out: {n_at:,} of {len(x):,} complete cases have it")
+            notes.append(f"{level_name(factor, level)} left out: {n_at:,} of {len(x):,} complete cases have it")
             continue
         rates = [y.to_numpy()[x].mean(), y.to_numpy()[~x].mean()]
         if any(r in (0.0, 1.0) for r in rates):
-            notes.append(f"{_level_name(factor, level)} left out: separation (every case at or not at this level "
+            notes.append(f"{level_name(factor, level)} left out: separation (every case at or not at this level "
                          f"has the same {outcome_name} value, so its odds ratio is infinite)")
             continue
         candidate = np.column_stack([np.ones(len(x)), X[keep + [term]].to_numpy()])
         if np.linalg.matrix_rank(candidate) < candidate.shape[1]:
-            notes.append(f"{_level_name(factor, level)} left out: collinear with the other terms")
+            notes.append(f"{level_name(factor, level)} left out: collinear with the other terms")
             continue
         keep.append(term)
     return X[keep], notes
@@ -223,6 +224,39 @@ def fit_all(cases: pd.DataFrame, outcomes: tuple[str, ...] = vocab.OUTCOMES,
     frame["converged"] = frame["converged"].astype("boolean")
     frame["note"] = frame["note"].fillna("")
     return frame
+
+
+#: Rows of :func:`complete_counts` that are not a factor's level: ``factor`` is empty and ``level``
+#: one of these (the outcome's population, its complete cases, the complete cases with the
+#: positive outcome).
+MODEL_TOTALS: Final[tuple[str, ...]] = ("population", "complete", "complete_yes")
+
+
+def complete_counts(cases: pd.DataFrame, outcomes: tuple[str, ...] = vocab.OUTCOMES,
+                    factors: dict[str, str] = REGRESSION_FACTORS) -> pd.DataFrame:
+    """The counts behind each outcome's model, every level included: per outcome, the cases of its
+    population, its complete cases (``N`` of ``regression.csv``), those with the positive outcome,
+    and per factor and level (the reference and any level left out too) the complete cases at it.
+
+    Columns ``outcome, factor, level, n, n_yes`` (``factor`` empty for :data:`MODEL_TOTALS`;
+    ``n_yes``: of a level's complete cases, those with the positive outcome). Not a
+    published file: a release keeps it with its unprotected values
+    (:func:`msht.publish.results.write_unprotected`) as the true values
+    :mod:`msht.publish.audit` checks ``regression.csv``'s constraints against."""
+    coded = with_indicator_levels(cases)
+    rows: list[dict[str, object]] = []
+    for outcome in outcomes:
+        positive, negative = OUTCOME_LEVELS[outcome]
+        pop = coded[coded[outcome].isin([positive, negative])]
+        known = pd.DataFrame({f: pop[f].isin(vocab.levels(f)) for f in factors}, index=pop.index)
+        complete = pop[known.all(axis=1)]
+        totals = (len(pop), len(complete), int((complete[outcome] == positive).sum()))
+        yes = complete[outcome] == positive
+        rows += [{"outcome": outcome, "factor": "", "level": name, "n": int(n), "n_yes": 0}
+                 for name, n in zip(MODEL_TOTALS, totals)]
+        rows += [{"outcome": outcome, "factor": f, "level": lv, "n": int((complete[f] == lv).sum()),
+                  "n_yes": int(((complete[f] == lv) & yes).sum())} for f in factors for lv in vocab.levels(f)]
+    return pd.DataFrame(rows, columns=["outcome", "factor", "level", "n", "n_yes"])
 
 
 def known_share(cases: pd.DataFrame, factor: str) -> float:

@@ -46,6 +46,7 @@ __all__ = [
     "bh_qvalues",
     "crosstab",
     "format_p",
+    "odds_ratio_ci",
     "p_threshold_label",
     "test_factor",
 ]
@@ -277,14 +278,16 @@ def _effect_sizes(counts: npt.NDArray[np.int64], notes: list[str]) -> tuple[floa
     if counts.shape != (2, 2):
         return cramer_v, "Cramér's V", math.nan, math.nan, math.nan
     (a, b), (c, d) = counts
-    odds_ratio, ci_low, ci_high, or_note = _odds_ratio(counts)
+    odds_ratio, ci_low, ci_high, or_note = odds_ratio_ci(counts)
     if or_note:
         notes.append(or_note)
     return math.copysign(cramer_v, float(a * d - b * c)), "phi", odds_ratio, ci_low, ci_high
 
 
-def _odds_ratio(counts: npt.NDArray[np.int64]) -> tuple[float, float, float, str]:
-    """Odds ratio, 95% Wald CI and a note (Haldane-Anscombe +0.5 if a cell is zero)."""
+def odds_ratio_ci(counts: npt.NDArray[np.int64]) -> tuple[float, float, float, str]:
+    """Odds ratio ``(a d) / (b c)`` of a 2×2 table ``[[a, b], [c, d]]``, its 95% Wald CI (log scale,
+    :class:`statsmodels.stats.contingency_tables.Table2x2`) and a note: when a cell is zero, 0.5 is
+    added to every cell first (Haldane-Anscombe) and the note says so (else it is empty)."""
     note = ""
     values = counts.astype(np.float64)
     if (counts == 0).any():

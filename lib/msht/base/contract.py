@@ -33,4 +33,17 @@ CONTRACT: Final[dict[str, tuple[str, ...]]] = {
         "N", "n_population", "n_dropped_missing", "n_events", "converged", "note",
     ),
     "suppression": ("file", "table", "variable", "level", "column", "reason", "display"),
+    "forces_pooled": (
+        "outcome", "factor", "level", "reference", "unit", "n_strata", "n", "mh_or", "ci_low", "ci_high",
+        "cmh_statistic", "cmh_df", "cmh_p", "homogeneity_test", "homogeneity_statistic", "homogeneity_df",
+        "homogeneity_p", "method", "note",
+    ),
+    "forces_odds_ratios": (
+        "force", "outcome", "factor", "level", "reference", "n", "a", "b", "c", "d", "odds_ratio", "ci_low",
+        "ci_high", "note",
+    ),
+    "forces_funnel": (
+        "force", "outcome", "n", "events", "rate", "overall_rate", "lower_95", "upper_95", "lower_998", "upper_998",
+        "position",
+    ),
 }

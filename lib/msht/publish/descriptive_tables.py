@@ -191,6 +191,40 @@ def _protect_status_totals(protected: pd.DataFrame, src: pd.DataFrame, m: int) -
                 sdc.hide_status_total(protected, where & (protected["level"] != "first_year"))
 
 
+#: The count that the denominator of a statistic's rows (levels in
+#: :data:`msht.publish.sdc.NON_COUNT_LEVELS`: a median, a range, a test) prints again: (table,
+#: variable) -> (table, variable, level); level ``None``: the block's number of units with a value
+#: (its denominator, or the sum of its levels' denominators where each level has its own). A
+#: statistic's block not listed here is its own source.
+VALUE_DENOMINATORS: Final[dict[tuple[str, str], tuple[str, str, str | None]]] = {
+    ("section3_1", "victim_case_count"): ("section3_1", "victim_case_count", None),
+    ("section3_2", "entries_per_victim"): ("section3_2", "police_entries", None),
+    ("section3_3", "offenders_per_case_range"): ("section3_3", "offenders_per_case", "several"),
+    ("section3_4", "offered_by_period"): ("section3_4", "offered_by_period", None),
+    ("section3_4", "accepted_by_period"): ("section3_4", "accepted_by_period", None),
+}
+
+
+def value_denominator_source(table: str, variable: str) -> tuple[str, str, str | None]:
+    """The count a statistic's denominator prints again (:data:`VALUE_DENOMINATORS`)."""
+    return VALUE_DENOMINATORS.get((table, variable), (table, variable, None))
+
+
+def _protect_value_denominators(protected: pd.DataFrame) -> None:
+    """A statistic's denominator (the victims of a median, the cases of a range, the cases of a
+    test) is hidden (``linked_total``) whenever the count it prints again
+    (:func:`value_denominator_source`) is hidden: on a one-quarter release, the median of police
+    entries printed 73 victims next to the hidden unknown count (74 victims, none left out: 1)."""
+    values = protected.index[protected["level"].isin(sdc.NON_COUNT_LEVELS) & protected["denominator"].notna()]
+    for idx in values:
+        table, variable, level = value_denominator_source(protected.at[idx, "table"], protected.at[idx, "variable"])
+        block = protected[(protected["table"] == table) & (protected["variable"] == variable)
+                          & ~protected["level"].isin(sdc.NON_COUNT_LEVELS) & (protected["level"] != UNKNOWN)]
+        hidden = block.loc[block["level"] == level, "suppressed"] if level is not None else block["denominator_suppressed"]
+        if hidden.astype(bool).any():
+            sdc.hide(protected, idx, "denominator", "linked_total")
+
+
 def protect(parts: dict[str, pd.DataFrame], min_cell_count: int,
             forced: Collection[tuple[str, str, str, str, str]] = frozenset()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Apply :func:`msht.publish.sdc.protect_descriptives` to the rows of
@@ -206,6 +240,8 @@ def protect(parts: dict[str, pd.DataFrame], min_cell_count: int,
     protected = sdc.protect_descriptives(src, min_cell_count, forced=forced)
     _protect_outlier_link(protected, int(min_cell_count))
     _protect_status_totals(protected, src, int(min_cell_count))
+    if int(min_cell_count) > 1:
+        _protect_value_denominators(protected)
     out, start = {}, 0
     for name, frame in parts.items():
         out[name] = protected.iloc[start : start + len(frame)].reset_index(drop=True)

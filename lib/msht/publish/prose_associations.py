@@ -16,7 +16,7 @@ import pandas as pd
 from msht.analysis import stats
 from msht.analysis.associate import OVERALL, findings
 from msht.base import vocab
-from msht.base.formats import fmt_row, fmt_total
+from msht.base.formats import fmt_count, fmt_row, fmt_total
 from msht.publish.association_tables import factor_name, findings_display
 
 #: At most this many tests are named in a sentence; the rest are counted.
@@ -175,10 +175,10 @@ def regression_text(regression: pd.DataFrame, county_lines_known_pct: float, alp
     ]
     bullets = []
     for m in regression.drop_duplicates("outcome").itertuples():
-        of = (f" of {int(m.n_population):,} ({int(m.n_dropped_missing):,} dropped for missing data)"
+        of = (f" of {fmt_count(m.n_population)} ({fmt_count(m.n_dropped_missing)} dropped for missing data)"
               if not pd.isna(m.n_population) else " (the population and the cases dropped are withheld by disclosure "
               "control)")
-        line = (f"* {vocab.variable_label(m.outcome)}: N = {int(m.N):,} complete cases{of}, {int(m.n_events):,} "
+        line = (f"* {vocab.variable_label(m.outcome)}: N = {fmt_count(m.N)} complete cases{of}, {fmt_count(m.n_events)} "
                 "with the rarer outcome.")
         if m.note:
             line += f" Note: {m.note}."

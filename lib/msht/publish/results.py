@@ -17,6 +17,9 @@ file                              columns
 ``seed_disagreements.csv``        source, outcome, factor, level, kind, printed, reference, reference_source, message
 ``regression.csv``                see below
 ``suppression.csv``               file, table, variable, level, column, reason, display (release runs only)
+``forces_pooled.csv``             see below (several-force runs only)
+``forces_odds_ratios.csv``        see below (several-force runs only)
+``forces_funnel.csv``             see below (several-force runs only)
 ================================  ===================================================================================
 
 Names: in code, "published" (or "study") means the published study this toolkit reproduces and
@@ -84,6 +87,48 @@ term: ``factor``, ``level`` against ``reference``, ``n_level`` (complete cases a
 row: ``N`` (complete cases), ``n_population``, ``n_dropped_missing``, ``n_events`` (cases with the
 rarer outcome), ``converged`` and ``note`` (terms left out and why). A model that could not be
 estimated has one row with empty term columns, ``converged`` false and the reason in ``note``.
+
+Forces compared (several-force runs, issue 19; :mod:`msht.analysis.stratified`)
+-----------------------------------------------------------------------------
+Each Appendix 4 test is stratified by force: counted within each force (same units and populations
+as ``association_tests.csv``) and pooled across forces. A *comparison* is a factor level against its
+``reference``: the first level against the second for two levels, each other level against the
+first (``17_and_under``) for the three-level age factors.
+
+``forces_pooled.csv``: one row per outcome × factor comparison.
+
+* ``outcome``, ``factor``, ``level``, ``reference``, ``unit`` ("cases" or "case-offender pairs").
+* ``n_strata``: forces pooled (units in both compared levels and both outcome levels); ``n``: their units.
+* ``mh_or``, ``ci_low``, ``ci_high``: Mantel-Haenszel odds ratio of the outcome's positive level in
+  ``level`` over ``reference``, pooled across forces, with its 95% CI (Robins-Breslow-Greenland); 0 or
+  inf when no force has a·d > 0 or b·c > 0 (then the CI is empty, said in ``note``).
+* ``cmh_statistic``, ``cmh_df``, ``cmh_p``: the Cochran-Mantel-Haenszel test of no association within
+  forces: for two-level factors on the comparison's 2×2×K table (1 df, continuity-corrected as R's
+  ``mantelhaen.test``); for three-level factors the generalized CMH (general association) of the whole
+  factor (2 df), the same on each of its rows.
+* ``homogeneity_test``: "Breslow-Day (Tarone)", "none: one force" or "not computable";
+  ``homogeneity_statistic``, ``homogeneity_df`` (forces - 1), ``homogeneity_p``: the Breslow-Day test
+  with Tarone's correction that the forces' odds ratios of the comparison are equal.
+* ``method``: "CMH (2x2xK)" or "generalized CMH (general association)".
+* ``note``: forces left out (and why), what was not computable, and a warning when the homogeneity
+  p is below ``alpha`` (the pooled odds ratio then averages unequal effects).
+
+``forces_odds_ratios.csv``: per force and comparison, ``n`` units, the cells ``a`` (level, outcome
+positive), ``b`` (level, negative), ``c`` (reference, positive), ``d`` (reference, negative), and
+``odds_ratio`` = a·d / (b·c) with its 95% Wald CI ``ci_low``, ``ci_high`` (0.5 added to every cell
+where one is zero, said in ``note``; empty where the force has no units in a compared level or an
+outcome level, "not computable" in ``note``). A force that sent no offender extract has zero cells
+on the offender factors.
+
+``forces_funnel.csv``: per outcome and force, ``n`` cases with the outcome recorded (its compared
+levels), ``events`` with its positive level, ``rate`` = events / n, ``overall_rate`` (all forces'
+events over their cases), the exact binomial control limits around the overall rate at ``n``
+(``lower_95``, ``upper_95``, ``lower_998``, ``upper_998``; Spiegelhalter 2005) and ``position``:
+"within 95%", "between 95% and 99.8%", "outside 99.8%" or "no cases".
+
+Under disclosure control (:mod:`msht.publish.forces_figures`) hidden cells, the odds ratios computed
+from them, pooled statistics that would give them back, and funnel events and rates are written empty,
+with their rows in ``suppression.csv`` (files ``forces_odds_ratios``, ``forces_pooled``, ``forces_funnel``).
 
 Disclosure control (``min_cell_count`` > 1, e.g. ``params/release.yaml``)
 ---------------------------------------------------------------------------

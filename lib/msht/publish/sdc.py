@@ -612,6 +612,12 @@ def _hide(out: pd.DataFrame, idx, column: str, reason: str, display: str = SECON
         out.at[idx, "pct_reason"] = reason
 
 
+def hide(out: pd.DataFrame, idx, column: str, reason: str, display: str = SECONDARY_MARK) -> None:
+    """Hide value ``column`` (``n``, ``denominator`` or ``pct``) of row ``idx`` of a protected
+    frame, recording why (``reason``) and what to show (``display``), as every rule here does."""
+    _hide(out, idx, column, reason, display)
+
+
 def _apply_desc(out: pd.DataFrame, b: DescBlock, m: int) -> None:
     for i, idx in enumerate(b.known):
         if i in b.hide:
