@@ -50,10 +50,11 @@ FILE_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
-#: Files whose tests run in the group of another file: file -> that file. Both build the default
-#: twin's population (``msht.synth.population.build_population``, 12 s), which is cached in the
-#: worker's memory: in one worker it is built once.
-SHARED_GROUPS = {"test_other_layout.py": "test_population.py"}
+#: Files whose tests run in the group of another file (file -> that file), to share what a worker
+#: builds once: the default twin's population (``msht.synth.population.build_population``, 12 s,
+#: cached in the worker's memory) and the session's ``release_run`` (the audit's release of the
+#: whole period).
+SHARED_GROUPS = {"test_other_layout.py": "test_population.py", "test_sdc_audit.py": "test_sdc_pipeline.py"}
 
 
 def xdist_group(item: pytest.Item) -> str:
@@ -61,7 +62,7 @@ def xdist_group(item: pytest.Item) -> str:
     notebooks run in order in one kernel each, 01 before 02), except the shards of a sharded
     property test, each of which is a group of its own, and the files of :data:`SHARED_GROUPS`. (Two
     files that use one session fixture writing a fixed folder, such as ``release_run``, would need
-    one group between them.)"""
+    one group between them, as :data:`SHARED_GROUPS` gives.)"""
     path = Path(str(item.path))
     if path.suffix == ".ipynb":
         return "nbval"
@@ -88,7 +89,7 @@ def kinds_of(item: pytest.Item) -> list[str]:
 #: groups to run are short ones and neither worker waits long for the other at the end; a group not
 #: listed weighs :data:`SECONDS_PER_TEST` per test. Only the order depends on these figures.
 GROUP_SECONDS: dict[str, float] = {
-    "test_sdc_audit.py": 70, "test_pipeline.py": 45, "test_sdc_pipeline.py": 35, "nbval": 30,
+    "test_sdc_pipeline.py": 100, "test_pipeline.py": 45, "nbval": 30,
     "test_coding.py": 25, "test_accounting_property.py": 25, "test_population.py": 25, "test_privacy.py": 15,
     "test_determinism.py": 15, "test_mappings_all_fields.py": 15,
     "test_ingest_fast_path.py": 15, "test_nationality_lists.py": 10, "test_empty_extracts.py": 10,
