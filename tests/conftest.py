@@ -9,7 +9,8 @@ Kinds, as pytest markers (``pytest -m unit``, ``-m "not slow"``), assigned in
   (see ``tests/hypothesis_profiles.py``);
 - ``backtest``: byte-for-byte comparisons with committed outputs or with a second run, and nbval
   on the committed notebooks;
-- ``slow``: end-to-end runs of the notebooks with papermill (tens of seconds each).
+- ``slow``: end-to-end runs of the notebooks, with papermill (tens of seconds each) or their code
+  in-process (``run_in_process``).
 
 ``make test-unit`` runs ``-m "not slow"`` under the everyday Hypothesis profile; ``make test``
 runs everything, nbval included, under the full one, on every core (``pytest -n auto --dist
