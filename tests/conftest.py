@@ -201,7 +201,7 @@ def small_raw(tmp_path_factory) -> tuple[Path, object, object]:
 
 
 def run_in_process(params_path, *, root: Path, log=None, notebooks: tuple[str, ...] | None = None) -> Path:
-    """Run the code cells of notebooks 01-03 (or ``notebooks``) in this process, in order, with
+    """Run the code cells of notebooks 01-03 (a run of several forces: 05, 02 and 03; or ``notebooks``) in this process, in order, with
     the parameters of ``params_path`` in place of the ``parameters`` cell: the same code and the
     same results files as ``msht run`` without a kernel per notebook (seconds instead of tens
     of seconds). Outputs are not kept; returns the run's results folder."""
@@ -212,7 +212,7 @@ def run_in_process(params_path, *, root: Path, log=None, notebooks: tuple[str, .
     import matplotlib
     import matplotlib.pyplot as plt
 
-    from msht import pipeline
+    from msht import config, pipeline
     from msht.config import STAGING_ENV, load_params
 
     matplotlib.use("Agg")
@@ -221,7 +221,7 @@ def run_in_process(params_path, *, root: Path, log=None, notebooks: tuple[str, .
     cwd = os.getcwd()
     os.chdir(root / "notebooks")
     try:
-        for name in notebooks or pipeline.NOTEBOOKS[:3]:
+        for name in notebooks or (config.FORCES_NOTEBOOKS if params.forces else pipeline.NOTEBOOKS[:3]):
             ns = dict(params.as_dict())
             for cell in json.loads((root / "notebooks" / name).read_text(encoding="utf-8"))["cells"]:
                 tags = cell.get("metadata", {}).get("tags", [])

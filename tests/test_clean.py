@@ -136,3 +136,18 @@ def test_exclusions_table_accounts_for_every_row():
     assert ex["rows_in"].iloc[0] == 3
     assert int(ex["excluded"].sum()) + int(ex["rows_out"].iloc[-1]) == 3
     assert (ex["rows_in"] - ex["excluded"] == ex["rows_out"]).all()
+
+
+def test_date_failures_once_per_distinct_value_read_as_every_value():
+    # repeated values take the per-distinct path; plain dates skip the text normalisation
+    raw = ["05/05/2020", " 05/05/2020 ", "N/K", "31/02/2020", "2020-01-05", None, "07/05/2020 21:37", "\u200b06/05/2020"]
+    values = pd.Series(raw * 3, dtype=object)
+    parsed, text, bad = clean.date_failures(values)
+    day = pd.Timestamp
+    expected = [day("2020-05-05"), day("2020-05-05"), pd.NaT, pd.NaT, day("2020-01-05"), pd.NaT, day("2020-05-07 21:37"),
+                day("2020-05-06")]
+    assert [v if pd.notna(v) else pd.NaT for v in parsed.tolist()[:8]] == expected
+    assert text.tolist()[:8] == ["05/05/2020", "05/05/2020", pd.NA, "31/02/2020", "2020-01-05", pd.NA, "07/05/2020 21:37",
+                                 "06/05/2020"]
+    assert bad.tolist() == [False, False, False, True, False, False, False, False] * 3
+    assert parsed.index.equals(values.index) and parsed.tolist()[8:16] == parsed.tolist()[:8]

@@ -488,3 +488,17 @@ def test_coders_keep_rows_and_return_vocab_codes(values):
         assert set(out) <= allowed(variable), variable
     ex = c.code_exploitation_types(s, as_codes=True)
     assert ex.index.equals(s.index)
+
+
+def test_is_missing_is_normalise_text_isna_on_hand_made_values():
+    s = pd.Series(["P1", " N/K ", "NULL", None, "", "１２", "Not Stated", "0", "n\u200bk", "2020-01-01", "-"], dtype=object)
+    assert not c.MARKER_HAS_DIGIT
+    assert c.is_missing(s).tolist() == c.normalise_text(s).isna().tolist()
+    assert c.is_missing(s).tolist() == [False, True, True, True, True, False, True, False, True, False, True]
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(st.one_of(st.text(), st.none(), st.sampled_from(sorted(c.MISSING_MARKERS))), max_size=20))
+def test_is_missing_agrees_with_normalise_text(values):
+    s = pd.Series(values, dtype=object)
+    assert c.is_missing(s).tolist() == c.normalise_text(s).isna().tolist()

@@ -55,6 +55,10 @@ def _check(params) -> int:
     from msht.config import RunPaths
     from msht.ingest.extracts import mappings_from
 
+    if params.forces:
+        raise ParamsError(f"msht check reads one force's extracts, and params run {params.run_name!r} lists "
+                          f"{len(params.forces)} forces: check each force with a single-force params file of its own "
+                          "(docs/bringing-extracts.md, step 7)")
     paths = RunPaths.from_params(params)
     result = check.check(paths.raw_dir, period=(params.period_start, params.period_end),
                          force_words=params.force_words, mappings=mappings_from(params))

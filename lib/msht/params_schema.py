@@ -38,6 +38,17 @@ file name that is not a bare ``.csv``/``.xlsx`` name and a sheet for a ``.csv`` 
 A missing sheet or file is found when the extracts are read (the error lists the workbook's
 sheets, or the folder's files).
 
+**A run of several forces** (issue 19) lists them under ``forces:`` (absent or empty: a
+single-force run, read exactly as before). Each force is a :class:`ForceParams`: ``name`` (unique,
+shown in tables and figures), ``raw_dir``, ``extracts`` (default all four; only ``offenders`` may
+be left out), its own ``columns``/``values``/``sheets``/``files`` and ``internal_agency_names``
+(optional), and, for a synthetic run, ``seed`` (required), ``scale`` (a number > 0: 0.1 is ten
+times smaller than the published force), ``offered_log_odds`` and ``accepted_log_odds``. The
+top-level ``raw_dir``, ``seed``, ``scale`` and mapping keys are then refused (one line saying to
+move them into each force); two forces may not share a name, a folder name
+(:func:`force_slug`) or a ``raw_dir``. Every complaint about a force names it:
+``forces[2] ('Force C'): key 'seed': value -1 must be greater than or equal to 0``.
+
 Only ISO dates are accepted: ``01/04/2018`` could be 1 April or 4 January, so it is refused
 rather than guessed. Relative paths are resolved against the project root.
 """
@@ -271,6 +282,141 @@ class ParamsSchema(BaseModel):
         return self
 
 
+#: The extracts a force may send; every force sends the first three (the cases, their victims and the
+#: victims' police records); a force that sends no offender extract omits ``offenders``.
+FORCE_EXTRACTS = ("cases", "victims", "police_records", "offenders")
+REQUIRED_EXTRACTS = ("cases", "victims", "police_records")
+#: Keys of a single-force params file that a run with ``forces:`` gives per force instead.
+PER_FORCE_KEYS = ("raw_dir", "seed", "scale", *MAPPING_KEYS)
+
+
+def force_slug(name: str) -> str:
+    """The folder name of a force: ``"Force A (North)"`` -> ``"force_a_north"`` (lower case letters,
+    digits and ``_``); used for its processed and results subfolders."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.casefold()).strip("_")
+    return slug or "force"
+
+
+def _extract_list(value: Any) -> Any:
+    """``extracts:`` a list of the four extract names; blank means all four."""
+    if value is None:
+        return list(FORCE_EXTRACTS)
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"must list the extracts the force sends, from {list(FORCE_EXTRACTS)}")
+    names = [_known("extract", name, list(FORCE_EXTRACTS)) for name in value]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"lists {twice} twice")
+    lacking = [n for n in REQUIRED_EXTRACTS if n not in names]
+    if lacking:
+        raise ValueError(f"lacks {lacking}: every force sends {list(REQUIRED_EXTRACTS)}; only offenders may be left out")
+    return [n for n in FORCE_EXTRACTS if n in names]
+
+
+def _number(value: Any) -> Any:
+    """A number (int or float) but not ``true``/``false`` (YAML booleans are ints to Python)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    return float(value) if isinstance(value, float) else value
+
+
+class ForceParams(BaseModel):
+    """One force of a run with ``forces:`` (see ``docs/bringing-extracts.md``): its name, its
+    extracts' folder, which extracts it sends and its own mappings; for a synthetic run also the
+    twin's seed, size and support profile (``msht.synth``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    name: NonBlank
+    raw_dir: NonBlank
+    extracts: Annotated[list, BeforeValidator(_extract_list)] = Field(default_factory=lambda: list(FORCE_EXTRACTS))
+    columns: Annotated[dict, BeforeValidator(_columns)] = Field(default_factory=dict)
+    values: Annotated[dict, BeforeValidator(_values)] = Field(default_factory=dict)
+    sheets: Annotated[dict, BeforeValidator(_sheets)] = Field(default_factory=dict)
+    files: Annotated[dict, BeforeValidator(_files)] = Field(default_factory=dict)
+    #: ``None``: the run's ``internal_agency_names``.
+    internal_agency_names: Annotated[str | None, BeforeValidator(_non_blank)] = None
+    #: Synthetic runs only (``msht data``): the generator's seed (required when ``synthetic: true``).
+    seed: Annotated[StrictInt, Field(ge=0)] | None = None
+    #: Synthetic size: 1 is the published force, 0.1 ten times smaller.
+    scale: Annotated[float, BeforeValidator(_number), Field(gt=0)] = 1
+    #: Added to the log-odds of being offered (accepting) support in the synthetic twin.
+    offered_log_odds: Annotated[float, BeforeValidator(_number)] = 0.0
+    accepted_log_odds: Annotated[float, BeforeValidator(_number)] = 0.0
+
+    @property
+    def slug(self) -> str:
+        """The force's folder name (:func:`force_slug`)."""
+        return force_slug(self.name)
+
+    @property
+    def has_offenders(self) -> bool:
+        """True when the force sends an offender extract."""
+        return "offenders" in self.extracts
+
+    @model_validator(mode="after")
+    def _mappings_of_sent_extracts(self) -> ForceParams:
+        for key in MAPPING_KEYS:
+            for extract, value in getattr(self, key).items():
+                if extract not in self.extracts:
+                    raise ValueError(f"{key}: {extract} is mapped but extracts: leaves it out")
+        for extract, sheet in self.sheets.items():
+            name = self.files.get(extract, "")
+            if name.casefold().endswith(".csv"):
+                raise ValueError(f"sheets: {extract}: sheet {sheet!r} is named but files: gives {name!r}, "
+                                 "a .csv file (sheets are for .xlsx workbooks)")
+        return self
+
+
+def _per_force(value: Any) -> Any:
+    """A single-force key given at the top of a run with ``forces:``: refused."""
+    raise ValueError("is given per force in a run with forces: move it into each force")
+
+
+class ForcesSchema(ParamsSchema):
+    """A run of several forces (``forces:``, see the module docstring): the run's keys without the
+    per-force ones (``raw_dir``, ``seed``, ``scale`` and the mappings move into each force)."""
+
+    raw_dir: Annotated[Any, BeforeValidator(_per_force)] = None
+    seed: Annotated[Any, BeforeValidator(_per_force)] = None
+    scale: Annotated[Any, BeforeValidator(_per_force)] = None
+    columns: Annotated[Any, BeforeValidator(_per_force)] = None
+    values: Annotated[Any, BeforeValidator(_per_force)] = None
+    sheets: Annotated[Any, BeforeValidator(_per_force)] = None
+    files: Annotated[Any, BeforeValidator(_per_force)] = None
+    forces: Annotated[list[ForceParams], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _sheets_of_workbooks(self) -> ForcesSchema:
+        return self  # each force checks its own (ForceParams)
+
+    @model_validator(mode="after")
+    def _period_and_paths(self, info: ValidationInfo) -> ForcesSchema:
+        if self.period_start > self.period_end:
+            raise ValueError(f"period_start {self.period_start!r} is after period_end {self.period_end!r}")
+        problems = []
+        for kind, key in (("name", lambda f: f.name), ("folder name", lambda f: f.slug),
+                          ("raw_dir", lambda f: Path(f.raw_dir).as_posix())):
+            seen: dict[str, int] = {}
+            for i, force in enumerate(self.forces):
+                if key(force) in seen and not (kind == "folder name" and self.forces[seen[key(force)]].name == force.name):
+                    problems.append(f"forces[{seen[key(force)]}] and forces[{i}] have the same {kind} {key(force)!r}")
+                seen.setdefault(key(force), i)
+        if self.synthetic:
+            problems += [f"force {f.name!r}: seed is missing (synthetic is true: the twin needs one)"
+                         for f in self.forces if f.seed is None]
+        else:
+            from msht.config import project_root
+
+            root = Path((info.context or {}).get("root") or project_root())
+            problems += [f"force {f.name!r}: raw_dir {f.raw_dir!r} is not a folder (synthetic is false, so the "
+                         "extracts must be there)" for f in self.forces
+                         if not (Path(f.raw_dir) if Path(f.raw_dir).is_absolute() else root / f.raw_dir).is_dir()]
+        if problems:
+            raise ValueError("; ".join(dict.fromkeys(problems)))
+        return self
+
+
 def _shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:80] + "..."
@@ -278,7 +424,7 @@ def _shown(value: Any) -> str:
 
 def describe_errors(exc: ValidationError, raw: dict[str, Any]) -> str:
     """The schema's complaints as one line: ``key 'k': value 'v' <what is wrong>`` joined by ``; ``."""
-    known = list(ParamsSchema.model_fields)
+    known = list(ParamsSchema.model_fields) + (["forces"] if "forces" in raw else [])
     parts: list[str] = []
     missing: list[str] = []
     unknown: list[str] = []
@@ -287,7 +433,9 @@ def describe_errors(exc: ValidationError, raw: dict[str, Any]) -> str:
         key = str(loc[0]) if loc else ""
         kind = err.get("type", "")
         msg = str(err.get("msg", "")).removeprefix("Value error, ")
-        if kind == "missing":
+        if key == "forces" and len(loc) > 1:
+            parts.append(_force_error(loc, kind, msg, err.get("input"), raw))
+        elif kind == "missing":
             missing.append(key)
         elif kind == "extra_forbidden":
             near = difflib.get_close_matches(key, known, n=1)
@@ -323,3 +471,28 @@ def _reword(kind: str, msg: str) -> str:
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         return "must be " + msg.removeprefix("Input should be ")
     return msg[0].lower() + msg[1:] if msg and not msg.startswith(("is ", "must ")) else msg
+
+
+def _force_error(loc: tuple, kind: str, msg: str, value: Any, raw: dict[str, Any]) -> str:
+    """One complaint about ``forces[i]`` as ``forces[i] ('Name'): key 'k': value 'v' <what is wrong>``."""
+    index = loc[1]
+    forces = raw.get("forces") if isinstance(raw.get("forces"), list) else []
+    given = forces[index] if isinstance(index, int) and index < len(forces) else None
+    name = given.get("name") if isinstance(given, dict) else None
+    where = f"forces[{index}]" + (f" ({name!r})" if isinstance(name, str) and name.strip() else "")
+    if len(loc) == 2:
+        if kind in ("model_type", "dict_type"):
+            return f"{where}: must be a mapping of keys (name, raw_dir, ...) to values"
+        return f"{where}: {msg}"
+    key = str(loc[2])
+    if kind == "missing":
+        return f"{where}: key {key!r} is missing"
+    if kind == "extra_forbidden":
+        near = difflib.get_close_matches(key, list(ForceParams.model_fields), n=1)
+        return f"{where}: unknown key {key!r}" + (f" (did you mean {near[0]!r}?)" if near else "") + \
+            " (a typo is never ignored)"
+    if key in MAPPING_KEYS or key == "extracts":
+        return f"{where}: key {key!r}: {msg}"
+    if value is None:
+        return f"{where}: key {key!r} is blank: give a value"
+    return f"{where}: key {key!r}: value {_shown(value)} {_reword(kind, msg)}"

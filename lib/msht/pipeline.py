@@ -1,18 +1,27 @@
-"""Run the notebooks with papermill, in order, from one params file.
+"""Run the notebooks with papermill from one params file, each on its own kernel.
 
 The committed notebooks in ``notebooks/`` hold the outputs of the default synthetic run: a run
 with ``params/default.yaml`` (``run_name: default`` and ``synthetic: true``) executes them in
 place. Any other run writes its executed notebooks under ``_output/<run_name>/notebooks/``, so
 that a run on real extracts never touches a committed file.
+
+A notebook runs once the notebooks it reads from have finished (:data:`NOTEBOOK_INPUTS`), so
+notebooks that do not depend on each other run at the same time (:func:`notebook_waves`); every
+kernel starts, and imports its notebook's modules, at the beginning of the run, while the
+notebooks before it work (:func:`preload_imports`).
 """
 
 from __future__ import annotations
 
+import ast
 import logging
 import os
 import shutil
 import sys
 import tempfile
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
 from pathlib import Path
 
 import nbformat
@@ -22,7 +31,8 @@ import yaml
 from msht.base import progress
 from msht.base.files import swap_in
 from msht.config import (
-    NOTEBOOKS, STAGING_ENV, RunPaths, executed_dir, load_params, notebooks_dir, project_root,
+    FORCES_NOTEBOOKS, NOTEBOOKS, STAGING_ENV, RunPaths, executed_dir, load_params, notebooks_dir, notebooks_for,
+    project_root,
 )
 
 logger = logging.getLogger(__name__)
@@ -30,14 +40,14 @@ logger = logging.getLogger(__name__)
 
 class _MappingKeysAreKnown(logging.Filter):
     """Drops papermill's "Passed unknown parameter" warning for the params file's optional
-    mapping keys (``columns``, ``values``, ``sheets``): the notebooks' parameters cells leave
-    them out on purpose (a run without mappings injects exactly what it always did), and
+    mapping keys (``columns``, ``values``, ``sheets``) and ``forces``: the notebooks' parameters
+    cells leave them out on purpose (a run without them injects exactly what it always did), and
     :func:`msht.config.params_from` reads them when they are injected."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         from msht.config import MAPPING_KEYS
 
-        return not any(record.getMessage() == f"Passed unknown parameter: {key}" for key in MAPPING_KEYS)
+        return not any(record.getMessage() == f"Passed unknown parameter: {key}" for key in (*MAPPING_KEYS, "forces"))
 
 
 logging.getLogger("papermill").addFilter(_MappingKeysAreKnown())
@@ -91,17 +101,189 @@ def kernel_options(socket_dir: Path) -> dict:
     return {"kernel_manager_class": UnixSocketKernelManager}
 
 
+#: The notebooks whose outputs each notebook reads: 02 and 03 read the clean tables 01 writes
+#: (``clean.read_tables``); 04 reads ``descriptives.csv`` (02) and ``association_vs_published.csv``
+#: (03). Checked against the notebooks' code by the tests.
+NOTEBOOK_INPUTS: dict[str, tuple[str, ...]] = {
+    "01_clean.ipynb": (),
+    "02_descriptives.ipynb": ("01_clean.ipynb",),
+    "03_associations.ipynb": ("01_clean.ipynb",),
+    "04_synthetic_vs_published.ipynb": ("02_descriptives.ipynb", "03_associations.ipynb"),
+}
+#: The same for a run of several forces (:data:`msht.config.FORCES_NOTEBOOKS`): 02 and 03 read the
+#: pooled clean tables that 05 writes.
+FORCES_NOTEBOOK_INPUTS: dict[str, tuple[str, ...]] = {
+    "05_forces.ipynb": (),
+    "02_descriptives.ipynb": ("05_forces.ipynb",),
+    "03_associations.ipynb": ("05_forces.ipynb",),
+}
+#: Inputs read only with disclosure control on (``min_cell_count`` above 1): 03 keeps 02's rows of
+#: ``suppression.csv`` (:func:`msht.publish.results.write_suppression`).
+SUPPRESSION_INPUTS: dict[str, tuple[str, ...]] = {"03_associations.ipynb": ("02_descriptives.ipynb",)}
+
+
+def notebook_waves(min_cell_count: int, notebooks: tuple[str, ...] | None = None) -> list[tuple[str, ...]]:
+    """``notebooks`` (:data:`NOTEBOOKS`, or a run of several forces' :data:`msht.config.FORCES_NOTEBOOKS`)
+    in waves: a notebook is in the first wave after every notebook it reads from
+    (:data:`NOTEBOOK_INPUTS` or :data:`FORCES_NOTEBOOK_INPUTS`, and :data:`SUPPRESSION_INPUTS` when
+    ``min_cell_count`` is above 1), so the notebooks of a wave run at the same time. Within a wave,
+    the order of ``notebooks``.
+    """
+    notebooks = NOTEBOOKS if notebooks is None else notebooks
+    table = FORCES_NOTEBOOK_INPUTS if notebooks == FORCES_NOTEBOOKS else NOTEBOOK_INPUTS
+    inputs = {name: set(table[name]) for name in notebooks}
+    if int(min_cell_count) > 1:
+        for name, extra in SUPPRESSION_INPUTS.items():
+            if name in inputs:
+                inputs[name] |= set(extra) & set(notebooks)
+    wave_of: dict[str, int] = {}
+    for name in notebooks:  # inputs come earlier in the list
+        wave_of[name] = 1 + max((wave_of[i] for i in inputs[name]), default=-1)
+    return [tuple(n for n in notebooks if wave_of[n] == w) for w in range(max(wave_of.values()) + 1)]
+
+
+def preload_imports(path: Path) -> str:
+    """The import statements at the top level of the code cells of the notebook at ``path``, one
+    per line: what its kernel runs as it starts (``IPKernelApp.exec_lines``), before the notebook's
+    turn, so that the notebook's own import lines then find the modules loaded. They run without
+    a history entry, so execution counts and outputs do not change. A cell that is not Python
+    (a magic) is skipped."""
+    lines: list[str] = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        lines += [ast.unparse(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    return "\n".join(dict.fromkeys(lines))
+
+
+class _Turn:
+    """The signal a notebook's thread waits for: its turn to run, or the end of the run; and the
+    process of its kernel, to stop it when the run stops early (Ctrl+C, a failed notebook)."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.cancelled = False
+        self.process = None  # the kernel's subprocess.Popen, once started
+
+    def stop_kernel(self) -> None:
+        """Kill the kernel now (papermill, if it is running the notebook, then raises)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+
+    def start(self) -> None:
+        self.event.set()
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.event.set()
+
+
+def _run_on_own_kernel(source: Path, target: Path, turn: _Turn, sockets: Path, options: dict, done: Future) -> None:
+    """In a thread of its own: start a kernel for the notebook ``source`` in its folder, with its
+    imports preloaded (:func:`preload_imports`); when ``turn`` starts, execute it with papermill
+    into ``target`` (``options``: papermill's) and set ``done`` (its result, or what papermill
+    raised: ``PapermillExecutionError`` names the cell) before the kernel shuts down, so that the
+    notebooks waiting for this one need not wait for that. The kernel is always shut down."""
+    import papermill as pm
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import ensure_event_loop
+
+    sockets.mkdir()
+    loop = ensure_event_loop()  # the loop nbclient uses in this thread too
+    manager = kernel_options(sockets).get("kernel_manager_class", AsyncKernelManager)(kernel_name="python3")
+    clients = []  # nbclient leaves the channels of a kernel it does not own open: closed below
+    make_client = manager.client
+    manager.client = lambda **kwargs: clients.append(make_client(**kwargs)) or clients[-1]
+    # each import on its own and best effort: one that fails now fails again, as papermill reports it, in the notebook
+    preload = "\n".join(f"try:\n    {line}\nexcept Exception:\n    pass" for line in preload_imports(source).splitlines())
+    arguments = ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={preload}"]
+    try:
+        loop.run_until_complete(manager.start_kernel(extra_arguments=arguments, cwd=str(source.parent)))
+        turn.process = getattr(manager.provisioner, "process", None)
+        turn.event.wait()
+        if not turn.cancelled:
+            pm.execute_notebook(str(source), str(target), km=manager, **options)
+        done.set_result(None)
+    except BaseException as exc:
+        done.set_exception(exc)
+        raise
+    finally:
+        for client in clients:
+            client.stop_channels()
+        loop.run_until_complete(manager.shutdown_kernel())
+
+
+def _notebooks_of(params) -> tuple[str, ...]:
+    """The notebooks a run executes (as :func:`msht.config.notebooks_for`), read from this module's
+    :data:`NOTEBOOKS` and :data:`msht.config.FORCES_NOTEBOOKS`."""
+    return FORCES_NOTEBOOKS if getattr(params, "forces", None) else NOTEBOOKS
+
+
+def _execute(notebooks: Path, tmp_dir: Path, sockets: Path, params, params_path: str | Path) -> None:
+    """Execute the run's notebooks (:func:`msht.config.notebooks_for`: :data:`NOTEBOOKS`, or
+    :data:`msht.config.FORCES_NOTEBOOKS` for a run of several forces) from ``notebooks`` into
+    ``tmp_dir`` wave by wave (:func:`notebook_waves`), each on its own kernel, all kernels started
+    at once; log each notebook as its wave starts, in the run's order. The first failure of a wave
+    (in that order) is raised once the wave has ended, and no later notebook runs. A wave's
+    notebooks are cleaned (:func:`strip_volatile`) while the next wave runs."""
+    names = _notebooks_of(params)
+    turns = {name: _Turn() for name in names}
+    with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="msht-notebook") as pool:
+        try:
+            runs: dict[str, Future] = {name: Future() for name in names}
+            for i, name in enumerate(names):
+                pool.submit(_run_on_own_kernel, notebooks / name, tmp_dir / name, turns[name], sockets / str(i),
+                            _papermill_options(name, params), runs[name])
+            finished: tuple[str, ...] = ()
+            for wave in notebook_waves(params.min_cell_count, names):
+                for name in wave:
+                    logger.info(f"running notebooks/{name} with {Path(params_path).as_posix()}")
+                    turns[name].start()
+                for name in finished:
+                    strip_volatile(tmp_dir / name)
+                wait_all([runs[name] for name in wave])
+                for name in wave:
+                    runs[name].result()
+                finished = wave
+            for name in finished:
+                strip_volatile(tmp_dir / name)
+        except BaseException:
+            for turn in turns.values():
+                turn.stop_kernel()  # the run stops now, not when the notebooks still running end
+            raise
+        finally:
+            for turn in turns.values():
+                turn.cancel()  # kernels of notebooks that will not run shut down
+
+
+def _papermill_options(name: str, params) -> dict:
+    """papermill's options for notebook ``name``: the run's parameters, no logging of outputs, and a
+    tqdm bar per notebook with one tick per cell when progress is on (see msht.base.progress), one
+    line per notebook of a wave. The executed notebook is written once, when it ends (or fails),
+    not twice per cell."""
+    bar = False
+    if progress.enabled():
+        bar = {"desc": name.removesuffix(".ipynb"), "file": sys.stderr, "position": _notebooks_of(params).index(name)}
+    return {"parameters": params.as_dict(), "kernel_name": "python3", "progress_bar": bar, "log_output": False,
+            "report_mode": False, "request_save_on_cell_execute": False}
+
+
 def run_notebooks(params_path: str | Path, *, root: Path | None = None) -> Path:
     """Execute every notebook with the parameters of ``params_path``; return the folder of outputs.
+    A run of several forces (``forces:``) executes :data:`msht.config.FORCES_NOTEBOOKS` instead
+    (:func:`msht.config.notebooks_for`).
 
     Parameters are injected by papermill into each notebook's ``parameters`` cell, so they are
     recorded in the executed notebook; they are also written to ``run_params.yaml`` in the run's
     results folder. A run that fails changes nothing: notebooks are executed into a temporary
     folder, and results and processed tables into a staging folder (``$MSHT_STAGING_DIR``);
-    all are moved into place only when every notebook has succeeded.
+    all are moved into place only when every notebook has succeeded. Notebooks that do not
+    depend on each other run at the same time (:func:`notebook_waves`).
     """
-    import papermill as pm
-
     root = root or project_root()
     params = load_params(params_path)
     out_dir = executed_dir(params, root)
@@ -117,28 +299,14 @@ def run_notebooks(params_path: str | Path, *, root: Path | None = None) -> Path:
         with (tempfile.TemporaryDirectory(prefix="msht-run-", dir=scratch) as tmp,
               tempfile.TemporaryDirectory(prefix="msht-kernel-") as sockets):
             tmp_dir = Path(tmp)
-            for name in NOTEBOOKS:
-                logger.info(f"running notebooks/{name} with {Path(params_path).as_posix()}")
-                pm.execute_notebook(
-                    str(notebooks_dir(root) / name),
-                    str(tmp_dir / name),
-                    parameters=params.as_dict(),
-                    cwd=str(notebooks_dir(root)),
-                    kernel_name="python3",
-                    # a tqdm bar per notebook, one tick per cell (see msht.base.progress)
-                    progress_bar={"desc": name.removesuffix(".ipynb"), "file": sys.stderr} if progress.enabled() else False,
-                    log_output=False,
-                    report_mode=False,
-                    **kernel_options(Path(sockets)),
-                )
-                strip_volatile(tmp_dir / name)
+            _execute(notebooks_dir(root).resolve(), tmp_dir.resolve(), Path(sockets), params, params_path)
             staged = RunPaths.from_params(params, root)
             staged.results_dir.mkdir(parents=True, exist_ok=True)
             (staged.results_dir / "run_params.yaml").write_text(
                 "# Parameters of the run that wrote these results\n" + yaml.safe_dump(params.as_dict(), sort_keys=False),
                 encoding="utf-8",
             )
-            for name in NOTEBOOKS:
+            for name in notebooks_for(params):
                 shutil.move(str(tmp_dir / name), str(out_dir / name))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -88,7 +88,7 @@ def frequency(frame: pd.DataFrame, variable: str, *, table: str, column: str | N
     column = column or variable
     levels = list(levels) if levels is not None else vocab.levels(variable)
     values = frame[column].fillna(UNKNOWN).astype(str)
-    unexpected = sorted(set(values) - set(levels) - {UNKNOWN})
+    unexpected = sorted(set(values.unique()) - set(levels) - {UNKNOWN})
     if unexpected:
         raise ValueError(f"{table}: column '{column}' has codes {unexpected} outside the vocabulary of {variable}")
     counts = values.value_counts()

@@ -336,10 +336,11 @@ def crosstab(
     f_values = df[factor].astype(object).to_numpy()
     o_values = df[outcome].astype(object).to_numpy()
     out = np.zeros((len(factor_levels), len(outcome_levels)), dtype=np.int64)
+    in_column = [o_values == o_level for o_level in outcome_levels]  # each compared once
     for i, f_level in enumerate(factor_levels):
         in_row = f_values == f_level
-        for j, o_level in enumerate(outcome_levels):
-            out[i, j] = int(np.count_nonzero(in_row & (o_values == o_level)))
+        for j, column in enumerate(in_column):
+            out[i, j] = int(np.count_nonzero(in_row & column))
     return out
 
 

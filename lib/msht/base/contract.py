@@ -46,4 +46,9 @@ CONTRACT: Final[dict[str, tuple[str, ...]]] = {
         "force", "outcome", "n", "events", "rate", "overall_rate", "lower_95", "upper_95", "lower_998", "upper_998",
         "position",
     ),
+    # A run of several forces (issue 19; notebook 05): the forces and their sizes, each force's
+    # exclusions and each force's Appendix 4, with a leading force column.
+    "forces": ("force", "offender_extract", "case_entries", "cases", "victims", "case_offender_pairs"),
+    "forces_exclusions": ("force", "step", "rule", "entity", "rows_in", "excluded", "rows_out"),
+    "forces_appendix4": ("force", "outcome", "factor", "level", "n", "denominator", "pct", "statistic", "df", "p", "test"),
 }

@@ -31,6 +31,7 @@ Offenders
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -98,10 +99,37 @@ _DMY_SHAPE = r"^\d{1,2}/\d{1,2}/\d{4}(?: \d{1,2}:\d{2}(?::\d{2})?)?$"
 def date_failures(values: pd.Series, *, nullable: bool = True) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Parse dd/mm/yyyy (optionally with ``HH:MM[:SS]``) or ISO dates, as :func:`parse_dates`
     does, without raising: returns the parsed dates (``NaT`` where missing or bad), the
-    normalised text, and a boolean mask of the values that are not dates."""
-    text = plain_series(values.astype("string")).str.strip()
-    if nullable:
-        text = text.mask(coding.normalise_text(text).isna() & text.notna())
+    normalised text, and a boolean mask of the values that are not dates. Each distinct value
+    is read once (a national extract holds a few thousand dates in hundreds of thousands of rows)."""
+    codes, uniques = pd.factorize(values.astype("string"))
+    if not len(values) or len(uniques) * 2 > len(values):  # mostly distinct values: nothing to gain
+        return _date_failures(values, nullable=nullable)
+    distinct = pd.Series(pd.array([*uniques, pd.NA], dtype="string"))  # the last one: missing
+    parsed, text, bad = _date_failures(distinct, nullable=nullable)
+    rows = np.where(codes >= 0, codes, len(uniques))
+    return (pd.Series(parsed.to_numpy()[rows], index=values.index, dtype=parsed.dtype),
+            pd.Series(text.array.take(rows), index=values.index),
+            pd.Series(bad.to_numpy(dtype=bool)[rows], index=values.index))
+
+
+#: A date (and time) in ASCII digits alone: already as the normalisation would leave it (no
+#: space to strip, nothing to fold, never a missing marker, which holds no digit).
+_PLAIN_DATE = r"\d{1,2}/\d{1,2}/\d{4}(?: \d{1,2}:\d{2}(?::\d{2})?)?"
+
+
+def _date_failures(values: pd.Series, *, nullable: bool) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """:func:`date_failures` on every value of ``values``; only values that are not plain dates
+    (:data:`_PLAIN_DATE`) go through the text normalisation."""
+    text = values.astype("string")
+    other = ~text.str.fullmatch(_PLAIN_DATE, flags=re.ASCII, na=True).astype(bool)
+    if coding.MARKER_HAS_DIGIT:
+        other = text.notna()
+    if other.any():
+        text = text.copy()
+        fixed = plain_series(text[other]).str.strip()
+        if nullable:
+            fixed = fixed.mask(coding.normalise_text(fixed).isna() & fixed.notna())
+        text[other] = fixed
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     for fmt in DATE_FORMATS:
         todo = parsed.isna() & text.notna()
@@ -162,7 +190,7 @@ def code_cases(frame: pd.DataFrame, *, path: str, force_words: list[str]) -> pd.
     out[SOURCE_ROW] = rows
     out["occurrence_number"] = frame["occurrence_number"].astype("string").str.strip()
     person = frame["victim_person_id"].astype("string").str.strip()
-    out["person_id"] = person.mask(coding.normalise_text(person).isna())  # blank or a missing marker: no ID
+    out["person_id"] = person.mask(coding.is_missing(person))  # blank or a missing marker: no ID
     out["date"] = parse_dates(frame["recorded_date"], path=path, column="recorded_date", rows=rows, nullable=False)
     out["entered_on"] = parse_dates(frame["entered_on"], path=path, column="entered_on", rows=rows, with_time=True)
     out["referral_form"] = coding.code_referral_form(frame["referral_form"])
@@ -289,12 +317,12 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
     bar.advance("case rules")
     st_cases, entry = _case_rules(cases, vrec, period)
     analysed_cases = entry[st_cases["status"] == ANALYSED].copy()
-    case_ids = set(cases["person_id"].dropna())
-    analysed_occ = set(analysed_cases["occurrence_number"])
+    case_ids = set(cases["person_id"].dropna().unique())
+    analysed_occ = set(analysed_cases["occurrence_number"].unique())
     bar.advance("victim records")
     st_v = _victim_record_rules(vrec, cases, st_cases, case_ids, analysed_occ)
     bar.advance("police-record entries")
-    st_p, counts = _police_record_rules(extracts["police_records"], case_ids, set(analysed_cases["person_id"]))
+    st_p, counts = _police_record_rules(extracts["police_records"], case_ids, set(analysed_cases["person_id"].unique()))
     bar.advance("offenders")
     st_o, offenders = _offender_rules(extracts["offenders"], cases, analysed_occ, path=paths["offenders"])
     bar.advance("analysis tables")
@@ -350,34 +378,84 @@ def _case_rules(cases: pd.DataFrame, vrec: pd.DataFrame, period: tuple[str, str]
 def _victim_record_rules(vrec: pd.DataFrame, cases: pd.DataFrame, st_cases: pd.DataFrame, case_ids: set,
                          analysed_occ: set) -> pd.DataFrame:
     """The victim-record rules; returns the status frame of the victim records."""
-    excluded_occ = set(cases.loc[st_cases["status"] != ANALYSED, "occurrence_number"])
+    excluded_occ = set(cases.loc[st_cases["status"] != ANALYSED, "occurrence_number"].unique())
     st_v = _status_frame(vrec)
     _mark(st_v, ~vrec["person_id"].isin(case_ids), "not_in_case_file")
     _mark(st_v, vrec["occurrence_number"].isin(excluded_occ) & ~vrec["occurrence_number"].isin(analysed_occ), "case_excluded")
-    pair_ok = pd.MultiIndex.from_frame(vrec[["occurrence_number", "person_id"]]).isin(
-        pd.MultiIndex.from_frame(cases[["occurrence_number", "person_id"]].dropna())
-    )
-    _mark(st_v, pd.Series(~pair_ok, index=vrec.index), "occurrence_not_in_case_file")
-    _mark(st_v, vrec.duplicated(["occurrence_number", "person_id"], keep="last"), "duplicate_record")
+    pairs = cases[["occurrence_number", "person_id"]].dropna()
+    own, known = _pair_keys([vrec["occurrence_number"], pairs["occurrence_number"]],
+                            [vrec["person_id"], pairs["person_id"]])
+    _mark(st_v, pd.Series(~np.isin(own, known), index=vrec.index), "occurrence_not_in_case_file")
+    _mark(st_v, pd.Series(own, index=vrec.index).duplicated(keep="last"), "duplicate_record")
     return st_v
+
+
+def _pair_keys(first: list[pd.Series], second: list[pd.Series]) -> list[np.ndarray]:
+    """One integer per (``first[i]``, ``second[i]``) value pair, equal exactly when both values
+    are (missing equal to missing, as :meth:`pandas.DataFrame.duplicated` compares them); one
+    array per pair of Series, the codes shared by all of them."""
+    a, _ = pd.factorize(pd.concat(first, ignore_index=True).astype(object))
+    b, b_uniques = pd.factorize(pd.concat(second, ignore_index=True).astype(object))
+    key = (a.astype(np.int64) + 1) * (len(b_uniques) + 1) + (b + 1)
+    bounds = np.cumsum([0, *(len(s) for s in first)])
+    return [key[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+
+
+def _stripped_codes(values: pd.Series, *, with_values: bool = True) -> tuple[np.ndarray, np.ndarray | int]:
+    """Each row's value stripped of white space (as ``str.strip()``) as a code in the distinct
+    stripped values (-1: missing), and those values (an object array of ``str``; with
+    ``with_values=False`` only how many there are). Computed once
+    per distinct value, with pyarrow when the values are all text (``" P1"`` and ``"P1"`` get one
+    code): millions of police-record entries are never handled one Python string at a time."""
+    import pyarrow.compute as pc
+
+    from msht.ingest.extracts import PY_WHITESPACE, arrow_distinct
+
+    encoded = arrow_distinct(values)
+    if encoded is not None:
+        codes, distinct = encoded
+        trimmed = pc.utf8_trim(distinct, characters=PY_WHITESPACE)
+        if pc.all(pc.equal(trimmed, distinct)).as_py() is not False:  # nothing to strip (pseudonyms): the same codes
+            uniques = distinct.to_numpy(zero_copy_only=False) if with_values else len(distinct)
+            return codes, uniques
+        again = trimmed.dictionary_encode()
+        remap = again.indices.to_numpy(zero_copy_only=False).astype(np.intp)
+        uniques = again.dictionary.to_numpy(zero_copy_only=False) if with_values else len(again.dictionary)
+    else:
+        codes, first = pd.factorize(values.astype("string"))
+        remap, uniques = pd.factorize(np.array([str(u).strip() for u in first], dtype=object))
+        uniques = np.asarray(uniques, dtype=object) if with_values else len(uniques)
+    return np.where(codes >= 0, remap[np.where(codes >= 0, codes, 0)], -1), uniques
 
 
 def _police_record_rules(pr: pd.DataFrame, case_ids: set, analysed_people: set) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The police-record rules; returns their status frame and, per analysed person, the entries
-    by role (``victim, perpetrator, other, unknown``) and ``n_entries``."""
-    pr_person = pr["person_id"].astype("string").str.strip()
-    pr_incident = pr["incident_reference"].astype("string").str.strip()
+    by role (``victim, perpetrator, other, unknown``) and ``n_entries``.
+
+    Persons and incidents are compared as codes in their distinct (stripped) values: the same
+    rules as on the text, in a few vectorised passes over millions of entries."""
+    person, people = _stripped_codes(pr["person_id"])
+    incident, n_incidents = _stripped_codes(pr["incident_reference"], with_values=False)
     st_p = _status_frame(pr)
-    _mark(st_p, ~pr_person.isin(case_ids), "not_in_case_file")
-    _mark(st_p, ~pr_person.isin(analysed_people), "victim_not_analysed")
-    _mark(st_p, pd.DataFrame({"p": pr_person, "i": pr_incident}).duplicated(keep="first"), "duplicate_record")
+
+    def among(ids: set) -> np.ndarray:  # rows whose person is in ``ids`` (a missing person is not)
+        hit = np.append(pd.Series(people, dtype=object).isin(ids).to_numpy(dtype=bool), False)
+        return hit[person]
+
+    _mark(st_p, pd.Series(~among(case_ids), index=pr.index), "not_in_case_file")
+    _mark(st_p, pd.Series(~among(analysed_people), index=pr.index), "victim_not_analysed")
+    pair = (person.astype(np.int64) + 1) * (n_incidents + 1) + (incident + 1)  # missing == missing, as duplicated()
+    _mark(st_p, pd.Series(pair, index=pr.index).duplicated(keep="first"), "duplicate_record")
     roles = code_role(pr["role"])
-    live_p = st_p["status"] == ANALYSED
-    counts = (
-        pd.DataFrame({"person_id": pr_person[live_p], "role": roles[live_p]})
-        .pivot_table(index="person_id", columns="role", aggfunc="size", fill_value=0)
-        .reindex(columns=["victim", "perpetrator", "other", "unknown"], fill_value=0)
-    )
+    live_p = (st_p["status"] == ANALYSED).to_numpy(dtype=bool)
+    levels = ["victim", "perpetrator", "other", "unknown"]
+    role = pd.Index(levels).get_indexer(roles[live_p].to_numpy(dtype=object))
+    cells = np.bincount(person[live_p] * len(levels) + role, minlength=len(people) * len(levels))
+    table = cells.reshape(len(people), len(levels))
+    seen = table.sum(axis=1) > 0
+    order = np.argsort(people[seen], kind="stable")  # sorted by person, as a pivot table
+    counts = pd.DataFrame(table[seen][order], index=pd.Index(people[seen][order], name="person_id", dtype="string"),
+                          columns=pd.Index(levels, name="role"))
     counts["n_entries"] = counts.sum(axis=1)
     return st_p, counts
 
@@ -388,7 +466,7 @@ def _offender_rules(of: pd.DataFrame, cases: pd.DataFrame, analysed_occ: set, *,
     of_occ = of["occurrence_number"].astype("string").str.strip()
     of_pid = of["offender_person_id"].astype("string").str.strip()
     st_o = _status_frame(of)
-    _mark(st_o, ~of_occ.isin(set(cases["occurrence_number"])), "unmatched_offender")
+    _mark(st_o, ~of_occ.isin(set(cases["occurrence_number"].unique())), "unmatched_offender")
     _mark(st_o, ~of_occ.isin(analysed_occ), "case_excluded")
     _mark(st_o, pd.DataFrame({"o": of_occ, "p": of_pid}).duplicated(keep="last"), "duplicate_record")
     live_o = st_o["status"] == ANALYSED
@@ -471,7 +549,7 @@ def check_accounting(extracts: dict[str, pd.DataFrame], status: dict[str, pd.Dat
     for name, st in status.items():
         if len(st) != len(extracts[name]):
             raise AssertionError(f"row accounting: {name} has {len(extracts[name])} raw rows but {len(st)} statuses")
-        unknown = set(st["status"]) - known
+        unknown = set(st["status"].unique()) - known
         if unknown:
             raise AssertionError(f"row accounting: {name} has rows with unnamed statuses {sorted(unknown)}")
     if (status["cases"]["status"] == ANALYSED).sum() != len(cases):

@@ -75,6 +75,10 @@ def _marker_lists() -> dict[str, tuple[str, ...]]:
 #: field, identifiers included. The one list is ``missing_markers`` in ``msht/data/dictionary.yaml``.
 MISSING_MARKERS: Final[frozenset[str]] = frozenset(_marker_lists()["blank"] + _marker_lists()["stated_unknown"])
 
+#: Whether a missing marker holds an ASCII digit (none does: values with a digit are then never
+#: markers, which :func:`is_missing` and the date parsing of :mod:`msht.clean.rules` rely on).
+MARKER_HAS_DIGIT: Final[bool] = any(re.search("[0-9]", m) for m in MISSING_MARKERS)
+
 #: Subset of :data:`MISSING_MARKERS` that means "field left empty" rather than "stated as
 #: unknown" (``missing_markers.blank`` in the dictionary).  Only :func:`code_exploitation_types`
 #: distinguishes the two (see there).
@@ -146,6 +150,21 @@ def normalise_text(s: pd.Series) -> pd.Series:
     distinct = _clean(pd.Series(uniques, dtype="string"))
     distinct = distinct.mask(distinct.isin(MISSING_MARKERS))
     return pd.Series(distinct.array.take(codes, allow_fill=True), index=s.index, name=s.name, dtype="string")
+
+
+def is_missing(s: pd.Series) -> pd.Series:
+    """``normalise_text(s).isna()``: missing or a missing marker, as a boolean Series. Only values
+    without an ASCII digit can be markers (none holds a digit, and the normalisation keeps
+    digits), so identifiers and dates are not normalised at all."""
+    s = _as_series(s)
+    if MARKER_HAS_DIGIT:  # the shortcut below would not hold
+        return normalise_text(s).isna()
+    text = s.astype("string")
+    out = text.isna().to_numpy(dtype=bool).copy()
+    maybe = ~text.str.contains("[0-9]", regex=True, na=True).astype(bool).to_numpy(dtype=bool)
+    if maybe.any():
+        out[maybe] = normalise_text(text[maybe]).isna().to_numpy(dtype=bool)
+    return pd.Series(out, index=s.index)
 
 
 def _fill_unknown(codes: pd.Series) -> pd.Series:
@@ -507,6 +526,7 @@ def _nationality_of_keys(keys: pd.Series) -> pd.DataFrame:
     )
 
 
+@_on_distinct_values
 def code_nationality(s: pd.Series) -> pd.DataFrame:
     """Code a nationality field; returns columns ``countries``, ``uk_national``, ``region``,
     ``unmatched`` with the input's index.

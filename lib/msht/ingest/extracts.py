@@ -52,13 +52,14 @@ from datetime import date, datetime, time
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import yaml
-from pandera.engines.pandas_engine import NpString
+
+if TYPE_CHECKING:  # pandera is imported where a schema is built (0.6 s, not needed to read clean tables)
+    import pandera.pandas as pa
 
 from msht.base.plaintext import plain, plain_series
 
@@ -372,8 +373,14 @@ def _decode(path: Path, data: bytes, kind: str) -> str:
         ) from None
 
 
+def _first_lines(text: str, n: int) -> list[str]:
+    """``text.splitlines()[:n]``, splitting only the start of a large text when it holds them."""
+    head = text[: 1 << 16].splitlines()
+    return head[:n] if len(head) > n + 1 else text.splitlines()[:n]
+
+
 def _sniff_delimiter(text: str) -> str:
-    lines = [ln for ln in text.splitlines()[:50] if ln.strip()][:20]
+    lines = [ln for ln in _first_lines(text, 50) if ln.strip()][:20]
     best, best_score = ",", 0
     for delim in DELIMITERS:
         score = max((ln.count(delim) for ln in lines), default=0)
@@ -426,7 +433,8 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
         import pyarrow as pa_
         import pyarrow.csv as pacsv
 
-        first = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+        head = text[: text.find("\n", 1 << 16) + 1 or None]  # the header row, without copying the whole text
+        first = next(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter, strict=True))
         width = len(first)
         names = [f"f{j}" for j in range(width)]
         arrow = pacsv.read_csv(
@@ -710,8 +718,9 @@ def _finish_frame(
     blanks.columns = names
     frame.attrs["raw_header"] = [raw_header[j] for j in keep]
     frame.attrs["source_columns"] = list(keep)
-    if len(frame):
-        frame = frame.mask(blanks, pd.NA)
+    if len(frame):  # blank cells -> missing, column by column where there are any
+        frame = frame.assign(**{col: frame[col].mask(blanks[col], pd.NA)
+                                for col in blanks.columns[blanks.any().to_numpy(dtype=bool)]})
     frame.insert(0, SOURCE_ROW, source_rows)
     frame[SOURCE_ROW] = frame[SOURCE_ROW].astype(int)
     return frame.reset_index(drop=True)
@@ -1017,6 +1026,9 @@ def schema_for(name: str) -> pa.DataFrameSchema:
     Text columns are checked as Python strings in an ``object`` column (pandera's ``NpString``),
     as :func:`validate` hands them over: under pandas 3 a bare ``str`` would mean pandas' own
     string dtype instead, and every object column would fail."""
+    import pandera.pandas as pa
+    from pandera.engines.pandas_engine import NpString
+
     columns = {
         col: pa.Column(NpString, nullable=bool(spec["nullable"]), required=bool(spec["required"]), coerce=False)
         for col, spec in extract_fields(name).items()
@@ -1046,9 +1058,37 @@ def _structure_error(frame: pd.DataFrame, name: str) -> str | None:
     return None
 
 
+def _passes_schema(frame: pd.DataFrame, name: str) -> bool:
+    """Whether ``frame`` certainly passes :func:`schema_for`: what the schema checks, each in one
+    vectorised pass (every field present an ``object`` column of Python strings and missing
+    values, none missing where the field must have a value; ``source_row`` integers). ``False``
+    means only "ask pandera", which then names every failure."""
+    if SOURCE_ROW not in frame.columns or frame[SOURCE_ROW].dtype != np.int64:
+        return False
+    for col, spec in extract_fields(name).items():
+        if col not in frame.columns:
+            if spec["required"]:
+                return False
+            continue
+        values = frame[col]
+        if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+            return False
+        if not spec["nullable"] and values.isna().any():
+            return False
+    return True
+
+
 def schema_failures(frame: pd.DataFrame, name: str) -> list[Problem]:
     """Every failure of ``frame`` against the dictionary's pandera schema, validated lazily (all
-    failures in one pass): one :class:`Problem` (an error) per failing cell or column."""
+    failures in one pass): one :class:`Problem` (an error) per failing cell or column.
+
+    pandera checks a column of text one value at a time in Python; a frame that
+    :func:`_passes_schema` shows to be valid (the usual case: millions of rows at national
+    scale) is not handed to it."""
+    if _passes_schema(frame, name):
+        return []
+    import pandera.pandas as pa
+
     try:
         schema_for(name).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -1152,6 +1192,29 @@ def read_all(raw_dir: Path, mappings: dict[str, ExtractMapping] | None = None) -
     mappings = mappings or {}
     return {name: read_extract(raw_dir, name, mapping=mappings.get(name))
             for name in progress.iterate(EXTRACTS, "reading extracts", unit="file")}
+
+
+#: What :func:`read_sent` puts in place of the file of an extract a force does not send.
+NOT_SENT = "(not sent)"
+
+
+def not_sent(name: str) -> Extract:
+    """Extract ``name`` as a force that does not send it: no rows, the data dictionary's fields (text)
+    and a ``source_row`` column, file :data:`NOT_SENT`, no checksum. The cleaning then counts 0 rows
+    read and analysed, and the analysis has none of its units (``offenders``: the offender
+    factors are not available for that force)."""
+    columns = [*extract_fields(name), SOURCE_ROW]
+    frame = pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+    frame[SOURCE_ROW] = frame[SOURCE_ROW].astype("int64")
+    return Extract(name=name, path=Path(NOT_SENT), sha256="", frame=frame)
+
+
+def read_sent(raw_dir: Path, mappings: dict[str, ExtractMapping] | None, sent: list[str] | tuple[str, ...]) -> dict[str, Extract]:
+    """:func:`read_all` for a force that sends only the extracts ``sent`` (a run with ``forces:``):
+    those are read and validated from ``raw_dir``; each other extract is :func:`not_sent`."""
+    mappings = mappings or {}
+    return {name: read_extract(raw_dir, name, mapping=mappings.get(name)) if name in sent else not_sent(name)
+            for name in EXTRACTS}
 
 
 def inputs_table(extracts: dict[str, Extract]) -> pd.DataFrame:

@@ -11,8 +11,11 @@ broken by row order, so results are identical whatever the key.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import secrets
+
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -40,9 +43,14 @@ def _mac_key(key: bytes) -> bytes:
     return key if len(key) <= hashlib.blake2b.MAX_KEY_SIZE else hashlib.blake2b(key).digest()
 
 
-def _distinct_stripped(values: pd.Series) -> tuple[np.ndarray, list]:
+#: Distinct identifiers turned into Python strings at a time (bounds the memory of millions).
+CHUNK = 1 << 17
+
+
+def _distinct_stripped(values: pd.Series) -> tuple[np.ndarray, Iterator[str]]:
     """The codes of ``values`` in their distinct values (-1: missing) and those distinct values
-    stripped of white space (as ``str.strip()`` does); pyarrow when they are all text."""
+    stripped of white space (as ``str.strip()`` does), in order, made Python strings a chunk
+    at a time; pyarrow when they are all text."""
     import pyarrow.compute as pc
 
     from msht.ingest.extracts import PY_WHITESPACE, arrow_distinct
@@ -50,9 +58,30 @@ def _distinct_stripped(values: pd.Series) -> tuple[np.ndarray, list]:
     encoded = arrow_distinct(values)
     if encoded is None:
         codes, uniques = pd.factorize(values.astype("string"))
-        return codes, pd.Series(uniques, dtype="string").str.strip().tolist()
+        return codes, iter(pd.Series(uniques, dtype="string").str.strip().tolist())
     codes, distinct = encoded
-    return codes, pc.utf8_trim(distinct, characters=PY_WHITESPACE).to_pylist()
+    stripped = pc.utf8_trim(distinct, characters=PY_WHITESPACE)
+    chunks = (stripped.slice(start, CHUNK).to_pylist() for start in range(0, len(stripped), CHUNK))
+    return codes, itertools.chain.from_iterable(chunks)
+
+
+def _keyed_digests(values: Iterable[str], key: bytes) -> list:
+    """``BLAKE2b(value, key=key)`` of each text in ``values`` as 20 hex digits (``pd.NA`` for an
+    empty or missing value). The keyed state is set up once and copied for each value (the same
+    digest as a fresh keyed hash: RFC 7693 processes the key as a first block), which saves a
+    fifth of the time on millions of identifiers."""
+    keyed = hashlib.blake2b(key=_mac_key(key), digest_size=10)
+    copy = keyed.copy
+    out = []
+    append = out.append
+    for u in values:
+        if u:
+            h = copy()
+            h.update(u.encode("utf-8"))
+            append(h.hexdigest())
+        else:
+            append(pd.NA)
+    return out
 
 
 def pseudonymise_series(values: pd.Series, key: bytes) -> pd.Series:
@@ -65,12 +94,7 @@ def pseudonymise_series(values: pd.Series, key: bytes) -> pd.Series:
     if not key:
         raise ValueError("the pseudonymisation key is empty: pseudonyms would be an unkeyed hash of the IDs")
     codes, stripped = _distinct_stripped(values)
-    mac_key = _mac_key(key)
-    blake2b = hashlib.blake2b
-    hashed = pd.array(
-        [blake2b(u.encode("utf-8"), key=mac_key, digest_size=10).hexdigest() if u else pd.NA for u in stripped],
-        dtype="string",
-    )
+    hashed = pd.array(_keyed_digests(stripped, key), dtype="string")
     return pd.Series(hashed.take(codes, allow_fill=True), index=values.index, name=values.name, dtype="string")
 
 

@@ -103,11 +103,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import Bounds, LinearConstraint, milp
+
+if TYPE_CHECKING:  # scipy.optimize is imported by the functions that solve (1 s; `msht run` imports this module)
+    from scipy.optimize import Bounds
 
 logger = logging.getLogger(__name__)
 
@@ -713,6 +715,8 @@ def _note_counts(s: System, outcome: str, note: str, levels: dict[tuple[str, str
 
 def _matrices(s: System, binaries: list, pct_rows: list) -> tuple:
     """The milp inputs: counts first, then one binary per ``"[c]"`` (0 or >= m)."""
+    from scipy.optimize import Bounds
+
     nv, nb = len(s.names), len(binaries)
     rows, lo, hi = list(s.rows), list(s.row_lo), list(s.row_hi)
     for k, (i, m) in enumerate(binaries):
@@ -750,6 +754,8 @@ def bound_hidden(s: System, binaries: list, pct_rows: list, m: int = 5) -> pd.Da
     Each count is bounded within its connected component of the system (:func:`_components`),
     twice (min and max) with :func:`scipy.optimize.milp`; a block whose p band is published is
     then narrowed to the values that keep the band (:func:`_apply_bands`)."""
+    from scipy.optimize import LinearConstraint, milp
+
     a, lo, hi, bounds, nvar = _matrices(s, binaries, pct_rows)
     parts = _components(a, bounds)
     public_total = _withheld_chains(s)
@@ -788,6 +794,8 @@ def _count_from(sub: tuple, at: int, m: int, high: int) -> int:
     """How many values from the smallest feasible one at or above ``m`` up to ``high`` a
     ``"[c]"`` count (0 or at least ``m``) can take besides 0: the values in between are not
     possible, so they are not counted (0 when no value from ``m`` is feasible)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
     cols, sub_a, sub_lo, sub_hi, sub_bounds = sub
     lb = sub_bounds.lb.copy()
     lb[at] = max(lb[at], m)
@@ -847,6 +855,8 @@ def _components(a: np.ndarray, bounds: Bounds) -> np.ndarray:
 def _subsystem(a: np.ndarray, lo: np.ndarray, hi: np.ndarray, bounds: Bounds, cols: np.ndarray) -> tuple:
     """The constraints on the variables ``cols`` of one component, the other variables (fixed)
     moved into the bounds."""
+    from scipy.optimize import Bounds
+
     rows = np.flatnonzero(np.abs(a[:, cols]).sum(axis=1) > 0)
     rest = np.setdiff1d(np.arange(a.shape[1]), cols)
     fixed = a[np.ix_(rows, rest)] @ bounds.lb[rest]

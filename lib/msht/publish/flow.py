@@ -89,3 +89,56 @@ def flow_diagram(exclusions: pd.DataFrame, descriptions: dict[tuple[str, str], s
                         fontsize=8, bbox={**box, "facecolor": "#fee2e2"})
     fig.tight_layout()
     return fig
+
+
+#: Longest rule description :func:`flow_by_force` prints; a longer one is given by the rule's name
+#: (the exclusions table beside the diagram has every description).
+FORCE_LABEL_WIDTH = 32
+
+
+def flow_by_force(exclusions: pd.DataFrame, descriptions: dict[tuple[str, str], str] | None = None,
+                  marks: dict[str, dict[tuple[str, str], str]] | None = None,
+                  not_sent: dict[str, tuple[str, ...]] | None = None) -> Figure:
+    """The flow of a run of several forces: one panel per force (a row each, params order) and
+    entity (a column each), giving the rows read, each exclusion step that removed rows, and the
+    rows analysed. ``exclusions``: ``forces_exclusions`` rows (a ``force`` column, categorical in
+    params order, then the columns of ``exclusions.csv``); ``descriptions``: (entity, rule) ->
+    label (one longer than :data:`FORCE_LABEL_WIDTH` is replaced by the rule's name); ``marks``: force -> (entity, rule) -> the mark of each count hidden by disclosure
+    control (:func:`flow_boxes`); ``not_sent``: force -> the entities of the extracts it does not
+    send (drawn as "not sent")."""
+    descriptions, marks, not_sent = descriptions or {}, marks or {}, not_sent or {}
+    force_col = exclusions["force"]
+    forces = list(force_col.cat.categories) if hasattr(force_col, "cat") else list(dict.fromkeys(force_col))
+    panels = {force: flow_boxes(exclusions[force_col == force], marks.get(force)) for force in forces}
+    lines = {force: max([int((b["entity"] == e).sum()) for e in COLUMNS] + [1]) for force, b in panels.items()}
+    heights = [0.13 * (lines[f] + 2) for f in forces] or [1.0]
+    fig, axes = plt.subplots(len(forces) or 1, len(COLUMNS), figsize=(2.6 * len(COLUMNS), sum(heights) + 0.4),
+                             squeeze=False, gridspec_kw={"height_ratios": heights})
+    for r, force in enumerate(forces):
+        boxes = panels[force]
+        for c, (entity, title) in enumerate(COLUMNS.items()):
+            ax = axes[r][c]
+            ax.axis("off")
+            if r == 0:
+                ax.set_title(title, fontsize=9, fontweight="bold")
+            if c == 0:
+                ax.text(-0.04, 0.5, force, rotation=90, ha="right", va="center", fontsize=9, fontweight="bold",
+                        transform=ax.transAxes)
+            block = boxes[boxes["entity"] == entity]
+            text = []
+            for b in block.itertuples() if entity not in not_sent.get(force, ()) else ():
+                n = b.n if isinstance(b.n, str) else f"{b.n:,}"
+                if b.kind == "read":
+                    text.append(f"Read: {n}")
+                elif b.kind == "analysed":
+                    text.append(f"Analysed: {n}")
+                else:
+                    label = descriptions.get((entity, b.rule), "")
+                    label = label if 0 < len(label) <= FORCE_LABEL_WIDTH else b.rule.replace("_", " ")
+                    text.append(f"  excluded {n}: {label}")
+            ax.text(0.0, 0.95, "\n".join(text) or "Not sent", ha="left", va="top", fontsize=7.5,
+                    transform=ax.transAxes, family="DejaVu Sans",
+                    bbox={"boxstyle": "round,pad=0.4", "edgecolor": "#475569", "linewidth": 0.6,
+                          "facecolor": "#f1f5f9" if text else "#fef9c3"})
+    fig.tight_layout()
+    return fig

@@ -55,6 +55,52 @@ def _with_front_matter(qmd: str, updates: dict) -> str:
     return f"---\n{dumped}---\n{rest}"
 
 
+#: The report's parts that only a run of several forces shows (``report/``; included into its
+#: staged article by :func:`forces_article`, left out of a single-force run's site).
+FORCES_SECTION = "_forces_compared.qmd"
+FORCES_APPENDIX = "_forces_appendix.qmd"
+
+#: Where :func:`forces_article` puts the forces' section: before the recommendations.
+_FORCES_SECTION_BEFORE = "# Recommendations {#sec-recommendations}"
+#: The single-force appendix that the forces' appendix replaces (notebook 04, not run for several forces).
+_CALIBRATION_APPENDIX = re.compile(r"^# Appendix 6:.*?(?=^# Appendix 7:)", re.MULTILINE | re.DOTALL)
+#: Sentences of the article about one force, and what a run of several forces says instead.
+_ONE_FORCE_TEXT = {
+    "The data are extracts from one police force's records, covering the period named at the start of\nthis report.":
+        "The data are extracts from several police forces' records, covering the period named at the start of\n"
+        "this report; each force's extracts are read and cleaned on their own, and @sec-forces compares the forces.",
+}
+
+
+class StagingError(RuntimeError):
+    """The article no longer holds a passage the staging of a run of several forces rewrites."""
+
+
+def forces_article(qmd: str) -> str:
+    """The article of a run of several forces: the data-quality embeds of notebook 01 taken from
+    notebook 05 (which cleans the forces, in place of 01; its flow diagram, a panel per force, on a
+    landscape page), the "Forces compared" section
+    (:data:`FORCES_SECTION`) before the recommendations, the forces' appendix
+    (:data:`FORCES_APPENDIX`) in place of the single-force Appendix 6 (notebook 04, which such a
+    run does not execute), and the sentences about one force's data said of several. Raises
+    :class:`StagingError` naming a passage the article no longer holds (the article changed)."""
+    out = qmd.replace("/notebooks/01_clean.ipynb#", "/notebooks/05_forces.ipynb#")
+    flow = "{{< embed /notebooks/05_forces.ipynb#fig-flow >}}"  # a panel per force: a page turned sideways
+    out = out.replace(f"\n{flow}\n", f"\n::: {{.column-page .landscape}}\n{flow}\n:::\n")
+    for old, new in _ONE_FORCE_TEXT.items():
+        if old not in out:
+            raise StagingError(f"report/index.qmd no longer says {old[:60]!r}...: update quarto_site._ONE_FORCE_TEXT")
+        out = out.replace(old, new)
+    if _FORCES_SECTION_BEFORE not in out:
+        raise StagingError(f"report/index.qmd has no heading {_FORCES_SECTION_BEFORE!r}: update quarto_site")
+    out = out.replace(_FORCES_SECTION_BEFORE,
+                      "{{< include " + FORCES_SECTION + " >}}\n\n" + _FORCES_SECTION_BEFORE, 1)
+    out, n = _CALIBRATION_APPENDIX.subn("{{< include " + FORCES_APPENDIX + " >}}\n\n", out, count=1)
+    if not n or "04_synthetic_vs_published" in out:
+        raise StagingError("report/index.qmd's Appendix 6 (notebook 04) is not where quarto_site expects it")
+    return out
+
+
 def stage(params: Params, root: Path | None = None, *, renderer: str = "") -> Path:
     """Copy the Quarto project and the run's executed notebooks into ``_output/<run>/site``, with
     the run's metadata, ``_variables.yml`` and the reproducibility appendix; return the folder.
@@ -75,6 +121,8 @@ def stage(params: Params, root: Path | None = None, *, renderer: str = "") -> Pa
         encoding="utf-8",
     )
     for item in sorted((root / "report").iterdir()):
+        if item.name in (FORCES_SECTION, FORCES_APPENDIX) and not params.forces:
+            continue
         if item.is_dir():
             shutil.copytree(item, site / item.name)
         else:
@@ -89,9 +137,10 @@ def stage(params: Params, root: Path | None = None, *, renderer: str = "") -> Pa
     )
     meta = report_metadata(params)
     article = site / STAGED_ARTICLE
+    text = article.read_text(encoding="utf-8")
     article.write_text(
         _with_front_matter(
-            article.read_text(encoding="utf-8"),
+            forces_article(text) if params.forces else text,
             {k: meta[k] for k in ("title", "subtitle", "author")},
         ),
         encoding="utf-8",

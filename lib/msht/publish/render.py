@@ -22,7 +22,6 @@ import subprocess
 from pathlib import Path
 
 import nbformat
-from nbconvert import HTMLExporter
 
 from msht.base.files import swap_in
 from msht.config import Params, RunPaths, load_params, project_root
@@ -45,6 +44,8 @@ NOTEBOOK_SECTIONS = {
     "02_descriptives.ipynb": "Executive summary (engagement rates); Descriptive overview; Appendices 1 to 3",
     "03_associations.ipynb": "Executive summary (associated factors); Factors associated with victim engagement; Appendix 4",
     "04_synthetic_vs_published.ipynb": "Appendix 6: this run compared with the published figures",
+    "05_forces.ipynb": "Forces compared (a run of several forces): each force cleaned and counted, the data quality "
+                       "and exclusions by force, pooled tests, forest and funnel plots; Appendix 6: each force's Appendix 4",
 }
 
 
@@ -163,6 +164,8 @@ def render_fallback(params: Params, root: Path | None = None) -> Path:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir()
+    from nbconvert import HTMLExporter  # 0.7 s to import; only the HTML fallback uses it
+
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from msht.config import NOTEBOOKS, Params, executed_dir
+from msht.config import Params, executed_dir, notebooks_for
 
 
 _OPTION_LINE = re.compile(r"^\s*#\|\s?(.*)$")
@@ -91,9 +91,10 @@ def add_alt_texts(page: str, alts: dict[str, str]) -> str:
 
 
 def executed_notebooks(params: Params, root: Path) -> list[Path]:
-    """The run's executed notebooks, in order; a clear error if the run has not been made."""
+    """The run's executed notebooks (:func:`msht.config.notebooks_for`), in order; a clear error if
+    the run has not been made."""
     folder = executed_dir(params, root)
-    paths = [folder / name for name in NOTEBOOKS]
+    paths = [folder / name for name in notebooks_for(params)]
     missing = [p.name for p in paths if not p.exists()]
     if missing:
         where = folder.relative_to(root) if folder.is_relative_to(root) else folder.name

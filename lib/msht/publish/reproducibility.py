@@ -130,6 +130,9 @@ def reproducibility(params: Params, root: Path | None = None, *, renderer: str =
     if inputs_file.exists():
         with inputs_file.open(encoding="utf-8", newline="") as fh:
             inputs = [{k: safe_value(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+        for row in inputs:  # a run of several forces: each extract named with its force
+            if row.get("force"):
+                row["extract"] = f"{row['force']}: {row.get('extract', '')}"
         inputs_source = f"{results_rel}/inputs.csv"
     else:
         inputs_source = "none: the run wrote no inputs.csv"

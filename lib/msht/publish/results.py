@@ -231,7 +231,14 @@ def read_csv(name: str, results_dir: Path) -> pd.DataFrame:
 #: The ``file`` values of ``suppression.csv`` that notebook 01 writes (the data-quality tables,
 #: :func:`msht.publish.quality.protect_completeness`, ``protect_spellings``, ``protect_problems`` and
 #: ``protect_exclusions``); notebooks 02 and 03 keep them.
-QUALITY_FILES: Final[tuple[str, ...]] = ("completeness", "spellings", "problems", "exclusions")
+#: In a run of several forces, notebook 05 runs before 02 and 03 and writes the ``suppression.csv``
+#: rows of the forces' files (:data:`FORCES_FILES`), which 02 and 03 keep in the same way.
+FORCES_FILES: Final[tuple[str, ...]] = (
+    "forces_exclusions", "forces_completeness", "forces_spellings", "forces_problems", "forces_appendix4",
+    "forces_association_tests", "forces_association_residuals", "forces_association_vs_published",
+    "forces_odds_ratios", "forces_pooled", "forces_funnel",
+)
+QUALITY_FILES: Final[tuple[str, ...]] = ("completeness", "spellings", "problems", "exclusions", *FORCES_FILES)
 #: Folder under a run's ``processed_dir`` that holds the unprotected values of its protected
 #: results files (release runs only; see :func:`write_unprotected`).
 UNPROTECTED_DIR: Final[str] = "unprotected"

@@ -1,0 +1,332 @@
+"""The tables of a run of several forces (issue 19; notebook 05): the forces and their sizes, each
+force's data-quality tables and exclusions with a ``force`` column, and each force's Appendix 4,
+every one under the run's disclosure control, force by force.
+
+Each force's tables are built and protected exactly as notebook 01 and 03 build and protect a
+single force's (:mod:`msht.publish.quality`, :func:`msht.publish.association_tables.protect`), then
+stacked with a leading ``force`` column in params order (:func:`by_force`). A small force has small
+cells: under ``min_cell_count`` they are hidden in its own tables. The results files (tidy CSV) are
+``forces`` (:func:`sizes`), ``forces_exclusions``, ``forces_appendix4`` (contract names in
+:mod:`msht.base.contract`), ``forces_problems``, ``forces_completeness`` and
+``forces_spellings`` (the data-quality files with a ``force`` column), and ``inputs`` (with a
+``force`` column, for the reproducibility appendix). Their ``suppression.csv`` rows name these
+files (:data:`msht.publish.results.FORCES_FILES`, which notebooks 02 and 03 keep).
+
+A national release (``min_cell_count`` > 1) is protected force by force and table by table; the
+linked-table audit (:mod:`msht.publish.audit`) covers the pooled tables of notebooks 02 and 03,
+not sums across the forces' own tables.
+
+A force that sends no offender extract has no case–offender pairs: its offender factors are *not
+available* (:func:`appendix4_by_force` runs only its other tests and :func:`not_available` lists
+what is missing), and it is left out of those factors' strata in the pooled tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from dataclasses import dataclass
+
+import pandas as pd
+
+from msht.analysis import associate
+from msht.base import vocab
+from msht.clean.forces import FORCE, ForcesClean
+from msht.ingest import extracts as ingest
+from msht.publish import association_tables, quality
+
+#: The offender factors of Appendix 4 (tested on case–offender pairs).
+OFFENDER_FACTORS: tuple[str, ...] = vocab.APPENDIX4_BLOCKS["offender"][1]
+
+
+def by_force(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Stack per-force frames (force name -> frame, params order) with a leading ``force`` column
+    (categorical, categories in the order given); an empty frame adds no rows."""
+    names = list(frames)
+    parts = [frame.assign(**{FORCE: name}) for name, frame in frames.items() if not frame.empty]
+    if not parts:
+        columns = next(iter(frames.values())).columns if frames else []
+        out = pd.DataFrame(columns=[FORCE, *columns])
+    else:
+        out = pd.concat(parts, ignore_index=True)
+        out = out[[FORCE, *[c for c in out.columns if c != FORCE]]]
+    out[FORCE] = pd.Categorical(out[FORCE], categories=names)
+    return out
+
+
+def sizes(cleaned: ForcesClean) -> pd.DataFrame:
+    """``forces.csv``: one row per force (params order): ``force``, ``offender_extract`` (yes/no),
+    ``case_entries`` (rows of its case extract), ``cases`` (analysed), ``victims`` (persons
+    analysed), ``case_offender_pairs`` (analysed)."""
+    rows = []
+    for c in cleaned.forces:
+        rows.append({
+            FORCE: c.force.name,
+            "offender_extract": "yes" if c.force.has_offenders else "no",
+            "case_entries": len(c.extracts["cases"].frame),
+            "cases": len(c.result.cases),
+            "victims": len(c.result.victims),
+            "case_offender_pairs": len(c.result.offenders),
+        })
+    return pd.DataFrame(rows)
+
+
+#: Column labels of the sizes table (:func:`sizes`) for display.
+SIZES_LABELS: dict[str, str] = {"force": "Force", "offender_extract": "Offender extract", "case_entries": "Case entries",
+                                "cases": "Cases", "victims": "Victims", "case_offender_pairs": "Case–offender pairs"}
+
+
+@dataclass(frozen=True)
+class QualityByForce:
+    """The data-quality tables of every force, protected force by force and stacked
+    (:func:`by_force`): ``inputs``, ``exclusions``, ``problems``, ``completeness``,
+    ``spellings``; ``suppression``: their ``suppression.csv`` rows (``table`` prefixed with the
+    force's name, ``file`` the results file's: ``forces_exclusions``...); ``shown``: the same tables with each hidden count replaced by its mark, for
+    display; ``marks``: force -> (entity, rule) -> mark of each hidden exclusion count."""
+
+    tables: dict[str, pd.DataFrame]
+    shown: dict[str, pd.DataFrame]
+    suppression: pd.DataFrame
+    marks: dict[str, dict[tuple[str, str], str]]
+
+
+#: The data-quality tables of :class:`QualityByForce`, in the order notebook 01 shows them.
+QUALITY_TABLES: tuple[str, ...] = ("inputs", "exclusions", "problems", "completeness", "spellings")
+
+
+def _force_quality(c, min_cell_count: int, period_end: str) -> tuple[dict, dict, pd.DataFrame, dict]:
+    """One force's data-quality tables as notebook 01 builds and protects them: (protected,
+    shown, suppression rows, exclusion marks)."""
+    frames = {name: e.frame for name, e in c.extracts.items()}
+    sent = {name: e for name, e in c.extracts.items() if name in c.force.extracts}
+    exclusions, ex_supp = quality.protect_exclusions(c.result.exclusions, min_cell_count)
+    problems = pd.concat([quality.problems(c.result.status), ingest.input_warnings(sent, period_end=period_end)],
+                         ignore_index=True)
+    completeness, co_supp = quality.protect_completeness(quality.completeness(frames), min_cell_count, ex_supp)
+    spellings, sp_supp = quality.protect_spellings(quality.spellings(frames), min_cell_count)
+    problems, pr_supp = quality.protect_problems(problems, ex_supp, min_cell_count)
+    supp = pd.concat([co_supp, sp_supp, pr_supp, ex_supp], ignore_index=True)
+    protected = {"inputs": ingest.inputs_table(c.extracts), "exclusions": exclusions, "problems": problems,
+                 "completeness": completeness, "spellings": spellings}
+    shown = {name: protected[name] if name == "inputs" else quality.shown(protected[name], supp, name)
+             for name in QUALITY_TABLES}
+    return protected, shown, supp, quality.exclusion_marks(supp)
+
+
+def quality_by_force(cleaned: ForcesClean, min_cell_count: int, period_end: str) -> QualityByForce:
+    """Every force's data-quality tables (:class:`QualityByForce`), protected under
+    ``min_cell_count`` force by force, as notebook 01 protects a single force's."""
+    per = {c.force.name: _force_quality(c, min_cell_count, period_end) for c in cleaned.forces}
+    tables = {name: by_force({force: p[0][name] for force, p in per.items()}) for name in QUALITY_TABLES}
+    shown = {name: by_force({force: p[1][name] for force, p in per.items()}) for name in QUALITY_TABLES}
+    supp = [p[2].assign(table=[f"{force}: {t}" for t in p[2]["table"]], file=[f"forces_{f}" for f in p[2]["file"]])
+            for force, p in per.items() if not p[2].empty]
+    suppression = pd.concat(supp, ignore_index=True) if supp else next(iter(per.values()))[2]
+    return QualityByForce(tables=tables, shown=shown, suppression=suppression,
+                          marks={force: p[3] for force, p in per.items()})
+
+
+def cleaning_summary(sizes_table: pd.DataFrame) -> str:
+    """One paragraph for the report: per force the case entries read and the cases analysed, and
+    the total (each count public: the rows read and analysed are in every force's inputs and
+    tables)."""
+    parts = [f"{r.force}: {int(r.case_entries):,} case entries, **{int(r.cases):,} cases** analysed"
+             for r in sizes_table.itertuples()]
+    return (f"The {len(sizes_table)} forces' case files held {int(sizes_table['case_entries'].sum()):,} entries. "
+            f"Each force's extracts were validated and cleaned by the section 2.5 rules on their own "
+            f"({'; '.join(parts)}), leaving **{int(sizes_table['cases'].sum()):,} MSHT cases** for analysis.")
+
+
+def appendix4_pairs(has_offenders: bool) -> list[tuple[str, str]]:
+    """The Appendix 4 tests of a force: all 51, or without the offender factors' when the force
+    sends no offender extract."""
+    return [(o, f) for o, f in associate.published_pairs() if has_offenders or f not in OFFENDER_FACTORS]
+
+
+def appendix4_by_force(cleaned: ForcesClean, min_cell_count: int, alpha: float
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Each force's Appendix 4 as notebook 03 builds and protects a single force's
+    (:func:`msht.analysis.associate.run_all` on the force's own cases and case–offender pairs,
+    :func:`msht.publish.association_tables.protect` under ``min_cell_count``), stacked with a
+    ``force`` column: ``(associations, association_tests, suppression)``. A force without an
+    offender extract has no offender-factor rows (not available)."""
+    rows, tests, supp = {}, {}, []
+    for c in cleaned.forces:
+        cases, offenders = c.result.cases, c.result.offenders
+        found, study = associate.run_all(cases, offenders, appendix4_pairs(c.force.has_offenders))
+        protected = association_tables.protect(
+            found, associate.test_table(study, alpha), associate.residual_rows(study),
+            associate.vs_published(found, alpha), min_cell_count, alpha=alpha, cases=len(cases))
+        rows[c.force.name] = protected["associations"]
+        tests[c.force.name] = protected["association_tests"]
+        if not protected["suppression"].empty:
+            s = protected["suppression"]
+            supp.append(s.assign(table=[f"{c.force.name}: {t}" for t in s["table"]],
+                                 file=["forces_appendix4" if f == "associations" else f"forces_{f}" for f in s["file"]]))
+    suppression = pd.concat(supp, ignore_index=True) if supp else pd.DataFrame()
+    return by_force(rows), by_force(tests), suppression
+
+
+def not_available(cleaned: ForcesClean) -> pd.DataFrame:
+    """The forces whose offender factors are not available (no offender extract): ``force,
+    factors`` (an empty frame when every force sends one)."""
+    rows = [{FORCE: c.force.name, "factors": ", ".join(vocab.variable_label(f) for f in OFFENDER_FACTORS)}
+            for c in cleaned.forces if not c.force.has_offenders]
+    return pd.DataFrame(rows, columns=[FORCE, "factors"])
+
+
+def not_available_note(cleaned: ForcesClean) -> str:
+    """A sentence naming the forces without an offender extract and what that leaves out, or ""."""
+    missing = [c.force.name for c in cleaned.forces if not c.force.has_offenders]
+    if not missing:
+        return ""
+    names = ", ".join(missing)
+    verb = "sends" if len(missing) == 1 else "send"
+    return (f"{names} {verb} no offender extract: the offender factors ("
+            + ", ".join(vocab.variable_label(f).lower() for f in OFFENDER_FACTORS)
+            + ") are not available for it, and it is left out of those factors' strata in the pooled tests.")
+
+
+#: Short names of Appendix 4's blocks, to tell apart factors of one name (the victim's and the
+#: offender's age group) in one force's table.
+BLOCK_NAMES: dict[str, str] = {"victim": "Victim", "offender": "Offender", "case": "Case", "police": "Police records"}
+
+
+def force_appendix4_display(rows: pd.DataFrame, tests: pd.DataFrame, force: str,
+                            has_offenders: bool) -> pd.DataFrame:
+    """One force's Appendix 4 in the study's layout (:func:`msht.publish.association_tables.appendix4_display`):
+    the overall row, then every block's factors, each group named with its block (``"Offender:
+    Age group (years)"``); the offender block only when the force sends an offender extract."""
+    mine = rows[rows[FORCE] == force].drop(columns=[FORCE])
+    mine_tests = tests[tests[FORCE] == force].drop(columns=[FORCE])
+    parts = []
+    for key, (_, factors) in vocab.APPENDIX4_BLOCKS.items():
+        if key == "offender" and not has_offenders:
+            continue
+        block = association_tables.appendix4_display(mine, mine_tests, _unique(factors))
+        overall = block["group"] == block["group"].iloc[0]
+        block.loc[~overall, "group"] = BLOCK_NAMES.get(key, key) + ": " + block.loc[~overall, "group"]
+        parts.append(block if not parts else block[~overall])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+#: What the report says, in every run of several forces, about linking people across forces.
+NO_LINKING = (
+    "Identifiers are pseudonymised force by force, with a key of each force's own: the same raw "
+    "identifier in two forces is counted as two people. Without a national identifier, people "
+    "cannot be linked across forces, so a victim or offender known to two forces is counted once in each."
+)
+
+
+def forces_text(sizes_table: pd.DataFrame, cleaned: ForcesClean) -> str:
+    """The opening paragraph of the forces compared: how many forces, their sizes (smallest and
+    largest by cases analysed), the forces without an offender extract, and :data:`NO_LINKING`."""
+    by_size = sizes_table.sort_values("cases", kind="stable")
+    small, large = by_size.iloc[0], by_size.iloc[-1]
+    text = (f"This run analyses {len(sizes_table)} forces, each validated, cleaned and counted by the same rules "
+            f"on its own, from {int(small.cases):,} cases ({small.force}) to {int(large.cases):,} ({large.force}); "
+            f"{int(sizes_table['cases'].sum()):,} cases in all. {NO_LINKING}")
+    note = not_available_note(cleaned)
+    return f"{text}\n\n{note}" if note else text
+
+
+def strongest_disagreement(pooled: pd.DataFrame, outcome: str) -> str | None:
+    """The two-level factor of ``outcome`` whose forces' odds ratios differ most (the smallest
+    homogeneity p among the comparisons with one; ties: Appendix 4's order); the first two-level
+    factor when none has a homogeneity test (a run of one force); None when ``pooled`` has none."""
+    two_level = pooled[(pooled["outcome"] == outcome) & pooled["factor"].map(lambda f: len(vocab.levels(f)) == 2)]
+    sub = two_level[two_level["homogeneity_p"].notna()]
+    if sub.empty:  # no homogeneity test (one force, or all withheld): the first factor
+        return str(two_level["factor"].iloc[0]) if not two_level.empty else None
+    return str(sub.loc[sub["homogeneity_p"].astype(float).idxmin(), "factor"])
+
+
+def pooled_text(pooled: pd.DataFrame, alpha: float) -> str:
+    """One paragraph on the pooled tests: per outcome, how many factors are associated within
+    forces (CMH p below ``alpha``; a three-level factor's generalized CMH counts once) and the
+    factors whose forces' odds ratios differ (a homogeneity p below ``alpha``). Factors whose test
+    is withheld or not computable are counted as such."""
+    parts = []
+    for outcome in vocab.OUTCOMES:
+        sub = pooled[pooled["outcome"] == outcome]
+        if sub.empty:
+            continue
+        factors = sub.drop_duplicates("factor")  # a three-level factor's rows share its generalized CMH
+        tested = factors[factors["cmh_p"].notna()]
+        associated = int((tested["cmh_p"].astype(float) < alpha).sum())
+        differ = sub[sub["homogeneity_p"].notna() & (sub["homogeneity_p"].astype(float) < alpha)]
+        names = ", ".join(dict.fromkeys(vocab.variable_label(f).lower() for f in differ["factor"]))
+        part = (f"for *{vocab.variable_label(outcome).lower()}*, {associated} of the {len(tested)} factors tested are "
+                f"associated with the outcome within forces (CMH p < {alpha:g})")
+        part += (f", and the forces' odds ratios differ (homogeneity p < {alpha:g}) for {names}" if names
+                 else ", and no test finds that the forces' odds ratios differ")
+        untested = len(factors) - len(tested)
+        if untested:
+            part += f" ({untested} more not computable or withheld)"
+        parts.append(part)
+    text = "; ".join(parts)
+    return (text[0].upper() + text[1:] + ".") if text else "No pooled test could be computed."
+
+
+def save_forests(odds_ratios: pd.DataFrame, pooled: pd.DataFrame, folder: Path,
+                 shown: Iterable[tuple[str, str]] = ()) -> dict[tuple[str, str], list[Path]]:
+    """Draw the forest plot (:func:`msht.publish.forces_figures.forest_by_force`) of every outcome ×
+    factor of ``odds_ratios`` and write it as an SVG to ``folder``
+    (``<forest_name>.svg``, byte-stable as :func:`msht.publish.figures.save` writes it); those in
+    ``shown`` (the report's) as PNG too. Returns (outcome, factor) -> the files written. SVG only
+    for the others: about 50 plots, each a vector file, at a third of the cost of both formats."""
+    import matplotlib as mpl
+
+    from msht.publish import figures, forces_figures
+
+    shown = set(shown)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for outcome, factor in dict.fromkeys(zip(odds_ratios["outcome"], odds_ratios["factor"], strict=True)):
+        fig = forces_figures.forest_by_force(odds_ratios, pooled, outcome, factor)
+        name = forces_figures.forest_name(outcome, factor)
+        if (outcome, factor) in shown:
+            written[(outcome, factor)] = figures.save(fig, folder, name)
+            continue
+        with mpl.rc_context({"svg.hashsalt": name, "svg.fonttype": "none"}):
+            fig.savefig(folder / f"{name}.svg", metadata={"Date": None, "Creator": None})
+        written[(outcome, factor)] = [folder / f"{name}.svg"]
+    return written
+
+
+def grouped(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``frame`` (a ``force`` column first) with a ``group`` column ``"<force> · <column's value>"``
+    for a display table's row groups (``exclusions``' entity with ``_`` as spaces)."""
+    values = frame[column].astype(str).str.replace("_", " ")
+    return frame.assign(group=frame[FORCE].astype(str) + " · " + values)
+
+
+def appendix4_all(rows: pd.DataFrame, tests: pd.DataFrame, cleaned: ForcesClean) -> pd.DataFrame:
+    """Every force's Appendix 4 (:func:`force_appendix4_display`) in one display frame, params
+    order, each row group named ``"<force> · <group>"``."""
+    parts = []
+    for c in cleaned.forces:
+        part = force_appendix4_display(rows, tests, c.force.name, c.force.has_offenders)
+        parts.append(part.assign(group=c.force.name + " · " + part["group"]))
+    return pd.concat(parts, ignore_index=True)
+
+
+def exclusions_table(shown: pd.DataFrame, *, table_id: str):  # -> great_tables.GT
+    """The exclusions of every force (``forces_exclusions`` rows as shown, hidden counts as their
+    marks): per force and extract a row group, each rule's rows in, excluded and rows out, as
+    :func:`msht.publish.tables.exclusions_table` shows a single force's."""
+    from great_tables import GT
+
+    frame = grouped(shown, "entity")[["group", "step", "description", "rows_in", "excluded", "rows_out"]]
+    counts = [c for c in ("rows_in", "excluded", "rows_out") if pd.api.types.is_numeric_dtype(frame[c])]
+    return (
+        GT(frame, groupname_col="group", id=table_id)
+        .tab_header(title="Exclusions by the section 2.5 rules, by force")
+        .cols_label(step="Step", description="Rule", rows_in="Rows in", excluded="Excluded", rows_out="Rows out")
+        .fmt_integer(columns=counts)
+        .tab_options(table_font_size="14px", row_group_font_weight="bold")
+    )

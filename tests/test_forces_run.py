@@ -1,0 +1,279 @@
+"""Issue 19 item 1: a run of several forces. Each force is read with its own mappings, cleaned and
+counted on its own (every raw row analysed or excluded under a named rule), pseudonymised with a
+key of its own, then pooled with a force column; a force without an offender extract has no
+offender factors; the report of such a run gains the forces' section and appendix while a
+single-force run's stays as it was. One cheap end-to-end run of notebooks 05, 02 and 03
+in-process on three small forces."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from msht import config
+from msht.base.contract import CONTRACT
+from msht.clean import forces as clean_forces
+from msht.clean import rules
+from msht.ingest import extracts as ingest
+from msht.ingest import privacy
+from msht.publish import forces_tables, quarto_site, results
+from msht.synth.raw import write_extracts
+from msht.synth.sampler import sample_population
+
+#: Victims of each small force (one ten times smaller than the first, one without offenders).
+SIZES = {"Force A": 150, "Force B": 15, "Force C": 90}
+
+
+@pytest.fixture(scope="module")
+def forces_params(tmp_path_factory, root) -> Path:
+    """A params file of three small forces on real-extract folders: the raw IDs of the three
+    overlap (each population numbers its victims from 1); Force C sends no offender extract."""
+    folder = tmp_path_factory.mktemp("forces")
+    forces = []
+    for i, (name, n) in enumerate(SIZES.items()):
+        raw = folder / "raw" / name.replace(" ", "_").lower()
+        raw.mkdir(parents=True)
+        write_extracts(sample_population(n, seed=10 + i), raw, seed=10 + i)
+        force = {"name": name, "raw_dir": str(raw)}
+        if name == "Force C":
+            (raw / "offenders.csv").unlink()
+            force["extracts"] = ["cases", "victims", "police_records"]
+        forces.append(force)
+    params = yaml.safe_load((root / "params" / "default.yaml").read_text())
+    for key in ("raw_dir", "seed", "scale"):
+        params.pop(key)
+    params.update(run_name="forces_test", synthetic=False, force_name="Three small forces",
+                  processed_dir=str(folder / "processed"), results_dir=str(folder / "results"),
+                  report_dir=str(folder / "report"), forces=forces)
+    path = folder / "forces.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def cleaned(forces_params) -> clean_forces.ForcesClean:
+    params = config.load_params(forces_params)
+    return clean_forces.clean_forces(params, config.RunPaths.from_params(params), key=b"a fixed test key")
+
+
+@pytest.fixture(scope="module")
+def appendix4(cleaned) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Each force's Appendix 4 without disclosure control."""
+    return forces_tables.appendix4_by_force(cleaned, 0, 0.05)
+
+
+def test_every_raw_row_of_every_force_is_analysed_or_excluded_under_a_named_rule(cleaned):
+    named = {rule for _, rule, _, _ in rules.RULES} | {rules.ANALYSED}
+    for c in cleaned.forces:
+        for extract, status in c.result.status.items():
+            assert len(status) == len(c.extracts[extract].frame), (c.force.name, extract)
+            assert set(status["status"]) <= named, (c.force.name, extract)
+        ex = c.result.exclusions
+        for _, block in ex.groupby("entity"):
+            assert block["rows_in"].iloc[0] - block["excluded"].sum() == block["rows_out"].iloc[-1]
+        cases = ex[ex["entity"] == "cases"]
+        assert cases["rows_in"].iloc[0] == len(c.extracts["cases"].frame)
+        assert cases["rows_out"].iloc[-1] == len(c.result.cases)
+
+
+def test_each_force_is_cleaned_exactly_as_a_single_force_run_cleans_its_extracts(cleaned, forces_params):
+    """Force A through the run of several forces gives the tables and exclusions that a
+    single-force run on its folder gives (same rules, same pseudonymisation key)."""
+    params = config.load_params(forces_params)
+    force = params.forces[0]
+    view = config.force_params(params, force)
+    alone = rules.clean_extracts(ingest.read_all(Path(force.raw_dir), ingest.mappings_from(view)), view,
+                                 key=clean_forces.force_key(b"a fixed test key", force.name))
+    mine = cleaned.forces[0].result
+    pd.testing.assert_frame_equal(alone.exclusions, mine.exclusions)
+    for name in rules.TABLES:
+        pd.testing.assert_frame_equal(getattr(alone, name), getattr(mine, name))
+
+
+def test_pooled_tables_hold_each_forces_rows_once_with_a_force_column(cleaned, forces_params):
+    params = config.load_params(forces_params)
+    written = rules.read_tables(config.RunPaths.from_params(params).processed_dir)
+    for name in rules.TABLES:
+        table = cleaned.tables[name]
+        assert list(table["force"].cat.categories) == list(SIZES)
+        assert table["force"].value_counts().to_dict() == {c.force.name: len(getattr(c.result, name))
+                                                           for c in cleaned.forces}
+        assert len(written[name]) == len(table) and "force" in written[name].columns
+    per_force = config.force_paths(config.RunPaths.from_params(params), params.forces[0]).processed_dir
+    assert len(rules.read_tables(per_force)["cases"]) == len(cleaned.forces[0].result.cases)
+
+
+def test_the_same_raw_id_in_two_forces_is_two_people(cleaned):
+    """Victim 1 exists in every force's raw extracts; pooled, each force's is a person of its own,
+    and the pseudonyms themselves differ (a key per force), not only their prefixes."""
+    raw_ids = [set(c.extracts["cases"].frame["victim_person_id"].dropna().str.strip()) for c in cleaned.forces]
+    assert raw_ids[0] & raw_ids[1], "the fixture's forces share raw IDs"
+    victims = cleaned.tables["victims"]
+    assert victims["person_id"].is_unique
+    assert victims.groupby("force", observed=True)["person_id"].first().str.split(":").str[0].tolist() == \
+        ["force_a", "force_b", "force_c"]
+    bare = [set(c.result.victims["person_id"]) for c in cleaned.forces]
+    assert not bare[0] & bare[1] and not bare[0] & bare[2]
+
+
+def test_force_keys_are_distinct_and_never_the_runs_key():
+    key = b"run key"
+    a, b = clean_forces.force_key(key, "Force A"), clean_forces.force_key(key, "Force B")
+    assert a != b and key not in (a, b) and len(a) == 64
+    assert clean_forces.force_key(key, "Force A") == a
+    ids = pd.Series(["P1", " P1"])
+    assert privacy.pseudonymise_series(ids, a).nunique() == 1
+    assert set(privacy.pseudonymise_series(ids, a)).isdisjoint(privacy.pseudonymise_series(ids, b))
+    with pytest.raises(ValueError, match="empty"):
+        clean_forces.force_key(b"", "Force A")
+
+
+def test_a_force_without_an_offender_extract_has_no_offender_factors(cleaned, appendix4):
+    c = cleaned.forces[2]
+    assert not c.force.has_offenders and len(c.result.offenders) == 0
+    assert c.extracts["offenders"].path.name == ingest.NOT_SENT and c.extracts["offenders"].frame.empty
+    rows, tests, _ = appendix4
+    mine = rows[rows["force"] == "Force C"]
+    assert not set(mine["factor"]) & set(forces_tables.OFFENDER_FACTORS)
+    assert set(rows[rows["force"] == "Force A"]["factor"]) >= set(forces_tables.OFFENDER_FACTORS)
+    assert "Force C sends no offender extract" in forces_tables.not_available_note(cleaned)
+    display = forces_tables.force_appendix4_display(rows, tests, "Force C", False)
+    groups = set(display["group"])
+    assert not any(g.startswith("Offender") for g in groups) and "Victim: Sex" in groups
+    full = forces_tables.force_appendix4_display(rows, tests, "Force A", True)
+    assert {"Victim: Age group (years)", "Offender: Age group (years)"} <= set(full["group"])
+    assert (full["group"] == "Overall % (n)").sum() == 1
+    sizes = forces_tables.sizes(cleaned)
+    assert sizes.set_index("force").loc["Force C", "offender_extract"] == "no"
+    inputs = forces_tables.quality_by_force(cleaned, 0, "2023-12-31").tables["inputs"]
+    assert inputs[(inputs["force"] == "Force C") & (inputs["extract"] == "offenders")]["rows"].tolist() == [0]
+
+
+def test_small_forces_cells_are_hidden_in_their_own_tables(cleaned):
+    quality = forces_tables.quality_by_force(cleaned, 5, "2023-12-31")
+    assert not quality.suppression.empty and quality.suppression["table"].str.startswith("Force ").all()
+    rows, _, suppression = forces_tables.appendix4_by_force(cleaned, 5, 0.05)
+    small = rows[(rows["force"] == "Force B") & (rows["level"] != "overall")]
+    shown = pd.to_numeric(small["n"], errors="coerce").dropna()
+    assert not ((shown >= 1) & (shown < 5)).any(), "a count from 1 to 4 of the small force is shown"
+    assert suppression["table"].str.startswith("Force B").any()
+    files = set(quality.suppression["file"]) | set(suppression["file"])
+    assert files <= set(results.FORCES_FILES) and files <= set(results.QUALITY_FILES), "02 and 03 keep them"
+
+
+def test_the_forces_article_gains_the_section_and_appendix(root):
+    article = (root / "report" / "index.qmd").read_text(encoding="utf-8")
+    out = quarto_site.forces_article(article)
+    assert "01_clean.ipynb" not in out and "04_synthetic_vs_published" not in out
+    assert out.index("{{< include _forces_compared.qmd >}}") < out.index("# Recommendations {#sec-recommendations}")
+    assert out.index("{{< include _forces_appendix.qmd >}}") < out.index("# Appendix 7:")
+    assert "one police force's records" not in out and "several police forces' records" in out
+    labels = {line.split("#")[-1].split()[0] for line in out.splitlines() if "05_forces.ipynb#" in line}
+    assert {"cleaning-summary", "fig-flow", "tbl-exclusions", "tbl-problems"} <= labels
+    with pytest.raises(quarto_site.StagingError, match="Recommendations"):
+        quarto_site.forces_article(article.replace("# Recommendations {#sec-recommendations}", "# Advice"))
+
+
+def test_every_embed_of_the_forces_parts_names_a_label_of_notebook_05(root):
+    nb = (root / "notebooks" / "05_forces.ipynb").read_text(encoding="utf-8")
+    for part in (quarto_site.FORCES_SECTION, quarto_site.FORCES_APPENDIX):
+        text = (root / "report" / part).read_text(encoding="utf-8")
+        for line in text.splitlines():
+            if "{{< embed" in line:
+                label = line.split("#")[-1].split()[0]
+                assert f"#| label: {label}" in nb, (part, label)
+        assert "@sec-appendix" not in text, "typst cannot link to an unnumbered heading (quarto-cli#13698)"
+
+
+def test_a_single_force_run_stages_no_forces_part(root, tmp_path):
+    params = config.load_params(root / "params" / "default.yaml")
+    assert config.notebooks_for(params) == config.NOTEBOOKS and not params.forces
+    site = quarto_site.stage(params, root)
+    try:
+        assert not (site / quarto_site.FORCES_SECTION).exists() and not (site / quarto_site.FORCES_APPENDIX).exists()
+        staged = (site / quarto_site.STAGED_ARTICLE).read_text(encoding="utf-8")
+        assert "_forces" not in staged and "/notebooks/01_clean.ipynb#fig-flow" in staged
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
+
+
+def test_the_national_run_end_to_end_in_process(forces_params, in_process, root):
+    """Notebooks 05, 02 and 03 on the three small forces: every results file of the forces written
+    with its contract's columns, the pooled tables counted by 02 and 03, and each stratified test
+    of an offender factor leaving out the force without offenders."""
+    params = config.load_params(forces_params)
+    assert config.notebooks_for(params) == ("05_forces.ipynb", "02_descriptives.ipynb", "03_associations.ipynb")
+    out = in_process(forces_params, root=root)
+    for name in ("forces", "forces_exclusions", "forces_appendix4", "forces_pooled", "forces_odds_ratios",
+                 "forces_funnel"):
+        frame = pd.read_csv(out / f"{name}.csv")
+        assert tuple(frame.columns) == CONTRACT[name], name
+        assert not frame.empty, name
+    sizes = pd.read_csv(out / "forces.csv")
+    assert sizes["force"].tolist() == list(SIZES)
+    described = pd.read_csv(out / "associations.csv")
+    overall = described[(described["outcome"] == "offered") & (described["level"] == "overall")]
+    cases = rules.read_tables(config.RunPaths.from_params(params).processed_dir)["cases"]
+    assert len(cases) == sizes["cases"].sum()
+    assert int(overall["denominator"].iloc[0]) == int((cases["offered"].isin(["yes", "no"])).sum())
+    pooled = pd.read_csv(out / "forces_pooled.csv")
+    offender = pooled[pooled["factor"] == "offender_sex"]
+    assert (offender["n_strata"] <= 2).all() and offender["note"].fillna("").str.contains("Force C").all()
+    exclusions = pd.read_csv(out / "forces_exclusions.csv")
+    assert set(exclusions["force"]) == set(SIZES)
+    for name in ("fig_flow.png", "forces_funnel_offered.png", "forces_funnel_accepted.png"):
+        assert (out / "figures" / name).exists(), name
+    odds_ratios = pd.read_csv(out / "forces_odds_ratios.csv")
+    forests = {p.stem for p in (out / "figures").glob("forces_forest_*.svg")}
+    assert forests == {f"forces_forest_{o}_{f}" for o, f in zip(odds_ratios["outcome"], odds_ratios["factor"])}
+
+
+def test_msht_check_asks_for_one_force_at_a_time(forces_params, capsys):
+    from msht import cli
+
+    assert cli.main(["check", "--params", str(forces_params)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lists 3 forces: check each force with a single-force params file" in err
+
+
+def test_the_flow_has_a_panel_per_force_and_says_what_was_not_sent(cleaned):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from msht.publish import flow
+
+    quality = forces_tables.quality_by_force(cleaned, 0, "2023-12-31")
+    fig = flow.flow_by_force(quality.tables["exclusions"], not_sent={"Force C": ("offenders",)})
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert len(fig.axes) == 3 * len(flow.COLUMNS)
+    assert [t for t in texts if t in SIZES] == list(SIZES)
+    assert texts.count("Not sent") == 1
+    assert any(t.startswith("Read: ") and f"Analysed: {len(cleaned.forces[1].result.cases):,}" in t for t in texts)
+
+
+def test_pooled_text_counts_each_factor_once():
+    pooled = pd.DataFrame({
+        "outcome": ["offered"] * 4,
+        "factor": ["victim_sex", "victim_age3", "victim_age3", "county_lines"],
+        "cmh_p": [0.01, 0.02, 0.02, None],
+        "homogeneity_p": [0.001, 0.5, 0.6, None],
+    })
+    text = forces_tables.pooled_text(pooled, 0.05)
+    assert "2 of the 2 factors tested are associated" in text and "(1 more not computable or withheld)" in text
+    assert "differ (homogeneity p < 0.05) for sex" in text.lower()
+
+
+def test_a_run_of_several_forces_runs_05_then_02_and_03():
+    from msht import pipeline
+
+    five, two, three = config.FORCES_NOTEBOOKS
+    assert five == config.FORCES_NOTEBOOK
+    assert pipeline.notebook_waves(0, config.FORCES_NOTEBOOKS) == [(five,), (two, three)]
+    assert pipeline.notebook_waves(5, config.FORCES_NOTEBOOKS) == [(five,), (two,), (three,)]
+    assert set(pipeline.FORCES_NOTEBOOK_INPUTS) == set(config.FORCES_NOTEBOOKS)
+    nb = (config.notebooks_dir() / five).read_text(encoding="utf-8")
+    assert "clean_forces.clean_forces(" in nb, "05 writes the pooled clean tables 02 and 03 read"

@@ -1,0 +1,161 @@
+"""`msht run`'s schedule: which notebook waits for which, kernels started early with their imports
+preloaded, notebooks of a wave at the same time, failures reported as before."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+
+from msht import pipeline
+from msht.config import NOTEBOOKS, notebooks_dir, project_root
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="IPC kernels are used on POSIX only")
+
+
+def _code(name: str) -> str:
+    nb = nbformat.read(notebooks_dir(project_root()) / name, as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def test_waves_of_the_default_run_and_of_a_release():
+    one, two, three, four = NOTEBOOKS
+    assert pipeline.notebook_waves(0) == [(one,), (two, three), (four,)]
+    assert pipeline.notebook_waves(1) == [(one,), (two, three), (four,)]
+    # with disclosure control on, 03 keeps 02's rows of suppression.csv: it waits for 02
+    assert pipeline.notebook_waves(5) == [(one,), (two,), (three,), (four,)]
+
+
+def _writers(code: dict[str, str], table: str) -> set[str]:
+    """The notebooks that write results table ``table`` (``write_csv(frame, "table", ...)`` or a
+    ``{"table": frame}`` entry of the tables they write)."""
+    pattern = rf'write_csv\([^()]*"{table}"|"{table}": '
+    return {name for name, text in code.items() if re.search(pattern, text)}
+
+
+def test_declared_inputs_are_what_the_notebooks_read():
+    """Every results table a notebook reads is written by a notebook it waits for, the clean
+    tables come from the notebook that writes them, and 03's kept suppression rows from 02."""
+    code = {name: _code(name) for name in NOTEBOOKS}
+    writers_of_tables = [n for n in NOTEBOOKS if "clean.write_tables(" in code[n]]
+    assert writers_of_tables == ["01_clean.ipynb"]
+    for name in NOTEBOOKS:
+        inputs = set(pipeline.NOTEBOOK_INPUTS[name])
+        assert all(NOTEBOOKS.index(i) < NOTEBOOKS.index(name) for i in inputs)
+        if "clean.read_tables(" in code[name]:
+            assert set(writers_of_tables) <= inputs, name
+        for table in re.findall(r'results\.read_csv\("(\w+)"', code[name]):
+            writers = _writers(code, table)
+            assert writers and writers <= inputs, (name, table, writers)
+        for kept in re.findall(r"keep_files=\(([^)]*)\)", code[name]):
+            for table in re.findall(r'"(\w+)"', kept):
+                writers = _writers(code, table)
+                assert writers and writers <= set(pipeline.SUPPRESSION_INPUTS.get(name, ())) | inputs, (name, table)
+        assert set(pipeline.NOTEBOOK_INPUTS) == set(NOTEBOOKS)
+
+
+def test_preloaded_imports_are_the_top_level_import_lines(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import json\nfrom pathlib import Path as P\nx = 1"),
+        nbformat.v4.new_code_cell("%time y = 2"),  # not Python: skipped
+        nbformat.v4.new_markdown_cell("import nothing"),
+        nbformat.v4.new_code_cell("if x:\n    import csv\nimport json"),
+    ]
+    nbformat.write(nb, tmp_path / "n.ipynb")
+    assert pipeline.preload_imports(tmp_path / "n.ipynb") == "import json\nfrom pathlib import Path as P"
+
+
+def _notebook(path: Path, *cells: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def _stamp(name: str) -> str:
+    return (f"import time, json\nstart = time.time()\ntime.sleep(1.5)\n"
+            f"open('{name}.json', 'w').write(json.dumps([start, time.time()]))")
+
+
+@pytest.fixture
+def tiny_run(monkeypatch, tmp_path):
+    """Three tiny notebooks: a, then b and c (both read a), and the folders _execute needs."""
+    names = ("a.ipynb", "b.ipynb", "c.ipynb")
+    monkeypatch.setattr(pipeline, "NOTEBOOKS", names)
+    monkeypatch.setattr(pipeline, "NOTEBOOK_INPUTS", {"a.ipynb": (), "b.ipynb": ("a.ipynb",), "c.ipynb": ("a.ipynb",)})
+    source, out = tmp_path / "nb", tmp_path / "out"
+    source.mkdir()
+    out.mkdir()
+    _notebook(source / "a.ipynb", "import sys\nfirst = 'colorsys' in sys.modules\nimport colorsys",
+              "print(first)")
+    sockets = Path(tempfile.mkdtemp(prefix="msht-kernel-"))
+    yield source, out, sockets
+    assert list(sockets.rglob("kernel-*")) == []  # every kernel stopped, its sockets removed
+    import shutil
+
+    shutil.rmtree(sockets)
+
+
+@posix_only
+def test_notebooks_of_a_wave_run_at_the_same_time_with_unchanged_execution_counts(tiny_run):
+    source, out, sockets = tiny_run
+    _notebook(source / "b.ipynb", _stamp("b"))
+    _notebook(source / "c.ipynb", _stamp("c"))
+    params = SimpleNamespace(min_cell_count=0, as_dict=dict)
+    pipeline._execute(source, out, sockets, params, "params.yaml")
+    a = nbformat.read(out / "a.ipynb", as_version=4)
+    assert [c.execution_count for c in a.cells] == [1, 2]  # the preloaded imports ran without a history entry
+    assert a.cells[1].outputs[0]["text"] == "True\n"  # imported before the cell ran
+    (b0, b1), (c0, c1) = (json.loads((source / f"{n}.json").read_text()) for n in "bc")
+    assert b0 < c1 and c0 < b1, "b and c overlap in time"
+
+
+@posix_only
+def test_a_failing_notebook_is_raised_as_papermill_reports_it_and_later_ones_do_not_run(tiny_run, monkeypatch, capfd):
+    from papermill.exceptions import PapermillExecutionError
+
+    source, out, sockets = tiny_run
+    monkeypatch.setattr(pipeline, "NOTEBOOKS", ("a.ipynb", "b.ipynb", "c.ipynb", "d.ipynb"))
+    monkeypatch.setattr(pipeline, "NOTEBOOK_INPUTS", {"a.ipynb": (), "b.ipynb": ("a.ipynb",), "c.ipynb": ("a.ipynb",),
+                                                      "d.ipynb": ("b.ipynb",)})
+    _notebook(source / "b.ipynb", "x = 1", "raise ValueError('b went wrong')")
+    _notebook(source / "c.ipynb", "import no_such_module_here")  # its preload fails quietly, then the notebook
+    _notebook(source / "d.ipynb", "open('d_ran', 'w').write('yes')")
+    params = SimpleNamespace(min_cell_count=0, as_dict=dict)
+    with pytest.raises(PapermillExecutionError) as failure:
+        pipeline._execute(source, out, sockets, params, "params.yaml")
+    assert failure.value.ename == "ValueError" and "b went wrong" in failure.value.evalue  # the first in order
+    assert failure.value.exec_count == 2
+    assert not (source / "d_ran").exists()
+    assert "no_such_module_here" not in capfd.readouterr().err
+
+
+@posix_only
+def test_a_run_stopped_by_the_user_stops_its_kernels_at_once(tiny_run, monkeypatch):
+    """Ctrl+C while a notebook runs: its kernel is killed, the run ends without waiting for it."""
+    import time
+
+    source, out, sockets = tiny_run
+    _notebook(source / "b.ipynb", "import time\ntime.sleep(120)")
+    _notebook(source / "c.ipynb", "x = 1")
+    real_wait, waits = pipeline.wait_all, []
+
+    def interrupted(futures):
+        waits.append(futures)
+        if len(waits) == 2:  # b's wave, with b running
+            time.sleep(1)
+            raise KeyboardInterrupt
+        return real_wait(futures)
+
+    monkeypatch.setattr(pipeline, "wait_all", interrupted)
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        pipeline._execute(source, out, sockets, SimpleNamespace(min_cell_count=0, as_dict=dict), "params.yaml")
+    assert time.monotonic() - start < 60
