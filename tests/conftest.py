@@ -9,7 +9,8 @@ Kinds, as pytest markers (``pytest -m unit``, ``-m "not slow"``), assigned in
   (see ``tests/hypothesis_profiles.py``);
 - ``backtest``: byte-for-byte comparisons with committed outputs or with a second run, and nbval
   on the committed notebooks;
-- ``slow``: end-to-end runs of the notebooks with papermill (tens of seconds each).
+- ``slow``: end-to-end runs of the notebooks, with papermill (tens of seconds each) or their code
+  in-process (``run_in_process``).
 
 ``make test-unit`` runs ``-m "not slow"`` under the everyday Hypothesis profile; ``make test``
 runs everything, nbval included, under the full one, on every core (``pytest -n auto --dist
@@ -50,18 +51,26 @@ FILE_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Files whose tests run in the group of another file (file -> that file), to share what a worker
+#: builds once: the default twin's population (``msht.synth.population.build_population``, 12 s,
+#: cached in the worker's memory) and the session's ``release_run`` (the audit's release of the
+#: whole period).
+SHARED_GROUPS = {"test_other_layout.py": "test_population.py", "test_sdc_audit.py": "test_sdc_pipeline.py"}
+
+
 def xdist_group(item: pytest.Item) -> str:
     """The pytest-xdist group of a test: its file (nbval: the notebooks folder, so that the
     notebooks run in order in one kernel each, 01 before 02), except the shards of a sharded
-    property test, each of which is a group of its own. (Two files that use one session fixture
-    writing a fixed folder, such as ``release_run``, would need one group between them.)"""
+    property test, each of which is a group of its own, and the files of :data:`SHARED_GROUPS`. (Two
+    files that use one session fixture writing a fixed folder, such as ``release_run``, would need
+    one group between them, as :data:`SHARED_GROUPS` gives.)"""
     path = Path(str(item.path))
     if path.suffix == ".ipynb":
         return "nbval"
     callspec = getattr(item, "callspec", None)
     if callspec is not None and "shard" in callspec.params:
         return f"{path.name}-shard{callspec.params['shard']}"  # no brackets: xdist reads "name[...]" as no group
-    return path.name
+    return SHARED_GROUPS.get(path.name, path.name)
 
 
 def kinds_of(item: pytest.Item) -> list[str]:
@@ -74,6 +83,39 @@ def kinds_of(item: pytest.Item) -> list[str]:
         kinds.add("property")
     kinds |= {m.name for m in item.iter_markers() if m.name in KINDS}
     return sorted(kinds) or ["unit"]
+
+
+#: Approximate seconds of CPU of the longest test groups in ``make test`` (pytest's ``--durations``,
+#: quiet machine, 1 December 2026). :func:`heaviest_first` starts them first, so that the last
+#: groups to run are short ones and neither worker waits long for the other at the end; a group not
+#: listed weighs :data:`SECONDS_PER_TEST` per test. Only the order depends on these figures.
+GROUP_SECONDS: dict[str, float] = {
+    "test_sdc_pipeline.py": 100, "test_pipeline.py": 45, "nbval": 30,
+    "test_coding.py": 25, "test_accounting_property.py": 25, "test_population.py": 25, "test_privacy.py": 15,
+    "test_determinism.py": 15, "test_mappings_all_fields.py": 15,
+    "test_ingest_fast_path.py": 15, "test_nationality_lists.py": 10, "test_empty_extracts.py": 10,
+}
+#: The weight of a test of a group not in :data:`GROUP_SECONDS` (most take a few milliseconds).
+SECONDS_PER_TEST = 0.05
+#: Seconds of CPU of one shard of the accounting property (``ci`` profile).
+SHARD_SECONDS = 14
+
+
+def heaviest_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """``items`` with their xdist groups in decreasing weight (:data:`GROUP_SECONDS`; a shard of the
+    accounting property weighs :data:`SHARD_SECONDS`), each group's tests in their own order
+    (nbval's cells stay in order): longest processing time first, the classic rule that keeps the
+    last worker to finish from finishing much later than the other."""
+    groups: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        groups.setdefault(xdist_group(item), []).append(item)
+
+    def weight(name: str) -> float:
+        if "-shard" in name:
+            return SHARD_SECONDS
+        return GROUP_SECONDS.get(name, SECONDS_PER_TEST * len(groups[name]))
+
+    return [item for name in sorted(groups, key=weight, reverse=True) for item in groups[name]]
 
 
 class KindMarkers:
@@ -93,10 +135,15 @@ class KindMarkers:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         """Under ``--dist loadgroup``, stop if pytest-xdist did not take the groups (it writes them
-        into the node ids; it cannot under pytest 9.2): the notebooks would then run out of order."""
+        into the node ids; it cannot under pytest 9.2): the notebooks would then run out of order.
+        Then put the heaviest groups first (:func:`heaviest_first`): pytest-xdist hands out the
+        groups in the order of the collection (its own reordering, by number of tests, is turned
+        off in :func:`pytest_configure`)."""
         if getattr(config.option, "loadgroup", False) and items and not all("@" in item.nodeid for item in items):
             raise pytest.UsageError("pytest-xdist ignored the test groups (--dist loadgroup): "
                                     "install the versions of pyproject.toml (pytest<9.2)")
+        if getattr(config.option, "loadgroup", False):  # set on pytest-xdist's workers, which collect
+            items[:] = heaviest_first(items)
 
 
 class NotebookStaging:
@@ -132,6 +179,8 @@ class NotebookStaging:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if getattr(config.option, "loadscopereorder", None):
+        config.option.loadscopereorder = False  # the groups go out heaviest first (heaviest_first)
     config.pluginmanager.register(KindMarkers(config), "msht-test-kinds")
     config.pluginmanager.register(NotebookStaging(), "msht-nbval-staging")
 

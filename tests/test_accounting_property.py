@@ -16,7 +16,7 @@ datasets alone as well (tiny extracts' edge cases: one victim, header-only files
 The :data:`EXAMPLES` batches (:data:`BUDGET` datasets) are split into :data:`SHARDS` tests of equal
 budget, which ``pytest -n`` (``make test``) runs side by side. Under the derandomized ``ci``
 profile shard *k* draws from Hypothesis seed *k*, so the shards are different fixed sets of examples
-rather than the same set four times.
+rather than the same set five times.
 """
 
 from __future__ import annotations
@@ -40,13 +40,13 @@ RULES = {rule for _, rule, _, _ in clean.RULES} | {clean.ANALYSED}
 #: Datasets that the full profiles check (issue 8: 500 random extracts).
 BUDGET = 500
 #: Datasets per Hypothesis example (one write, read and clean of the batch's files).
-BATCH = 5
+BATCH = 10
 #: Hypothesis examples under the full profiles (BUDGET datasets).
 EXAMPLES = BUDGET // BATCH
-#: Tests the examples are split into (each runs a quarter of them).
-SHARDS = 4
+#: Tests the examples are split into (each runs a fifth of them).
+SHARDS = 5
 #: Examples of a lone dataset (a batch of one) under the full profiles, on top of the batches
-#: (one test, budgeted as one of SHARDS parts: a quarter of the ``dev`` budget in everyday runs).
+#: (one test, budgeted as one of SHARDS parts: a fifth of the ``dev`` budget in everyday runs).
 ALONE_EXAMPLES = 40
 
 #: The extracts as msht.synth writes them: file name and encoding.
@@ -110,6 +110,22 @@ def write_batch(folder: Path, datasets: list[dict]):
     return out, pops, rows
 
 
+def check_exclusions_block(block, status, extract: str) -> None:
+    """Every row of an entity's block of the exclusions table, not only its ends: the entity's
+    rules in :data:`msht.clean.rules.RULES`' order, each rule's ``excluded`` the number of rows
+    with that status, ``rows_in - excluded == rows_out`` on each row, and each row's ``rows_in``
+    the previous row's ``rows_out`` (the first the raw rows; the last ``rows_out`` the rows
+    analysed). A miscount in any one rule, the last included, fails here."""
+    rules = [rule for _, rule, entity, _ in clean.RULES if entity == clean.ENTITY[extract]]
+    assert block["rule"].tolist() == rules, extract
+    counts = status.value_counts()
+    rows_in, excluded, rows_out = (block[col].astype(int).tolist() for col in ("rows_in", "excluded", "rows_out"))
+    assert excluded == [int(counts.get(rule, 0)) for rule in rules], (extract, excluded)
+    assert [i - e for i, e in zip(rows_in, excluded)] == rows_out, (extract, rows_in, excluded, rows_out)
+    assert rows_in == [len(status)] + rows_out[:-1], (extract, rows_in, rows_out)
+    assert rows_out[-1] == int(counts.get(clean.ANALYSED, 0)), extract
+
+
 def check_every_raw_row_is_accounted_for(folder: Path, datasets: list[dict]):
     """Write a batch of messy extracts into ``folder``, read and clean it once, and check the
     accounting of every row: for the batch's exclusions table and for each dataset's rows."""
@@ -125,6 +141,7 @@ def check_every_raw_row_is_accounted_for(folder: Path, datasets: list[dict]):
         assert int(block["rows_in"].iloc[0]) == len(ext.frame)
         assert int(block["excluded"].sum()) == int((status != clean.ANALYSED).sum())
         assert int(block["rows_out"].iloc[-1]) == int((status == clean.ANALYSED).sum())
+        check_exclusions_block(block, status, name)
     occurrences = result.cases["occurrence_number"].astype(str)
     for i, pop in enumerate(pops):
         assert int(occurrences.str.startswith(f"MS{tag(i)}/").sum()) == len(pop.cases), f"dataset {i}"
@@ -158,7 +175,7 @@ def test_every_raw_row_is_accounted_for(shard):
 @pytest.mark.property
 def test_every_raw_row_of_a_lone_dataset_is_accounted_for():
     """The same property for datasets read and cleaned alone (a batch of one): the edge cases of
-    tiny extracts (one victim, no offenders, header-only files) that a batch of five rarely is."""
+    tiny extracts (one victim, no offenders, header-only files) that a batch of ten rarely is."""
     run_property(ALONE_EXAMPLES * SHARDS, SHARDS, 1, SHARDS)
 
 
@@ -189,3 +206,32 @@ def test_a_batch_cleans_each_dataset_as_if_alone(tmp_path):
         assert mine["occurrence_number"].str.replace(f"MS{tag(i)}/", "MS/", regex=False).tolist() == \
             alone.cases["occurrence_number"].astype(str).tolist(), i
     assert sum(start.values()) == sum(len(s) for s in together.status.values())
+
+
+#: Miscounts planted in the last rule of an entity's block (the rows the property once missed):
+#: column -> change. Each must fail :func:`check_exclusions_block`.
+LAST_RULE_FAULTS = {
+    "rows_in": {"rows_in": 1},
+    "excluded": {"excluded": 1, "rows_out": -1},
+    "rows_out": {"rows_out": 1},
+    "excluded_and_rows_in": {"rows_in": 1, "excluded": 1},
+}
+
+
+@pytest.mark.parametrize("fault", list(LAST_RULE_FAULTS))
+def test_a_miscount_in_an_entitys_last_rule_is_caught(tmp_path, fault):
+    """The property's table check catches a miscount planted in the last exclusion rule of each
+    entity (the property once checked only the first ``rows_in``, the sum of ``excluded`` and the
+    last ``rows_out``, and missed a wrong ``rows_in`` there); the untouched table passes."""
+    datasets = [{"n_victims": 12, "seed_": 3, "dup": 0.5, "upd": 0.3, "miss": 0.3, "conflict": 0.3, "orphan": 0.5,
+                 "unmatched": 0.5}]
+    batch, _, _ = write_batch(tmp_path, datasets)
+    result = clean.clean({k: e.frame for k, e in ingest.read_all(batch).items()})
+    for name, entity in clean.ENTITY.items():
+        status = result.status[name]["status"]
+        block = result.exclusions[result.exclusions["entity"] == entity].copy()
+        check_exclusions_block(block, status, name)
+        for column, change in LAST_RULE_FAULTS[fault].items():
+            block.loc[block.index[-1], column] += change
+        with pytest.raises(AssertionError):
+            check_exclusions_block(block, status, name)

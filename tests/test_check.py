@@ -218,3 +218,24 @@ def test_a_missing_value_marker_where_a_value_is_required_is_listed_once(small_r
         ["person_id", 2, "NULL", "id_marker_not_nullable"], ["person_id", 4, "NULL", "id_marker_not_nullable"]]
     with pytest.raises(ingest.ExtractError, match=r"column 'person_id', row 2: value 'NULL' is a missing-value marker"):
         ingest.read_extract(folder, "victims")
+
+
+def test_check_reads_offset_dates_and_lists_dates_it_cannot_hold_in_one_line_each(small_raw, tmp_path, capsys):
+    """Review finding 7 through ``msht check``: no traceback, one problem per value."""
+    folder = tmp_path / "raw"
+    shutil.copytree(small_raw[0], folder)
+    cases = pd.read_csv(folder / "cases.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    cases.loc[0, "recorded_date"] = "2019-05-01T10:00:00+01:00"
+    cases.loc[1, "recorded_date"] = "2019-05-01T10:00:00Z"
+    cases.loc[2, "recorded_date"] = "9999-12-31"
+    cases.loc[3, "recorded_date"] = "43101"
+    cases.to_csv(folder / "cases.csv", index=False, encoding="utf-8-sig")
+    result = check.check(folder, period=PERIOD, force_words=WORDS)
+    errors = result.problems[result.problems["severity"] == "error"]
+    assert set(zip(errors["column"], errors["row"].astype(int), errors["value"], errors["problem"])) == {
+        ("recorded_date", 4, "9999-12-31", "is outside the dates the analysis can hold (years 1678 to 2261)"),
+        ("recorded_date", 5, "43101", "is a number, not a date (a spreadsheet's date serial? expected dd/mm/yyyy)"),
+    }
+    assert cli.main(["check", "--params", str(_params_file(tmp_path, folder))]) == 1
+    captured = capsys.readouterr()
+    assert "2 errors" in captured.out and "Traceback" not in captured.out + captured.err

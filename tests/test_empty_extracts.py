@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from msht import cli
+from msht import cli, pipeline
 from msht.base import vocab
 from msht.ingest import extracts as ingest
 from msht.publish import quality
@@ -30,12 +30,17 @@ def _header_only(folder, name):
     path.write_text(header + "\n", encoding="utf-8")
 
 
-def _run(root, tmp_path, raw_dir, name):
+def _run(root, tmp_path, raw_dir, name, monkeypatch, in_process):
+    """``msht run`` on ``raw_dir``, its four notebooks' code run in-process
+    (``conftest.run_in_process``, seconds where papermill's kernels take tens; the default
+    run's backtest and nbval run them in kernels): the exit code and the results folder."""
     params = yaml.safe_load((root / "params" / "default.yaml").read_text())
     params.update({"run_name": name, "synthetic": False, "raw_dir": str(raw_dir), "processed_dir": f"_output/{name}/processed",
                    "results_dir": f"_output/{name}/results", "report_dir": f"_output/{name}/report"})
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(params))
+    monkeypatch.setattr(pipeline, "run_notebooks",
+                        lambda params_path, root=root: in_process(params_path, root=root, notebooks=pipeline.NOTEBOOKS))
     code = cli.main(["run", "--params", str(path)])
     return code, root / "_output" / name / "results"
 
@@ -60,14 +65,14 @@ def test_every_extract_that_may_be_empty_has_its_statement():
 
 
 @pytest.mark.slow
-def test_f11_header_only_offenders_and_police_records_run_end_to_end(root, tmp_path, twin):
+def test_f11_header_only_offenders_and_police_records_run_end_to_end(root, tmp_path, twin, monkeypatch, in_process):
     raw = tmp_path / "raw"
     shutil.copytree(twin, raw)
     for name in ("offenders", "police_records"):
         _header_only(raw, name)
     name = "test_f11_header_only"
     try:
-        code, results = _run(root, tmp_path, raw, name)
+        code, results = _run(root, tmp_path, raw, name, monkeypatch, in_process)
         assert code == 0
         problems = pd.read_csv(results / "problems.csv")
         stated = set(problems["problem"])
@@ -83,7 +88,7 @@ def test_f11_header_only_offenders_and_police_records_run_end_to_end(root, tmp_p
 
 
 @pytest.mark.slow
-def test_one_case_one_victim_and_nothing_else_runs_end_to_end(root, tmp_path, twin):
+def test_one_case_one_victim_and_nothing_else_runs_end_to_end(root, tmp_path, twin, monkeypatch, in_process):
     """The smallest allowed extracts: one case entry, its victim record, header-only others; every
     factor then has levels with no case."""
     raw = tmp_path / "raw"
@@ -100,7 +105,7 @@ def test_one_case_one_victim_and_nothing_else_runs_end_to_end(root, tmp_path, tw
         _header_only(raw, name)
     name = "test_smallest_extracts"
     try:
-        code, results = _run(root, tmp_path, raw, name)
+        code, results = _run(root, tmp_path, raw, name, monkeypatch, in_process)
         assert code == 0
         exclusions = pd.read_csv(results / "exclusions.csv")
         assert int(exclusions.loc[exclusions["entity"] == "cases", "rows_out"].iloc[-1]) == 1

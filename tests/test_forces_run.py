@@ -280,3 +280,48 @@ def test_a_run_of_several_forces_runs_05_then_02_and_03():
     assert set(pipeline.FORCES_NOTEBOOK_INPUTS) == set(config.FORCES_NOTEBOOKS)
     nb = (config.notebooks_dir() / five).read_text(encoding="utf-8")
     assert "clean_forces.clean_forces(" in nb, "05 writes the pooled clean tables 02 and 03 read"
+
+
+@pytest.mark.parametrize("file", ["offenders.csv", "OFFENDERS.xlsx"])
+def test_a_file_for_an_extract_the_force_does_not_list_stops_the_run_in_one_line(tmp_path, file):
+    """Review finding 3: a force whose folder holds a file for an extract it does not list would
+    have that file's rows neither analysed nor counted under an exclusion rule."""
+    (tmp_path / file).write_text("anything\n")
+    with pytest.raises(ingest.ExtractError) as caught:
+        ingest.read_sent(tmp_path, None, ["cases", "victims", "police_records"], "Force C")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{tmp_path / file}: force 'Force C' does not list the 'offenders' extract")
+    assert "add 'offenders' to the force's extracts, or remove the file" in message
+
+
+def test_a_file_for_an_unlisted_extract_is_named_by_the_forces_mapping(tmp_path):
+    mapping = ingest.ExtractMapping(file="their_offenders.csv")
+    (tmp_path / "their_offenders.csv").write_text("anything\n")
+    with pytest.raises(ingest.ExtractError, match=r"their_offenders\.csv: force 'Force C' does not list"):
+        ingest.read_sent(tmp_path, {"offenders": mapping}, ["cases", "victims", "police_records"], "Force C")
+
+
+def test_clean_force_names_the_force_whose_folder_holds_an_unlisted_file(forces_params, tmp_path):
+    text = yaml.safe_load(forces_params.read_text())
+    raw = tmp_path / "force_c"
+    shutil.copytree(text["forces"][2]["raw_dir"], raw)
+    shutil.copy(Path(text["forces"][0]["raw_dir"]) / "offenders.csv", raw / "offenders.csv")
+    text["forces"][2]["raw_dir"] = str(raw)
+    text.update(processed_dir=str(tmp_path / "processed"), results_dir=str(tmp_path / "results"))
+    path = tmp_path / "forces.yaml"
+    path.write_text(yaml.safe_dump(text, sort_keys=False))
+    params = config.load_params(path)
+    with pytest.raises(ingest.ExtractError, match=r"force_c/offenders\.csv: force 'Force C' does not list the "
+                                                  r"'offenders' extract"):
+        clean_forces.clean_force(params, params.forces[2], config.RunPaths.from_params(params), b"a fixed test key")
+
+
+def test_notebooks_of_a_wave_of_a_run_of_several_forces_write_no_common_file(forces_params, in_process, root):
+    """Review finding 5: 02 and 03 run at the same time after 05; found by running each on its own."""
+    from msht import pipeline
+    from test_notebook_schedule import assert_no_common_file_in_a_wave, written_by_each_notebook
+
+    written = written_by_each_notebook(forces_params, root, in_process, config.FORCES_NOTEBOOKS)
+    assert all(written.values())
+    assert_no_common_file_in_a_wave(written, pipeline.notebook_waves(0, config.FORCES_NOTEBOOKS))

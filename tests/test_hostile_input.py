@@ -481,6 +481,37 @@ def test_dates_with_a_time_part_are_accepted(base, baseline):
     assert summary(run(base)[1])[0] == baseline[0]
 
 
+def test_dates_with_utc_offsets_are_the_local_dates_as_written(base, baseline):
+    """Review finding 7: ISO date-times with an offset (mixed in one column) or ``Z`` are read as
+    the date the force wrote, so the analysis sees what it sees with plain dates."""
+    frame = load(base, "cases")
+    day = pd.to_datetime(frame["recorded_date"], format="%d/%m/%Y").dt.strftime("%Y-%m-%d")
+    # midnight, as the plain dates are (a time of day matters to the duplicate rules); in UTC the
+    # second and fourth would fall on the day before
+    offsets = pd.Series(["T00:00:00-05:00", "T00:00:00+01:00", " 00:00:00Z", "T00:00:00.000+05:30"])
+    frame["recorded_date"] = day + offsets.iloc[frame.index % 4].to_numpy()
+    save(frame, base, "cases")
+    victims = load(base, "victims")
+    born = victims["date_of_birth"].str.fullmatch(r"\d{2}/\d{2}/\d{4}")
+    victims.loc[born, "date_of_birth"] = pd.to_datetime(victims.loc[born, "date_of_birth"], format="%d/%m/%Y"
+                                                        ).dt.strftime("%Y-%m-%dT00:30:00+02:00")
+    save(victims, base, "victims")
+    assert summary(run(base)[1])[:2] == baseline[:2]
+
+
+@pytest.mark.parametrize(("value", "why"), [
+    ("9999-12-31", "is outside the dates the analysis can hold (years 1678 to 2261)"),
+    ("0201-01-01", "is outside the dates the analysis can hold (years 1678 to 2261)"),
+    ("43101", "is a number, not a date (a spreadsheet's date serial? expected dd/mm/yyyy)"),
+    ("2018-02", "is not a date (expected dd/mm/yyyy)"),
+])
+def test_dates_the_analysis_cannot_hold_stop_the_run_in_one_line(base, value, why):
+    frame = load(base, "cases")
+    frame.loc[3, "recorded_date"] = value
+    save(frame, base, "cases")
+    assert f"cases.csv: column 'recorded_date', row 5: value '{value}' {why}" in error(base)
+
+
 def test_dates_in_the_future_are_excluded_and_counted(base):
     frame = load(base, "cases")
     frame.loc[0, "recorded_date"] = "01/06/2031"

@@ -159,3 +159,114 @@ def test_a_run_stopped_by_the_user_stops_its_kernels_at_once(tiny_run, monkeypat
     with pytest.raises(KeyboardInterrupt):
         pipeline._execute(source, out, sockets, SimpleNamespace(min_cell_count=0, as_dict=dict), "params.yaml")
     assert time.monotonic() - start < 60
+
+
+def _sleeper():
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+
+
+def test_a_kernel_still_starting_when_the_run_stops_is_killed_once_started():
+    """Review finding 5: Ctrl+C during a kernel's start-up (its process not yet known) kills that
+    kernel as soon as it has started, not only after its notebook's turn."""
+    turn, process = pipeline._Turn(), _sleeper()
+    try:
+        turn.stop_kernel()  # the run stops: the kernel's process is not known yet
+        turn.started(process)
+        assert process.wait(timeout=10) != 0
+    finally:
+        process.kill()
+    later = pipeline._Turn()
+    running = _sleeper()
+    try:
+        later.started(running)  # a run that goes on leaves its kernels alone
+        assert running.poll() is None
+    finally:
+        running.kill()
+        running.wait()
+
+
+def test_a_kernel_that_fails_to_shut_down_is_logged_and_killed(caplog):
+    """Review finding 5: what ``shutdown_kernel`` raises in a pool thread is logged, not lost."""
+    import asyncio
+    import logging
+
+    process = _sleeper()
+
+    class Manager:
+        provisioner = SimpleNamespace(process=process)
+
+        async def shutdown_kernel(self):
+            raise RuntimeError("the kernel did not answer")
+
+    closed = []
+    loop = asyncio.new_event_loop()
+    try:
+        with caplog.at_level(logging.WARNING, logger="msht.pipeline"):
+            pipeline._shut_down(Manager(), [SimpleNamespace(stop_channels=lambda: closed.append(1))], loop,
+                                "02_descriptives.ipynb")
+    finally:
+        loop.close()
+        process.kill()
+    assert closed == [1]
+    assert process.wait(timeout=10) != 0
+    assert [r.getMessage() for r in caplog.records] == [
+        "notebooks/02_descriptives.ipynb: shutting its kernel down failed (RuntimeError: the kernel did not answer)"]
+
+
+def _files(folders) -> dict[Path, tuple[int, int]]:
+    """Every file under ``folders``: path -> (inode, mtime in ns); a file written again (the
+    results writers replace a file by renaming a new one) has a new inode or time."""
+    return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for f in folders if f.exists() for p in f.rglob("*") if p.is_file()}
+
+
+def written_by_each_notebook(params_path: Path, root: Path, in_process, notebooks: tuple[str, ...]) -> dict[str, set]:
+    """Run ``notebooks`` in order in this process, one at a time, and return what each wrote (or
+    wrote again) under the run's results and processed folders and the notebooks' folder."""
+    from msht.config import load_params
+
+    params = load_params(params_path)
+    folders = [root / params.results_dir, root / params.processed_dir, root / "notebooks"]
+    written = {}
+    for name in notebooks:
+        before = _files(folders)
+        in_process(params_path, root=root, notebooks=(name,))
+        after = _files(folders)
+        written[name] = {p for p, stamp in after.items() if before.get(p) != stamp}
+    return written
+
+
+def assert_no_common_file_in_a_wave(written: dict[str, set], waves: list[tuple[str, ...]]) -> None:
+    for wave in waves:
+        for i, one in enumerate(wave):
+            for other in wave[i + 1:]:
+                assert not written[one] & written[other], (one, other, sorted(written[one] & written[other]))
+
+
+@pytest.mark.parametrize("min_cell_count", [0, 5])
+def test_notebooks_of_a_wave_write_no_common_file(root, tmp_path, in_process, min_cell_count):
+    """Review finding 5: the notebooks that run at the same time (:func:`pipeline.notebook_waves`)
+    write no common output file, as found by running each on its own on a small twin (with
+    disclosure control on, 02 and 03 both write suppression.csv: they are not in one wave)."""
+    from conftest import params_variant
+    from msht.synth.raw import write_extracts
+    from msht.synth.sampler import sample_population
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    write_extracts(sample_population(300, seed=5), raw, seed=5)
+    name = f"waves_test_{min_cell_count}"
+    path = params_variant(root, tmp_path, name, raw_dir=str(raw), synthetic=False, min_cell_count=min_cell_count)
+    try:
+        written = written_by_each_notebook(path, root, in_process, NOTEBOOKS)
+    finally:
+        import shutil
+
+        shutil.rmtree(root / "_output" / name, ignore_errors=True)
+    assert all(written.values()), "each notebook writes a results file"
+    assert_no_common_file_in_a_wave(written, pipeline.notebook_waves(min_cell_count))
+    if min_cell_count > 1:
+        two, three = NOTEBOOKS[1:3]
+        assert any(p.name == "suppression.csv" for p in written[two] & written[three])

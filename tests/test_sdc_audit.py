@@ -51,12 +51,18 @@ def _run(root, tmp, runner, name: str, start: str, end: str, raw_dir: str | None
 
 
 @pytest.fixture(scope="module")
-def cut(root, in_process, tmp_path_factory, default_extracts):
+def cut(root, in_process, tmp_path_factory, default_extracts, request):
     """``cut(name)``: (results folder, unprotected values' folder) of release ``name``, run on first
-    use (the default twin generated if absent; the 10% sample of it drawn first)."""
+    use (the default twin generated if absent; the 10% sample of it drawn first). The release of
+    the whole period is ``params/release.yaml`` itself: the session's ``release_run`` (run with
+    papermill as ``msht run`` runs it, for ``test_sdc_pipeline.py``, which shares this file's
+    worker), not a second run of the same params."""
     tmp, cache = tmp_path_factory.mktemp("audit"), {}
 
     def get(name: str):
+        if name == "release" and name not in cache:
+            results_dir, _, _ = request.getfixturevalue("release_run")
+            cache[name] = results_dir, results_dir.parent / "processed" / results.UNPROTECTED_DIR
         if name not in cache:
             start, end, raw = CUTS[name]
             if raw:

@@ -167,12 +167,27 @@ class _Turn:
     def __init__(self) -> None:
         self.event = threading.Event()
         self.cancelled = False
+        self.stopped = False  # stop_kernel was called: a kernel still starting is killed once started
         self.process = None  # the kernel's subprocess.Popen, once started
+        self._lock = threading.Lock()
 
     def stop_kernel(self) -> None:
-        """Kill the kernel now (papermill, if it is running the notebook, then raises)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+        """Kill the kernel now (papermill, if it is running the notebook, then raises); a kernel
+        still starting is killed as soon as it has started (:meth:`started`)."""
+        with self._lock:
+            self.stopped = True
+            process = self.process
+        if process is not None and process.poll() is None:
+            process.kill()
+
+    def started(self, process) -> None:
+        """Record the kernel's ``process`` once it has started; kill it at once if the run has
+        stopped meanwhile (a Ctrl+C during the kernel's start-up)."""
+        with self._lock:
+            self.process = process
+            stopped = self.stopped
+        if stopped:
+            self.stop_kernel()
 
     def start(self) -> None:
         self.event.set()
@@ -203,7 +218,7 @@ def _run_on_own_kernel(source: Path, target: Path, turn: _Turn, sockets: Path, o
     arguments = ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={preload}"]
     try:
         loop.run_until_complete(manager.start_kernel(extra_arguments=arguments, cwd=str(source.parent)))
-        turn.process = getattr(manager.provisioner, "process", None)
+        turn.started(getattr(manager.provisioner, "process", None))
         turn.event.wait()
         if not turn.cancelled:
             pm.execute_notebook(str(source), str(target), km=manager, **options)
@@ -212,9 +227,24 @@ def _run_on_own_kernel(source: Path, target: Path, turn: _Turn, sockets: Path, o
         done.set_exception(exc)
         raise
     finally:
+        _shut_down(manager, clients, loop, source.name)
+
+
+def _shut_down(manager, clients: list, loop, name: str) -> None:
+    """Close the kernel's channels and shut it down (``manager``: its kernel manager, ``loop``: the
+    thread's event loop). This runs in a pool thread whose exceptions no one reads: one raised
+    here is logged (a warning naming notebook ``name``), not lost; the kernel is then killed if it
+    still runs."""
+    try:
         for client in clients:
             client.stop_channels()
         loop.run_until_complete(manager.shutdown_kernel())
+    except Exception as exc:
+        logger.warning(f"notebooks/{name}: shutting its kernel down failed ({type(exc).__name__}: {exc})",
+                       exc_info=logger.isEnabledFor(logging.DEBUG))
+        process = getattr(getattr(manager, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
 
 
 def _notebooks_of(params) -> tuple[str, ...]:

@@ -91,7 +91,7 @@ def clean_force(params: config.Params, force: Any, paths: config.RunPaths, key: 
     view = config.force_params(params, force)
     where = config.force_paths(paths, force)
     logger.info(f"force {force.name}: reading and cleaning {where.raw_dir}")
-    extracts = ingest.read_sent(where.raw_dir, ingest.mappings_from(view), force.extracts)
+    extracts = ingest.read_sent(where.raw_dir, ingest.mappings_from(view), force.extracts, force.name)
     result = rules.clean_extracts(extracts, view, key=force_key(key, force.name))
     rules.write_tables(result, where.processed_dir)
     return ForceClean(force=force, extracts=extracts, result=result)

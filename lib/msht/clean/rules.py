@@ -91,9 +91,17 @@ class CleanResult:
 
 
 #: Day-first formats tried for date fields, then ISO 8601 (a date exported with a time, or a
-#: datetime without one, is accepted either way).
-DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
-_DMY_SHAPE = r"^\d{1,2}/\d{1,2}/\d{4}(?: \d{1,2}:\d{2}(?::\d{2})?)?$"
+#: datetime without one, is accepted either way; so are fractional seconds). An ISO date-time with
+#: a UTC offset or ``Z`` is read as the local date as written (:func:`msht.ingest.coding.read_dates`).
+DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S.%f")
+_DMY_SHAPE = r"^\d{1,2}/\d{1,2}/\d{4}(?: \d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+#: ISO 8601 text read as a date: a whole date (``2018-02-01``, ``20180201``), maybe with a time;
+#: never a year or a month alone (``2018-02`` is no day of February).
+_ISO_WHOLE_DATE = r"^(?:\d{4}-\d{1,2}-\d{1,2}|\d{8})(?:$|[T ])"
+#: A year (of a dd/mm/yyyy or ISO date) a ``datetime64[ns]`` column cannot hold.
+_YEAR = r"^(?:\d{1,2}/\d{1,2}/(\d{4})|(\d{4})-?\d{1,2}-?\d{1,2})"
+#: A whole number such as a spreadsheet writes for a date (days since 1899-12-30) in a CSV.
+_SERIAL = r"^\d{4,5}(?:\.\d+)?$"
 
 
 #: Most distinct date texts :func:`date_failures` remembers between calls; past it the memory
@@ -180,17 +188,24 @@ def _date_failures(values: pd.Series, *, nullable: bool) -> tuple[pd.Series, pd.
         todo = parsed.isna() & text.notna()
         if not todo.any():
             break
-        parsed[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
-    todo = parsed.isna() & text.notna()
+        parsed[todo] = coding.read_dates(text[todo], fmt)
+    todo = parsed.isna() & text.str.match(_ISO_WHOLE_DATE, na=False).astype(bool)
     if todo.any():
-        parsed[todo] = pd.to_datetime(text[todo], format="ISO8601", errors="coerce")
+        parsed[todo] = coding.read_dates(text[todo], "ISO8601")
     return parsed, text, (text.notna() & parsed.isna())
 
 
 def date_error(text: object) -> str:
     """What is wrong with a value :func:`date_failures` could not read as a date."""
-    if pd.Series([text]).astype("string").str.match(_DMY_SHAPE).iloc[0]:
+    value = pd.Series([text]).astype("string")
+    year = value.str.extract(_YEAR).bfill(axis=1).iloc[0, 0]
+    if not pd.isna(year) and not coding.DATE_RANGE[0].year <= int(year) <= coding.DATE_RANGE[1].year:
+        return (f"is outside the dates the analysis can hold (years {coding.DATE_RANGE[0].year} to "
+                f"{coding.DATE_RANGE[1].year})")
+    if value.str.match(_DMY_SHAPE).iloc[0]:
         return "is not a valid calendar date"
+    if value.str.match(_SERIAL).iloc[0]:
+        return "is a number, not a date (a spreadsheet's date serial? expected dd/mm/yyyy)"
     return "is not a date (expected dd/mm/yyyy)"
 
 

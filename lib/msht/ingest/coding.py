@@ -54,6 +54,7 @@ __all__ = [
     "ethnicity_codes",
     "mapping_report",
     "normalise_text",
+    "read_dates",
     "to_datetime",
     "who_regions",
 ]
@@ -329,6 +330,42 @@ def code_sex(s: pd.Series) -> pd.Series:
 
 _ISO_DATE_RE: Final[str] = r"^\d{4}-\d{1,2}-\d{1,2}"
 
+#: The dates read (whole years a ``datetime64[ns]`` column can hold, pandas' bounds being
+#: 1677-09-21 and 2262-04-11): years 1678 to 2261.
+DATE_RANGE: Final = (pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31 23:59:59.999999999"))
+
+#: An ISO 8601 date-time followed by a UTC offset (``+01:00``, ``-0500``, ``+01``) or ``Z``: group 1
+#: is the local date-time as written.
+_ISO_OFFSET: Final[str] = (r"^(\d{4}-?\d{2}-?\d{2}[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*"
+                           r"(?:[Zz]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$")
+
+
+def read_dates(text: pd.Series, fmt: str, **options: Any) -> pd.Series:
+    """Read ``text`` (strings, ``<NA>`` allowed) with ``pd.to_datetime(format=fmt, **options)``,
+    never raising: a value pandas cannot read, and a date outside :data:`DATE_RANGE` (``0201-01-01``,
+    ``9999-12-31``), is ``NaT``. A date-time with a UTC offset or ``Z`` (``2018-02-01 23:30+01:00``)
+    is read as the local date-time as written, the offset dropped: the date the force recorded,
+    never shifted to another day by a conversion to UTC. Returns ``datetime64[ns]`` on ``text``'s
+    index. When pandas rejects the values together (mixed offsets, a value it overflows on), each
+    value is read on its own."""
+    text = text.astype("string")
+    if fmt == "ISO8601":
+        text = text.str.replace(_ISO_OFFSET, r"\1", regex=True)
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    try:
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce", **options)
+        if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+            parsed = parsed.dt.tz_localize(None)
+        inside = parsed.between(*DATE_RANGE) if pd.api.types.is_datetime64_dtype(parsed.dtype) else None
+    except (ValueError, TypeError, OverflowError, AttributeError):  # OutOfBoundsDatetime is a ValueError
+        inside = None
+    if inside is None:  # pandas could not read them together: each on its own
+        if len(text) > 1:
+            return pd.concat([read_dates(text.iloc[[i]], fmt, **options) for i in range(len(text))])
+        return out
+    out[inside] = parsed[inside].astype("datetime64[ns]")
+    return out
+
 
 def to_datetime(s: pd.Series) -> pd.Series:
     """Parse dates as police extracts hold them; unparseable values become ``NaT``.
@@ -347,10 +384,10 @@ def to_datetime(s: pd.Series) -> pd.Series:
     iso = text.str.match(_ISO_DATE_RE, na=False).astype(bool)
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     if iso.any():
-        out[iso] = pd.to_datetime(text[iso], format="ISO8601", errors="coerce")
+        out[iso] = read_dates(text[iso], "ISO8601")
     other = ~iso & text.notna()
     if other.any():
-        out[other] = pd.to_datetime(text[other], dayfirst=True, format="mixed", errors="coerce")
+        out[other] = read_dates(text[other], "mixed", dayfirst=True)
     return out.dt.normalize()
 
 

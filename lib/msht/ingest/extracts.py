@@ -1220,12 +1220,33 @@ def not_sent(name: str) -> Extract:
     return Extract(name=name, path=Path(NOT_SENT), sha256="", frame=frame)
 
 
-def read_sent(raw_dir: Path, mappings: dict[str, ExtractMapping] | None, sent: list[str] | tuple[str, ...]) -> dict[str, Extract]:
+def read_sent(raw_dir: Path, mappings: dict[str, ExtractMapping] | None, sent: list[str] | tuple[str, ...],
+              force: str | None = None) -> dict[str, Extract]:
     """:func:`read_all` for a force that sends only the extracts ``sent`` (a run with ``forces:``):
-    those are read and validated from ``raw_dir``; each other extract is :func:`not_sent`."""
+    those are read and validated from ``raw_dir``; each other extract is :func:`not_sent`. A file
+    in ``raw_dir`` for an extract the force does not list (:func:`unlisted_extract_error`) is an
+    :class:`ExtractError` (``force``: the force's name, for that message): its rows would be
+    neither analysed nor counted under an exclusion rule."""
     mappings = mappings or {}
+    for name in EXTRACTS:
+        if name not in sent:
+            unlisted_extract_error(raw_dir, name, mappings.get(name), force)
     return {name: read_extract(raw_dir, name, mapping=mappings.get(name)) if name in sent else not_sent(name)
             for name in EXTRACTS}
+
+
+def unlisted_extract_error(raw_dir: Path, name: str, mapping: ExtractMapping | None, force: str | None) -> None:
+    """Raise :class:`ExtractError` (one line: the force, the file, the fix) when ``raw_dir`` holds
+    the file of extract ``name`` (as :func:`find_extract` would find it) although the force does
+    not list ``name`` among its ``extracts:``; return quietly when there is no such file."""
+    try:
+        path = find_extract(raw_dir, name, mapping.file if mapping else None)
+    except ExtractError:
+        return
+    who = f"force '{force}'" if force else "this force"
+    raise ExtractError(f"{path}: {who} does not list the '{name}' extract (its 'extracts:' in the params file), "
+                       f"but its folder holds this file for it; add '{name}' to the force's extracts, or remove "
+                       "the file")
 
 
 def inputs_table(extracts: dict[str, Extract]) -> pd.DataFrame:

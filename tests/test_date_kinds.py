@@ -1,0 +1,113 @@
+"""Review finding 7, the kind: dates pandas cannot handle as such (a UTC offset or ``Z``, mixed
+offsets in one column, years a ``datetime64[ns]`` cannot hold, fractional seconds, a spreadsheet's
+serial number in a CSV, a year or month alone) are either read as the date they mean (a date-time
+with an offset: the local date as written) or reported in one line; never an exception."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hypothesis_profiles import examples
+from msht.clean import rules
+from msht.ingest import coding
+from msht.ingest.extracts import ExtractError
+
+READ = [
+    ("2018-02-01 10:00:00+01:00", "2018-02-01 10:00:00"),
+    ("2018-02-01T23:30:00-05:00", "2018-02-01 23:30:00"),  # the date as written, not 2 February in UTC
+    ("2018-02-01T00:30:00+02:00", "2018-02-01 00:30:00"),  # nor 31 January
+    ("2018-02-01T10:00:00Z", "2018-02-01 10:00:00"),
+    ("2018-02-01 10:00+0100", "2018-02-01 10:00:00"),
+    ("2018-02-01T10:00:00.5+05:30", "2018-02-01 10:00:00.5"),
+    ("2018-02-01 10:00:00.123", "2018-02-01 10:00:00.123"),
+    ("01/02/2018 10:00:00.25", "2018-02-01 10:00:00.25"),
+    ("01/02/2018", "2018-02-01"),
+    ("1/2/2018 10:00", "2018-02-01 10:00:00"),
+    ("2018-02-01", "2018-02-01"),
+    ("20180201", "2018-02-01"),
+    ("01/01/1678", "1678-01-01"),
+    ("31/12/2261", "2261-12-31"),
+]
+
+REPORTED = [
+    ("0201-01-01", "is outside the dates the analysis can hold (years 1678 to 2261)"),
+    ("9999-12-31", "is outside the dates the analysis can hold (years 1678 to 2261)"),
+    ("01/01/0201", "is outside the dates the analysis can hold (years 1678 to 2261)"),
+    ("31/12/1677", "is outside the dates the analysis can hold (years 1678 to 2261)"),
+    ("9999-12-31T00:00:00+01:00", "is outside the dates the analysis can hold (years 1678 to 2261)"),
+    ("43101", "is a number, not a date (a spreadsheet's date serial? expected dd/mm/yyyy)"),
+    ("43101.5", "is a number, not a date (a spreadsheet's date serial? expected dd/mm/yyyy)"),
+    ("2018-02", "is not a date (expected dd/mm/yyyy)"),  # no day of February
+    ("2018", "is a number, not a date (a spreadsheet's date serial? expected dd/mm/yyyy)"),
+    ("2018-W05", "is not a date (expected dd/mm/yyyy)"),
+    ("2018-02-30T10:00:00+01:00", "is not a date (expected dd/mm/yyyy)"),
+    ("31/02/2018", "is not a valid calendar date"),
+]
+
+
+@pytest.mark.parametrize(("value", "date"), READ)
+def test_a_date_pandas_handles_badly_is_read_as_the_date_it_means(value, date):
+    parsed, _, bad = rules.date_failures(pd.Series([value, "05/03/2019"]))
+    assert not bad.any()
+    assert parsed.tolist() == [pd.Timestamp(date), pd.Timestamp("2019-03-05")]
+    assert str(parsed.dtype) == "datetime64[ns]"
+
+
+@pytest.mark.parametrize(("value", "why"), REPORTED)
+def test_a_value_that_is_no_date_the_analysis_can_hold_is_one_line_naming_file_column_row_value(value, why):
+    with pytest.raises(ExtractError) as caught:
+        rules.parse_dates(pd.Series(["05/03/2019", value]), path="cases.csv", column="recorded_date",
+                          rows=pd.Series([2, 3]))
+    assert str(caught.value) == f"cases.csv: column 'recorded_date', row 3: value '{value}' {why}"
+
+
+def test_mixed_offsets_in_one_column_are_each_the_local_date_as_written():
+    values = pd.Series(["2018-02-01 10:00:00+01:00", "2018-02-01 10:00:00-08:00", "2018-02-01T10:00:00Z",
+                        "2018-02-01", "01/02/2018 10:00"] * 3)  # repeated: read once per distinct value
+    parsed, _, bad = rules.date_failures(values)
+    assert not bad.any()
+    assert parsed.tolist() == [pd.Timestamp("2018-02-01 10:00")] * 3 + [pd.Timestamp("2018-02-01")] + \
+        [pd.Timestamp("2018-02-01 10:00")] + ([pd.Timestamp("2018-02-01 10:00")] * 3 + [pd.Timestamp("2018-02-01")] +
+                                               [pd.Timestamp("2018-02-01 10:00")]) * 2
+
+
+def test_ages_from_dates_with_offsets_or_out_of_range_years_do_not_raise():
+    dob = pd.Series(["2000-03-15T23:00:00-05:00", "0201-01-01", "9999-12-31", "15/03/2000"])
+    on = pd.Series(["2018-03-15T00:30:00+02:00"] * 4)
+    assert coding.age_from_dob(dob, on).tolist() == [18, pd.NA, pd.NA, 18]
+
+
+_DATE_LIKE = st.one_of(
+    st.text(max_size=40),
+    st.from_regex(r"\A\d{1,4}-\d{1,2}-\d{1,2}([T ]\d{1,2}:\d{2}(:\d{2}([.,]\d{1,12})?)?)?"
+                  r"( ?(Z|z|UTC|GMT|[+-]\d{2}(:?\d{2})?))?\Z"),
+    st.from_regex(r"\A\d{1,2}/\d{1,2}/\d{1,5}( \d{1,2}:\d{2}(:\d{2}(\.\d{1,12})?)?)?\Z"),
+    st.integers(-10**12, 10**12).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.datetimes().map(str),
+    st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+)
+
+
+@settings(max_examples=examples(400), deadline=None)
+@given(st.lists(_DATE_LIKE, min_size=1, max_size=12))
+def test_any_text_in_a_date_column_gives_a_date_or_one_line_never_an_exception(values):
+    series = pd.Series(values)
+    parsed, text, bad = rules.date_failures(series)
+    assert str(parsed.dtype) == "datetime64[ns]"
+    assert (parsed.notna() | bad | text.isna()).all(), "every value is a date, a problem or missing"
+    assert not (parsed.notna() & bad).any()
+    rows = pd.Series(range(2, len(values) + 2))
+    try:
+        rules.parse_dates(series, path="cases.csv", column="recorded_date", rows=rows)
+    except ExtractError as exc:
+        message = str(exc)
+        i = int(bad.to_numpy().argmax())
+        assert bad.any() and message.startswith(f"cases.csv: column 'recorded_date', row {i + 2}: value ")
+        assert "\n" not in message
+    else:
+        assert not bad.any()
+    coding.to_datetime(series)  # the other reader of raw dates (ages, late dates of birth) does not raise either
