@@ -151,3 +151,22 @@ def test_date_failures_once_per_distinct_value_read_as_every_value():
                                  "06/05/2020"]
     assert bad.tolist() == [False, False, False, True, False, False, False, False] * 3
     assert parsed.index.equals(values.index) and parsed.tolist()[8:16] == parsed.tolist()[:8]
+
+
+def test_dates_read_in_an_earlier_call_read_the_same():
+    """date_failures remembers the date texts it read: a later call mixing known and new texts
+    (missing values, markers and bad dates among them) returns what a first call returns."""
+    from msht.clean import rules as cleaning
+
+    first = pd.Series(["01/02/2020", "N/K", None, "31/02/2020", "2020-03-04"] * 2, dtype=object)
+    later = pd.Series(["01/02/2020", "05/06/2021 10:30", None, "31/02/2020", "soon", "N/K", "2020-03-04"],
+                      index=range(10, 17), dtype=object)
+    for nullable in (True, False):
+        cleaning._DATES_READ.clear()
+        cleaning.date_failures(first, nullable=nullable)
+        remembered = cleaning.date_failures(later, nullable=nullable)
+        cleaning._DATES_READ.clear()
+        fresh = cleaning._date_failures(later, nullable=nullable)
+        for got, expected in zip(remembered, fresh):
+            pd.testing.assert_series_equal(got, expected, check_names=False)
+    assert remembered[2].tolist() == [False, False, False, True, True, True, False]

@@ -502,3 +502,65 @@ def test_is_missing_is_normalise_text_isna_on_hand_made_values():
 def test_is_missing_agrees_with_normalise_text(values):
     s = pd.Series(values, dtype=object)
     assert c.is_missing(s).tolist() == c.normalise_text(s).isna().tolist()
+
+
+_MESSY_CHARS = list("aAbB -\u2013\u2014\u2018\u2019\u201c\u201d\u00a0\u200b\u00ad\u00e9\ufb01\t\n\u3000\uff261\u0130\u00df/;") + [
+    "\u01c5", "\u2028", "\u212a", "\u212b"]
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.text(st.sampled_from(_MESSY_CHARS), max_size=8)), max_size=30))
+def test_clean_value_by_value_is_the_vectorised_clean(values):
+    """The small-input path of the text normalisation (value by value) gives what pandas' string
+    methods give on the same values, missing values, index and name included."""
+    s = pd.Series(values, dtype="string", name="field", index=range(7, 7 + len(values)))
+    by_value = c._clean(s)
+    saved = c.CLEAN_BY_VALUE_MAX
+    try:
+        c.CLEAN_BY_VALUE_MAX = -1
+        vectorised = c._clean(s)
+    finally:
+        c.CLEAN_BY_VALUE_MAX = saved
+    pd.testing.assert_series_equal(by_value, vectorised)
+
+
+def test_a_value_coded_in_an_earlier_call_gets_the_same_code():
+    """Coding functions remember the values they coded: a later call with new and known
+    spellings (and missing values) codes every row as a first call on the same rows does."""
+    first = pd.Series(["Male", "F", "male ", None, "Male"] * 3, dtype="string")
+    later = pd.Series(["F", "Woman", "MALE", None, "boy", "F"] * 3, index=range(50, 68), dtype="string", name="sex")
+    c._CODED.clear()
+    c.code_sex(first)
+    remembered = c.code_sex(later)
+    c._CODED.clear()
+    fresh = c.code_sex(later)
+    pd.testing.assert_series_equal(remembered, fresh)
+    assert remembered.tolist()[:6] == ["female", "female", "male", UNKNOWN, "male", "female"]
+
+
+def test_nationality_key_by_key_is_the_grouped_coding():
+    """The small-input path of nationality coding (key by key in Python) gives the frame the
+    group-bys give: the same countries, unmatched parts, UK flag and region, NAs and dtypes."""
+    raw = pd.Series(["British; Albanian", "UK", "uk / uk", "Nowhere", "Albania, Nowhere", "the Gambia and Senegal",
+                     "Trinidad and Tobago", "Iran, Islamic Republic of", "England/Scotland", "Vietnamese",
+                     "Citizen of Vanuatu", "Polish + Irish + British", "Martian"], dtype="string")
+    keys = c._country_key(raw)
+    saved = c.NATIONALITY_BY_KEY_MAX
+    try:
+        c.NATIONALITY_BY_KEY_MAX = 1000
+        by_key = c._nationality_of_keys(keys)
+        c.NATIONALITY_BY_KEY_MAX = -1
+        grouped = c._nationality_of_keys(keys)
+    finally:
+        c.NATIONALITY_BY_KEY_MAX = saved
+    pd.testing.assert_frame_equal(by_key, grouped)
+    assert by_key.loc[0, "region"] == "multiple" and by_key.loc[3, "uk_national"] == UNKNOWN
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.text(st.sampled_from(list("abnrm s1-uk\u00e9\n")), max_size=10)), max_size=30),
+       pattern=st.sampled_from([c._NRM_RE, c._MS1_RE, r"\bboth\b", c._YES_RE, "^$"]))
+def test_contains_value_by_value_is_pandas_str_contains(values, pattern):
+    """The small-input regex search gives what pandas' ``str.contains`` gives (missing: False)."""
+    s = pd.Series(values, dtype="string", name="t", index=range(3, 3 + len(values)))
+    pd.testing.assert_series_equal(c._contains(s, pattern), s.str.contains(pattern, regex=True, na=False).astype(bool))

@@ -30,6 +30,7 @@ def _read(text: str, *, fast: bool, monkeypatch: pytest.MonkeyPatch, encoding: s
         path.write_bytes(text.encode(encoding))
         with monkeypatch.context() as m:
             m.setattr(ingest, "FAST_PATH_MIN_CHARS", 0 if fast else 10**12)
+            m.setattr(ingest, "FAST_PATH_MIN_LINES", 0 if fast else 10**12)
             try:
                 frame = ingest.read_raw(path, "offenders")
             except ingest.ExtractError as exc:
@@ -78,6 +79,22 @@ def test_blank_cells_become_missing_on_the_fast_path(monkeypatch):
     assert frame.loc[0, "offender_person_id"] == " P1 "  # identifiers are normalised later, not here
     assert frame.loc[1, "ethnicity"] is pd.NA
     _same(got, _read(text, fast=False, monkeypatch=monkeypatch))
+
+
+def test_a_small_file_of_many_lines_takes_the_fast_path(monkeypatch):
+    """A file under the size threshold but of FAST_PATH_MIN_LINES lines or more (a published
+    force's police-record file) is read by pyarrow, and reads as the careful parser reads it."""
+    lines = [",".join(HEADER)] + [f"OCC{i},P{i % 97}, M ,{i % 90},UK,W1" for i in range(ingest.FAST_PATH_MIN_LINES)]
+    text = "\n".join(lines) + "\n"
+    assert len(text) < ingest.FAST_PATH_MIN_CHARS
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "offenders.csv"
+        path.write_text(text, encoding="utf-8")
+        with monkeypatch.context() as m:
+            m.setattr(ingest, "_parse_csv", lambda *a: pytest.fail("the careful parser was used"))
+            fast = ingest.read_raw(path, "offenders")
+    careful = _read(text, fast=False, monkeypatch=monkeypatch)
+    _same(("frame", fast, fast.attrs.get("notes")), careful)
 
 
 def test_python_whitespace_table_is_exactly_what_str_strip_removes():

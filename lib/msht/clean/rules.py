@@ -104,20 +104,65 @@ _YEAR = r"^(?:\d{1,2}/\d{1,2}/(\d{4})|(\d{4})-?\d{1,2}-?\d{1,2})"
 _SERIAL = r"^\d{4,5}(?:\.\d+)?$"
 
 
+#: Most distinct date texts :func:`date_failures` remembers between calls; past it the memory
+#: starts again (and a column with more distinct values than this is read without it).
+DATES_REMEMBERED_MAX = 200_000
+
+#: ``nullable`` -> (the distinct date texts read so far, then per text, after a first entry for
+#: a missing value: its parsed date, normalised text and whether it is not a date). Reading a
+#: text is the same in every call, and the forces of a national run share their dates (a few
+#: thousand days of one period), so each force reads only the dates no earlier force had.
+_DATES_READ: dict[bool, tuple[pd.Index, np.ndarray, pd.api.extensions.ExtensionArray, np.ndarray]] = {}
+
+
 def date_failures(values: pd.Series, *, nullable: bool = True) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Parse dd/mm/yyyy (optionally with ``HH:MM[:SS]``) or ISO dates, as :func:`parse_dates`
     does, without raising: returns the parsed dates (``NaT`` where missing or bad), the
     normalised text, and a boolean mask of the values that are not dates. Each distinct value
-    is read once (a national extract holds a few thousand dates in hundreds of thousands of rows)."""
+    is read once (a national extract holds a few thousand dates in hundreds of thousands of
+    rows), and once only across calls (:data:`_DATES_READ`)."""
     codes, uniques = pd.factorize(values.astype("string"))
-    if not len(values) or len(uniques) * 2 > len(values):  # mostly distinct values: nothing to gain
-        return _date_failures(values, nullable=nullable)
-    distinct = pd.Series(pd.array([*uniques, pd.NA], dtype="string"))  # the last one: missing
-    parsed, text, bad = _date_failures(distinct, nullable=nullable)
+    read = _read_distinct_dates(uniques, nullable) if len(values) else None
+    if read is None:
+        if not len(values) or len(uniques) * 2 > len(values):  # mostly distinct values: nothing to gain
+            return _date_failures(values, nullable=nullable)
+        distinct = pd.Series(pd.array([*uniques, pd.NA], dtype="string"))  # the last one: missing
+        parsed, text, bad = _date_failures(distinct, nullable=nullable)
+        read = parsed.to_numpy(), text.array, bad.to_numpy(dtype=bool)
+    parsed, text, bad = read
     rows = np.where(codes >= 0, codes, len(uniques))
-    return (pd.Series(parsed.to_numpy()[rows], index=values.index, dtype=parsed.dtype),
-            pd.Series(text.array.take(rows), index=values.index),
-            pd.Series(bad.to_numpy(dtype=bool)[rows], index=values.index))
+    return (pd.Series(parsed[rows], index=values.index, dtype=parsed.dtype),
+            pd.Series(text.take(rows), index=values.index),
+            pd.Series(bad[rows], index=values.index))
+
+
+def _read_distinct_dates(uniques: object, nullable: bool) -> tuple[np.ndarray, object, np.ndarray] | None:
+    """:func:`_date_failures` of ``[*uniques, <NA>]`` as arrays (parsed ``datetime64[ns]``, text,
+    bad), reading only the texts no earlier call read (:data:`_DATES_READ`). ``None`` when the
+    column has too many distinct values to remember, or a reading is not in ``datetime64[ns]``
+    (then the caller reads as before)."""
+    values = pd.Index(np.asarray(uniques, dtype=object))
+    if len(values) > DATES_REMEMBERED_MAX:
+        return None
+    known = _DATES_READ.get(nullable)
+    if known is None or len(known[0]) + len(values) > DATES_REMEMBERED_MAX:
+        parsed, text, bad = _date_failures(pd.Series(pd.array([pd.NA], dtype="string")), nullable=nullable)
+        known = (pd.Index([], dtype=object), parsed.to_numpy(), text.array, bad.to_numpy(dtype=bool))
+    index, parsed, text, bad = known
+    rows = index.get_indexer(values)
+    new = rows < 0
+    if new.any():
+        more = _date_failures(pd.Series(pd.array(values[new], dtype="string")), nullable=nullable)
+        if more[0].dtype != np.dtype("datetime64[ns]") or parsed.dtype != more[0].dtype:
+            return None
+        index = index.append(values[new])
+        parsed = np.concatenate([parsed, more[0].to_numpy()])
+        text = type(text)._concat_same_type([text, more[1].array])
+        bad = np.concatenate([bad, more[2].to_numpy(dtype=bool)])
+        rows = index.get_indexer(values)
+    _DATES_READ[nullable] = (index, parsed, text, bad)
+    take = np.append(rows + 1, 0)  # the last one: missing
+    return parsed[take], text.take(take), bad[take]
 
 
 #: A date (and time) in ASCII digits alone: already as the normalisation would leave it (no

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
@@ -28,7 +29,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from msht.base.plaintext import plain_series
+from msht.base.plaintext import plain, plain_series
 from msht.base.vocab import EXPLOITATION_TYPES, UNKNOWN
 
 __all__ = [
@@ -98,9 +99,95 @@ def _as_series(s: object) -> pd.Series:
     return s if isinstance(s, pd.Series) else pd.Series(s)
 
 
+#: Most distinct values one coding function (with one set of arguments) remembers across calls
+#: (:func:`_on_distinct_values`); past it the memory starts again.
+CODED_VALUES_MAX = 100_000
+
+#: (function, arguments) -> (the distinct values coded so far, their codes: row 0 is the code of a
+#: missing value, row i + 1 that of value i). The coding functions are pure (the dictionary's
+#: tables are fixed), so a value once coded gets the same code in every later call: the forces
+#: of a national run, which share most of their spellings, code each spelling once.
+_CODED: dict[tuple[Any, ...], tuple[pd.Index, Any]] = {}
+
+
+def _hashable(value: Any) -> Any:
+    """``value`` as a hashable key (lists and sets as tuples), or ``None`` when it has none that
+    surely stands for it (then the call is not remembered)."""
+    if value is None or isinstance(value, (str, bytes, bool, int, float)):
+        return ("v", value)
+    if isinstance(value, (list, tuple)):
+        items = [_hashable(v) for v in value]
+        return None if any(i is None for i in items) else ("t", tuple(items))
+    if isinstance(value, (set, frozenset)):
+        items = [_hashable(v) for v in value]
+        return None if any(i is None for i in items) else ("s", frozenset(items))
+    return None
+
+
+def _remembered_codes(func: Callable[..., Any], uniques: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+                      ) -> tuple[Any, np.ndarray] | None:
+    """The codes of a missing value and of every value of ``uniques`` (as ``func`` gives them on
+    ``[<NA>, *values]``), computing only the values not coded in an earlier call (:data:`_CODED`),
+    and the row of each of ``uniques`` in them. ``None`` when the arguments have no key or a new
+    batch of codes does not have the dtypes of the earlier ones (the caller then codes as before)."""
+    key = _hashable((list(args), sorted(kwargs.items())))
+    if key is None:
+        return None
+    key = (func, key)
+    values = pd.Index(np.asarray(uniques, dtype=object))
+    if key not in _CODED or len(_CODED[key][0]) > CODED_VALUES_MAX:
+        coded = func(pd.Series(pd.array([pd.NA, *values], dtype="string")), *args, **kwargs)
+        _CODED[key] = (values, coded)
+        return coded, np.arange(1, len(values) + 1)
+    known, coded = _CODED[key]
+    rows = known.get_indexer(values)
+    new = rows < 0
+    if new.any():
+        extra = func(pd.Series(pd.array(values[new], dtype="string")), *args, **kwargs)
+        if type(extra) is not type(coded) or not _same_dtypes(extra, coded):
+            return None
+        coded = pd.concat([coded, extra], ignore_index=True)
+        known = known.append(values[new])
+        _CODED[key] = (known, coded)
+        rows = known.get_indexer(values)
+    return coded, rows + 1
+
+
+def _same_dtypes(a: Any, b: Any) -> bool:
+    """Whether two Series, or two frames with the same columns, have the same dtypes."""
+    if isinstance(a, pd.DataFrame):
+        return list(a.columns) == list(b.columns) and a.dtypes.equals(b.dtypes)
+    return a.dtype == b.dtype
+
+
+#: (function, arguments) -> how a coding function names its result: ``("input",)`` the input's
+#: name, ``("fixed", name)`` always that name (found once on two empty inputs of different names).
+_RESULT_NAMES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
+def _result_name(func: Callable[..., Any], s: pd.Series, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The name ``func`` gives its result on ``s`` (what ``func(s.iloc[:0]).name`` is), without
+    running ``func`` again when it names its results after its input or always alike."""
+    key = _hashable((list(args), sorted(kwargs.items())))
+    if key is None:
+        return func(s.iloc[:0], *args, **kwargs).name
+    key = (func, key)
+    if key not in _RESULT_NAMES:
+        empty = pd.Series([], dtype="string")
+        a, b = (func(empty.rename(n), *args, **kwargs).name for n in ("_probe_a", "_probe_b"))
+        _RESULT_NAMES[key] = ("input",) if (a, b) == ("_probe_a", "_probe_b") else ("fixed", a) if a == b else ("each",)
+    how = _RESULT_NAMES[key]
+    if how[0] == "input":
+        return s.name
+    if how[0] == "fixed":
+        return how[1]
+    return func(s.iloc[:0], *args, **kwargs).name
+
+
 def _on_distinct_values(func: Callable[..., Any]) -> Callable[..., Any]:
     """Run a row-wise coding function once per distinct value of its text argument and map the
-    result back to the rows (the same output as on every row, much faster on large columns)."""
+    result back to the rows (the same output as on every row, much faster on large columns).
+    Values coded in an earlier call are not coded again (:func:`_remembered_codes`)."""
 
     @functools.wraps(func)
     def wrapper(s: object, *args: Any, **kwargs: Any) -> Any:
@@ -109,19 +196,48 @@ def _on_distinct_values(func: Callable[..., Any]) -> Callable[..., Any]:
         codes, uniques = pd.factorize(text)
         if not len(text) or len(uniques) * 2 > len(text):
             return func(s, *args, **kwargs)
-        distinct = pd.Series(pd.array([*uniques, pd.NA], dtype="string"))  # the last one: missing
-        out = func(distinct, *args, **kwargs).iloc[codes].copy()  # code -1: the missing value
+        remembered = _remembered_codes(func, uniques, args, kwargs)
+        if remembered is None:
+            distinct = pd.Series(pd.array([*uniques, pd.NA], dtype="string"))  # the last one: missing
+            out = func(distinct, *args, **kwargs).iloc[codes].copy()  # code -1: the missing value
+        else:
+            coded, rows = remembered
+            out = coded.iloc[np.append(rows, 0)[codes]].copy()  # code -1: row 0, the missing value
         out.index = s.index
         if isinstance(out, pd.Series):
-            out.name = func(s.iloc[:0], *args, **kwargs).name
+            out.name = _result_name(func, s, args, kwargs)
         return out
 
     return wrapper
 
 
+#: Up to this many values, :func:`_clean` normalises value by value (:func:`_clean_value`): the
+#: operations pandas' string methods apply to each value, without their fixed cost per call
+#: (a coding function on a force's few dozen distinct spellings is mostly that cost).
+CLEAN_BY_VALUE_MAX = 1000
+
+_DASH_PATTERN: Final[re.Pattern[str]] = re.compile(_DASH_RE)
+_SQUOTE_PATTERN: Final[re.Pattern[str]] = re.compile(_SQUOTE_RE)
+_DQUOTE_PATTERN: Final[re.Pattern[str]] = re.compile(_DQUOTE_RE)
+_SPACES_PATTERN: Final[re.Pattern[str]] = re.compile(r"\s+")
+
+
+def _clean_value(text: str) -> str:
+    """:func:`_clean` of one value (the same steps in the same order)."""
+    if not text.isascii():  # plain_series leaves ASCII values as they are
+        text = plain(text)
+    text = unicodedata.normalize("NFKC", text.casefold())
+    text = _DQUOTE_PATTERN.sub('"', _SQUOTE_PATTERN.sub("'", _DASH_PATTERN.sub("-", text)))
+    return _SPACES_PATTERN.sub(" ", text).strip()
+
+
 def _clean(s: pd.Series) -> pd.Series:
     """Normalise text like :func:`normalise_text` but keep missing markers as text."""
     s = _as_series(s)
+    if len(s) <= CLEAN_BY_VALUE_MAX:
+        text = s.astype("string")
+        values = [v if v is pd.NA else _clean_value(v) for v in text.array]
+        return pd.Series(pd.array(values, dtype="string"), index=text.index, name=text.name)
     out = plain_series(s.astype("string"))  # format characters (Cf) removed, NFKC
     out = out.str.casefold().str.normalize("NFKC")
     out = out.str.replace(_DASH_RE, "-", regex=True)
@@ -174,7 +290,13 @@ def _fill_unknown(codes: pd.Series) -> pd.Series:
 
 
 def _contains(s: pd.Series, pattern: str) -> pd.Series:
-    """Vectorised regex search returning a plain bool Series (``False`` for missing)."""
+    """Vectorised regex search returning a plain bool Series (``False`` for missing). Text of up
+    to :data:`CLEAN_BY_VALUE_MAX` values is searched value by value (as pandas does, without
+    its fixed cost per call)."""
+    if len(s) <= CLEAN_BY_VALUE_MAX and isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "python":
+        search = re.compile(pattern).search
+        hits = [v is not pd.NA and v == v and search(v) is not None for v in s.array]
+        return pd.Series(np.array(hits, dtype=bool), index=s.index, name=s.name)
     return s.str.contains(pattern, regex=True, na=False).astype(bool)
 
 
@@ -520,10 +642,45 @@ def _on_distinct(key: pd.Series, func: Callable[[pd.Series], pd.DataFrame]) -> p
     return pd.DataFrame(cols, index=key.index)
 
 
+#: Up to this many keys, :func:`_nationality_of_keys` tallies each key's parts in Python
+#: (:func:`_nationality_by_key`) rather than with group-bys, whose fixed cost dominates on the few
+#: new spellings of a force.
+NATIONALITY_BY_KEY_MAX = 1000
+
+
+def _nationality_by_key(keys: pd.Series, long: pd.DataFrame, region_of: dict[str, str]) -> pd.DataFrame:
+    """:func:`_nationality_of_keys` from the parts ``long`` (:func:`_country_parts` of ``keys``),
+    key by key: the same counts, joins and choices as its group-bys."""
+    found: dict[Any, tuple[dict[str, None], dict[str, None]]] = {row: ({}, {}) for row in keys.index}
+    for row, part, country in zip(long.index, long["part"].array, long["country"].array):
+        matched, unmatched = found[row]
+        if country is pd.NA:
+            unmatched.setdefault(part, None)
+        else:
+            matched.setdefault(country, None)
+    columns: dict[str, list[Any]] = {"countries": [], "uk_national": [], "region": [], "unmatched": []}
+    for matched, unmatched in found.values():
+        has_uk, clean, n = UK_COUNTRY in matched, not unmatched, len(matched)
+        single = region_of.get(next(iter(matched))) if matched else None
+        single = None if single is None or single == "" or single is pd.NA else single
+        columns["countries"].append("; ".join(matched) if matched else pd.NA)
+        columns["unmatched"].append("; ".join(unmatched) if unmatched else pd.NA)
+        columns["uk_national"].append("uk" if has_uk else "non_uk" if clean and n > 0 else UNKNOWN)
+        columns["region"].append("multiple" if n >= 2 else "uk" if clean and n == 1 and has_uk
+                                 else single if clean and n == 1 and single is not None else UNKNOWN)
+    return pd.DataFrame(  # built as the group-bys build it: Series for the texts, arrays for the codes
+        {c: pd.Series(v, index=keys.index, dtype=object) if c in ("countries", "unmatched") else np.array(v, dtype=object)
+         for c, v in columns.items()},
+        index=keys.index,
+    )
+
+
 def _nationality_of_keys(keys: pd.Series) -> pd.DataFrame:
     """Code distinct nationality keys (see :func:`code_nationality`)."""
     _, region_of, _, _ = _country_tables()
     long = _country_parts(keys)
+    if len(keys) <= NATIONALITY_BY_KEY_MAX:
+        return _nationality_by_key(keys, long, region_of)
     long["row"] = long.index
     matched = long[long["country"].notna()].drop_duplicates(["row", "country"])
     unmatched = long[long["country"].isna()].drop_duplicates(["row", "part"])
@@ -614,6 +771,19 @@ _ETHNICITY_RULES: Final[tuple[tuple[str, str], ...]] = (
 _ETHNICITY_CODE_RE: Final[str] = r"^(ic ?[0-69]|[wmabo] ?[0-9]|ns|[0-69])(?![0-9a-z])"
 
 
+@lru_cache(maxsize=1)
+def _ethnicity_lookups() -> tuple[dict[str, str], dict[str, str]]:
+    """The ethnicity table's lookups, built once: code (casefolded) -> ``group5``, and normalised
+    description (with and without its leading code) -> ``group5``."""
+    table = _ethnicity_codes()
+    by_code = dict(zip(table["code"].str.casefold(), table["group5"]))
+    desc = normalise_text(table["description"])
+    by_desc = dict(zip(desc, table["group5"]))
+    by_desc.update(zip(desc.str.replace(r"^[a-z]+ - ", "", regex=True), table["group5"]))
+    return by_code, by_desc
+
+
+@_on_distinct_values
 def code_ethnicity(s: pd.Series) -> pd.DataFrame:
     """Code police ethnicity to columns ``group5``, ``white_other`` and ``code``.
 
@@ -630,11 +800,7 @@ def code_ethnicity(s: pd.Series) -> pd.DataFrame:
       ``offender_ethnicity2`` (``white`` / ``other``) or ``unknown``.
     """
     s = _as_series(s)
-    table = _ethnicity_codes()
-    by_code = dict(zip(table["code"].str.casefold(), table["group5"]))
-    desc = normalise_text(table["description"])
-    by_desc = dict(zip(desc, table["group5"]))
-    by_desc.update(zip(desc.str.replace(r"^[a-z]+ - ", "", regex=True), table["group5"]))
+    by_code, by_desc = _ethnicity_lookups()
     text = normalise_text(s)
     code = text.str.extract(_ETHNICITY_CODE_RE, expand=False).str.replace(" ", "", regex=False)
     code = code.where(~code.str.fullmatch(r"[0-69]", na=False), "ic" + code)
