@@ -280,6 +280,13 @@ def params_variant(root: Path, folder: Path, name: str, base: str = "default", *
 
 
 @pytest.fixture(scope="session")
+def make_params():
+    """:func:`params_variant` for a test (``from conftest import ...`` is ambiguous when pytest
+    collects ``tests`` and ``notebooks`` together: both folders have a conftest module)."""
+    return params_variant
+
+
+@pytest.fixture(scope="session")
 def default_run(root, tmp_path_factory, default_extracts) -> Path:
     """The default analysis run once per session with papermill into ``_output/backtest/`` (never
     in place: the committed notebooks and results/default are the ground truth it is compared

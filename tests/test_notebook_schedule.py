@@ -246,11 +246,10 @@ def assert_no_common_file_in_a_wave(written: dict[str, set], waves: list[tuple[s
 
 
 @pytest.mark.parametrize("min_cell_count", [0, 5])
-def test_notebooks_of_a_wave_write_no_common_file(root, tmp_path, in_process, min_cell_count):
+def test_notebooks_of_a_wave_write_no_common_file(root, tmp_path, in_process, make_params, min_cell_count):
     """Review finding 5: the notebooks that run at the same time (:func:`pipeline.notebook_waves`)
     write no common output file, as found by running each on its own on a small twin (with
     disclosure control on, 02 and 03 both write suppression.csv: they are not in one wave)."""
-    from conftest import params_variant
     from msht.synth.raw import write_extracts
     from msht.synth.sampler import sample_population
 
@@ -258,7 +257,7 @@ def test_notebooks_of_a_wave_write_no_common_file(root, tmp_path, in_process, mi
     raw.mkdir()
     write_extracts(sample_population(300, seed=5), raw, seed=5)
     name = f"waves_test_{min_cell_count}"
-    path = params_variant(root, tmp_path, name, raw_dir=str(raw), synthetic=False, min_cell_count=min_cell_count)
+    path = make_params(root, tmp_path, name, raw_dir=str(raw), synthetic=False, min_cell_count=min_cell_count)
     try:
         written = written_by_each_notebook(path, root, in_process, NOTEBOOKS)
     finally:
