@@ -822,6 +822,10 @@ def arrow_distinct(values: pd.Series) -> tuple[np.ndarray, Any] | None:
     :func:`pandas.factorize` gives them); ``None`` when the values are not all text or missing."""
     import pyarrow as pa_
 
+    arrow = getattr(values.array, "_pa_array", None)  # a pyarrow-backed string column: used as it is
+    if arrow is not None and pa_.types.is_large_string(arrow.type):
+        encoded = arrow.combine_chunks().dictionary_encode()
+        return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp), encoded.dictionary
     try:
         raw = pa_.array(values.to_numpy(dtype=object), type=pa_.large_string(), from_pandas=True)
     except (pa_.ArrowInvalid, pa_.ArrowTypeError, UnicodeError):
