@@ -457,7 +457,7 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
         ]
         if not arrow.num_rows or any(col.null_count for col in arrow.columns):
             return None
-        table = pd.DataFrame({j: _shared_strings(col) for j, col in enumerate(arrow.columns)})
+        table = pd.DataFrame({j: _shared_strings(col) for j, col in enumerate(arrow.columns)}, dtype=object)
         del arrow
     except Exception:  # any parser complaint (ragged rows...): the careful parser reports it properly
         return None

@@ -108,7 +108,7 @@ def pseudonymise(frames: dict[str, pd.DataFrame], key: bytes) -> dict[str, pd.Da
 
     out = {}
     for name, frame in progress.iterate(frames.items(), "pseudonymising", unit="extract", total=len(frames)):
-        frame = frame.copy()
+        frame = frame.copy(deep=False)  # copy-on-write: the new ID columns replace the copy's, not the original's
         for field in ID_FIELDS.get(name, ()):
             if field in frame.columns:
                 frame[field] = pseudonymise_series(frame[field], key)
