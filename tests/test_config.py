@@ -17,7 +17,12 @@ def test_default_params_load_and_paths_are_under_root(root):
 def test_every_params_file_has_the_same_keys_and_relative_paths(root):
     for path in sorted((root / "params").glob("*.yaml")):
         params = config.load_params(path)
-        for key in ("raw_dir", "processed_dir", "results_dir", "report_dir"):
+        # A run of several forces has no top-level raw_dir: each force names its own.
+        raw_dirs = [force.raw_dir for force in params.forces] if params.forces else [params.raw_dir]
+        assert raw_dirs and all(raw_dirs), f"{path.name}: every force needs a raw_dir"
+        for raw_dir in raw_dirs:
+            assert not Path(raw_dir).is_absolute(), f"{path.name}: raw_dir {raw_dir} must be relative"
+        for key in ("processed_dir", "results_dir", "report_dir"):
             assert not Path(getattr(params, key)).is_absolute(), f"{path.name}: {key} must be relative"
 
 

@@ -147,6 +147,27 @@ def test_generalized_test_withheld_when_any_comparison_is_hidden(national) -> No
     assert pd.isna(rows.loc["25_plus", "mh_or"])
 
 
+def test_generalized_test_withheld_when_a_not_computable_force_has_a_hidden_cell(national) -> None:
+    """Review finding 2: a force whose reference band is empty has its comparisons "not computable",
+    but the generalized CMH still uses it: a hidden cell of that force withholds the factor's test."""
+    pooled, odds, _ = national
+    p_odds, _ = forces_figures.protect_odds_ratios(odds, 5)
+    key = (p_odds["outcome"] == "offered") & (p_odds["factor"] == "victim_age3")
+    p_odds.loc[key, "or_withheld"] = False
+    p_odds["note"] = p_odds["note"].astype(object)
+    small = key & (p_odds["force"] == "Force A")
+    p_odds.loc[small, "note"] = "not computable: no cases at the reference level"
+    p_odds.loc[small & (p_odds["level"] == "25_plus"), "or_withheld"] = True
+    rows = pooled[(pooled["outcome"] == "offered") & (pooled["factor"] == "victim_age3")]
+    assert (rows["method"] == stratified.METHOD_GENERALIZED).any() and rows["cmh_statistic"].notna().all()
+    out, supp = forces_figures.protect_pooled(pooled, p_odds, 5)
+    rows = out[(out["outcome"] == "offered") & (out["factor"] == "victim_age3")]
+    general = rows["method"] == stratified.METHOD_GENERALIZED
+    assert rows.loc[general, "cmh_statistic"].isna().all() and rows.loc[general, "cmh_p"].isna().all()
+    assert rows.loc[general, "stats_withheld"].all()
+    assert {"cmh_statistic", "cmh_p"} <= set(supp.loc[supp["variable"] == "victim_age3", "column"])
+
+
 def test_funnel_hides_small_events_with_a_secondary() -> None:
     funnel = pd.DataFrame({"force": ["A", "B", "C"], "outcome": "offered", "n": [200, 150, 40],
                            "events": [50, 30, 2]})

@@ -1,6 +1,6 @@
 """Issue 19 item 1: a run of several forces. Each force is read with its own mappings, cleaned and
 counted on its own (every raw row analysed or excluded under a named rule), pseudonymised with a
-key of its own, then pooled with a force column; a force without an offender extract has no
+key of its own, then combined (stacked) with a force column; a force without an offender extract has no
 offender factors; the report of such a run gains the forces' section and appendix while a
 single-force run's stays as it was. One cheap end-to-end run of notebooks 05, 02 and 03
 in-process on three small forces."""
@@ -94,7 +94,7 @@ def test_each_force_is_cleaned_exactly_as_a_single_force_run_cleans_its_extracts
         pd.testing.assert_frame_equal(getattr(alone, name), getattr(mine, name))
 
 
-def test_pooled_tables_hold_each_forces_rows_once_with_a_force_column(cleaned, forces_params):
+def test_combined_tables_hold_each_forces_rows_once_with_a_force_column(cleaned, forces_params):
     params = config.load_params(forces_params)
     written = rules.read_tables(config.RunPaths.from_params(params).processed_dir)
     for name in rules.TABLES:
@@ -108,7 +108,7 @@ def test_pooled_tables_hold_each_forces_rows_once_with_a_force_column(cleaned, f
 
 
 def test_the_same_raw_id_in_two_forces_is_two_people(cleaned):
-    """Victim 1 exists in every force's raw extracts; pooled, each force's is a person of its own,
+    """Victim 1 exists in every force's raw extracts; combined, each force's is a person of its own,
     and the pseudonyms themselves differ (a key per force), not only their prefixes."""
     raw_ids = [set(c.extracts["cases"].frame["victim_person_id"].dropna().str.strip()) for c in cleaned.forces]
     assert raw_ids[0] & raw_ids[1], "the fixture's forces share raw IDs"
@@ -161,6 +161,7 @@ def test_small_forces_cells_are_hidden_in_their_own_tables(cleaned):
     shown = pd.to_numeric(small["n"], errors="coerce").dropna()
     assert not ((shown >= 1) & (shown < 5)).any(), "a count from 1 to 4 of the small force is shown"
     assert suppression["table"].str.startswith("Force B").any()
+    assert set(suppression["file"]) == {"forces_appendix4"}, "only the file notebook 05 writes (review finding 4)"
     files = set(quality.suppression["file"]) | set(suppression["file"])
     assert files <= set(results.FORCES_FILES) and files <= set(results.QUALITY_FILES), "02 and 03 keep them"
 
@@ -203,7 +204,7 @@ def test_a_single_force_run_stages_no_forces_part(root, tmp_path):
 
 def test_the_national_run_end_to_end_in_process(forces_params, in_process, root):
     """Notebooks 05, 02 and 03 on the three small forces: every results file of the forces written
-    with its contract's columns, the pooled tables counted by 02 and 03, and each stratified test
+    with its contract's columns, the combined tables counted by 02 and 03, and each stratified test
     of an offender factor leaving out the force without offenders."""
     params = config.load_params(forces_params)
     assert config.notebooks_for(params) == ("05_forces.ipynb", "02_descriptives.ipynb", "03_associations.ipynb")
@@ -213,6 +214,8 @@ def test_the_national_run_end_to_end_in_process(forces_params, in_process, root)
         frame = pd.read_csv(out / f"{name}.csv")
         assert tuple(frame.columns) == CONTRACT[name], name
         assert not frame.empty, name
+    missing = [name for name in results.FORCES_FILES if not (out / f"{name}.csv").exists()]
+    assert not missing, f"suppression.csv may name files that are never written: {missing}"
     sizes = pd.read_csv(out / "forces.csv")
     assert sizes["force"].tolist() == list(SIZES)
     described = pd.read_csv(out / "associations.csv")

@@ -526,7 +526,7 @@ def national_params(forces: list[Path], work: Path):
 def national_stage(forces: list[Path], work: Path) -> dict:
     """Run the national analysis in this process as a run with ``forces:`` does: each force's
     extracts read, validated, pseudonymised (a key per force) and cleaned on its own, its tables
-    written, and the forces' tables pooled with a ``force`` column
+    written, and the forces' tables combined with a ``force`` column
     (:func:`msht.clean.forces.clean_forces`); then the stratified tests of every Appendix 4 pair
     and the funnel rates of support offered and accepted (:mod:`msht.analysis.stratified`).
     Returns the wall and CPU seconds (user and system, this process: the cost whatever else the

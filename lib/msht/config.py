@@ -144,6 +144,12 @@ def validate_params(raw: dict[str, Any], *, source: str = "params", root: Path |
         raise ParamsError(f"{source}: min_cell_count: {params.min_cell_count} with run_name: default: the reference "
                           "run is not protected (its notebooks and results are committed); give a release its own "
                           "run_name")
+    if params.forces and int(params.min_cell_count) > 1:
+        # the per-force tables are protected force by force, not across forces: a hidden cell of one
+        # force is the all-forces count minus the other forces' shown counts (review of issue 19, finding 1)
+        raise ParamsError(f"{source}: min_cell_count: {params.min_cell_count} with forces: a release of several forces "
+                          "is not supported yet: the per-force tables are not protected against the all-forces "
+                          "totals; release each force with a single-force params file, or set min_cell_count: 0")
     return params
 
 
@@ -252,12 +258,12 @@ def force_paths(paths: RunPaths, force: Any) -> RunPaths:
 #: The notebooks, in the order they run.
 NOTEBOOKS = ("01_clean.ipynb", "02_descriptives.ipynb", "03_associations.ipynb", "04_synthetic_vs_published.ipynb")
 
-#: The notebook of a run of several forces (``forces:``): it reads, cleans and pools the forces,
+#: The notebook of a run of several forces (``forces:``): it reads, cleans and combines the forces,
 #: and compares them; single-force runs skip it.
 FORCES_NOTEBOOK = "05_forces.ipynb"
 
 #: The notebooks of a run of several forces, in the order they run: 05 cleans every force on its
-#: own and writes the pooled tables (in place of 01), then 02 and 03 describe and test the pooled
+#: own and writes the combined tables (in place of 01), then 02 and 03 describe and test the combined
 #: cases as one population. 04 compares a single force with the published one, so it is left out.
 FORCES_NOTEBOOKS = (FORCES_NOTEBOOK, "02_descriptives.ipynb", "03_associations.ipynb")
 

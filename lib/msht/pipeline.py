@@ -111,7 +111,7 @@ NOTEBOOK_INPUTS: dict[str, tuple[str, ...]] = {
     "04_synthetic_vs_published.ipynb": ("02_descriptives.ipynb", "03_associations.ipynb"),
 }
 #: The same for a run of several forces (:data:`msht.config.FORCES_NOTEBOOKS`): 02 and 03 read the
-#: pooled clean tables that 05 writes.
+#: combined clean tables that 05 writes.
 FORCES_NOTEBOOK_INPUTS: dict[str, tuple[str, ...]] = {
     "05_forces.ipynb": (),
     "02_descriptives.ipynb": ("05_forces.ipynb",),

@@ -1,5 +1,5 @@
 """Several forces in one run (issue 19): each force read, cleaned and counted on its own by the
-single-force rules, then pooled with a ``force`` column.
+single-force rules, then combined (stacked) with a ``force`` column.
 
 A run with ``forces:`` (:class:`msht.params_schema.ForceParams`) cleans each force exactly as a
 single-force run cleans its extracts: :func:`msht.ingest.extracts.read_sent` with the force's own
@@ -10,13 +10,15 @@ section 2.5 rules and asserts that every raw row of the force is analysed or exc
 named rule. Each force's analysis tables go to ``<processed_dir>/forces/<slug>/``.
 
 **Pseudonyms per force.** Each force's identifiers are pseudonymised with a key of its own
-(:func:`force_key`: keyed BLAKE2b of the force's name under the run's key), and the pooled tables
+(:func:`force_key`: keyed BLAKE2b of the force's name under the run's key), and the combined tables
 prefix every identifier with the force's folder name, so the same raw ID in two forces is two
 people: without a national identifier, people cannot be linked across forces.
 
-**Pooled tables** (:func:`pool_tables`): the three analysis tables of every force, concatenated in
+**Combined tables** (:func:`combine_tables`): the three analysis tables of every force, concatenated in
 params order, with a ``force`` column (categorical, categories in params order), written to the
 run's ``processed_dir`` where notebooks 02 and 03 read them as they read a single force's.
+("Pooled" is kept for the Mantel-Haenszel estimate stratified by force,
+:mod:`msht.analysis.stratified`; stacking the forces' rows is "combining".)
 """
 
 from __future__ import annotations
@@ -36,10 +38,10 @@ from msht.ingest import privacy
 
 logger = logging.getLogger(__name__)
 
-#: The column naming each row's force in the pooled tables.
+#: The column naming each row's force in the combined tables.
 FORCE = "force"
 
-#: Identifier columns of each analysis table (prefixed with the force's folder name on pooling).
+#: Identifier columns of each analysis table (prefixed with the force's folder name on combining).
 ID_COLUMNS: dict[str, tuple[str, ...]] = {
     "cases": ("occurrence_number", "person_id"),
     "victims": ("person_id",),
@@ -70,7 +72,7 @@ class ForceClean:
 
 @dataclass(frozen=True)
 class ForcesClean:
-    """Every force of a run cleaned (params order) and the pooled analysis tables."""
+    """Every force of a run cleaned (params order) and the combined analysis tables."""
 
     forces: list[ForceClean]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -95,12 +97,12 @@ def clean_force(params: config.Params, force: Any, paths: config.RunPaths, key: 
     return ForceClean(force=force, extracts=extracts, result=result)
 
 
-def pool_tables(cleaned: list[ForceClean]) -> dict[str, pd.DataFrame]:
+def combine_tables(cleaned: list[ForceClean]) -> dict[str, pd.DataFrame]:
     """The analysis tables of every force, concatenated in params order, with a categorical
     ``force`` column (categories in params order) and every identifier prefixed with the force's
     folder name (``force_a:<pseudonym>``). Rows keep their order within each force."""
     order = [c.force.name for c in cleaned]
-    pooled = {}
+    combined = {}
     for name in rules.TABLES:
         frames = []
         for c in cleaned:
@@ -111,39 +113,39 @@ def pool_tables(cleaned: list[ForceClean]) -> dict[str, pd.DataFrame]:
             frames.append(frame)
         table = pd.concat(frames, ignore_index=True)
         table[FORCE] = pd.Categorical(table[FORCE], categories=order)
-        pooled[name] = table
-    return pooled
+        combined[name] = table
+    return combined
 
 
-def check_pooled(cleaned: list[ForceClean], tables: dict[str, pd.DataFrame]) -> None:
-    """Assert that the pooled tables hold every force's analysed rows, each once under its own
-    force: no row lost or added by pooling."""
+def check_combined(cleaned: list[ForceClean], tables: dict[str, pd.DataFrame]) -> None:
+    """Assert that the combined tables hold every force's analysed rows, each once under its own
+    force: no row lost or added by combining."""
     for name, table in tables.items():
         counts = table[FORCE].value_counts()
         for c in cleaned:
             expected = len(getattr(c.result, name))
             if int(counts.get(c.force.name, 0)) != expected:
-                raise AssertionError(f"pooling: {name} of force {c.force.name!r} has {expected} rows but "
-                                     f"{int(counts.get(c.force.name, 0))} in the pooled table")
+                raise AssertionError(f"combining: {name} of force {c.force.name!r} has {expected} rows but "
+                                     f"{int(counts.get(c.force.name, 0))} in the combined table")
 
 
 def clean_forces(params: config.Params, paths: config.RunPaths, key: bytes | None = None) -> ForcesClean:
-    """Clean every force of a run with ``forces:`` (:func:`clean_force`, params order), pool their
-    analysis tables (:func:`pool_tables`), check the pooling and write the pooled tables to the
+    """Clean every force of a run with ``forces:`` (:func:`clean_force`, params order), combine their
+    analysis tables (:func:`combine_tables`), check the combining and write the combined tables to the
     run's ``processed_dir``. ``key``: the run's pseudonymisation key (default
     :func:`msht.ingest.privacy.key_from_env`). Raises ``ValueError`` for a single-force run."""
     if not params.forces:
         raise ValueError(f"run {params.run_name!r} lists no forces: it is a single-force run")
     key = key or privacy.key_from_env()
     cleaned = [clean_force(params, force, paths, key) for force in params.forces]
-    tables = pool_tables(cleaned)
-    check_pooled(cleaned, tables)
-    write_pooled(tables, paths.processed_dir)
+    tables = combine_tables(cleaned)
+    check_combined(cleaned, tables)
+    write_combined(tables, paths.processed_dir)
     return ForcesClean(forces=cleaned, tables=tables)
 
 
-def write_pooled(tables: dict[str, pd.DataFrame], processed_dir: Path) -> None:
-    """Write the pooled analysis tables as Parquet to ``processed_dir`` (where
+def write_combined(tables: dict[str, pd.DataFrame], processed_dir: Path) -> None:
+    """Write the combined analysis tables as Parquet to ``processed_dir`` (where
     :func:`msht.clean.rules.read_tables` reads them)."""
     processed_dir = Path(processed_dir)
     processed_dir.mkdir(parents=True, exist_ok=True)

@@ -95,7 +95,10 @@ Not modelled (:data:`NOT_MODELLED`), and why that is safe:
 * ``association_tests``/``residuals``/``vs_published``: blanked block by block wherever the block
   has a suppression (:func:`msht.publish.sdc.withhold_for_blocks`), and the q-values are
   recomputed over the published tests only; nothing about a hidden cell is left to model;
-* links between descriptives and associations other than those above.
+* links between descriptives and associations other than those above;
+* the per-force files of a run of several forces (``forces*.csv``, notebook 05): not modelled, so
+  such a run cannot be a release: :func:`msht.config.validate_params` refuses ``forces:`` with
+  ``min_cell_count`` above 1.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ Disclosure control (``min_cell_count`` = m > 1), reusing :mod:`msht.publish.sdc`
 * **Pooled rows** (:func:`protect_pooled`) are computed on all data. Their ``n`` is hidden when a
   pooled force's ``n`` is (the difference would give it back) and shown as ``"<m"`` when it is from
   1 to m-1. Their statistics are withheld when a pooled force has a hidden cell in the comparison
-  (for a three-level factor's generalized CMH: in any comparison of the factor) or the pooled ``n``
+  (for a three-level factor's generalized CMH: in any comparison of the factor, of any force,
+  also one whose comparison is not computable, since the generalized CMH still uses it) or the pooled ``n``
   is below m: the odds ratio, its CI, the CMH and the homogeneity statistics are as many equations
   in the hidden cells, which, with the other forces' cells and the published margins, can pin
   them down. So a release with small forces publishes fewer pooled rows; the default
@@ -237,7 +238,12 @@ def protect_pooled(pooled: pd.DataFrame, protected_odds_ratios: pd.DataFrame,
     out["cmh_df"] = out["cmh_df"].astype("Int64")
     flags = out[["outcome", "factor", "level", "reference"]].merge(
         _pooled_forces(protected_odds_ratios), how="left").fillna({"_cells": False, "_n": False})
-    factor_hidden = flags.groupby(["outcome", "factor"])["_cells"].transform("any").to_numpy(dtype=bool)
+    # the generalized CMH uses every force with two or more levels, also one whose comparison is
+    # not computable (an empty reference level): any hidden cell of the factor withholds it
+    withheld = protected_odds_ratios.assign(_any=protected_odds_ratios["or_withheld"].astype(bool))
+    any_hidden = withheld.groupby(["outcome", "factor"], sort=False)["_any"].any().reset_index()
+    factor_hidden = (out[["outcome", "factor"]].merge(any_hidden, how="left")["_any"]
+                     .fillna(False).to_numpy(dtype=bool))
     for pos, idx in enumerate(out.index):
         r = out.loc[idx]
         level = f"{r['level']} vs {r['reference']}"

@@ -12,9 +12,12 @@ cells: under ``min_cell_count`` they are hidden in its own tables. The results f
 ``force`` column, for the reproducibility appendix). Their ``suppression.csv`` rows name these
 files (:data:`msht.publish.results.FORCES_FILES`, which notebooks 02 and 03 keep).
 
-A national release (``min_cell_count`` > 1) is protected force by force and table by table; the
-linked-table audit (:mod:`msht.publish.audit`) covers the pooled tables of notebooks 02 and 03,
-not sums across the forces' own tables.
+These tables are protected force by force and table by table; the linked-table audit
+(:mod:`msht.publish.audit`) covers the combined tables of notebooks 02 and 03, not sums across the
+forces' own tables (a small force's hidden cell is the all-forces count minus the other forces'
+shown counts). So a release of several forces (``min_cell_count`` > 1) is refused when its params
+are read (:func:`msht.config.validate_params`); ``min_cell_count`` here is 0 or 1 in a run, and
+larger only in unit tests of the per-force protection.
 
 A force that sends no offender extract has no case–offender pairs: its offender factors are *not
 available* (:func:`appendix4_by_force` runs only its other tests and :func:`not_available` lists
@@ -149,7 +152,10 @@ def appendix4_by_force(cleaned: ForcesClean, min_cell_count: int, alpha: float
     (:func:`msht.analysis.associate.run_all` on the force's own cases and case–offender pairs,
     :func:`msht.publish.association_tables.protect` under ``min_cell_count``), stacked with a
     ``force`` column: ``(associations, association_tests, suppression)``. A force without an
-    offender extract has no offender-factor rows (not available)."""
+    offender extract has no offender-factor rows (not available). Only ``forces_appendix4`` (the
+    associations) is written: ``suppression`` holds its rows alone (file ``forces_appendix4``), not
+    those of the single-force tests, residuals and comparison files, which a run of several forces
+    does not write (the tests' withheld values are shown only as the associations' marks)."""
     rows, tests, supp = {}, {}, []
     for c in cleaned.forces:
         cases, offenders = c.result.cases, c.result.offenders
@@ -159,10 +165,10 @@ def appendix4_by_force(cleaned: ForcesClean, min_cell_count: int, alpha: float
             associate.vs_published(found, alpha), min_cell_count, alpha=alpha, cases=len(cases))
         rows[c.force.name] = protected["associations"]
         tests[c.force.name] = protected["association_tests"]
-        if not protected["suppression"].empty:
-            s = protected["suppression"]
-            supp.append(s.assign(table=[f"{c.force.name}: {t}" for t in s["table"]],
-                                 file=["forces_appendix4" if f == "associations" else f"forces_{f}" for f in s["file"]]))
+        s = protected["suppression"]
+        s = s[s["file"] == "associations"]
+        if not s.empty:
+            supp.append(s.assign(table=[f"{c.force.name}: {t}" for t in s["table"]], file="forces_appendix4"))
     suppression = pd.concat(supp, ignore_index=True) if supp else pd.DataFrame()
     return by_force(rows), by_force(tests), suppression
 

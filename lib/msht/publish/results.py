@@ -235,7 +235,6 @@ def read_csv(name: str, results_dir: Path) -> pd.DataFrame:
 #: rows of the forces' files (:data:`FORCES_FILES`), which 02 and 03 keep in the same way.
 FORCES_FILES: Final[tuple[str, ...]] = (
     "forces_exclusions", "forces_completeness", "forces_spellings", "forces_problems", "forces_appendix4",
-    "forces_association_tests", "forces_association_residuals", "forces_association_vs_published",
     "forces_odds_ratios", "forces_pooled", "forces_funnel",
 )
 QUALITY_FILES: Final[tuple[str, ...]] = ("completeness", "spellings", "problems", "exclusions", *FORCES_FILES)
