@@ -464,14 +464,12 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
         blank_cols = [
             pc.equal(pc.utf8_length(pc.utf8_trim(col, characters=PY_WHITESPACE)), 0).to_numpy() for col in arrow.columns
         ]
-        table = arrow.to_pandas()
+        if not arrow.num_rows or any(col.null_count for col in arrow.columns):
+            return None
+        table = pd.DataFrame({j: _shared_strings(col) for j, col in enumerate(arrow.columns)}, dtype=object)
         del arrow
     except Exception:  # any parser complaint (ragged rows...): the careful parser reports it properly
         return None
-    table.columns = range(width)
-    if not len(table) or table.isna().to_numpy().any():
-        return None
-    table = table.astype(object)
     head = [(i + 1, [str(v) for v in table.iloc[i].tolist()]) for i in range(min(len(table), 20))]
     if any(not any(v.strip() for v in f) for _, f in head):
         return None
@@ -484,6 +482,15 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
         return None
     body.columns = range(width)
     return _finish_frame(path, name, head[0][1], body, range(2, len(body) + 2), notes, blanks=blanks, mapping=mapping)
+
+
+def _shared_strings(column: Any) -> np.ndarray:
+    """A pyarrow string column as an object array of ``str`` in which equal cells share one
+    Python string: each distinct value is made a Python string once (a national extract repeats
+    a few thousand codes and dates over millions of rows, which then take a pointer each)."""
+    encoded = column.combine_chunks().dictionary_encode()
+    distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
+    return distinct[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
 def _cell_text(value: object) -> str:
@@ -826,6 +833,10 @@ def arrow_distinct(values: pd.Series) -> tuple[np.ndarray, Any] | None:
     :func:`pandas.factorize` gives them); ``None`` when the values are not all text or missing."""
     import pyarrow as pa_
 
+    arrow = getattr(values.array, "_pa_array", None)  # a pyarrow-backed string column: used as it is
+    if arrow is not None and pa_.types.is_large_string(arrow.type):
+        encoded = arrow.combine_chunks().dictionary_encode()
+        return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp), encoded.dictionary
     try:
         raw = pa_.array(values.to_numpy(dtype=object), type=pa_.large_string(), from_pandas=True)
     except (pa_.ArrowInvalid, pa_.ArrowTypeError, UnicodeError):

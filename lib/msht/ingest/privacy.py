@@ -89,13 +89,17 @@ def pseudonymise_series(values: pd.Series, key: bytes) -> pd.Series:
 
     Keyed BLAKE2b is a message authentication code in its own right (RFC 7693), so it needs no
     HMAC construction around it, and it is about 2.5 times faster than HMAC-SHA256 here, which
-    counts with millions of police-record entries. Each distinct value is hashed once.
+    counts with millions of police-record entries. Each distinct value is hashed once. The
+    result is a pyarrow-backed ``string`` Series (later steps read it without conversion).
     """
     if not key:
         raise ValueError("the pseudonymisation key is empty: pseudonyms would be an unkeyed hash of the IDs")
+    import pyarrow as pa_
+
     codes, stripped = _distinct_stripped(values)
-    hashed = pd.array(_keyed_digests(stripped, key), dtype="string")
-    return pd.Series(hashed.take(codes, allow_fill=True), index=values.index, name=values.name, dtype="string")
+    hashed = pa_.array(_keyed_digests(stripped, key), type=pa_.large_string(), from_pandas=True)
+    taken = hashed.take(pa_.array(codes, type=pa_.int64(), mask=codes < 0))
+    return pd.Series(pd.arrays.ArrowStringArray(taken), index=values.index, name=values.name)
 
 
 def pseudonymise(frames: dict[str, pd.DataFrame], key: bytes) -> dict[str, pd.DataFrame]:
@@ -104,7 +108,7 @@ def pseudonymise(frames: dict[str, pd.DataFrame], key: bytes) -> dict[str, pd.Da
 
     out = {}
     for name, frame in progress.iterate(frames.items(), "pseudonymising", unit="extract", total=len(frames)):
-        frame = frame.copy()
+        frame = frame.copy(deep=False)  # copy-on-write: the new ID columns replace the copy's, not the original's
         for field in ID_FIELDS.get(name, ()):
             if field in frame.columns:
                 frame[field] = pseudonymise_series(frame[field], key)
