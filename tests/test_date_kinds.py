@@ -106,8 +106,8 @@ _DATE_LIKE = st.one_of(
 )
 
 
-@settings(max_examples=examples(400), deadline=None)
-@given(st.lists(_DATE_LIKE, min_size=1, max_size=12))
+@settings(max_examples=examples(150), deadline=None)  # the kinds of input are few; 400 took 14 s in CI
+@given(st.lists(_DATE_LIKE, min_size=1, max_size=10))
 def test_any_text_in_a_date_column_gives_a_date_or_one_line_never_an_exception(values):
     series = pd.Series(values)
     parsed, text, bad = rules.date_failures(series)
