@@ -167,3 +167,8 @@ def test_date_failures_keeps_the_column_name_of_the_normalised_text_remembered_o
     for _ in range(2):  # the second call reads from memory
         assert rules.date_failures(values)[1].name == "recorded_date"
     assert rules.date_failures(pd.Series(["01/02/2018", "02/02/2018"], name="entered_on"))[1].name == "entered_on"
+
+
+def test_the_age_reader_reads_year_first_dates_with_any_one_separator_year_month_day():
+    values = pd.Series(["2020/01/05", "2020.01.05", "2020/1/5 10:30-05:00", "2020-1-05 10:30+01:00", "05/01/2020"])
+    assert coding.to_datetime(values).tolist() == [pd.Timestamp("2020-01-05")] * 5  # never 1 May

@@ -328,7 +328,9 @@ def code_sex(s: pd.Series) -> pd.Series:
 # Dates and ages
 # ----------------------------------------------------------------------------------------------
 
-_ISO_DATE_RE: Final[str] = r"^\d{4}-\d{1,2}-\d{1,2}"
+#: Text read year first by :func:`to_datetime`: ``2020-01-05``, ``2020/1/5``, ``2020.01.05`` (one
+#: separator throughout), never day first (``2020/01/05`` is not 1 May).
+_ISO_DATE_RE: Final[str] = r"^\d{4}([-/.])\d{1,2}\1\d{1,2}"
 
 #: The dates read (whole years a ``datetime64[ns]`` column can hold, pandas' bounds being
 #: 1677-09-21 and 2262-04-11): years 1678 to 2261.
@@ -375,8 +377,8 @@ def read_dates(text: pd.Series, fmt: str, **options: Any) -> pd.Series:
 def to_datetime(s: pd.Series) -> pd.Series:
     """Parse dates as police extracts hold them; unparseable values become ``NaT``.
 
-    Datetime dtypes are kept (time zones dropped, times floored to the day).  Text in ISO form
-    (``2020-01-05``) is read year-month-day; all other text is read **day first**, the UK
+    Datetime dtypes are kept (time zones dropped, times floored to the day).  Text year first
+    (``2020-01-05``, ``2020/01/05``, ``2020.1.5``) is read year-month-day; all other text is read **day first**, the UK
     convention (``05/01/2020`` is 5 January 2020).
     """
     s = _as_series(s)
