@@ -172,3 +172,11 @@ def test_date_failures_keeps_the_column_name_of_the_normalised_text_remembered_o
 def test_the_age_reader_reads_year_first_dates_with_any_one_separator_year_month_day():
     values = pd.Series(["2020/01/05", "2020.01.05", "2020/1/5 10:30-05:00", "2020-1-05 10:30+01:00", "05/01/2020"])
     assert coding.to_datetime(values).tolist() == [pd.Timestamp("2020-01-05")] * 5  # never 1 May
+
+
+@pytest.mark.parametrize("value", ["2020-01/05", "2020/01-05", "2020.01/05", "2020-1.5 10:30"])
+def test_the_age_reader_never_reads_year_first_mixed_separators_day_first(value):
+    """A year-first date with two separators has no safe reading: missing (as date_failures calls it
+    not a date), never pandas' day-first 1 May."""
+    assert coding.to_datetime(pd.Series([value, "05/01/2020"])).isna().tolist() == [True, False]
+    assert rules.date_failures(pd.Series([value]))[2].tolist() == [True]

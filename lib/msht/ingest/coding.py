@@ -378,7 +378,8 @@ def to_datetime(s: pd.Series) -> pd.Series:
     """Parse dates as police extracts hold them; unparseable values become ``NaT``.
 
     Datetime dtypes are kept (time zones dropped, times floored to the day).  Text year first
-    (``2020-01-05``, ``2020/01/05``, ``2020.1.5``) is read year-month-day; all other text is read **day first**, the UK
+    (``2020-01-05``, ``2020/01/05``, ``2020.1.5``) is read year-month-day; year first with mixed
+    separators (``2020-01/05``) is ``NaT``; all other text is read **day first**, the UK
     convention (``05/01/2020`` is 5 January 2020).
     """
     s = _as_series(s)
@@ -392,7 +393,10 @@ def to_datetime(s: pd.Series) -> pd.Series:
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     if iso.any():
         out[iso] = read_dates(text[iso], "ISO8601")
-    other = ~iso & text.notna()
+    # Year first but not one separator throughout (``2020-01/05``): no reading is safe, and pandas'
+    # day-first reader would take it as 1 May. NaT, as date_failures reports it "not a date".
+    year_first = text.str.match(r"^\d{4}[-/.]", na=False).astype(bool)
+    other = ~iso & ~year_first & text.notna()
     if other.any():
         out[other] = read_dates(text[other], "mixed", dayfirst=True)
     return out.dt.normalize()
