@@ -331,3 +331,18 @@ def test_notebooks_of_a_wave_of_a_run_of_several_forces_write_no_common_file(for
     written = written_by_each_notebook(forces_params, root, in_process, config.FORCES_NOTEBOOKS)
     assert all(written.values())
     assert_no_common_file_in_a_wave(written, pipeline.notebook_waves(0, config.FORCES_NOTEBOOKS))
+
+
+def test_the_reproducibility_appendix_lists_each_force_setting_safely():
+    """New-user trial: the forces list was printed as one Python repr (absolute raw_dirs inside it
+    unprotected). Each setting is now a row; an absolute path keeps only its last component."""
+    from msht.publish.reproducibility import param_rows
+
+    rows = dict(param_rows({"run_name": "n", "forces": [
+        {"name": "Force A", "raw_dir": "/home/analyst/secure/force_a", "columns": {}, "seed": None,
+         "values": {"cases": {"x": "y"}}, "extracts": ["cases", "victims"]},
+        {"name": "Force B", "raw_dir": "data/raw/b"}]}))
+    assert rows["forces[1].raw_dir"] == "<absolute path>/force_a"
+    assert rows["forces[1].values"] == "1 entry" and "forces[1].columns" not in rows and "forces[1].seed" not in rows
+    assert rows["forces[2].raw_dir"] == "data/raw/b" and rows["run_name"] == "n"
+    assert not any("/home/analyst" in v for v in rows.values())
