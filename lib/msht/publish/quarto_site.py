@@ -65,12 +65,14 @@ _FORCES_SECTION_BEFORE = "# Recommendations {#sec-recommendations}"
 #: The single-force appendix that the forces' appendix replaces (notebook 04, not run for several forces).
 _CALIBRATION_APPENDIX = re.compile(r"^# Appendix 6:.*?(?=^# Appendix 7:)", re.MULTILINE | re.DOTALL)
 #: Sentences of the article about one force, and what a run of several forces says instead.
-#: Said at the head of the sections that analyse the forces' combined cases (a run of several forces).
+#: Said at the head of the sections that analyse the forces' combined cases (a run of several
+#: forces). A plain paragraph, not a callout: Quarto's typst callouts import the fontawesome
+#: package from the typst registry, which an offline render cannot reach.
 _COMBINED_NOTE = (
-    "::: {{.callout-note}}\nIn a run of several forces, this section {what} the forces' "
-    "**combined** cases (every force's cases stacked together), as one force's would be. Because forces "
+    "**Combined cases.** In a run of several forces, this section {what} the forces' "
+    "combined cases (every force's cases stacked together), as one force's would be. Because forces "
     "differ in how they record and in whom they meet, a factor's association here can reflect the mix of "
-    "forces; @sec-forces tests each factor **within** forces and pools the results (Mantel-Haenszel).\n:::\n"
+    "forces; @sec-forces tests each factor within forces and pools the results (Mantel-Haenszel).\n"
 )
 
 _ONE_FORCE_TEXT = {
