@@ -75,7 +75,7 @@ appendix A.1.1: the p-quantile r_p of Binomial(n, p0), interpolated as
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -458,17 +458,27 @@ def stratified_tests(
     adds a note that the forces' odds ratios differ. ``correction``: continuity correction of the
     2×2×K CMH test (R's default).
     """
+    rows: list[dict[str, object]] = []
+    for outcome, factor, strata, tables in _test_tables(cases, offenders, pairs, stratum):
+        rows += _factor_rows(outcome, factor, tables, strata, stratum=stratum, alpha=alpha, correction=correction)
+    return _typed(pd.DataFrame(rows), POOLED_COLUMNS, ("n_strata", "n", "cmh_df"),
+                  ("homogeneity_test", "method", "note"))
+
+
+def _test_tables(
+    cases: pd.DataFrame, offenders: pd.DataFrame, pairs: Iterable[tuple[str, str]] | None, stratum: str,
+) -> Iterator[tuple[str, str, list[str], npt.NDArray[np.int64]]]:
+    """For each Appendix 4 test (``pairs``, default :func:`msht.analysis.associate.published_pairs`):
+    ``(outcome, factor, strata, tables)``, the strata in order and their factor-level × outcome-level
+    tables (:func:`stratum_tables`, shape ``(K, levels, 2)``), on the test's units."""
     pair_list = list(pairs) if pairs is not None else associate.published_pairs()
     coded, pairs_frame = _unit_frames(cases, offenders, pair_list, stratum)
-    rows: list[dict[str, object]] = []
     for outcome, factor in pair_list:
         frame = associate.unit_frame(factor, coded, pairs_frame)
         strata = strata_of(frame, stratum)
         tables = stratum_tables(frame, factor, outcome, stratum=stratum, strata=strata,
                                 levels=vocab.levels(factor), outcome_levels=associate.OUTCOME_LEVELS[outcome])
-        rows += _factor_rows(outcome, factor, tables, strata, stratum=stratum, alpha=alpha, correction=correction)
-    return _typed(pd.DataFrame(rows), POOLED_COLUMNS, ("n_strata", "n", "cmh_df"),
-                  ("homogeneity_test", "method", "note"))
+        yield outcome, factor, strata, tables
 
 
 def _stratum_or(cells: npt.NDArray[np.int64]) -> tuple[float, float, float, str]:
@@ -488,15 +498,9 @@ def per_stratum_odds_ratios(
     the odds ratio ``a d / (b c)`` with its 95% Wald CI (:func:`msht.analysis.stats.odds_ratio_ci`;
     Haldane-Anscombe +0.5 only where a cell is zero, said in ``note``). Empty odds ratio where a row
     or column of the force's table has no units. Rows in stratum order within each test."""
-    pair_list = list(pairs) if pairs is not None else associate.published_pairs()
-    coded, pairs_frame = _unit_frames(cases, offenders, pair_list, stratum)
     rows: list[dict[str, object]] = []
-    for outcome, factor in pair_list:
-        frame = associate.unit_frame(factor, coded, pairs_frame)
-        strata = strata_of(frame, stratum)
+    for outcome, factor, strata, tables in _test_tables(cases, offenders, pairs, stratum):
         levels = vocab.levels(factor)
-        tables = stratum_tables(frame, factor, outcome, stratum=stratum, strata=strata, levels=levels,
-                                outcome_levels=associate.OUTCOME_LEVELS[outcome])
         for level, reference in comparisons(factor):
             sub = tables[:, [levels.index(level), levels.index(reference)], :]
             for name, cells in zip(strata, sub, strict=True):

@@ -45,13 +45,13 @@ import numpy as np
 import pandas as pd
 from great_tables import GT
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, NullLocator
 
 from msht.analysis import stats, stratified
 from msht.base import vocab
 from msht.base.formats import fmt_count, fmt_pct_n
 from msht.publish import sdc, tables
 from msht.publish.association_tables import factor_name
+from msht.publish.forest import log_odds_axis
 
 #: Colours (Okabe-Ito, as :mod:`msht.publish.figures`).
 COLOURS: Final[dict[str, str]] = {
@@ -482,12 +482,7 @@ def _forest_panel(ax, sub: pd.DataFrame, lo: float, hi: float) -> None:  # type:
         ax.annotate(r["text"], (1.02, y), xycoords=("axes fraction", "data"), va="center", fontsize=7,
                     color=COLOURS["text"])
     ax.axvline(1.0, color=COLOURS["reference"], linestyle="--", linewidth=0.8)
-    ax.set_xscale("log")
-    ax.set_xlim(lo, hi)
-    ticks = [t for t in TICKS if lo <= t <= hi]
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    log_odds_axis(ax, lo, hi, TICKS)
     ax.set_yticks(range(len(sub)), [textwrap.fill(t, 30) for t in sub["label"]])
     ax.set_ylim(len(sub) - 0.5, -0.5)
     ax.tick_params(labelsize=7)

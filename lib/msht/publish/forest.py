@@ -60,6 +60,17 @@ def forest_frame(tests: pd.DataFrame) -> pd.DataFrame:
     return frame[list(FOREST_COLUMNS)]
 
 
+def log_odds_axis(ax, lo: float, hi: float, candidates: tuple[float, ...] = TICKS) -> None:  # type: ignore[no-untyped-def]
+    """Give ``ax`` a log x axis from ``lo`` to ``hi`` with the odds-ratio ticks of ``candidates``
+    (default :data:`TICKS`) in that range, labelled plainly (``0.5``, ``2``), no minor ticks."""
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ticks = [t for t in candidates if lo <= t <= hi]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+
+
 def forest_plot(frame: pd.DataFrame, outcomes: tuple[str, ...] = vocab.OUTCOMES) -> Figure:
     """Draw :func:`forest_frame` output: one panel per outcome, odds ratios on a log axis with
     their 95% CIs, a dashed line at 1, filled markers where the BH q-value is below alpha."""
@@ -80,12 +91,7 @@ def forest_plot(frame: pd.DataFrame, outcomes: tuple[str, ...] = vocab.OUTCOMES)
         ax.scatter(sub["odds_ratio"][~sig], sub["row"][~sig], marker="s", facecolor="white", edgecolor="#1d4ed8",
                    zorder=3, s=22, label="BH q ≥ α")
         ax.axvline(1.0, color="#94a3b8", linestyle="--", linewidth=0.8)
-        ax.set_xscale("log")
-        ax.set_xlim(lo, hi)
-        ticks = [t for t in TICKS if lo <= t <= hi]
-        ax.xaxis.set_major_locator(FixedLocator(ticks))
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        log_odds_axis(ax, lo, hi)
         ax.set_title(vocab.variable_label(outcome), fontsize=9)
         ax.set_xlabel("Odds ratio (95% CI), log scale", fontsize=8)
         ax.tick_params(labelsize=7)
