@@ -185,6 +185,12 @@ def test_the_forces_article_gains_the_section_and_appendix(root):
     assert out.index("{{< include _forces_compared.qmd >}}") < out.index("# Recommendations {#sec-recommendations}")
     assert out.index("{{< include _forces_appendix.qmd >}}") < out.index("# Appendix 7:")
     assert "one police force's records" not in out and "several police forces' records" in out
+    # Sections 3 and 4 say they analyse the combined cases; the method line and 4.6 speak of forces.
+    head = out.index("{#sec-descriptives}")
+    assert out.index("**combined** cases", head) < out.index("## Victims and case-level factors")
+    assert out.index("**combined** cases", out.index("{#sec-associations}")) < out.index("## Being offered support")
+    assert "the police force's recorded MSHT cases" not in out and "several police forces' recorded MSHT cases" in out
+    assert "disagreements here are expected" in out
     labels = {line.split("#")[-1].split()[0] for line in out.splitlines() if "05_forces.ipynb#" in line}
     assert {"cleaning-summary", "fig-flow", "tbl-exclusions", "tbl-problems"} <= labels
     with pytest.raises(quarto_site.StagingError, match="Recommendations"):
@@ -338,3 +344,18 @@ def test_notebooks_of_a_wave_of_a_run_of_several_forces_write_no_common_file(nat
     written = national_run[1]
     assert all(written.values())
     assert_no_common_file_in_a_wave(written, pipeline.notebook_waves(0, config.FORCES_NOTEBOOKS))
+
+
+def test_the_reproducibility_appendix_lists_each_force_setting_safely():
+    """New-user trial: the forces list was printed as one Python repr (absolute raw_dirs inside it
+    unprotected). Each setting is now a row; an absolute path keeps only its last component."""
+    from msht.publish.reproducibility import param_rows
+
+    rows = dict(param_rows({"run_name": "n", "forces": [
+        {"name": "Force A", "raw_dir": "/home/analyst/secure/force_a", "columns": {}, "seed": None,
+         "values": {"cases": {"x": "y"}}, "extracts": ["cases", "victims"]},
+        {"name": "Force B", "raw_dir": "data/raw/b"}]}))
+    assert rows["forces[1].raw_dir"] == "<absolute path>/force_a"
+    assert rows["forces[1].values"] == "1 entry" and "forces[1].columns" not in rows and "forces[1].seed" not in rows
+    assert rows["forces[2].raw_dir"] == "data/raw/b" and rows["run_name"] == "n"
+    assert not any("/home/analyst" in v for v in rows.values())

@@ -503,7 +503,7 @@ def test_dates_with_utc_offsets_are_the_local_dates_as_written(base, baseline):
     ("9999-12-31", "is outside the dates the analysis can hold (years 1678 to 2261)"),
     ("0201-01-01", "is outside the dates the analysis can hold (years 1678 to 2261)"),
     ("43101", "is a number, not a date (a spreadsheet's date serial? expected dd/mm/yyyy)"),
-    ("2018-02", "is not a date (expected dd/mm/yyyy)"),
+    ("2018-02", "is a year (or month) alone, not a date (expected dd/mm/yyyy)"),
 ])
 def test_dates_the_analysis_cannot_hold_stop_the_run_in_one_line(base, value, why):
     frame = load(base, "cases")

@@ -95,11 +95,16 @@ class CleanResult:
 #: a UTC offset or ``Z`` is read as the local date as written (:func:`msht.ingest.coding.read_dates`).
 DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S.%f")
 _DMY_SHAPE = r"^\d{1,2}/\d{1,2}/\d{4}(?: \d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
-#: ISO 8601 text read as a date: a whole date (``2018-02-01``, ``20180201``), maybe with a time;
-#: never a year or a month alone (``2018-02`` is no day of February).
-_ISO_WHOLE_DATE = r"^(?:\d{4}-\d{1,2}-\d{1,2}|\d{8})(?:$|[T ])"
-#: A year (of a dd/mm/yyyy or ISO date) a ``datetime64[ns]`` column cannot hold.
-_YEAR = r"^(?:\d{1,2}/\d{1,2}/(\d{4})|(\d{4})-?\d{1,2}-?\d{1,2})"
+#: Year-first text read as a date: a whole date (``2018-02-01``, ``2018/2/1``, ``2018.02.01``: one
+#: separator throughout; ``20180201``), maybe with a time; never a year or a month alone
+#: (``2018-02`` is no day of February).
+_ISO_WHOLE_DATE = r"^(?:\d{4}([-/.])\d{1,2}\1\d{1,2}|\d{8})(?:$|[T ])"
+#: A year alone, or a year and month (``2018``, ``2018-02``, ``2018/2``).
+_YEAR_OR_MONTH = r"^\d{4}(?:[-/](?:0?[1-9]|1[0-2]))?$"
+#: The year of a dd/mm/yyyy or year-first date (8 digits only when they are a plausible yyyymmdd:
+#: ``31122020`` has no year), to say when it is one a ``datetime64[ns]`` column cannot hold.
+_YEAR = (r"^(?:\d{1,2}/\d{1,2}/(\d{4})|(\d{4})-\d{1,2}-\d{1,2}|(\d{4})/\d{1,2}/\d{1,2}|(\d{4})\.\d{1,2}\.\d{1,2}"
+         r"|(\d{4})(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(?!\d)")
 #: A whole number such as a spreadsheet writes for a date (days since 1899-12-30) in a CSV.
 _SERIAL = r"^\d{4,5}(?:\.\d+)?$"
 
@@ -132,7 +137,7 @@ def date_failures(values: pd.Series, *, nullable: bool = True) -> tuple[pd.Serie
     parsed, text, bad = read
     rows = np.where(codes >= 0, codes, len(uniques))
     return (pd.Series(parsed[rows], index=values.index, dtype=parsed.dtype),
-            pd.Series(text.take(rows), index=values.index),
+            pd.Series(text.take(rows), index=values.index, name=values.name),
             pd.Series(bad[rows], index=values.index))
 
 
@@ -198,6 +203,8 @@ def _date_failures(values: pd.Series, *, nullable: bool) -> tuple[pd.Series, pd.
 def date_error(text: object) -> str:
     """What is wrong with a value :func:`date_failures` could not read as a date."""
     value = pd.Series([text]).astype("string")
+    if value.str.match(_YEAR_OR_MONTH).iloc[0]:
+        return "is a year (or month) alone, not a date (expected dd/mm/yyyy)"
     year = value.str.extract(_YEAR).bfill(axis=1).iloc[0, 0]
     if not pd.isna(year) and not coding.DATE_RANGE[0].year <= int(year) <= coding.DATE_RANGE[1].year:
         return (f"is outside the dates the analysis can hold (years {coding.DATE_RANGE[0].year} to "

@@ -328,15 +328,19 @@ def code_sex(s: pd.Series) -> pd.Series:
 # Dates and ages
 # ----------------------------------------------------------------------------------------------
 
-_ISO_DATE_RE: Final[str] = r"^\d{4}-\d{1,2}-\d{1,2}"
+#: Text read year first by :func:`to_datetime`: ``2020-01-05``, ``2020/1/5``, ``2020.01.05`` (one
+#: separator throughout), never day first (``2020/01/05`` is not 1 May).
+_ISO_DATE_RE: Final[str] = r"^\d{4}([-/.])\d{1,2}\1\d{1,2}"
 
 #: The dates read (whole years a ``datetime64[ns]`` column can hold, pandas' bounds being
 #: 1677-09-21 and 2262-04-11): years 1678 to 2261.
 DATE_RANGE: Final = (pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31 23:59:59.999999999"))
 
-#: An ISO 8601 date-time followed by a UTC offset (``+01:00``, ``-0500``, ``+01``) or ``Z``: group 1
-#: is the local date-time as written.
-_ISO_OFFSET: Final[str] = (r"^(\d{4}-?\d{2}-?\d{2}[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*"
+#: A year-first date-time followed by a UTC offset (``+01:00``, ``-0500``, ``+01``) or ``Z``: group 1
+#: is the local date-time as written. Its date is any whole date :func:`msht.clean.rules.date_failures`
+#: reads year first (``2018-02-01``, ``2018-2-1``, ``2018/02/01``, ``20180201``), so that no offset
+#: reaches pandas (mixed offsets make it reject the whole batch).
+_ISO_OFFSET: Final[str] = (r"^((?:\d{4}([-/.])\d{1,2}\2\d{1,2}|\d{8})[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*"
                            r"(?:[Zz]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$")
 
 
@@ -347,7 +351,8 @@ def read_dates(text: pd.Series, fmt: str, **options: Any) -> pd.Series:
     is read as the local date-time as written, the offset dropped: the date the force recorded,
     never shifted to another day by a conversion to UTC. Returns ``datetime64[ns]`` on ``text``'s
     index. When pandas rejects the values together (mixed offsets, a value it overflows on), each
-    value is read on its own."""
+    half is read on its own, down to the single values pandas rejects: a few odd values in a long
+    column cost a few calls per odd value, not one call per value."""
     text = text.astype("string")
     if fmt == "ISO8601":
         text = text.str.replace(_ISO_OFFSET, r"\1", regex=True)
@@ -359,9 +364,11 @@ def read_dates(text: pd.Series, fmt: str, **options: Any) -> pd.Series:
         inside = parsed.between(*DATE_RANGE) if pd.api.types.is_datetime64_dtype(parsed.dtype) else None
     except (ValueError, TypeError, OverflowError, AttributeError):  # OutOfBoundsDatetime is a ValueError
         inside = None
-    if inside is None:  # pandas could not read them together: each on its own
+    if inside is None:  # pandas could not read them together: each half on its own
         if len(text) > 1:
-            return pd.concat([read_dates(text.iloc[[i]], fmt, **options) for i in range(len(text))])
+            half = len(text) // 2
+            return pd.concat([read_dates(text.iloc[:half], fmt, **options),
+                              read_dates(text.iloc[half:], fmt, **options)])
         return out
     out[inside] = parsed[inside].astype("datetime64[ns]")
     return out
@@ -370,8 +377,9 @@ def read_dates(text: pd.Series, fmt: str, **options: Any) -> pd.Series:
 def to_datetime(s: pd.Series) -> pd.Series:
     """Parse dates as police extracts hold them; unparseable values become ``NaT``.
 
-    Datetime dtypes are kept (time zones dropped, times floored to the day).  Text in ISO form
-    (``2020-01-05``) is read year-month-day; all other text is read **day first**, the UK
+    Datetime dtypes are kept (time zones dropped, times floored to the day).  Text year first
+    (``2020-01-05``, ``2020/01/05``, ``2020.1.5``) is read year-month-day; year first with mixed
+    separators (``2020-01/05``) is ``NaT``; all other text is read **day first**, the UK
     convention (``05/01/2020`` is 5 January 2020).
     """
     s = _as_series(s)
@@ -385,7 +393,10 @@ def to_datetime(s: pd.Series) -> pd.Series:
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     if iso.any():
         out[iso] = read_dates(text[iso], "ISO8601")
-    other = ~iso & text.notna()
+    # Year first but not one separator throughout (``2020-01/05``): no reading is safe, and pandas'
+    # day-first reader would take it as 1 May. NaT, as date_failures reports it "not a date".
+    year_first = text.str.match(r"^\d{4}[-/.]", na=False).astype(bool)
+    other = ~iso & ~year_first & text.notna()
     if other.any():
         out[other] = read_dates(text[other], "mixed", dayfirst=True)
     return out.dt.normalize()

@@ -65,10 +65,31 @@ _FORCES_SECTION_BEFORE = "# Recommendations {#sec-recommendations}"
 #: The single-force appendix that the forces' appendix replaces (notebook 04, not run for several forces).
 _CALIBRATION_APPENDIX = re.compile(r"^# Appendix 6:.*?(?=^# Appendix 7:)", re.MULTILINE | re.DOTALL)
 #: Sentences of the article about one force, and what a run of several forces says instead.
+#: Said at the head of the sections that analyse the forces' combined cases (a run of several forces).
+_COMBINED_NOTE = (
+    "::: {{.callout-note}}\nIn a run of several forces, this section {what} the forces' "
+    "**combined** cases (every force's cases stacked together), as one force's would be. Because forces "
+    "differ in how they record and in whom they meet, a factor's association here can reflect the mix of "
+    "forces; @sec-forces tests each factor **within** forces and pools the results (Mantel-Haenszel).\n:::\n"
+)
+
 _ONE_FORCE_TEXT = {
     "The data are extracts from one police force's records, covering the period named at the start of\nthis report.":
         "The data are extracts from several police forces' records, covering the period named at the start of\n"
         "this report; each force's extracts are read and cleaned on their own, and @sec-forces compares the forces.",
+    "A statistical analysis of the police force's recorded MSHT cases, linking the case, victim and\noffender databases":
+        "A statistical analysis of several police forces' recorded MSHT cases, linking each force's case, victim and\n"
+        "offender databases",
+    "# Descriptive overview of MSHT police-recorded cases {#sec-descriptives}\n":
+        "# Descriptive overview of MSHT police-recorded cases {#sec-descriptives}\n\n"
+        + _COMBINED_NOTE.format(what="describes"),
+    "This section reports the factors significantly associated with each engagement outcome.":
+        _COMBINED_NOTE.format(what="tests") + "\n\nThis section reports the factors significantly associated with each "
+        "engagement outcome.",
+    "@tbl-vs-published compares each test in this report with the same test in the published study.":
+        "@tbl-vs-published compares each test in this report, on the forces' combined cases, with the same test "
+        "in the published study of one force. Forces differ in size and in whom they meet, so disagreements "
+        "here are expected and say nothing about any one force's data; @sec-forces compares the forces.",
 }
 
 

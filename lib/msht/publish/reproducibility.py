@@ -84,6 +84,27 @@ def safe_value(value: object) -> str:
     return text
 
 
+def param_rows(recorded: dict[str, object]) -> list[tuple[str, str]]:
+    """The recorded parameters as (name, value) rows fit to publish (:func:`safe_value`). A run of
+    several forces' ``forces`` list becomes one row per force setting (``forces[1].name``,
+    ``forces[1].raw_dir``, ...; counted from 1), each value made safe on its own (an absolute
+    ``raw_dir`` inside a force keeps only its last component); unset settings are left out, and a
+    force's mappings are summarised by their number of entries (they are in the params file)."""
+    rows: list[tuple[str, str]] = []
+    for key, value in recorded.items():
+        if key == "forces" and isinstance(value, list) and value:
+            for i, force in enumerate(value, 1):
+                for name, setting in (force or {}).items():
+                    if setting is None or setting == {} or setting == []:
+                        continue
+                    shown = (f"{len(setting)} entr{'y' if len(setting) == 1 else 'ies'}" if isinstance(setting, dict)
+                             else safe_value(setting))
+                    rows.append((f"forces[{i}].{name}", shown))
+        else:
+            rows.append((str(key), safe_value(value)))
+    return rows
+
+
 def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> list[tuple[str, str]]:
     """Installed versions of ``names`` (``not installed`` for a missing one)."""
     out = []
@@ -140,7 +161,7 @@ def reproducibility(params: Params, root: Path | None = None, *, renderer: str =
     return Reproducibility(
         run_name=params.run_name,
         params_source=params_source,
-        params=[(str(k), safe_value(v)) for k, v in recorded.items()],
+        params=param_rows(recorded),
         python=platform.python_version(),
         packages=package_versions(),
         commit=commit,
