@@ -55,6 +55,18 @@ def forces_params(tmp_path_factory, root) -> Path:
 
 
 @pytest.fixture(scope="module")
+def national_run(forces_params, in_process, root) -> tuple[Path, dict[str, set]]:
+    """Notebooks 05, 02 and 03 run once in-process on the three small forces, one at a time, as
+    ``msht run`` orders them (each notebook's code in a namespace of its own, as in one run of
+    all three): (results folder, the files each notebook wrote), for the end-to-end test and the
+    test of the notebooks of a wave."""
+    from test_notebook_schedule import written_by_each_notebook
+
+    written = written_by_each_notebook(forces_params, root, in_process, config.FORCES_NOTEBOOKS)
+    return root / config.load_params(forces_params).results_dir, written
+
+
+@pytest.fixture(scope="module")
 def cleaned(forces_params) -> clean_forces.ForcesClean:
     params = config.load_params(forces_params)
     return clean_forces.clean_forces(params, config.RunPaths.from_params(params), key=b"a fixed test key")
@@ -209,13 +221,13 @@ def test_a_single_force_run_stages_no_forces_part(root, tmp_path):
         shutil.rmtree(site, ignore_errors=True)
 
 
-def test_the_national_run_end_to_end_in_process(forces_params, in_process, root):
+def test_the_national_run_end_to_end_in_process(forces_params, national_run):
     """Notebooks 05, 02 and 03 on the three small forces: every results file of the forces written
     with its contract's columns, the combined tables counted by 02 and 03, and each stratified test
     of an offender factor leaving out the force without offenders."""
     params = config.load_params(forces_params)
     assert config.notebooks_for(params) == ("05_forces.ipynb", "02_descriptives.ipynb", "03_associations.ipynb")
-    out = in_process(forces_params, root=root)
+    out = national_run[0]
     for name in ("forces", "forces_exclusions", "forces_appendix4", "forces_pooled", "forces_odds_ratios",
                  "forces_funnel"):
         frame = pd.read_csv(out / f"{name}.csv")
@@ -324,12 +336,13 @@ def test_clean_force_names_the_force_whose_folder_holds_an_unlisted_file(forces_
         clean_forces.clean_force(params, params.forces[2], config.RunPaths.from_params(params), b"a fixed test key")
 
 
-def test_notebooks_of_a_wave_of_a_run_of_several_forces_write_no_common_file(forces_params, in_process, root):
-    """Review finding 5: 02 and 03 run at the same time after 05; found by running each on its own."""
+def test_notebooks_of_a_wave_of_a_run_of_several_forces_write_no_common_file(national_run):
+    """Review finding 5: 02 and 03 run at the same time after 05; found by running each on its own
+    (the national run of :func:`national_run`)."""
     from msht import pipeline
-    from test_notebook_schedule import assert_no_common_file_in_a_wave, written_by_each_notebook
+    from test_notebook_schedule import assert_no_common_file_in_a_wave
 
-    written = written_by_each_notebook(forces_params, root, in_process, config.FORCES_NOTEBOOKS)
+    written = national_run[1]
     assert all(written.values())
     assert_no_common_file_in_a_wave(written, pipeline.notebook_waves(0, config.FORCES_NOTEBOOKS))
 
