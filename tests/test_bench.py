@@ -23,6 +23,7 @@ def _table() -> pd.DataFrame:
             rows.append({"stage": stage, "scale": scale, "seconds": sec + 0.4, "inner_seconds": sec, "peak_mb": peak, "rows": 1})
     rows.append({"stage": bench.GENERATE_STAGE, "scale": 1, "seconds": 9.0, "inner_seconds": 9.0, "peak_mb": 200, "rows": 0})
     rows.append({"stage": bench.REPORT_STAGE, "scale": 1, "seconds": 31.0, "inner_seconds": 31.0, "peak_mb": 500, "rows": 0})
+    rows.append({"stage": bench.CHECK_STAGE, "scale": 1, "seconds": 3.5, "inner_seconds": 3.5, "peak_mb": 300, "rows": 0})
     return pd.DataFrame(rows)
 
 
@@ -58,6 +59,8 @@ def test_targets_report_measure_limit_and_whether_met():
     assert pd.isna(t.at["scale 1000: peak memory (MB)", "met"])  # not run
     assert t.at["default report without Quarto, extracts present (s)", "met"] == False  # noqa: E712
     assert t.at["generate the default twin from scratch (s)", "met"] == True  # noqa: E712
+    assert t.at["msht check of the default twin, command included (s)", "measured"] == 3.5
+    assert t.at["msht check of the default twin, command included (s)", "met"] == True  # noqa: E712
 
 
 def test_targets_of_scales_not_run_are_unknown_not_met():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -43,18 +42,16 @@ def test_check_lists_every_injected_problem_of_a_small_twin(small_raw):
 
 
 @pytest.mark.slow
-def test_check_lists_every_injected_problem_of_the_default_twin_in_under_5_s(root, default_extracts):
+def test_check_lists_every_injected_problem_of_the_default_twin(root, default_extracts):
     """The issue's done-when: on the default twin (ground truth in ``_truth/defects.csv``), one
-    run lists every recording problem the generator injected, in under 5 s at the published size."""
+    run lists every recording problem the generator injected. Its time (under 5 s at the published
+    size) is a benchmark target (``msht.bench``: ``CHECK_STAGE``), not a timed test."""
     params = default_extracts
     raw_dir = RunPaths.from_params(params, root).raw_dir
     truth = pd.read_csv(raw_dir / "_truth" / "defects.csv", dtype=str)
-    start = time.perf_counter()
     result = check.check(raw_dir, period=(params.period_start, params.period_end), force_words=params.force_words)
-    seconds = time.perf_counter() - start
     assert result.n_errors == 0
     assert_lists_ground_truth(result, truth)
-    assert seconds < 5, f"msht check took {seconds:.1f} s at the published size"
 
 
 def _damage(folder: Path) -> None:

@@ -55,6 +55,9 @@ TILE_BASE_SCALE = 100
 TARGET_REPORT_SECONDS = 30.0
 TARGET_GENERATE_SECONDS = 60.0
 REPORT_STAGE = "report without Quarto (msht report)"
+CHECK_STAGE = "check the default twin (msht check)"
+#: Issue 17: ``msht check`` lists every problem of the default twin in under 5 s (command included).
+TARGET_CHECK_SECONDS = 5.0
 GENERATE_STAGE = "generate default twin (msht data)"
 #: Target of issue 18: ``msht run`` in at most this share of its floor, four bare notebook runs.
 TARGET_RUN_TO_FLOOR = 0.6
@@ -226,7 +229,8 @@ def timed(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None
 def end_to_end(root: Path, out: Path) -> list[dict]:
     """Time the default run end to end, as a user runs it, into a scratch folder under ``out``.
 
-    Rows: generating the default twin from scratch (``msht data``), the papermill run of every
+    Rows: generating the default twin from scratch (``msht data``), checking it (``msht check``,
+    every injected recording problem listed; the process's start-up included), the papermill run of every
     notebook (``msht run``), and ``msht report`` without Quarto once the environment and the
     extracts exist (papermill run plus the HTML fallback). Quarto is turned off
     (``MSHT_NO_QUARTO=1``), so the figure is the same on a machine that has it.
@@ -247,8 +251,8 @@ def end_to_end(root: Path, out: Path) -> list[dict]:
     env = dict(os.environ, MSHT_NO_QUARTO="1", MSHT_PROGRESS="0")
     cli = [sys.executable, "-m", "msht.cli"]
     rows = []
-    for stage, command in ((GENERATE_STAGE, "data"), (f"papermill, {len(NOTEBOOKS)} notebooks (msht run)", "run"),
-                           (REPORT_STAGE, "report")):
+    for stage, command in ((GENERATE_STAGE, "data"), (CHECK_STAGE, "check"),
+                           (f"papermill, {len(NOTEBOOKS)} notebooks (msht run)", "run"), (REPORT_STAGE, "report")):
         wall, peak = timed([*cli, command, "--params", str(path)], env=env, cwd=root)
         rows.append({"stage": stage, "scale": 1, "seconds": round(wall, 2), "inner_seconds": round(wall, 2),
                      "peak_mb": round(peak, 1), "rows": 0})
@@ -432,6 +436,7 @@ def targets(table: pd.DataFrame) -> pd.DataFrame:
         ("scale 1000: peak memory (MB)", at(1000, "peak_mb"), TARGET_PEAK_MB_SCALE1000),
         ("default report without Quarto, extracts present (s)", stage(REPORT_STAGE), TARGET_REPORT_SECONDS),
         ("generate the default twin from scratch (s)", stage(GENERATE_STAGE), TARGET_GENERATE_SECONDS),
+        ("msht check of the default twin, command included (s)", stage(CHECK_STAGE), TARGET_CHECK_SECONDS),
     ]
     frame = pd.DataFrame(rows, columns=["target", "measured", "limit"])
     frame["measured"] = frame["measured"].round(2)
