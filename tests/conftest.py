@@ -283,11 +283,27 @@ def params_variant(root: Path, folder: Path, name: str, base: str = "default", *
     return path
 
 
+def forces_params(root: Path, forces: list[dict]) -> dict:
+    """The default params file as a run of ``forces`` named "three" (its top-level per-force keys,
+    raw_dir, seed and scale, moved into the forces), as a dict to validate."""
+    raw = yaml.safe_load((root / "params" / "default.yaml").read_text())
+    for key in ("raw_dir", "seed", "scale"):
+        raw.pop(key)
+    raw.update(run_name="three", force_name="Three synthetic forces", forces=forces)
+    return raw
+
+
 @pytest.fixture(scope="session")
 def make_params():
     """:func:`params_variant` for a test (``from conftest import ...`` is ambiguous when pytest
     collects ``tests`` and ``notebooks`` together: both folders have a conftest module)."""
     return params_variant
+
+
+@pytest.fixture(scope="session")
+def make_forces_params():
+    """:func:`forces_params` for a test (see :func:`make_params` on why not an import)."""
+    return forces_params
 
 
 @pytest.fixture(scope="session")

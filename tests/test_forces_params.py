@@ -11,19 +11,15 @@ from msht.params_schema import ForceParams, force_slug
 
 
 @pytest.fixture(scope="module")
-def national(root) -> dict:
+def national(root, make_forces_params) -> dict:
     """A run of three forces, built from the default params file (top-level per-force keys moved into the forces)."""
-    raw = yaml.safe_load((root / "params" / "default.yaml").read_text())
-    for key in ("raw_dir", "seed", "scale"):
-        raw.pop(key)
-    raw.update(run_name="three", force_name="Three synthetic forces", forces=[
+    return make_forces_params(root, [
         {"name": "Force A", "raw_dir": "data/raw/three/force_a", "seed": 1, "scale": 1},
         {"name": "Force B", "raw_dir": "data/raw/three/force_b", "seed": 2, "scale": 0.1,
          "extracts": ["cases", "victims", "police_records"]},
         {"name": "Force C", "raw_dir": "data/raw/three/force_c", "seed": 3, "offered_log_odds": -0.5,
          "columns": {"cases": {"OccRef": "occurrence_number"}}, "internal_agency_names": "constabulary"},
     ])
-    return raw
 
 
 def _error(raw: dict, **changes) -> str:

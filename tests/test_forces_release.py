@@ -70,17 +70,13 @@ def test_per_force_protection_leaks_across_forces() -> None:
 
 
 @pytest.fixture(scope="module")
-def three_forces(root) -> dict:
+def three_forces(root, make_forces_params) -> dict:
     """A run of three forces (one a tenth of the size) from the default params file."""
-    raw = yaml.safe_load((root / "params" / "default.yaml").read_text())
-    for key in ("raw_dir", "seed", "scale"):
-        raw.pop(key)
-    raw.update(run_name="three", force_name="Three synthetic forces", forces=[
+    return make_forces_params(root, [
         {"name": "Force A", "raw_dir": "data/raw/three/force_a", "seed": 1, "scale": 1},
         {"name": "Force B", "raw_dir": "data/raw/three/force_b", "seed": 2, "scale": 1},
         {"name": "Force C", "raw_dir": "data/raw/three/force_c", "seed": 3, "scale": 0.1},
     ])
-    return raw
 
 
 @pytest.mark.parametrize("m", [2, 5, 10])

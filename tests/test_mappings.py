@@ -117,13 +117,20 @@ def _workbook(path: Path, frame: pd.DataFrame) -> None:
         frame.to_excel(writer, sheet_name="Victim Data", index=False, startrow=1)
         writer.sheets["Victim Data"].cell(row=1, column=1, value="Victims extract 2018-2023")
 
-
-def test_the_named_sheet_of_a_workbook_is_read_and_a_missing_sheet_is_one_line(small_raw, tmp_path):
+def _victims_in_a_workbook(small_raw, tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+    """A copy of the small extracts whose victims extract is a workbook (:func:`_workbook`):
+    the folder and the victims' rows."""
     folder = tmp_path / "raw"
     shutil.copytree(small_raw[0], folder)
     victims = pd.read_csv(folder / "victims.csv", dtype=str, keep_default_na=False, encoding="cp1252")
     (folder / "victims.csv").unlink()
     _workbook(folder / "victims.xlsx", victims)
+    return folder, victims
+
+
+
+def test_the_named_sheet_of_a_workbook_is_read_and_a_missing_sheet_is_one_line(small_raw, tmp_path):
+    folder, victims = _victims_in_a_workbook(small_raw, tmp_path)
     ok = ingest.ExtractMapping(sheet="Victim Data")
     read = ingest.read_extract(folder, "victims", mapping=ok)
     assert read.sheet == "Victim Data" and len(read.frame) == len(victims)
@@ -143,11 +150,7 @@ def test_cli_gives_one_clear_line_for_a_bad_mapping(tmp_path, capsys):
 
 
 def test_the_check_says_which_sheet_it_read_when_the_records_are_on_another(small_raw, tmp_path):
-    folder = tmp_path / "raw"
-    shutil.copytree(small_raw[0], folder)
-    victims = pd.read_csv(folder / "victims.csv", dtype=str, keep_default_na=False, encoding="cp1252")
-    (folder / "victims.csv").unlink()
-    _workbook(folder / "victims.xlsx", victims)
+    folder, victims = _victims_in_a_workbook(small_raw, tmp_path)
     result = check.check(folder, period=("1900-01-01", "2100-12-31"), force_words=["police"])
     hint = result.problems[result.problems["code"] == "sheet"]
     assert hint["extract"].tolist() == ["victims"] and hint["sheet"].tolist() == ["Cover"]

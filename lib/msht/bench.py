@@ -192,15 +192,21 @@ def tile_extracts(base: Path, raw: Path, times: int) -> int:
     return cases
 
 
-def run_child(stage: str, raw: Path, work: Path, scale: int, seed: int) -> dict:
-    """Run a stage in a child process; return wall seconds, peak RSS (MB) and its count."""
-    cmd = [sys.executable, "-m", "msht.bench", "--child", stage, str(raw), str(work), str(scale), str(seed)]
+def child_report(cmd: list[str], what: str) -> tuple[float, dict]:
+    """Run a benchmark child process ``cmd``; return its wall seconds and the JSON object it prints
+    on its last line. Raises RuntimeError naming ``what`` with the end of its stderr when it fails."""
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode:
-        raise RuntimeError(f"stage {stage} at scale {scale} failed:\n{proc.stderr[-2000:]}")
-    info = json.loads(proc.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{what} failed:\n{proc.stderr[-2000:]}")
+    return wall, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_child(stage: str, raw: Path, work: Path, scale: int, seed: int) -> dict:
+    """Run a stage in a child process; return wall seconds, peak RSS (MB) and its count."""
+    cmd = [sys.executable, "-m", "msht.bench", "--child", stage, str(raw), str(work), str(scale), str(seed)]
+    wall, info = child_report(cmd, f"stage {stage} at scale {scale}")
     return {"stage": stage, "scale": scale, "seconds": round(wall, 2), "inner_seconds": info["seconds"],
             "peak_mb": info["peak_mb"], "rows": info["rows"]}
 
@@ -581,12 +587,7 @@ def national(out: Path, n_forces: int, distinct: int = NATIONAL_DISTINCT_SEEDS) 
     national_forces(raw, n_forces, distinct)
     shutil.rmtree(work, ignore_errors=True)
     cmd = [sys.executable, "-m", "msht.bench", "--national-child", str(raw), str(work), str(n_forces), str(distinct)]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if proc.returncode:
-        raise RuntimeError(f"the national row ({n_forces} forces) failed:\n{proc.stderr[-2000:]}")
-    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    wall, info = child_report(cmd, f"the national row ({n_forces} forces)")
     inner = (info["clean_seconds"], info["analysis_seconds"], info["seconds"])
     cpu = (info["clean_cpu_seconds"], info["analysis_cpu_seconds"], info["cpu_seconds"])
     return pd.DataFrame({"stage": NATIONAL_STAGES, "forces": n_forces, "cases": info["cases"],
