@@ -341,14 +341,29 @@ ROLE_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The roles :func:`code_role` codes, in the order of the police-record counts' columns.
+ROLES = ("victim", "perpetrator", "other", "unknown")
+
+
 def code_role(s: pd.Series) -> pd.Series:
     """Code a person's role in an incident: ``victim``, ``perpetrator``, ``other`` or ``unknown``."""
-    codes, uniques = pd.factorize(pd.Series(s).astype("string"))  # coded once per distinct value
+    return pd.Series(np.array(ROLES, dtype=object)[_role_codes(s)], index=s.index, dtype=object)
+
+
+def _role_codes(s: pd.Series) -> np.ndarray:
+    """:func:`code_role` as each row's place in :data:`ROLES`, coded once per distinct value
+    (text values are told apart as they are; other values by their text)."""
+    values = pd.Series(s)
+    if values.dtype == object:  # a column of millions of Python strings: no copy as ``string``
+        codes, uniques = pd.factorize(values.to_numpy())
+        uniques = pd.Series(uniques, dtype=object).astype("string")
+    else:
+        codes, uniques = pd.factorize(values.astype("string"))
     text = coding.normalise_text(pd.Series(uniques, dtype="string"))
-    coded = np.full(len(uniques) + 1, "unknown", dtype=object)  # the last slot: missing values
+    coded = np.full(len(uniques) + 1, ROLES.index("unknown"), dtype=np.intp)  # the last slot: missing values
     for code, words in ROLE_WORDS.items():
-        coded[:-1][text.isin(words).fillna(False).to_numpy(dtype=bool)] = code
-    return pd.Series(coded[codes], index=s.index, dtype=object)
+        coded[:-1][text.isin(words).fillna(False).to_numpy(dtype=bool)] = ROLES.index(code)
+    return coded[codes]
 
 
 def _signature(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
@@ -387,14 +402,54 @@ def duplicate_or_update(entries: pd.DataFrame, key: list[str], details: pd.Serie
     return pd.Series(verdict, index=order.index, dtype=object).reindex(entries.index)
 
 
-def _status_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({SOURCE_ROW: frame[SOURCE_ROW].to_numpy(), "status": ANALYSED}, index=frame.index)
+#: The statuses a row can have, as :class:`_Status` stores them: 0 is ``analysed``, then each
+#: rule code of :data:`RULES` once, in order.
+_STATUS_NAMES = np.array([ANALYSED, *dict.fromkeys(rule for _, rule, _, _ in RULES)], dtype=object)
+_STATUS_CODE = {name: code for code, name in enumerate(_STATUS_NAMES)}
 
 
-def _mark(status: pd.DataFrame, mask: pd.Series, rule: str) -> None:
-    """Give rows still analysed under ``mask`` the exclusion ``rule`` (a row keeps its first reason)."""
-    target = mask & (status["status"] == ANALYSED)
-    status.loc[target, "status"] = rule
+class _Status:
+    """Every raw row's status while the rules run: one small integer per row (0: analysed, else
+    the rule's place in :data:`_STATUS_NAMES`), compared as numbers over millions of rows."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.rows = frame[SOURCE_ROW].to_numpy()
+        self.index = frame.index
+        self.code = np.zeros(len(frame), dtype=np.int8)
+
+    def mark(self, mask: pd.Series | np.ndarray, rule: str) -> None:
+        """Give rows still analysed under ``mask`` (a boolean per row, in row order) the exclusion
+        ``rule`` (a row keeps its first reason)."""
+        self.code[np.asarray(mask, dtype=bool) & (self.code == 0)] = _STATUS_CODE[rule]
+
+    @property
+    def analysed(self) -> np.ndarray:
+        """A boolean per row: still analysed."""
+        return self.code == 0
+
+    def frame(self) -> pd.DataFrame:
+        """The status frame: ``source_row`` and ``status`` (the rule code or ``analysed``)."""
+        out = pd.DataFrame({SOURCE_ROW: self.rows, "status": ANALYSED}, index=self.index)
+        if self.code.any():
+            out["status"] = pd.array(_STATUS_NAMES[self.code], dtype=out["status"].dtype)
+        return out
+
+
+def _codes(*columns: pd.Series) -> list[np.ndarray]:
+    """One integer per value of the ``columns``, the same for equal values across them (a missing
+    value is a value too, as :meth:`pandas.Series.isin` and ``duplicated`` compare it); one array
+    per column."""
+    codes, _ = pd.factorize(pd.concat(columns, ignore_index=True), use_na_sentinel=False)
+    bounds = np.cumsum([0, *(len(c) for c in columns)])
+    return [codes[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+
+
+def _among(codes: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """A boolean per code of ``codes``: whether it is one of ``ids`` (codes of :func:`_codes`)."""
+    size = max(codes.max(initial=-1), ids.max(initial=-1)) + 1
+    known = np.zeros(size, dtype=bool)
+    known[ids] = True
+    return known[codes]
 
 
 def _age_at(dob: pd.Series, on: pd.Series, recorded: pd.Series) -> pd.Series:
@@ -425,15 +480,16 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
     vrec = code_victim_records(extracts["victims"], path=paths["victims"])
     bar.advance("case rules")
     st_cases, entry = _case_rules(cases, vrec, period)
-    analysed_cases = entry[st_cases["status"] == ANALYSED].copy()
-    case_ids = set(cases["person_id"].dropna().unique())
-    analysed_occ = set(analysed_cases["occurrence_number"].unique())
+    live = st_cases.analysed
+    analysed_cases = entry[live].copy()
     bar.advance("victim records")
-    st_v = _victim_record_rules(vrec, cases, st_cases, case_ids, analysed_occ)
+    st_v = _victim_record_rules(vrec, cases, live)
     bar.advance("police-record entries")
-    st_p, counts = _police_record_rules(extracts["police_records"], case_ids, set(analysed_cases["person_id"].unique()))
+    case_ids = np.asarray(cases["person_id"].dropna().unique(), dtype=object)
+    st_p, counts = _police_record_rules(extracts["police_records"], case_ids,
+                                        np.asarray(analysed_cases["person_id"].unique(), dtype=object))
     bar.advance("offenders")
-    st_o, offenders = _offender_rules(extracts["offenders"], cases, analysed_occ, path=paths["offenders"])
+    st_o, offenders = _offender_rules(extracts["offenders"], cases, live, path=paths["offenders"])
     bar.advance("analysis tables")
     c = _case_table(analysed_cases, counts, offenders)
     victims = _victim_table(c, counts)
@@ -442,60 +498,70 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
         c[["occurrence_number", "person_id", "engagement", "offered", "accepted", "period"]], on="occurrence_number", how="left"
     ).reset_index(drop=True)
 
-    status = {"cases": st_cases, "victims": st_v, "police_records": st_p, "offenders": st_o}
+    status = {"cases": st_cases.frame(), "victims": st_v.frame(), "police_records": st_p.frame(),
+              "offenders": st_o.frame()}
     exclusions = exclusions_table(status)
-    check_accounting(extracts, status, c, victims_records=int((st_v["status"] == ANALYSED).sum()),
+    check_accounting(extracts, status, c, victims_records=int(st_v.analysed.sum()),
                      offenders=offenders, entries=int(counts["n_entries"].sum()))
     return CleanResult(cases=c, victims=victims, offenders=offenders, exclusions=exclusions, status=status)
 
 
-def _case_rules(cases: pd.DataFrame, vrec: pd.DataFrame, period: tuple[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _case_rules(cases: pd.DataFrame, vrec: pd.DataFrame, period: tuple[str, str]) -> tuple[_Status, pd.DataFrame]:
     """Rules 1-4 on the coded case rows: no victim ID, outside the period, then the rows of one
-    victim on one date (conflicting, duplicate, superseded update). Returns the status frame and
+    victim on one date (conflicting, duplicate, superseded update). Returns the statuses and
     the case rows with their victim's sociodemographics on that occurrence (``victim_age`` at
     the case date)."""
-    st_cases = _status_frame(cases)
-    _mark(st_cases, cases["person_id"].isna(), "no_victim_id")
+    st_cases = _Status(cases)
+    st_cases.mark(cases["person_id"].isna(), "no_victim_id")
     start, end = pd.Timestamp(period[0]), pd.Timestamp(period[1])
-    _mark(st_cases, (cases["date"] < start) | (cases["date"] > end), "outside_period")
-
-    # victim sociodemographics of each case entry (its own record on that occurrence)
-    vrec_last = vrec.drop_duplicates(["occurrence_number", "person_id"], keep="last")
-    entry = cases.merge(
-        vrec_last[["occurrence_number", "person_id", "victim_sex", "date_of_birth", "recorded_age", "victim_countries",
-                   "victim_uk_national", "victim_nationality_region"]],
-        on=["occurrence_number", "person_id"], how="left",
-    ).set_index(cases.index)
+    st_cases.mark((cases["date"] < start) | (cases["date"] > end), "outside_period")
+    entry = _with_victim_record(cases, vrec)
     entry["victim_age"] = _age_at(entry["date_of_birth"], entry["date"], entry["recorded_age"])
 
-    live = st_cases["status"] == ANALYSED
-    grp = entry[live].groupby(["person_id", "date"], sort=False)
-    size = grp["occurrence_number"].transform("size")
-    multi = entry[live][size > 1]
+    live = st_cases.analysed
+    person = _codes(cases["person_id"])[0][live]
+    date, _ = pd.factorize(cases["date"].to_numpy()[live], use_na_sentinel=False)
+    group, _ = pd.factorize(person.astype(np.int64) * (date.max(initial=0) + 1) + date)  # one victim on one date
+    multi = entry[live][np.bincount(group)[group] > 1]
     if len(multi):
         key = ["person_id", "date"]
         demo = _signature(multi, VICTIM_FIELDS)
         n_demo = demo.groupby([multi[k] for k in key]).transform("nunique")
-        _mark(st_cases, pd.Series(n_demo > 1, index=multi.index).reindex(cases.index, fill_value=False), "conflicting")
+        st_cases.mark(pd.Series(n_demo > 1, index=multi.index).reindex(cases.index, fill_value=False), "conflicting")
         same = multi[n_demo == 1]
         verdict = duplicate_or_update(same, key, _signature(same, CASE_FIELDS))
         for rule in ("duplicate", "update_superseded"):
-            _mark(st_cases, (verdict == rule).reindex(cases.index, fill_value=False), rule)
+            st_cases.mark((verdict == rule).reindex(cases.index, fill_value=False), rule)
     return st_cases, entry
 
 
-def _victim_record_rules(vrec: pd.DataFrame, cases: pd.DataFrame, st_cases: pd.DataFrame, case_ids: set,
-                         analysed_occ: set) -> pd.DataFrame:
-    """The victim-record rules; returns the status frame of the victim records."""
-    excluded_occ = set(cases.loc[st_cases["status"] != ANALYSED, "occurrence_number"].unique())
-    st_v = _status_frame(vrec)
-    _mark(st_v, ~vrec["person_id"].isin(case_ids), "not_in_case_file")
-    _mark(st_v, vrec["occurrence_number"].isin(excluded_occ) & ~vrec["occurrence_number"].isin(analysed_occ), "case_excluded")
+def _with_victim_record(cases: pd.DataFrame, vrec: pd.DataFrame) -> pd.DataFrame:
+    """The case rows with the victim-record columns of their own record on that occurrence (the
+    last one of the same occurrence and person; missing values where there is none), as a left
+    merge on ``occurrence_number, person_id`` gives them (a missing value matching a missing
+    value); the rows compared as integer pairs."""
+    own, known = _pair_keys([cases["occurrence_number"], vrec["occurrence_number"]],
+                            [cases["person_id"], vrec["person_id"]])
+    last = ~pd.Series(known).duplicated(keep="last").to_numpy()
+    columns = ["victim_sex", "date_of_birth", "recorded_age", "victim_countries", "victim_uk_national",
+               "victim_nationality_region"]
+    found = vrec.loc[last, columns].set_axis(known[last]).reindex(own).set_axis(cases.index)
+    return pd.concat([cases, found], axis=1)
+
+
+def _victim_record_rules(vrec: pd.DataFrame, cases: pd.DataFrame, live: np.ndarray) -> _Status:
+    """The victim-record rules (``live``: the case rows analysed); returns their statuses."""
+    st_v = _Status(vrec)
+    person, case_person = _codes(vrec["person_id"], cases["person_id"])
+    st_v.mark(~_among(person, case_person[cases["person_id"].notna().to_numpy()]), "not_in_case_file")
+    occurrence, case_occurrence = _codes(vrec["occurrence_number"], cases["occurrence_number"])
+    excluded = _among(occurrence, case_occurrence[~live]) & ~_among(occurrence, case_occurrence[live])
+    st_v.mark(excluded, "case_excluded")
     pairs = cases[["occurrence_number", "person_id"]].dropna()
     own, known = _pair_keys([vrec["occurrence_number"], pairs["occurrence_number"]],
                             [vrec["person_id"], pairs["person_id"]])
-    _mark(st_v, pd.Series(~np.isin(own, known), index=vrec.index), "occurrence_not_in_case_file")
-    _mark(st_v, pd.Series(own, index=vrec.index).duplicated(keep="last"), "duplicate_record")
+    st_v.mark(~np.isin(own, known), "occurrence_not_in_case_file")
+    st_v.mark(pd.Series(own).duplicated(keep="last").to_numpy(), "duplicate_record")
     return st_v
 
 
@@ -537,48 +603,49 @@ def _stripped_codes(values: pd.Series, *, with_values: bool = True) -> tuple[np.
     return np.where(codes >= 0, remap[np.where(codes >= 0, codes, 0)], -1), uniques
 
 
-def _police_record_rules(pr: pd.DataFrame, case_ids: set, analysed_people: set) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The police-record rules; returns their status frame and, per analysed person, the entries
-    by role (``victim, perpetrator, other, unknown``) and ``n_entries``.
+def _police_record_rules(pr: pd.DataFrame, case_ids: np.ndarray, analysed_people: np.ndarray) -> tuple[_Status, pd.DataFrame]:
+    """The police-record rules (``case_ids``, ``analysed_people``: the person IDs in the case file
+    and those of the analysed case entries); returns their statuses and, per analysed person, the
+    entries by role (``victim, perpetrator, other, unknown``) and ``n_entries``.
 
     Persons and incidents are compared as codes in their distinct (stripped) values: the same
     rules as on the text, in a few vectorised passes over millions of entries."""
     person, people = _stripped_codes(pr["person_id"])
     incident, n_incidents = _stripped_codes(pr["incident_reference"], with_values=False)
-    st_p = _status_frame(pr)
+    st_p = _Status(pr)
 
-    def among(ids: set) -> np.ndarray:  # rows whose person is in ``ids`` (a missing person is not)
+    def among(ids: np.ndarray) -> np.ndarray:  # rows whose person is in ``ids`` (a missing person is not)
         hit = np.append(pd.Series(people, dtype=object).isin(ids).to_numpy(dtype=bool), False)
         return hit[person]
 
-    _mark(st_p, pd.Series(~among(case_ids), index=pr.index), "not_in_case_file")
-    _mark(st_p, pd.Series(~among(analysed_people), index=pr.index), "victim_not_analysed")
+    st_p.mark(~among(case_ids), "not_in_case_file")
+    st_p.mark(~among(analysed_people), "victim_not_analysed")
     pair = (person.astype(np.int64) + 1) * (n_incidents + 1) + (incident + 1)  # missing == missing, as duplicated()
-    _mark(st_p, pd.Series(pair, index=pr.index).duplicated(keep="first"), "duplicate_record")
-    roles = code_role(pr["role"])
-    live_p = (st_p["status"] == ANALYSED).to_numpy(dtype=bool)
-    levels = ["victim", "perpetrator", "other", "unknown"]
-    role = pd.Index(levels).get_indexer(roles[live_p].to_numpy(dtype=object))
-    cells = np.bincount(person[live_p] * len(levels) + role, minlength=len(people) * len(levels))
-    table = cells.reshape(len(people), len(levels))
+    st_p.mark(pd.Series(pair).duplicated(keep="first").to_numpy(), "duplicate_record")
+    live_p = st_p.analysed
+    role = _role_codes(pr["role"])[live_p]
+    cells = np.bincount(person[live_p] * len(ROLES) + role, minlength=len(people) * len(ROLES))
+    table = cells.reshape(len(people), len(ROLES))
     seen = table.sum(axis=1) > 0
     order = np.argsort(people[seen], kind="stable")  # sorted by person, as a pivot table
     counts = pd.DataFrame(table[seen][order], index=pd.Index(people[seen][order], name="person_id", dtype="string"),
-                          columns=pd.Index(levels, name="role"))
+                          columns=pd.Index(list(ROLES), name="role"))
     counts["n_entries"] = counts.sum(axis=1)
     return st_p, counts
 
 
-def _offender_rules(of: pd.DataFrame, cases: pd.DataFrame, analysed_occ: set, *, path: str
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The offender rules; returns their status frame and the coded offender rows kept."""
+def _offender_rules(of: pd.DataFrame, cases: pd.DataFrame, live: np.ndarray, *, path: str
+                    ) -> tuple[_Status, pd.DataFrame]:
+    """The offender rules (``live``: the case rows analysed); returns their statuses and the coded
+    offender rows kept."""
     of_occ = of["occurrence_number"].astype("string").str.strip()
     of_pid = of["offender_person_id"].astype("string").str.strip()
-    st_o = _status_frame(of)
-    _mark(st_o, ~of_occ.isin(set(cases["occurrence_number"].unique())), "unmatched_offender")
-    _mark(st_o, ~of_occ.isin(analysed_occ), "case_excluded")
-    _mark(st_o, pd.DataFrame({"o": of_occ, "p": of_pid}).duplicated(keep="last"), "duplicate_record")
-    live_o = st_o["status"] == ANALYSED
+    st_o = _Status(of)
+    occurrence, case_occurrence = _codes(of_occ, cases["occurrence_number"])
+    st_o.mark(~_among(occurrence, case_occurrence), "unmatched_offender")
+    st_o.mark(~_among(occurrence, case_occurrence[live]), "case_excluded")
+    st_o.mark(pd.Series(_pair_keys([of_occ], [of_pid])[0]).duplicated(keep="last").to_numpy(), "duplicate_record")
+    live_o = st_o.analysed
     offenders = pd.DataFrame(
         {
             "occurrence_number": of_occ[live_o],
@@ -625,14 +692,23 @@ def _case_table(c: pd.DataFrame, counts: pd.DataFrame, offenders: pd.DataFrame) 
 def _victim_table(c: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
     """Victims: one row per analysed person, attributes from their first case, cases and
     police-record entries as victim / as perpetrator."""
-    first = c.drop_duplicates("person_id")
+    person, _ = pd.factorize(c["person_id"], use_na_sentinel=False)  # in order of first appearance
+    n_cases = np.bincount(person)
+    first = c.iloc[np.flatnonzero(_first_of_each(person))]
     victims = first[["person_id", "victim_sex", "victim_age", "victim_age6", "victim_age3", "victim_age2",
                      "victim_uk_national", "victim_nationality_region", "n_entries"]].copy()
-    victims["n_cases"] = c.groupby("person_id").size().reindex(victims["person_id"]).to_numpy()
+    victims["n_cases"] = n_cases
     pc = counts.reindex(victims["person_id"]).fillna(0).astype(int)
     victims["n_as_victim"] = pc["victim"].to_numpy()
     victims["n_as_perpetrator"] = pc["perpetrator"].to_numpy()
     return victims.reset_index(drop=True)
+
+
+def _first_of_each(codes: np.ndarray) -> np.ndarray:
+    """A boolean per row: the first row of its code (as ``~duplicated(keep="first")``)."""
+    first = np.zeros(len(codes), dtype=bool)
+    first[np.unique(codes, return_index=True)[1]] = True
+    return first
 
 
 def exclusions_table(status: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -641,10 +717,11 @@ def exclusions_table(status: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for extract, st in status.items():
         entity = ENTITY[extract]
         remaining = len(st)
+        counted = st["status"].value_counts()
         for step, rule, ent, desc in RULES:
             if ent != entity:
                 continue
-            excluded = int((st["status"] == rule).sum())
+            excluded = int(counted.get(rule, 0))
             rows.append({"step": step, "rule": rule, "entity": entity, "description": desc,
                          "rows_in": remaining, "excluded": excluded, "rows_out": remaining - excluded})
             remaining -= excluded
