@@ -170,3 +170,47 @@ def test_dates_read_in_an_earlier_call_read_the_same():
         for got, expected in zip(remembered, fresh):
             pd.testing.assert_series_equal(got, expected, check_names=False)
     assert remembered[2].tolist() == [False, False, False, True, True, True, False]
+
+
+def _every_rule_extracts() -> dict[str, pd.DataFrame]:
+    """Extracts that hit every exclusion rule, with IDs padded by white space and missing IDs."""
+    cases = [case("A"), case("B", person=None), case("C", date="01/03/2000"), case(" D", person="P2 "),
+             case("E", person="P2", entered="02/03/2020 09:00", referral_form="nrm "),
+             case("F", person="P3"), case("G", person="P3", entered="02/03/2020 09:00"),
+             case("H", person="P4", entered="01/03/2020 08:00", offence_outcome="Ongoing"),
+             case("I", person="P4", entered="01/03/2020 10:00"), case("J", person="P5", date="02/03/2020")]
+    victims = [victim("A"), victim("A"), victim("C", person="P6"), victim("D", person="P2"), victim("E", person="P2"),
+               victim("F", person="P3"), victim("G", person="P3", sex="Female"), victim("H", person="P4"),
+               victim("I", person="P4"), victim("J", person="P5"), victim("Z", person="P9"), victim("J", person="P1")]
+    records = [{"person_id": p, "incident_reference": i, "role": r} for p, i, r in
+               [("P1", "I1", "Victim"), (" P1", "I1 ", "Suspect"), ("P1", "I2", "Suspect"), ("P9", "I3", "Victim"),
+                ("P3", "I4", "Witness"), ("P5", None, "Offender"), ("P5", None, "victim"), (None, "I6", "Victim")]]
+    offenders = [{"occurrence_number": o, "offender_person_id": p, "sex": "M", "age": "30", "nationality": "UK",
+                  "ethnicity": "W1"} for o, p in [("A", "O1"), ("A ", "O1"), ("Q", "O2"), ("C", "O3"), ("J", "O4")]]
+    return {"cases": frame(cases, "cases"), "victims": frame(victims, "victims"),
+            "police_records": frame(records, "police_records"), "offenders": frame(offenders, "offenders")}
+
+
+def test_rules_read_ids_alike_as_python_or_pyarrow_strings():
+    """The rules give the same tables and statuses whether the identifier columns hold Python
+    strings (object) or pyarrow strings (as pseudonymisation leaves them), and every rule is hit."""
+    import pyarrow as pa
+
+    from msht.ingest.privacy import ID_FIELDS
+
+    as_objects = _every_rule_extracts()
+    as_arrow = {}
+    for name, table in as_objects.items():
+        table = table.copy()
+        for field in ID_FIELDS[name]:
+            values = pa.array(table[field].to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+            table[field] = pd.Series(pd.arrays.ArrowStringArray(values), index=table.index)
+        as_arrow[name] = table
+    one = clean.clean(as_objects, period=("2019-01-01", "2021-12-31"))
+    other = clean.clean(as_arrow, period=("2019-01-01", "2021-12-31"))
+    for table in ("cases", "victims", "offenders", "exclusions"):
+        pd.testing.assert_frame_equal(getattr(one, table), getattr(other, table))
+    for name in one.status:
+        pd.testing.assert_frame_equal(one.status[name], other.status[name])
+    hit = {(e, r) for e, r, n in one.exclusions[["entity", "rule", "excluded"]].itertuples(index=False) if n}
+    assert hit == {(entity, rule) for _, rule, entity, _ in clean.RULES}
