@@ -213,12 +213,28 @@ def _read_fixed_dates(text: np.ndarray) -> np.ndarray:
     return out
 
 
+def _fullmatch_ascii(text: pd.Series, pattern: str, *, missing: bool) -> np.ndarray:
+    """A boolean per value of ``text`` (``string`` dtype): whether the whole value matches
+    ``pattern`` (``missing`` where the value is missing). ``pattern`` holds only ASCII literals,
+    ``\\d`` and ``[0-9]``, which Python's ``re`` (with ``re.ASCII``) and pyarrow's RE2 read
+    alike: pyarrow matches the values in one pass when it can hold them (a lone surrogate it cannot),
+    Python otherwise."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arrow = pa.array(text.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):
+        return text.str.fullmatch(pattern, flags=re.ASCII, na=missing).astype(bool).to_numpy(dtype=bool)
+    return pc.match_substring_regex(arrow, f"^(?:{pattern})$").fill_null(missing).to_numpy(zero_copy_only=False)
+
+
 def _date_failures(values: pd.Series, *, nullable: bool) -> tuple[pd.Series, pd.Series, pd.Series]:
     """:func:`date_failures` on every value of ``values``; only values that are not plain dates
     (:data:`_PLAIN_DATE`) go through the text normalisation, and fixed-width ones
     (:data:`_FIXED_DATE`) are read from their digits (:func:`_read_fixed_dates`)."""
     text = values.astype("string")
-    other = ~text.str.fullmatch(_PLAIN_DATE, flags=re.ASCII, na=True).astype(bool)
+    other = ~pd.Series(_fullmatch_ascii(text, _PLAIN_DATE, missing=True), index=text.index)
     if coding.MARKER_HAS_DIGIT:
         other = text.notna()
     if other.any():
@@ -228,7 +244,7 @@ def _date_failures(values: pd.Series, *, nullable: bool) -> tuple[pd.Series, pd.
             fixed = fixed.mask(coding.normalise_text(fixed).isna() & fixed.notna())
         text[other] = fixed
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-    fixed_width = text.str.fullmatch(_FIXED_DATE, na=False).astype(bool).to_numpy(dtype=bool)
+    fixed_width = _fullmatch_ascii(text, _FIXED_DATE, missing=False)
     if fixed_width.any():
         parsed[fixed_width] = _read_fixed_dates(text[fixed_width].to_numpy(dtype=object))
     for fmt in DATE_FORMATS:
@@ -236,7 +252,9 @@ def _date_failures(values: pd.Series, *, nullable: bool) -> tuple[pd.Series, pd.
         if not todo.any():
             break
         parsed[todo] = coding.read_dates(text[todo], fmt)
-    todo = parsed.isna() & text.str.match(_ISO_WHOLE_DATE, na=False).astype(bool)
+    todo = parsed.isna() & text.notna()
+    if todo.any():
+        todo[todo] = text[todo].str.match(_ISO_WHOLE_DATE, na=False).astype(bool)
     if todo.any():
         parsed[todo] = coding.read_dates(text[todo], "ISO8601")
     return parsed, text, (text.notna() & parsed.isna())
