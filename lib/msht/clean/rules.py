@@ -462,6 +462,37 @@ def _codes(*columns: pd.Series) -> list[np.ndarray]:
     return [codes[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
 
 
+def _pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """One integer per (``first[i]``, ``second[i]``) pair of codes (:func:`_codes`), equal exactly
+    when both codes are."""
+    return first.astype(np.int64) * (second.max(initial=-1) + 1) + second
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """The occurrence numbers and person IDs of the coded case rows and of the victim records as
+    codes shared by both (:func:`_codes`: a missing value is a value too), found once for the
+    rules of both extracts."""
+
+    case_occurrence: np.ndarray
+    case_person: np.ndarray
+    record_occurrence: np.ndarray
+    record_person: np.ndarray
+
+    @classmethod
+    def of(cls, cases: pd.DataFrame, vrec: pd.DataFrame) -> _Keys:
+        """The codes of ``cases`` and ``vrec`` (:func:`code_cases`, :func:`code_victim_records`)."""
+        case_occurrence, record_occurrence = _codes(cases["occurrence_number"], vrec["occurrence_number"])
+        case_person, record_person = _codes(cases["person_id"], vrec["person_id"])
+        return cls(case_occurrence, case_person, record_occurrence, record_person)
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """One integer per (occurrence, person) pair of the case rows, and of the records."""
+        pairs = _pairs(np.concatenate([self.case_occurrence, self.record_occurrence]),
+                       np.concatenate([self.case_person, self.record_person]))
+        return pairs[:len(self.case_occurrence)], pairs[len(self.case_occurrence):]
+
+
 def _among(codes: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """A boolean per code of ``codes``: whether it is one of ``ids`` (codes of :func:`_codes`)."""
     size = max(codes.max(initial=-1), ids.max(initial=-1)) + 1
@@ -497,11 +528,12 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
     bar.advance("coding victim records")
     vrec = code_victim_records(extracts["victims"], path=paths["victims"])
     bar.advance("case rules")
-    st_cases, entry = _case_rules(cases, vrec, period)
+    keys = _Keys.of(cases, vrec)
+    st_cases, entry = _case_rules(cases, vrec, period, keys)
     live = st_cases.analysed
     analysed_cases = entry[live].copy()
     bar.advance("victim records")
-    st_v = _victim_record_rules(vrec, cases, live)
+    st_v = _victim_record_rules(vrec, cases, live, keys)
     bar.advance("police-record entries")
     case_ids = np.asarray(cases["person_id"].dropna().unique(), dtype=object)
     st_p, counts = _police_record_rules(extracts["police_records"], case_ids,
@@ -524,22 +556,23 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
     return CleanResult(cases=c, victims=victims, offenders=offenders, exclusions=exclusions, status=status)
 
 
-def _case_rules(cases: pd.DataFrame, vrec: pd.DataFrame, period: tuple[str, str]) -> tuple[_Status, pd.DataFrame]:
+def _case_rules(cases: pd.DataFrame, vrec: pd.DataFrame, period: tuple[str, str], keys: _Keys
+                ) -> tuple[_Status, pd.DataFrame]:
     """Rules 1-4 on the coded case rows: no victim ID, outside the period, then the rows of one
-    victim on one date (conflicting, duplicate, superseded update). Returns the statuses and
+    victim on one date (conflicting, duplicate, superseded update); ``keys``: the IDs of both
+    extracts as codes. Returns the statuses and
     the case rows with their victim's sociodemographics on that occurrence (``victim_age`` at
     the case date)."""
     st_cases = _Status(cases)
     st_cases.mark(cases["person_id"].isna(), "no_victim_id")
     start, end = pd.Timestamp(period[0]), pd.Timestamp(period[1])
     st_cases.mark((cases["date"] < start) | (cases["date"] > end), "outside_period")
-    entry = _with_victim_record(cases, vrec)
+    entry = _with_victim_record(cases, vrec, keys)
     entry["victim_age"] = _age_at(entry["date_of_birth"], entry["date"], entry["recorded_age"])
 
     live = st_cases.analysed
-    person = _codes(cases["person_id"])[0][live]
     date, _ = pd.factorize(cases["date"].to_numpy()[live], use_na_sentinel=False)
-    group, _ = pd.factorize(person.astype(np.int64) * (date.max(initial=0) + 1) + date)  # one victim on one date
+    group, _ = pd.factorize(_pairs(keys.case_person[live], date))  # one victim on one date
     multi = entry[live][np.bincount(group)[group] > 1]
     if len(multi):
         key = ["person_id", "date"]
@@ -553,13 +586,12 @@ def _case_rules(cases: pd.DataFrame, vrec: pd.DataFrame, period: tuple[str, str]
     return st_cases, entry
 
 
-def _with_victim_record(cases: pd.DataFrame, vrec: pd.DataFrame) -> pd.DataFrame:
+def _with_victim_record(cases: pd.DataFrame, vrec: pd.DataFrame, keys: _Keys) -> pd.DataFrame:
     """The case rows with the victim-record columns of their own record on that occurrence (the
     last one of the same occurrence and person; missing values where there is none), as a left
     merge on ``occurrence_number, person_id`` gives them (a missing value matching a missing
     value); the rows compared as integer pairs."""
-    own, known = _pair_keys([cases["occurrence_number"], vrec["occurrence_number"]],
-                            [cases["person_id"], vrec["person_id"]])
+    own, known = keys.pairs()
     last = ~pd.Series(known).duplicated(keep="last").to_numpy()
     columns = ["victim_sex", "date_of_birth", "recorded_age", "victim_countries", "victim_uk_national",
                "victim_nationality_region"]
@@ -567,31 +599,20 @@ def _with_victim_record(cases: pd.DataFrame, vrec: pd.DataFrame) -> pd.DataFrame
     return pd.concat([cases, found], axis=1)
 
 
-def _victim_record_rules(vrec: pd.DataFrame, cases: pd.DataFrame, live: np.ndarray) -> _Status:
-    """The victim-record rules (``live``: the case rows analysed); returns their statuses."""
+def _victim_record_rules(vrec: pd.DataFrame, cases: pd.DataFrame, live: np.ndarray, keys: _Keys) -> _Status:
+    """The victim-record rules (``live``: the case rows analysed; ``keys``: the IDs of both
+    extracts as codes); returns their statuses."""
     st_v = _Status(vrec)
-    person, case_person = _codes(vrec["person_id"], cases["person_id"])
-    st_v.mark(~_among(person, case_person[cases["person_id"].notna().to_numpy()]), "not_in_case_file")
-    occurrence, case_occurrence = _codes(vrec["occurrence_number"], cases["occurrence_number"])
+    has_person = cases["person_id"].notna().to_numpy()
+    st_v.mark(~_among(keys.record_person, keys.case_person[has_person]), "not_in_case_file")
+    occurrence, case_occurrence = keys.record_occurrence, keys.case_occurrence
     excluded = _among(occurrence, case_occurrence[~live]) & ~_among(occurrence, case_occurrence[live])
     st_v.mark(excluded, "case_excluded")
-    pairs = cases[["occurrence_number", "person_id"]].dropna()
-    own, known = _pair_keys([vrec["occurrence_number"], pairs["occurrence_number"]],
-                            [vrec["person_id"], pairs["person_id"]])
+    known, own = keys.pairs()
+    known = known[has_person & cases["occurrence_number"].notna().to_numpy()]  # a case row's pair of IDs
     st_v.mark(~np.isin(own, known), "occurrence_not_in_case_file")
     st_v.mark(pd.Series(own).duplicated(keep="last").to_numpy(), "duplicate_record")
     return st_v
-
-
-def _pair_keys(first: list[pd.Series], second: list[pd.Series]) -> list[np.ndarray]:
-    """One integer per (``first[i]``, ``second[i]``) value pair, equal exactly when both values
-    are (missing equal to missing, as :meth:`pandas.DataFrame.duplicated` compares them); one
-    array per pair of Series, the codes shared by all of them."""
-    a, _ = pd.factorize(pd.concat(first, ignore_index=True).astype(object))
-    b, b_uniques = pd.factorize(pd.concat(second, ignore_index=True).astype(object))
-    key = (a.astype(np.int64) + 1) * (len(b_uniques) + 1) + (b + 1)
-    bounds = np.cumsum([0, *(len(s) for s in first)])
-    return [key[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
 
 
 def _stripped_codes(values: pd.Series, *, with_values: bool = True) -> tuple[np.ndarray, np.ndarray | int]:
@@ -662,7 +683,8 @@ def _offender_rules(of: pd.DataFrame, cases: pd.DataFrame, live: np.ndarray, *, 
     occurrence, case_occurrence = _codes(of_occ, cases["occurrence_number"])
     st_o.mark(~_among(occurrence, case_occurrence), "unmatched_offender")
     st_o.mark(~_among(occurrence, case_occurrence[live]), "case_excluded")
-    st_o.mark(pd.Series(_pair_keys([of_occ], [of_pid])[0]).duplicated(keep="last").to_numpy(), "duplicate_record")
+    pairs = _pairs(_codes(of_occ)[0], _codes(of_pid)[0])
+    st_o.mark(pd.Series(pairs).duplicated(keep="last").to_numpy(), "duplicate_record")
     live_o = st_o.analysed
     offenders = pd.DataFrame(
         {
