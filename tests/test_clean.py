@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hypothesis_profiles import examples
 
 from msht.clean import rules as clean
 from msht.ingest import extracts as ingest
@@ -214,3 +218,19 @@ def test_rules_read_ids_alike_as_python_or_pyarrow_strings():
         pd.testing.assert_frame_equal(one.status[name], other.status[name])
     hit = {(e, r) for e, r, n in one.exclusions[["entity", "rule", "excluded"]].itertuples(index=False) if n}
     assert hit == {(entity, rule) for _, rule, entity, _ in clean.RULES}
+
+
+_ID_TEXT = st.one_of(st.none(), st.text(alphabet=st.sampled_from(["P", "1", " ", "\t", "\u00a0", "\u2003", "\x1c", "\u200b",
+                                                                   "é", "\n"]), max_size=6))
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(_ID_TEXT, max_size=30), st.booleans())
+def test_ids_stripped_by_pyarrow_as_python_strips_them(values, as_arrow):
+    """_stripped is ``.astype("string").str.strip()`` (every white space Python strips, nothing else),
+    on Python or pyarrow strings."""
+    series = pd.Series(values, dtype=object, name="person_id")
+    if as_arrow:
+        series = series.astype(pd.StringDtype("pyarrow"))
+    expected = pd.Series(values, dtype=object, name="person_id").astype("string").str.strip()
+    pd.testing.assert_series_equal(clean._stripped(series), expected)

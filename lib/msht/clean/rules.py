@@ -213,28 +213,12 @@ def _read_fixed_dates(text: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fullmatch_ascii(text: pd.Series, pattern: str, *, missing: bool) -> np.ndarray:
-    """A boolean per value of ``text`` (``string`` dtype): whether the whole value matches
-    ``pattern`` (``missing`` where the value is missing). ``pattern`` holds only ASCII literals,
-    ``\\d`` and ``[0-9]``, which Python's ``re`` (with ``re.ASCII``) and pyarrow's RE2 read
-    alike: pyarrow matches the values in one pass when it can hold them (a lone surrogate it cannot),
-    Python otherwise."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    try:
-        arrow = pa.array(text.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):
-        return text.str.fullmatch(pattern, flags=re.ASCII, na=missing).astype(bool).to_numpy(dtype=bool)
-    return pc.match_substring_regex(arrow, f"^(?:{pattern})$").fill_null(missing).to_numpy(zero_copy_only=False)
-
-
 def _date_failures(values: pd.Series, *, nullable: bool) -> tuple[pd.Series, pd.Series, pd.Series]:
     """:func:`date_failures` on every value of ``values``; only values that are not plain dates
     (:data:`_PLAIN_DATE`) go through the text normalisation, and fixed-width ones
     (:data:`_FIXED_DATE`) are read from their digits (:func:`_read_fixed_dates`)."""
     text = values.astype("string")
-    other = ~pd.Series(_fullmatch_ascii(text, _PLAIN_DATE, missing=True), index=text.index)
+    other = ~pd.Series(coding.ascii_pattern_matches(text, _PLAIN_DATE, whole=True, missing=True), index=text.index)
     if coding.MARKER_HAS_DIGIT:
         other = text.notna()
     if other.any():
@@ -244,7 +228,7 @@ def _date_failures(values: pd.Series, *, nullable: bool) -> tuple[pd.Series, pd.
             fixed = fixed.mask(coding.normalise_text(fixed).isna() & fixed.notna())
         text[other] = fixed
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-    fixed_width = _fullmatch_ascii(text, _FIXED_DATE, missing=False)
+    fixed_width = coding.ascii_pattern_matches(text, _FIXED_DATE, whole=True)
     if fixed_width.any():
         parsed[fixed_width] = _read_fixed_dates(text[fixed_width].to_numpy(dtype=object))
     for fmt in DATE_FORMATS:
@@ -310,13 +294,34 @@ def _parse_age(values: pd.Series, *, path: str, rows: pd.Series) -> pd.Series:
     return num.round().astype("Int64")
 
 
+def _stripped(values: pd.Series) -> pd.Series:
+    """``values.astype("string").str.strip()`` (identifiers stripped of white space), stripped by
+    pyarrow when it can hold the values (``utf8_trim`` of the characters Python's ``str.strip()``
+    removes, :data:`msht.ingest.extracts.PY_WHITESPACE`): hundreds of thousands of IDs are not
+    stripped one Python string at a time."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from msht.ingest.extracts import PY_WHITESPACE
+
+    text = values.astype("string")
+    try:
+        arrow = pa.array(text.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):
+        return text.str.strip()
+    trimmed = pc.utf8_trim(arrow, characters=PY_WHITESPACE)
+    if pc.all(pc.equal(trimmed, arrow)).as_py() is not False:  # nothing to strip (pseudonyms)
+        return text
+    return pd.Series(pd.array(trimmed.to_numpy(zero_copy_only=False), dtype="string"), index=text.index, name=text.name)
+
+
 def code_cases(frame: pd.DataFrame, *, path: str, force_words: list[str]) -> pd.DataFrame:
     """Code the case extract's fields (see :mod:`msht.ingest.coding`)."""
     rows = frame[SOURCE_ROW]
     out = pd.DataFrame(index=frame.index)
     out[SOURCE_ROW] = rows
-    out["occurrence_number"] = frame["occurrence_number"].astype("string").str.strip()
-    person = frame["victim_person_id"].astype("string").str.strip()
+    out["occurrence_number"] = _stripped(frame["occurrence_number"])
+    person = _stripped(frame["victim_person_id"])
     out["person_id"] = person.mask(coding.is_missing(person))  # blank or a missing marker: no ID
     out["date"] = parse_dates(frame["recorded_date"], path=path, column="recorded_date", rows=rows, nullable=False)
     out["entered_on"] = parse_dates(frame["entered_on"], path=path, column="entered_on", rows=rows, with_time=True)
@@ -339,8 +344,8 @@ def code_victim_records(frame: pd.DataFrame, *, path: str) -> pd.DataFrame:
     rows = frame[SOURCE_ROW]
     out = pd.DataFrame(index=frame.index)
     out[SOURCE_ROW] = rows
-    out["occurrence_number"] = frame["occurrence_number"].astype("string").str.strip()
-    out["person_id"] = frame["person_id"].astype("string").str.strip()
+    out["occurrence_number"] = _stripped(frame["occurrence_number"])
+    out["person_id"] = _stripped(frame["person_id"])
     out["victim_sex"] = coding.code_sex(frame["sex"])
     out["date_of_birth"] = parse_dates(frame["date_of_birth"], path=path, column="date_of_birth", rows=rows)
     out["recorded_age"] = _parse_age(frame["age"], path=path, rows=rows)
@@ -677,8 +682,8 @@ def _offender_rules(of: pd.DataFrame, cases: pd.DataFrame, live: np.ndarray, *, 
                     ) -> tuple[_Status, pd.DataFrame]:
     """The offender rules (``live``: the case rows analysed); returns their statuses and the coded
     offender rows kept."""
-    of_occ = of["occurrence_number"].astype("string").str.strip()
-    of_pid = of["offender_person_id"].astype("string").str.strip()
+    of_occ = _stripped(of["occurrence_number"])
+    of_pid = _stripped(of["offender_person_id"])
     st_o = _Status(of)
     occurrence, case_occurrence = _codes(of_occ, cases["occurrence_number"])
     st_o.mark(~_among(occurrence, case_occurrence), "unmatched_offender")

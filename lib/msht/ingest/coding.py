@@ -40,6 +40,7 @@ __all__ = [
     "age_band3",
     "age_band6",
     "age_from_dob",
+    "ascii_pattern_matches",
     "code_engagement",
     "code_ethnicity",
     "code_exploitation_types",
@@ -269,6 +270,24 @@ def normalise_text(s: pd.Series) -> pd.Series:
     return pd.Series(distinct.array.take(codes, allow_fill=True), index=s.index, name=s.name, dtype="string")
 
 
+def ascii_pattern_matches(text: pd.Series, pattern: str, *, whole: bool = False, missing: bool = False) -> np.ndarray:
+    """A boolean per value of ``text`` (``string`` dtype): whether ``pattern`` is found in it
+    (``whole``: matches the whole value); ``missing`` where the value is missing. ``pattern`` may
+    hold only ASCII literals, ``\\d`` and ``[0-9]``, which Python's ``re`` (with ``re.ASCII``) and
+    pyarrow's RE2 read alike: pyarrow searches the values in one pass when it can hold them (a lone
+    surrogate it cannot), Python otherwise."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arrow = pa.array(text.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):
+        how = text.str.fullmatch if whole else text.str.contains
+        return how(pattern, flags=re.ASCII, na=missing).astype(bool).to_numpy(dtype=bool)
+    found = pc.match_substring_regex(arrow, f"^(?:{pattern})$" if whole else pattern)
+    return found.fill_null(missing).to_numpy(zero_copy_only=False)
+
+
 def is_missing(s: pd.Series) -> pd.Series:
     """``normalise_text(s).isna()``: missing or a missing marker, as a boolean Series. Only values
     without an ASCII digit can be markers (none holds a digit, and the normalisation keeps
@@ -278,7 +297,7 @@ def is_missing(s: pd.Series) -> pd.Series:
         return normalise_text(s).isna()
     text = s.astype("string")
     out = text.isna().to_numpy(dtype=bool).copy()
-    maybe = ~text.str.contains("[0-9]", regex=True, na=True).astype(bool).to_numpy(dtype=bool)
+    maybe = ~ascii_pattern_matches(text, "[0-9]", missing=True)
     if maybe.any():
         out[maybe] = normalise_text(text[maybe]).isna().to_numpy(dtype=bool)
     return pd.Series(out, index=s.index)
