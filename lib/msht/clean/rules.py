@@ -450,6 +450,11 @@ class _Status:
         """A boolean per row: still analysed."""
         return self.code == 0
 
+    def counted(self) -> pd.Series:
+        """Rows per status (the statuses no row has left out)."""
+        n = np.bincount(self.code, minlength=len(_STATUS_NAMES))
+        return pd.Series(n[n > 0], index=_STATUS_NAMES[n > 0])
+
     def frame(self) -> pd.DataFrame:
         """The status frame: ``source_row`` and ``status`` (the rule code or ``analysed``)."""
         out = pd.DataFrame({SOURCE_ROW: self.rows, "status": ANALYSED}, index=self.index)
@@ -553,9 +558,9 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
         c[["occurrence_number", "person_id", "engagement", "offered", "accepted", "period"]], on="occurrence_number", how="left"
     ).reset_index(drop=True)
 
-    status = {"cases": st_cases.frame(), "victims": st_v.frame(), "police_records": st_p.frame(),
-              "offenders": st_o.frame()}
-    exclusions = exclusions_table(status)
+    statuses = {"cases": st_cases, "victims": st_v, "police_records": st_p, "offenders": st_o}
+    status = {name: st.frame() for name, st in statuses.items()}
+    exclusions = exclusions_table(status, {name: st.counted() for name, st in statuses.items()})
     check_accounting(extracts, status, c, victims_records=int(st_v.analysed.sum()),
                      offenders=offenders, entries=int(counts["n_entries"].sum()))
     return CleanResult(cases=c, victims=victims, offenders=offenders, exclusions=exclusions, status=status)
@@ -756,17 +761,18 @@ def _first_of_each(codes: np.ndarray) -> np.ndarray:
     return first
 
 
-def exclusions_table(status: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Build ``exclusions.csv``: ``step, rule, entity, description, rows_in, excluded, rows_out``."""
+def exclusions_table(status: dict[str, pd.DataFrame], counted: dict[str, pd.Series] | None = None) -> pd.DataFrame:
+    """Build ``exclusions.csv``: ``step, rule, entity, description, rows_in, excluded, rows_out``
+    (``counted``: each status frame's rows per status, when known)."""
     rows = []
+    counted = counted or {extract: st["status"].value_counts() for extract, st in status.items()}
     for extract, st in status.items():
         entity = ENTITY[extract]
         remaining = len(st)
-        counted = st["status"].value_counts()
         for step, rule, ent, desc in RULES:
             if ent != entity:
                 continue
-            excluded = int(counted.get(rule, 0))
+            excluded = int(counted[extract].get(rule, 0))
             rows.append({"step": step, "rule": rule, "entity": entity, "description": desc,
                          "rows_in": remaining, "excluded": excluded, "rows_out": remaining - excluded})
             remaining -= excluded
@@ -777,17 +783,19 @@ def check_accounting(extracts: dict[str, pd.DataFrame], status: dict[str, pd.Dat
                      victims_records: int, offenders: pd.DataFrame, entries: int) -> None:
     """Assert that every raw row is analysed or excluded for exactly one named rule."""
     known = {rule for _, rule, _, _ in RULES} | {ANALYSED}
+    counted = {}
     for name, st in status.items():
         if len(st) != len(extracts[name]):
             raise AssertionError(f"row accounting: {name} has {len(extracts[name])} raw rows but {len(st)} statuses")
-        unknown = set(st["status"].unique()) - known
+        counted[name] = st["status"].value_counts(dropna=False)
+        unknown = set(counted[name].index) - known
         if unknown:
-            raise AssertionError(f"row accounting: {name} has rows with unnamed statuses {sorted(unknown)}")
-    if (status["cases"]["status"] == ANALYSED).sum() != len(cases):
+            raise AssertionError(f"row accounting: {name} has rows with unnamed statuses {sorted(unknown, key=str)}")
+    if counted["cases"].get(ANALYSED, 0) != len(cases):
         raise AssertionError("row accounting: analysed case entries differ from the analysis table")
-    if (status["offenders"]["status"] == ANALYSED).sum() != len(offenders):
+    if counted["offenders"].get(ANALYSED, 0) != len(offenders):
         raise AssertionError("row accounting: analysed offender rows differ from the analysis table")
-    if (status["police_records"]["status"] == ANALYSED).sum() != entries:
+    if counted["police_records"].get(ANALYSED, 0) != entries:
         raise AssertionError("row accounting: analysed police-record entries differ from the counted entries")
 
 
