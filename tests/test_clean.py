@@ -234,3 +234,25 @@ def test_ids_stripped_by_pyarrow_as_python_strips_them(values, as_arrow):
         series = series.astype(pd.StringDtype("pyarrow"))
     expected = pd.Series(values, dtype=object, name="person_id").astype("string").str.strip()
     pd.testing.assert_series_equal(clean._stripped(series), expected)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(st.tuples(st.integers(-1, 3), st.integers(-1, 4)), max_size=40))
+def test_repeated_police_record_entries_are_the_duplicated_pairs(pairs):
+    """Rule 8 on police records compares only entries sharing an incident: the same verdict as
+    duplicated(keep="first") on every (person, incident) pair, missing equal to missing."""
+    import numpy as np
+
+    person = np.array([p for p, _ in pairs], dtype=np.intp)
+    incident = np.array([i for _, i in pairs], dtype=np.intp)
+    expected = pd.DataFrame({"p": person, "i": incident}).duplicated(keep="first").tolist()
+    assert clean._repeated_entries(person, incident, 5).tolist() == expected
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.sets(st.text(max_size=5).filter(lambda t: not any(0xD800 <= ord(ch) <= 0xDFFF for ch in t)), max_size=30))
+def test_person_ids_ordered_by_pyarrow_as_python_orders_them(values):
+    import numpy as np
+
+    values = np.array(sorted(values, key=hash), dtype=object)
+    assert values[clean._text_order(values)].tolist() == sorted(values.tolist())

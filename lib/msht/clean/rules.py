@@ -669,18 +669,44 @@ def _police_record_rules(pr: pd.DataFrame, case_ids: np.ndarray, analysed_people
 
     st_p.mark(~among(case_ids), "not_in_case_file")
     st_p.mark(~among(analysed_people), "victim_not_analysed")
-    pair = (person.astype(np.int64) + 1) * (n_incidents + 1) + (incident + 1)  # missing == missing, as duplicated()
-    st_p.mark(pd.Series(pair).duplicated(keep="first").to_numpy(), "duplicate_record")
+    st_p.mark(_repeated_entries(person, incident, n_incidents), "duplicate_record")
     live_p = st_p.analysed
     role = _role_codes(pr["role"])[live_p]
     cells = np.bincount(person[live_p] * len(ROLES) + role, minlength=len(people) * len(ROLES))
     table = cells.reshape(len(people), len(ROLES))
     seen = table.sum(axis=1) > 0
-    order = np.argsort(people[seen], kind="stable")  # sorted by person, as a pivot table
+    order = _text_order(people[seen])  # sorted by person, as a pivot table
     counts = pd.DataFrame(table[seen][order], index=pd.Index(people[seen][order], name="person_id", dtype="string"),
                           columns=pd.Index(list(ROLES), name="role"))
     counts["n_entries"] = counts.sum(axis=1)
     return st_p, counts
+
+
+def _repeated_entries(person: np.ndarray, incident: np.ndarray, n_incidents: int) -> np.ndarray:
+    """A boolean per police-record entry: the same person and incident as an earlier entry (codes
+    of :func:`_stripped_codes`, -1 missing: ``duplicated(keep="first")`` of the pairs, a missing
+    value equal to a missing value). Only entries whose incident is on more than one row can be, so
+    only those pairs are compared (an incident reference is mostly on one row)."""
+    shared = np.bincount(incident + 1, minlength=n_incidents + 1)[incident + 1] > 1
+    repeated = np.zeros(len(incident), dtype=bool)
+    if shared.any():
+        pair = (person[shared].astype(np.int64) + 1) * (n_incidents + 1) + (incident[shared] + 1)
+        repeated[shared] = pd.Series(pair).duplicated(keep="first").to_numpy()
+    return repeated
+
+
+def _text_order(values: np.ndarray) -> np.ndarray:
+    """The stable sorting order of ``values`` (an object array of distinct values), as
+    ``np.argsort``; strings sorted by pyarrow (UTF-8 bytes sort as the code points Python
+    compares), other values by numpy."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arrow = pa.array(values, type=pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):
+        return np.argsort(values, kind="stable")
+    return pc.sort_indices(arrow).to_numpy(zero_copy_only=False).astype(np.intp)
 
 
 def _offender_rules(of: pd.DataFrame, cases: pd.DataFrame, live: np.ndarray, *, path: str
