@@ -256,3 +256,17 @@ def test_person_ids_ordered_by_pyarrow_as_python_orders_them(values):
 
     values = np.array(sorted(values, key=hash), dtype=object)
     assert values[clean._text_order(values)].tolist() == sorted(values.tolist())
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.one_of(st.none(), st.integers(0, 3)), st.integers(0, 50)),
+                max_size=30, unique_by=lambda r: r[2]))
+def test_case_rows_ordered_as_sort_values_orders_them(rows):
+    """The case table's order: date, entry time (missing last), source row, as sort_values."""
+    day = pd.Timestamp("2020-01-01")
+    frame = pd.DataFrame({"date": pd.Series([day + pd.Timedelta(days=d) for d, _, _ in rows], dtype="datetime64[ns]"),
+                          "entered_on": pd.Series([pd.NaT if e is None else day + pd.Timedelta(hours=e) for _, e, _ in rows],
+                                                  dtype="datetime64[ns]"),
+                          SOURCE_ROW: pd.Series([r for _, _, r in rows], dtype="int64")})
+    expected = frame.sort_values(["date", "entered_on", SOURCE_ROW], kind="stable").index.tolist()
+    assert clean._entry_order(frame).tolist() == expected

@@ -758,11 +758,23 @@ def _case_table(c: pd.DataFrame, counts: pd.DataFrame, offenders: pd.DataFrame) 
     c["more_perp_than_victim"] = np.where(
         c["n_entries"] > 0, np.where(ent["perpetrator"].to_numpy() > ent["victim"].to_numpy(), "yes", "no"), "unknown"
     )
-    n_off = offenders.groupby("occurrence_number").size()
-    c["n_offenders"] = n_off.reindex(c["occurrence_number"]).fillna(0).astype(int).to_numpy()
+    case_occurrence, occurrence = _codes(c["occurrence_number"], offenders["occurrence_number"])
+    counted = occurrence[offenders["occurrence_number"].notna().to_numpy()]  # a missing number: no case's
+    c["n_offenders"] = np.bincount(counted, minlength=len(c) + len(offenders))[case_occurrence]
     c["recorded_offender"] = np.where(c["n_offenders"] > 0, "yes", "no")
-    c = c.sort_values(["date", "entered_on", SOURCE_ROW], kind="stable")
+    c = c.take(_entry_order(c))
     return c.drop(columns=["recorded_age", "date_of_birth", SOURCE_ROW]).reset_index(drop=True)
+
+
+def _entry_order(c: pd.DataFrame) -> np.ndarray:
+    """The order of the case rows by date, entry time (missing last) and source row, as a stable
+    ``sort_values`` on those columns gives it."""
+    last = np.iinfo(np.int64).max
+    entered = c["entered_on"].to_numpy(dtype="datetime64[ns]")
+    entered = np.where(np.isnat(entered), last, entered.view(np.int64))
+    date = c["date"].to_numpy(dtype="datetime64[ns]")
+    date = np.where(np.isnat(date), last, date.view(np.int64))
+    return np.lexsort((c[SOURCE_ROW].to_numpy(), entered, date))
 
 
 def _victim_table(c: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
