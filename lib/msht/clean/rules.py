@@ -304,15 +304,18 @@ def _stripped(values: pd.Series) -> pd.Series:
 
     from msht.ingest.extracts import PY_WHITESPACE
 
-    text = values.astype("string")
-    try:
-        arrow = pa.array(text.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):
-        return text.str.strip()
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        arrow = pa.chunked_array(values.array.__arrow_array__())  # read as it is held
+    else:
+        values = values.astype("string")
+        try:
+            arrow = pa.chunked_array([pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):
+            return values.str.strip()
     trimmed = pc.utf8_trim(arrow, characters=PY_WHITESPACE)
     if pc.all(pc.equal(trimmed, arrow)).as_py() is not False:  # nothing to strip (pseudonyms)
-        return text
-    return pd.Series(pd.array(trimmed.to_numpy(zero_copy_only=False), dtype="string"), index=text.index, name=text.name)
+        return values.astype("string")
+    return pd.Series(pd.array(trimmed.to_numpy(), dtype="string"), index=values.index, name=values.name)
 
 
 def code_cases(frame: pd.DataFrame, *, path: str, force_words: list[str]) -> pd.DataFrame:
