@@ -216,6 +216,7 @@ def test_rules_read_ids_alike_as_python_or_pyarrow_strings():
         pd.testing.assert_frame_equal(getattr(one, table), getattr(other, table))
     for name in one.status:
         pd.testing.assert_frame_equal(one.status[name], other.status[name])
+        assert one.status[name]["status"].dtype == pd.DataFrame({"status": ["analysed"]})["status"].dtype  # text, as before
     hit = {(e, r) for e, r, n in one.exclusions[["entity", "rule", "excluded"]].itertuples(index=False) if n}
     assert hit == {(entity, rule) for _, rule, entity, _ in clean.RULES}
 

@@ -460,10 +460,9 @@ class _Status:
 
     def frame(self) -> pd.DataFrame:
         """The status frame: ``source_row`` and ``status`` (the rule code or ``analysed``)."""
-        out = pd.DataFrame({SOURCE_ROW: self.rows, "status": ANALYSED}, index=self.index)
-        if self.code.any():
-            out["status"] = pd.array(_STATUS_NAMES[self.code], dtype=out["status"].dtype)
-        return out
+        text = pd.Series([ANALYSED]).dtype  # the dtype pandas gives a column of text
+        return pd.DataFrame({SOURCE_ROW: self.rows, "status": pd.array(_STATUS_NAMES[self.code], dtype=text)},
+                            index=self.index)
 
 
 def _codes(*columns: pd.Series) -> list[np.ndarray]:
@@ -544,17 +543,21 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
     keys = _Keys.of(cases, vrec)
     st_cases, entry = _case_rules(cases, vrec, period, keys)
     live = st_cases.analysed
-    analysed_cases = entry[live].copy()
+    analysed_cases = entry[live]  # a new frame: the rows taken
+    del entry  # frames no later step reads are let go as soon as they are done with (peak memory)
     bar.advance("victim records")
     st_v = _victim_record_rules(vrec, cases, live, keys)
+    del vrec, keys
     bar.advance("police-record entries")
     case_ids = np.asarray(cases["person_id"].dropna().unique(), dtype=object)
     st_p, counts = _police_record_rules(extracts["police_records"], case_ids,
                                         np.asarray(analysed_cases["person_id"].unique(), dtype=object))
     bar.advance("offenders")
     st_o, offenders = _offender_rules(extracts["offenders"], cases, live, path=paths["offenders"])
+    del cases
     bar.advance("analysis tables")
     c = _case_table(analysed_cases, counts, offenders)
+    del analysed_cases
     victims = _victim_table(c, counts)
     # offender pairs carry their case's outcomes and the case's victim
     offenders = offenders.merge(
