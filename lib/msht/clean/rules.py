@@ -187,16 +187,16 @@ def _read_fixed_dates(text: np.ndarray) -> np.ndarray:
     (day 31 of April, hour 24...), which the caller then reads with pandas (and reports as pandas
     finds it). A national extract's hundreds of thousands of entry times are read in a few
     vectorised passes instead of one ``strptime`` each."""
-    digits = np.array(text, dtype="S19").view(np.uint8).reshape(len(text), 19).astype(np.int64) - ord("0")
+    chars = np.array(text, dtype="S19").view(np.uint8).reshape(len(text), 19)  # one byte per character
 
     def number(start: int, width: int) -> np.ndarray:
         out = np.zeros(len(text), dtype=np.int64)
         for i in range(start, start + width):
-            out = out * 10 + digits[:, i]
+            out = out * 10 + (chars[:, i].astype(np.int64) - ord("0"))
         return out
 
-    has_time = digits[:, 10] == ord(" ") - ord("0")
-    has_seconds = digits[:, 16] == ord(":") - ord("0")
+    has_time = chars[:, 10] == ord(" ")
+    has_seconds = chars[:, 16] == ord(":")
     day, month, year = number(0, 2), number(3, 2), number(6, 4)
     hour = np.where(has_time, number(11, 2), 0)
     minute = np.where(has_time, number(14, 2), 0)
