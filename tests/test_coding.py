@@ -579,3 +579,15 @@ def test_ascii_patterns_found_by_pyarrow_as_python_finds_them(values, pattern, w
     how = text.str.fullmatch if whole else text.str.contains
     expected = how(pattern, flags=re.ASCII, na=missing).astype(bool).tolist()
     assert c.ascii_pattern_matches(text, pattern, whole=whole, missing=missing).tolist() == expected
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(st.one_of(st.none(), st.just(float("nan")), st.just(pd.NA), st.sampled_from(["a", "b", " a", ""]),
+                          st.integers(0, 2)), max_size=30))
+def test_text_factorised_as_its_string_copy_is(values):
+    """factorize_text is pd.factorize(s.astype("string")): the same codes and distinct values."""
+    s = pd.Series(values, dtype=object)
+    codes, uniques = c.factorize_text(s)
+    expected_codes, expected_uniques = pd.factorize(s.astype("string"))
+    assert codes.tolist() == expected_codes.tolist()
+    pd.testing.assert_index_equal(uniques, expected_uniques)

@@ -126,7 +126,7 @@ def date_failures(values: pd.Series, *, nullable: bool = True) -> tuple[pd.Serie
     normalised text, and a boolean mask of the values that are not dates. Each distinct value
     is read once (a national extract holds a few thousand dates in hundreds of thousands of
     rows), and once only across calls (:data:`_DATES_READ`)."""
-    codes, uniques = pd.factorize(values.astype("string"))
+    codes, uniques = coding.factorize_text(values)
     read = _read_distinct_dates(uniques, nullable) if len(values) else None
     if read is None:
         if not len(values) or len(uniques) * 2 > len(values):  # mostly distinct values: nothing to gain

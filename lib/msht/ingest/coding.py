@@ -52,6 +52,7 @@ __all__ = [
     "code_sex",
     "code_yes_no",
     "country_lookup",
+    "factorize_text",
     "ethnicity_codes",
     "mapping_report",
     "normalise_text",
@@ -185,6 +186,18 @@ def _result_name(func: Callable[..., Any], s: pd.Series, args: tuple[Any, ...], 
     return func(s.iloc[:0], *args, **kwargs).name
 
 
+def factorize_text(s: pd.Series) -> tuple[np.ndarray, Any]:
+    """``pd.factorize(s.astype("string"))``: each row's code in the distinct values as text (-1:
+    missing) and those values (an ``Index`` of ``string`` dtype). A column of Python strings (``object``, as the extracts are read) is
+    factorised as it is, without a ``string`` copy of every row first; the distinct values are then
+    made ``string``."""
+    if s.dtype == object:
+        codes, uniques = pd.factorize(s.to_numpy())
+        if pd.api.types.infer_dtype(uniques, skipna=False) == "string":  # text only: the same values
+            return codes, pd.Index(pd.array(uniques, dtype="string"))
+    return pd.factorize(s.astype("string"))
+
+
 def _on_distinct_values(func: Callable[..., Any]) -> Callable[..., Any]:
     """Run a row-wise coding function once per distinct value of its text argument and map the
     result back to the rows (the same output as on every row, much faster on large columns).
@@ -193,17 +206,16 @@ def _on_distinct_values(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(s: object, *args: Any, **kwargs: Any) -> Any:
         s = _as_series(s)
-        text = s.astype("string")
-        codes, uniques = pd.factorize(text)
-        if not len(text) or len(uniques) * 2 > len(text):
+        codes, uniques = factorize_text(s)
+        if not len(s) or len(uniques) * 2 > len(s):
             return func(s, *args, **kwargs)
         remembered = _remembered_codes(func, uniques, args, kwargs)
         if remembered is None:
             distinct = pd.Series(pd.array([*uniques, pd.NA], dtype="string"))  # the last one: missing
-            out = func(distinct, *args, **kwargs).iloc[codes].copy()  # code -1: the missing value
+            out = func(distinct, *args, **kwargs).iloc[codes]  # code -1: the missing value
         else:
             coded, rows = remembered
-            out = coded.iloc[np.append(rows, 0)[codes]].copy()  # code -1: row 0, the missing value
+            out = coded.iloc[np.append(rows, 0)[codes]]  # code -1: row 0, the missing value
         out.index = s.index
         if isinstance(out, pd.Series):
             out.name = _result_name(func, s, args, kwargs)
