@@ -271,3 +271,17 @@ def test_case_rows_ordered_as_sort_values_orders_them(rows):
                           SOURCE_ROW: pd.Series([r for _, _, r in rows], dtype="int64")})
     expected = frame.sort_values(["date", "entered_on", SOURCE_ROW], kind="stable").index.tolist()
     assert clean._entry_order(frame).tolist() == expected
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["1", "2", "1.5", "x", "", " 2 ", "N/K", "-3", "40.0", "1e2"])),
+                max_size=30))
+def test_ages_read_once_per_distinct_text_as_read_row_by_row(values):
+    """age_failures reads each distinct text once: the numbers, their dtype and the bad mask are
+    those of pd.to_numeric on every row."""
+    series = pd.Series(values, dtype=object, index=range(5, 5 + len(values)), name="age")
+    text = clean.coding.normalise_text(series)
+    expected = pd.to_numeric(text, errors="coerce")
+    num, bad = clean.age_failures(series)
+    pd.testing.assert_series_equal(num, expected)
+    assert bad.tolist() == (text.notna() & expected.isna()).tolist()

@@ -279,9 +279,18 @@ AGE_ERROR = "is not a number of years"
 
 def age_failures(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Ages as numbers (``NaN`` where missing or not a number) and the mask of values that are
-    not a number of years (what :func:`_parse_age` stops on)."""
+    not a number of years (what :func:`_parse_age` stops on); each distinct text read once."""
     text = coding.normalise_text(values)
-    num = pd.to_numeric(text, errors="coerce")
+    codes, uniques = pd.factorize(text)
+    missing = codes < 0
+    if not len(text) or len(uniques) * 2 > len(text):  # mostly distinct values: read as they are
+        num = pd.to_numeric(text, errors="coerce")
+        return num, text.notna() & num.isna()
+    # each distinct text read once (a national extract's ages are a few dozen texts); a missing
+    # value read too when there is one, so that pandas infers the dtype of the same set of values
+    distinct = pd.Series(pd.array([*uniques, *([pd.NA] if missing.any() else [])], dtype="string"))
+    read = pd.to_numeric(distinct, errors="coerce")
+    num = pd.Series(read.array.take(np.where(missing, len(uniques), codes)), index=text.index, name=text.name)
     return num, text.notna() & num.isna()
 
 
