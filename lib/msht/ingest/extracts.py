@@ -432,12 +432,8 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
         return None
     if "\x00" in text or text.startswith("\ufeff"):
         return None
-    n_quotes = text.count('"')
-    if n_quotes:
-        d = re.escape(delimiter)
-        quoted = re.compile(f'(?:^|(?<=[{d}\\r\\n]))"[^"]*(?:""[^"]*)*"(?=[{d}\\r\\n]|\\Z)')
-        if sum(m.group().count('"') for m in quoted.finditer(text)) != n_quotes:  # a stray quote
-            return None
+    if _stray_quote(text, delimiter):
+        return None
     try:
         import pyarrow as pa_
         import pyarrow.csv as pacsv
@@ -482,6 +478,35 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
         return None
     body.columns = range(width)
     return _finish_frame(path, name, head[0][1], body, range(2, len(body) + 2), notes, blanks=blanks, mapping=mapping)
+
+
+#: A quoted field: an opening quote, then text in which quotes come in pairs, then a closing quote.
+_QUOTED_FIELD = re.compile('"[^"]*(?:""[^"]*)*"')
+
+
+def _stray_quote(text: str, delimiter: str) -> bool:
+    """Whether ``text`` holds a quote that is not part of a well-formed quoted field: one that
+    opens at the start of a field (the text's start, or after ``delimiter``, ``\\r`` or
+    ``\\n``) and closes at its end (before one of those, or the text's end).
+
+    The quoted fields are found left to right (:data:`_QUOTED_FIELD`, which starts with a
+    quote, so ``re`` jumps from quote to quote instead of trying every character); the text is
+    well-formed when each of them starts and ends a field and together they hold every quote.
+    A stray quote either makes a match start or end inside a field, or is left outside every
+    match. (Each match is the quoted field a scan anchored at field starts would find there:
+    within a well-formed field, quotes come in pairs up to the closing one, which no quote follows.)
+    """
+    n_quotes = text.count('"')
+    if not n_quotes:
+        return False
+    ends = {delimiter, "\r", "\n"}
+    found = 0
+    for m in _QUOTED_FIELD.finditer(text):
+        start, end = m.span()
+        if (start and text[start - 1] not in ends) or (end < len(text) and text[end] not in ends):
+            return True
+        found += text.count('"', start, end)
+    return found != n_quotes
 
 
 def _shared_strings(column: Any) -> np.ndarray:
