@@ -77,6 +77,7 @@ def test_blank_cells_become_missing_on_the_fast_path(monkeypatch):
     frame = got[1]
     assert frame.loc[0, "sex"] is pd.NA and frame.loc[0, "age"] is pd.NA and frame.loc[0, "nationality"] is pd.NA
     assert frame.loc[0, "offender_person_id"] == " P1 "  # identifiers are normalised later, not here
+    assert ingest.is_arrow_text(frame["offender_person_id"]) and frame["sex"].dtype == object
     assert frame.loc[1, "ethnicity"] is pd.NA
     _same(got, _read(text, fast=False, monkeypatch=monkeypatch))
 

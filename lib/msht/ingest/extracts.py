@@ -1,6 +1,9 @@
 """Read the raw police extracts and validate them against the data dictionary.
 
-Every field is read as text. A file that cannot be used stops the run with an
+Every field is read as text: identifier fields (``kind: id``) as pyarrow-backed ``string``
+columns (``<NA>`` missing; millions of police-record references are never a Python string each,
+and the pseudonymisation reads them as they are), the others as ``object`` columns of ``str``
+(in which equal cells share one string). A file that cannot be used stops the run with an
 :class:`ExtractError` that names the file and, where there is one, the column, row and value; a
 problem the reader can repair is repaired and *counted* (:attr:`Extract.notes`, reported by
 :func:`input_warnings` in the data-quality report). Row numbers are those a person sees in a
@@ -462,7 +465,9 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
         ]
         if not arrow.num_rows or any(col.null_count for col in arrow.columns):
             return None
-        table = pd.DataFrame({j: _shared_strings(col) for j, col in enumerate(arrow.columns)}, dtype=object)
+        ids = _id_columns(name, [col[0].as_py() for col in arrow.columns], mapping)
+        table = pd.DataFrame({j: pd.Series(pd.arrays.ArrowStringArray(col)) if j in ids
+                              else pd.Series(_shared_strings(col), dtype=object) for j, col in enumerate(arrow.columns)})
         del arrow
     except Exception:  # any parser complaint (ragged rows...): the careful parser reports it properly
         return None
@@ -507,6 +512,21 @@ def _stray_quote(text: str, delimiter: str) -> bool:
             return True
         found += text.count('"', start, end)
     return found != n_quotes
+
+
+def _id_columns(name: str | None, raw_header: list[str], mapping: ExtractMapping | None = None) -> set[int]:
+    """Positions of the columns of ``raw_header`` that :func:`_finish_frame` reads as identifier fields."""
+    if not name:
+        return set()
+    aliases, ids = _aliases(name, mapping), set(id_fields(name))
+    return {j for j, raw in enumerate(raw_header) if aliases.get(normalise_header(raw), normalise_header(raw)) in ids}
+
+
+def is_arrow_text(values: pd.Series) -> bool:
+    """Whether ``values`` is a pyarrow-backed ``string`` column with ``<NA>`` for missing (the
+    dtype of identifier fields in an extract frame: every value is a ``str`` or missing)."""
+    dtype = values.dtype
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" and dtype.na_value is pd.NA
 
 
 def _shared_strings(column: Any) -> np.ndarray:
@@ -756,6 +776,9 @@ def _finish_frame(
         seen[target] = j
     frame = frame[keep]
     frame.columns = names
+    if name:  # identifier fields: pyarrow-backed text (the careful parser's too), read without conversion later
+        ids = [c for c in id_fields(name) if c in names and not is_arrow_text(frame[c])]
+        frame = frame.astype(dict.fromkeys(ids, pd.StringDtype("pyarrow"))) if ids else frame
     blanks = blanks[keep]
     blanks.columns = names
     if len(frame):  # blank cells -> missing, column by column where there are any
@@ -849,7 +872,12 @@ def _normalise_ids_python(values: pd.Series) -> tuple[pd.Series, int, int, np.nd
     out = np.empty(len(codes), dtype=object)
     out[:] = pd.NA
     out[present] = lookup[codes[present]]
-    return pd.Series(out, index=values.index, name=values.name, dtype=object), n_stripped, n_numeric, codes, sci_u
+    series = pd.Series(out, index=values.index, name=values.name, dtype=object)
+    try:  # pyarrow-backed text, as the pyarrow path gives it (objects for text pyarrow cannot hold: lone surrogates)
+        series = series.astype(pd.StringDtype("pyarrow"))
+    except UnicodeError:
+        pass
+    return series, n_stripped, n_numeric, codes, sci_u
 
 
 def arrow_distinct(values: pd.Series) -> tuple[np.ndarray, Any] | None:
@@ -896,11 +924,8 @@ def _normalise_ids_arrow(values: pd.Series) -> tuple[pd.Series, int, int, np.nda
     canon = pc.if_else(pc.equal(canon, ""), pa_.scalar(None, pa_.large_string()), canon)
     sci_u = pc.fill_null(pc.match_substring_regex(canon, r"^[0-9]+(?:\.[0-9]+)?[eE][+-]?[0-9]+$"), False)
     sci_u = sci_u.to_numpy(zero_copy_only=False)
-    # one Python string per distinct value, shared by its rows (as in the pandas path): later
-    # hashing (factorize, pseudonyms) then hashes each distinct string once
-    lookup = canon.to_numpy(zero_copy_only=False)
-    lookup[pd.isna(lookup)] = pd.NA
-    other = np.flatnonzero(~pc.string_is_ascii(distinct).to_numpy(zero_copy_only=False))
+    ascii_u = pc.string_is_ascii(distinct)
+    other = np.flatnonzero(~ascii_u.to_numpy(zero_copy_only=False))
     if len(other):
         text = pd.Series(distinct.take(pa_.array(other)).to_pylist(), dtype="string")
         canon_o, stripped_o, rewritten_o = _normalise_distinct(text)
@@ -908,14 +933,13 @@ def _normalise_ids_arrow(values: pd.Series) -> tuple[pd.Series, int, int, np.nda
         stripped_u[other] = stripped_o.to_numpy()
         rewritten_u[other] = rewritten_o.to_numpy()
         sci_u[other] = canon_o.str.fullmatch(_SCIENTIFIC_ID).fillna(False).astype(bool).to_numpy()
-        lookup[other] = canon_o.astype(object).where(canon_o.notna(), pd.NA).to_numpy(dtype=object)
+        replaced = pa_.array(canon_o.to_numpy(dtype=object, na_value=None), type=pa_.large_string())
+        canon = pc.replace_with_mask(canon, pc.invert(ascii_u), replaced)
     present = codes >= 0
     n_stripped = int(stripped_u[codes[present]].sum())
     n_numeric = int(rewritten_u[codes[present]].sum())
-    out = np.empty(len(codes), dtype=object)
-    out[:] = pd.NA
-    out[present] = lookup[codes[present]]
-    return pd.Series(out, index=values.index, name=values.name, dtype=object), n_stripped, n_numeric, codes, sci_u
+    out = pd.arrays.ArrowStringArray(canon.take(pa_.array(codes, type=pa_.int64(), mask=~present)))
+    return pd.Series(out, index=values.index, name=values.name), n_stripped, n_numeric, codes, sci_u
 
 
 def _normalise_ids_coded(values: pd.Series) -> tuple[pd.Series, int, int, np.ndarray, np.ndarray]:
@@ -948,20 +972,27 @@ DATE_LIKE_ID = (
 _MARKER_MAX_CHARS = 40
 
 
-def _distinct_canonical(values: pd.Series, codes: np.ndarray, n_distinct: int) -> np.ndarray:
-    """The canonical value of each distinct code (the value of its first row), as objects."""
+def _distinct_canonical(values: pd.Series, codes: np.ndarray, n_distinct: int) -> Any:
+    """The canonical value of each distinct code (the value of its first row): a pyarrow array
+    when ``values`` are pyarrow-backed text, else objects (``<NA>`` for missing)."""
     first = np.full(n_distinct, -1, dtype=np.intp)
     rows = np.flatnonzero(codes >= 0)
     first[codes[rows][::-1]] = rows[::-1]
+    have = first >= 0
+    arrow = getattr(values.array, "_pa_array", None)
+    if arrow is not None:
+        import pyarrow as pa_
+
+        return arrow.take(pa_.array(first, type=pa_.int64(), mask=~have))
     out = np.empty(n_distinct, dtype=object)
     out[:] = pd.NA
-    have = first >= 0
-    out[have] = values.to_numpy(dtype=object)[first[have]]
+    out[have] = values.iloc[first[have]].to_numpy(dtype=object)
     return out
 
 
-def id_suspects(canonical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For distinct canonical identifiers (objects; ``<NA>`` for missing): whether each is a
+def id_suspects(canonical: Any) -> tuple[np.ndarray, np.ndarray]:
+    """For distinct canonical identifiers (objects, ``<NA>`` for missing; or a pyarrow string
+    array, null for missing): whether each is a
     missing-value marker (``NULL``, ``N/K``, ``Unknown``, ``-``... the dictionary's
     ``missing_markers``, compared after :func:`msht.ingest.coding.normalise_text`) and whether it looks
     like a date Excel made of an identifier (:data:`DATE_LIKE_ID`). Two boolean arrays.
@@ -979,13 +1010,14 @@ def id_suspects(canonical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow as pa_
     import pyarrow.compute as pc
 
-    arr = pa_.array(canonical, type=pa_.large_string(), from_pandas=True)
+    arr = canonical if isinstance(canonical, pa_.Array | pa_.ChunkedArray) else pa_.array(
+        canonical, type=pa_.large_string(), from_pandas=True)
     candidate = pc.and_(
         pc.less_equal(pc.utf8_length(arr), _MARKER_MAX_CHARS), pc.invert(pc.match_substring_regex(arr, "[0-9]"))
     )
     idx = np.flatnonzero(pc.fill_null(candidate, False).to_numpy(zero_copy_only=False))
     if len(idx):
-        text = pd.Series(canonical[idx], dtype="string")
+        text = pd.Series(arr.take(pa_.array(idx)).to_pylist(), dtype="string")
         marker[idx] = (coding.normalise_text(text).isna() & text.notna()).to_numpy(dtype=bool)
     datey[:] = pc.fill_null(pc.match_substring_regex(arr, DATE_LIKE_ID), False).to_numpy(zero_copy_only=False)
     return marker, datey
@@ -1071,8 +1103,9 @@ def schema_for(name: str) -> pa.DataFrameSchema:
     """Build the pandera schema of extract ``name`` from the data dictionary.
 
     Text columns are checked as Python strings in an ``object`` column (pandera's ``NpString``),
-    as :func:`validate` hands them over: under pandas 3 a bare ``str`` would mean pandas' own
-    string dtype instead, and every object column would fail."""
+    as :func:`schema_failures` hands them over (identifier fields, pyarrow-backed in the frame,
+    converted for the check): under pandas 3 a bare ``str`` would mean pandas' own string dtype
+    instead, and every object column would fail."""
     import pandera.pandas as pa
     from pandera.engines.pandas_engine import NpString
 
@@ -1118,7 +1151,9 @@ def _passes_schema(frame: pd.DataFrame, name: str) -> bool:
                 return False
             continue
         values = frame[col]
-        if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        if is_arrow_text(values):  # every value a str or missing, by its dtype
+            pass
+        elif values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
             return False
         if not spec["nullable"] and values.isna().any():
             return False
@@ -1135,6 +1170,9 @@ def schema_failures(frame: pd.DataFrame, name: str) -> list[Problem]:
     if _passes_schema(frame, name):
         return []
     import pandera.pandas as pa
+
+    # the schema checks Python strings in object columns: pyarrow-backed text is handed over as such
+    frame = frame.astype({c: object for c in frame.columns if is_arrow_text(frame[c])})
 
     try:
         schema_for(name).validate(frame, lazy=True)
@@ -1161,7 +1199,8 @@ def validate(frame: pd.DataFrame, name: str, path: Path, problems: Problems = No
             raise ExtractError(f"{path}: {structure}")
         problems.append(Problem(name, "", None, None, structure, ERROR, "structure"))
         return frame
-    frame = frame.astype({c: "object" for c in extract_fields(name) if c in frame.columns})
+    frame = frame.astype({c: "object" for c in extract_fields(name) if c in frame.columns and not
+                          (c in id_fields(name) and is_arrow_text(frame[c]))})
     failures = schema_failures(frame, name)
     if not failures:
         return frame
