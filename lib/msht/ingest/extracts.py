@@ -324,6 +324,10 @@ Notes = list[tuple[str, int]]
 Records = list[tuple[int, list[str]]]  # (spreadsheet row number, fields)
 
 
+#: A byte that is not white space, a NUL or part of a UTF-8 BOM: the file holds something.
+_NOT_BLANK = re.compile(rb"[^ \t\r\n\xef\xbb\xbf\x00]")
+
+
 def _sniff_format(path: Path, data: bytes) -> str:
     """``"xlsx"``, ``"utf16"`` or ``"text"``; raise for formats that cannot be an extract."""
     head = data[:65536]
@@ -354,23 +358,26 @@ def _sniff_format(path: Path, data: bytes) -> str:
     return "text"
 
 
-def _decode(path: Path, data: bytes, kind: str) -> str:
+def _decode(path: Path, data: bytes, kind: str) -> tuple[str, memoryview | None]:
+    """The text of ``data`` (UTF-16 with a BOM, else UTF-8 with or without a BOM, else
+    Windows-1252), and, when it was UTF-8, its bytes without the BOM (a view of ``data``: the
+    text's own UTF-8, which the pyarrow reader then reads without encoding the text again)."""
     if kind == "utf16":
         try:
-            return data.decode("utf-16")
+            return data.decode("utf-16"), None
         except UnicodeDecodeError as exc:
             raise ExtractError(
                 f"{path}: the file starts with a UTF-16 byte-order mark but is not valid UTF-16: {exc}"
             ) from None
-    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    body = memoryview(data)[3:] if data.startswith(b"\xef\xbb\xbf") else memoryview(data)
     try:
-        return body.decode("utf-8")
+        return str(body, "utf-8"), body
     except UnicodeDecodeError:
         pass
     try:
-        return body.decode("cp1252")
+        return str(body, "cp1252"), None
     except UnicodeDecodeError as exc:
-        line = body[: exc.start].count(b"\n") + 1
+        line = body[: exc.start].tobytes().count(b"\n") + 1
         raise ExtractError(
             f"{path}: line {line}: byte 0x{body[exc.start]:02x} is neither UTF-8 nor Windows-1252 text; "
             "save the file as CSV UTF-8"
@@ -423,13 +430,14 @@ FAST_PATH_MIN_LINES = 10_000
 
 
 def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
-              mapping: ExtractMapping | None = None) -> pd.DataFrame | None:
+              mapping: ExtractMapping | None = None, utf8: memoryview | None = None) -> pd.DataFrame | None:
     """Read a well-formed CSV with pyarrow's CSV reader; ``None`` when anything is irregular.
 
     Used only when the result is provably that of :func:`_parse_csv` + :func:`_frame`: no NUL
     or leading BOM, every quote part of a well-formed quoted field (opened at the start of a
     field, closed at its end), the header on the first row, every record as wide as the header
     and none blank. Anything else (and any parser error) goes to the careful parser.
+    ``utf8``: the text's UTF-8 bytes when at hand (else the text is encoded for pyarrow).
     """
     if len(text) < FAST_PATH_MIN_CHARS and text.count("\n", 0, FAST_PATH_MIN_CHARS) < FAST_PATH_MIN_LINES:
         return None
@@ -446,7 +454,7 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
         width = len(first)
         names = [f"f{j}" for j in range(width)]
         arrow = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+            pa_.BufferReader(pa_.py_buffer(utf8) if utf8 is not None else text.encode("utf-8")),
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, quote_char='"', double_quote=True, escape_char=False,
@@ -808,7 +816,7 @@ def read_raw(path: Path, name: str | None = None, problems: Problems = None,
         data = path.read_bytes()
     except OSError as exc:
         raise ExtractError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
-    if not data.strip(b" \t\r\n\xef\xbb\xbf\x00"):
+    if not _NOT_BLANK.search(data):
         raise ExtractError(f"{path}: the file is empty (no header row)")
     kind = "xlsx" if path.suffix.lower() == ".xlsx" else _sniff_format(path, data)
     delimiter = ","
@@ -820,11 +828,11 @@ def read_raw(path: Path, name: str | None = None, problems: Problems = None,
             notes.append((f"the file is an XLSX workbook named {path.suffix}: read as XLSX", 0))
         records = _read_xlsx(path, name, notes, suspects, sheet_title, mapping.sheet if mapping else None)
     else:
-        text = _decode(path, data, kind)
+        text, utf8 = _decode(path, data, kind)
         delimiter = _sniff_delimiter(text)
         if delimiter != ",":
             notes.append((f"the file uses {delimiter!r} as its delimiter (read as such)", 0))
-        frame = _fast_csv(path, name, text, delimiter, notes, mapping) if name else None
+        frame = _fast_csv(path, name, text, delimiter, notes, mapping, utf8) if name else None
         if frame is None:
             records = _parse_csv(path, text, delimiter)
     if frame is None:
