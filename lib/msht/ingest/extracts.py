@@ -906,9 +906,38 @@ def arrow_distinct(values: pd.Series) -> tuple[np.ndarray, Any] | None:
     return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp), encoded.dictionary
 
 
+#: Rows of an identifier column looked at to tell whether its values are mostly distinct.
+DISTINCT_SAMPLE = 1 << 16
+#: Share of distinct values among :data:`DISTINCT_SAMPLE` rows above which a column's values are
+#: normalised row by row (one incident reference per police-record entry) rather than once each.
+MOSTLY_DISTINCT = 0.9
+
+
+def _values_to_normalise(values: pd.Series) -> tuple[np.ndarray, Any] | None:
+    """The values :func:`_normalise_ids_arrow` normalises, as a pyarrow array, and the code of
+    each row among them (-1: missing): the distinct values (:func:`arrow_distinct`) or, for a
+    pyarrow-backed column of more than :data:`DISTINCT_SAMPLE` rows whose first
+    :data:`DISTINCT_SAMPLE` are mostly distinct (:data:`MOSTLY_DISTINCT`), the present rows
+    themselves, in order: the normalisation of a value is the same wherever it stands, and a
+    table of millions of distinct values would only cost time. ``None``: not all text."""
+    import pyarrow as pa_
+    import pyarrow.compute as pc
+
+    arrow = getattr(values.array, "_pa_array", None)
+    if arrow is not None and pa_.types.is_large_string(arrow.type) and len(arrow) > DISTINCT_SAMPLE:
+        if len(pc.unique(arrow.slice(0, DISTINCT_SAMPLE))) > MOSTLY_DISTINCT * DISTINCT_SAMPLE:
+            column = arrow.combine_chunks()
+            present = column.is_valid().to_numpy(zero_copy_only=False)
+            codes = np.where(present, np.cumsum(present) - 1, -1).astype(np.intp)
+            return codes, column.drop_null()
+    return arrow_distinct(values)
+
+
 def _normalise_ids_arrow(values: pd.Series) -> tuple[pd.Series, int, int, np.ndarray, np.ndarray] | None:
     """:func:`_normalise_ids_python` computed with pyarrow's string kernels (several times faster
-    on millions of rows); ``None`` when the values are not all text or missing.
+    on millions of rows); ``None`` when the values are not all text or missing. The codes (and
+    the scientific-notation flags) are those of :func:`_values_to_normalise`: of the distinct
+    values, or of the present rows of a column of mostly distinct values.
 
     Pyarrow handles the distinct values that are pure ASCII, where its regular expressions
     (RE2) and Python's agree exactly; the few others (accents, other scripts' digits, whose
@@ -917,7 +946,7 @@ def _normalise_ids_arrow(values: pd.Series) -> tuple[pd.Series, int, int, np.nda
     import pyarrow as pa_
     import pyarrow.compute as pc
 
-    encoded = arrow_distinct(values)
+    encoded = _values_to_normalise(values)
     if encoded is None:
         return None
     codes, distinct = encoded
@@ -953,7 +982,9 @@ def _normalise_ids_arrow(values: pd.Series) -> tuple[pd.Series, int, int, np.nda
 def _normalise_ids_coded(values: pd.Series) -> tuple[pd.Series, int, int, np.ndarray, np.ndarray]:
     """:func:`normalise_ids`, computed once per distinct value; also the codes of each row in
     the distinct values (-1: missing) and, per distinct value, whether its canonical form is
-    an identifier in scientific notation. Uses pyarrow, or pandas for values that are not text."""
+    an identifier in scientific notation. Uses pyarrow, or pandas for values that are not text.
+    (A large column of mostly distinct values is normalised row by row: its codes are then
+    those of the present rows, see :func:`_values_to_normalise`.)"""
     fast = _normalise_ids_arrow(values)
     return fast if fast is not None else _normalise_ids_python(values)
 
