@@ -475,7 +475,8 @@ def _stripped_codes(values: pd.Series, *, with_values: bool = True) -> tuple[np.
     per distinct value, with pyarrow when the values are all text (``" P1"`` and ``"P1"`` get one
     code): millions of police-record entries are never handled one Python string at a time.
     Integers (an identifier :mod:`msht.ingest.privacy` has replaced by its code, ``<NA>``
-    missing) are their own stripped values: coded as they are, in order of first appearance."""
+    missing: the incident references of :data:`msht.ingest.privacy.CODED_FIELDS`) are their own
+    stripped values: coded as they are, in order of first appearance."""
     import pyarrow.compute as pc
 
     from msht.ingest.extracts import PY_WHITESPACE, arrow_distinct
@@ -505,8 +506,7 @@ def _police_record_rules(pr: pd.DataFrame, case_ids: set, analysed_people: set) 
     by role (``victim, perpetrator, other, unknown``) and ``n_entries``.
 
     Persons and incidents are compared as codes in their distinct (stripped) values: the same
-    rules as on the text, in a few vectorised passes over millions of entries. The incident
-    references of pseudonymised extracts are such codes already (:data:`msht.ingest.privacy.CODED_FIELDS`)."""
+    rules as on the text, in a few vectorised passes over millions of entries."""
     person, people = _stripped_codes(pr["person_id"])
     incident, n_incidents = _stripped_codes(pr["incident_reference"], with_values=False)
     st_p = _status_frame(pr)
