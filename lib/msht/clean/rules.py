@@ -31,7 +31,6 @@ Offenders
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
