@@ -77,6 +77,7 @@ def test_blank_cells_become_missing_on_the_fast_path(monkeypatch):
     frame = got[1]
     assert frame.loc[0, "sex"] is pd.NA and frame.loc[0, "age"] is pd.NA and frame.loc[0, "nationality"] is pd.NA
     assert frame.loc[0, "offender_person_id"] == " P1 "  # identifiers are normalised later, not here
+    assert ingest.is_arrow_text(frame["offender_person_id"]) and frame["sex"].dtype == object
     assert frame.loc[1, "ethnicity"] is pd.NA
     _same(got, _read(text, fast=False, monkeypatch=monkeypatch))
 
@@ -145,3 +146,23 @@ def test_identifiers_that_are_not_text_use_the_pandas_path():
     assert ingest._normalise_ids_arrow(values) is None
     out, *_ = ingest._normalise_ids_coded(values)
     assert out.tolist()[:2] == ["7", "7"]
+
+
+def test_a_column_of_mostly_distinct_identifiers_is_normalised_row_by_row_with_the_same_result(monkeypatch):
+    """Incident references (one per police-record entry) are normalised row by row, not once per
+    distinct value: the same identifiers, counts and flags as the pandas reference."""
+    import pyarrow as pa
+
+    raw = [f" INC{i:03d}" if i % 7 == 0 else f"INC{i:03d}" for i in range(40)]
+    raw[3], raw[5], raw[9], raw[11], raw[13] = None, "1.5E+12", "0012.0", "INC001", "\u200bINC\uff10"
+    values = pd.Series(pd.array(raw, dtype=pd.StringDtype("pyarrow")), index=pd.RangeIndex(5, 45), name="incident_reference")
+    monkeypatch.setattr(ingest, "DISTINCT_SAMPLE", 8)
+    codes, normalised = ingest._values_to_normalise(values)
+    assert len(normalised) == 39 and codes[3] == -1 and list(codes[:5]) == [0, 1, 2, -1, 3]  # the rows themselves
+    fast = ingest._normalise_ids_arrow(values)
+    slow = ingest._normalise_ids_python(values)
+    pd.testing.assert_series_equal(fast[0], slow[0])
+    assert fast[1:3] == slow[1:3] == (7, 1)
+    assert [bool(fast[4][c]) if c >= 0 else None for c in fast[3]] == [bool(slow[4][c]) if c >= 0 else None for c in slow[3]]
+    monkeypatch.setattr(ingest, "MOSTLY_DISTINCT", 1.0)  # never mostly distinct: the distinct values, as before
+    assert len(ingest._values_to_normalise(values)[1]) == 38

@@ -49,6 +49,43 @@ def test_a_key_longer_than_blake2b_allows_still_works_and_still_matters():
     assert privacy.pseudonymise_series(s, long_a)[0] != privacy.pseudonymise_series(s, long_b)[0]
 
 
+def test_incident_references_are_coded_by_first_appearance_and_say_nothing_else():
+    refs = pd.Series(["INC9", " INC2", "INC9\u3000", None, "  ", "INC2", "INC7"], index=range(10, 17))
+    coded = privacy.code_series(refs)
+    assert coded.dtype == "Int64" and list(coded.index) == list(refs.index)
+    assert coded.tolist() == [0, 1, 0, pd.NA, pd.NA, 1, 2]
+    # other references in the same pattern get the same codes: a code tells which rows share a
+    # reference, nothing of the reference itself
+    other = pd.Series(["A", "B", "A", "", None, " B", "C"], index=range(10, 17))
+    assert privacy.code_series(other).tolist() == coded.tolist()
+    assert privacy.code_series(pd.Series(["INC1", "INC1"])).tolist() == [0, 0]
+
+
+def test_pseudonymise_hashes_each_distinct_identifier_once_and_codes_incidents(monkeypatch):
+    frames = {
+        "cases": pd.DataFrame({"occurrence_number": ["O1", "O2"], "victim_person_id": ["P1", " P2"], "x": [1, 2]}),
+        "victims": pd.DataFrame({"occurrence_number": ["O1", "O2"], "person_id": ["P1", "P2"]}),
+        "police_records": pd.DataFrame({"person_id": ["P2", "P1", "P3"], "incident_reference": ["I5", "I5", "I1"]}),
+    }
+    hashed: list[list[str]] = []
+    digests = privacy._keyed_digests
+
+    def counted(values, key):
+        hashed.append(list(values))
+        return digests(hashed[-1], key)
+
+    monkeypatch.setattr(privacy, "_keyed_digests", counted)
+    out = privacy.pseudonymise(frames, b"k")
+    assert sorted(hashed[0]) == ["O1", "O2", "P1", "P2", "P3"] and len(hashed) == 1  # one dictionary of all IDs
+    one = privacy.pseudonymise_series(pd.Series(["P1", "P2", "O1"]), b"k")
+    assert out["cases"]["victim_person_id"].tolist() == out["victims"]["person_id"].tolist() == one[:2].tolist()
+    assert out["police_records"]["person_id"].tolist() == [one[1], one[0], out["police_records"]["person_id"][2]]
+    assert out["victims"]["occurrence_number"][0] == one[2]
+    assert out["police_records"]["incident_reference"].tolist() == [0, 0, 1]
+    assert out["cases"]["x"].tolist() == [1, 2] and list(out["cases"].columns) == ["occurrence_number", "victim_person_id", "x"]
+    assert frames["police_records"]["incident_reference"].tolist() == ["I5", "I5", "I1"]  # the input is not changed
+
+
 def test_results_do_not_depend_on_the_key(small_raw):
     folder, _, _ = small_raw
     extracts = ingest.read_all(folder)

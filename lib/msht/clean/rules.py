@@ -473,11 +473,17 @@ def _stripped_codes(values: pd.Series, *, with_values: bool = True) -> tuple[np.
     stripped values (-1: missing), and those values (an object array of ``str``; with
     ``with_values=False`` only how many there are). Computed once
     per distinct value, with pyarrow when the values are all text (``" P1"`` and ``"P1"`` get one
-    code): millions of police-record entries are never handled one Python string at a time."""
+    code): millions of police-record entries are never handled one Python string at a time.
+    Integers (an identifier :mod:`msht.ingest.privacy` has replaced by its code, ``<NA>``
+    missing: the incident references of :data:`msht.ingest.privacy.CODED_FIELDS`) are their own
+    stripped values: coded as they are, in order of first appearance."""
     import pyarrow.compute as pc
 
     from msht.ingest.extracts import PY_WHITESPACE, arrow_distinct
 
+    if pd.api.types.is_integer_dtype(values.dtype):
+        codes, first = pd.factorize(values)
+        return codes, (np.asarray(first, dtype=object) if with_values else len(first))
     encoded = arrow_distinct(values)
     if encoded is not None:
         codes, distinct = encoded

@@ -1,6 +1,9 @@
 """Read the raw police extracts and validate them against the data dictionary.
 
-Every field is read as text. A file that cannot be used stops the run with an
+Every field is read as text: identifier fields (``kind: id``) as pyarrow-backed ``string``
+columns (``<NA>`` missing; millions of police-record references are never a Python string each,
+and the pseudonymisation reads them as they are), the others as ``object`` columns of ``str``
+(in which equal cells share one string). A file that cannot be used stops the run with an
 :class:`ExtractError` that names the file and, where there is one, the column, row and value; a
 problem the reader can repair is repaired and *counted* (:attr:`Extract.notes`, reported by
 :func:`input_warnings` in the data-quality report). Row numbers are those a person sees in a
@@ -321,6 +324,10 @@ Notes = list[tuple[str, int]]
 Records = list[tuple[int, list[str]]]  # (spreadsheet row number, fields)
 
 
+#: A byte that is not white space, a NUL or part of a UTF-8 BOM: the file holds something.
+_NOT_BLANK = re.compile(rb"[^ \t\r\n\xef\xbb\xbf\x00]")
+
+
 def _sniff_format(path: Path, data: bytes) -> str:
     """``"xlsx"``, ``"utf16"`` or ``"text"``; raise for formats that cannot be an extract."""
     head = data[:65536]
@@ -351,23 +358,26 @@ def _sniff_format(path: Path, data: bytes) -> str:
     return "text"
 
 
-def _decode(path: Path, data: bytes, kind: str) -> str:
+def _decode(path: Path, data: bytes, kind: str) -> tuple[str, memoryview | None]:
+    """The text of ``data`` (UTF-16 with a BOM, else UTF-8 with or without a BOM, else
+    Windows-1252), and, when it was UTF-8, its bytes without the BOM (a view of ``data``: the
+    text's own UTF-8, which the pyarrow reader then reads without encoding the text again)."""
     if kind == "utf16":
         try:
-            return data.decode("utf-16")
+            return data.decode("utf-16"), None
         except UnicodeDecodeError as exc:
             raise ExtractError(
                 f"{path}: the file starts with a UTF-16 byte-order mark but is not valid UTF-16: {exc}"
             ) from None
-    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    body = memoryview(data)[3:] if data.startswith(b"\xef\xbb\xbf") else memoryview(data)
     try:
-        return body.decode("utf-8")
+        return str(body, "utf-8"), body
     except UnicodeDecodeError:
         pass
     try:
-        return body.decode("cp1252")
+        return str(body, "cp1252"), None
     except UnicodeDecodeError as exc:
-        line = body[: exc.start].count(b"\n") + 1
+        line = body[: exc.start].tobytes().count(b"\n") + 1
         raise ExtractError(
             f"{path}: line {line}: byte 0x{body[exc.start]:02x} is neither UTF-8 nor Windows-1252 text; "
             "save the file as CSV UTF-8"
@@ -420,24 +430,21 @@ FAST_PATH_MIN_LINES = 10_000
 
 
 def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
-              mapping: ExtractMapping | None = None) -> pd.DataFrame | None:
+              mapping: ExtractMapping | None = None, utf8: memoryview | None = None) -> pd.DataFrame | None:
     """Read a well-formed CSV with pyarrow's CSV reader; ``None`` when anything is irregular.
 
     Used only when the result is provably that of :func:`_parse_csv` + :func:`_frame`: no NUL
     or leading BOM, every quote part of a well-formed quoted field (opened at the start of a
     field, closed at its end), the header on the first row, every record as wide as the header
     and none blank. Anything else (and any parser error) goes to the careful parser.
+    ``utf8``: the text's UTF-8 bytes when at hand (else the text is encoded for pyarrow).
     """
     if len(text) < FAST_PATH_MIN_CHARS and text.count("\n", 0, FAST_PATH_MIN_CHARS) < FAST_PATH_MIN_LINES:
         return None
     if "\x00" in text or text.startswith("\ufeff"):
         return None
-    n_quotes = text.count('"')
-    if n_quotes:
-        d = re.escape(delimiter)
-        quoted = re.compile(f'(?:^|(?<=[{d}\\r\\n]))"[^"]*(?:""[^"]*)*"(?=[{d}\\r\\n]|\\Z)')
-        if sum(m.group().count('"') for m in quoted.finditer(text)) != n_quotes:  # a stray quote
-            return None
+    if _stray_quote(text, delimiter):
+        return None
     try:
         import pyarrow as pa_
         import pyarrow.csv as pacsv
@@ -447,7 +454,7 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
         width = len(first)
         names = [f"f{j}" for j in range(width)]
         arrow = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+            pa_.BufferReader(pa_.py_buffer(utf8) if utf8 is not None else text.encode("utf-8")),
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, quote_char='"', double_quote=True, escape_char=False,
@@ -466,7 +473,9 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
         ]
         if not arrow.num_rows or any(col.null_count for col in arrow.columns):
             return None
-        table = pd.DataFrame({j: _shared_strings(col) for j, col in enumerate(arrow.columns)}, dtype=object)
+        ids = _id_columns(name, [col[0].as_py() for col in arrow.columns], mapping)
+        table = pd.DataFrame({j: pd.Series(pd.arrays.ArrowStringArray(col)) if j in ids
+                              else pd.Series(_shared_strings(col), dtype=object) for j, col in enumerate(arrow.columns)})
         del arrow
     except Exception:  # any parser complaint (ragged rows...): the careful parser reports it properly
         return None
@@ -482,6 +491,50 @@ def _fast_csv(path: Path, name: str, text: str, delimiter: str, notes: Notes,
         return None
     body.columns = range(width)
     return _finish_frame(path, name, head[0][1], body, range(2, len(body) + 2), notes, blanks=blanks, mapping=mapping)
+
+
+#: A quoted field: an opening quote, then text in which quotes come in pairs, then a closing quote.
+_QUOTED_FIELD = re.compile('"[^"]*(?:""[^"]*)*"')
+
+
+def _stray_quote(text: str, delimiter: str) -> bool:
+    """Whether ``text`` holds a quote that is not part of a well-formed quoted field: one that
+    opens at the start of a field (the text's start, or after ``delimiter``, ``\\r`` or
+    ``\\n``) and closes at its end (before one of those, or the text's end).
+
+    The quoted fields are found left to right (:data:`_QUOTED_FIELD`, which starts with a
+    quote, so ``re`` jumps from quote to quote instead of trying every character); the text is
+    well-formed when each of them starts and ends a field and together they hold every quote.
+    A stray quote either makes a match start or end inside a field, or is left outside every
+    match. (Each match is the quoted field a scan anchored at field starts would find there:
+    within a well-formed field, quotes come in pairs up to the closing one, which no quote follows.)
+    """
+    n_quotes = text.count('"')
+    if not n_quotes:
+        return False
+    ends = {delimiter, "\r", "\n"}
+    found = 0
+    for m in _QUOTED_FIELD.finditer(text):
+        start, end = m.span()
+        if (start and text[start - 1] not in ends) or (end < len(text) and text[end] not in ends):
+            return True
+        found += text.count('"', start, end)
+    return found != n_quotes
+
+
+def _id_columns(name: str | None, raw_header: list[str], mapping: ExtractMapping | None = None) -> set[int]:
+    """Positions of the columns of ``raw_header`` that :func:`_finish_frame` reads as identifier fields."""
+    if not name:
+        return set()
+    aliases, ids = _aliases(name, mapping), set(id_fields(name))
+    return {j for j, raw in enumerate(raw_header) if aliases.get(normalise_header(raw), normalise_header(raw)) in ids}
+
+
+def is_arrow_text(values: pd.Series) -> bool:
+    """Whether ``values`` is a pyarrow-backed ``string`` column with ``<NA>`` for missing (the
+    dtype of identifier fields in an extract frame: every value is a ``str`` or missing)."""
+    dtype = values.dtype
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" and dtype.na_value is pd.NA
 
 
 def _shared_strings(column: Any) -> np.ndarray:
@@ -731,6 +784,9 @@ def _finish_frame(
         seen[target] = j
     frame = frame[keep]
     frame.columns = names
+    if name:  # identifier fields: pyarrow-backed text (the careful parser's too), read without conversion later
+        ids = [c for c in id_fields(name) if c in names and not is_arrow_text(frame[c])]
+        frame = frame.astype(dict.fromkeys(ids, pd.StringDtype("pyarrow"))) if ids else frame
     blanks = blanks[keep]
     blanks.columns = names
     if len(frame):  # blank cells -> missing, column by column where there are any
@@ -760,7 +816,7 @@ def read_raw(path: Path, name: str | None = None, problems: Problems = None,
         data = path.read_bytes()
     except OSError as exc:
         raise ExtractError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
-    if not data.strip(b" \t\r\n\xef\xbb\xbf\x00"):
+    if not _NOT_BLANK.search(data):
         raise ExtractError(f"{path}: the file is empty (no header row)")
     kind = "xlsx" if path.suffix.lower() == ".xlsx" else _sniff_format(path, data)
     delimiter = ","
@@ -772,11 +828,11 @@ def read_raw(path: Path, name: str | None = None, problems: Problems = None,
             notes.append((f"the file is an XLSX workbook named {path.suffix}: read as XLSX", 0))
         records = _read_xlsx(path, name, notes, suspects, sheet_title, mapping.sheet if mapping else None)
     else:
-        text = _decode(path, data, kind)
+        text, utf8 = _decode(path, data, kind)
         delimiter = _sniff_delimiter(text)
         if delimiter != ",":
             notes.append((f"the file uses {delimiter!r} as its delimiter (read as such)", 0))
-        frame = _fast_csv(path, name, text, delimiter, notes, mapping) if name else None
+        frame = _fast_csv(path, name, text, delimiter, notes, mapping, utf8) if name else None
         if frame is None:
             records = _parse_csv(path, text, delimiter)
     if frame is None:
@@ -824,7 +880,12 @@ def _normalise_ids_python(values: pd.Series) -> tuple[pd.Series, int, int, np.nd
     out = np.empty(len(codes), dtype=object)
     out[:] = pd.NA
     out[present] = lookup[codes[present]]
-    return pd.Series(out, index=values.index, name=values.name, dtype=object), n_stripped, n_numeric, codes, sci_u
+    series = pd.Series(out, index=values.index, name=values.name, dtype=object)
+    try:  # pyarrow-backed text, as the pyarrow path gives it (objects for text pyarrow cannot hold: lone surrogates)
+        series = series.astype(pd.StringDtype("pyarrow"))
+    except UnicodeError:
+        pass
+    return series, n_stripped, n_numeric, codes, sci_u
 
 
 def arrow_distinct(values: pd.Series) -> tuple[np.ndarray, Any] | None:
@@ -845,9 +906,38 @@ def arrow_distinct(values: pd.Series) -> tuple[np.ndarray, Any] | None:
     return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp), encoded.dictionary
 
 
+#: Rows of an identifier column looked at to tell whether its values are mostly distinct.
+DISTINCT_SAMPLE = 1 << 16
+#: Share of distinct values among :data:`DISTINCT_SAMPLE` rows above which a column's values are
+#: normalised row by row (one incident reference per police-record entry) rather than once each.
+MOSTLY_DISTINCT = 0.9
+
+
+def _values_to_normalise(values: pd.Series) -> tuple[np.ndarray, Any] | None:
+    """The values :func:`_normalise_ids_arrow` normalises, as a pyarrow array, and the code of
+    each row among them (-1: missing): the distinct values (:func:`arrow_distinct`) or, for a
+    pyarrow-backed column of more than :data:`DISTINCT_SAMPLE` rows whose first
+    :data:`DISTINCT_SAMPLE` are mostly distinct (:data:`MOSTLY_DISTINCT`), the present rows
+    themselves, in order: the normalisation of a value is the same wherever it stands, and a
+    table of millions of distinct values would only cost time. ``None``: not all text."""
+    import pyarrow as pa_
+    import pyarrow.compute as pc
+
+    arrow = getattr(values.array, "_pa_array", None)
+    if arrow is not None and pa_.types.is_large_string(arrow.type) and len(arrow) > DISTINCT_SAMPLE:
+        if len(pc.unique(arrow.slice(0, DISTINCT_SAMPLE))) > MOSTLY_DISTINCT * DISTINCT_SAMPLE:
+            column = arrow.combine_chunks()
+            present = column.is_valid().to_numpy(zero_copy_only=False)
+            codes = np.where(present, np.cumsum(present) - 1, -1).astype(np.intp)
+            return codes, column.drop_null()
+    return arrow_distinct(values)
+
+
 def _normalise_ids_arrow(values: pd.Series) -> tuple[pd.Series, int, int, np.ndarray, np.ndarray] | None:
     """:func:`_normalise_ids_python` computed with pyarrow's string kernels (several times faster
-    on millions of rows); ``None`` when the values are not all text or missing.
+    on millions of rows); ``None`` when the values are not all text or missing. The codes (and
+    the scientific-notation flags) are those of :func:`_values_to_normalise`: of the distinct
+    values, or of the present rows of a column of mostly distinct values.
 
     Pyarrow handles the distinct values that are pure ASCII, where its regular expressions
     (RE2) and Python's agree exactly; the few others (accents, other scripts' digits, whose
@@ -856,7 +946,7 @@ def _normalise_ids_arrow(values: pd.Series) -> tuple[pd.Series, int, int, np.nda
     import pyarrow as pa_
     import pyarrow.compute as pc
 
-    encoded = arrow_distinct(values)
+    encoded = _values_to_normalise(values)
     if encoded is None:
         return None
     codes, distinct = encoded
@@ -871,11 +961,8 @@ def _normalise_ids_arrow(values: pd.Series) -> tuple[pd.Series, int, int, np.nda
     canon = pc.if_else(pc.equal(canon, ""), pa_.scalar(None, pa_.large_string()), canon)
     sci_u = pc.fill_null(pc.match_substring_regex(canon, r"^[0-9]+(?:\.[0-9]+)?[eE][+-]?[0-9]+$"), False)
     sci_u = sci_u.to_numpy(zero_copy_only=False)
-    # one Python string per distinct value, shared by its rows (as in the pandas path): later
-    # hashing (factorize, pseudonyms) then hashes each distinct string once
-    lookup = canon.to_numpy(zero_copy_only=False)
-    lookup[pd.isna(lookup)] = pd.NA
-    other = np.flatnonzero(~pc.string_is_ascii(distinct).to_numpy(zero_copy_only=False))
+    ascii_u = pc.string_is_ascii(distinct)
+    other = np.flatnonzero(~ascii_u.to_numpy(zero_copy_only=False))
     if len(other):
         text = pd.Series(distinct.take(pa_.array(other)).to_pylist(), dtype="string")
         canon_o, stripped_o, rewritten_o = _normalise_distinct(text)
@@ -883,20 +970,21 @@ def _normalise_ids_arrow(values: pd.Series) -> tuple[pd.Series, int, int, np.nda
         stripped_u[other] = stripped_o.to_numpy()
         rewritten_u[other] = rewritten_o.to_numpy()
         sci_u[other] = canon_o.str.fullmatch(_SCIENTIFIC_ID).fillna(False).astype(bool).to_numpy()
-        lookup[other] = canon_o.astype(object).where(canon_o.notna(), pd.NA).to_numpy(dtype=object)
+        replaced = pa_.array(canon_o.to_numpy(dtype=object, na_value=None), type=pa_.large_string())
+        canon = pc.replace_with_mask(canon, pc.invert(ascii_u), replaced)
     present = codes >= 0
     n_stripped = int(stripped_u[codes[present]].sum())
     n_numeric = int(rewritten_u[codes[present]].sum())
-    out = np.empty(len(codes), dtype=object)
-    out[:] = pd.NA
-    out[present] = lookup[codes[present]]
-    return pd.Series(out, index=values.index, name=values.name, dtype=object), n_stripped, n_numeric, codes, sci_u
+    out = pd.arrays.ArrowStringArray(canon.take(pa_.array(codes, type=pa_.int64(), mask=~present)))
+    return pd.Series(out, index=values.index, name=values.name), n_stripped, n_numeric, codes, sci_u
 
 
 def _normalise_ids_coded(values: pd.Series) -> tuple[pd.Series, int, int, np.ndarray, np.ndarray]:
     """:func:`normalise_ids`, computed once per distinct value; also the codes of each row in
     the distinct values (-1: missing) and, per distinct value, whether its canonical form is
-    an identifier in scientific notation. Uses pyarrow, or pandas for values that are not text."""
+    an identifier in scientific notation. Uses pyarrow, or pandas for values that are not text.
+    (A large column of mostly distinct values is normalised row by row: its codes are then
+    those of the present rows, see :func:`_values_to_normalise`.)"""
     fast = _normalise_ids_arrow(values)
     return fast if fast is not None else _normalise_ids_python(values)
 
@@ -923,20 +1011,27 @@ DATE_LIKE_ID = (
 _MARKER_MAX_CHARS = 40
 
 
-def _distinct_canonical(values: pd.Series, codes: np.ndarray, n_distinct: int) -> np.ndarray:
-    """The canonical value of each distinct code (the value of its first row), as objects."""
+def _distinct_canonical(values: pd.Series, codes: np.ndarray, n_distinct: int) -> Any:
+    """The canonical value of each distinct code (the value of its first row): a pyarrow array
+    when ``values`` are pyarrow-backed text, else objects (``<NA>`` for missing)."""
     first = np.full(n_distinct, -1, dtype=np.intp)
     rows = np.flatnonzero(codes >= 0)
     first[codes[rows][::-1]] = rows[::-1]
+    have = first >= 0
+    arrow = getattr(values.array, "_pa_array", None)
+    if arrow is not None:
+        import pyarrow as pa_
+
+        return arrow.take(pa_.array(first, type=pa_.int64(), mask=~have))
     out = np.empty(n_distinct, dtype=object)
     out[:] = pd.NA
-    have = first >= 0
-    out[have] = values.to_numpy(dtype=object)[first[have]]
+    out[have] = values.iloc[first[have]].to_numpy(dtype=object)
     return out
 
 
-def id_suspects(canonical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For distinct canonical identifiers (objects; ``<NA>`` for missing): whether each is a
+def id_suspects(canonical: Any) -> tuple[np.ndarray, np.ndarray]:
+    """For distinct canonical identifiers (objects, ``<NA>`` for missing; or a pyarrow string
+    array, null for missing): whether each is a
     missing-value marker (``NULL``, ``N/K``, ``Unknown``, ``-``... the dictionary's
     ``missing_markers``, compared after :func:`msht.ingest.coding.normalise_text`) and whether it looks
     like a date Excel made of an identifier (:data:`DATE_LIKE_ID`). Two boolean arrays.
@@ -954,13 +1049,14 @@ def id_suspects(canonical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow as pa_
     import pyarrow.compute as pc
 
-    arr = pa_.array(canonical, type=pa_.large_string(), from_pandas=True)
+    arr = canonical if isinstance(canonical, pa_.Array | pa_.ChunkedArray) else pa_.array(
+        canonical, type=pa_.large_string(), from_pandas=True)
     candidate = pc.and_(
         pc.less_equal(pc.utf8_length(arr), _MARKER_MAX_CHARS), pc.invert(pc.match_substring_regex(arr, "[0-9]"))
     )
     idx = np.flatnonzero(pc.fill_null(candidate, False).to_numpy(zero_copy_only=False))
     if len(idx):
-        text = pd.Series(canonical[idx], dtype="string")
+        text = pd.Series(arr.take(pa_.array(idx)).to_pylist(), dtype="string")
         marker[idx] = (coding.normalise_text(text).isna() & text.notna()).to_numpy(dtype=bool)
     datey[:] = pc.fill_null(pc.match_substring_regex(arr, DATE_LIKE_ID), False).to_numpy(zero_copy_only=False)
     return marker, datey
@@ -1046,8 +1142,9 @@ def schema_for(name: str) -> pa.DataFrameSchema:
     """Build the pandera schema of extract ``name`` from the data dictionary.
 
     Text columns are checked as Python strings in an ``object`` column (pandera's ``NpString``),
-    as :func:`validate` hands them over: under pandas 3 a bare ``str`` would mean pandas' own
-    string dtype instead, and every object column would fail."""
+    as :func:`schema_failures` hands them over (identifier fields, pyarrow-backed in the frame,
+    converted for the check): under pandas 3 a bare ``str`` would mean pandas' own string dtype
+    instead, and every object column would fail."""
     import pandera.pandas as pa
     from pandera.engines.pandas_engine import NpString
 
@@ -1093,7 +1190,9 @@ def _passes_schema(frame: pd.DataFrame, name: str) -> bool:
                 return False
             continue
         values = frame[col]
-        if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        if is_arrow_text(values):  # every value a str or missing, by its dtype
+            pass
+        elif values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
             return False
         if not spec["nullable"] and values.isna().any():
             return False
@@ -1110,6 +1209,9 @@ def schema_failures(frame: pd.DataFrame, name: str) -> list[Problem]:
     if _passes_schema(frame, name):
         return []
     import pandera.pandas as pa
+
+    # the schema checks Python strings in object columns: pyarrow-backed text is handed over as such
+    frame = frame.astype({c: object for c in frame.columns if is_arrow_text(frame[c])})
 
     try:
         schema_for(name).validate(frame, lazy=True)
@@ -1136,7 +1238,8 @@ def validate(frame: pd.DataFrame, name: str, path: Path, problems: Problems = No
             raise ExtractError(f"{path}: {structure}")
         problems.append(Problem(name, "", None, None, structure, ERROR, "structure"))
         return frame
-    frame = frame.astype({c: "object" for c in extract_fields(name) if c in frame.columns})
+    frame = frame.astype({c: "object" for c in extract_fields(name) if c in frame.columns and not
+                          (c in id_fields(name) and is_arrow_text(frame[c]))})
     failures = schema_failures(frame, name)
     if not failures:
         return frame
