@@ -54,3 +54,15 @@ def test_display_table_and_denominator_note():
     shown = descriptive_tables.display_table(rows)
     assert list(shown["value"]) == ["66.7 (2)", "33.3 (1)", "n=1 not recorded"]
     assert descriptive_tables.denominator_note(rows, unit="victims") == "Percentages are of victims with a recorded value; sex: N=3 (1 not recorded)."
+
+
+def test_frequency_counts_alike_whatever_the_column_dtype() -> None:
+    """level_counts counts missing values and the literal missing code together, in one pass,
+    the same for text, object and categorical columns (unused categories count nothing)."""
+    values = ["male", None, "female", "unknown", "male", None]
+    frames = [pd.DataFrame({"victim_sex": pd.array(values, dtype=dtype)}) for dtype in ("string", "str", object)]
+    frames.append(pd.DataFrame({"victim_sex": pd.Categorical(values, categories=["other", "female", "male", "unknown"])}))
+    rows = [describe.frequency(f, "victim_sex", table="t") for f in frames]
+    for got in rows[1:]:
+        pd.testing.assert_frame_equal(got, rows[0])
+    assert rows[0].set_index("level")["n"].to_dict() == {"male": 2, "female": 1, "unknown": 3}

@@ -350,3 +350,16 @@ def test_p_formatting_rejects_non_p_values(bad: float) -> None:
         format_p(bad)
     with pytest.raises(ValueError):
         p_threshold_label(bad)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "unknown", None]), st.sampled_from(["yes", "no", "x", None])),
+                max_size=40))
+@settings(max_examples=examples(100), deadline=None)
+def test_crosstab_of_categoricals_counts_as_of_text(rows: list[tuple[str | None, str | None]]) -> None:
+    """The categorical path (codes) counts exactly what the text path counts, whatever the
+    categories hold (unused ones, levels absent, missing values)."""
+    frame = pd.DataFrame(rows, columns=["f", "o"], dtype=object)
+    cat = frame.astype({"f": pd.CategoricalDtype(["c", "unknown", "z", "a", "b"]), "o": "category"})
+    for levels in (["a", "b"], ["b", "c", "a"], ["z"]):
+        np.testing.assert_array_equal(crosstab(cat, "f", "o", levels, ["yes", "no"]),
+                                      crosstab(frame, "f", "o", levels, ["yes", "no"]))

@@ -129,6 +129,15 @@ def with_indicator_levels(cases: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def categorised(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """``frame`` with those of ``columns`` it has (text columns) as categoricals: each column hashed
+    once for all the tests that count it (:func:`msht.analysis.stats.crosstab` then reads the
+    categories' codes). Other columns are left as they are."""
+    present = [c for c in dict.fromkeys(columns) if c in frame.columns
+               and not isinstance(frame[c].dtype, pd.CategoricalDtype) and not pd.api.types.is_bool_dtype(frame[c])]
+    return frame.astype(dict.fromkeys(present, "category")) if present else frame
+
+
 def unit_of(factor: str) -> str:
     """The unit of analysis of ``factor``'s tests."""
     return UNIT_PAIRS if factor in OFFENDER_FACTORS else UNIT_CASES
@@ -226,8 +235,10 @@ def run_all(
     ``associations.csv`` rows (overall rows first, then the level rows of each test) and the
     tests keyed by (outcome, factor).
     """
-    coded = with_indicator_levels(cases)
     pair_list = list(pairs) if pairs is not None else published_pairs()
+    columns = [c for pair in pair_list for c in pair]
+    coded = categorised(with_indicator_levels(cases), columns)
+    offenders = categorised(offenders, columns)
     tests = {
         (o, f): run_test(o, f, coded, offenders, fisher_when_expected_below=fisher_when_expected_below,
                          fisher_n_resamples=fisher_n_resamples)

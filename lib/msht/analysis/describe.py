@@ -78,6 +78,19 @@ def value_row(table: str, variable: str, level: str, value: float, denominator: 
             "denominator": pd.NA if denominator is None else int(denominator), "pct": math.nan}
 
 
+def level_counts(values: pd.Series) -> dict[str, int]:
+    """Units per value of ``values`` as text (``str`` of each value), missing values counted
+    under ``unknown``; only values present. One hash pass over the values (what
+    ``values.fillna("unknown").astype(str).value_counts()`` counts, without its copies)."""
+    tally: dict[str, int] = {}
+    counts = values.value_counts(dropna=False, sort=False)
+    for value, n in zip(counts.index, counts.to_numpy(), strict=True):
+        if n:
+            name = UNKNOWN if pd.isna(value) else str(value)
+            tally[name] = tally.get(name, 0) + int(n)
+    return tally
+
+
 def frequency(frame: pd.DataFrame, variable: str, *, table: str, column: str | None = None,
               levels: Iterable[str] | None = None) -> pd.DataFrame:
     """Count each level of a coded column, in vocabulary order, with its share of the known values.
@@ -87,11 +100,10 @@ def frequency(frame: pd.DataFrame, variable: str, *, table: str, column: str | N
     """
     column = column or variable
     levels = list(levels) if levels is not None else vocab.levels(variable)
-    values = frame[column].fillna(UNKNOWN).astype(str)
-    unexpected = sorted(set(values.unique()) - set(levels) - {UNKNOWN})
+    counts = level_counts(frame[column])
+    unexpected = sorted(set(counts) - set(levels) - {UNKNOWN})
     if unexpected:
         raise ValueError(f"{table}: column '{column}' has codes {unexpected} outside the vocabulary of {variable}")
-    counts = values.value_counts()
     known = int(sum(int(counts.get(lv, 0)) for lv in levels))
     rows = [count_row(table, variable, lv, int(counts.get(lv, 0)), known) for lv in levels]
     missing = int(counts.get(UNKNOWN, 0))
@@ -197,11 +209,12 @@ def table1_rows(cases: pd.DataFrame) -> pd.DataFrame:
     """Table 1 at case level: victim sex, age (17 and under / adult), UK nationality and exploitation
     location (UK only / overseas or both) among all cases (``table1_all_cases``) and among the
     cases of each exploitation type (``table1_<type>``; a case may be in several columns)."""
-    frame = cases.assign(exploitation_location2=location2(cases["exploitation_location"]))
-    known = frame["exploitation_known"].astype(bool)
+    frame = cases[[c for c in TABLE1_VARIABLES if c in cases.columns]].assign(
+        exploitation_location2=location2(cases["exploitation_location"]))
+    known = cases["exploitation_known"].astype(bool)
     parts = []
     for column in TABLE1_COLUMNS:
-        subset = frame if column == TABLE1_ALL else frame[known & frame[column].astype(bool)]
+        subset = frame if column == TABLE1_ALL else frame[known & cases[column].astype(bool)]
         parts += [frequency(subset, variable, table=f"table1_{column}") for variable in TABLE1_VARIABLES]
     return pd.concat(parts, ignore_index=True)
 

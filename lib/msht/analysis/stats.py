@@ -298,6 +298,13 @@ def odds_ratio_ci(counts: npt.NDArray[np.int64]) -> tuple[float, float, float, s
     return float(t2.oddsratio), float(low), float(high), note
 
 
+def _level_codes(values: pd.Series, levels: Sequence[str]) -> npt.NDArray[np.int64]:
+    """Each value of a categorical Series as its position in ``levels`` (-1 when it is missing or
+    not one of them), from the categorical's codes: one lookup per category, none per row."""
+    lut = pd.Index(list(levels), dtype=object).get_indexer(pd.Index(values.cat.categories, dtype=object))
+    return np.append(lut, -1).astype(np.int64)[values.cat.codes.to_numpy()]  # code -1 (missing): the last
+
+
 def crosstab(
     df: pd.DataFrame,
     factor: str,
@@ -327,12 +334,21 @@ def crosstab(
     Raises:
         KeyError: If ``factor`` or ``outcome`` is not a column of ``df``.
         ValueError: If ``"unknown"`` is given as a level, or a level is repeated.
+
+    When both columns are categorical (:func:`msht.analysis.associate.run_all` converts each
+    column once for all its tests), the rows are counted from the categories' codes.
     """
     for name, lvls in (("factor_levels", factor_levels), ("outcome_levels", outcome_levels)):
         if UNKNOWN in lvls:
             raise ValueError(f"{name} must not contain the missing code {UNKNOWN!r}")
         if len(set(lvls)) != len(lvls):
             raise ValueError(f"{name} has repeated levels: {list(lvls)}")
+    if isinstance(df[factor].dtype, pd.CategoricalDtype) and isinstance(df[outcome].dtype, pd.CategoricalDtype):
+        f_code, o_code = _level_codes(df[factor], factor_levels), _level_codes(df[outcome], outcome_levels)
+        ok = (f_code >= 0) & (o_code >= 0)
+        flat = f_code[ok] * len(outcome_levels) + o_code[ok]
+        size = len(factor_levels) * len(outcome_levels)
+        return np.bincount(flat, minlength=size).reshape(len(factor_levels), len(outcome_levels)).astype(np.int64)
     f_values = df[factor].astype(object).to_numpy()
     o_values = df[outcome].astype(object).to_numpy()
     out = np.zeros((len(factor_levels), len(outcome_levels)), dtype=np.int64)

@@ -167,7 +167,7 @@ def _codes(values: pd.Series, labels: Sequence[str], *, as_text: bool = False) -
     if as_text:
         uniques = uniques.map(str)
     lut = pd.Index(list(labels), dtype=object).get_indexer(uniques)
-    return np.where(codes >= 0, lut[np.maximum(codes, 0)], -1).astype(np.int64)
+    return np.append(lut, -1).astype(np.int64)[codes]  # code -1 (missing): the last, -1
 
 
 def stratum_tables(

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from msht import config
@@ -109,10 +110,11 @@ def combine_tables(cleaned: list[ForceClean]) -> dict[str, pd.DataFrame]:
             frame = getattr(c.result, name).copy()
             for column in ID_COLUMNS[name]:
                 frame[column] = (c.force.slug + ":" + frame[column].astype("string")).astype("string")
-            frame[FORCE] = c.force.name
             frames.append(frame)
         table = pd.concat(frames, ignore_index=True)
-        table[FORCE] = pd.Categorical(table[FORCE], categories=order)
+        # each force's rows in turn: the categorical's codes are the forces' positions, repeated
+        codes = np.repeat(np.arange(len(cleaned)), [len(f) for f in frames])
+        table[FORCE] = pd.Categorical.from_codes(codes, categories=pd.Index(order, dtype=object).astype("str"))
         combined[name] = table
     return combined
 

@@ -894,4 +894,6 @@ def read_tables(processed_dir) -> dict[str, pd.DataFrame]:
     missing = [n for n in TABLES if not (processed_dir / f"{n}.parquet").exists()]
     if missing:
         raise FileNotFoundError(f"{processed_dir}: analysis tables {missing} not found; run notebooks/01_clean.ipynb first")
-    return {name: pd.read_parquet(processed_dir / f"{name}.parquet") for name in TABLES}
+    from msht.base.parquet import read_frame
+
+    return {name: read_frame(processed_dir / f"{name}.parquet") for name in TABLES}
