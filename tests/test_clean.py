@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hypothesis_profiles import examples
 
 from msht.clean import rules as clean
 from msht.ingest import extracts as ingest
@@ -170,3 +174,114 @@ def test_dates_read_in_an_earlier_call_read_the_same():
         for got, expected in zip(remembered, fresh):
             pd.testing.assert_series_equal(got, expected, check_names=False)
     assert remembered[2].tolist() == [False, False, False, True, True, True, False]
+
+
+def _every_rule_extracts() -> dict[str, pd.DataFrame]:
+    """Extracts that hit every exclusion rule, with IDs padded by white space and missing IDs."""
+    cases = [case("A"), case("B", person=None), case("C", date="01/03/2000"), case(" D", person="P2 "),
+             case("E", person="P2", entered="02/03/2020 09:00", referral_form="nrm "),
+             case("F", person="P3"), case("G", person="P3", entered="02/03/2020 09:00"),
+             case("H", person="P4", entered="01/03/2020 08:00", offence_outcome="Ongoing"),
+             case("I", person="P4", entered="01/03/2020 10:00"), case("J", person="P5", date="02/03/2020")]
+    victims = [victim("A"), victim("A"), victim("C", person="P6"), victim("D", person="P2"), victim("E", person="P2"),
+               victim("F", person="P3"), victim("G", person="P3", sex="Female"), victim("H", person="P4"),
+               victim("I", person="P4"), victim("J", person="P5"), victim("Z", person="P9"), victim("J", person="P1")]
+    records = [{"person_id": p, "incident_reference": i, "role": r} for p, i, r in
+               [("P1", "I1", "Victim"), (" P1", "I1 ", "Suspect"), ("P1", "I2", "Suspect"), ("P9", "I3", "Victim"),
+                ("P3", "I4", "Witness"), ("P5", None, "Offender"), ("P5", None, "victim"), (None, "I6", "Victim")]]
+    offenders = [{"occurrence_number": o, "offender_person_id": p, "sex": "M", "age": "30", "nationality": "UK",
+                  "ethnicity": "W1"} for o, p in [("A", "O1"), ("A ", "O1"), ("Q", "O2"), ("C", "O3"), ("J", "O4")]]
+    return {"cases": frame(cases, "cases"), "victims": frame(victims, "victims"),
+            "police_records": frame(records, "police_records"), "offenders": frame(offenders, "offenders")}
+
+
+def test_rules_read_ids_alike_as_python_or_pyarrow_strings():
+    """The rules give the same tables and statuses whether the identifier columns hold Python
+    strings (object) or pyarrow strings (as pseudonymisation leaves them), and every rule is hit."""
+    import pyarrow as pa
+
+    from msht.ingest.privacy import ID_FIELDS
+
+    as_objects = _every_rule_extracts()
+    as_arrow = {}
+    for name, table in as_objects.items():
+        table = table.copy()
+        for field in ID_FIELDS[name]:
+            values = pa.array(table[field].to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+            table[field] = pd.Series(pd.arrays.ArrowStringArray(values), index=table.index)
+        as_arrow[name] = table
+    one = clean.clean(as_objects, period=("2019-01-01", "2021-12-31"))
+    other = clean.clean(as_arrow, period=("2019-01-01", "2021-12-31"))
+    for table in ("cases", "victims", "offenders", "exclusions"):
+        pd.testing.assert_frame_equal(getattr(one, table), getattr(other, table))
+    for name in one.status:
+        pd.testing.assert_frame_equal(one.status[name], other.status[name])
+        assert one.status[name]["status"].dtype == pd.DataFrame({"status": ["analysed"]})["status"].dtype  # text, as before
+    hit = {(e, r) for e, r, n in one.exclusions[["entity", "rule", "excluded"]].itertuples(index=False) if n}
+    assert hit == {(entity, rule) for _, rule, entity, _ in clean.RULES}
+
+
+_ID_TEXT = st.one_of(st.none(), st.text(alphabet=st.sampled_from(["P", "1", " ", "\t", "\u00a0", "\u2003", "\x1c", "\u200b",
+                                                                   "é", "\n"]), max_size=6))
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(_ID_TEXT, max_size=30), st.booleans())
+def test_ids_stripped_by_pyarrow_as_python_strips_them(values, as_arrow):
+    """_stripped is ``.astype("string").str.strip()`` (every white space Python strips, nothing else),
+    on Python or pyarrow strings."""
+    series = pd.Series(values, dtype=object, name="person_id")
+    if as_arrow:
+        series = series.astype(pd.StringDtype("pyarrow"))
+    expected = pd.Series(values, dtype=object, name="person_id").astype("string").str.strip()
+    pd.testing.assert_series_equal(clean._stripped(series), expected)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(st.tuples(st.integers(-1, 3), st.integers(-1, 4)), max_size=40))
+def test_repeated_police_record_entries_are_the_duplicated_pairs(pairs):
+    """Rule 8 on police records compares only entries sharing an incident: the same verdict as
+    duplicated(keep="first") on every (person, incident) pair, missing equal to missing."""
+    import numpy as np
+
+    person = np.array([p for p, _ in pairs], dtype=np.intp)
+    incident = np.array([i for _, i in pairs], dtype=np.intp)
+    expected = pd.DataFrame({"p": person, "i": incident}).duplicated(keep="first").tolist()
+    assert clean._repeated_entries(person, incident, 5).tolist() == expected
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.sets(st.text(max_size=5).filter(lambda t: not any(0xD800 <= ord(ch) <= 0xDFFF for ch in t)), max_size=30))
+def test_person_ids_ordered_by_pyarrow_as_python_orders_them(values):
+    import numpy as np
+
+    values = np.array(sorted(values, key=hash), dtype=object)
+    assert values[clean._text_order(values)].tolist() == sorted(values.tolist())
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.one_of(st.none(), st.integers(0, 3)), st.integers(0, 50)),
+                max_size=30, unique_by=lambda r: r[2]))
+def test_case_rows_ordered_as_sort_values_orders_them(rows):
+    """The case table's order: date, entry time (missing last), source row, as sort_values."""
+    day = pd.Timestamp("2020-01-01")
+    frame = pd.DataFrame({"date": pd.Series([day + pd.Timedelta(days=d) for d, _, _ in rows], dtype="datetime64[ns]"),
+                          "entered_on": pd.Series([pd.NaT if e is None else day + pd.Timedelta(hours=e) for _, e, _ in rows],
+                                                  dtype="datetime64[ns]"),
+                          SOURCE_ROW: pd.Series([r for _, _, r in rows], dtype="int64")})
+    expected = frame.sort_values(["date", "entered_on", SOURCE_ROW], kind="stable").index.tolist()
+    assert clean._entry_order(frame).tolist() == expected
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["1", "2", "1.5", "x", "", " 2 ", "N/K", "-3", "40.0", "1e2"])),
+                max_size=30))
+def test_ages_read_once_per_distinct_text_as_read_row_by_row(values):
+    """age_failures reads each distinct text once: the numbers, their dtype and the bad mask are
+    those of pd.to_numeric on every row."""
+    series = pd.Series(values, dtype=object, index=range(5, 5 + len(values)), name="age")
+    text = clean.coding.normalise_text(series)
+    expected = pd.to_numeric(text, errors="coerce")
+    num, bad = clean.age_failures(series)
+    pd.testing.assert_series_equal(num, expected)
+    assert bad.tolist() == (text.notna() & expected.isna()).tolist()

@@ -564,3 +564,30 @@ def test_contains_value_by_value_is_pandas_str_contains(values, pattern):
     """The small-input regex search gives what pandas' ``str.contains`` gives (missing: False)."""
     s = pd.Series(values, dtype="string", name="t", index=range(3, 3 + len(values)))
     pd.testing.assert_series_equal(c._contains(s, pattern), s.str.contains(pattern, regex=True, na=False).astype(bool))
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=st.sampled_from(["0", "7", "/", " ", ":", "a", "\u0663", "\uff11"]),
+                                             max_size=12)), max_size=30),
+       st.sampled_from([r"[0-9]", r"\d{1,2}/\d{1,2}/\d{4}(?: \d{1,2}:\d{2})?", r"[0-9]{2}/[0-9]{2}"]),
+       st.booleans(), st.booleans())
+def test_ascii_patterns_found_by_pyarrow_as_python_finds_them(values, pattern, whole, missing):
+    """ascii_pattern_matches gives what Python's re (ASCII) gives, other scripts' digits included."""
+    import re
+
+    text = pd.Series(values, dtype="string")
+    how = text.str.fullmatch if whole else text.str.contains
+    expected = how(pattern, flags=re.ASCII, na=missing).astype(bool).tolist()
+    assert c.ascii_pattern_matches(text, pattern, whole=whole, missing=missing).tolist() == expected
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(st.one_of(st.none(), st.just(float("nan")), st.just(pd.NA), st.sampled_from(["a", "b", " a", ""]),
+                          st.integers(0, 2)), max_size=30))
+def test_text_factorised_as_its_string_copy_is(values):
+    """factorize_text is pd.factorize(s.astype("string")): the same codes and distinct values."""
+    s = pd.Series(values, dtype=object)
+    codes, uniques = c.factorize_text(s)
+    expected_codes, expected_uniques = pd.factorize(s.astype("string"))
+    assert codes.tolist() == expected_codes.tolist()
+    pd.testing.assert_index_equal(uniques, expected_uniques)

@@ -180,3 +180,36 @@ def test_the_age_reader_never_reads_year_first_mixed_separators_day_first(value)
     not a date), never pandas' day-first 1 May."""
     assert coding.to_datetime(pd.Series([value, "05/01/2020"])).isna().tolist() == [True, False]
     assert rules.date_failures(pd.Series([value]))[2].tolist() == [True]
+
+
+_FIXED_PART = st.tuples(st.integers(0, 39), st.integers(0, 14), st.integers(1600, 2300),
+                        st.one_of(st.none(), st.tuples(st.integers(0, 25), st.integers(0, 61),
+                                                       st.one_of(st.none(), st.integers(0, 61)))))
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.lists(_FIXED_PART, min_size=1, max_size=40))
+def test_fixed_width_dates_read_from_their_digits_as_pandas_reads_them(parts):
+    """dd/mm/yyyy[ HH:MM[:SS]] texts are read from their digits (a national extract's entry times):
+    every date read so is the one the first of DATE_FORMATS pandas accepts reads, and date_failures
+    gives what the formats give on their own (impossible days, hours, years left to pandas)."""
+    import numpy as np
+
+    texts = []
+    for day, month, year, time in parts:
+        text = f"{day:02d}/{month:02d}/{year:04d}"
+        if time is not None:
+            text += f" {time[0]:02d}:{time[1]:02d}" + ("" if time[2] is None else f":{time[2]:02d}")
+        texts.append(text)
+    values = pd.Series(texts, dtype="string")
+    expected = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    for fmt in rules.DATE_FORMATS:
+        todo = expected.isna()
+        expected[todo] = coding.read_dates(values[todo], fmt)
+    read = rules._read_fixed_dates(np.array(texts, dtype=object))
+    known = ~np.isnat(read)
+    assert (read[known] == expected.to_numpy()[known]).all()
+    rules._DATES_READ.clear()
+    parsed, _, bad = rules.date_failures(pd.Series(texts, dtype=object))
+    pd.testing.assert_series_equal(parsed, expected, check_names=False)
+    assert bad.tolist() == expected.isna().tolist()

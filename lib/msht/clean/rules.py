@@ -31,7 +31,6 @@ Offenders
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,7 +125,7 @@ def date_failures(values: pd.Series, *, nullable: bool = True) -> tuple[pd.Serie
     normalised text, and a boolean mask of the values that are not dates. Each distinct value
     is read once (a national extract holds a few thousand dates in hundreds of thousands of
     rows), and once only across calls (:data:`_DATES_READ`)."""
-    codes, uniques = pd.factorize(values.astype("string"))
+    codes, uniques = coding.factorize_text(values)
     read = _read_distinct_dates(uniques, nullable) if len(values) else None
     if read is None:
         if not len(values) or len(uniques) * 2 > len(values):  # mostly distinct values: nothing to gain
@@ -175,11 +174,50 @@ def _read_distinct_dates(uniques: object, nullable: bool) -> tuple[np.ndarray, o
 _PLAIN_DATE = r"\d{1,2}/\d{1,2}/\d{4}(?: \d{1,2}:\d{2}(?::\d{2})?)?"
 
 
+#: A date (and time) in the fixed width forces export (``05/03/2019``, ``05/03/2019 14:07``,
+#: ``05/03/2019 14:07:09``; ASCII digits): :func:`_read_fixed_dates` reads it from its digits.
+_FIXED_DATE = r"[0-9]{2}/[0-9]{2}/[0-9]{4}(?: [0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?"
+
+
+def _read_fixed_dates(text: np.ndarray) -> np.ndarray:
+    """The ``datetime64[ns]`` of each text of ``text`` (an object array of strings that match
+    :data:`_FIXED_DATE`) read from its digits, as the formats of :data:`DATE_FORMATS` read it;
+    ``NaT`` for one that is no valid calendar date and time within :data:`coding.DATE_RANGE`
+    (day 31 of April, hour 24...), which the caller then reads with pandas (and reports as pandas
+    finds it). A national extract's hundreds of thousands of entry times are read in a few
+    vectorised passes instead of one ``strptime`` each."""
+    chars = np.array(text, dtype="S19").view(np.uint8).reshape(len(text), 19)  # one byte per character
+
+    def number(start: int, width: int) -> np.ndarray:
+        out = np.zeros(len(text), dtype=np.int64)
+        for i in range(start, start + width):
+            out = out * 10 + (chars[:, i].astype(np.int64) - ord("0"))
+        return out
+
+    has_time = chars[:, 10] == ord(" ")
+    has_seconds = chars[:, 16] == ord(":")
+    day, month, year = number(0, 2), number(3, 2), number(6, 4)
+    hour = np.where(has_time, number(11, 2), 0)
+    minute = np.where(has_time, number(14, 2), 0)
+    second = np.where(has_seconds, number(17, 2), 0)
+    first_year, last_year = coding.DATE_RANGE[0].year, coding.DATE_RANGE[1].year
+    month_start = ((year - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
+    month_days = ((month_start + 1).astype("datetime64[D]") - month_start.astype("datetime64[D]")).astype(np.int64)
+    valid = ((first_year <= year) & (year <= last_year) & (1 <= month) & (month <= 12) & (1 <= day)
+             & (day <= month_days) & (hour <= 23) & (minute <= 59) & (second <= 59))
+    seconds = ((month_start.astype("datetime64[D]") - np.datetime64("1970-01-01", "D")).astype(np.int64) + day - 1) * 86400
+    seconds = seconds + hour * 3600 + minute * 60 + second
+    out = (seconds * 1_000_000_000).astype("datetime64[ns]")
+    out[~valid] = np.datetime64("NaT")
+    return out
+
+
 def _date_failures(values: pd.Series, *, nullable: bool) -> tuple[pd.Series, pd.Series, pd.Series]:
     """:func:`date_failures` on every value of ``values``; only values that are not plain dates
-    (:data:`_PLAIN_DATE`) go through the text normalisation."""
+    (:data:`_PLAIN_DATE`) go through the text normalisation, and fixed-width ones
+    (:data:`_FIXED_DATE`) are read from their digits (:func:`_read_fixed_dates`)."""
     text = values.astype("string")
-    other = ~text.str.fullmatch(_PLAIN_DATE, flags=re.ASCII, na=True).astype(bool)
+    other = ~pd.Series(coding.ascii_pattern_matches(text, _PLAIN_DATE, whole=True, missing=True), index=text.index)
     if coding.MARKER_HAS_DIGIT:
         other = text.notna()
     if other.any():
@@ -189,12 +227,17 @@ def _date_failures(values: pd.Series, *, nullable: bool) -> tuple[pd.Series, pd.
             fixed = fixed.mask(coding.normalise_text(fixed).isna() & fixed.notna())
         text[other] = fixed
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    fixed_width = coding.ascii_pattern_matches(text, _FIXED_DATE, whole=True)
+    if fixed_width.any():
+        parsed[fixed_width] = _read_fixed_dates(text[fixed_width].to_numpy(dtype=object))
     for fmt in DATE_FORMATS:
         todo = parsed.isna() & text.notna()
         if not todo.any():
             break
         parsed[todo] = coding.read_dates(text[todo], fmt)
-    todo = parsed.isna() & text.str.match(_ISO_WHOLE_DATE, na=False).astype(bool)
+    todo = parsed.isna() & text.notna()
+    if todo.any():
+        todo[todo] = text[todo].str.match(_ISO_WHOLE_DATE, na=False).astype(bool)
     if todo.any():
         parsed[todo] = coding.read_dates(text[todo], "ISO8601")
     return parsed, text, (text.notna() & parsed.isna())
@@ -235,9 +278,18 @@ AGE_ERROR = "is not a number of years"
 
 def age_failures(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Ages as numbers (``NaN`` where missing or not a number) and the mask of values that are
-    not a number of years (what :func:`_parse_age` stops on)."""
+    not a number of years (what :func:`_parse_age` stops on); each distinct text read once."""
     text = coding.normalise_text(values)
-    num = pd.to_numeric(text, errors="coerce")
+    codes, uniques = pd.factorize(text)
+    missing = codes < 0
+    if not len(text) or len(uniques) * 2 > len(text):  # mostly distinct values: read as they are
+        num = pd.to_numeric(text, errors="coerce")
+        return num, text.notna() & num.isna()
+    # each distinct text read once (a national extract's ages are a few dozen texts); a missing
+    # value read too when there is one, so that pandas infers the dtype of the same set of values
+    distinct = pd.Series(pd.array([*uniques, *([pd.NA] if missing.any() else [])], dtype="string"))
+    read = pd.to_numeric(distinct, errors="coerce")
+    num = pd.Series(read.array.take(np.where(missing, len(uniques), codes)), index=text.index, name=text.name)
     return num, text.notna() & num.isna()
 
 
@@ -250,13 +302,37 @@ def _parse_age(values: pd.Series, *, path: str, rows: pd.Series) -> pd.Series:
     return num.round().astype("Int64")
 
 
+def _stripped(values: pd.Series) -> pd.Series:
+    """``values.astype("string").str.strip()`` (identifiers stripped of white space), stripped by
+    pyarrow when it can hold the values (``utf8_trim`` of the characters Python's ``str.strip()``
+    removes, :data:`msht.ingest.extracts.PY_WHITESPACE`): hundreds of thousands of IDs are not
+    stripped one Python string at a time."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from msht.ingest.extracts import PY_WHITESPACE
+
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        arrow = pa.chunked_array(values.array.__arrow_array__())  # read as it is held
+    else:
+        values = values.astype("string")
+        try:
+            arrow = pa.chunked_array([pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):
+            return values.str.strip()
+    trimmed = pc.utf8_trim(arrow, characters=PY_WHITESPACE)
+    if pc.all(pc.equal(trimmed, arrow)).as_py() is not False:  # nothing to strip (pseudonyms)
+        return values.astype("string")
+    return pd.Series(pd.array(trimmed.to_numpy(), dtype="string"), index=values.index, name=values.name)
+
+
 def code_cases(frame: pd.DataFrame, *, path: str, force_words: list[str]) -> pd.DataFrame:
     """Code the case extract's fields (see :mod:`msht.ingest.coding`)."""
     rows = frame[SOURCE_ROW]
     out = pd.DataFrame(index=frame.index)
     out[SOURCE_ROW] = rows
-    out["occurrence_number"] = frame["occurrence_number"].astype("string").str.strip()
-    person = frame["victim_person_id"].astype("string").str.strip()
+    out["occurrence_number"] = _stripped(frame["occurrence_number"])
+    person = _stripped(frame["victim_person_id"])
     out["person_id"] = person.mask(coding.is_missing(person))  # blank or a missing marker: no ID
     out["date"] = parse_dates(frame["recorded_date"], path=path, column="recorded_date", rows=rows, nullable=False)
     out["entered_on"] = parse_dates(frame["entered_on"], path=path, column="entered_on", rows=rows, with_time=True)
@@ -279,8 +355,8 @@ def code_victim_records(frame: pd.DataFrame, *, path: str) -> pd.DataFrame:
     rows = frame[SOURCE_ROW]
     out = pd.DataFrame(index=frame.index)
     out[SOURCE_ROW] = rows
-    out["occurrence_number"] = frame["occurrence_number"].astype("string").str.strip()
-    out["person_id"] = frame["person_id"].astype("string").str.strip()
+    out["occurrence_number"] = _stripped(frame["occurrence_number"])
+    out["person_id"] = _stripped(frame["person_id"])
     out["victim_sex"] = coding.code_sex(frame["sex"])
     out["date_of_birth"] = parse_dates(frame["date_of_birth"], path=path, column="date_of_birth", rows=rows)
     out["recorded_age"] = _parse_age(frame["age"], path=path, rows=rows)
@@ -299,14 +375,29 @@ ROLE_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The roles :func:`code_role` codes, in the order of the police-record counts' columns.
+ROLES = ("victim", "perpetrator", "other", "unknown")
+
+
 def code_role(s: pd.Series) -> pd.Series:
     """Code a person's role in an incident: ``victim``, ``perpetrator``, ``other`` or ``unknown``."""
-    codes, uniques = pd.factorize(pd.Series(s).astype("string"))  # coded once per distinct value
+    return pd.Series(np.array(ROLES, dtype=object)[_role_codes(s)], index=s.index, dtype=object)
+
+
+def _role_codes(s: pd.Series) -> np.ndarray:
+    """:func:`code_role` as each row's place in :data:`ROLES`, coded once per distinct value
+    (text values are told apart as they are; other values by their text)."""
+    values = pd.Series(s)
+    if values.dtype == object:  # a column of millions of Python strings: no copy as ``string``
+        codes, uniques = pd.factorize(values.to_numpy())
+        uniques = pd.Series(uniques, dtype=object).astype("string")
+    else:
+        codes, uniques = pd.factorize(values.astype("string"))
     text = coding.normalise_text(pd.Series(uniques, dtype="string"))
-    coded = np.full(len(uniques) + 1, "unknown", dtype=object)  # the last slot: missing values
+    coded = np.full(len(uniques) + 1, ROLES.index("unknown"), dtype=np.intp)  # the last slot: missing values
     for code, words in ROLE_WORDS.items():
-        coded[:-1][text.isin(words).fillna(False).to_numpy(dtype=bool)] = code
-    return pd.Series(coded[codes], index=s.index, dtype=object)
+        coded[:-1][text.isin(words).fillna(False).to_numpy(dtype=bool)] = ROLES.index(code)
+    return coded[codes]
 
 
 def _signature(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
@@ -345,14 +436,89 @@ def duplicate_or_update(entries: pd.DataFrame, key: list[str], details: pd.Serie
     return pd.Series(verdict, index=order.index, dtype=object).reindex(entries.index)
 
 
-def _status_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({SOURCE_ROW: frame[SOURCE_ROW].to_numpy(), "status": ANALYSED}, index=frame.index)
+#: The statuses a row can have, as :class:`_Status` stores them: 0 is ``analysed``, then each
+#: rule code of :data:`RULES` once, in order.
+_STATUS_NAMES = np.array([ANALYSED, *dict.fromkeys(rule for _, rule, _, _ in RULES)], dtype=object)
+_STATUS_CODE = {name: code for code, name in enumerate(_STATUS_NAMES)}
 
 
-def _mark(status: pd.DataFrame, mask: pd.Series, rule: str) -> None:
-    """Give rows still analysed under ``mask`` the exclusion ``rule`` (a row keeps its first reason)."""
-    target = mask & (status["status"] == ANALYSED)
-    status.loc[target, "status"] = rule
+class _Status:
+    """Every raw row's status while the rules run: one small integer per row (0: analysed, else
+    the rule's place in :data:`_STATUS_NAMES`), compared as numbers over millions of rows."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.rows = frame[SOURCE_ROW].to_numpy()
+        self.index = frame.index
+        self.code = np.zeros(len(frame), dtype=np.int8)
+
+    def mark(self, mask: pd.Series | np.ndarray, rule: str) -> None:
+        """Give rows still analysed under ``mask`` (a boolean per row, in row order) the exclusion
+        ``rule`` (a row keeps its first reason)."""
+        self.code[np.asarray(mask, dtype=bool) & (self.code == 0)] = _STATUS_CODE[rule]
+
+    @property
+    def analysed(self) -> np.ndarray:
+        """A boolean per row: still analysed."""
+        return self.code == 0
+
+    def counted(self) -> pd.Series:
+        """Rows per status (the statuses no row has left out)."""
+        n = np.bincount(self.code, minlength=len(_STATUS_NAMES))
+        return pd.Series(n[n > 0], index=_STATUS_NAMES[n > 0])
+
+    def frame(self) -> pd.DataFrame:
+        """The status frame: ``source_row`` and ``status`` (the rule code or ``analysed``)."""
+        text = pd.Series([ANALYSED]).dtype  # the dtype pandas gives a column of text
+        return pd.DataFrame({SOURCE_ROW: self.rows, "status": pd.array(_STATUS_NAMES[self.code], dtype=text)},
+                            index=self.index)
+
+
+def _codes(*columns: pd.Series) -> list[np.ndarray]:
+    """One integer per value of the ``columns``, the same for equal values across them (a missing
+    value is a value too, as :meth:`pandas.Series.isin` and ``duplicated`` compare it); one array
+    per column."""
+    codes, _ = pd.factorize(pd.concat(columns, ignore_index=True), use_na_sentinel=False)
+    bounds = np.cumsum([0, *(len(c) for c in columns)])
+    return [codes[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
+
+
+def _pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """One integer per (``first[i]``, ``second[i]``) pair of codes (:func:`_codes`), equal exactly
+    when both codes are."""
+    return first.astype(np.int64) * (second.max(initial=-1) + 1) + second
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """The occurrence numbers and person IDs of the coded case rows and of the victim records as
+    codes shared by both (:func:`_codes`: a missing value is a value too), found once for the
+    rules of both extracts."""
+
+    case_occurrence: np.ndarray
+    case_person: np.ndarray
+    record_occurrence: np.ndarray
+    record_person: np.ndarray
+
+    @classmethod
+    def of(cls, cases: pd.DataFrame, vrec: pd.DataFrame) -> _Keys:
+        """The codes of ``cases`` and ``vrec`` (:func:`code_cases`, :func:`code_victim_records`)."""
+        case_occurrence, record_occurrence = _codes(cases["occurrence_number"], vrec["occurrence_number"])
+        case_person, record_person = _codes(cases["person_id"], vrec["person_id"])
+        return cls(case_occurrence, case_person, record_occurrence, record_person)
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """One integer per (occurrence, person) pair of the case rows, and of the records."""
+        pairs = _pairs(np.concatenate([self.case_occurrence, self.record_occurrence]),
+                       np.concatenate([self.case_person, self.record_person]))
+        return pairs[:len(self.case_occurrence)], pairs[len(self.case_occurrence):]
+
+
+def _among(codes: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """A boolean per code of ``codes``: whether it is one of ``ids`` (codes of :func:`_codes`)."""
+    size = max(codes.max(initial=-1), ids.max(initial=-1)) + 1
+    known = np.zeros(size, dtype=bool)
+    known[ids] = True
+    return known[codes]
 
 
 def _age_at(dob: pd.Series, on: pd.Series, recorded: pd.Series) -> pd.Series:
@@ -382,90 +548,95 @@ def _clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None, p
     bar.advance("coding victim records")
     vrec = code_victim_records(extracts["victims"], path=paths["victims"])
     bar.advance("case rules")
-    st_cases, entry = _case_rules(cases, vrec, period)
-    analysed_cases = entry[st_cases["status"] == ANALYSED].copy()
-    case_ids = set(cases["person_id"].dropna().unique())
-    analysed_occ = set(analysed_cases["occurrence_number"].unique())
+    keys = _Keys.of(cases, vrec)
+    st_cases, entry = _case_rules(cases, vrec, period, keys)
+    live = st_cases.analysed
+    analysed_cases = entry[live]  # a new frame: the rows taken
+    del entry  # frames no later step reads are let go as soon as they are done with (peak memory)
     bar.advance("victim records")
-    st_v = _victim_record_rules(vrec, cases, st_cases, case_ids, analysed_occ)
+    st_v = _victim_record_rules(vrec, cases, live, keys)
+    del vrec, keys
     bar.advance("police-record entries")
-    st_p, counts = _police_record_rules(extracts["police_records"], case_ids, set(analysed_cases["person_id"].unique()))
+    case_ids = np.asarray(cases["person_id"].dropna().unique(), dtype=object)
+    st_p, counts = _police_record_rules(extracts["police_records"], case_ids,
+                                        np.asarray(analysed_cases["person_id"].unique(), dtype=object))
     bar.advance("offenders")
-    st_o, offenders = _offender_rules(extracts["offenders"], cases, analysed_occ, path=paths["offenders"])
+    st_o, offenders = _offender_rules(extracts["offenders"], cases, live, path=paths["offenders"])
+    del cases
     bar.advance("analysis tables")
     c = _case_table(analysed_cases, counts, offenders)
+    del analysed_cases
     victims = _victim_table(c, counts)
     # offender pairs carry their case's outcomes and the case's victim
     offenders = offenders.merge(
         c[["occurrence_number", "person_id", "engagement", "offered", "accepted", "period"]], on="occurrence_number", how="left"
     ).reset_index(drop=True)
 
-    status = {"cases": st_cases, "victims": st_v, "police_records": st_p, "offenders": st_o}
-    exclusions = exclusions_table(status)
-    check_accounting(extracts, status, c, victims_records=int((st_v["status"] == ANALYSED).sum()),
+    statuses = {"cases": st_cases, "victims": st_v, "police_records": st_p, "offenders": st_o}
+    status = {name: st.frame() for name, st in statuses.items()}
+    exclusions = exclusions_table(status, {name: st.counted() for name, st in statuses.items()})
+    check_accounting(extracts, status, c, victims_records=int(st_v.analysed.sum()),
                      offenders=offenders, entries=int(counts["n_entries"].sum()))
     return CleanResult(cases=c, victims=victims, offenders=offenders, exclusions=exclusions, status=status)
 
 
-def _case_rules(cases: pd.DataFrame, vrec: pd.DataFrame, period: tuple[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _case_rules(cases: pd.DataFrame, vrec: pd.DataFrame, period: tuple[str, str], keys: _Keys
+                ) -> tuple[_Status, pd.DataFrame]:
     """Rules 1-4 on the coded case rows: no victim ID, outside the period, then the rows of one
-    victim on one date (conflicting, duplicate, superseded update). Returns the status frame and
+    victim on one date (conflicting, duplicate, superseded update); ``keys``: the IDs of both
+    extracts as codes. Returns the statuses and
     the case rows with their victim's sociodemographics on that occurrence (``victim_age`` at
     the case date)."""
-    st_cases = _status_frame(cases)
-    _mark(st_cases, cases["person_id"].isna(), "no_victim_id")
+    st_cases = _Status(cases)
+    st_cases.mark(cases["person_id"].isna(), "no_victim_id")
     start, end = pd.Timestamp(period[0]), pd.Timestamp(period[1])
-    _mark(st_cases, (cases["date"] < start) | (cases["date"] > end), "outside_period")
-
-    # victim sociodemographics of each case entry (its own record on that occurrence)
-    vrec_last = vrec.drop_duplicates(["occurrence_number", "person_id"], keep="last")
-    entry = cases.merge(
-        vrec_last[["occurrence_number", "person_id", "victim_sex", "date_of_birth", "recorded_age", "victim_countries",
-                   "victim_uk_national", "victim_nationality_region"]],
-        on=["occurrence_number", "person_id"], how="left",
-    ).set_index(cases.index)
+    st_cases.mark((cases["date"] < start) | (cases["date"] > end), "outside_period")
+    entry = _with_victim_record(cases, vrec, keys)
     entry["victim_age"] = _age_at(entry["date_of_birth"], entry["date"], entry["recorded_age"])
 
-    live = st_cases["status"] == ANALYSED
-    grp = entry[live].groupby(["person_id", "date"], sort=False)
-    size = grp["occurrence_number"].transform("size")
-    multi = entry[live][size > 1]
+    live = st_cases.analysed
+    date, _ = pd.factorize(cases["date"].to_numpy()[live], use_na_sentinel=False)
+    group, _ = pd.factorize(_pairs(keys.case_person[live], date))  # one victim on one date
+    multi = entry[live][np.bincount(group)[group] > 1]
     if len(multi):
         key = ["person_id", "date"]
         demo = _signature(multi, VICTIM_FIELDS)
         n_demo = demo.groupby([multi[k] for k in key]).transform("nunique")
-        _mark(st_cases, pd.Series(n_demo > 1, index=multi.index).reindex(cases.index, fill_value=False), "conflicting")
+        st_cases.mark(pd.Series(n_demo > 1, index=multi.index).reindex(cases.index, fill_value=False), "conflicting")
         same = multi[n_demo == 1]
         verdict = duplicate_or_update(same, key, _signature(same, CASE_FIELDS))
         for rule in ("duplicate", "update_superseded"):
-            _mark(st_cases, (verdict == rule).reindex(cases.index, fill_value=False), rule)
+            st_cases.mark((verdict == rule).reindex(cases.index, fill_value=False), rule)
     return st_cases, entry
 
 
-def _victim_record_rules(vrec: pd.DataFrame, cases: pd.DataFrame, st_cases: pd.DataFrame, case_ids: set,
-                         analysed_occ: set) -> pd.DataFrame:
-    """The victim-record rules; returns the status frame of the victim records."""
-    excluded_occ = set(cases.loc[st_cases["status"] != ANALYSED, "occurrence_number"].unique())
-    st_v = _status_frame(vrec)
-    _mark(st_v, ~vrec["person_id"].isin(case_ids), "not_in_case_file")
-    _mark(st_v, vrec["occurrence_number"].isin(excluded_occ) & ~vrec["occurrence_number"].isin(analysed_occ), "case_excluded")
-    pairs = cases[["occurrence_number", "person_id"]].dropna()
-    own, known = _pair_keys([vrec["occurrence_number"], pairs["occurrence_number"]],
-                            [vrec["person_id"], pairs["person_id"]])
-    _mark(st_v, pd.Series(~np.isin(own, known), index=vrec.index), "occurrence_not_in_case_file")
-    _mark(st_v, pd.Series(own, index=vrec.index).duplicated(keep="last"), "duplicate_record")
+def _with_victim_record(cases: pd.DataFrame, vrec: pd.DataFrame, keys: _Keys) -> pd.DataFrame:
+    """The case rows with the victim-record columns of their own record on that occurrence (the
+    last one of the same occurrence and person; missing values where there is none), as a left
+    merge on ``occurrence_number, person_id`` gives them (a missing value matching a missing
+    value); the rows compared as integer pairs."""
+    own, known = keys.pairs()
+    last = ~pd.Series(known).duplicated(keep="last").to_numpy()
+    columns = ["victim_sex", "date_of_birth", "recorded_age", "victim_countries", "victim_uk_national",
+               "victim_nationality_region"]
+    found = vrec.loc[last, columns].set_axis(known[last]).reindex(own).set_axis(cases.index)
+    return pd.concat([cases, found], axis=1)
+
+
+def _victim_record_rules(vrec: pd.DataFrame, cases: pd.DataFrame, live: np.ndarray, keys: _Keys) -> _Status:
+    """The victim-record rules (``live``: the case rows analysed; ``keys``: the IDs of both
+    extracts as codes); returns their statuses."""
+    st_v = _Status(vrec)
+    has_person = cases["person_id"].notna().to_numpy()
+    st_v.mark(~_among(keys.record_person, keys.case_person[has_person]), "not_in_case_file")
+    occurrence, case_occurrence = keys.record_occurrence, keys.case_occurrence
+    excluded = _among(occurrence, case_occurrence[~live]) & ~_among(occurrence, case_occurrence[live])
+    st_v.mark(excluded, "case_excluded")
+    known, own = keys.pairs()
+    known = known[has_person & cases["occurrence_number"].notna().to_numpy()]  # a case row's pair of IDs
+    st_v.mark(~np.isin(own, known), "occurrence_not_in_case_file")
+    st_v.mark(pd.Series(own).duplicated(keep="last").to_numpy(), "duplicate_record")
     return st_v
-
-
-def _pair_keys(first: list[pd.Series], second: list[pd.Series]) -> list[np.ndarray]:
-    """One integer per (``first[i]``, ``second[i]``) value pair, equal exactly when both values
-    are (missing equal to missing, as :meth:`pandas.DataFrame.duplicated` compares them); one
-    array per pair of Series, the codes shared by all of them."""
-    a, _ = pd.factorize(pd.concat(first, ignore_index=True).astype(object))
-    b, b_uniques = pd.factorize(pd.concat(second, ignore_index=True).astype(object))
-    key = (a.astype(np.int64) + 1) * (len(b_uniques) + 1) + (b + 1)
-    bounds = np.cumsum([0, *(len(s) for s in first)])
-    return [key[start:end] for start, end in zip(bounds[:-1], bounds[1:])]
 
 
 def _stripped_codes(values: pd.Series, *, with_values: bool = True) -> tuple[np.ndarray, np.ndarray | int]:
@@ -501,48 +672,76 @@ def _stripped_codes(values: pd.Series, *, with_values: bool = True) -> tuple[np.
     return np.where(codes >= 0, remap[np.where(codes >= 0, codes, 0)], -1), uniques
 
 
-def _police_record_rules(pr: pd.DataFrame, case_ids: set, analysed_people: set) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The police-record rules; returns their status frame and, per analysed person, the entries
-    by role (``victim, perpetrator, other, unknown``) and ``n_entries``.
+def _police_record_rules(pr: pd.DataFrame, case_ids: np.ndarray, analysed_people: np.ndarray) -> tuple[_Status, pd.DataFrame]:
+    """The police-record rules (``case_ids``, ``analysed_people``: the person IDs in the case file
+    and those of the analysed case entries); returns their statuses and, per analysed person, the
+    entries by role (``victim, perpetrator, other, unknown``) and ``n_entries``.
 
     Persons and incidents are compared as codes in their distinct (stripped) values: the same
     rules as on the text, in a few vectorised passes over millions of entries."""
     person, people = _stripped_codes(pr["person_id"])
     incident, n_incidents = _stripped_codes(pr["incident_reference"], with_values=False)
-    st_p = _status_frame(pr)
+    st_p = _Status(pr)
 
-    def among(ids: set) -> np.ndarray:  # rows whose person is in ``ids`` (a missing person is not)
+    def among(ids: np.ndarray) -> np.ndarray:  # rows whose person is in ``ids`` (a missing person is not)
         hit = np.append(pd.Series(people, dtype=object).isin(ids).to_numpy(dtype=bool), False)
         return hit[person]
 
-    _mark(st_p, pd.Series(~among(case_ids), index=pr.index), "not_in_case_file")
-    _mark(st_p, pd.Series(~among(analysed_people), index=pr.index), "victim_not_analysed")
-    pair = (person.astype(np.int64) + 1) * (n_incidents + 1) + (incident + 1)  # missing == missing, as duplicated()
-    _mark(st_p, pd.Series(pair, index=pr.index).duplicated(keep="first"), "duplicate_record")
-    roles = code_role(pr["role"])
-    live_p = (st_p["status"] == ANALYSED).to_numpy(dtype=bool)
-    levels = ["victim", "perpetrator", "other", "unknown"]
-    role = pd.Index(levels).get_indexer(roles[live_p].to_numpy(dtype=object))
-    cells = np.bincount(person[live_p] * len(levels) + role, minlength=len(people) * len(levels))
-    table = cells.reshape(len(people), len(levels))
+    st_p.mark(~among(case_ids), "not_in_case_file")
+    st_p.mark(~among(analysed_people), "victim_not_analysed")
+    st_p.mark(_repeated_entries(person, incident, n_incidents), "duplicate_record")
+    live_p = st_p.analysed
+    role = _role_codes(pr["role"])[live_p]
+    cells = np.bincount(person[live_p] * len(ROLES) + role, minlength=len(people) * len(ROLES))
+    table = cells.reshape(len(people), len(ROLES))
     seen = table.sum(axis=1) > 0
-    order = np.argsort(people[seen], kind="stable")  # sorted by person, as a pivot table
+    order = _text_order(people[seen])  # sorted by person, as a pivot table
     counts = pd.DataFrame(table[seen][order], index=pd.Index(people[seen][order], name="person_id", dtype="string"),
-                          columns=pd.Index(levels, name="role"))
+                          columns=pd.Index(list(ROLES), name="role"))
     counts["n_entries"] = counts.sum(axis=1)
     return st_p, counts
 
 
-def _offender_rules(of: pd.DataFrame, cases: pd.DataFrame, analysed_occ: set, *, path: str
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The offender rules; returns their status frame and the coded offender rows kept."""
-    of_occ = of["occurrence_number"].astype("string").str.strip()
-    of_pid = of["offender_person_id"].astype("string").str.strip()
-    st_o = _status_frame(of)
-    _mark(st_o, ~of_occ.isin(set(cases["occurrence_number"].unique())), "unmatched_offender")
-    _mark(st_o, ~of_occ.isin(analysed_occ), "case_excluded")
-    _mark(st_o, pd.DataFrame({"o": of_occ, "p": of_pid}).duplicated(keep="last"), "duplicate_record")
-    live_o = st_o["status"] == ANALYSED
+def _repeated_entries(person: np.ndarray, incident: np.ndarray, n_incidents: int) -> np.ndarray:
+    """A boolean per police-record entry: the same person and incident as an earlier entry (codes
+    of :func:`_stripped_codes`, -1 missing: ``duplicated(keep="first")`` of the pairs, a missing
+    value equal to a missing value). Only entries whose incident is on more than one row can be, so
+    only those pairs are compared (an incident reference is mostly on one row)."""
+    shared = np.bincount(incident + 1, minlength=n_incidents + 1)[incident + 1] > 1
+    repeated = np.zeros(len(incident), dtype=bool)
+    if shared.any():
+        pair = (person[shared].astype(np.int64) + 1) * (n_incidents + 1) + (incident[shared] + 1)
+        repeated[shared] = pd.Series(pair).duplicated(keep="first").to_numpy()
+    return repeated
+
+
+def _text_order(values: np.ndarray) -> np.ndarray:
+    """The stable sorting order of ``values`` (an object array of distinct values), as
+    ``np.argsort``; strings sorted by pyarrow (UTF-8 bytes sort as the code points Python
+    compares), other values by numpy."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arrow = pa.array(values, type=pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):
+        return np.argsort(values, kind="stable")
+    return pc.sort_indices(arrow).to_numpy(zero_copy_only=False).astype(np.intp)
+
+
+def _offender_rules(of: pd.DataFrame, cases: pd.DataFrame, live: np.ndarray, *, path: str
+                    ) -> tuple[_Status, pd.DataFrame]:
+    """The offender rules (``live``: the case rows analysed); returns their statuses and the coded
+    offender rows kept."""
+    of_occ = _stripped(of["occurrence_number"])
+    of_pid = _stripped(of["offender_person_id"])
+    st_o = _Status(of)
+    occurrence, case_occurrence = _codes(of_occ, cases["occurrence_number"])
+    st_o.mark(~_among(occurrence, case_occurrence), "unmatched_offender")
+    st_o.mark(~_among(occurrence, case_occurrence[live]), "case_excluded")
+    pairs = _pairs(_codes(of_occ)[0], _codes(of_pid)[0])
+    st_o.mark(pd.Series(pairs).duplicated(keep="last").to_numpy(), "duplicate_record")
+    live_o = st_o.analysed
     offenders = pd.DataFrame(
         {
             "occurrence_number": of_occ[live_o],
@@ -579,36 +778,59 @@ def _case_table(c: pd.DataFrame, counts: pd.DataFrame, offenders: pd.DataFrame) 
     c["more_perp_than_victim"] = np.where(
         c["n_entries"] > 0, np.where(ent["perpetrator"].to_numpy() > ent["victim"].to_numpy(), "yes", "no"), "unknown"
     )
-    n_off = offenders.groupby("occurrence_number").size()
-    c["n_offenders"] = n_off.reindex(c["occurrence_number"]).fillna(0).astype(int).to_numpy()
+    case_occurrence, occurrence = _codes(c["occurrence_number"], offenders["occurrence_number"])
+    counted = occurrence[offenders["occurrence_number"].notna().to_numpy()]  # a missing number: no case's
+    c["n_offenders"] = np.bincount(counted, minlength=len(c) + len(offenders))[case_occurrence]
     c["recorded_offender"] = np.where(c["n_offenders"] > 0, "yes", "no")
-    c = c.sort_values(["date", "entered_on", SOURCE_ROW], kind="stable")
+    c = c.take(_entry_order(c))
     return c.drop(columns=["recorded_age", "date_of_birth", SOURCE_ROW]).reset_index(drop=True)
+
+
+def _entry_order(c: pd.DataFrame) -> np.ndarray:
+    """The order of the case rows by date, entry time (missing last) and source row, as a stable
+    ``sort_values`` on those columns gives it."""
+    last = np.iinfo(np.int64).max
+    entered = c["entered_on"].to_numpy(dtype="datetime64[ns]")
+    entered = np.where(np.isnat(entered), last, entered.view(np.int64))
+    date = c["date"].to_numpy(dtype="datetime64[ns]")
+    date = np.where(np.isnat(date), last, date.view(np.int64))
+    return np.lexsort((c[SOURCE_ROW].to_numpy(), entered, date))
 
 
 def _victim_table(c: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
     """Victims: one row per analysed person, attributes from their first case, cases and
     police-record entries as victim / as perpetrator."""
-    first = c.drop_duplicates("person_id")
+    person, _ = pd.factorize(c["person_id"], use_na_sentinel=False)  # in order of first appearance
+    n_cases = np.bincount(person)
+    first = c.iloc[np.flatnonzero(_first_of_each(person))]
     victims = first[["person_id", "victim_sex", "victim_age", "victim_age6", "victim_age3", "victim_age2",
                      "victim_uk_national", "victim_nationality_region", "n_entries"]].copy()
-    victims["n_cases"] = c.groupby("person_id").size().reindex(victims["person_id"]).to_numpy()
+    victims["n_cases"] = n_cases
     pc = counts.reindex(victims["person_id"]).fillna(0).astype(int)
     victims["n_as_victim"] = pc["victim"].to_numpy()
     victims["n_as_perpetrator"] = pc["perpetrator"].to_numpy()
     return victims.reset_index(drop=True)
 
 
-def exclusions_table(status: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Build ``exclusions.csv``: ``step, rule, entity, description, rows_in, excluded, rows_out``."""
+def _first_of_each(codes: np.ndarray) -> np.ndarray:
+    """A boolean per row: the first row of its code (as ``~duplicated(keep="first")``)."""
+    first = np.zeros(len(codes), dtype=bool)
+    first[np.unique(codes, return_index=True)[1]] = True
+    return first
+
+
+def exclusions_table(status: dict[str, pd.DataFrame], counted: dict[str, pd.Series] | None = None) -> pd.DataFrame:
+    """Build ``exclusions.csv``: ``step, rule, entity, description, rows_in, excluded, rows_out``
+    (``counted``: each status frame's rows per status, when known)."""
     rows = []
+    counted = counted or {extract: st["status"].value_counts() for extract, st in status.items()}
     for extract, st in status.items():
         entity = ENTITY[extract]
         remaining = len(st)
         for step, rule, ent, desc in RULES:
             if ent != entity:
                 continue
-            excluded = int((st["status"] == rule).sum())
+            excluded = int(counted[extract].get(rule, 0))
             rows.append({"step": step, "rule": rule, "entity": entity, "description": desc,
                          "rows_in": remaining, "excluded": excluded, "rows_out": remaining - excluded})
             remaining -= excluded
@@ -619,17 +841,19 @@ def check_accounting(extracts: dict[str, pd.DataFrame], status: dict[str, pd.Dat
                      victims_records: int, offenders: pd.DataFrame, entries: int) -> None:
     """Assert that every raw row is analysed or excluded for exactly one named rule."""
     known = {rule for _, rule, _, _ in RULES} | {ANALYSED}
+    counted = {}
     for name, st in status.items():
         if len(st) != len(extracts[name]):
             raise AssertionError(f"row accounting: {name} has {len(extracts[name])} raw rows but {len(st)} statuses")
-        unknown = set(st["status"].unique()) - known
+        counted[name] = st["status"].value_counts(dropna=False)
+        unknown = set(counted[name].index) - known
         if unknown:
-            raise AssertionError(f"row accounting: {name} has rows with unnamed statuses {sorted(unknown)}")
-    if (status["cases"]["status"] == ANALYSED).sum() != len(cases):
+            raise AssertionError(f"row accounting: {name} has rows with unnamed statuses {sorted(unknown, key=str)}")
+    if counted["cases"].get(ANALYSED, 0) != len(cases):
         raise AssertionError("row accounting: analysed case entries differ from the analysis table")
-    if (status["offenders"]["status"] == ANALYSED).sum() != len(offenders):
+    if counted["offenders"].get(ANALYSED, 0) != len(offenders):
         raise AssertionError("row accounting: analysed offender rows differ from the analysis table")
-    if (status["police_records"]["status"] == ANALYSED).sum() != entries:
+    if counted["police_records"].get(ANALYSED, 0) != entries:
         raise AssertionError("row accounting: analysed police-record entries differ from the counted entries")
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "age_band3",
     "age_band6",
     "age_from_dob",
+    "ascii_pattern_matches",
     "code_engagement",
     "code_ethnicity",
     "code_exploitation_types",
@@ -51,6 +52,7 @@ __all__ = [
     "code_sex",
     "code_yes_no",
     "country_lookup",
+    "factorize_text",
     "ethnicity_codes",
     "mapping_report",
     "normalise_text",
@@ -184,6 +186,18 @@ def _result_name(func: Callable[..., Any], s: pd.Series, args: tuple[Any, ...], 
     return func(s.iloc[:0], *args, **kwargs).name
 
 
+def factorize_text(s: pd.Series) -> tuple[np.ndarray, Any]:
+    """``pd.factorize(s.astype("string"))``: each row's code in the distinct values as text (-1:
+    missing) and those values (an ``Index`` of ``string`` dtype). A column of Python strings (``object``, as the extracts are read) is
+    factorised as it is, without a ``string`` copy of every row first; the distinct values are then
+    made ``string``."""
+    if s.dtype == object:
+        codes, uniques = pd.factorize(s.to_numpy())
+        if pd.api.types.infer_dtype(uniques, skipna=False) == "string":  # text only: the same values
+            return codes, pd.Index(pd.array(uniques, dtype="string"))
+    return pd.factorize(s.astype("string"))
+
+
 def _on_distinct_values(func: Callable[..., Any]) -> Callable[..., Any]:
     """Run a row-wise coding function once per distinct value of its text argument and map the
     result back to the rows (the same output as on every row, much faster on large columns).
@@ -192,17 +206,16 @@ def _on_distinct_values(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(s: object, *args: Any, **kwargs: Any) -> Any:
         s = _as_series(s)
-        text = s.astype("string")
-        codes, uniques = pd.factorize(text)
-        if not len(text) or len(uniques) * 2 > len(text):
+        codes, uniques = factorize_text(s)
+        if not len(s) or len(uniques) * 2 > len(s):
             return func(s, *args, **kwargs)
         remembered = _remembered_codes(func, uniques, args, kwargs)
         if remembered is None:
             distinct = pd.Series(pd.array([*uniques, pd.NA], dtype="string"))  # the last one: missing
-            out = func(distinct, *args, **kwargs).iloc[codes].copy()  # code -1: the missing value
+            out = func(distinct, *args, **kwargs).iloc[codes]  # code -1: the missing value
         else:
             coded, rows = remembered
-            out = coded.iloc[np.append(rows, 0)[codes]].copy()  # code -1: row 0, the missing value
+            out = coded.iloc[np.append(rows, 0)[codes]]  # code -1: row 0, the missing value
         out.index = s.index
         if isinstance(out, pd.Series):
             out.name = _result_name(func, s, args, kwargs)
@@ -269,6 +282,24 @@ def normalise_text(s: pd.Series) -> pd.Series:
     return pd.Series(distinct.array.take(codes, allow_fill=True), index=s.index, name=s.name, dtype="string")
 
 
+def ascii_pattern_matches(text: pd.Series, pattern: str, *, whole: bool = False, missing: bool = False) -> np.ndarray:
+    """A boolean per value of ``text`` (``string`` dtype): whether ``pattern`` is found in it
+    (``whole``: matches the whole value); ``missing`` where the value is missing. ``pattern`` may
+    hold only ASCII literals, ``\\d`` and ``[0-9]``, which Python's ``re`` (with ``re.ASCII``) and
+    pyarrow's RE2 read alike: pyarrow searches the values in one pass when it can hold them (a lone
+    surrogate it cannot), Python otherwise."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arrow = pa.array(text.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError):
+        how = text.str.fullmatch if whole else text.str.contains
+        return how(pattern, flags=re.ASCII, na=missing).astype(bool).to_numpy(dtype=bool)
+    found = pc.match_substring_regex(arrow, f"^(?:{pattern})$" if whole else pattern)
+    return found.fill_null(missing).to_numpy(zero_copy_only=False)
+
+
 def is_missing(s: pd.Series) -> pd.Series:
     """``normalise_text(s).isna()``: missing or a missing marker, as a boolean Series. Only values
     without an ASCII digit can be markers (none holds a digit, and the normalisation keeps
@@ -278,7 +309,7 @@ def is_missing(s: pd.Series) -> pd.Series:
         return normalise_text(s).isna()
     text = s.astype("string")
     out = text.isna().to_numpy(dtype=bool).copy()
-    maybe = ~text.str.contains("[0-9]", regex=True, na=True).astype(bool).to_numpy(dtype=bool)
+    maybe = ~ascii_pattern_matches(text, "[0-9]", missing=True)
     if maybe.any():
         out[maybe] = normalise_text(text[maybe]).isna().to_numpy(dtype=bool)
     return pd.Series(out, index=s.index)
