@@ -285,6 +285,18 @@ def _fresh_start(manager, loop, notebook: _Notebook) -> None:
                            f"({reply['content'].get('ename')}: {reply['content'].get('evalue')})")
 
 
+def _wait_until_ready(manager, loop, timeout: float = 60.0) -> None:
+    """Wait until ``manager``'s kernel answers (it has run its start-up lines), with a client of its
+    own, closed after; RuntimeError if it does not within ``timeout`` seconds (papermill's own
+    start-up timeout)."""
+    client = manager.client()
+    client.start_channels()
+    try:
+        loop.run_until_complete(client.wait_for_ready(timeout=timeout))
+    finally:
+        client.stop_channels()
+
+
 async def _reply(client, manager, msg_id: str) -> dict | None:
     """The kernel's reply to request ``msg_id`` sent by ``client``; None if the kernel of
     ``manager`` stops first (checked every second)."""
@@ -301,17 +313,27 @@ async def _reply(client, manager, msg_id: str) -> dict | None:
             return msg
 
 
-def _run_on_kernel(chain: list[_Notebook], sockets: Path) -> None:
+def _run_on_kernel(chain: list[_Notebook], sockets: Path, *, ready: threading.Event | None = None,
+                   after: threading.Event | None = None) -> None:
     """In a thread of its own: start a kernel in the folder of the first notebook of ``chain`` (a
     tuple of :func:`kernel_chains`), with that notebook's imports preloaded (:func:`preload_imports`);
     then, for each notebook in turn, when its ``turn`` starts, execute it with papermill (after
     :data:`FRESH_START` if it is not the first) and set its ``done`` (its result, or what papermill
     raised: ``PapermillExecutionError`` names the cell), before the next notebook or the kernel's
     shutdown, so that the notebooks waiting for this one need not wait for that. A notebook whose
-    turn is cancelled ends the chain. The kernel is always shut down."""
+    turn is cancelled ends the chain. The kernel is always shut down.
+
+    ``ready`` is set once the kernel has started and preloaded its imports (or has failed to);
+    with ``after``, the kernel starts only once that is set: the kernels of notebooks that run
+    later start while the first notebook runs, not at the same time as its kernel, which they
+    would slow down (on two cores, with the run's own process)."""
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import ensure_event_loop
 
+    if after is not None:
+        after.wait()
+        if chain[0].turn.cancelled:
+            return
     sockets.mkdir()
     loop = ensure_event_loop()  # the loop nbclient uses in this thread too
     manager = kernel_options(sockets).get("kernel_manager_class", AsyncKernelManager)(kernel_name="python3")
@@ -327,6 +349,9 @@ def _run_on_kernel(chain: list[_Notebook], sockets: Path) -> None:
             notebook.turn.started(getattr(manager.provisioner, "process", None))
         import papermill as pm  # while the kernel starts
 
+        if ready is not None:
+            _wait_until_ready(manager, loop)
+            ready.set()
         for i, current in enumerate(chain):
             current.turn.event.wait()
             if current.turn.cancelled:
@@ -340,6 +365,8 @@ def _run_on_kernel(chain: list[_Notebook], sockets: Path) -> None:
             current.done.set_exception(exc)
         raise
     finally:
+        if ready is not None:
+            ready.set()
         _shut_down(manager, clients, loop, current.source.name)
 
 
@@ -379,11 +406,13 @@ def _execute(notebooks: Path, tmp_dir: Path, sockets: Path, params, params_path:
     turns = {name: _Turn() for name in names}
     runs: dict[str, Future] = {name: Future() for name in names}
     chains = kernel_chains(params.min_cell_count, names)
+    first_ready = threading.Event()  # the first kernel has started: the others start then
     with ThreadPoolExecutor(max_workers=len(chains), thread_name_prefix="msht-kernel") as pool:
         try:
             for i, chain in enumerate(chains):
                 pool.submit(_run_on_kernel, [_Notebook(notebooks / name, tmp_dir / name, _papermill_options(name, params),
-                                                       turns[name], runs[name]) for name in chain], sockets / str(i))
+                                                       turns[name], runs[name]) for name in chain], sockets / str(i),
+                            **({"ready": first_ready} if i == 0 else {"after": first_ready}))
             finished: tuple[str, ...] = ()
             for wave in notebook_waves(params.min_cell_count, names):
                 for name in wave:
@@ -403,7 +432,8 @@ def _execute(notebooks: Path, tmp_dir: Path, sockets: Path, params, params_path:
             raise
         finally:
             for turn in turns.values():
-                turn.cancel()  # kernels of notebooks that will not run shut down
+                turn.cancel()  # kernels of notebooks that will not run shut down (or do not start)
+            first_ready.set()
 
 
 def _papermill_options(name: str, params) -> dict:
