@@ -1,4 +1,4 @@
-"""Run the notebooks with papermill from one params file, each on its own kernel.
+"""Run the notebooks with papermill from one params file, on as few kernels as run at the same time.
 
 The committed notebooks in ``notebooks/`` hold the outputs of the default synthetic run: a run
 with ``params/default.yaml`` (``run_name: default`` and ``synthetic: true``) executes them in
@@ -6,9 +6,11 @@ place. Any other run writes its executed notebooks under ``_output/<run_name>/no
 that a run on real extracts never touches a committed file.
 
 A notebook runs once the notebooks it reads from have finished (:data:`NOTEBOOK_INPUTS`), so
-notebooks that do not depend on each other run at the same time (:func:`notebook_waves`); every
-kernel starts, and imports its notebook's modules, at the beginning of the run, while the
-notebooks before it work (:func:`preload_imports`).
+notebooks that do not depend on each other run at the same time (:func:`notebook_waves`), each on
+a kernel of its own; a notebook that follows another runs on that notebook's kernel
+(:func:`kernel_chains`), from a fresh namespace (:data:`FRESH_START`). Every kernel imports its
+first notebook's modules as it starts (:func:`preload_imports`): the first at the beginning of the
+run, the others while the first notebook works.
 """
 
 from __future__ import annotations
