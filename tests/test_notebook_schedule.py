@@ -223,6 +223,26 @@ def test_a_kernel_still_starting_when_the_run_stops_is_killed_once_started():
         running.wait()
 
 
+def test_a_later_kernel_waits_for_the_first_and_does_not_start_once_the_run_has_stopped(tmp_path):
+    """A kernel of notebooks that run later starts once the first kernel is ready (``after``), and
+    not at all if the run stopped meanwhile."""
+    import threading
+    import time
+    from concurrent.futures import Future
+
+    first_ready, turn, done = threading.Event(), pipeline._Turn(), Future()
+    notebook = pipeline._Notebook(tmp_path / "x.ipynb", tmp_path / "x_out.ipynb", {}, turn, done)
+    thread = threading.Thread(target=pipeline._run_on_kernel, args=([notebook], tmp_path / "sockets"),
+                              kwargs={"after": first_ready})
+    thread.start()
+    time.sleep(0.5)
+    assert thread.is_alive() and not (tmp_path / "sockets").exists()  # waiting for the first kernel
+    turn.cancel()
+    first_ready.set()
+    thread.join(10)
+    assert not thread.is_alive() and not (tmp_path / "sockets").exists() and not done.done()
+
+
 def test_a_kernel_that_fails_to_shut_down_is_logged_and_killed(caplog):
     """Review finding 5: what ``shutdown_kernel`` raises in a pool thread is logged, not lost."""
     import asyncio

@@ -329,13 +329,28 @@ def _run_on_kernel(chain: list[_Notebook], sockets: Path, *, ready: threading.Ev
     with ``after``, the kernel starts only once that is set: the kernels of notebooks that run
     later start while the first notebook runs, not at the same time as its kernel, which they
     would slow down (on two cores, with the run's own process)."""
+    try:
+        if after is not None:
+            after.wait()
+            if chain[0].turn.cancelled:
+                return
+        _run_chain(chain, sockets, ready)
+    except BaseException as exc:
+        unfinished = [n for n in chain if not n.done.done()]
+        if unfinished:
+            unfinished[0].done.set_exception(exc)
+        raise
+    finally:
+        if ready is not None:
+            ready.set()
+
+
+def _run_chain(chain: list[_Notebook], sockets: Path, ready: threading.Event | None) -> None:
+    """The work of :func:`_run_on_kernel`: start the kernel, set ``ready`` once it answers, run the
+    notebooks in turn; the kernel is always shut down."""
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import ensure_event_loop
 
-    if after is not None:
-        after.wait()
-        if chain[0].turn.cancelled:
-            return
     sockets.mkdir()
     loop = ensure_event_loop()  # the loop nbclient uses in this thread too
     manager = kernel_options(sockets).get("kernel_manager_class", AsyncKernelManager)(kernel_name="python3")
@@ -362,13 +377,7 @@ def _run_on_kernel(chain: list[_Notebook], sockets: Path, *, ready: threading.Ev
                 _fresh_start(manager, loop, current)
             pm.execute_notebook(str(current.source), str(current.target), km=manager, **current.options)
             current.done.set_result(None)
-    except BaseException as exc:
-        if not current.done.done():
-            current.done.set_exception(exc)
-        raise
     finally:
-        if ready is not None:
-            ready.set()
         _shut_down(manager, clients, loop, current.source.name)
 
 
