@@ -32,6 +32,19 @@ def test_waves_of_the_default_run_and_of_a_release():
     assert pipeline.notebook_waves(5) == [(one,), (two,), (three,), (four,)]
 
 
+def test_kernel_chains_of_the_default_run_a_release_and_a_run_of_several_forces():
+    """As many kernels as the widest wave has notebooks; a notebook continues on the kernel of a
+    notebook it reads from."""
+    from msht.config import FORCES_NOTEBOOKS
+
+    one, two, three, four = NOTEBOOKS
+    assert pipeline.kernel_chains(0) == [(one, two, four), (three,)]
+    assert pipeline.kernel_chains(5) == [(one, two, three, four)]
+    five = FORCES_NOTEBOOKS[0]
+    assert pipeline.kernel_chains(0, FORCES_NOTEBOOKS) == [(five, two), (three,)]
+    assert pipeline.kernel_chains(5, FORCES_NOTEBOOKS) == [(five, two, three)]
+
+
 def _writers(code: dict[str, str], table: str) -> set[str]:
     """The notebooks that write results table ``table`` (``write_csv(frame, "table", ...)`` or a
     ``{"table": frame}`` entry of the tables they write)."""
@@ -118,6 +131,28 @@ def test_notebooks_of_a_wave_run_at_the_same_time_with_unchanged_execution_count
 
 
 @posix_only
+def test_a_notebook_that_follows_another_on_its_kernel_starts_as_on_a_kernel_of_its_own(tiny_run):
+    """b runs after a on a's kernel (:func:`pipeline.kernel_chains`): its execution counts start at
+    1, a's variables, history and working folder are gone, a warning a showed is shown again, and
+    b's own imports are preloaded; the modules a imported stay loaded."""
+    source, out, sockets = tiny_run
+    (source / "warner.py").write_text("import warnings\n\ndef warn():\n    warnings.warn('careful')\n")
+    _notebook(source / "a.ipynb", "import os\nimport warner\nsecret = 42\nwarner.warn()", "os.chdir('/')\nsecret")
+    _notebook(source / "b.ipynb", "import sys\nprint('csv' in globals(), 'secret' in globals(), len(In), 'warner' in sys.modules)\n"
+              "import csv\nimport warner\nwarner.warn()", f"import os\nos.path.samefile(os.getcwd(), {str(source)!r})")
+    _notebook(source / "c.ipynb", "x = 1")
+    assert pipeline.kernel_chains(0) == [("a.ipynb", "b.ipynb"), ("c.ipynb",)]
+    pipeline._execute(source, out, sockets, SimpleNamespace(min_cell_count=0, as_dict=dict), "params.yaml")
+    a, b = (nbformat.read(out / f"{n}.ipynb", as_version=4) for n in "ab")
+    assert [c.execution_count for c in a.cells] == [c.execution_count for c in b.cells] == [1, 2]
+    assert a.cells[1].outputs[0]["data"]["text/plain"] == "42"
+    printed, warned = b.cells[0].outputs
+    assert printed["text"] == "True False 2 True\n"  # In holds '' and this cell
+    assert "UserWarning: careful" in warned["text"] and "UserWarning: careful" in a.cells[0].outputs[0]["text"]
+    assert b.cells[1].outputs[0]["data"]["text/plain"] == "True"
+
+
+@posix_only
 def test_a_failing_notebook_is_raised_as_papermill_reports_it_and_later_ones_do_not_run(tiny_run, monkeypatch, capfd):
     from papermill.exceptions import PapermillExecutionError
 
@@ -188,6 +223,26 @@ def test_a_kernel_still_starting_when_the_run_stops_is_killed_once_started():
         running.wait()
 
 
+def test_a_later_kernel_waits_for_the_first_and_does_not_start_once_the_run_has_stopped(tmp_path):
+    """A kernel of notebooks that run later starts once the first kernel is ready (``after``), and
+    not at all if the run stopped meanwhile."""
+    import threading
+    import time
+    from concurrent.futures import Future
+
+    first_ready, turn, done = threading.Event(), pipeline._Turn(), Future()
+    notebook = pipeline._Notebook(tmp_path / "x.ipynb", tmp_path / "x_out.ipynb", {}, turn, done)
+    thread = threading.Thread(target=pipeline._run_on_kernel, args=([notebook], tmp_path / "sockets"),
+                              kwargs={"after": first_ready})
+    thread.start()
+    time.sleep(0.5)
+    assert thread.is_alive() and not (tmp_path / "sockets").exists()  # waiting for the first kernel
+    turn.cancel()
+    first_ready.set()
+    thread.join(10)
+    assert not thread.is_alive() and not (tmp_path / "sockets").exists() and not done.done()
+
+
 def test_a_kernel_that_fails_to_shut_down_is_logged_and_killed(caplog):
     """Review finding 5: what ``shutdown_kernel`` raises in a pool thread is logged, not lost."""
     import asyncio
@@ -198,7 +253,7 @@ def test_a_kernel_that_fails_to_shut_down_is_logged_and_killed(caplog):
     class Manager:
         provisioner = SimpleNamespace(process=process)
 
-        async def shutdown_kernel(self):
+        async def shutdown_kernel(self, now=False):
             raise RuntimeError("the kernel did not answer")
 
     closed = []

@@ -1,4 +1,4 @@
-"""Run the notebooks with papermill from one params file, each on its own kernel.
+"""Run the notebooks with papermill from one params file, on as few kernels as run at the same time.
 
 The committed notebooks in ``notebooks/`` hold the outputs of the default synthetic run: a run
 with ``params/default.yaml`` (``run_name: default`` and ``synthetic: true``) executes them in
@@ -6,9 +6,11 @@ place. Any other run writes its executed notebooks under ``_output/<run_name>/no
 that a run on real extracts never touches a committed file.
 
 A notebook runs once the notebooks it reads from have finished (:data:`NOTEBOOK_INPUTS`), so
-notebooks that do not depend on each other run at the same time (:func:`notebook_waves`); every
-kernel starts, and imports its notebook's modules, at the beginning of the run, while the
-notebooks before it work (:func:`preload_imports`).
+notebooks that do not depend on each other run at the same time (:func:`notebook_waves`), each on
+a kernel of its own; a notebook that follows another runs on that notebook's kernel
+(:func:`kernel_chains`), from a fresh namespace (:data:`FRESH_START`). Every kernel imports its
+first notebook's modules as it starts (:func:`preload_imports`): the first at the beginning of the
+run, the others while the first notebook works.
 """
 
 from __future__ import annotations
@@ -122,24 +124,60 @@ FORCES_NOTEBOOK_INPUTS: dict[str, tuple[str, ...]] = {
 SUPPRESSION_INPUTS: dict[str, tuple[str, ...]] = {"03_associations.ipynb": ("02_descriptives.ipynb",)}
 
 
-def notebook_waves(min_cell_count: int, notebooks: tuple[str, ...] | None = None) -> list[tuple[str, ...]]:
-    """``notebooks`` (:data:`NOTEBOOKS`, or a run of several forces' :data:`msht.config.FORCES_NOTEBOOKS`)
-    in waves: a notebook is in the first wave after every notebook it reads from
-    (:data:`NOTEBOOK_INPUTS` or :data:`FORCES_NOTEBOOK_INPUTS`, and :data:`SUPPRESSION_INPUTS` when
-    ``min_cell_count`` is above 1), so the notebooks of a wave run at the same time. Within a wave,
-    the order of ``notebooks``.
-    """
+def notebook_inputs(min_cell_count: int, notebooks: tuple[str, ...] | None = None) -> dict[str, tuple[str, ...]]:
+    """The notebooks each of ``notebooks`` (:data:`NOTEBOOKS`, or a run of several forces'
+    :data:`msht.config.FORCES_NOTEBOOKS`) reads from, among them: :data:`NOTEBOOK_INPUTS` or
+    :data:`FORCES_NOTEBOOK_INPUTS`, and :data:`SUPPRESSION_INPUTS` when ``min_cell_count`` is above 1."""
     notebooks = NOTEBOOKS if notebooks is None else notebooks
     table = FORCES_NOTEBOOK_INPUTS if notebooks == FORCES_NOTEBOOKS else NOTEBOOK_INPUTS
-    inputs = {name: set(table[name]) for name in notebooks}
+    inputs = {name: list(table[name]) for name in notebooks}
     if int(min_cell_count) > 1:
         for name, extra in SUPPRESSION_INPUTS.items():
             if name in inputs:
-                inputs[name] |= set(extra) & set(notebooks)
+                inputs[name] += [i for i in extra if i in notebooks and i not in inputs[name]]
+    return {name: tuple(found) for name, found in inputs.items()}
+
+
+def notebook_waves(min_cell_count: int, notebooks: tuple[str, ...] | None = None) -> list[tuple[str, ...]]:
+    """``notebooks`` (:data:`NOTEBOOKS`, or a run of several forces' :data:`msht.config.FORCES_NOTEBOOKS`)
+    in waves: a notebook is in the first wave after every notebook it reads from
+    (:func:`notebook_inputs`), so the notebooks of a wave run at the same time. Within a wave,
+    the order of ``notebooks``.
+    """
+    notebooks = NOTEBOOKS if notebooks is None else notebooks
+    inputs = notebook_inputs(min_cell_count, notebooks)
     wave_of: dict[str, int] = {}
     for name in notebooks:  # inputs come earlier in the list
         wave_of[name] = 1 + max((wave_of[i] for i in inputs[name]), default=-1)
     return [tuple(n for n in notebooks if wave_of[n] == w) for w in range(max(wave_of.values()) + 1)]
+
+
+def kernel_chains(min_cell_count: int, notebooks: tuple[str, ...] | None = None) -> list[tuple[str, ...]]:
+    """The notebooks each kernel of a run executes, one after the other, a kernel per tuple.
+
+    A notebook continues on the kernel of the first notebook it reads from (:func:`notebook_inputs`)
+    that was the last on its kernel, unless another notebook of its wave (:func:`notebook_waves`)
+    took that kernel first; otherwise it starts a kernel of its own. So a run starts as many kernels
+    as its widest wave has notebooks (the default run: 01, 02 and 04 on one kernel, 03 on a second,
+    where 02 and 03 run at the same time): a kernel and the imports that every notebook makes are
+    paid once per kernel, not once per notebook. A notebook that follows another on a kernel
+    starts from a fresh namespace and execution count (:data:`FRESH_START`), so it runs as it does
+    alone.
+    """
+    notebooks = NOTEBOOKS if notebooks is None else notebooks
+    inputs = notebook_inputs(min_cell_count, notebooks)
+    chains: list[list[str]] = []
+    for wave in notebook_waves(min_cell_count, notebooks):
+        taken: set[int] = set()
+        for name in wave:
+            free = [k for i in inputs[name] for k, chain in enumerate(chains) if chain[-1] == i and k not in taken]
+            if free:
+                chains[free[0]].append(name)
+                taken.add(free[0])
+            else:
+                chains.append([name])
+                taken.add(len(chains) - 1)
+    return [tuple(chain) for chain in chains]
 
 
 def preload_imports(path: Path) -> str:
@@ -197,13 +235,119 @@ class _Turn:
         self.event.set()
 
 
-def _run_on_own_kernel(source: Path, target: Path, turn: _Turn, sockets: Path, options: dict, done: Future) -> None:
-    """In a thread of its own: start a kernel for the notebook ``source`` in its folder, with its
-    imports preloaded (:func:`preload_imports`); when ``turn`` starts, execute it with papermill
-    into ``target`` (``options``: papermill's) and set ``done`` (its result, or what papermill
-    raised: ``PapermillExecutionError`` names the cell) before the kernel shuts down, so that the
-    notebooks waiting for this one need not wait for that. The kernel is always shut down."""
-    import papermill as pm
+#: What a kernel runs, silently (no history entry, no output kept), before a notebook that follows
+#: another on it (:func:`kernel_chains`), so that the notebook starts as it would on a kernel of
+#: its own: IPython's namespace, input and output history and execution count reset (its imports
+#: stay loaded: that is the point); the working folder back to the notebook's (``{folder!r}``); the
+#: previous notebook's pyplot figures closed; the warnings already shown shown again; then the
+#: notebook's own imports preloaded (``{imports}``, as :func:`preload_imports` does at a kernel's start).
+FRESH_START = """\
+get_ipython().reset(new_session=True)
+import os as _os, sys as _sys, warnings as _warnings
+_os.chdir({folder!r})
+if "matplotlib.pyplot" in _sys.modules:
+    _sys.modules["matplotlib.pyplot"].close("all")
+_filters = list(_warnings.filters)
+_warnings.resetwarnings()
+_warnings.filters[:] = _filters
+_warnings.onceregistry.clear()
+del _os, _sys, _warnings, _filters
+{imports}"""
+
+
+def _best_effort(imports: str) -> str:
+    """``imports`` (:func:`preload_imports`), each line on its own in a ``try`` that ignores its
+    failure: one that fails now fails again, as papermill reports it, in the notebook."""
+    return "\n".join(f"try:\n    {line}\nexcept Exception:\n    pass" for line in imports.splitlines())
+
+
+class _Notebook:
+    """One notebook of a kernel's chain: where it is read from and written to, papermill's
+    options for it, the turn it waits for, and the future its result goes to."""
+
+    def __init__(self, source: Path, target: Path, options: dict, turn: _Turn, done: Future) -> None:
+        self.source, self.target, self.options, self.turn, self.done = source, target, options, turn, done
+
+
+def _fresh_start(manager, loop, notebook: _Notebook) -> None:
+    """Run :data:`FRESH_START` for ``notebook`` on ``manager``'s kernel (``loop``: the thread's event
+    loop), with a client of its own, closed after. Raises RuntimeError naming the notebook when the
+    kernel reports an error, or stops (killed, say) before it answers."""
+    code = FRESH_START.format(folder=str(notebook.source.parent), imports=_best_effort(preload_imports(notebook.source)))
+    client = manager.client()
+    client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+    try:
+        reply = loop.run_until_complete(_reply(client, manager, client.execute(code, silent=True, store_history=False)))
+    finally:
+        client.stop_channels()
+    if reply is None:
+        raise RuntimeError(f"notebooks/{notebook.source.name}: its kernel stopped before the notebook ran")
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"notebooks/{notebook.source.name}: resetting its kernel failed "
+                           f"({reply['content'].get('ename')}: {reply['content'].get('evalue')})")
+
+
+def _wait_until_ready(manager, loop, timeout: float = 60.0) -> None:
+    """Wait until ``manager``'s kernel answers (it has run its start-up lines), with a client of its
+    own, closed after; RuntimeError if it does not within ``timeout`` seconds (papermill's own
+    start-up timeout)."""
+    client = manager.client()
+    client.start_channels()
+    try:
+        loop.run_until_complete(client.wait_for_ready(timeout=timeout))
+    finally:
+        client.stop_channels()
+
+
+async def _reply(client, manager, msg_id: str) -> dict | None:
+    """The kernel's reply to request ``msg_id`` sent by ``client``; None if the kernel of
+    ``manager`` stops first (checked every second)."""
+    import queue
+
+    while True:
+        try:
+            msg = await client.get_shell_msg(timeout=1)
+        except queue.Empty:
+            if not await manager.is_alive():
+                return None
+            continue
+        if msg["parent_header"].get("msg_id") == msg_id:
+            return msg
+
+
+def _run_on_kernel(chain: list[_Notebook], sockets: Path, *, ready: threading.Event | None = None,
+                   after: threading.Event | None = None) -> None:
+    """In a thread of its own: start a kernel in the folder of the first notebook of ``chain`` (a
+    tuple of :func:`kernel_chains`), with that notebook's imports preloaded (:func:`preload_imports`);
+    then, for each notebook in turn, when its ``turn`` starts, execute it with papermill (after
+    :data:`FRESH_START` if it is not the first) and set its ``done`` (its result, or what papermill
+    raised: ``PapermillExecutionError`` names the cell), before the next notebook or the kernel's
+    shutdown, so that the notebooks waiting for this one need not wait for that. A notebook whose
+    turn is cancelled ends the chain. The kernel is always shut down.
+
+    ``ready`` is set once the kernel has started and preloaded its imports (or has failed to);
+    with ``after``, the kernel starts only once that is set: the kernels of notebooks that run
+    later start while the first notebook runs, not at the same time as its kernel, which they
+    would slow down (on two cores, with the run's own process)."""
+    try:
+        if after is not None:
+            after.wait()
+            if chain[0].turn.cancelled:
+                return
+        _run_chain(chain, sockets, ready)
+    except BaseException as exc:
+        unfinished = [n for n in chain if not n.done.done()]
+        if unfinished:
+            unfinished[0].done.set_exception(exc)
+        raise
+    finally:
+        if ready is not None:
+            ready.set()
+
+
+def _run_chain(chain: list[_Notebook], sockets: Path, ready: threading.Event | None) -> None:
+    """The work of :func:`_run_on_kernel`: start the kernel, set ``ready`` once it answers, run the
+    notebooks in turn; the kernel is always shut down."""
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import ensure_event_loop
 
@@ -213,32 +357,41 @@ def _run_on_own_kernel(source: Path, target: Path, turn: _Turn, sockets: Path, o
     clients = []  # nbclient leaves the channels of a kernel it does not own open: closed below
     make_client = manager.client
     manager.client = lambda **kwargs: clients.append(make_client(**kwargs)) or clients[-1]
-    # each import on its own and best effort: one that fails now fails again, as papermill reports it, in the notebook
-    preload = "\n".join(f"try:\n    {line}\nexcept Exception:\n    pass" for line in preload_imports(source).splitlines())
-    arguments = ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={preload}"]
+    first = chain[0].source
+    arguments = ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={_best_effort(preload_imports(first))}"]
+    current = chain[0]
     try:
-        loop.run_until_complete(manager.start_kernel(extra_arguments=arguments, cwd=str(source.parent)))
-        turn.started(getattr(manager.provisioner, "process", None))
-        turn.event.wait()
-        if not turn.cancelled:
-            pm.execute_notebook(str(source), str(target), km=manager, **options)
-        done.set_result(None)
-    except BaseException as exc:
-        done.set_exception(exc)
-        raise
+        loop.run_until_complete(manager.start_kernel(extra_arguments=arguments, cwd=str(first.parent)))
+        for notebook in chain:
+            notebook.turn.started(getattr(manager.provisioner, "process", None))
+        import papermill as pm  # while the kernel starts
+
+        if ready is not None:
+            _wait_until_ready(manager, loop)
+            ready.set()
+        for i, current in enumerate(chain):
+            current.turn.event.wait()
+            if current.turn.cancelled:
+                break
+            if i:
+                _fresh_start(manager, loop, current)
+            pm.execute_notebook(str(current.source), str(current.target), km=manager, **current.options)
+            current.done.set_result(None)
     finally:
-        _shut_down(manager, clients, loop, source.name)
+        _shut_down(manager, clients, loop, current.source.name)
 
 
 def _shut_down(manager, clients: list, loop, name: str) -> None:
-    """Close the kernel's channels and shut it down (``manager``: its kernel manager, ``loop``: the
-    thread's event loop). This runs in a pool thread whose exceptions no one reads: one raised
-    here is logged (a warning naming notebook ``name``), not lost; the kernel is then killed if it
-    still runs."""
+    """Close the kernel's channels and stop the kernel (``manager``: its kernel manager, ``loop``: the
+    thread's event loop). The kernel is killed, not asked to shut down: its notebooks have ended
+    (their files written, their outputs received), and a kernel that has loaded pandas, scipy and
+    matplotlib takes most of a second to tear them down, at the end of the run. This runs in a
+    pool thread whose exceptions no one reads: one raised here is logged (a warning naming notebook
+    ``name``), not lost; the kernel is then killed if it still runs."""
     try:
         for client in clients:
             client.stop_channels()
-        loop.run_until_complete(manager.shutdown_kernel())
+        loop.run_until_complete(manager.shutdown_kernel(now=True))
     except Exception as exc:
         logger.warning(f"notebooks/{name}: shutting its kernel down failed ({type(exc).__name__}: {exc})",
                        exc_info=logger.isEnabledFor(logging.DEBUG))
@@ -256,18 +409,21 @@ def _notebooks_of(params) -> tuple[str, ...]:
 def _execute(notebooks: Path, tmp_dir: Path, sockets: Path, params, params_path: str | Path) -> None:
     """Execute the run's notebooks (:func:`msht.config.notebooks_for`: :data:`NOTEBOOKS`, or
     :data:`msht.config.FORCES_NOTEBOOKS` for a run of several forces) from ``notebooks`` into
-    ``tmp_dir`` wave by wave (:func:`notebook_waves`), each on its own kernel, all kernels started
-    at once; log each notebook as its wave starts, in the run's order. The first failure of a wave
-    (in that order) is raised once the wave has ended, and no later notebook runs. A wave's
-    notebooks are cleaned (:func:`strip_volatile`) while the next wave runs."""
+    ``tmp_dir`` wave by wave (:func:`notebook_waves`), on the kernels of :func:`kernel_chains`, all
+    kernels started at once; log each notebook as its wave starts, in the run's order. The first
+    failure of a wave (in that order) is raised once the wave has ended, and no later notebook
+    runs. A wave's notebooks are cleaned (:func:`strip_volatile`) while the next wave runs."""
     names = _notebooks_of(params)
     turns = {name: _Turn() for name in names}
-    with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="msht-notebook") as pool:
+    runs: dict[str, Future] = {name: Future() for name in names}
+    chains = kernel_chains(params.min_cell_count, names)
+    first_ready = threading.Event()  # the first kernel has started: the others start then
+    with ThreadPoolExecutor(max_workers=len(chains), thread_name_prefix="msht-kernel") as pool:
         try:
-            runs: dict[str, Future] = {name: Future() for name in names}
-            for i, name in enumerate(names):
-                pool.submit(_run_on_own_kernel, notebooks / name, tmp_dir / name, turns[name], sockets / str(i),
-                            _papermill_options(name, params), runs[name])
+            for i, chain in enumerate(chains):
+                pool.submit(_run_on_kernel, [_Notebook(notebooks / name, tmp_dir / name, _papermill_options(name, params),
+                                                       turns[name], runs[name]) for name in chain], sockets / str(i),
+                            **({"ready": first_ready} if i == 0 else {"after": first_ready}))
             finished: tuple[str, ...] = ()
             for wave in notebook_waves(params.min_cell_count, names):
                 for name in wave:
@@ -287,7 +443,8 @@ def _execute(notebooks: Path, tmp_dir: Path, sockets: Path, params, params_path:
             raise
         finally:
             for turn in turns.values():
-                turn.cancel()  # kernels of notebooks that will not run shut down
+                turn.cancel()  # kernels of notebooks that will not run shut down (or do not start)
+            first_ready.set()
 
 
 def _papermill_options(name: str, params) -> dict:

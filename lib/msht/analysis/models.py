@@ -29,8 +29,9 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.discrete.discrete_model import BinaryResultsWrapper, Logit
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+from statsmodels.tools.tools import add_constant
 
 from msht.base import vocab
 from msht.analysis.associate import OUTCOME_LEVELS, with_indicator_levels
@@ -148,13 +149,13 @@ def _screen_terms(X: pd.DataFrame, y: pd.Series, outcome: str) -> tuple[pd.DataF
     return X[keep], notes
 
 
-def _fit(data: ModelData) -> tuple[sm.discrete.discrete_model.BinaryResultsWrapper | None, str]:
+def _fit(data: ModelData) -> tuple[BinaryResultsWrapper | None, str]:
     """Fit the Logit model; return the results (or ``None``) and a note on any problem."""
     if data.y.nunique() < 2:
         return None, "not estimated: the outcome has a single level among the complete cases"
     if data.X.shape[1] == 0:
         return None, "not estimated: no term is left once the terms that cannot be estimated are left out"
-    X = sm.add_constant(data.X, has_constant="add")
+    X = add_constant(data.X, has_constant="add")
     if len(data.y) <= X.shape[1]:
         return None, f"not estimated: {len(data.y)} complete cases for {X.shape[1]} parameters"
     kwargs: dict[str, object] = {"disp": 0, "maxiter": 200, "method": "newton"}
@@ -163,7 +164,7 @@ def _fit(data: ModelData) -> tuple[sm.discrete.discrete_model.BinaryResultsWrapp
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            fitted = sm.Logit(data.y, X).fit(**kwargs)
+            fitted = Logit(data.y, X).fit(**kwargs)
         except (np.linalg.LinAlgError, ValueError) as exc:
             return None, f"not estimated: the fit failed ({exc})"
     kinds = {type(w.message) for w in caught}
