@@ -1,19 +1,22 @@
-"""Review of issue 19, finding 1: a release of several forces (``min_cell_count`` > 1) is refused.
+"""Issue 19: a release of several forces (``min_cell_count`` > 1) is safe across forces.
 
-Each force's Appendix 4 is protected on its own (:func:`msht.publish.forces_tables.appendix4_by_force`
-runs :func:`msht.publish.sdc.protect_associations` force by force), and the linked-table audit does
-not cover sums across forces. A reader who has the all-forces counts (``associations.csv``) and the
-other forces' shown counts gets a small force's hidden cell back by subtraction. Until the audit
-covers the forces' files, such a run must be refused in one line."""
+Each force's Appendix 4 is protected on its own (:func:`msht.publish.sdc.protect_associations`, as
+notebook 05 does), and a reader who has the all-forces counts (``associations.csv``) and the other
+forces' shown counts gets a small force's hidden cell back by subtraction. The linked-table audit
+models the per-force files with the combined ones (:mod:`msht.publish.audit_forces`), so it finds
+that attack, and the fixpoint (:func:`msht.publish.audit.fixpoint`) hides complementary cells in
+the other forces until every hidden count keeps at least three values."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
 from msht import config
-from msht.publish import sdc
+from msht.publish import audit, forces_tables, results, sdc
 
 #: (force, level) -> (offered "yes", cases) for one factor; Force C is tiny.
 COUNTS: dict[tuple[str, str], tuple[int, int]] = {
@@ -21,52 +24,114 @@ COUNTS: dict[tuple[str, str], tuple[int, int]] = {
     ("Force B", "male"): (20, 50), ("Force B", "female"): (25, 60),
     ("Force C", "male"): (2, 8), ("Force C", "female"): (6, 10),
 }
+FORCES = ("Force A", "Force B", "Force C")
 M = 5
+#: The cell of the attack.
+TARGET = "forces_appendix4|Force C: offered|victim_sex|male|n"
 
 
 def _rows(counts: dict[str, tuple[int, int]]) -> pd.DataFrame:
-    """Association rows (the columns :func:`sdc.protect_associations` reads) of one table."""
-    return pd.DataFrame([{"outcome": "offered", "factor": "victim_sex", "level": level, "n": n, "denominator": d,
-                          "pct": 100 * n / d, "statistic": 1.0, "df": 1, "p": 0.5, "test": "chi2"}
-                         for level, (n, d) in counts.items()])
+    """Association rows (the columns :func:`sdc.protect_associations` reads) of one table, with
+    its ``overall`` row."""
+    n, d = sum(v[0] for v in counts.values()), sum(v[1] for v in counts.values())
+    rows = [{"outcome": "offered", "factor": "overall", "level": "overall", "n": n, "denominator": d,
+             "pct": round(100 * n / d, 1), "statistic": float("nan"), "df": pd.NA, "p": float("nan"), "test": ""}]
+    rows += [{"outcome": "offered", "factor": "victim_sex", "level": level, "n": n, "denominator": d,
+              "pct": round(100 * n / d, 1), "statistic": 1.0, "df": 1, "p": 0.5, "test": "Yates chi-square"}
+             for level, (n, d) in counts.items()]
+    return pd.DataFrame(rows)
 
 
-def _per_force_release() -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """Each force's table protected on its own (as notebook 05 does), and the all-forces table
-    protected on its own (as notebook 03 does)."""
-    forces = sorted({f for f, _ in COUNTS})
-    per_force = {f: sdc.protect_associations(_rows({lv: v for (g, lv), v in COUNTS.items() if g == f}), M)
-                 for f in forces}
+def _force_rows(force: str) -> pd.DataFrame:
+    return _rows({lv: v for (f, lv), v in COUNTS.items() if f == force})
+
+
+def _combined_rows() -> pd.DataFrame:
     totals: dict[str, tuple[int, int]] = {}
     for (_, level), (n, d) in COUNTS.items():
         n0, d0 = totals.get(level, (0, 0))
         totals[level] = (n0 + n, d0 + d)
-    return per_force, sdc.protect_associations(_rows(totals), M)
+    return _rows(totals)
 
 
-def _recovered(per_force: dict[str, pd.DataFrame], overall: pd.DataFrame) -> dict[tuple[str, str, str], int]:
-    """The attack: every hidden per-force count that the all-forces count minus the other forces'
-    shown counts gives back exactly -> its value."""
+def _publish(folder: Path, forced: frozenset = frozenset()) -> tuple[Path, Path]:
+    """The hand-made release: each force's table protected on its own with the forced cells of its
+    own (:func:`forces_tables.force_cells`), the all-forces table with its own, as notebooks 05
+    and 03 protect them; the results and the unprotected values written as a run writes them."""
+    out, truth = folder / "results", folder / "processed" / results.UNPROTECTED_DIR
+    combined = sdc.protect_associations(_combined_rows(), M, forced=forced)
+    per_force, supp = {}, [sdc.suppression_table(associations=combined)]
+    for force in FORCES:
+        protected = sdc.protect_associations(_force_rows(force), M, forced=forces_tables.force_cells(forced, force))
+        per_force[force] = protected
+        s = sdc.suppression_table(associations=protected)
+        supp.append(s.assign(table=[f"{force}: {t}" for t in s["table"]], file="forces_appendix4"))
+    sizes = pd.DataFrame([{"force": f, "offender_extract": "yes", "case_entries": 300, "cases": 200, "victims": 150,
+                           "case_offender_pairs": 250} for f in FORCES])
+    for frame, name in ((combined, "associations"), (forces_tables.by_force(per_force), "forces_appendix4"),
+                        (sizes, "forces")):
+        results.write_csv(frame, name, out)
+    results.write_csv(pd.concat(supp, ignore_index=True), "suppression", out)
+    for frame, name in ((_combined_rows(), "associations"), (sizes, "forces"),
+                        (forces_tables.by_force({f: _force_rows(f) for f in FORCES}), "forces_appendix4")):
+        results.write_csv(frame, name, truth)
+    return out, truth
+
+
+def _recovered(out: Path) -> dict[tuple[str, str], int]:
+    """The attack on the published files: every hidden per-force count that the all-forces count
+    minus the other forces' shown counts gives back exactly -> its value."""
+    combined = pd.read_csv(out / "associations.csv", dtype={"level": str})
+    per = pd.read_csv(out / "forces_appendix4.csv", dtype={"level": str})
     found = {}
-    for force, table in per_force.items():
-        for col in ("n", "denominator"):
-            for _, row in table[table[col].isna()].iterrows():
-                total = overall.loc[overall["level"] == row["level"], col]
-                others = [t.loc[t["level"] == row["level"], col] for f, t in per_force.items() if f != force]
-                if total.notna().all() and all(o.notna().all() for o in others):
-                    found[(force, row["level"], col)] = int(total.iloc[0]) - sum(int(o.iloc[0]) for o in others)
+    for r in per[per["n"].isna()].itertuples():
+        total = combined.loc[(combined["factor"] == r.factor) & (combined["level"] == r.level), "n"]
+        others = per[(per["force"] != r.force) & (per["factor"] == r.factor) & (per["level"] == r.level)]["n"]
+        if total.notna().all() and others.notna().all():
+            found[(r.force, r.level)] = int(total.iloc[0] - others.sum())
     return found
 
 
-def test_per_force_protection_leaks_across_forces() -> None:
-    """The attack of the finding works on per-force protection: Force C's hidden male cell is the
-    all-forces count minus Force A's and Force B's (why a release of several forces is refused)."""
-    per_force, overall = _per_force_release()
-    c = per_force["Force C"].set_index("level")
-    assert pd.isna(c.at["male", "n"]) and c.at["male", "display"] == f"<{M}"  # hidden in Force C's own table
-    recovered = _recovered(per_force, overall)
-    assert recovered[("Force C", "male", "n")] == COUNTS[("Force C", "male")][0]
-    assert all(COUNTS[(f, lv)][0 if col == "n" else 1] == v for (f, lv, col), v in recovered.items())
+def test_per_force_protection_alone_leaks_and_the_audit_finds_it(tmp_path) -> None:
+    """Force C's hidden male count is the all-forces count minus Force A's and Force B's when each
+    table is protected on its own; the audit of the per-force files pins it to that one value."""
+    out, truth = _publish(tmp_path)
+    per = pd.read_csv(out / "forces_appendix4.csv", dtype={"level": str})
+    c = per[(per["force"] == "Force C") & (per["level"] == "male")]
+    assert c["n"].isna().all()  # hidden in Force C's own table
+    assert _recovered(out)[("Force C", "male")] == COUNTS[("Force C", "male")][0]
+    frame = audit.audit(out, truth, M).set_index("cell")
+    assert frame.at[TARGET, "values"] == 1 and frame.at[TARGET, "low"] == COUNTS[("Force C", "male")][0]
+    assert TARGET in audit.narrow_cells(frame.reset_index())
+
+
+def test_the_fixpoint_hides_across_forces_until_the_attack_fails(tmp_path) -> None:
+    """The fixpoint over the per-force and combined files: complementary cells in another force
+    (or the combined table) until every hidden count keeps three values; the subtraction attack
+    then recovers nothing, and the audit bounds Force C's male count to at least three values
+    around its true one."""
+    rounds = []
+
+    def publish(forced: frozenset) -> tuple[Path, Path]:
+        rounds.append(forced)
+        return _publish(tmp_path / f"round{len(rounds)}", forced)
+
+    frame, forced = audit.fixpoint(publish, M)
+    assert forced and all(cell[0] in ("forces_appendix4", "associations") for cell in forced)
+    out = tmp_path / f"round{len(rounds)}" / "results"
+    assert _recovered(out) == {}
+    row = frame.set_index("cell").loc[TARGET]
+    assert row["values"] >= audit.MIN_RANGE and row["low"] <= COUNTS[("Force C", "male")][0] <= row["high"]
+    assert not audit.narrow_cells(frame)
+
+
+def test_force_cells_maps_a_forces_cells_to_its_own_tables() -> None:
+    forced = frozenset({("forces_appendix4", "Force B: offered", "victim_sex", "male", "n"),
+                        ("forces_exclusions", "Force B: cases", "no_victim_id", "1", "excluded"),
+                        ("forces_appendix4", "Force Bee: offered", "victim_sex", "male", "n"),
+                        ("associations", "offered", "victim_sex", "male", "n")})
+    assert forces_tables.force_cells(forced, "Force B") == {
+        ("associations", "offered", "victim_sex", "male", "n"), ("exclusions", "cases", "no_victim_id", "1", "excluded")}
 
 
 @pytest.fixture(scope="module")

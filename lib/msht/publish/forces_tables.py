@@ -26,7 +26,7 @@ what is missing), and it is left out of those factors' strata in the pooled test
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from dataclasses import dataclass
 
@@ -40,6 +40,27 @@ from msht.publish import association_tables, quality
 
 #: The offender factors of Appendix 4 (tested on case–offender pairs).
 OFFENDER_FACTORS: tuple[str, ...] = vocab.APPENDIX4_BLOCKS["offender"][1]
+
+
+def force_cells(forced: Collection[tuple[str, str, str, str, str]], force: str) -> frozenset[tuple[str, ...]]:
+    """The cells of ``forced`` (complementary suppressions chosen by a release's audit,
+    :func:`msht.publish.sdc.forced_cells`) that lie in ``force``'s own tables, named as a single
+    force's: ``("forces_appendix4", "<force>: offered", ...)`` -> ``("associations", "offered", ...)``,
+    ``("forces_exclusions", "<force>: cases", ...)`` -> ``("exclusions", "cases", ...)``."""
+    prefix = f"{force}: "
+    out = set()
+    for file, table, *rest in forced:
+        if file in FORCE_FILES and table.startswith(prefix):
+            out.add((FORCE_FILES[file], table.removeprefix(prefix), *rest))
+    return frozenset(out)
+
+
+#: The per-force files whose ``suppression.csv`` tables are ``"<force>: <table>"``, and the file of
+#: a single force's tables they are protected as.
+FORCE_FILES: dict[str, str] = {
+    "forces_appendix4": "associations", "forces_exclusions": "exclusions", "forces_completeness": "completeness",
+    "forces_spellings": "spellings", "forces_problems": "problems",
+}
 
 
 def by_force(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
