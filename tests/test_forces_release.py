@@ -134,6 +134,61 @@ def test_force_cells_maps_a_forces_cells_to_its_own_tables() -> None:
         ("associations", "offered", "victim_sex", "male", "n"), ("exclusions", "cases", "no_victim_id", "1", "excluded")}
 
 
+def test_a_force_too_small_to_release_with_the_others_is_refused_in_one_line() -> None:
+    sizes = pd.DataFrame([{"force": "Force A", "offender_extract": "yes", "case_entries": 300, "cases": 200,
+                           "victims": 150, "case_offender_pairs": 250},
+                          {"force": "Force C", "offender_extract": "no", "case_entries": 12, "cases": 10,
+                           "victims": 9, "case_offender_pairs": 0}])
+    rows = forces_tables.by_force({"Force A": _force_rows("Force A"), "Force C": _force_rows("Force C")})
+    forces_tables.refuse_small_forces(sizes, rows, M)  # every size and overall count is 0 or at least m
+    tiny = rows.assign(n=rows["n"].where(~((rows["force"] == "Force C") & (rows["factor"] == "overall")), 3))
+    with pytest.raises(forces_tables.SmallForceError) as info:
+        forces_tables.refuse_small_forces(sizes, tiny, M)
+    assert "\n" not in str(info.value)
+    assert str(info.value).startswith("min_cell_count: 5 with forces: Force C has 3 cases with ")
+    with pytest.raises(forces_tables.SmallForceError, match="Force C has 3 victims"):
+        forces_tables.refuse_small_forces(sizes.assign(victims=[150, 3]), rows, M)
+    forces_tables.refuse_small_forces(sizes.assign(victims=[150, 3]), tiny, 0)  # no disclosure control
+
+
+def test_across_forces_hides_a_cell_of_another_force_where_one_is_hidden() -> None:
+    """Force C's hidden cells of a level are the all-forces count minus the other forces': the
+    forces' rows of the level, protected as one block, need a cell of Force A or B hidden too."""
+    tables = {f: (_force_rows(f), sdc.protect_associations(_force_rows(f), M)) for f in FORCES}
+    extra = forces_tables.across_forces(tables, M)
+    assert extra["Force C"] == set()
+    levels = {cell[3] for f in ("Force A", "Force B") for cell in extra[f]}
+    assert levels == {"male", "female"}, extra
+    assert forces_tables.across_forces(tables, 0) == {f: set() for f in FORCES}
+
+
+def test_odds_ratios_and_funnel_hide_what_the_forces_appendix4_hides() -> None:
+    """A cell of ``forces_odds_ratios`` and ``forces_funnel`` is hidden where the Appendix 4 cell it
+    is computed from is, so the files never show what the other hides."""
+    from msht.publish import forces_figures
+
+    rows = {f: sdc.protect_associations(_force_rows(f), M, forced=forces_tables.force_cells(
+        {("forces_appendix4", "Force A: offered", "victim_sex", "male", "n")}, f)) for f in FORCES}
+    appendix4 = forces_tables.by_force(rows)
+    odds = pd.DataFrame([{"force": f, "outcome": "offered", "factor": "victim_sex", "level": "male",
+                          "reference": "female", "n": COUNTS[(f, "male")][1] + COUNTS[(f, "female")][1],
+                          "a": COUNTS[(f, "male")][0], "b": COUNTS[(f, "male")][1] - COUNTS[(f, "male")][0],
+                          "c": COUNTS[(f, "female")][0], "d": COUNTS[(f, "female")][1] - COUNTS[(f, "female")][0],
+                          "odds_ratio": 1.0, "ci_low": 0.5, "ci_high": 2.0, "note": ""} for f in FORCES])
+    out, _ = forces_figures.protect_odds_ratios(odds, M, appendix4)
+    a = out.set_index("force")
+    assert pd.isna(a.at["Force A", "a"]) and pd.isna(a.at["Force A", "odds_ratio"])  # forced in Force A's table
+    assert pd.notna(a.at["Force B", "a"]) and pd.notna(a.at["Force B", "odds_ratio"])
+    assert pd.isna(a.at["Force C", "a"]) and pd.isna(a.at["Force C", "c"])
+    appendix4.loc[(appendix4["force"] == "Force B") & (appendix4["factor"] == "overall"), "denominator_suppressed"] = True
+    funnel = pd.DataFrame([{"force": f, "outcome": "offered", "n": 200, "events": 90, "rate": 0.45,
+                            "overall_rate": 0.45, "lower_95": 0.4, "upper_95": 0.5, "lower_998": 0.35,
+                            "upper_998": 0.55, "position": "within 95%"} for f in FORCES])
+    protected, _ = forces_figures.protect_funnel(funnel, M, appendix4)
+    hidden = protected.set_index("force")["n"].isna()
+    assert hidden["Force B"] and hidden.sum() >= 2  # Force B's cases, and another force's to protect them
+
+
 @pytest.fixture(scope="module")
 def three_forces(root, make_forces_params) -> dict:
     """A run of three forces (one a tenth of the size) from the default params file."""

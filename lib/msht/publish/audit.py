@@ -1059,7 +1059,9 @@ def _forceable(s: System, j: int) -> bool:
         return False
     if parts[0] == "descriptives" and parts[3] in (sdc.UNKNOWN, *sdc.TOTAL_LEVELS, *sdc.NON_COUNT_LEVELS):
         return False
-    return not (parts[0] in ("associations", "forces_appendix4") and parts[2] == "overall")
+    if parts[0] == "forces_appendix4" and parts[2] == "overall":  # a force's number of cases with a status
+        return parts[4] == "denominator"  # recorded can be hidden (its outcome's denominators and tests go)
+    return not (parts[0] == "associations" and parts[2] == "overall")
 
 
 #: Columns that hold counts of units (the others, ``denominator``, ``rows_in``, ``rows_out``, are
@@ -1067,13 +1069,16 @@ def _forceable(s: System, j: int) -> bool:
 COUNT_COLUMNS: Final[frozenset[str]] = frozenset({"n", "missing", "excluded"})
 
 
-def complementary(s: System, narrow: list[str]) -> set[tuple[str, str, str, str, str]]:
+def complementary(s: System, narrow: list[str], *, per_group: bool = True) -> set[tuple[str, str, str, str, str]]:
     """For too-narrow hidden counts (their names in ``narrow``), the cheapest shown counts linked
     to them: for a too-narrow count, among the shown counts that share a constraint with it (else
     with a hidden count that does, breadth first), the one a protect function can hide
     (:data:`FORCEABLE`) with the smallest value, ties broken by name. One count is chosen per
     group of linked hidden counts per round (hiding one often widens all of the group), counts
-    of units served before totals, by name: the choice is deterministic. Returns their cells."""
+    of units served before totals, by name: the choice is deterministic. Returns their cells.
+    ``per_group=False`` serves every too-narrow count (a run of several forces, whose sums across
+    forces link most hidden counts into one group: one choice per group would take a round per
+    count)."""
     touching: dict[int, list[int]] = {}
     parent = list(range(len(s.names)))
 
@@ -1092,7 +1097,7 @@ def complementary(s: System, narrow: list[str]) -> set[tuple[str, str, str, str,
     chosen: set[tuple[str, str, str, str, str]] = set()
     served: set[int] = set()
     for name in sorted(narrow, key=lambda c: (c.split("|")[-1] not in COUNT_COLUMNS, c)):
-        if find(s.index[name]) in served:
+        if per_group and find(s.index[name]) in served:
             continue
         seen, frontier, pick = {s.index[name]}, [s.index[name]], None
         while frontier and pick is None:
@@ -1162,7 +1167,8 @@ def fixpoint(publish, m: int, *, max_rounds: int = MAX_ROUNDS) -> tuple[pd.DataF
         narrow = narrow_cells(frame)
         if not narrow:
             return frame, forced
-        new = complementary(s, narrow) - forced
+        several = any(name.startswith("forces_appendix4|") for name in narrow)
+        new = complementary(s, narrow, per_group=not several) - forced
         if not new:
             raise DisclosureError(f"{len(narrow)} hidden counts keep fewer than {MIN_RANGE} values and no linked "
                                   f"count is left to hide: {', '.join(narrow[:5])}")

@@ -187,8 +187,23 @@ def _with_displays(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return out
 
 
-def protect_odds_ratios(odds_ratios: pd.DataFrame, min_cell_count: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Disclosure control of ``forces_odds_ratios`` (see the module docstring).
+def appendix4_hidden(appendix4: pd.DataFrame) -> dict[tuple[str, str, str, str], tuple[bool, bool, bool]]:
+    """Per (force, outcome, factor, level) of the forces' protected Appendix 4
+    (:func:`msht.publish.forces_tables.appendix4_by_force`'s ``rows``, with their marker columns):
+    (count hidden, denominator hidden, block withheld), as :func:`_hidden_levels` gives them."""
+    withheld = appendix4.groupby(["force", "outcome", "factor"], observed=True)["reason"].transform(
+        lambda r: (r == "withheld").any())
+    return {(str(r.force), r.outcome, r.factor, r.level): (bool(r.suppressed), bool(r.denominator_suppressed), bool(w))
+            for r, w in zip(appendix4.itertuples(), withheld, strict=True)}
+
+
+def protect_odds_ratios(odds_ratios: pd.DataFrame, min_cell_count: int,
+                        appendix4: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Disclosure control of ``forces_odds_ratios`` (see the module docstring). With ``appendix4``
+    (the forces' protected Appendix 4, in which a release's audit may have hidden further cells)
+    a cell is hidden exactly where the Appendix 4 cell it is computed from is
+    (:func:`appendix4_hidden`), so the two files never show what the other hides; a level without
+    an Appendix 4 row (the offender factors of a force without offenders: zero cells) is shown.
 
     Returns the protected frame (hidden values missing; ``<cell>_display`` marks for ``a``, ``b``,
     ``c``, ``d``, ``n``; ``or_withheld`` true where the odds ratio and CI are withheld) and its
@@ -203,11 +218,12 @@ def protect_odds_ratios(odds_ratios: pd.DataFrame, min_cell_count: int) -> tuple
             out[col] = out[col].astype("Int64")
         for col in OR_VALUES:
             out[col] = out[col].astype(float)
-        levels = _hidden_levels(odds_ratios, m)
+        levels = _hidden_levels(odds_ratios, m) if appendix4 is None else appendix4_hidden(appendix4)
+        shown = (False, False, False)
         for idx, r in odds_ratios.iterrows():
             key = (str(r["force"]), r["outcome"], r["factor"])
-            n_l, d_l, w_l = levels[(*key, r["level"])]
-            n_r, d_r, w_r = levels[(*key, r["reference"])]
+            n_l, d_l, w_l = levels.get((*key, r["level"]), shown)
+            n_r, d_r, w_r = levels.get((*key, r["reference"]), shown)
             hidden = {"a": n_l, "b": n_l or d_l, "c": n_r, "d": n_r or d_r, "n": d_l or d_r}
             if any(hidden.values()):
                 _hide_cells(out, idx, hidden, w_l or w_r, m, supp)
@@ -264,10 +280,14 @@ def protect_pooled(pooled: pd.DataFrame, protected_odds_ratios: pd.DataFrame,
     return out, pd.DataFrame(supp, columns=list(sdc.SUPPRESSION_COLUMNS))
 
 
-def protect_funnel(funnel: pd.DataFrame, min_cell_count: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def protect_funnel(funnel: pd.DataFrame, min_cell_count: int,
+                   appendix4: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Disclosure control of ``forces_funnel`` (see the module docstring). Returns the protected
     frame (``events_display``, ``n_display``; hidden rates, positions and limits missing) and its
-    ``suppression.csv`` rows (``variable`` ``force``, ``level`` the force)."""
+    ``suppression.csv`` rows (``variable`` ``force``, ``level`` the force). With ``appendix4`` (the
+    forces' protected Appendix 4) a force's events and cases are also hidden where its ``overall``
+    row hides them (the same counts), as complementary suppressions of the block
+    (:func:`msht.publish.sdc.protect_associations`' ``forced``), so the block protects them too."""
     out = _with_displays(funnel, ("events", "n"))
     supp: list[dict[str, str]] = []
     m = int(min_cell_count)
@@ -276,7 +296,13 @@ def protect_funnel(funnel: pd.DataFrame, min_cell_count: int) -> tuple[pd.DataFr
     rows = pd.DataFrame({"outcome": funnel["outcome"], "factor": "force", "level": funnel["force"].astype(str),
                          "n": funnel["events"], "denominator": funnel["n"], "pct": np.nan, "statistic": np.nan,
                          "df": pd.NA, "p": np.nan, "test": ""}).reset_index(drop=True)
-    prot = sdc.protect_associations(rows, m)
+    forced = set()
+    if appendix4 is not None:
+        for (force, outcome, factor, _), (n_hidden, d_hidden, _) in appendix4_hidden(appendix4).items():
+            if factor == "overall":
+                forced |= {("associations", outcome, "force", force, c)
+                           for c, hidden in (("n", n_hidden), ("denominator", d_hidden)) if hidden}
+    prot = sdc.protect_associations(rows, m, forced=forced)
     for col in ("n", "events"):
         out[col] = out[col].astype("Int64")
     for col in ("rate", *FUNNEL_LIMITS):

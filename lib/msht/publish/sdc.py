@@ -776,15 +776,17 @@ def _apply_move(b: AssocBlock, kind: str, i: int):
 
 
 def protect_association_block(
-    n: list[int], d: list[int], min_cell_count: int, *, linked: Iterable[int] = (), forced: Iterable[int] = ()
+    n: list[int], d: list[int], min_cell_count: int, *, linked: Iterable[int] = (), forced: Iterable[int] = (),
+    forced_totals: Iterable[int] = (),
 ) -> AssocBlock:
     """Protect one association block given as plain counts: per level, the outcome-yes count ``n``
     and the row total ``d``; ``linked`` lists the rows hidden because of an enclosing outcome,
-    ``forced`` the rows whose ``n`` is hidden as a secondary whatever the block needs."""
+    ``forced`` the rows whose ``n`` is hidden as a secondary whatever the block needs,
+    ``forced_totals`` those whose ``d`` (and so ``n``) is."""
     m = _check_m(min_cell_count)
     b = AssocBlock(index=list(range(len(n))), n=list(n), d=list(d))
     if m > 1:
-        _protect_assoc_block(b, m, set(linked), forced)
+        _protect_assoc_block(b, m, set(linked), forced, forced_totals)
     return b
 
 
