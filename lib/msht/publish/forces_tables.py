@@ -13,15 +13,18 @@ cells: under ``min_cell_count`` they are hidden in its own tables. The results f
 files (:data:`msht.publish.results.FORCES_FILES`, which notebooks 02 and 03 keep).
 
 These tables are protected force by force and table by table; a small force's hidden cell would
-then be the all-forces count minus the other forces' shown counts. So in a release
-(``min_cell_count`` > 1, :func:`msht.pipeline.protect_release`) the linked-table audit models the
-per-force files with the combined tables of notebooks 02 and 03 (:mod:`msht.publish.audit_forces`)
-and chooses complementary suppressions across forces and combined tables until every hidden count
-keeps three values; notebook 05 hides them (``forced``, each force given its own by
-:func:`force_cells`), and writes the unprotected values of every per-force file for the audit
-(:func:`msht.publish.results.write_unprotected`). A force that no suppression can protect (a size,
-or an outcome's overall count, from 1 to m-1) stops the release in one line
-(:func:`refuse_small_forces`).
+then be the all-forces count minus the other forces' shown counts. So the forces' Appendix 4 are
+also protected against each other (:func:`across_forces`: the forces' rows of one level are a
+block whose totals are the all-forces counts), and the linked-table audit models the per-force
+files with the combined tables of notebooks 02 and 03 (:mod:`msht.publish.audit_forces`); under a
+release's fixpoint (:func:`msht.pipeline.protect_release`) notebook 05 hides the cells it chooses
+(``forced``, each force given its own by :func:`force_cells`) and writes the unprotected values of
+every per-force file for the audit (:func:`msht.publish.results.write_unprotected`). A force that
+no suppression can protect (a size, or an outcome's overall count, from 1 to m-1) stops a release
+in one line (:func:`refuse_small_forces`). A release of several forces is still refused when its
+params are read (:func:`msht.config.validate_params`): on a test release of three small forces the
+fixpoint does not yet reach a safe release within its rounds, so ``min_cell_count`` is 0 or 1 in
+a run, and larger only in tests of the per-force protection and its audit.
 
 A force that sends no offender extract has no case–offender pairs: its offender factors are *not
 available* (:func:`appendix4_by_force` runs only its other tests and :func:`not_available` lists
