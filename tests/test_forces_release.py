@@ -187,6 +187,8 @@ def test_odds_ratios_and_funnel_hide_what_the_forces_appendix4_hides() -> None:
     protected, _ = forces_figures.protect_funnel(funnel, M, appendix4)
     hidden = protected.set_index("force")["n"].isna()
     assert hidden["Force B"] and hidden.sum() >= 2  # Force B's cases, and another force's to protect them
+    shown = forces_figures.funnel_display(protected).set_index("force")  # a hidden position is pd.NA
+    assert shown.at["Force B", "rate"] == sdc.SECONDARY_MARK and shown.at["Force B", "position"] == sdc.SECONDARY_MARK
 
 
 @pytest.fixture(scope="module")

@@ -405,7 +405,7 @@ def funnel_display(funnel: pd.DataFrame) -> pd.DataFrame:
     99.8% control limits at the force's number of cases and its position."""
     rows = []
     for (_, r), n, events in zip(funnel.iterrows(), _shown(funnel, "n"), _shown(funnel, "events"), strict=True):
-        hidden = pd.isna(r["rate"]) and r["position"] != stratified.NO_CASES
+        hidden = pd.isna(r["rate"]) and not (pd.notna(r["position"]) and r["position"] == stratified.NO_CASES)
         rows.append({
             "group": vocab.variable_label(r["outcome"]), "force": str(r["force"]), "n": n, "events": events,
             "rate": sdc.SECONDARY_MARK if hidden else _pct(r["rate"]),
