@@ -132,6 +132,8 @@ NOT_MODELLED: Final[tuple[str, ...]] = (
     "table has a hidden cell or whose complete cases are 1 to m-1; every n_level hidden)",
     "figures other than the flow diagram (drawn from the protected tables)",
     "association_tests/residuals/vs_published (blanked per block with any suppression: nothing published to model)",
+    "a run of several forces' odds ratios, pooled statistics, funnel rates and limits (non-linear; "
+    "msht.publish.audit_forces.check_withheld fails the audit if one is shown with a hidden count it uses)",
 )
 
 

@@ -12,7 +12,9 @@ Disclosure control (``min_cell_count`` = m > 1), reusing :mod:`msht.publish.sdc`
   c + d), so they are protected by :func:`msht.publish.sdc.protect_associations`, force by force
   (with the ``accepted``-within-``offered`` link). A hidden count hides the cells computed from it
   (``b = (a + b) - a``); a row with any hidden cell has its odds ratio and CI withheld (they would
-  give the cells back); its ``n`` is hidden when a denominator is.
+  give the cells back); its ``n`` is hidden when a denominator is. Notebook 05 passes the forces'
+  protected Appendix 4 instead (``appendix4``), so a cell is hidden exactly where the Appendix 4 cell
+  it is computed from is, whatever further cells a release's audit chose there.
 * **Pooled rows** (:func:`protect_pooled`) are computed on all data. Their ``n`` is hidden when a
   pooled force's ``n`` is (the difference would give it back) and shown as ``"<m"`` when it is from
   1 to m-1. Their statistics are withheld when a pooled force has a hidden cell in the comparison
@@ -26,7 +28,9 @@ Disclosure control (``min_cell_count`` = m > 1), reusing :mod:`msht.publish.sdc`
   an association block with the force as the factor, protected by
   :func:`msht.publish.sdc.protect_associations` (primary and secondary suppression; ``accepted``
   linked to ``offered``). A hidden ``events`` hides ``rate`` and ``position`` (the point is not
-  drawn); a hidden ``n`` also hides the control limits at ``n``.
+  drawn); a hidden ``n`` also hides the control limits at ``n``. With the forces' protected
+  Appendix 4 (``appendix4``), a force's events and cases are also hidden where its ``overall`` row
+  hides them (the same counts), as complementary suppressions of the block.
 
 Protected frames keep their contract columns (a hidden value is missing, and is written empty by
 :func:`msht.publish.results.write_csv`) and add ``<column>_display`` marks (``"<m"``, ``"[c]"``)
