@@ -224,3 +224,40 @@ def test_national_params_as_a_release_are_refused(root, tmp_path) -> None:
     path.write_text(yaml.safe_dump({**raw, "run_name": "national_release", "min_cell_count": 5}))
     with pytest.raises(config.ParamsError, match=r"national_release\.yaml: min_cell_count: 5 with forces: "):
         config.load_params(path)
+
+
+def test_a_forced_overall_denominator_hides_the_forces_status_total_not_its_overall_count(cleaned_two) -> None:
+    """The audit may choose a force's ``overall`` denominator of an outcome: the force's table then
+    hides that outcome's number of cases with a status recorded (every denominator and test of the
+    outcome), and keeps its ``overall`` count, which every factor's levels would give back."""
+    forced = {("forces_appendix4", "Force A: offered", "overall", "overall", "denominator")}
+    rows = forces_tables.appendix4_by_force(cleaned_two, M, 0.05, forced).rows
+    mine = rows[(rows["force"] == "Force A") & (rows["outcome"] == "offered")]
+    overall = mine[mine["factor"] == "overall"]
+    assert overall["denominator"].isna().all() and overall["n"].notna().all()
+    assert mine["denominator"].isna().all() and mine["p"].isna().all()
+    other = rows[(rows["force"] == "Force B") & (rows["outcome"] == "offered") & (rows["factor"] == "overall")]
+    assert other["denominator"].notna().all()
+
+
+@pytest.fixture(scope="module")
+def cleaned_two(tmp_path_factory, root):
+    """Two small forces cleaned (no run): for the per-force protection."""
+    from msht.clean import forces as clean_forces
+    from msht.synth.raw import write_extracts
+    from msht.synth.sampler import sample_population
+
+    folder = tmp_path_factory.mktemp("two_forces")
+    forces = []
+    for i, (name, n) in enumerate((("Force A", 200), ("Force B", 120))):
+        raw = folder / name.replace(" ", "_").lower()
+        raw.mkdir()
+        write_extracts(sample_population(n, seed=60 + i), raw, seed=60 + i)
+        forces.append({"name": name, "raw_dir": str(raw)})
+    raw = yaml.safe_load((root / "params" / "default.yaml").read_text())
+    for key in ("raw_dir", "seed", "scale"):
+        raw.pop(key)
+    raw.update(run_name="two", synthetic=False, processed_dir=str(folder / "processed"),
+               results_dir=str(folder / "results"), report_dir=str(folder / "report"), forces=forces)
+    params = config.validate_params(raw)
+    return clean_forces.clean_forces(params, config.RunPaths.from_params(params), key=b"a fixed test key")

@@ -250,12 +250,14 @@ def appendix4_by_force(cleaned: ForcesClean, min_cell_count: int, alpha: float,
 def _protect_force(rows: pd.DataFrame, study, cases: int, min_cell_count: int, alpha: float,
                    own: Collection[tuple[str, str, str, str, str]]) -> dict[str, pd.DataFrame]:
     """One force's Appendix 4 protected (:func:`msht.publish.association_tables.protect`) with its
-    own forced cells ``own`` (named as a single force's; an ``overall`` denominator hides the
-    outcome's number of cases with a status recorded)."""
+    own forced cells ``own`` (named as a single force's). An ``overall`` denominator among them hides
+    the outcome's number of cases with a status recorded (``hidden_totals``), not the ``overall``
+    count, which each factor's levels would give back."""
+    overall = {cell for cell in own if cell[0] == "associations" and cell[2] == associate.OVERALL}
     return association_tables.protect(
         rows, associate.test_table(study, alpha), associate.residual_rows(study), associate.vs_published(rows, alpha),
-        min_cell_count, frozenset(own), alpha=alpha, cases=cases,
-        hidden_totals={t for f, t, v, _, col in own if f == "associations" and v == "overall" and col == "denominator"})
+        min_cell_count, frozenset(set(own) - overall), alpha=alpha, cases=cases,
+        hidden_totals={cell[1] for cell in overall if cell[4] == "denominator"})
 
 
 def across_forces(tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
