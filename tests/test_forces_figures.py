@@ -277,6 +277,12 @@ def test_funnel_plot_draws_the_shown_forces(national) -> None:
     points = np.vstack([c.get_offsets() for c in ax.collections if isinstance(c, PathCollection)])
     assert len(points) == 2
     assert any("Force C" in t.get_text() for t in fig.texts)
+    # each force's label sits above the control limits, on an opaque box (new-user trial: lines struck
+    # through the labels)
+    labels = [t for t in ax.texts if t.get_text().startswith("Force")]
+    lines = max(line.get_zorder() for line in ax.get_lines())
+    assert len(labels) == 2 and all(t.get_zorder() > lines and t.get_bbox_patch() is not None for t in labels)
+    assert all(t.get_bbox_patch().get_facecolor()[:3] == (1.0, 1.0, 1.0) for t in labels)
 
 
 def test_figures_are_byte_stable(national, tmp_path: Path) -> None:
@@ -297,3 +303,22 @@ def test_odds_ratio_text() -> None:
     assert forces_figures._fmt_or(math.inf, math.nan, math.nan) == "∞"
     assert forces_figures._fmt_or(0.0, math.nan, math.nan) == "0"
     assert forces_figures._fmt_or(math.nan, math.nan, math.nan) == ""
+
+
+def test_pooled_note_is_short_and_keeps_the_forces_named() -> None:
+    # the notes stratified writes: a force left out, and a three-level factor's generalized CMH
+    tables = np.array([[[10, 5], [4, 9]], [[0, 0], [3, 4]], [[8, 2], [5, 5]]])
+    res = stratified.mantel_haenszel(tables, ["Force A", "Force: C", "Force D"])
+    note = "; ".join(res.notes)
+    assert "left out of the pooled forces" in note
+    assert forces_figures.pooled_note(note) == "not pooled: Force: C"
+    general = ("cmh columns: generalized CMH of all 3 levels (2 df), mh_or and homogeneity: 18-24 vs 35+; "
+               "left out of the generalized CMH (fewer than 2 units): Force E; "
+               "odds ratios differ between forces (homogeneity p < 0.05): the pooled odds ratio averages unequal "
+               "effects; a note stratified may add later")
+    assert forces_figures.pooled_note(general) == ("not in the CMH: Force E; odds ratios differ between forces; "
+                                                   "a note stratified may add later")
+    assert forces_figures.pooled_note("") == ""
+    zero = np.array([[[0, 5], [4, 9]], [[0, 3], [3, 4]]])  # a = 0 in every force: a·d = 0
+    note = "; ".join(stratified.mantel_haenszel(zero, ["Force A", "Force B"]).notes)
+    assert forces_figures.pooled_note(note) == "OR not estimable (a zero cell in every force)"

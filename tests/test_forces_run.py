@@ -161,8 +161,16 @@ def test_a_force_without_an_offender_extract_has_no_offender_factors(cleaned, ap
     assert (full["group"] == "Overall % (n)").sum() == 1
     sizes = forces_tables.sizes(cleaned)
     assert sizes.set_index("force").loc["Force C", "offender_extract"] == "no"
-    inputs = forces_tables.quality_by_force(cleaned, 0, "2023-12-31").tables["inputs"]
+    quality = forces_tables.quality_by_force(cleaned, 0, "2023-12-31").tables
+    inputs = quality["inputs"]
     assert inputs[(inputs["force"] == "Force C") & (inputs["extract"] == "offenders")]["rows"].tolist() == [0]
+    # an extract not sent has no fields to count: no rows of zeros, and a note says so (new-user trial)
+    for name in ("completeness", "spellings"):
+        table = quality[name]
+        assert not ((table["force"] == "Force C") & (table["extract"] == "offenders")).any(), name
+        assert ((table["force"] == "Force A") & (table["extract"] == "offenders")).any(), name
+    assert forces_tables.not_sent_note(cleaned) == ("Force C sends no offender extract: not sent, so no offender "
+                                                    "fields are counted for it.")
 
 
 def test_small_forces_cells_are_hidden_in_their_own_tables(cleaned):

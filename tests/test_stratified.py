@@ -298,7 +298,7 @@ def test_three_level_rows_share_the_generalized_test(pooled: pd.DataFrame, frame
     tables = stratified.stratum_tables(cases, "victim_age3", "offered", stratum="force", strata=FORCES,
                                        levels=vocab.levels("victim_age3"), outcome_levels=["yes", "no"])
     assert rows["cmh_statistic"].iloc[0] == pytest.approx(stratified.generalized_cmh(tables)[0], rel=1e-12)
-    assert rows["note"].iloc[0].startswith("cmh columns: generalized CMH of all 3 levels (2 df); "
+    assert rows["note"].iloc[0].startswith("cmh columns: generalized CMH of all 3 levels (2 df), "
                                            "mh_or and homogeneity: 18_24 vs 17_and_under")
 
 

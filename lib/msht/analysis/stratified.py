@@ -329,7 +329,7 @@ def mantel_haenszel(
         mh_or, ci_low, ci_high = (0.0 if ad == 0 and bc > 0 else math.inf if bc == 0 and ad > 0 else math.nan,
                                   math.nan, math.nan)
         notes.append(f"pooled odds ratio not estimable: no {stratum} has {'a·d' if ad == 0 else 'b·c'} > 0 (a zero "
-                     "cell in each); its CI and the homogeneity test are not computable")
+                     "cell in each), so its CI and the homogeneity test are not computable")
     return PooledResult(
         n_strata=int(kept.shape[0]), n=int(kept.sum()), mh_or=mh_or, ci_low=ci_low, ci_high=ci_high,
         cmh_statistic=cmh_statistic, cmh_p=cmh_p, notes=tuple(notes),
@@ -428,7 +428,7 @@ def _factor_rows(outcome: str, factor: str, tables: npt.NDArray[np.int64], strat
         if general is not None:
             statistic, df, p, note = general
             row.update(cmh_statistic=statistic, cmh_df=df, cmh_p=p, method=METHOD_GENERALIZED)
-            text = (f"cmh columns: generalized CMH of all {len(levels)} levels ({df} df); mh_or and homogeneity: "
+            text = (f"cmh columns: generalized CMH of all {len(levels)} levels ({df} df), mh_or and homogeneity: "
                     f"{level} vs {reference}")
             row["note"] = "; ".join(s for s in (text, note, str(row["note"])) if s)
         _heterogeneity_note(row, alpha, stratum)

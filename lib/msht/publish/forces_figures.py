@@ -78,7 +78,10 @@ POOLED_NOTE: Final[str] = (
     "Mantel-Haenszel odds ratio of the outcome in the first level over the reference, pooled across forces, with its "
     "95% CI. CMH: Cochran-Mantel-Haenszel test of no association within forces (continuity-corrected, 1 df; for "
     "three-level factors the generalized CMH of the whole factor, 2 df). Homogeneity: Breslow-Day test with Tarone's "
-    "correction that the forces' odds ratios are equal. Forces: those with units in both levels and both outcomes."
+    "correction that the forces' odds ratios are equal. Forces: those with units in both levels and both outcomes. "
+    "Note: the forces left out of a comparison (not pooled) or of the generalized CMH (fewer than 2 units), and "
+    "where the homogeneity test is significant (odds ratios differ between forces: the pooled odds ratio averages "
+    "unequal effects)."
 )
 ODDS_RATIOS_NOTE: Final[str] = (
     "% (n): share (number) of the level's units with the outcome, in each force. OR: odds of the outcome in the "
@@ -361,10 +364,37 @@ def pooled_display(pooled: pd.DataFrame) -> pd.DataFrame:
             "comparison": comparison_label(r["factor"], r["level"], r["reference"]), "forces": str(r["n_strata"]),
             "n": n, "mh_or": _fmt_or(r["mh_or"], r["ci_low"], r["ci_high"]) or blank,
             "cmh": _chi2(r["cmh_statistic"], r["cmh_df"], r["cmh_p"]) or blank, "homogeneity": homogeneity,
-            "note": str(r["note"]),
+            "note": pooled_note(str(r["note"])),
         })
     return pd.DataFrame(rows, columns=["group", "factor", "comparison", "forces", "n", "mh_or", "cmh", "homogeneity",
                                        "note"])
+
+
+#: How the pooled table shows the parts of a ``forces_pooled`` note (:mod:`msht.analysis.stratified`
+#: writes them, parts joined by ``"; "``): (start of the part, what the table shows, whether the
+#: forces the part names after its ``"): "`` follow). A part that :data:`POOLED_NOTE` already
+#: explains shows nothing; a part not listed (a reason a test is not computable) shows whole.
+POOLED_NOTE_PARTS: Final[tuple[tuple[str, str, bool], ...]] = (
+    ("cmh columns: generalized CMH", "", False),
+    ("left out of the pooled", "not pooled: ", True),
+    ("left out of the generalized CMH", "not in the CMH: ", True),
+    ("odds ratios differ between", "odds ratios differ between forces", False),
+    ("pooled odds ratio not estimable", "OR not estimable (a zero cell in every force)", False),
+)
+
+
+def pooled_note(note: str) -> str:
+    """The pooled table's short note for a ``forces_pooled`` ``note`` (parts joined by ``"; "``):
+    each known part shortened by :data:`POOLED_NOTE_PARTS` (the forces it names kept), an unknown
+    part shown whole; the results file keeps the full note."""
+    shown = []
+    for part in (p for p in note.split("; ") if p):
+        rule = next((r for r in POOLED_NOTE_PARTS if part.startswith(r[0])), None)
+        if rule is None:
+            shown.append(part)
+        elif rule[1]:
+            shown.append(rule[1] + (part.split("): ", 1)[-1] if rule[2] else ""))
+    return "; ".join(shown)
 
 
 POOLED_LABELS: Final[dict[str, str]] = {
@@ -574,7 +604,9 @@ def funnel_plot(funnel: pd.DataFrame, limits: pd.DataFrame, outcome: str) -> Fig
     ax.scatter(drawn["n"].astype(float), 100 * drawn["rate"].astype(float), color=COLOURS["force"], zorder=3, s=24)
     for _, r in drawn.iterrows():
         ax.annotate(str(r["force"]), (float(r["n"]), 100 * float(r["rate"])), textcoords="offset points",
-                    xytext=(4, 4), fontsize=7, color=COLOURS["text"])
+                    xytext=(4, 4), fontsize=7, color=COLOURS["text"], zorder=4,
+                    # a label over a control limit stays readable: the line passes behind it
+                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
     missing = [str(f) for f in sub.loc[~sub.index.isin(drawn.index), "force"]]
     if missing:
         fig.text(0.01, 0.0, "Not shown (no cases, or hidden by disclosure control): " + ", ".join(missing),

@@ -133,8 +133,8 @@ def _force_quality(c, min_cell_count: int, period_end: str,
     """One force's data-quality tables as notebook 01 builds and protects them, ``forced`` its
     cells named as a single force's (:func:`force_cells`): (protected, shown, suppression rows,
     exclusion marks, unprotected)."""
-    frames = {name: e.frame for name, e in c.extracts.items()}
     sent = {name: e for name, e in c.extracts.items() if name in c.force.extracts}
+    frames = {name: e.frame for name, e in sent.items()}  # an extract not sent has no fields to count
     truth = {"exclusions": c.result.exclusions, "completeness": quality.completeness(frames),
              "spellings": quality.spellings(frames),
              "problems": pd.concat([quality.problems(c.result.status), ingest.input_warnings(sent, period_end=period_end)],
@@ -349,6 +349,17 @@ def not_available_note(cleaned: ForcesClean) -> str:
     return (f"{names} {verb} no offender extract: the offender factors ("
             + ", ".join(vocab.variable_label(f).lower() for f in OFFENDER_FACTORS)
             + ") are not available for it, and it is left out of those factors' strata in the pooled tests.")
+
+
+def not_sent_note(cleaned: ForcesClean) -> str:
+    """A sentence naming each force that sends no offender extract (its completeness and spellings
+    have no offender rows), or "" when every force sends all four."""
+    missing = [c.force.name for c in cleaned.forces if not c.force.has_offenders]
+    if not missing:
+        return ""
+    return (", ".join(missing) + (" sends" if len(missing) == 1 else " send")
+            + " no offender extract: not sent, so no offender fields are counted for "
+            + ("it." if len(missing) == 1 else "them."))
 
 
 #: Short names of Appendix 4's blocks, to tell apart factors of one name (the victim's and the
