@@ -1,19 +1,22 @@
-"""Review of issue 19, finding 1: a release of several forces (``min_cell_count`` > 1) is refused.
+"""Issue 19: a release of several forces (``min_cell_count`` > 1) is safe across forces.
 
-Each force's Appendix 4 is protected on its own (:func:`msht.publish.forces_tables.appendix4_by_force`
-runs :func:`msht.publish.sdc.protect_associations` force by force), and the linked-table audit does
-not cover sums across forces. A reader who has the all-forces counts (``associations.csv``) and the
-other forces' shown counts gets a small force's hidden cell back by subtraction. Until the audit
-covers the forces' files, such a run must be refused in one line."""
+Each force's Appendix 4 is protected on its own (:func:`msht.publish.sdc.protect_associations`, as
+notebook 05 does), and a reader who has the all-forces counts (``associations.csv``) and the other
+forces' shown counts gets a small force's hidden cell back by subtraction. The linked-table audit
+models the per-force files with the combined ones (:mod:`msht.publish.audit_forces`), so it finds
+that attack, and the fixpoint (:func:`msht.publish.audit.fixpoint`) hides complementary cells in
+the other forces until every hidden count keeps at least three values."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
 from msht import config
-from msht.publish import sdc
+from msht.publish import audit, forces_tables, results, sdc
 
 #: (force, level) -> (offered "yes", cases) for one factor; Force C is tiny.
 COUNTS: dict[tuple[str, str], tuple[int, int]] = {
@@ -21,52 +24,171 @@ COUNTS: dict[tuple[str, str], tuple[int, int]] = {
     ("Force B", "male"): (20, 50), ("Force B", "female"): (25, 60),
     ("Force C", "male"): (2, 8), ("Force C", "female"): (6, 10),
 }
+FORCES = ("Force A", "Force B", "Force C")
 M = 5
+#: The cell of the attack.
+TARGET = "forces_appendix4|Force C: offered|victim_sex|male|n"
 
 
 def _rows(counts: dict[str, tuple[int, int]]) -> pd.DataFrame:
-    """Association rows (the columns :func:`sdc.protect_associations` reads) of one table."""
-    return pd.DataFrame([{"outcome": "offered", "factor": "victim_sex", "level": level, "n": n, "denominator": d,
-                          "pct": 100 * n / d, "statistic": 1.0, "df": 1, "p": 0.5, "test": "chi2"}
-                         for level, (n, d) in counts.items()])
+    """Association rows (the columns :func:`sdc.protect_associations` reads) of one table, with
+    its ``overall`` row."""
+    n, d = sum(v[0] for v in counts.values()), sum(v[1] for v in counts.values())
+    rows = [{"outcome": "offered", "factor": "overall", "level": "overall", "n": n, "denominator": d,
+             "pct": round(100 * n / d, 1), "statistic": float("nan"), "df": pd.NA, "p": float("nan"), "test": ""}]
+    rows += [{"outcome": "offered", "factor": "victim_sex", "level": level, "n": n, "denominator": d,
+              "pct": round(100 * n / d, 1), "statistic": 1.0, "df": 1, "p": 0.5, "test": "Yates chi-square"}
+             for level, (n, d) in counts.items()]
+    return pd.DataFrame(rows)
 
 
-def _per_force_release() -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """Each force's table protected on its own (as notebook 05 does), and the all-forces table
-    protected on its own (as notebook 03 does)."""
-    forces = sorted({f for f, _ in COUNTS})
-    per_force = {f: sdc.protect_associations(_rows({lv: v for (g, lv), v in COUNTS.items() if g == f}), M)
-                 for f in forces}
+def _force_rows(force: str) -> pd.DataFrame:
+    return _rows({lv: v for (f, lv), v in COUNTS.items() if f == force})
+
+
+def _combined_rows() -> pd.DataFrame:
     totals: dict[str, tuple[int, int]] = {}
     for (_, level), (n, d) in COUNTS.items():
         n0, d0 = totals.get(level, (0, 0))
         totals[level] = (n0 + n, d0 + d)
-    return per_force, sdc.protect_associations(_rows(totals), M)
+    return _rows(totals)
 
 
-def _recovered(per_force: dict[str, pd.DataFrame], overall: pd.DataFrame) -> dict[tuple[str, str, str], int]:
-    """The attack: every hidden per-force count that the all-forces count minus the other forces'
-    shown counts gives back exactly -> its value."""
+def _publish(folder: Path, forced: frozenset = frozenset()) -> tuple[Path, Path]:
+    """The hand-made release: each force's table protected on its own with the forced cells of its
+    own (:func:`forces_tables.force_cells`), the all-forces table with its own, as notebooks 05
+    and 03 protect them; the results and the unprotected values written as a run writes them."""
+    out, truth = folder / "results", folder / "processed" / results.UNPROTECTED_DIR
+    combined = sdc.protect_associations(_combined_rows(), M, forced=forced)
+    per_force, supp = {}, [sdc.suppression_table(associations=combined)]
+    for force in FORCES:
+        protected = sdc.protect_associations(_force_rows(force), M, forced=forces_tables.force_cells(forced, force))
+        per_force[force] = protected
+        s = sdc.suppression_table(associations=protected)
+        supp.append(s.assign(table=[f"{force}: {t}" for t in s["table"]], file="forces_appendix4"))
+    sizes = pd.DataFrame([{"force": f, "offender_extract": "yes", "case_entries": 300, "cases": 200, "victims": 150,
+                           "case_offender_pairs": 250} for f in FORCES])
+    for frame, name in ((combined, "associations"), (forces_tables.by_force(per_force), "forces_appendix4"),
+                        (sizes, "forces")):
+        results.write_csv(frame, name, out)
+    results.write_csv(pd.concat(supp, ignore_index=True), "suppression", out)
+    for frame, name in ((_combined_rows(), "associations"), (sizes, "forces"),
+                        (forces_tables.by_force({f: _force_rows(f) for f in FORCES}), "forces_appendix4")):
+        results.write_csv(frame, name, truth)
+    return out, truth
+
+
+def _recovered(out: Path) -> dict[tuple[str, str], int]:
+    """The attack on the published files: every hidden per-force count that the all-forces count
+    minus the other forces' shown counts gives back exactly -> its value."""
+    combined = pd.read_csv(out / "associations.csv", dtype={"level": str})
+    per = pd.read_csv(out / "forces_appendix4.csv", dtype={"level": str})
     found = {}
-    for force, table in per_force.items():
-        for col in ("n", "denominator"):
-            for _, row in table[table[col].isna()].iterrows():
-                total = overall.loc[overall["level"] == row["level"], col]
-                others = [t.loc[t["level"] == row["level"], col] for f, t in per_force.items() if f != force]
-                if total.notna().all() and all(o.notna().all() for o in others):
-                    found[(force, row["level"], col)] = int(total.iloc[0]) - sum(int(o.iloc[0]) for o in others)
+    for r in per[per["n"].isna()].itertuples():
+        total = combined.loc[(combined["factor"] == r.factor) & (combined["level"] == r.level), "n"]
+        others = per[(per["force"] != r.force) & (per["factor"] == r.factor) & (per["level"] == r.level)]["n"]
+        if total.notna().all() and others.notna().all():
+            found[(r.force, r.level)] = int(total.iloc[0] - others.sum())
     return found
 
 
-def test_per_force_protection_leaks_across_forces() -> None:
-    """The attack of the finding works on per-force protection: Force C's hidden male cell is the
-    all-forces count minus Force A's and Force B's (why a release of several forces is refused)."""
-    per_force, overall = _per_force_release()
-    c = per_force["Force C"].set_index("level")
-    assert pd.isna(c.at["male", "n"]) and c.at["male", "display"] == f"<{M}"  # hidden in Force C's own table
-    recovered = _recovered(per_force, overall)
-    assert recovered[("Force C", "male", "n")] == COUNTS[("Force C", "male")][0]
-    assert all(COUNTS[(f, lv)][0 if col == "n" else 1] == v for (f, lv, col), v in recovered.items())
+def test_per_force_protection_alone_leaks_and_the_audit_finds_it(tmp_path) -> None:
+    """Force C's hidden male count is the all-forces count minus Force A's and Force B's when each
+    table is protected on its own; the audit of the per-force files pins it to that one value."""
+    out, truth = _publish(tmp_path)
+    per = pd.read_csv(out / "forces_appendix4.csv", dtype={"level": str})
+    c = per[(per["force"] == "Force C") & (per["level"] == "male")]
+    assert c["n"].isna().all()  # hidden in Force C's own table
+    assert _recovered(out)[("Force C", "male")] == COUNTS[("Force C", "male")][0]
+    frame = audit.audit(out, truth, M).set_index("cell")
+    assert frame.at[TARGET, "values"] == 1 and frame.at[TARGET, "low"] == COUNTS[("Force C", "male")][0]
+    assert TARGET in audit.narrow_cells(frame.reset_index())
+
+
+def test_the_fixpoint_hides_across_forces_until_the_attack_fails(tmp_path) -> None:
+    """The fixpoint over the per-force and combined files: complementary cells in another force
+    (or the combined table) until every hidden count keeps three values; the subtraction attack
+    then recovers nothing, and the audit bounds Force C's male count to at least three values
+    around its true one."""
+    rounds = []
+
+    def publish(forced: frozenset) -> tuple[Path, Path]:
+        rounds.append(forced)
+        return _publish(tmp_path / f"round{len(rounds)}", forced)
+
+    frame, forced = audit.fixpoint(publish, M)
+    assert forced and all(cell[0] in ("forces_appendix4", "associations") for cell in forced)
+    out = tmp_path / f"round{len(rounds)}" / "results"
+    assert _recovered(out) == {}
+    row = frame.set_index("cell").loc[TARGET]
+    assert row["values"] >= audit.MIN_RANGE and row["low"] <= COUNTS[("Force C", "male")][0] <= row["high"]
+    assert not audit.narrow_cells(frame)
+
+
+def test_force_cells_maps_a_forces_cells_to_its_own_tables() -> None:
+    forced = frozenset({("forces_appendix4", "Force B: offered", "victim_sex", "male", "n"),
+                        ("forces_exclusions", "Force B: cases", "no_victim_id", "1", "excluded"),
+                        ("forces_appendix4", "Force Bee: offered", "victim_sex", "male", "n"),
+                        ("associations", "offered", "victim_sex", "male", "n")})
+    assert forces_tables.force_cells(forced, "Force B") == {
+        ("associations", "offered", "victim_sex", "male", "n"), ("exclusions", "cases", "no_victim_id", "1", "excluded")}
+
+
+def test_a_force_too_small_to_release_with_the_others_is_refused_in_one_line() -> None:
+    sizes = pd.DataFrame([{"force": "Force A", "offender_extract": "yes", "case_entries": 300, "cases": 200,
+                           "victims": 150, "case_offender_pairs": 250},
+                          {"force": "Force C", "offender_extract": "no", "case_entries": 12, "cases": 10,
+                           "victims": 9, "case_offender_pairs": 0}])
+    rows = forces_tables.by_force({"Force A": _force_rows("Force A"), "Force C": _force_rows("Force C")})
+    forces_tables.refuse_small_forces(sizes, rows, M)  # every size and overall count is 0 or at least m
+    tiny = rows.assign(n=rows["n"].where(~((rows["force"] == "Force C") & (rows["factor"] == "overall")), 3))
+    with pytest.raises(forces_tables.SmallForceError) as info:
+        forces_tables.refuse_small_forces(sizes, tiny, M)
+    assert "\n" not in str(info.value)
+    assert str(info.value).startswith("min_cell_count: 5 with forces: Force C has 3 cases with ")
+    with pytest.raises(forces_tables.SmallForceError, match="Force C has 3 victims"):
+        forces_tables.refuse_small_forces(sizes.assign(victims=[150, 3]), rows, M)
+    forces_tables.refuse_small_forces(sizes.assign(victims=[150, 3]), tiny, 0)  # no disclosure control
+
+
+def test_across_forces_hides_a_cell_of_another_force_where_one_is_hidden() -> None:
+    """Force C's hidden cells of a level are the all-forces count minus the other forces': the
+    forces' rows of the level, protected as one block, need a cell of Force A or B hidden too."""
+    tables = {f: (_force_rows(f), sdc.protect_associations(_force_rows(f), M)) for f in FORCES}
+    extra = forces_tables.across_forces(tables, M)
+    assert extra["Force C"] == set()
+    levels = {cell[3] for f in ("Force A", "Force B") for cell in extra[f]}
+    assert levels == {"male", "female"}, extra
+    assert forces_tables.across_forces(tables, 0) == {f: set() for f in FORCES}
+
+
+def test_odds_ratios_and_funnel_hide_what_the_forces_appendix4_hides() -> None:
+    """A cell of ``forces_odds_ratios`` and ``forces_funnel`` is hidden where the Appendix 4 cell it
+    is computed from is, so the files never show what the other hides."""
+    from msht.publish import forces_figures
+
+    rows = {f: sdc.protect_associations(_force_rows(f), M, forced=forces_tables.force_cells(
+        {("forces_appendix4", "Force A: offered", "victim_sex", "male", "n")}, f)) for f in FORCES}
+    appendix4 = forces_tables.by_force(rows)
+    odds = pd.DataFrame([{"force": f, "outcome": "offered", "factor": "victim_sex", "level": "male",
+                          "reference": "female", "n": COUNTS[(f, "male")][1] + COUNTS[(f, "female")][1],
+                          "a": COUNTS[(f, "male")][0], "b": COUNTS[(f, "male")][1] - COUNTS[(f, "male")][0],
+                          "c": COUNTS[(f, "female")][0], "d": COUNTS[(f, "female")][1] - COUNTS[(f, "female")][0],
+                          "odds_ratio": 1.0, "ci_low": 0.5, "ci_high": 2.0, "note": ""} for f in FORCES])
+    out, _ = forces_figures.protect_odds_ratios(odds, M, appendix4)
+    a = out.set_index("force")
+    assert pd.isna(a.at["Force A", "a"]) and pd.isna(a.at["Force A", "odds_ratio"])  # forced in Force A's table
+    assert pd.notna(a.at["Force B", "a"]) and pd.notna(a.at["Force B", "odds_ratio"])
+    assert pd.isna(a.at["Force C", "a"]) and pd.isna(a.at["Force C", "c"])
+    appendix4.loc[(appendix4["force"] == "Force B") & (appendix4["factor"] == "overall"), "denominator_suppressed"] = True
+    funnel = pd.DataFrame([{"force": f, "outcome": "offered", "n": 200, "events": 90, "rate": 0.45,
+                            "overall_rate": 0.45, "lower_95": 0.4, "upper_95": 0.5, "lower_998": 0.35,
+                            "upper_998": 0.55, "position": "within 95%"} for f in FORCES])
+    protected, _ = forces_figures.protect_funnel(funnel, M, appendix4)
+    hidden = protected.set_index("force")["n"].isna()
+    assert hidden["Force B"] and hidden.sum() >= 2  # Force B's cases, and another force's to protect them
+    shown = forces_figures.funnel_display(protected).set_index("force")  # a hidden position is pd.NA
+    assert shown.at["Force B", "rate"] == sdc.SECONDARY_MARK and shown.at["Force B", "position"] == sdc.SECONDARY_MARK
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +224,40 @@ def test_national_params_as_a_release_are_refused(root, tmp_path) -> None:
     path.write_text(yaml.safe_dump({**raw, "run_name": "national_release", "min_cell_count": 5}))
     with pytest.raises(config.ParamsError, match=r"national_release\.yaml: min_cell_count: 5 with forces: "):
         config.load_params(path)
+
+
+def test_a_forced_overall_denominator_hides_the_forces_status_total_not_its_overall_count(cleaned_two) -> None:
+    """The audit may choose a force's ``overall`` denominator of an outcome: the force's table then
+    hides that outcome's number of cases with a status recorded (every denominator and test of the
+    outcome), and keeps its ``overall`` count, which every factor's levels would give back."""
+    forced = {("forces_appendix4", "Force A: offered", "overall", "overall", "denominator")}
+    rows = forces_tables.appendix4_by_force(cleaned_two, M, 0.05, forced).rows
+    mine = rows[(rows["force"] == "Force A") & (rows["outcome"] == "offered")]
+    overall = mine[mine["factor"] == "overall"]
+    assert overall["denominator"].isna().all() and overall["n"].notna().all()
+    assert mine["denominator"].isna().all() and mine["p"].isna().all()
+    other = rows[(rows["force"] == "Force B") & (rows["outcome"] == "offered") & (rows["factor"] == "overall")]
+    assert other["denominator"].notna().all()
+
+
+@pytest.fixture(scope="module")
+def cleaned_two(tmp_path_factory, root):
+    """Two small forces cleaned (no run): for the per-force protection."""
+    from msht.clean import forces as clean_forces
+    from msht.synth.raw import write_extracts
+    from msht.synth.sampler import sample_population
+
+    folder = tmp_path_factory.mktemp("two_forces")
+    forces = []
+    for i, (name, n) in enumerate((("Force A", 200), ("Force B", 120))):
+        raw = folder / name.replace(" ", "_").lower()
+        raw.mkdir()
+        write_extracts(sample_population(n, seed=60 + i), raw, seed=60 + i)
+        forces.append({"name": name, "raw_dir": str(raw)})
+    raw = yaml.safe_load((root / "params" / "default.yaml").read_text())
+    for key in ("raw_dir", "seed", "scale"):
+        raw.pop(key)
+    raw.update(run_name="two", synthetic=False, processed_dir=str(folder / "processed"),
+               results_dir=str(folder / "results"), report_dir=str(folder / "report"), forces=forces)
+    params = config.validate_params(raw)
+    return clean_forces.clean_forces(params, config.RunPaths.from_params(params), key=b"a fixed test key")

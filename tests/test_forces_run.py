@@ -73,7 +73,7 @@ def cleaned(forces_params) -> clean_forces.ForcesClean:
 
 
 @pytest.fixture(scope="module")
-def appendix4(cleaned) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def appendix4(cleaned) -> forces_tables.Appendix4ByForce:
     """Each force's Appendix 4 without disclosure control."""
     return forces_tables.appendix4_by_force(cleaned, 0, 0.05)
 
@@ -148,7 +148,7 @@ def test_a_force_without_an_offender_extract_has_no_offender_factors(cleaned, ap
     c = cleaned.forces[2]
     assert not c.force.has_offenders and len(c.result.offenders) == 0
     assert c.extracts["offenders"].path.name == ingest.NOT_SENT and c.extracts["offenders"].frame.empty
-    rows, tests, _ = appendix4
+    rows, tests = appendix4.rows, appendix4.tests
     mine = rows[rows["force"] == "Force C"]
     assert not set(mine["factor"]) & set(forces_tables.OFFENDER_FACTORS)
     assert set(rows[rows["force"] == "Force A"]["factor"]) >= set(forces_tables.OFFENDER_FACTORS)
@@ -176,7 +176,8 @@ def test_a_force_without_an_offender_extract_has_no_offender_factors(cleaned, ap
 def test_small_forces_cells_are_hidden_in_their_own_tables(cleaned):
     quality = forces_tables.quality_by_force(cleaned, 5, "2023-12-31")
     assert not quality.suppression.empty and quality.suppression["table"].str.startswith("Force ").all()
-    rows, _, suppression = forces_tables.appendix4_by_force(cleaned, 5, 0.05)
+    found = forces_tables.appendix4_by_force(cleaned, 5, 0.05)
+    rows, suppression = found.rows, found.suppression
     small = rows[(rows["force"] == "Force B") & (rows["level"] != "overall")]
     shown = pd.to_numeric(small["n"], errors="coerce").dropna()
     assert not ((shown >= 1) & (shown < 5)).any(), "a count from 1 to 4 of the small force is shown"

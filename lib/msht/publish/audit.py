@@ -96,9 +96,12 @@ Not modelled (:data:`NOT_MODELLED`), and why that is safe:
   has a suppression (:func:`msht.publish.sdc.withhold_for_blocks`), and the q-values are
   recomputed over the published tests only; nothing about a hidden cell is left to model;
 * links between descriptives and associations other than those above;
-* the per-force files of a run of several forces (``forces*.csv``, notebook 05): not modelled, so
-  such a run cannot be a release: :func:`msht.config.validate_params` refuses ``forces:`` with
-  ``min_cell_count`` above 1.
+
+The per-force files of a run of several forces (``forces*.csv``, notebook 05) are modelled by
+:mod:`msht.publish.audit_forces`: each force's data-quality files and Appendix 4 as a single
+force's, the funnel's and odds ratios' counts as the Appendix 4 cells they are, and every count
+that exists per force and combined as the forces' sum; their non-linear values are checked to be
+withheld wherever a count they use is hidden.
 """
 
 from __future__ import annotations
@@ -129,6 +132,8 @@ NOT_MODELLED: Final[tuple[str, ...]] = (
     "table has a hidden cell or whose complete cases are 1 to m-1; every n_level hidden)",
     "figures other than the flow diagram (drawn from the protected tables)",
     "association_tests/residuals/vs_published (blanked per block with any suppression: nothing published to model)",
+    "a run of several forces' odds ratios, pooled statistics, funnel rates and limits (non-linear; "
+    "msht.publish.audit_forces.check_withheld fails the audit if one is shown with a hidden count it uses)",
 )
 
 
@@ -225,6 +230,9 @@ def build(results_dir: Path, truth_dir: Path, m: int) -> tuple[System, list[tupl
     _outcome_links(s)
     _cross_file(s)
     _regression(s, results_dir, truth_dir, marks, m, binaries, pct_rows)
+    from msht.publish import audit_forces  # the per-force files of a run of several forces
+
+    audit_forces.build_forces(s, results_dir, truth_dir, marks, m, binaries, pct_rows)
     return s, binaries, pct_rows
 
 
@@ -440,10 +448,16 @@ def _completeness(s: System, results_dir: Path, truth_dir: Path, marks: dict, m:
     path = results_dir / "completeness.csv"
     if not path.exists():
         return
-    tru = _read(truth_dir / "completeness.csv")
-    pub = aligned(_read(path), tru, ["extract", "field"], "completeness.csv")
+    completeness_frames(s, _read(truth_dir / "completeness.csv"), _read(path), marks, m, binaries)
+
+
+def completeness_frames(s: System, tru: pd.DataFrame, pub: pd.DataFrame, marks: dict, m: int, binaries: list,
+                        file: str = "completeness", table: str = "") -> None:
+    """``completeness.csv``'s rows (true and published frames) as variables; ``file`` and the
+    ``table`` prefix (``"<force>: "`` for ``forces_completeness``) name them as ``suppression.csv`` does."""
+    pub = aligned(pub, tru, ["extract", "field"], f"{file}.csv")
     for idx, r in tru.iterrows():
-        key = ("completeness", r["extract"], r["field"], "", "missing")
+        key = (file, table + str(r["extract"]), r["field"], "", "missing")
         _cell(s, key, int(r["missing"]), _value(pub.at[idx, "missing"]), marks, m, binaries)
 
 
@@ -475,19 +489,24 @@ def _read(path: Path) -> pd.DataFrame:
 def _spellings(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list) -> None:
     """``spellings.csv``: the spellings of one field add up to the extract's rows (public in
     ``completeness.csv`` and the inputs table)."""
-    from msht.publish import quality
-
     path, true_path = results_dir / "spellings.csv", truth_dir / "spellings.csv"
     if not (path.exists() and true_path.exists()):
         return
-    tru = _read(true_path)
-    pub = aligned(_read(path), tru, ["extract", "field", "code", "raw_value"], "spellings.csv")
-    rows = _extract_rows(truth_dir)
+    spellings_frames(s, _read(true_path), _read(path), _extract_rows(truth_dir), marks, m, binaries)
+
+
+def spellings_frames(s: System, tru: pd.DataFrame, pub: pd.DataFrame, rows: dict[str, int], marks: dict, m: int,
+                     binaries: list, file: str = "spellings", table: str = "") -> None:
+    """``spellings.csv``'s rows (true and published frames): a field's spellings add up to its
+    extract's ``rows`` (extract -> rows); ``file``/``table`` as :func:`completeness_frames`."""
+    from msht.publish import quality
+
+    pub = aligned(pub, tru, ["extract", "field", "code", "raw_value"], f"{file}.csv")
     for (extract, fld), blk in tru.groupby(["extract", "field"], sort=False):
-        idx = [_cell(s, ("spellings", extract, fld, quality.spelling_level(r), "n"), int(r["n"]),
+        idx = [_cell(s, (file, table + str(extract), fld, quality.spelling_level(r), "n"), int(r["n"]),
                      _value(pub.at[k, "n"]), marks, m, binaries) for k, r in blk.iterrows()]
         if extract in rows:
-            s.equal(idx, [s.var(f"extract_rows|{extract}", rows[extract], hidden=False)])
+            s.equal(idx, [s.var(f"extract_rows|{table}{extract}", rows[extract], hidden=False)])
 
 
 def _extract_rows(truth_dir: Path) -> dict[str, int]:
@@ -506,20 +525,27 @@ def _exclusions(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: i
     path, true_path = results_dir / "exclusions.csv", truth_dir / "exclusions.csv"
     if not (path.exists() and true_path.exists()):
         return
-    tru = _read(true_path)
-    pub = aligned(_read(path), tru, ["entity", "rule", "step"], "exclusions.csv")
+    exclusions_frames(s, _read(true_path), _read(path), marks, m, binaries)
+
+
+def exclusions_frames(s: System, tru: pd.DataFrame, pub: pd.DataFrame, marks: dict, m: int, binaries: list,
+                      file: str = "exclusions", table: str = "") -> None:
+    """``exclusions.csv``'s rows (true and published frames) as chains (see :func:`_exclusions`);
+    ``file``/``table`` as :func:`completeness_frames` (``completeness`` then ``forces_completeness``)."""
+    pub = aligned(pub, tru, ["entity", "rule", "step"], f"{file}.csv")
     for entity, blk in tru.groupby("entity", sort=False):
         prev = None
         for k, r in blk.iterrows():
-            key = ("exclusions", entity, r["rule"], str(r["step"]))
+            key = (file, table + str(entity), r["rule"], str(r["step"]))
             cells = {c: _cell(s, (*key, c), int(r[c]), _value(pub.at[k, c]), marks, m, binaries)
                      for c in ("rows_in", "excluded", "rows_out")}
             s.add({cells["rows_out"]: 1, cells["rows_in"]: -1, cells["excluded"]: 1}, 0, 0)
             if prev is not None:
                 s.equal([prev], [cells["rows_in"]])
             prev = cells["rows_out"]
-    victim_id = s.index.get("completeness|cases|victim_person_id||missing")
-    no_id = [i for name, i in s.index.items() if name.startswith("exclusions|cases|no_victim_id|")
+    completeness = file.replace("exclusions", "completeness")
+    victim_id = s.index.get(f"{completeness}|{table}cases|victim_person_id||missing")
+    no_id = [i for name, i in s.index.items() if name.startswith(f"{file}|{table}cases|no_victim_id|")
              and name.endswith("|excluded")]
     if victim_id is not None and no_id:
         s.equal([victim_id], no_id)
@@ -529,20 +555,29 @@ def _problems(s: System, results_dir: Path, truth_dir: Path, marks: dict, m: int
     """``problems.csv``: each count, and a problem that is an exclusion rule is the same rows as
     the rule's ``excluded`` count (:data:`msht.publish.quality.PROBLEM_RULES`); such a problem not listed
     says its rule excluded no row."""
-    from msht.publish import quality
-
     path, true_path = results_dir / "problems.csv", truth_dir / "problems.csv"
     if not (path.exists() and true_path.exists()):
         return
-    pub, tru = _read(path), _read(true_path)
+    problems_frames(s, _read(true_path), _read(path), marks, m, binaries)
+
+
+def problems_frames(s: System, tru: pd.DataFrame, pub: pd.DataFrame, marks: dict, m: int, binaries: list,
+                    file: str = "problems", table: str = "") -> None:
+    """``problems.csv``'s rows (true and published frames; see :func:`_problems`); ``file``/``table``
+    as :func:`completeness_frames`, the exclusions read from ``file``'s sibling (``exclusions``,
+    ``forces_exclusions``)."""
+    from msht.publish import quality
+
+    exclusions = file.replace("problems", "exclusions")
     true_n = {(e, p): int(n) for e, p, n in zip(tru["extract"], tru["problem"], tru["n"])}
     listed = {}
     for _, r in pub.iterrows():
         key = (r["extract"], r["problem"])
-        listed[key] = _cell(s, ("problems", *key, "", "n"), true_n.get(key, 0), _value(r["n"]), marks, m, binaries)
+        listed[key] = _cell(s, (file, table + str(r["extract"]), r["problem"], "", "n"), true_n.get(key, 0),
+                            _value(r["n"]), marks, m, binaries)
     for key, rule in quality.PROBLEM_RULES.items():
         for name, j in list(s.index.items()):
-            if name.startswith(f"exclusions|{rule[0]}|{rule[1]}|") and name.endswith("|excluded"):
+            if name.startswith(f"{exclusions}|{table}{rule[0]}|{rule[1]}|") and name.endswith("|excluded"):
                 if key in listed:
                     s.equal([listed[key]], [j])
                 else:  # a problem is listed only when found: not listed, none was
@@ -818,9 +853,10 @@ def _withheld_chains(s: System) -> set[int]:
     no suppression can protect a published total, only which step removed the rows is hidden.
     These, and the counts equal to them (a problem that is the same rows, completeness's missing
     victim IDs), are not required to keep :data:`MIN_RANGE` values (see :func:`bound_hidden`)."""
-    withheld = {name.split("|")[1] for name, i in s.index.items()
-                if name.startswith("exclusions|") and s.reason.get(i) == "withheld"}
-    out = {i for name, i in s.index.items() if name.startswith("exclusions|") and name.split("|")[1] in withheld}
+    chains = ("exclusions|", "forces_exclusions|")  # a force's entity is "<force>: <entity>"
+    withheld = {tuple(name.split("|")[:2]) for name, i in s.index.items()
+                if name.startswith(chains) and s.reason.get(i) == "withheld"}
+    out = {i for name, i in s.index.items() if name.startswith(chains) and tuple(name.split("|")[:2]) in withheld}
     grew = bool(out)
     while grew:  # the same numbers published elsewhere (a problem, completeness's missing IDs)
         grew = False
@@ -1001,6 +1037,8 @@ def audit(results_dir: Path, truth_dir: Path, m: int) -> pd.DataFrame:
 FORCEABLE: Final[frozenset[tuple[str, str]]] = frozenset({
     ("descriptives", "n"), ("associations", "n"), ("completeness", "missing"), ("spellings", "n"),
     ("problems", "n"), ("exclusions", "excluded"), ("regression", "N"),
+    ("forces_appendix4", "n"), ("forces_appendix4", "denominator"), ("forces_completeness", "missing"), ("forces_spellings", "n"),
+    ("forces_problems", "n"), ("forces_exclusions", "excluded"),
 })
 #: Most rounds of :func:`fixpoint` (each adds at least one suppression) before it gives up.
 MAX_ROUNDS: Final[int] = 8
@@ -1023,6 +1061,8 @@ def _forceable(s: System, j: int) -> bool:
         return False
     if parts[0] == "descriptives" and parts[3] in (sdc.UNKNOWN, *sdc.TOTAL_LEVELS, *sdc.NON_COUNT_LEVELS):
         return False
+    if parts[0] == "forces_appendix4" and parts[2] == "overall":  # a force's number of cases with a status
+        return parts[4] == "denominator"  # recorded can be hidden (its outcome's denominators and tests go)
     return not (parts[0] == "associations" and parts[2] == "overall")
 
 
@@ -1031,13 +1071,16 @@ def _forceable(s: System, j: int) -> bool:
 COUNT_COLUMNS: Final[frozenset[str]] = frozenset({"n", "missing", "excluded"})
 
 
-def complementary(s: System, narrow: list[str]) -> set[tuple[str, str, str, str, str]]:
+def complementary(s: System, narrow: list[str], *, per_group: bool = True) -> set[tuple[str, str, str, str, str]]:
     """For too-narrow hidden counts (their names in ``narrow``), the cheapest shown counts linked
     to them: for a too-narrow count, among the shown counts that share a constraint with it (else
     with a hidden count that does, breadth first), the one a protect function can hide
     (:data:`FORCEABLE`) with the smallest value, ties broken by name. One count is chosen per
     group of linked hidden counts per round (hiding one often widens all of the group), counts
-    of units served before totals, by name: the choice is deterministic. Returns their cells."""
+    of units served before totals, by name: the choice is deterministic. Returns their cells.
+    ``per_group=False`` serves every too-narrow count (a run of several forces, whose sums across
+    forces link most hidden counts into one group: one choice per group would take a round per
+    count)."""
     touching: dict[int, list[int]] = {}
     parent = list(range(len(s.names)))
 
@@ -1056,7 +1099,7 @@ def complementary(s: System, narrow: list[str]) -> set[tuple[str, str, str, str,
     chosen: set[tuple[str, str, str, str, str]] = set()
     served: set[int] = set()
     for name in sorted(narrow, key=lambda c: (c.split("|")[-1] not in COUNT_COLUMNS, c)):
-        if find(s.index[name]) in served:
+        if per_group and find(s.index[name]) in served:
             continue
         seen, frontier, pick = {s.index[name]}, [s.index[name]], None
         while frontier and pick is None:
@@ -1126,7 +1169,8 @@ def fixpoint(publish, m: int, *, max_rounds: int = MAX_ROUNDS) -> tuple[pd.DataF
         narrow = narrow_cells(frame)
         if not narrow:
             return frame, forced
-        new = complementary(s, narrow) - forced
+        several = any(name.startswith("forces_appendix4|") for name in narrow)
+        new = complementary(s, narrow, per_group=not several) - forced
         if not new:
             raise DisclosureError(f"{len(narrow)} hidden counts keep fewer than {MIN_RANGE} values and no linked "
                                   f"count is left to hide: {', '.join(narrow[:5])}")

@@ -12,7 +12,9 @@ Disclosure control (``min_cell_count`` = m > 1), reusing :mod:`msht.publish.sdc`
   c + d), so they are protected by :func:`msht.publish.sdc.protect_associations`, force by force
   (with the ``accepted``-within-``offered`` link). A hidden count hides the cells computed from it
   (``b = (a + b) - a``); a row with any hidden cell has its odds ratio and CI withheld (they would
-  give the cells back); its ``n`` is hidden when a denominator is.
+  give the cells back); its ``n`` is hidden when a denominator is. Notebook 05 passes the forces'
+  protected Appendix 4 instead (``appendix4``), so a cell is hidden exactly where the Appendix 4 cell
+  it is computed from is, whatever further cells a release's audit chose there.
 * **Pooled rows** (:func:`protect_pooled`) are computed on all data. Their ``n`` is hidden when a
   pooled force's ``n`` is (the difference would give it back) and shown as ``"<m"`` when it is from
   1 to m-1. Their statistics are withheld when a pooled force has a hidden cell in the comparison
@@ -26,7 +28,9 @@ Disclosure control (``min_cell_count`` = m > 1), reusing :mod:`msht.publish.sdc`
   an association block with the force as the factor, protected by
   :func:`msht.publish.sdc.protect_associations` (primary and secondary suppression; ``accepted``
   linked to ``offered``). A hidden ``events`` hides ``rate`` and ``position`` (the point is not
-  drawn); a hidden ``n`` also hides the control limits at ``n``.
+  drawn); a hidden ``n`` also hides the control limits at ``n``. With the forces' protected
+  Appendix 4 (``appendix4``), a force's events and cases are also hidden where its ``overall`` row
+  hides them (the same counts), as complementary suppressions of the block.
 
 Protected frames keep their contract columns (a hidden value is missing, and is written empty by
 :func:`msht.publish.results.write_csv`) and add ``<column>_display`` marks (``"<m"``, ``"[c]"``)
@@ -190,8 +194,23 @@ def _with_displays(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return out
 
 
-def protect_odds_ratios(odds_ratios: pd.DataFrame, min_cell_count: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Disclosure control of ``forces_odds_ratios`` (see the module docstring).
+def appendix4_hidden(appendix4: pd.DataFrame) -> dict[tuple[str, str, str, str], tuple[bool, bool, bool]]:
+    """Per (force, outcome, factor, level) of the forces' protected Appendix 4
+    (:func:`msht.publish.forces_tables.appendix4_by_force`'s ``rows``, with their marker columns):
+    (count hidden, denominator hidden, block withheld), as :func:`_hidden_levels` gives them."""
+    withheld = appendix4.groupby(["force", "outcome", "factor"], observed=True)["reason"].transform(
+        lambda r: (r == "withheld").any())
+    return {(str(r.force), r.outcome, r.factor, r.level): (bool(r.suppressed), bool(r.denominator_suppressed), bool(w))
+            for r, w in zip(appendix4.itertuples(), withheld, strict=True)}
+
+
+def protect_odds_ratios(odds_ratios: pd.DataFrame, min_cell_count: int,
+                        appendix4: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Disclosure control of ``forces_odds_ratios`` (see the module docstring). With ``appendix4``
+    (the forces' protected Appendix 4, in which a release's audit may have hidden further cells)
+    a cell is hidden exactly where the Appendix 4 cell it is computed from is
+    (:func:`appendix4_hidden`), so the two files never show what the other hides; a level without
+    an Appendix 4 row (the offender factors of a force without offenders: zero cells) is shown.
 
     Returns the protected frame (hidden values missing; ``<cell>_display`` marks for ``a``, ``b``,
     ``c``, ``d``, ``n``; ``or_withheld`` true where the odds ratio and CI are withheld) and its
@@ -206,11 +225,12 @@ def protect_odds_ratios(odds_ratios: pd.DataFrame, min_cell_count: int) -> tuple
             out[col] = out[col].astype("Int64")
         for col in OR_VALUES:
             out[col] = out[col].astype(float)
-        levels = _hidden_levels(odds_ratios, m)
+        levels = _hidden_levels(odds_ratios, m) if appendix4 is None else appendix4_hidden(appendix4)
+        shown = (False, False, False)
         for idx, r in odds_ratios.iterrows():
             key = (str(r["force"]), r["outcome"], r["factor"])
-            n_l, d_l, w_l = levels[(*key, r["level"])]
-            n_r, d_r, w_r = levels[(*key, r["reference"])]
+            n_l, d_l, w_l = levels.get((*key, r["level"]), shown)
+            n_r, d_r, w_r = levels.get((*key, r["reference"]), shown)
             hidden = {"a": n_l, "b": n_l or d_l, "c": n_r, "d": n_r or d_r, "n": d_l or d_r}
             if any(hidden.values()):
                 _hide_cells(out, idx, hidden, w_l or w_r, m, supp)
@@ -267,10 +287,14 @@ def protect_pooled(pooled: pd.DataFrame, protected_odds_ratios: pd.DataFrame,
     return out, pd.DataFrame(supp, columns=list(sdc.SUPPRESSION_COLUMNS))
 
 
-def protect_funnel(funnel: pd.DataFrame, min_cell_count: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def protect_funnel(funnel: pd.DataFrame, min_cell_count: int,
+                   appendix4: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Disclosure control of ``forces_funnel`` (see the module docstring). Returns the protected
     frame (``events_display``, ``n_display``; hidden rates, positions and limits missing) and its
-    ``suppression.csv`` rows (``variable`` ``force``, ``level`` the force)."""
+    ``suppression.csv`` rows (``variable`` ``force``, ``level`` the force). With ``appendix4`` (the
+    forces' protected Appendix 4) a force's events and cases are also hidden where its ``overall``
+    row hides them (the same counts), as complementary suppressions of the block
+    (:func:`msht.publish.sdc.protect_associations`' ``forced``), so the block protects them too."""
     out = _with_displays(funnel, ("events", "n"))
     supp: list[dict[str, str]] = []
     m = int(min_cell_count)
@@ -279,7 +303,13 @@ def protect_funnel(funnel: pd.DataFrame, min_cell_count: int) -> tuple[pd.DataFr
     rows = pd.DataFrame({"outcome": funnel["outcome"], "factor": "force", "level": funnel["force"].astype(str),
                          "n": funnel["events"], "denominator": funnel["n"], "pct": np.nan, "statistic": np.nan,
                          "df": pd.NA, "p": np.nan, "test": ""}).reset_index(drop=True)
-    prot = sdc.protect_associations(rows, m)
+    forced = set()
+    if appendix4 is not None:
+        for (force, outcome, factor, _), (n_hidden, d_hidden, _) in appendix4_hidden(appendix4).items():
+            if factor == "overall":
+                forced |= {("associations", outcome, "force", force, c)
+                           for c, hidden in (("n", n_hidden), ("denominator", d_hidden)) if hidden}
+    prot = sdc.protect_associations(rows, m, forced=forced)
     for col in ("n", "events"):
         out[col] = out[col].astype("Int64")
     for col in ("rate", *FUNNEL_LIMITS):
@@ -409,7 +439,7 @@ def funnel_display(funnel: pd.DataFrame) -> pd.DataFrame:
     99.8% control limits at the force's number of cases and its position."""
     rows = []
     for (_, r), n, events in zip(funnel.iterrows(), _shown(funnel, "n"), _shown(funnel, "events"), strict=True):
-        hidden = pd.isna(r["rate"]) and r["position"] != stratified.NO_CASES
+        hidden = pd.isna(r["rate"]) and not (pd.notna(r["position"]) and r["position"] == stratified.NO_CASES)
         rows.append({
             "group": vocab.variable_label(r["outcome"]), "force": str(r["force"]), "n": n, "events": events,
             "rate": sdc.SECONDARY_MARK if hidden else _pct(r["rate"]),

@@ -12,12 +12,19 @@ cells: under ``min_cell_count`` they are hidden in its own tables. The results f
 ``force`` column, for the reproducibility appendix). Their ``suppression.csv`` rows name these
 files (:data:`msht.publish.results.FORCES_FILES`, which notebooks 02 and 03 keep).
 
-These tables are protected force by force and table by table; the linked-table audit
-(:mod:`msht.publish.audit`) covers the combined tables of notebooks 02 and 03, not sums across the
-forces' own tables (a small force's hidden cell is the all-forces count minus the other forces'
-shown counts). So a release of several forces (``min_cell_count`` > 1) is refused when its params
-are read (:func:`msht.config.validate_params`); ``min_cell_count`` here is 0 or 1 in a run, and
-larger only in unit tests of the per-force protection.
+These tables are protected force by force and table by table; a small force's hidden cell would
+then be the all-forces count minus the other forces' shown counts. So the forces' Appendix 4 are
+also protected against each other (:func:`across_forces`: the forces' rows of one level are a
+block whose totals are the all-forces counts), and the linked-table audit models the per-force
+files with the combined tables of notebooks 02 and 03 (:mod:`msht.publish.audit_forces`); under a
+release's fixpoint (:func:`msht.pipeline.protect_release`) notebook 05 hides the cells it chooses
+(``forced``, each force given its own by :func:`force_cells`) and writes the unprotected values of
+every per-force file for the audit (:func:`msht.publish.results.write_unprotected`). A force that
+no suppression can protect (a size, or an outcome's overall count, from 1 to m-1) stops a release
+in one line (:func:`refuse_small_forces`). A release of several forces is still refused when its
+params are read (:func:`msht.config.validate_params`): on a test release of three small forces the
+fixpoint does not yet reach a safe release within its rounds, so ``min_cell_count`` is 0 or 1 in
+a run, and larger only in tests of the per-force protection and its audit.
 
 A force that sends no offender extract has no case–offender pairs: its offender factors are *not
 available* (:func:`appendix4_by_force` runs only its other tests and :func:`not_available` lists
@@ -26,9 +33,9 @@ what is missing), and it is left out of those factors' strata in the pooled test
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -36,10 +43,31 @@ from msht.analysis import associate
 from msht.base import vocab
 from msht.clean.forces import FORCE, ForcesClean
 from msht.ingest import extracts as ingest
-from msht.publish import association_tables, quality
+from msht.publish import association_tables, quality, sdc
 
 #: The offender factors of Appendix 4 (tested on case–offender pairs).
 OFFENDER_FACTORS: tuple[str, ...] = vocab.APPENDIX4_BLOCKS["offender"][1]
+
+
+def force_cells(forced: Collection[tuple[str, str, str, str, str]], force: str) -> frozenset[tuple[str, ...]]:
+    """The cells of ``forced`` (complementary suppressions chosen by a release's audit,
+    :func:`msht.publish.sdc.forced_cells`) that lie in ``force``'s own tables, named as a single
+    force's: ``("forces_appendix4", "<force>: offered", ...)`` -> ``("associations", "offered", ...)``,
+    ``("forces_exclusions", "<force>: cases", ...)`` -> ``("exclusions", "cases", ...)``."""
+    prefix = f"{force}: "
+    out = set()
+    for file, table, *rest in forced:
+        if file in FORCE_FILES and table.startswith(prefix):
+            out.add((FORCE_FILES[file], table.removeprefix(prefix), *rest))
+    return frozenset(out)
+
+
+#: The per-force files whose ``suppression.csv`` tables are ``"<force>: <table>"``, and the file of
+#: a single force's tables they are protected as.
+FORCE_FILES: dict[str, str] = {
+    "forces_appendix4": "associations", "forces_exclusions": "exclusions", "forces_completeness": "completeness",
+    "forces_spellings": "spellings", "forces_problems": "problems",
+}
 
 
 def by_force(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -91,42 +119,59 @@ class QualityByForce:
     shown: dict[str, pd.DataFrame]
     suppression: pd.DataFrame
     marks: dict[str, dict[tuple[str, str], str]]
+    #: The same tables unprotected (``exclusions``, ``problems``, ``completeness``, ``spellings``),
+    #: for :func:`msht.publish.results.write_unprotected` and the release's audit.
+    unprotected: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 #: The data-quality tables of :class:`QualityByForce`, in the order notebook 01 shows them.
 QUALITY_TABLES: tuple[str, ...] = ("inputs", "exclusions", "problems", "completeness", "spellings")
 
 
-def _force_quality(c, min_cell_count: int, period_end: str) -> tuple[dict, dict, pd.DataFrame, dict]:
-    """One force's data-quality tables as notebook 01 builds and protects them: (protected,
-    shown, suppression rows, exclusion marks)."""
+def _force_quality(c, min_cell_count: int, period_end: str,
+                   forced: Collection[tuple] = frozenset()) -> tuple[dict, dict, pd.DataFrame, dict, dict]:
+    """One force's data-quality tables as notebook 01 builds and protects them, ``forced`` its
+    cells named as a single force's (:func:`force_cells`): (protected, shown, suppression rows,
+    exclusion marks, unprotected)."""
     sent = {name: e for name, e in c.extracts.items() if name in c.force.extracts}
     frames = {name: e.frame for name, e in sent.items()}  # an extract not sent has no fields to count
-    exclusions, ex_supp = quality.protect_exclusions(c.result.exclusions, min_cell_count)
-    problems = pd.concat([quality.problems(c.result.status), ingest.input_warnings(sent, period_end=period_end)],
-                         ignore_index=True)
-    completeness, co_supp = quality.protect_completeness(quality.completeness(frames), min_cell_count, ex_supp)
-    spellings, sp_supp = quality.protect_spellings(quality.spellings(frames), min_cell_count)
-    problems, pr_supp = quality.protect_problems(problems, ex_supp, min_cell_count)
+    truth = {"exclusions": c.result.exclusions, "completeness": quality.completeness(frames),
+             "spellings": quality.spellings(frames),
+             "problems": pd.concat([quality.problems(c.result.status), ingest.input_warnings(sent, period_end=period_end)],
+                                   ignore_index=True)}
+    exclusions, ex_supp = quality.protect_exclusions(truth["exclusions"], min_cell_count, forced)
+    completeness, co_supp = quality.protect_completeness(truth["completeness"], min_cell_count, ex_supp, forced)
+    spellings, sp_supp = quality.protect_spellings(truth["spellings"], min_cell_count, forced)
+    problems, pr_supp = quality.protect_problems(truth["problems"], ex_supp, min_cell_count, forced)
     supp = pd.concat([co_supp, sp_supp, pr_supp, ex_supp], ignore_index=True)
     protected = {"inputs": ingest.inputs_table(c.extracts), "exclusions": exclusions, "problems": problems,
                  "completeness": completeness, "spellings": spellings}
     shown = {name: protected[name] if name == "inputs" else quality.shown(protected[name], supp, name)
              for name in QUALITY_TABLES}
-    return protected, shown, supp, quality.exclusion_marks(supp)
+    return protected, shown, supp, quality.exclusion_marks(supp), truth
 
 
-def quality_by_force(cleaned: ForcesClean, min_cell_count: int, period_end: str) -> QualityByForce:
+def quality_by_force(cleaned: ForcesClean, min_cell_count: int, period_end: str,
+                     forced: Collection[tuple[str, str, str, str, str]] = frozenset()) -> QualityByForce:
     """Every force's data-quality tables (:class:`QualityByForce`), protected under
-    ``min_cell_count`` force by force, as notebook 01 protects a single force's."""
-    per = {c.force.name: _force_quality(c, min_cell_count, period_end) for c in cleaned.forces}
+    ``min_cell_count`` force by force, as notebook 01 protects a single force's; ``forced``: the
+    complementary suppressions a release's audit chose (:func:`msht.publish.sdc.forced_cells`),
+    each force given its own (:func:`force_cells`)."""
+    per = {c.force.name: _force_quality(c, min_cell_count, period_end, force_cells(forced, c.force.name))
+           for c in cleaned.forces}
     tables = {name: by_force({force: p[0][name] for force, p in per.items()}) for name in QUALITY_TABLES}
     shown = {name: by_force({force: p[1][name] for force, p in per.items()}) for name in QUALITY_TABLES}
     supp = [p[2].assign(table=[f"{force}: {t}" for t in p[2]["table"]], file=[f"forces_{f}" for f in p[2]["file"]])
             for force, p in per.items() if not p[2].empty]
     suppression = pd.concat(supp, ignore_index=True) if supp else next(iter(per.values()))[2]
+    unprotected = {name: by_force({force: p[4][name] for force, p in per.items()}) for name in per_force_truth(per)}
     return QualityByForce(tables=tables, shown=shown, suppression=suppression,
-                          marks={force: p[3] for force, p in per.items()})
+                          marks={force: p[3] for force, p in per.items()}, unprotected=unprotected)
+
+
+def per_force_truth(per: dict) -> tuple[str, ...]:
+    """The names of the unprotected tables of :func:`_force_quality`'s results ``per`` (force -> result)."""
+    return tuple(next(iter(per.values()))[4]) if per else ()
 
 
 def cleaning_summary(sizes_table: pd.DataFrame) -> str:
@@ -146,31 +191,144 @@ def appendix4_pairs(has_offenders: bool) -> list[tuple[str, str]]:
     return [(o, f) for o, f in associate.published_pairs() if has_offenders or f not in OFFENDER_FACTORS]
 
 
-def appendix4_by_force(cleaned: ForcesClean, min_cell_count: int, alpha: float
-                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+@dataclass(frozen=True)
+class Appendix4ByForce:
+    """Every force's Appendix 4 (:func:`appendix4_by_force`), stacked with a ``force`` column:
+    ``rows`` (protected associations), ``tests``, ``suppression`` (rows of file
+    ``forces_appendix4``) and ``unprotected`` (the rows before disclosure control)."""
+
+    rows: pd.DataFrame
+    tests: pd.DataFrame
+    suppression: pd.DataFrame
+    unprotected: pd.DataFrame
+
+
+def appendix4_by_force(cleaned: ForcesClean, min_cell_count: int, alpha: float,
+                       forced: Collection[tuple[str, str, str, str, str]] = frozenset()) -> Appendix4ByForce:
     """Each force's Appendix 4 as notebook 03 builds and protects a single force's
     (:func:`msht.analysis.associate.run_all` on the force's own cases and case–offender pairs,
     :func:`msht.publish.association_tables.protect` under ``min_cell_count``), stacked with a
-    ``force`` column: ``(associations, association_tests, suppression)``. A force without an
+    ``force`` column (:class:`Appendix4ByForce`). A force without an
     offender extract has no offender-factor rows (not available). Only ``forces_appendix4`` (the
     associations) is written: ``suppression`` holds its rows alone (file ``forces_appendix4``), not
     those of the single-force tests, residuals and comparison files, which a run of several forces
-    does not write (the tests' withheld values are shown only as the associations' marks)."""
-    rows, tests, supp = {}, {}, []
+    does not write (the tests' withheld values are shown only as the associations' marks).
+
+    ``forced``: the complementary suppressions a release's audit chose, each force given its own
+    (:func:`force_cells`); a force's ``overall`` denominator of an outcome among them hides the
+    outcome's number of cases with a status recorded in its table
+    (:func:`msht.publish.sdc.hide_status_total`), as a small unknown count does. Under disclosure
+    control the forces' tables are then protected against each other too (:func:`across_forces`):
+    the forces' counts of one level add up to the all-forces count, so the cells each needs are
+    hidden, and the forces protected again, until nothing more is needed."""
+    found = {}
     for c in cleaned.forces:
-        cases, offenders = c.result.cases, c.result.offenders
-        found, study = associate.run_all(cases, offenders, appendix4_pairs(c.force.has_offenders))
-        protected = association_tables.protect(
-            found, associate.test_table(study, alpha), associate.residual_rows(study),
-            associate.vs_published(found, alpha), min_cell_count, alpha=alpha, cases=len(cases))
-        rows[c.force.name] = protected["associations"]
-        tests[c.force.name] = protected["association_tests"]
-        s = protected["suppression"]
+        rows, study = associate.run_all(c.result.cases, c.result.offenders, appendix4_pairs(c.force.has_offenders))
+        found[c.force.name] = (rows, study, len(c.result.cases))
+    own = {name: set(force_cells(forced, name)) for name in found}
+    while True:
+        protected = {name: _protect_force(rows, study, cases, min_cell_count, alpha, own[name])
+                     for name, (rows, study, cases) in found.items()}
+        extra = across_forces({name: (found[name][0], p["associations"]) for name, p in protected.items()},
+                              min_cell_count)
+        if all(cells <= own[name] for name, cells in extra.items()):  # own only grows: this ends
+            break
+        for name, cells in extra.items():
+            own[name] |= cells
+    supp = []
+    for name, p in protected.items():
+        s = p["suppression"]
         s = s[s["file"] == "associations"]
         if not s.empty:
-            supp.append(s.assign(table=[f"{c.force.name}: {t}" for t in s["table"]], file="forces_appendix4"))
+            supp.append(s.assign(table=[f"{name}: {t}" for t in s["table"]], file="forces_appendix4"))
     suppression = pd.concat(supp, ignore_index=True) if supp else pd.DataFrame()
-    return by_force(rows), by_force(tests), suppression
+    return Appendix4ByForce(by_force({n: p["associations"] for n, p in protected.items()}),
+                            by_force({n: p["association_tests"] for n, p in protected.items()}), suppression,
+                            by_force({n: f[0] for n, f in found.items()}))
+
+
+def _protect_force(rows: pd.DataFrame, study, cases: int, min_cell_count: int, alpha: float,
+                   own: Collection[tuple[str, str, str, str, str]]) -> dict[str, pd.DataFrame]:
+    """One force's Appendix 4 protected (:func:`msht.publish.association_tables.protect`) with its
+    own forced cells ``own`` (named as a single force's). An ``overall`` denominator among them hides
+    the outcome's number of cases with a status recorded (``hidden_totals``), not the ``overall``
+    count, which each factor's levels would give back."""
+    overall = {cell for cell in own if cell[0] == "associations" and cell[2] == associate.OVERALL}
+    return association_tables.protect(
+        rows, associate.test_table(study, alpha), associate.residual_rows(study), associate.vs_published(rows, alpha),
+        min_cell_count, frozenset(set(own) - overall), alpha=alpha, cases=cases,
+        hidden_totals={cell[1] for cell in overall if cell[4] == "denominator"})
+
+
+def across_forces(tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
+                  min_cell_count: int) -> dict[str, set[tuple[str, str, str, str, str]]]:
+    """The cells each force's Appendix 4 must hide so that the forces protect each other.
+
+    ``tables``: force -> (unprotected rows, protected rows) of its Appendix 4. For each outcome,
+    factor and level (not ``overall``: :func:`refuse_small_forces`), the forces' rows are an
+    association block whose totals are the all-forces count and denominator (public in
+    ``associations.csv``): the counts each force hides enter it as hidden
+    (:func:`msht.publish.sdc.protect_association_block`, ``forced`` and ``forced_totals``), and the
+    further cells the block needs to keep them three values wide are returned, per force, named as a
+    single force's (``("associations", outcome, factor, level, "n" or "denominator")``). Empty
+    when ``min_cell_count`` is 0 or 1."""
+    out: dict[str, set[tuple[str, str, str, str, str]]] = {name: set() for name in tables}
+    m = int(min_cell_count)
+    if m <= 1 or len(tables) < 2:
+        return out
+    parts = [prot.assign(force=name, _n=truth["n"].astype(int), _d=truth["denominator"].astype(int))
+             for name, (truth, prot) in tables.items()]
+    stacked = pd.concat(parts, ignore_index=True)
+    stacked = stacked[stacked["factor"] != associate.OVERALL]
+    for (outcome, factor, level), blk in stacked.groupby(["outcome", "factor", "level"], sort=False):
+        if len(blk) < 2:
+            continue
+        hidden_n, hidden_d = blk["suppressed"].astype(bool).tolist(), blk["denominator_suppressed"].astype(bool).tolist()
+        b = sdc.protect_association_block(blk["_n"].tolist(), blk["_d"].tolist(), m,
+                                          forced=[i for i, h in enumerate(hidden_n) if h],
+                                          forced_totals=[i for i, h in enumerate(hidden_d) if h])
+        for i, force in enumerate(blk["force"]):
+            for column, now, was in (("n", b.n_reason, hidden_n), ("denominator", b.d_reason, hidden_d)):
+                if i in now and not was[i]:
+                    out[force].add(("associations", str(outcome), str(factor), str(level), column))
+    return out
+
+
+class SmallForceError(ValueError):
+    """A release of several forces that cannot be made safe: a force whose size, or whose number of
+    cases with or without an outcome, is from 1 to m-1 (:func:`refuse_small_forces`)."""
+
+
+def refuse_small_forces(sizes_table: pd.DataFrame, appendix4: pd.DataFrame, min_cell_count: int) -> None:
+    """Refuse, in one line, a release (``min_cell_count`` = m > 1) of several forces that no
+    suppression makes safe: ``forces.csv`` publishes each force's size (case entries, cases, victims,
+    case–offender pairs), so one from 1 to m-1 would be published; and a force's ``overall`` count of
+    an outcome (its cases with the outcome, or without it: ``appendix4`` holds the forces' unprotected
+    Appendix 4 rows) from 1 to m-1 is the all-forces count minus the other forces' counts, which
+    every factor of those forces' own tables gives again (each factor's levels add up to it), so
+    hiding it would mean hiding a cell of every block of another force. Raises
+    :class:`SmallForceError` naming the force, the count and what to do; nothing when m <= 1."""
+    m = int(min_cell_count)
+    if m <= 1:
+        return
+    for r in sizes_table.itertuples():
+        for column in ("case_entries", "cases", "victims", "case_offender_pairs"):
+            value = int(getattr(r, column))
+            if 1 <= value < m:
+                _refuse(m, f"{r.force} has {value} {SIZES_LABELS[column].lower()}")
+    overall = appendix4[appendix4["factor"] == associate.OVERALL]
+    for r in overall.itertuples():
+        label = vocab.variable_label(r.outcome).lower()
+        for value, what in ((int(r.n), "with"), (int(r.denominator) - int(r.n), "without")):
+            if 1 <= value < m:
+                _refuse(m, f"{r.force} has {value} cases {what} {label} (its Appendix 4 overall row)")
+
+
+def _refuse(m: int, found: str) -> None:
+    raise SmallForceError(
+        f"min_cell_count: {m} with forces: {found}, from 1 to {m - 1}: in a release of several forces it is the "
+        f"all-forces count minus the other forces' and cannot be hidden; release that force on its own "
+        f"(a single-force params file) or leave it out of forces:")
 
 
 def not_available(cleaned: ForcesClean) -> pd.DataFrame:

@@ -724,7 +724,8 @@ def _assoc_ok(b: AssocBlock, m: int) -> bool:
     return audit_block(items, s_d, s_n, needed_values(m))
 
 
-def _protect_assoc_block(b: AssocBlock, m: int, linked: set[int], forced: Iterable[int] = ()) -> None:
+def _protect_assoc_block(b: AssocBlock, m: int, linked: set[int], forced: Iterable[int] = (),
+                         forced_totals: Iterable[int] = ()) -> None:
     for i, (n, d) in enumerate(zip(b.n, b.d)):
         if 1 <= d < m:
             b.n_reason[i] = b.d_reason[i] = "small_total"
@@ -735,6 +736,9 @@ def _protect_assoc_block(b: AssocBlock, m: int, linked: set[int], forced: Iterab
         elif 1 <= d - n < m:
             b.n_reason[i] = "small_complement"
     for i in forced:  # complementary suppressions chosen across tables (msht.pipeline.protect_release)
+        b.n_reason.setdefault(i, "secondary")
+    for i in forced_totals:  # a row total chosen so (a force's Appendix 4 in a run of several forces)
+        b.d_reason.setdefault(i, "secondary")
         b.n_reason.setdefault(i, "secondary")
     if len(b.n) == 1:  # the block is the population itself (``overall``): nothing to hide it among
         return
@@ -772,15 +776,17 @@ def _apply_move(b: AssocBlock, kind: str, i: int):
 
 
 def protect_association_block(
-    n: list[int], d: list[int], min_cell_count: int, *, linked: Iterable[int] = (), forced: Iterable[int] = ()
+    n: list[int], d: list[int], min_cell_count: int, *, linked: Iterable[int] = (), forced: Iterable[int] = (),
+    forced_totals: Iterable[int] = (),
 ) -> AssocBlock:
     """Protect one association block given as plain counts: per level, the outcome-yes count ``n``
     and the row total ``d``; ``linked`` lists the rows hidden because of an enclosing outcome,
-    ``forced`` the rows whose ``n`` is hidden as a secondary whatever the block needs."""
+    ``forced`` the rows whose ``n`` is hidden as a secondary whatever the block needs,
+    ``forced_totals`` those whose ``d`` (and so ``n``) is."""
     m = _check_m(min_cell_count)
     b = AssocBlock(index=list(range(len(n))), n=list(n), d=list(d))
     if m > 1:
-        _protect_assoc_block(b, m, set(linked), forced)
+        _protect_assoc_block(b, m, set(linked), forced, forced_totals)
     return b
 
 
@@ -810,8 +816,8 @@ def protect_associations(
     Returns a copy with hidden values set to missing and the marker columns of the module
     docstring, plus ``test_suppressed`` and ``p_display``. ``nested`` maps an outcome to the
     outcome whose "yes" cases it is measured on (default :data:`NESTED`). ``forced``: cells
-    (``("associations", outcome, factor, level, "n")``) to hide as secondaries, chosen across
-    tables by :func:`msht.pipeline.protect_release`.
+    (``("associations", outcome, factor, level, "n")``; ``"denominator"``: the row total and its
+    count) to hide as secondaries, chosen across tables by :func:`msht.pipeline.protect_release`.
     """
     m = _check_m(min_cell_count)
     out = _with_markers(rows)
@@ -834,9 +840,10 @@ def protect_associations(
             parent = nested.get(outcome)
             parent_hidden = hidden_yes.get((parent, factor), set()) if parent else set()
             linked = {i for i, idx in enumerate(b.index) if out.at[idx, "level"] in parent_hidden}
-            pushed = [i for i, idx in enumerate(b.index)
-                      if ("associations", str(outcome), str(factor), str(out.at[idx, "level"]), "n") in forced]
-            _protect_assoc_block(b, m, linked, pushed)
+            pushed, totals = ([i for i, idx in enumerate(b.index)
+                               if ("associations", str(outcome), str(factor), str(out.at[idx, "level"]), c) in forced]
+                              for c in ("n", "denominator"))
+            _protect_assoc_block(b, m, linked, pushed, totals)
             hidden_yes[(outcome, factor)] = {out.at[b.index[i], "level"] for i in b.n_reason}
             for i, idx in enumerate(b.index):
                 if i in b.n_reason:
