@@ -285,3 +285,16 @@ def test_ages_read_once_per_distinct_text_as_read_row_by_row(values):
     num, bad = clean.age_failures(series)
     pd.testing.assert_series_equal(num, expected)
     assert bad.tolist() == (text.notna() & expected.isna()).tolist()
+
+
+def test_a_status_mask_given_as_a_series_is_read_by_its_index_not_its_order():
+    frame = pd.DataFrame({SOURCE_ROW: [2, 3, 4]}, index=[10, 11, 12])
+    status = clean._Status(frame)
+    rule = next(name for name in clean._STATUS_NAMES if name != clean.ANALYSED)
+    status.mark(pd.Series([True, False, False], index=[12, 10, 11]), rule)  # row 12 only
+    assert status.frame()["status"].tolist() == [clean.ANALYSED, clean.ANALYSED, rule]
+    status.mark(pd.Series([True, False, True], index=[10, 11, 12]), rule)  # row 10; 12 keeps its reason
+    assert status.frame()["status"].tolist() == [rule, clean.ANALYSED, rule]
+    assert status.counted().to_dict() == {clean.ANALYSED: 1, rule: 2}
+    with pytest.raises(KeyError):
+        status.mark(pd.Series([True], index=[10]), rule)

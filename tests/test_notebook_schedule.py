@@ -133,22 +133,27 @@ def test_notebooks_of_a_wave_run_at_the_same_time_with_unchanged_execution_count
 @posix_only
 def test_a_notebook_that_follows_another_on_its_kernel_starts_as_on_a_kernel_of_its_own(tiny_run):
     """b runs after a on a's kernel (:func:`pipeline.kernel_chains`): its execution counts start at
-    1, a's variables, history and working folder are gone, a warning a showed is shown again, and
-    b's own imports are preloaded; the modules a imported stay loaded."""
+    1, a's variables, history and working folder are gone, a warning a showed is shown again, a
+    warning filter a added is gone, and b's own imports are preloaded; the modules a imported stay
+    loaded."""
     source, out, sockets = tiny_run
-    (source / "warner.py").write_text("import warnings\n\ndef warn():\n    warnings.warn('careful')\n")
-    _notebook(source / "a.ipynb", "import os\nimport warner\nsecret = 42\nwarner.warn()", "os.chdir('/')\nsecret")
+    (source / "warner.py").write_text("import warnings\n\ndef warn(text='careful'):\n    warnings.warn(text)\n")
+    _notebook(source / "a.ipynb", "import os\nimport warnings\nimport warner\nsecret = 42\nwarner.warn()\n"
+              "warnings.filterwarnings('ignore', message='hushed')\nwarner.warn('hushed')", "os.chdir('/')\nsecret")
     _notebook(source / "b.ipynb", "import sys\nprint('csv' in globals(), 'secret' in globals(), len(In), 'warner' in sys.modules)\n"
-              "import csv\nimport warner\nwarner.warn()", f"import os\nos.path.samefile(os.getcwd(), {str(source)!r})")
+              "import csv\nimport warner\nwarner.warn()\nwarner.warn('hushed')",
+              f"import os\nos.path.samefile(os.getcwd(), {str(source)!r})")
     _notebook(source / "c.ipynb", "x = 1")
     assert pipeline.kernel_chains(0) == [("a.ipynb", "b.ipynb"), ("c.ipynb",)]
     pipeline._execute(source, out, sockets, SimpleNamespace(min_cell_count=0, as_dict=dict), "params.yaml")
     a, b = (nbformat.read(out / f"{n}.ipynb", as_version=4) for n in "ab")
     assert [c.execution_count for c in a.cells] == [c.execution_count for c in b.cells] == [1, 2]
     assert a.cells[1].outputs[0]["data"]["text/plain"] == "42"
-    printed, warned = b.cells[0].outputs
+    printed, *warned = b.cells[0].outputs
+    warned = "".join(o["text"] for o in warned)
     assert printed["text"] == "True False 2 True\n"  # In holds '' and this cell
-    assert "UserWarning: careful" in warned["text"] and "UserWarning: careful" in a.cells[0].outputs[0]["text"]
+    assert "UserWarning: careful" in warned and "UserWarning: careful" in a.cells[0].outputs[0]["text"]
+    assert "UserWarning: hushed" in warned and "hushed" not in a.cells[0].outputs[0]["text"]
     assert b.cells[1].outputs[0]["data"]["text/plain"] == "True"
 
 

@@ -453,7 +453,10 @@ class _Status:
 
     def mark(self, mask: pd.Series | np.ndarray, rule: str) -> None:
         """Give rows still analysed under ``mask`` (a boolean per row, in row order) the exclusion
-        ``rule`` (a row keeps its first reason)."""
+        ``rule`` (a row keeps its first reason). A Series is read by its index, so a mask in
+        another order marks the right rows; one missing a row of the frame raises KeyError."""
+        if isinstance(mask, pd.Series) and not mask.index.equals(self.index):
+            mask = mask.loc[self.index]
         self.code[np.asarray(mask, dtype=bool) & (self.code == 0)] = _STATUS_CODE[rule]
 
     @property
