@@ -14,13 +14,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from msht import config
+from msht import config, pipeline
 from msht.base.contract import CONTRACT
 from msht.clean import forces as clean_forces
 from msht.clean import rules
 from msht.ingest import extracts as ingest
 from msht.ingest import privacy
-from msht.publish import forces_tables, quarto_site, results
+from msht.publish import forces_tables, quarto_site, render, results
 from msht.synth.raw import write_extracts
 from msht.synth.sampler import sample_population
 
@@ -369,3 +369,36 @@ def test_the_reproducibility_appendix_lists_each_force_setting_safely():
     assert rows["forces[1].values"] == "1 entry" and "forces[1].columns" not in rows and "forces[1].seed" not in rows
     assert rows["forces[2].raw_dir"] == "data/raw/b" and rows["run_name"] == "n"
     assert not any("/home/analyst" in v for v in rows.values())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(render.quarto_path() is None, reason="Quarto is not on PATH; " + render.QUARTO_HINT)
+def test_quarto_renders_the_report_of_several_forces_in_html_pdf_and_word_without_a_warning(forces_params, root,
+                                                                                             tmp_path, caplog):
+    """The national report for real (issue 19, item 4): msht run with papermill on the three small
+    forces, then Quarto; the forces' section and Appendix 6 are in the article, in every format."""
+    import logging
+    import subprocess
+    import zipfile
+
+    raw = yaml.safe_load(forces_params.read_text())
+    raw.update(run_name="forces_render_check", report_dir=str(tmp_path / "report"),
+               results_dir=str(tmp_path / "results"), processed_dir=str(tmp_path / "processed"))
+    path = tmp_path / "forces_render.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    pipeline.run_notebooks(path, root=root)
+    params = config.load_params(path)
+    with caplog.at_level(logging.WARNING, logger="msht"):
+        out = render.render_quarto(params, render.quarto_path(), root)
+    assert sorted(p.name for p in out.iterdir()) == ["index.docx", "index.html", "index.pdf"]
+    log = (root / "_output" / params.run_name / render.RENDER_LOG).read_text(encoding="utf-8")
+    assert quarto_site.warnings_in(log) == [] and not caplog.records, "Quarto, Pandoc or typst warned"
+    article = (out / "index.html").read_text(encoding="utf-8")
+    for label in ("sec-forces", "tbl-forces", "tbl-forces-pooled", "fig-forces-funnel-offered", "sec-appendix-6"):
+        assert f'id="{label}"' in article, label
+    with zipfile.ZipFile(out / "index.docx") as docx:
+        assert "Forces compared" in docx.read("word/document.xml").decode("utf-8")
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(out / "index.pdf"), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        assert "Forces compared" in text and "Appendix 6: Each force" in text

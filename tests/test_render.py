@@ -647,6 +647,13 @@ def test_warnings_in_finds_quartos_pandocs_and_typsts_warnings():
     assert quarto_site.warnings_in(log) == ["[WARNING] Could not fetch resource https://x", "WARN: skipped",
                                        "warning: unknown font family: segoe ui"]
     assert quarto_site.warnings_in("Output created: index.pdf\n") == []
+    filters = ("\x1b[1m\x1b[31merror\x1b[0m: Import 'https://cdn.skypack.dev/juice@10.0.0' failed\n"
+               "    at file:///q/share/scripts/juice.ts:1:19\n(E) Running juice failed with exit code: 1\n"
+               "(W) A table could not be parsed\nWARNING (/q/share/filters/main.lua) unknown class\n")
+    assert quarto_site.warnings_in(filters) == ["error: Import 'https://cdn.skypack.dev/juice@10.0.0' failed",
+                                                "(E) Running juice failed with exit code: 1",
+                                                "(W) A table could not be parsed",
+                                                "WARNING (/q/share/filters/main.lua) unknown class"]
 
 
 def test_html_outputs_are_staged_as_raw_html_markdown_so_quarto_adds_no_widget_scripts():
@@ -705,8 +712,9 @@ def test_quarto_output_is_tidied_of_the_sites_path_and_unused_site_libs(tmp_path
         ('<th class="gt_title">Victims&#x27; characteristics</th>', "<th class=\"gt_title\">Victims' characteristics</th>"),
         ("<td>7 had p &lt; 0.05 in the seed&#x27;s convention</td>", "<td>7 had p < 0.05 in the seed's convention</td>"),
         ("<td>&lt;5</td><td>Cells &lt; 5</td>", "<td><5</td><td>Cells < 5</td>"),
-        ("<td>&lt;b&gt; stays text</td>", "<td>&lt;b> stays text</td>"),
-        ("<td>A &amp; B, &amp;amp;</td>", "<td>A & B, &amp;amp;</td>"),
+        ("<td>&lt;b&gt; stays text</td>", "<td><\u2060b> stays text</td>"),
+        ("<td>&lt;not recorded&gt;</td>", "<td><\u2060not recorded></td>"),
+        ("<td>A &amp; B, &amp;amp;</td>", "<td>A & B, &\u2060amp;</td>"),
         ("<td>&quot;Has county lines&quot;</td>", '<td>"Has county lines"</td>'),
         ('<td title="a &quot;q&quot;">x</td>', '<td title="a &quot;q&quot;">x</td>'),
         ("<style>#t .a::after { content: '&lt;'; }</style>", "<style>#t .a::after { content: '&lt;'; }</style>"),
@@ -719,8 +727,8 @@ def test_plain_text_entities_writes_text_references_as_characters_where_html_rea
 
 def test_staged_tables_hand_quarto_no_entity_in_their_text(root):
     """Titles, subtitles, column labels, cells and source notes of every staged table: the text
-    Quarto turns into PDF and Word tables carries no character reference but ``&lt;`` before a
-    letter (which would open a tag) and ``&amp;`` before a name."""
+    Quarto turns into PDF and Word tables carries no character reference (Quarto's CSS inlining
+    escapes each a second time, and the PDF would print it)."""
     for name in pipeline.NOTEBOOKS:
         nb = report_views.quarto_view(nbformat.read(root / "notebooks" / name, as_version=4))
         for cell in nb.cells:
@@ -729,8 +737,7 @@ def test_staged_tables_hand_quarto_no_entity_in_their_text(root):
                 if "{=html}" not in md:
                     continue
                 text = "".join(part for i, part in enumerate(report_views._MARKUP.split(md)) if i % 3 == 0)
-                for m in re.finditer(r"&(#?\w+);(.?)", text):
-                    assert (m.group(1), m.group(2)[:1].isalpha()) in {("lt", True), ("amp", True)}, (name, m.group(0))
+                assert not re.search(r"&#?\w+;", text), (name, re.search(r"&#?\w+;", text).group(0))
 
 
 WARNING_QUARTO = """#!/bin/sh

@@ -13,7 +13,7 @@ and every coding in this project starts from :func:`plain` (one value) or :func:
 * **Compatibility forms** are folded with Unicode normalisation form NFKC.
 
 :func:`show_invisible` does the opposite for reports: it writes each invisible character of a
-value as ``<U+200B>`` so that an analyst can see why two spellings that look alike differ.
+value as ``[U+200B]`` so that an analyst can see why two spellings that look alike differ.
 """
 
 from __future__ import annotations
@@ -86,9 +86,13 @@ def has_invisible(text: str) -> bool:
 
 
 def show_invisible(text: str) -> str:
-    """``text`` with each invisible character written as ``<U+XXXX>``, for reports.
+    """``text`` with each invisible character written as ``[U+XXXX]``, for reports.
+
+    Square brackets, not R's ``<U+XXXX>``: a ``<`` before a letter has to stay ``&lt;`` in an
+    HTML table, and Quarto's CSS inlining (juice) escapes it a second time for PDF and Word,
+    which then print ``&lt;U+200B>``; brackets read the same in every format.
 
     >>> show_invisible("Female\\u200b"), show_invisible("Albania\\u00a0")
-    ('Female<U+200B>', 'Albania<U+00A0>')
+    ('Female[U+200B]', 'Albania[U+00A0]')
     """
-    return _invisible_re().sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
+    return _invisible_re().sub(lambda m: f"[U+{ord(m.group()):04X}]", text)

@@ -9,7 +9,7 @@ Three tidy results files:
   each code, unknown codes included (an unrecognised value is never dropped: it is coded
   ``unknown`` and counted here). Spellings seen fewer than ``min_count`` times are pooled as
   ``(N other spellings)`` so that no rare free-text value, which could identify a person, leaves
-  the pipeline. Invisible characters are shown escaped (``Female<U+200B>``,
+  the pipeline. Invisible characters are shown escaped (``Female[U+200B]``,
   :func:`msht.base.plaintext.show_invisible`), so that two spellings that look alike can be told apart.
 * ``problems.csv`` - ``extract, problem, n``: duplicates, conflicts, updates entered as new rows
   and unmatched IDs found by the cleaning, read off its row statuses.

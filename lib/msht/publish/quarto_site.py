@@ -196,7 +196,10 @@ _TYPST_STEP = re.compile(r"^\s*\[typst\]:?\s*Compiling\b.*?\.\.\.(?:\s*DONE)?(.*
 _ERROR_LINE = re.compile(r"^\s*(?:ERROR\b|error(?:\[\w+\])?:|Error:|\[error\])", re.IGNORECASE)
 
 
-_WARNING_LINE = re.compile(r"^\s*(?:WARNING\b|\[WARNING\]|warning:|WARN\b)", re.IGNORECASE)
+#: A warning line of Quarto, Pandoc or typst; also the warnings and errors that Quarto's Lua
+#: filters log without failing the render (``(W) ...``, ``(E) Running juice failed ...``: a step
+#: of the render skipped, its output left as it was) and an error line in a render that exited 0.
+_WARNING_LINE = re.compile(r"^\s*(?:WARNING\b|\[WARNING\]|warning:|WARN\b|\((?:W|E)\)\s)", re.IGNORECASE)
 
 
 def log_lines(log: str) -> list[str]:
@@ -232,8 +235,9 @@ def first_error(log: str) -> tuple[str, str]:
 
 
 def warnings_in(log: str) -> list[str]:
-    """Every warning line in a Quarto log (Quarto's, Pandoc's and typst's)."""
-    return [line.strip() for line in log_lines(log) if _WARNING_LINE.match(line)]
+    """Every warning line in a Quarto log (Quarto's, Pandoc's and typst's), with the warnings and
+    errors of Quarto's Lua filters and any error line: what a render that exited 0 still has to say."""
+    return [line.strip() for line in log_lines(log) if _WARNING_LINE.match(line) or _ERROR_LINE.match(line)]
 
 
 def tidy_quarto_output(folder: Path, site: Path) -> list[str]:

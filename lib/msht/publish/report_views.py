@@ -136,6 +136,12 @@ _SAFE_AFTER_LT = re.compile(r"[^A-Za-z/!?]|$")
 _SAFE_AFTER_AMP = re.compile(r"[\s,.;:)\]]|$")
 
 
+#: U+2060, invisible and of no width: written after a ``<`` that comes before a letter (``<not
+#: recorded>``, a raw spelling) or an ``&`` that comes before a name (``&amp;``), so that HTML reads
+#: them as text without a character reference.
+WORD_JOINER = "\u2060"
+
+
 def _decode_text_entity(m: re.Match) -> str:
     name, after = m.group(1).lower(), m.group(2)
     if name in ("#x27", "#39", "apos"):
@@ -147,20 +153,23 @@ def _decode_text_entity(m: re.Match) -> str:
     if name == "nbsp":
         return "\u00a0" + after
     if name in ("lt", "#60", "#x3c"):
-        return ("<" if _SAFE_AFTER_LT.match(after) else "&lt;") + after
-    return ("&" if _SAFE_AFTER_AMP.match(after) else "&amp;") + after
+        return ("<" if _SAFE_AFTER_LT.match(after) else "<" + WORD_JOINER) + after
+    return ("&" if _SAFE_AFTER_AMP.match(after) else "&" + WORD_JOINER) + after
 
 
 def plain_text_entities(page: str) -> str:
     """``page`` with the character references of its text written as the characters themselves,
     wherever HTML reads them the same: ``&#x27;`` and ``&quot;`` as quotes, ``&gt;`` as ``>``,
     ``&lt;`` as ``<`` before a space or a digit (``p < 0.05``, ``<5``), ``&amp;`` as ``&`` before a
-    space. Tags, attributes, comments, ``<style>`` and ``<script>`` are left as they are.
+    space; before a letter (``&lt;not recorded&gt;``) or a name (``&amp;amp;``), as ``<`` or ``&``
+    and a :data:`WORD_JOINER`, which a browser, typst and Word show as nothing. Tags, attributes,
+    comments, ``<style>`` and ``<script>`` are left as they are.
 
     great_tables escapes every title, note and cell with :func:`html.escape`. Quarto turns each
     HTML table into a Pandoc table for typst and Word after inlining its CSS (juice), and in a
     real Quarto 1.7 render the PDF then printed ``Victims&#x27;`` and ``Cells &lt; 5``
-    literally; text without references cannot be escaped twice.
+    literally (juice writes every ``&`` as ``&amp;``); text without references cannot be escaped
+    twice.
     """
     parts = _MARKUP.split(page)
     out = []
