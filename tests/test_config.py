@@ -51,3 +51,21 @@ def test_params_from_namespace_round_trip(root):
 def test_force_words_split(root):
     params = config.load_params(root / "params" / "default.yaml")
     assert params.force_words == ["police", "constabulary", "force"]
+
+
+def test_seed_and_scale_are_needed_only_for_a_synthetic_run(tmp_path, root):
+    """A force's own extracts (synthetic: false) need no seed or scale; a twin needs a seed."""
+    import yaml
+
+    raw = yaml.safe_load((root / "params" / "default.yaml").read_text())
+    for key in ("seed", "scale"):
+        raw.pop(key)
+    (tmp_path / "raw").mkdir()
+    real = tmp_path / "real.yaml"
+    real.write_text(yaml.safe_dump({**raw, "synthetic": False, "raw_dir": str(tmp_path / "raw")}))
+    params = config.load_params(real)
+    assert params.seed is None and params.scale == 1
+    twin = tmp_path / "twin.yaml"
+    twin.write_text(yaml.safe_dump(raw))
+    with pytest.raises(config.ParamsError, match="seed is missing"):
+        config.load_params(twin)

@@ -745,3 +745,43 @@ KINDS = {
 
 def test_at_least_twenty_kinds_are_covered():
     assert len(KINDS) >= 20
+
+
+# ----------------------------------------------------------------------------------------------
+# A force's own headers (params columns: or an alias) are named as the file names them
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extract", "field", "header", "bad", "expected"),
+    [
+        ("victims", "date_of_birth", "Vic_Birth_Dt", "31/02/1990", "column 'Vic_Birth_Dt' (date_of_birth), row 4: value '31/02/1990'"),
+        ("victims", "age", "Vic Age", "twenty", "column 'Vic Age' (age), row 4: value 'twenty'"),
+        ("offenders", "age", "OFF_AGE", "old", "column 'OFF_AGE' (age), row 4: value 'old'"),
+        ("cases", "recorded_date", "Date Recorded", "2021-13-01", "column 'Date Recorded' (recorded_date), row 4: value '2021-13-01'"),
+        ("cases", "victim_person_id", "Victim URN", "1.23457E+11", "column 'Victim URN' (victim_person_id), row 4: value '1.23457E+11'"),
+        ("cases", "occurrence_number", "Occ No", "N/K", "column 'Occ No' (occurrence_number), row 4: value 'N/K'"),
+    ],
+)
+def test_a_bad_value_under_a_mapped_header_is_named_by_the_files_header(base, extract, field, header, bad, expected):
+    """Run and check name the column the analyst can find in the file, with the field it was read as."""
+    from msht.clean import check
+
+    frame = load(base, extract)
+    frame.loc[2, field] = bad
+    save(frame.rename(columns={field: header}), base, extract)
+    mappings = {extract: ingest.ExtractMapping(columns={header: field}, values={}, sheet=None, file=None)}
+    with pytest.raises(ingest.ExtractError) as info:
+        clean.clean_extracts(ingest.read_all(base, mappings), Params, key=b"hostile-test")
+    assert expected in str(info.value) and "\n" not in str(info.value)
+    found = check.check(base, period=(Params.period_start, Params.period_end), force_words=Params.force_words,
+                        mappings=mappings).problems
+    errors = found[(found["severity"] == "error") & (found["row"] == 4)]
+    assert errors["column"].tolist() == [f"{header} ({field})"], errors.to_dict("records")
+
+
+def test_a_header_that_is_the_fields_name_is_named_as_before(base):
+    frame = load(base, "victims")
+    frame.loc[2, "date_of_birth"] = "31/02/1990"
+    save(frame, base, "victims")
+    assert "column 'date_of_birth', row 4: value '31/02/1990'" in error(base)

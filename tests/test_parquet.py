@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -12,10 +11,15 @@ import msht  # noqa: F401 - sets pandas' string storage, as every run does
 from msht.base.parquet import read_frame
 
 
+TEXT = pd.Series(["a"]).dtype
+
+
 def _frame() -> pd.DataFrame:
     return pd.DataFrame({
         "id": pd.array(["a1", None, "a3", "a1"], dtype="string"),
-        "code": pd.array(["yes", "no", None, "yes"], dtype=pd.StringDtype(na_value=np.nan)),
+        # pandas' own text dtype: pandas 3's str (missing NaN), object under pandas 2
+        "code": pd.Series(["yes", "no", None, "yes"], dtype=TEXT),
+        "words": pd.Series(["a", "b", None, "a"], dtype=object),
         "flag": [True, False, True, True],
         "n": [1, 2, 3, 4],
         "age": pd.array([30, None, 5, 7], dtype="Int64"),

@@ -16,8 +16,8 @@ key                           accepted
 ``processed_dir``             non-blank folder path (created by the run)
 ``results_dir``               non-blank folder path (created by the run)
 ``report_dir``                non-blank folder path (created by the run)
-``seed``                      a whole number >= 0
-``scale``                     a whole number >= 1
+``seed``                      a whole number >= 0; required when ``synthetic`` is true, else optional
+``scale``                     a whole number >= 1 (default 1; used only when ``synthetic`` is true)
 ``period_start``              an ISO date ``YYYY-MM-DD`` (quoted or not), a real calendar date
 ``period_end``                an ISO date, not before ``period_start``
 ``outlier_min_entries``       a whole number >= 0
@@ -238,8 +238,9 @@ class ParamsSchema(BaseModel):
     processed_dir: NonBlank
     results_dir: NonBlank
     report_dir: NonBlank
-    seed: Annotated[StrictInt, Field(ge=0)]
-    scale: Annotated[StrictInt, Field(ge=1)]
+    #: The twin's seed and size (``msht data``): required when ``synthetic`` is true, unused otherwise.
+    seed: Annotated[StrictInt, Field(ge=0)] | None = None
+    scale: Annotated[StrictInt, Field(ge=1)] = 1
     period_start: IsoDate
     period_end: IsoDate
     outlier_min_entries: Annotated[StrictInt, Field(ge=0)]
@@ -271,6 +272,8 @@ class ParamsSchema(BaseModel):
     def _period_and_paths(self, info: ValidationInfo) -> ParamsSchema:
         if self.period_start > self.period_end:
             raise ValueError(f"period_start {self.period_start!r} is after period_end {self.period_end!r}")
+        if self.synthetic and self.seed is None:
+            raise ValueError("seed is missing (synthetic is true: the twin needs one)")
         if not self.synthetic:
             from msht.config import project_root
 

@@ -17,13 +17,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
-def _text_dtype(numpy_type: str) -> pd.StringDtype:
+def _default_text_dtype() -> pd.StringDtype | None:
+    """pandas' own dtype of a column of text: pandas 3's ``str`` (a ``StringDtype`` whose missing
+    value is NaN), or None under pandas 2, where text is ``object`` (and ``read_parquet`` gives
+    an ``object`` column of a text column that pandas metadata calls ``object``)."""
+    dtype = pd.Series(["a"]).dtype
+    return dtype if isinstance(dtype, pd.StringDtype) else None
+
+
+def _text_dtype(numpy_type: str) -> pd.StringDtype | None:
     """The pandas dtype ``read_parquet`` gives a text column whose pandas metadata says
     ``numpy_type``: ``string`` (missing ``<NA>``), else pandas 3's ``str`` (missing NaN), both in
-    the storage of the ``mode.string_storage`` option."""
+    the storage of the ``mode.string_storage`` option; None for an ``object`` column under
+    pandas 2 (read by ``read_parquet`` itself)."""
     if numpy_type == "string":
         return pd.StringDtype()
-    return pd.StringDtype(na_value=np.nan)
+    return _default_text_dtype()
 
 
 def _text_column(column: pa.ChunkedArray, dtype: pd.StringDtype) -> pd.api.extensions.ExtensionArray:
@@ -48,7 +57,8 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     if not meta or meta.get("index_columns") or string_storage != "python":
         return pd.read_parquet(path)
     numpy_types = {c["field_name"]: c["numpy_type"] for c in meta["columns"]}
-    text = [f.name for f in schema if pa.types.is_string(f.type) and numpy_types.get(f.name) in ("string", "object")]
+    text = [f.name for f in schema if pa.types.is_string(f.type) and numpy_types.get(f.name) in ("string", "object")
+            and _text_dtype(numpy_types[f.name]) is not None]
     if not text:
         return pd.read_parquet(path)
     table = pq.read_table(path, read_dictionary=text)

@@ -344,6 +344,18 @@ def _header_mapping(extracts: dict[str, Extract], mappings: dict[str, ExtractMap
     return pd.DataFrame(rows, columns=["extract", "kind", "source", "target", "n"])
 
 
+def _as_the_file_names_it(table: pd.DataFrame, extracts: dict) -> list[str]:
+    """The ``column`` of each problem as the analyst finds it in the file: a field read from a
+    header of another name (``columns:``, an alias) as ``Vic_Birth_Dt (date_of_birth)``, as the
+    run's messages name it (:func:`msht.ingest.extracts.column_label`, without quotes)."""
+    headers = {name: e.headers for name, e in extracts.items()}
+    out = []
+    for extract, column in zip(table["extract"], table["column"]):
+        header = headers.get(extract, {}).get(column) if isinstance(column, str) else None
+        out.append(column if header is None or header.strip() == column else f"{header.strip()} ({column})")
+    return out
+
+
 def check(raw_dir: Path, *, period: tuple[str, str], force_words: list[str],
           mappings: dict[str, ExtractMapping] | None = None) -> CheckResult:
     """Check the four extracts of ``raw_dir`` in one pass (see the module docstring).
@@ -364,7 +376,7 @@ def check(raw_dir: Path, *, period: tuple[str, str], force_words: list[str],
         problems += _range_problems(name, frames[name], period[1], e.sheet)
     structural = {p.extract for p in problems if p.code in ("unreadable", "structure")}
     if not structural:
-        result = clean.clean(frames, paths={n: e.path.name for n, e in extracts.items()}, period=period,
+        result = clean.clean(frames, paths={n: e.source for n, e in extracts.items()}, period=period,
                              force_words=force_words)
         problems = _agree_with_the_run(problems, result.status)
         problems += _rule_problems(frames, result.status, {n: e.sheet for n, e in extracts.items()})
@@ -378,6 +390,7 @@ def check(raw_dir: Path, *, period: tuple[str, str], force_words: list[str],
                                 WARNING, "unrecognised_value", extracts[u.extract].sheet))
     table = pd.DataFrame([p.__dict__ for p in problems], columns=list(Problem.__dataclass_fields__))
     table = table[list(PROBLEM_COLUMNS)]
+    table["column"] = _as_the_file_names_it(table, extracts)
     table["row"] = table["row"].astype("Int64")
     files = pd.DataFrame([{"extract": e.name, "file": e.path.name, "sheet": e.sheet, "rows": len(e.frame)}
                           for e in extracts.values()], columns=["extract", "file", "sheet", "rows"])

@@ -38,7 +38,7 @@ import pandas as pd
 
 from msht.base import progress
 from msht.ingest import coding
-from msht.ingest.extracts import SOURCE_ROW, ExtractError, show_value
+from msht.ingest.extracts import SOURCE_ROW, ExtractError, column_label, show_value
 from msht.base.plaintext import plain_series
 
 ANALYSED = "analysed"
@@ -268,7 +268,8 @@ def parse_dates(values: pd.Series, *, path: str, column: str, rows: pd.Series, w
     parsed, text, bad = date_failures(values, nullable=nullable)
     if bad.any():
         i = bad.idxmax()
-        raise ExtractError(f"{path}: column '{column}', row {rows[i]}: value {show_value(text[i])} {date_error(text[i])}")
+        raise ExtractError(f"{path}: column {column_label(column, getattr(path, 'headers', None))}, row {rows[i]}: "
+                           f"value {show_value(text[i])} {date_error(text[i])}")
     return parsed
 
 
@@ -297,7 +298,8 @@ def _parse_age(values: pd.Series, *, path: str, rows: pd.Series) -> pd.Series:
     num, bad = age_failures(values)
     if bad.any():
         i = bad.idxmax()
-        raise ExtractError(f"{path}: column 'age', row {rows[i]}: value {show_value(values[i])} {AGE_ERROR}")
+        raise ExtractError(f"{path}: column {column_label('age', getattr(path, 'headers', None))}, row {rows[i]}: "
+                           f"value {show_value(values[i])} {AGE_ERROR}")
     num = num.where((num >= 0) & (num <= 110))
     return num.round().astype("Int64")
 
@@ -532,6 +534,8 @@ def _age_at(dob: pd.Series, on: pd.Series, recorded: pd.Series) -> pd.Series:
 def clean(extracts: dict[str, pd.DataFrame], *, paths: dict[str, str] | None = None,
           period: tuple[str, str] = ("1900-01-01", "2100-12-31"), force_words: list[str] | None = None) -> CleanResult:
     """Apply the section 2.5 rules to validated extract frames and build the analysis tables.
+    ``paths``: extract -> the file's name as messages give it (:attr:`Extract.source
+    <msht.ingest.extracts.Extract.source>`, which names a column by the file's own header).
 
     ``extracts`` maps ``cases``, ``victims``, ``police_records`` and ``offenders`` to the text
     frames of :func:`msht.ingest.extracts.read_extract` (each with a ``source_row`` column). Shows its
@@ -873,7 +877,7 @@ def clean_extracts(extracts: dict, params, key: bytes | None = None) -> CleanRes
     frames = privacy.pseudonymise({name: e.frame for name, e in extracts.items()}, key or privacy.key_from_env())
     return clean(
         frames,
-        paths={name: e.path.name for name, e in extracts.items()},
+        paths={name: e.source for name, e in extracts.items()},
         period=(params.period_start, params.period_end),
         force_words=params.force_words,
     )

@@ -54,6 +54,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import lru_cache
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,6 +121,35 @@ class Problem:
 
 #: Where lazy validation collects problems instead of raising at the first (``None``: raise).
 Problems = list[Problem] | None
+
+
+def column_label(column: str, headers: Mapping[str, str] | None = None) -> str:
+    """How a message names ``column`` (a dictionary field) of a file: ``'date_of_birth'`` when the
+    file's header is the field's name, else the file's own header and the field it was read as,
+    ``'Vic_Birth_Dt' (date_of_birth)`` (a params file's ``columns:`` mapping, or an alias), so that
+    the analyst finds the column in the file. ``headers``: field -> the file's header
+    (:attr:`Extract.headers`); a field not in it is named as it is."""
+    header = (headers or {}).get(column)
+    return f"'{column}'" if header is None or header.strip() == column else f"'{header.strip()}' ({column})"
+
+
+class SourceFile(str):
+    """A file's name as messages give it (``victims.csv``), carrying the file's own header of each
+    field (``headers``: field -> header, :attr:`Extract.headers`) for :func:`column_label`. Behaves
+    as the plain name everywhere else."""
+
+    headers: dict[str, str]
+
+    def __new__(cls, name: str, headers: Mapping[str, str] | None = None) -> SourceFile:
+        self = super().__new__(cls, name)
+        self.headers = dict(headers or {})
+        return self
+
+
+def _headers_of(frame: pd.DataFrame, raw_header: Sequence[str]) -> dict[str, str]:
+    """Field -> the file's own header, for the fields of ``frame`` (in the order of ``raw_header``,
+    the kept columns' headers that :func:`_finish_frame` records)."""
+    return dict(zip([c for c in frame.columns if c != SOURCE_ROW], (str(h) for h in raw_header)))
 
 
 def show_value(value: object, limit: int = SHOWN_VALUE_MAX) -> str:
@@ -603,6 +633,7 @@ def _check_xlsx_ids(path: Path, sheet: str, frame: pd.DataFrame, name: str, susp
     columns = frame.attrs.get("source_columns", [])
     fields = [c for c in frame.columns if c != SOURCE_ROW]
     by_index = {j: f for j, f in zip(columns, fields)}
+    headers = _headers_of(frame, frame.attrs.get("raw_header", []))
     ids = set(id_fields(name))
     rows = set(frame[SOURCE_ROW].tolist())
     for (row, j), (why, text) in sorted(suspects.items()):
@@ -611,7 +642,7 @@ def _check_xlsx_ids(path: Path, sheet: str, frame: pd.DataFrame, name: str, susp
             problems.append(Problem(name, col, row, text, why, ERROR, "id_xlsx_cell", sheet))
         elif col in ids and row in rows:
             raise ExtractError(
-                f"{path}: sheet {sheet!r}, column '{col}', row {row}: value {show_value(text)} {why}: "
+                f"{path}: sheet {sheet!r}, column {column_label(col, headers)}, row {row}: value {show_value(text)} {why}: "
                 "re-export the column formatted as text"
             )
 
@@ -1079,15 +1110,18 @@ ID_ERRORS = {
 }
 
 
-def _id_error(path: Path, name: str, col: str, code: str, hits: list[tuple[int, object]], problems: Problems) -> None:
+def _id_error(path: Path, name: str, col: str, code: str, hits: list[tuple[int, object]], problems: Problems,
+              headers: Mapping[str, str] | None = None) -> None:
     """Raise :class:`ExtractError` for the first of ``hits``, or, collecting, add them all to ``problems``."""
     if problems is None:
         row, value = hits[0]
-        raise ExtractError(f"{path}: column '{col}', row {row}: value {show_value(value)} {ID_ERRORS[code]}")
+        raise ExtractError(f"{path}: column {column_label(col, headers)}, row {row}: value {show_value(value)} "
+                           f"{ID_ERRORS[code]}")
     problems.extend(Problem(name, col, row, str(value), ID_ERRORS[code], ERROR, code) for row, value in hits)
 
 
-def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path, problems: Problems = None) -> Notes:
+def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path, problems: Problems = None,
+                         headers: Mapping[str, str] | None = None) -> Notes:
     """Normalise the identifier fields of ``frame`` in place (see the module docstring).
 
     A missing-value marker becomes blank: counted in a note where the field may be blank (the
@@ -1103,13 +1137,13 @@ def _normalise_id_fields(frame: pd.DataFrame, name: str, path: Path, problems: P
         raw = frame[col]
         values, n_stripped, n_numeric, codes, sci_u = _normalise_ids_coded(raw)
         if sci_u.any():
-            _id_error(path, name, col, "id_scientific", _all_rows(frame, values, codes, sci_u), problems)
+            _id_error(path, name, col, "id_scientific", _all_rows(frame, values, codes, sci_u), problems, headers)
         marker_u, datey_u = id_suspects(_distinct_canonical(values, codes, len(sci_u)))
         if datey_u.any():
-            _id_error(path, name, col, "id_date_like", _all_rows(frame, values, codes, datey_u), problems)
+            _id_error(path, name, col, "id_date_like", _all_rows(frame, values, codes, datey_u), problems, headers)
         if marker_u.any() and not fields[col]["nullable"]:
             # raised; or collected, and then the markers stay (listed once, not again as empty values)
-            _id_error(path, name, col, "id_marker_not_nullable", _all_rows(frame, raw, codes, marker_u), problems)
+            _id_error(path, name, col, "id_marker_not_nullable", _all_rows(frame, raw, codes, marker_u), problems, headers)
         elif marker_u.any():
             is_marker = (codes >= 0) & marker_u[np.where(codes >= 0, codes, 0)]
             shown = sorted({str(v) for v in values[is_marker].unique()})[:5]
@@ -1228,10 +1262,12 @@ def schema_failures(frame: pd.DataFrame, name: str) -> list[Problem]:
     return []
 
 
-def validate(frame: pd.DataFrame, name: str, path: Path, problems: Problems = None) -> pd.DataFrame:
-    """Validate ``frame`` against the dictionary; raise :class:`ExtractError` with file, column,
-    row and value of the first few failures. With ``problems``, add every failure there instead
-    (an unusable frame -- a required column missing -- is one problem) and return the frame."""
+def validate(frame: pd.DataFrame, name: str, path: Path, problems: Problems = None,
+             headers: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Validate ``frame`` against the dictionary; raise :class:`ExtractError` with file, column
+    (:func:`column_label`, from ``headers``), row and value of the first few failures. With
+    ``problems``, add every failure there instead (an unusable frame -- a required column
+    missing -- is one problem) and return the frame."""
     structure = _structure_error(frame, name)
     if structure is not None:
         if problems is None:
@@ -1249,7 +1285,8 @@ def validate(frame: pd.DataFrame, name: str, path: Path, problems: Problems = No
     lines = []
     for fc in failures[:5]:
         shown = "" if fc.value is None else f" value {show_value(fc.value)}"
-        lines.append(f"column '{fc.column}', row {fc.row if fc.row is not None else '?'}:{shown} {fc.problem}")
+        lines.append(f"column {column_label(fc.column, headers)}, row {fc.row if fc.row is not None else '?'}:{shown} "
+                     f"{fc.problem}")
     more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
     raise ExtractError(f"{path}: " + "; ".join(lines) + more)
 
@@ -1274,6 +1311,16 @@ class Extract:
     sheet: str = ""
     header: tuple[str, ...] = ()
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Field -> the file's own header (of the fields the file has)."""
+        return _headers_of(self.frame, self.header)
+
+    @property
+    def source(self) -> SourceFile:
+        """The file's name as messages give it, with its headers (:class:`SourceFile`)."""
+        return SourceFile(self.path.name, self.headers)
+
 
 def sha256_of(path: Path) -> str:
     """Return the SHA-256 hex digest of a file."""
@@ -1294,8 +1341,9 @@ def read_extract(raw_dir: Path, name: str, problems: Problems = None, mapping: E
     attrs = dict(frame.attrs)
     frame.attrs = {}  # pandas deep-copies attrs on every operation on the frame
     notes = list(attrs.get("notes", []))
-    notes += _normalise_id_fields(frame, name, path, problems)
-    frame = validate(frame, name, path, problems)
+    headers = _headers_of(frame, attrs.get("raw_header", ()))
+    notes += _normalise_id_fields(frame, name, path, problems, headers)
+    frame = validate(frame, name, path, problems, headers)
     frame = apply_value_mapping(frame, name, mapping)
     notes += _age_notes(frame)
     if frame.empty:
