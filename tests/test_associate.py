@@ -293,6 +293,18 @@ def test_vs_published_flags_a_changed_verdict() -> None:
     assert set(zip(flagged["outcome"], flagged["factor"])) == {("offered", "victim_sex")}
 
 
+def test_vs_published_text_calls_a_twin_a_calibration_check_and_several_forces_context() -> None:
+    from msht.publish import prose_associations
+
+    comparison = associate.vs_published(_published_run()[0], 0.05)
+    twin = prose_associations.vs_published_text(comparison, 0.05, synthetic=True)
+    forces = prose_associations.vs_published_text(comparison, 0.05, synthetic=True, forces=5)
+    real = prose_associations.vs_published_text(comparison, 0.05, synthetic=False)
+    assert "check of that calibration" in twin and "calibration" not in forces and "calibration" not in real
+    assert "combined cases of 5 forces" in forces and "context, not a check" in forces
+    assert twin.split("calibration. ", 1)[1] == forces.split("section. ", 1)[1], "the same findings follow"
+
+
 # --- display frames ---------------------------------------------------------------------------------
 
 

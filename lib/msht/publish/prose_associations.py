@@ -115,13 +115,20 @@ def published_disagreements_text(disagreements: pd.DataFrame) -> str:
     return head + "\n\n" + "\n".join(f"* {m}" for m in disagreements["message"])
 
 
-def vs_published_text(comparison: pd.DataFrame, alpha: float, synthetic: bool) -> str:
-    """This run's Appendix 4 against the published one (``association_vs_published.csv``)."""
+def vs_published_text(comparison: pd.DataFrame, alpha: float, synthetic: bool, forces: int = 0) -> str:
+    """This run's Appendix 4 against the published one (``association_vs_published.csv``);
+    ``forces``: the number of forces of a run of several forces (0 for one force), whose combined
+    cases are context for the published force's, not a check of a twin's calibration."""
     tests = comparison[comparison["factor"] != "overall"].drop_duplicates(["outcome", "factor"])
     judged = tests[tests["verdict_agrees"].notna()]
     differ = judged[~judged["verdict_agrees"].astype(bool)]
     levels = comparison[comparison["pct_diff"].notna()]
     lead = (
+        f"**This run against the published figures.** These are the combined cases of {forces:,} forces, which "
+        "differ from the published force in size, in whom they meet and in how they offer support, so the "
+        "comparison below is context, not a check; the forces are compared with each other in the "
+        "forces' own section."
+        if forces > 1 else
         "**This run against the published figures.** The synthetic twin is generated to resemble the published "
         "report, so the comparison below is a check of that calibration."
         if synthetic else
@@ -148,10 +155,13 @@ def vs_published_text(comparison: pd.DataFrame, alpha: float, synthetic: bool) -
     return " ".join(parts)
 
 
-def disagreements_text(disagreements: pd.DataFrame, comparison: pd.DataFrame, alpha: float, synthetic: bool) -> str:
+def disagreements_text(disagreements: pd.DataFrame, comparison: pd.DataFrame, alpha: float, synthetic: bool,
+                       forces: int = 0) -> str:
     """Where the results differ from the study's printed tables: the study's own inconsistencies
-    (:func:`published_disagreements_text`), then this run against the published figures."""
-    return published_disagreements_text(disagreements) + "\n\n" + vs_published_text(comparison, alpha, synthetic)
+    (:func:`published_disagreements_text`), then this run against the published figures
+    (``forces``: as :func:`vs_published_text`)."""
+    return (published_disagreements_text(disagreements) + "\n\n"
+            + vs_published_text(comparison, alpha, synthetic, forces))
 
 
 def regression_text(regression: pd.DataFrame, county_lines_known_pct: float, alpha: float,
