@@ -313,7 +313,7 @@ def test_appendix4_display_layout_and_dagger(run: tuple) -> None:
     factors = vocab.APPENDIX4_BLOCKS["victim"][1]
     display = association_tables.appendix4_display(rows, table, factors)
     assert len(display) == 1 + sum(len(vocab.levels(f)) + 2 for f in factors)
-    assert display.iloc[0]["row"] == "Overall % (n)"
+    assert tuple(display.iloc[0][["group", "row"]]) == ("Overall % (n)", "All cases")
     assert list(display.columns) == ["group", "row", *vocab.OUTCOMES]
     forced = table.assign(test_chosen=stats.TEST_FISHER)
     shown = association_tables.appendix4_display(rows, forced, factors)

@@ -98,7 +98,7 @@ def appendix4_display(rows: pd.DataFrame, tests: pd.DataFrame, factors: Iterable
     """One Appendix 4 block in the study's layout.
 
     Returns columns ``group, row`` and one ``"% (n)"`` column per outcome: an "Overall % (n)"
-    group first, then per factor its level rows and a ``χ²`` and a ``p`` row. A test that was
+    group first (its one row "All cases"), then per factor its level rows and a ``χ²`` and a ``p`` row. A test that was
     not computable shows "n/c" in its χ² and p rows; a χ² whose table has an expected count
     below 5 is marked with a dagger (Fisher's test is in the extras table).
     """
@@ -112,7 +112,7 @@ def appendix4_display(rows: pd.DataFrame, tests: pd.DataFrame, factors: Iterable
         bands = {(o, f): str(b) for o, f, b in zip(hidden["outcome"], hidden["factor"], hidden["p_display"])}
     keyed = values.set_index(["outcome", "factor", "level"])["cell"]
     t = tests.set_index(["outcome", "factor"])
-    out = [{"group": "Overall % (n)", "row": "Overall % (n)",
+    out = [{"group": "Overall % (n)", "row": "All cases",
             **{o: keyed.get((o, OVERALL, OVERALL), "") for o in outcomes}}]
     for factor in factors:
         group = vocab.variable_label(factor)
