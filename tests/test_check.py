@@ -236,3 +236,20 @@ def test_check_reads_offset_dates_and_lists_dates_it_cannot_hold_in_one_line_eac
     assert cli.main(["check", "--params", str(_params_file(tmp_path, folder))]) == 1
     captured = capsys.readouterr()
     assert "2 errors" in captured.out and "Traceback" not in captured.out + captured.err
+
+
+def test_every_problem_of_a_workbook_names_its_sheet(small_raw, tmp_path):
+    """Reading, schema and rule problems alike give the worksheet they were found on."""
+    folder = tmp_path / "raw"
+    shutil.copytree(small_raw[0], folder)
+    offenders = pd.read_csv(folder / "offenders.csv", dtype=str, keep_default_na=False)
+    offenders.loc[1, "offender_person_id"] = "1.23457E+11"
+    offenders.loc[3, "age"] = "thirty"
+    with pd.ExcelWriter(folder / "offenders.xlsx") as writer:
+        offenders.to_excel(writer, sheet_name="Data", index=False)
+    (folder / "offenders.csv").unlink()
+    found = check.check(folder, period=PERIOD, force_words=WORDS).problems
+    of = found[found["extract"] == "offenders"]
+    assert set(of.loc[of["severity"] == "error", "code"]) == {"id_scientific", "not_a_integer"}
+    assert (of["sheet"] == "Data").all(), of[["code", "sheet"]].to_dict("records")
+    assert (found.loc[found["extract"] != "offenders", "sheet"].fillna("") == "").all()

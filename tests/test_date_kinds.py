@@ -50,15 +50,16 @@ REPORTED = [
     ("2018-02", "is a year (or month) alone, not a date (expected dd/mm/yyyy)"),  # no day of February
     ("2018/2", "is a year (or month) alone, not a date (expected dd/mm/yyyy)"),
     ("2018", "is a year (or month) alone, not a date (expected dd/mm/yyyy)"),
-    ("31122020", "is not a date (expected dd/mm/yyyy)"),  # 8 digits, not yyyymmdd: no year 3112
-    ("01022020", "is not a date (expected dd/mm/yyyy)"),
-    ("20201301", "is not a date (expected dd/mm/yyyy)"),
+    ("31122020", "is not a date (expected dd/mm/yyyy or yyyy-mm-dd)"),  # 8 digits, not yyyymmdd: no year 3112
+    ("01022020", "is not a date (expected dd/mm/yyyy or yyyy-mm-dd)"),
+    ("20201301", "is not a date (expected dd/mm/yyyy or yyyy-mm-dd)"),
     ("99991231", "is outside the dates the analysis can hold (years 1678 to 2261)"),
-    ("2020/13/45", "is not a date (expected dd/mm/yyyy)"),
-    ("2020-01/05", "is not a date (expected dd/mm/yyyy)"),  # two separators
-    ("2018-W05", "is not a date (expected dd/mm/yyyy)"),
-    ("2018-02-30T10:00:00+01:00", "is not a date (expected dd/mm/yyyy)"),
+    ("2020/13/45", "is not a valid calendar date (read as yyyy-mm-dd)"),
+    ("2020-01/05", "is not a date (expected dd/mm/yyyy or yyyy-mm-dd)"),  # two separators
+    ("2018-W05", "is not a date (expected dd/mm/yyyy or yyyy-mm-dd)"),
+    ("2018-02-30T10:00:00+01:00", "is not a valid calendar date (read as yyyy-mm-dd)"),
     ("31/02/2018", "is not a valid calendar date"),
+    ("2021-13-01", "is not a valid calendar date (read as yyyy-mm-dd)"),
 ]
 
 

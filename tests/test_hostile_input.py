@@ -442,7 +442,7 @@ def test_text_in_a_date_field(base):
     frame.loc[4, "recorded_date"] = "last Tuesday"
     save(frame, base, "cases")
     assert (
-        "cases.csv: column 'recorded_date', row 6: value 'last Tuesday' is not a date (expected dd/mm/yyyy)"
+        "cases.csv: column 'recorded_date', row 6: value 'last Tuesday' is not a date (expected dd/mm/yyyy or yyyy-mm-dd)"
         in error(base)
     )
 

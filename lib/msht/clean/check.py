@@ -391,6 +391,8 @@ def check(raw_dir: Path, *, period: tuple[str, str], force_words: list[str],
     table = pd.DataFrame([p.__dict__ for p in problems], columns=list(Problem.__dataclass_fields__))
     table = table[list(PROBLEM_COLUMNS)]
     table["column"] = _as_the_file_names_it(table, extracts)
+    sheets = table["extract"].map({name: e.sheet for name, e in extracts.items()}).fillna("")
+    table["sheet"] = table["sheet"].where(table["sheet"].fillna("") != "", sheets)  # every problem of a workbook names its sheet
     table["row"] = table["row"].astype("Int64")
     files = pd.DataFrame([{"extract": e.name, "file": e.path.name, "sheet": e.sheet, "rows": len(e.frame)}
                           for e in extracts.values()], columns=["extract", "file", "sheet", "rows"])

@@ -108,6 +108,11 @@ _YEAR = (r"^(?:\d{1,2}/\d{1,2}/(\d{4})|(\d{4})-\d{1,2}-\d{1,2}|(\d{4})/\d{1,2}/\
 _SERIAL = r"^\d{4,5}(?:\.\d+)?$"
 
 
+#: A year-first date with separators (``2021-13-01``, ``2021/02/30``), as :data:`_ISO_WHOLE_DATE`
+#: reads it, that is no calendar date.
+_ISO_DATE_SHAPE = r"^\d{4}([-/.])\d{1,2}\1\d{1,2}(?:$|[T ])"
+
+
 #: Most distinct date texts :func:`date_failures` remembers between calls; past it the memory
 #: starts again (and a column with more distinct values than this is read without it).
 DATES_REMEMBERED_MAX = 200_000
@@ -256,7 +261,9 @@ def date_error(text: object) -> str:
         return "is not a valid calendar date"
     if value.str.match(_SERIAL).iloc[0]:
         return "is a number, not a date (a spreadsheet's date serial? expected dd/mm/yyyy)"
-    return "is not a date (expected dd/mm/yyyy)"
+    if value.str.match(_ISO_DATE_SHAPE).iloc[0]:
+        return "is not a valid calendar date (read as yyyy-mm-dd)"
+    return "is not a date (expected dd/mm/yyyy or yyyy-mm-dd)"
 
 
 def parse_dates(values: pd.Series, *, path: str, column: str, rows: pd.Series, with_time: bool = False,
