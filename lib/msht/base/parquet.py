@@ -27,7 +27,7 @@ def _default_text_dtype() -> pd.StringDtype | None:
 
 def _text_dtype(numpy_type: str) -> pd.StringDtype | None:
     """The pandas dtype ``read_parquet`` gives a text column whose pandas metadata says
-    ``numpy_type``: ``string`` (missing ``<NA>``), else pandas 3's ``str`` (missing NaN), both in
+    ``numpy_type``: ``string`` (missing ``<NA>``), else (``str``, ``object``) pandas 3's ``str`` (missing NaN), both in
     the storage of the ``mode.string_storage`` option; None for an ``object`` column under
     pandas 2 (read by ``read_parquet`` itself)."""
     if numpy_type == "string":
@@ -57,7 +57,7 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     if not meta or meta.get("index_columns") or string_storage != "python":
         return pd.read_parquet(path)
     numpy_types = {c["field_name"]: c["numpy_type"] for c in meta["columns"]}
-    text = [f.name for f in schema if pa.types.is_string(f.type) and numpy_types.get(f.name) in ("string", "object")
+    text = [f.name for f in schema if pa.types.is_string(f.type) and numpy_types.get(f.name) in ("string", "str", "object")
             and _text_dtype(numpy_types[f.name]) is not None]
     if not text:
         return pd.read_parquet(path)
