@@ -151,15 +151,22 @@ def test_a_force_too_small_to_release_with_the_others_is_refused_in_one_line() -
     forces_tables.refuse_small_forces(sizes.assign(victims=[150, 3]), tiny, 0)  # no disclosure control
 
 
-def test_across_forces_hides_a_cell_of_another_force_where_one_is_hidden() -> None:
-    """Force C's hidden cells of a level are the all-forces count minus the other forces': the
-    forces' rows of the level, protected as one block, need a cell of Force A or B hidden too."""
+def test_across_forces_hides_whole_blocks_and_the_smallest_other_force() -> None:
+    """Block suppression across forces: Force C hides a count of victim_sex, so it hides every cell
+    of its victim_sex block; being the only force that does, the smallest other force (Force B)
+    hides its whole block too; Force A shows its own."""
     tables = {f: (_force_rows(f), sdc.protect_associations(_force_rows(f), M)) for f in FORCES}
     extra = forces_tables.across_forces(tables, M)
-    assert extra["Force C"] == set()
-    levels = {cell[3] for f in ("Force A", "Force B") for cell in extra[f]}
-    assert levels == {"male", "female"}, extra
+    block = {("associations", "offered", "victim_sex", level, column)
+             for level in ("male", "female") for column in ("n", "denominator")}
+    hidden_c = tables["Force C"][1]
+    already = {("associations", "offered", "victim_sex", r.level, c) for r in hidden_c.itertuples()
+               for c, h in (("n", r.suppressed), ("denominator", r.denominator_suppressed)) if h}
+    assert already and extra["Force C"] == block - already
+    assert extra["Force B"] == block and extra["Force A"] == set()
     assert forces_tables.across_forces(tables, 0) == {f: set() for f in FORCES}
+    again = {f: (t, sdc.protect_associations(t, M, forced=frozenset(extra[f]))) for f, (t, _) in tables.items()}
+    assert forces_tables.across_forces(again, M) == {f: set() for f in FORCES}  # a fixpoint
 
 
 def test_odds_ratios_and_funnel_hide_what_the_forces_appendix4_hides() -> None:
