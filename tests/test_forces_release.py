@@ -169,6 +169,29 @@ def test_across_forces_hides_whole_blocks_and_the_smallest_other_force() -> None
     assert forces_tables.across_forces(again, M) == {f: set() for f in FORCES}  # a fixpoint
 
 
+def test_across_forces_hides_accepted_with_offered() -> None:
+    """``accepted``'s denominators of a level are ``offered``'s n: a force hiding its ``offered``
+    block of a factor hides its ``accepted`` block of the factor too (and the complementary force both)."""
+    def with_accepted(rows: pd.DataFrame) -> pd.DataFrame:
+        offered = rows[rows["factor"] != "overall"]
+        accepted = offered.assign(outcome="accepted", denominator=offered["n"], n=offered["n"] // 2)
+        overall = rows[rows["factor"] == "overall"]
+        acc_overall = overall.assign(outcome="accepted", denominator=overall["n"], n=overall["n"] // 2)
+        return pd.concat([rows, acc_overall, accepted], ignore_index=True)
+
+    forced = {("associations", "offered", "victim_sex", "male", "n")}  # Force A's, chosen by an audit
+    tables = {f: (with_accepted(_force_rows(f)),) for f in ("Force A", "Force B")}
+    tables = {f: (t[0], sdc.protect_associations(t[0], M, forced=forced if f == "Force A" else frozenset()))
+              for f, t in tables.items()}
+    extra = forces_tables.across_forces(tables, M)
+    for force in ("Force A", "Force B"):
+        hidden = set(extra[force]) | {
+            ("associations", r.outcome, r.factor, r.level, c) for r in tables[force][1].itertuples()
+            for c, h in (("n", r.suppressed), ("denominator", r.denominator_suppressed)) if h}
+        assert {("associations", o, "victim_sex", level, c) for o in ("offered", "accepted")
+                for level in ("male", "female") for c in ("n", "denominator")} <= hidden, force
+
+
 def test_odds_ratios_and_funnel_hide_what_the_forces_appendix4_hides() -> None:
     """A cell of ``forces_odds_ratios`` and ``forces_funnel`` is hidden where the Appendix 4 cell it
     is computed from is, so the files never show what the other hides."""

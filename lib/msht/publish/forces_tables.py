@@ -14,8 +14,8 @@ files (:data:`msht.publish.results.FORCES_FILES`, which notebooks 02 and 03 keep
 
 These tables are protected force by force and table by table; a small force's hidden cell would
 then be the all-forces count minus the other forces' shown counts. So the forces' Appendix 4 are
-also protected against each other (:func:`across_forces`: the forces' rows of one level are a
-block whose totals are the all-forces counts), and the linked-table audit models the per-force
+also protected against each other by block suppression (:func:`across_forces`: a force with a
+hidden cell of an outcome and factor hides that whole block, and never alone), and the linked-table audit models the per-force
 files with the combined tables of notebooks 02 and 03 (:mod:`msht.publish.audit_forces`); under a
 release's fixpoint (:func:`msht.pipeline.protect_release`) notebook 05 hides the cells it chooses
 (``forced``, each force given its own by :func:`force_cells`) and writes the unprotected values of
@@ -218,9 +218,10 @@ def appendix4_by_force(cleaned: ForcesClean, min_cell_count: int, alpha: float,
     (:func:`force_cells`); a force's ``overall`` denominator of an outcome among them hides the
     outcome's number of cases with a status recorded in its table
     (:func:`msht.publish.sdc.hide_status_total`), as a small unknown count does. Under disclosure
-    control the forces' tables are then protected against each other too (:func:`across_forces`):
-    the forces' counts of one level add up to the all-forces count, so the cells each needs are
-    hidden, and the forces protected again, until nothing more is needed."""
+    control the forces' tables are then protected against each other too (:func:`across_forces`,
+    block suppression: a force's whole block of an outcome and factor is hidden where one of its
+    cells is, and a lone hidden block brings the smallest other force's), and the forces protected
+    again, until nothing more is needed."""
     found = {}
     for c in cleaned.forces:
         rows, study = associate.run_all(c.result.cases, c.result.offenders, appendix4_pairs(c.force.has_offenders))
@@ -268,7 +269,8 @@ def across_forces(tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
     ``tables``: force -> (unprotected rows, protected rows) of its Appendix 4. A force's *block* of
     an outcome and factor (not ``overall``: :func:`refuse_small_forces`) is every level's n and
     denominator (and with them the block's test, :func:`msht.publish.sdc.protect_associations`
-    withholds it). A force with any hidden cell in a block hides the whole block; when exactly one
+    withholds it); ``accepted``'s block goes with ``offered``'s of the factor (its denominators are
+    ``offered``'s n: :data:`msht.publish.sdc.NESTED`). A force with any hidden cell in a block hides the whole block; when exactly one
     force of those with the factor hides it, the force with the smallest block (fewest cases with a
     status recorded for the outcome, ties in params order) hides its block too, so an all-forces
     count minus the shown forces' counts is the sum of two or more hidden forces' counts, never one
@@ -288,7 +290,9 @@ def across_forces(tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
             cells = [("associations", str(outcome), str(factor), str(r.level), column)
                      for r in blk.itertuples() for column, was in (("n", r.suppressed), ("denominator", r.denominator_suppressed))
                      if not bool(was)]
-            blocks.setdefault((str(outcome), str(factor)), {})[name] = (int(size.get((outcome, factor), 0)), hidden, cells)
+            key = (sdc.NESTED.get(str(outcome), str(outcome)), str(factor))  # accepted's denominators are offered's n
+            was = blocks.setdefault(key, {}).get(name, (0, False, []))
+            blocks[key][name] = (max(was[0], int(size.get((outcome, factor), 0))), was[1] or hidden, was[2] + cells)
     order = list(tables)
     for group in blocks.values():
         hidden = [name for name, (_, h, _) in group.items() if h]
