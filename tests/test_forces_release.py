@@ -192,6 +192,16 @@ def test_across_forces_hides_accepted_with_offered() -> None:
                 for level in ("male", "female") for c in ("n", "denominator")} <= hidden, force
 
 
+def test_across_forces_never_hides_one_forces_overall_denominator_alone() -> None:
+    """A force's overall denominator of an outcome (its cases with a status recorded, which an audit
+    may choose) is the all-forces one minus the others': the smallest other force's goes with it."""
+    cell = ("associations", "offered", "overall", "overall", "denominator")
+    tables = {f: (_force_rows(f), sdc.protect_associations(_force_rows(f), M)) for f in ("Force A", "Force B")}
+    tables["Force A"][1].loc[tables["Force A"][1]["factor"] == "overall", "denominator_suppressed"] = True
+    extra = forces_tables.across_forces(tables, M)
+    assert cell in extra["Force B"] and cell not in extra["Force A"]
+
+
 def test_odds_ratios_and_funnel_hide_what_the_forces_appendix4_hides() -> None:
     """A cell of ``forces_odds_ratios`` and ``forces_funnel`` is hidden where the Appendix 4 cell it
     is computed from is, so the files never show what the other hides."""
@@ -216,7 +226,9 @@ def test_odds_ratios_and_funnel_hide_what_the_forces_appendix4_hides() -> None:
                             "upper_998": 0.55, "position": "within 95%"} for f in FORCES])
     protected, _ = forces_figures.protect_funnel(funnel, M, appendix4)
     hidden = protected.set_index("force")["n"].isna()
-    assert hidden["Force B"] and hidden.sum() >= 2  # Force B's cases, and another force's to protect them
+    # exactly where the Appendix 4 overall row hides them (the same counts, published there); the
+    # forces' overall rows protect each other in across_forces
+    assert hidden.to_dict() == {"Force A": False, "Force B": True, "Force C": False}
     shown = forces_figures.funnel_display(protected).set_index("force")  # a hidden position is pd.NA
     assert shown.at["Force B", "rate"] == sdc.SECONDARY_MARK and shown.at["Force B", "position"] == sdc.SECONDARY_MARK
 
@@ -267,7 +279,7 @@ def test_a_forced_overall_denominator_hides_the_forces_status_total_not_its_over
     assert overall["denominator"].isna().all() and overall["n"].notna().all()
     assert mine["denominator"].isna().all() and mine["p"].isna().all()
     other = rows[(rows["force"] == "Force B") & (rows["outcome"] == "offered") & (rows["factor"] == "overall")]
-    assert other["denominator"].notna().all()
+    assert other["denominator"].isna().all() and other["n"].notna().all()  # never one force's alone (across_forces)
 
 
 @pytest.fixture(scope="module")

@@ -274,7 +274,9 @@ def across_forces(tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
     force of those with the factor hides it, the force with the smallest block (fewest cases with a
     status recorded for the outcome, ties in params order) hides its block too, so an all-forces
     count minus the shown forces' counts is the sum of two or more hidden forces' counts, never one
-    force's. Returns the further cells per force, named as a single force's
+    force's. So it is with a force's ``overall`` denominator of an outcome (its cases with a status
+    recorded, which a release's audit may choose to hide): never hidden in one force alone. Returns
+    the further cells per force, named as a single force's
     (``("associations", outcome, factor, level, "n" or "denominator")``); applied and run again
     (:func:`appendix4_by_force`) until nothing more is needed: hiding only grows, so it ends. Empty
     when ``min_cell_count`` is 0 or 1 or there is one force."""
@@ -294,6 +296,14 @@ def across_forces(tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
             was = blocks.setdefault(key, {}).get(name, (0, False, []))
             blocks[key][name] = (max(was[0], int(size.get((outcome, factor), 0))), was[1] or hidden, was[2] + cells)
     order = list(tables)
+    for name, (truth, prot) in tables.items():  # a force's overall denominator of an outcome (chosen by an audit)
+        overall = prot[prot["factor"] == associate.OVERALL]
+        sizes = truth[truth["factor"] == associate.OVERALL].set_index("outcome")["denominator"]
+        for r in overall.itertuples():
+            cell = ("associations", str(r.outcome), associate.OVERALL, associate.OVERALL, "denominator")
+            group = blocks.setdefault(("overall", str(r.outcome)), {})
+            group[name] = (int(sizes.get(r.outcome, 0)), bool(r.denominator_suppressed),
+                           [] if bool(r.denominator_suppressed) else [cell])
     for group in blocks.values():
         hidden = [name for name, (_, h, _) in group.items() if h]
         if len(hidden) == 1 and len(group) >= 2:
