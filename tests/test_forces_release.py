@@ -202,6 +202,15 @@ def test_across_forces_never_hides_one_forces_overall_denominator_alone() -> Non
     assert cell in extra["Force B"] and cell not in extra["Force A"]
 
 
+def test_the_audit_never_chooses_a_nested_outcomes_overall_denominator_of_a_force() -> None:
+    """``accepted``'s overall denominator of a force is its ``offered`` overall n, published: hiding
+    it protects nothing, so the audit's choice (:func:`msht.publish.audit.complementary`) skips it."""
+    s = audit.System()
+    names = [f"forces_appendix4|Force A: {o}|overall|overall|denominator" for o in ("offered", "accepted")]
+    ids = [s.var(name, 10, hidden=False) for name in names]
+    assert audit._forceable(s, ids[0]) and not audit._forceable(s, ids[1])
+
+
 def test_odds_ratios_and_funnel_hide_what_the_forces_appendix4_hides() -> None:
     """A cell of ``forces_odds_ratios`` and ``forces_funnel`` is hidden where the Appendix 4 cell it
     is computed from is, so the files never show what the other hides."""

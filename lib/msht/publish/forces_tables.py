@@ -299,7 +299,7 @@ def across_forces(tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
     for name, (truth, prot) in tables.items():  # a force's overall denominator of an outcome (chosen by an audit)
         overall = prot[prot["factor"] == associate.OVERALL]
         sizes = truth[truth["factor"] == associate.OVERALL].set_index("outcome")["denominator"]
-        for r in overall.itertuples():
+        for r in overall[~overall["outcome"].isin(list(sdc.NESTED))].itertuples():  # accepted's: offered's n
             cell = ("associations", str(r.outcome), associate.OVERALL, associate.OVERALL, "denominator")
             group = blocks.setdefault(("overall", str(r.outcome)), {})
             group[name] = (int(sizes.get(r.outcome, 0)), bool(r.denominator_suppressed),
