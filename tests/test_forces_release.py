@@ -151,15 +151,64 @@ def test_a_force_too_small_to_release_with_the_others_is_refused_in_one_line() -
     forces_tables.refuse_small_forces(sizes.assign(victims=[150, 3]), tiny, 0)  # no disclosure control
 
 
-def test_across_forces_hides_a_cell_of_another_force_where_one_is_hidden() -> None:
-    """Force C's hidden cells of a level are the all-forces count minus the other forces': the
-    forces' rows of the level, protected as one block, need a cell of Force A or B hidden too."""
+def test_across_forces_hides_whole_blocks_and_the_smallest_other_force() -> None:
+    """Block suppression across forces: Force C hides a count of victim_sex, so it hides every cell
+    of its victim_sex block; being the only force that does, the smallest other force (Force B)
+    hides its whole block too; Force A shows its own."""
     tables = {f: (_force_rows(f), sdc.protect_associations(_force_rows(f), M)) for f in FORCES}
     extra = forces_tables.across_forces(tables, M)
-    assert extra["Force C"] == set()
-    levels = {cell[3] for f in ("Force A", "Force B") for cell in extra[f]}
-    assert levels == {"male", "female"}, extra
+    block = {("associations", "offered", "victim_sex", level, column)
+             for level in ("male", "female") for column in ("n", "denominator")}
+    hidden_c = tables["Force C"][1]
+    already = {("associations", "offered", "victim_sex", r.level, c) for r in hidden_c.itertuples()
+               for c, h in (("n", r.suppressed), ("denominator", r.denominator_suppressed)) if h}
+    assert already and extra["Force C"] == block - already
+    assert extra["Force B"] == block and extra["Force A"] == set()
     assert forces_tables.across_forces(tables, 0) == {f: set() for f in FORCES}
+    again = {f: (t, sdc.protect_associations(t, M, forced=frozenset(extra[f]))) for f, (t, _) in tables.items()}
+    assert forces_tables.across_forces(again, M) == {f: set() for f in FORCES}  # a fixpoint
+
+
+def test_across_forces_hides_accepted_with_offered() -> None:
+    """``accepted``'s denominators of a level are ``offered``'s n: a force hiding its ``offered``
+    block of a factor hides its ``accepted`` block of the factor too (and the complementary force both)."""
+    def with_accepted(rows: pd.DataFrame) -> pd.DataFrame:
+        offered = rows[rows["factor"] != "overall"]
+        accepted = offered.assign(outcome="accepted", denominator=offered["n"], n=offered["n"] // 2)
+        overall = rows[rows["factor"] == "overall"]
+        acc_overall = overall.assign(outcome="accepted", denominator=overall["n"], n=overall["n"] // 2)
+        return pd.concat([rows, acc_overall, accepted], ignore_index=True)
+
+    forced = {("associations", "offered", "victim_sex", "male", "n")}  # Force A's, chosen by an audit
+    tables = {f: (with_accepted(_force_rows(f)),) for f in ("Force A", "Force B")}
+    tables = {f: (t[0], sdc.protect_associations(t[0], M, forced=forced if f == "Force A" else frozenset()))
+              for f, t in tables.items()}
+    extra = forces_tables.across_forces(tables, M)
+    for force in ("Force A", "Force B"):
+        hidden = set(extra[force]) | {
+            ("associations", r.outcome, r.factor, r.level, c) for r in tables[force][1].itertuples()
+            for c, h in (("n", r.suppressed), ("denominator", r.denominator_suppressed)) if h}
+        assert {("associations", o, "victim_sex", level, c) for o in ("offered", "accepted")
+                for level in ("male", "female") for c in ("n", "denominator")} <= hidden, force
+
+
+def test_across_forces_never_hides_one_forces_overall_denominator_alone() -> None:
+    """A force's overall denominator of an outcome (its cases with a status recorded, which an audit
+    may choose) is the all-forces one minus the others': the smallest other force's goes with it."""
+    cell = ("associations", "offered", "overall", "overall", "denominator")
+    tables = {f: (_force_rows(f), sdc.protect_associations(_force_rows(f), M)) for f in ("Force A", "Force B")}
+    tables["Force A"][1].loc[tables["Force A"][1]["factor"] == "overall", "denominator_suppressed"] = True
+    extra = forces_tables.across_forces(tables, M)
+    assert cell in extra["Force B"] and cell not in extra["Force A"]
+
+
+def test_the_audit_never_chooses_a_nested_outcomes_overall_denominator_of_a_force() -> None:
+    """``accepted``'s overall denominator of a force is its ``offered`` overall n, published: hiding
+    it protects nothing, so the audit's choice (:func:`msht.publish.audit.complementary`) skips it."""
+    s = audit.System()
+    names = [f"forces_appendix4|Force A: {o}|overall|overall|denominator" for o in ("offered", "accepted")]
+    ids = [s.var(name, 10, hidden=False) for name in names]
+    assert audit._forceable(s, ids[0]) and not audit._forceable(s, ids[1])
 
 
 def test_odds_ratios_and_funnel_hide_what_the_forces_appendix4_hides() -> None:
@@ -186,7 +235,9 @@ def test_odds_ratios_and_funnel_hide_what_the_forces_appendix4_hides() -> None:
                             "upper_998": 0.55, "position": "within 95%"} for f in FORCES])
     protected, _ = forces_figures.protect_funnel(funnel, M, appendix4)
     hidden = protected.set_index("force")["n"].isna()
-    assert hidden["Force B"] and hidden.sum() >= 2  # Force B's cases, and another force's to protect them
+    # exactly where the Appendix 4 overall row hides them (the same counts, published there); the
+    # forces' overall rows protect each other in across_forces
+    assert hidden.to_dict() == {"Force A": False, "Force B": True, "Force C": False}
     shown = forces_figures.funnel_display(protected).set_index("force")  # a hidden position is pd.NA
     assert shown.at["Force B", "rate"] == sdc.SECONDARY_MARK and shown.at["Force B", "position"] == sdc.SECONDARY_MARK
 
@@ -237,7 +288,7 @@ def test_a_forced_overall_denominator_hides_the_forces_status_total_not_its_over
     assert overall["denominator"].isna().all() and overall["n"].notna().all()
     assert mine["denominator"].isna().all() and mine["p"].isna().all()
     other = rows[(rows["force"] == "Force B") & (rows["outcome"] == "offered") & (rows["factor"] == "overall")]
-    assert other["denominator"].notna().all()
+    assert other["denominator"].isna().all() and other["n"].notna().all()  # never one force's alone (across_forces)
 
 
 @pytest.fixture(scope="module")

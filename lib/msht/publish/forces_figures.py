@@ -29,8 +29,8 @@ Disclosure control (``min_cell_count`` = m > 1), reusing :mod:`msht.publish.sdc`
   :func:`msht.publish.sdc.protect_associations` (primary and secondary suppression; ``accepted``
   linked to ``offered``). A hidden ``events`` hides ``rate`` and ``position`` (the point is not
   drawn); a hidden ``n`` also hides the control limits at ``n``. With the forces' protected
-  Appendix 4 (``appendix4``), a force's events and cases are also hidden where its ``overall`` row
-  hides them (the same counts), as complementary suppressions of the block.
+  Appendix 4 (``appendix4``, a run's), a force's events and cases are its ``overall`` row's counts,
+  published there: hidden exactly where that row hides them.
 
 Protected frames keep their contract columns (a hidden value is missing, and is written empty by
 :func:`msht.publish.results.write_csv`) and add ``<column>_display`` marks (``"<m"``, ``"[c]"``)
@@ -292,9 +292,10 @@ def protect_funnel(funnel: pd.DataFrame, min_cell_count: int,
     """Disclosure control of ``forces_funnel`` (see the module docstring). Returns the protected
     frame (``events_display``, ``n_display``; hidden rates, positions and limits missing) and its
     ``suppression.csv`` rows (``variable`` ``force``, ``level`` the force). With ``appendix4`` (the
-    forces' protected Appendix 4) a force's events and cases are also hidden where its ``overall``
-    row hides them (the same counts), as complementary suppressions of the block
-    (:func:`msht.publish.sdc.protect_associations`' ``forced``), so the block protects them too."""
+    forces' protected Appendix 4) a force's events and cases are its ``overall`` row's n and
+    denominator, published there: they are hidden exactly where that row hides them, and nowhere
+    else (hiding a count the same release prints elsewhere protects nothing; the forces' overall
+    rows protect each other in :func:`msht.publish.forces_tables.across_forces`)."""
     out = _with_displays(funnel, ("events", "n"))
     supp: list[dict[str, str]] = []
     m = int(min_cell_count)
@@ -309,7 +310,7 @@ def protect_funnel(funnel: pd.DataFrame, min_cell_count: int,
             if factor == "overall":
                 forced |= {("associations", outcome, "force", force, c)
                            for c, hidden in (("n", n_hidden), ("denominator", d_hidden)) if hidden}
-    prot = sdc.protect_associations(rows, m, forced=forced)
+    prot = sdc.protect_associations(rows, m, forced=forced) if appendix4 is None else _mirrored(rows, forced)
     for col in ("n", "events"):
         out[col] = out[col].astype("Int64")
     for col in ("rate", *FUNNEL_LIMITS):
@@ -329,6 +330,20 @@ def protect_funnel(funnel: pd.DataFrame, min_cell_count: int,
             supp.append(_suppression_row("forces_funnel", p.outcome, "force", p.level, col, "test_withheld",
                                          sdc.SECONDARY_MARK))
     return out, pd.DataFrame(supp, columns=list(sdc.SUPPRESSION_COLUMNS))
+
+
+def _mirrored(rows: pd.DataFrame, forced: set) -> pd.DataFrame:
+    """The funnel's rows (as :func:`protect_funnel` builds them) hidden exactly at ``forced``
+    (secondary marks), as :func:`msht.publish.sdc.protect_associations` would return them."""
+    out = rows.copy()
+    for column, flag, display, reason in (("n", "suppressed", "display", "reason"),
+                                          ("denominator", "denominator_suppressed", "denominator_display",
+                                           "denominator_reason")):
+        hidden = [("associations", o, "force", f, column) in forced for o, f in zip(rows["outcome"], rows["level"])]
+        out[flag] = hidden
+        out[display] = [sdc.SECONDARY_MARK if h else "" for h in hidden]
+        out[reason] = ["secondary" if h else "" for h in hidden]
+    return out
 
 
 # --- display tables ---------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ files (:data:`msht.publish.results.FORCES_FILES`, which notebooks 02 and 03 keep
 
 These tables are protected force by force and table by table; a small force's hidden cell would
 then be the all-forces count minus the other forces' shown counts. So the forces' Appendix 4 are
-also protected against each other (:func:`across_forces`: the forces' rows of one level are a
-block whose totals are the all-forces counts), and the linked-table audit models the per-force
+also protected against each other by block suppression (:func:`across_forces`: a force with a
+hidden cell of an outcome and factor hides that whole block, and never alone), and the linked-table audit models the per-force
 files with the combined tables of notebooks 02 and 03 (:mod:`msht.publish.audit_forces`); under a
 release's fixpoint (:func:`msht.pipeline.protect_release`) notebook 05 hides the cells it chooses
 (``forced``, each force given its own by :func:`force_cells`) and writes the unprotected values of
@@ -218,9 +218,10 @@ def appendix4_by_force(cleaned: ForcesClean, min_cell_count: int, alpha: float,
     (:func:`force_cells`); a force's ``overall`` denominator of an outcome among them hides the
     outcome's number of cases with a status recorded in its table
     (:func:`msht.publish.sdc.hide_status_total`), as a small unknown count does. Under disclosure
-    control the forces' tables are then protected against each other too (:func:`across_forces`):
-    the forces' counts of one level add up to the all-forces count, so the cells each needs are
-    hidden, and the forces protected again, until nothing more is needed."""
+    control the forces' tables are then protected against each other too (:func:`across_forces`,
+    block suppression: a force's whole block of an outcome and factor is hidden where one of its
+    cells is, and a lone hidden block brings the smallest other force's), and the forces protected
+    again, until nothing more is needed."""
     found = {}
     for c in cleaned.forces:
         rows, study = associate.run_all(c.result.cases, c.result.offenders, appendix4_pairs(c.force.has_offenders))
@@ -262,35 +263,54 @@ def _protect_force(rows: pd.DataFrame, study, cases: int, min_cell_count: int, a
 
 def across_forces(tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
                   min_cell_count: int) -> dict[str, set[tuple[str, str, str, str, str]]]:
-    """The cells each force's Appendix 4 must hide so that the forces protect each other.
+    """The cells each force's Appendix 4 must hide so that the forces protect each other: block
+    suppression across forces.
 
-    ``tables``: force -> (unprotected rows, protected rows) of its Appendix 4. For each outcome,
-    factor and level (not ``overall``: :func:`refuse_small_forces`), the forces' rows are an
-    association block whose totals are the all-forces count and denominator (public in
-    ``associations.csv``): the counts each force hides enter it as hidden
-    (:func:`msht.publish.sdc.protect_association_block`, ``forced`` and ``forced_totals``), and the
-    further cells the block needs to keep them three values wide are returned, per force, named as a
-    single force's (``("associations", outcome, factor, level, "n" or "denominator")``). Empty
-    when ``min_cell_count`` is 0 or 1."""
+    ``tables``: force -> (unprotected rows, protected rows) of its Appendix 4. A force's *block* of
+    an outcome and factor (not ``overall``: :func:`refuse_small_forces`) is every level's n and
+    denominator (and with them the block's test, :func:`msht.publish.sdc.protect_associations`
+    withholds it); ``accepted``'s block goes with ``offered``'s of the factor (its denominators are
+    ``offered``'s n: :data:`msht.publish.sdc.NESTED`). A force with any hidden cell in a block hides the whole block; when exactly one
+    force of those with the factor hides it, the force with the smallest block (fewest cases with a
+    status recorded for the outcome, ties in params order) hides its block too, so an all-forces
+    count minus the shown forces' counts is the sum of two or more hidden forces' counts, never one
+    force's. So it is with a force's ``overall`` denominator of an outcome (its cases with a status
+    recorded, which a release's audit may choose to hide): never hidden in one force alone. Returns
+    the further cells per force, named as a single force's
+    (``("associations", outcome, factor, level, "n" or "denominator")``); applied and run again
+    (:func:`appendix4_by_force`) until nothing more is needed: hiding only grows, so it ends. Empty
+    when ``min_cell_count`` is 0 or 1 or there is one force."""
     out: dict[str, set[tuple[str, str, str, str, str]]] = {name: set() for name in tables}
-    m = int(min_cell_count)
-    if m <= 1 or len(tables) < 2:
+    if int(min_cell_count) <= 1 or len(tables) < 2:
         return out
-    parts = [prot.assign(force=name, _n=truth["n"].astype(int), _d=truth["denominator"].astype(int))
-             for name, (truth, prot) in tables.items()]
-    stacked = pd.concat(parts, ignore_index=True)
-    stacked = stacked[stacked["factor"] != associate.OVERALL]
-    for (outcome, factor, level), blk in stacked.groupby(["outcome", "factor", "level"], sort=False):
-        if len(blk) < 2:
-            continue
-        hidden_n, hidden_d = blk["suppressed"].astype(bool).tolist(), blk["denominator_suppressed"].astype(bool).tolist()
-        b = sdc.protect_association_block(blk["_n"].tolist(), blk["_d"].tolist(), m,
-                                          forced=[i for i, h in enumerate(hidden_n) if h],
-                                          forced_totals=[i for i, h in enumerate(hidden_d) if h])
-        for i, force in enumerate(blk["force"]):
-            for column, now, was in (("n", b.n_reason, hidden_n), ("denominator", b.d_reason, hidden_d)):
-                if i in now and not was[i]:
-                    out[force].add(("associations", str(outcome), str(factor), str(level), column))
+    blocks: dict[tuple[str, str], dict[str, tuple[int, bool, list[tuple[str, ...]]]]] = {}
+    for name, (truth, prot) in tables.items():
+        size = truth[truth["factor"] != associate.OVERALL].groupby(["outcome", "factor"], sort=False)["denominator"].sum()
+        rows = prot[prot["factor"] != associate.OVERALL]
+        for (outcome, factor), blk in rows.groupby(["outcome", "factor"], sort=False):
+            hidden = bool(blk["suppressed"].astype(bool).any() or blk["denominator_suppressed"].astype(bool).any())
+            cells = [("associations", str(outcome), str(factor), str(r.level), column)
+                     for r in blk.itertuples() for column, was in (("n", r.suppressed), ("denominator", r.denominator_suppressed))
+                     if not bool(was)]
+            key = (sdc.NESTED.get(str(outcome), str(outcome)), str(factor))  # accepted's denominators are offered's n
+            was = blocks.setdefault(key, {}).get(name, (0, False, []))
+            blocks[key][name] = (max(was[0], int(size.get((outcome, factor), 0))), was[1] or hidden, was[2] + cells)
+    order = list(tables)
+    for name, (truth, prot) in tables.items():  # a force's overall denominator of an outcome (chosen by an audit)
+        overall = prot[prot["factor"] == associate.OVERALL]
+        sizes = truth[truth["factor"] == associate.OVERALL].set_index("outcome")["denominator"]
+        for r in overall[~overall["outcome"].isin(list(sdc.NESTED))].itertuples():  # accepted's: offered's n
+            cell = ("associations", str(r.outcome), associate.OVERALL, associate.OVERALL, "denominator")
+            group = blocks.setdefault(("overall", str(r.outcome)), {})
+            group[name] = (int(sizes.get(r.outcome, 0)), bool(r.denominator_suppressed),
+                           [] if bool(r.denominator_suppressed) else [cell])
+    for group in blocks.values():
+        hidden = [name for name, (_, h, _) in group.items() if h]
+        if len(hidden) == 1 and len(group) >= 2:
+            others = [name for name in group if name not in hidden]
+            hidden.append(min(others, key=lambda name: (group[name][0], order.index(name))))
+        for name in hidden:
+            out[name] |= set(group[name][2])
     return out
 
 
