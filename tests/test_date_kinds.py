@@ -60,6 +60,8 @@ REPORTED = [
     ("2018-02-30T10:00:00+01:00", "is not a valid calendar date (read as yyyy-mm-dd)"),
     ("31/02/2018", "is not a valid calendar date"),
     ("2021-13-01", "is not a valid calendar date (read as yyyy-mm-dd)"),
+    ("2021-02-01 25:00", "has a date but not a time that can be read (expected yyyy-mm-dd hh:mm[:ss])"),
+    ("2021-02-01 lunchtime", "has a date but not a time that can be read (expected yyyy-mm-dd hh:mm[:ss])"),
 ]
 
 

@@ -714,6 +714,8 @@ def test_quarto_output_is_tidied_of_the_sites_path_and_unused_site_libs(tmp_path
         ("<td>&lt;5</td><td>Cells &lt; 5</td>", "<td><5</td><td>Cells < 5</td>"),
         ("<td>&lt;b&gt; stays text</td>", "<td><\u2060b> stays text</td>"),
         ("<td>&lt;not recorded&gt;</td>", "<td><\u2060not recorded></td>"),
+        ("<td>&#x27;&lt;not recorded&gt;&#x27;</td>", "<td>'<\u2060not recorded>'</td>"),  # references side by side
+        ("<td>&lt;&lt;5 x&amp;&amp;y &amp;&amp;amp;</td>", "<td><<5 x&\u2060&\u2060y &\u2060&\u2060amp;</td>"),
         ("<td>A &amp; B, &amp;amp;</td>", "<td>A & B, &\u2060amp;</td>"),
         ("<td>&quot;Has county lines&quot;</td>", '<td>"Has county lines"</td>'),
         ('<td title="a &quot;q&quot;">x</td>', '<td title="a &quot;q&quot;">x</td>'),

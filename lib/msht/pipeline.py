@@ -240,9 +240,10 @@ class _Turn:
 #: another on it (:func:`kernel_chains`), so that the notebook starts as it would on a kernel of
 #: its own: IPython's namespace, input and output history and execution count reset (its imports
 #: stay loaded: that is the point); the working folder back to the notebook's (``{folder!r}``); the
-#: previous notebook's pyplot figures closed; the warning filters back to those the kernel had once
-#: its start-up imports were loaded (:data:`KEEP_FILTERS`), so a filter a notebook adds does not
-#: carry over, and the warnings already shown shown again; then the
+#: previous notebook's pyplot figures closed; the warnings already shown shown again, under the
+#: filters the kernel has (those its libraries add as they are imported, statsmodels' for one, as a
+#: kernel of the notebook's own would add them; no notebook sets a filter of its own, which a test
+#: holds); then the
 #: notebook's own imports preloaded (``{imports}``, as :func:`preload_imports` does at a kernel's start).
 FRESH_START = """\
 get_ipython().reset(new_session=True)
@@ -250,17 +251,12 @@ import os as _os, sys as _sys, warnings as _warnings
 _os.chdir({folder!r})
 if "matplotlib.pyplot" in _sys.modules:
     _sys.modules["matplotlib.pyplot"].close("all")
-_filters = list(getattr(_warnings, "_msht_kernel_filters", _warnings.filters))
+_filters = list(_warnings.filters)
 _warnings.resetwarnings()
 _warnings.filters[:] = _filters
 _warnings.onceregistry.clear()
 del _os, _sys, _warnings, _filters
 {imports}"""
-
-
-#: What a kernel runs last as it starts, after its first notebook's imports: the warning filters
-#: it then has, kept for :data:`FRESH_START` to go back to.
-KEEP_FILTERS = "import warnings as _w; _w._msht_kernel_filters = list(_w.filters); del _w"
 
 
 def _best_effort(imports: str) -> str:
@@ -366,7 +362,7 @@ def _run_chain(chain: list[_Notebook], sockets: Path, ready: threading.Event | N
     make_client = manager.client
     manager.client = lambda **kwargs: clients.append(make_client(**kwargs)) or clients[-1]
     first = chain[0].source
-    arguments = ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={_best_effort(preload_imports(first))}\n{KEEP_FILTERS}"]
+    arguments = ["--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={_best_effort(preload_imports(first))}"]
     current = chain[0]
     try:
         loop.run_until_complete(manager.start_kernel(extra_arguments=arguments, cwd=str(first.parent)))

@@ -31,6 +31,8 @@ Offenders
 
 from __future__ import annotations
 
+import datetime
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -110,7 +112,7 @@ _SERIAL = r"^\d{4,5}(?:\.\d+)?$"
 
 #: A year-first date with separators (``2021-13-01``, ``2021/02/30``), as :data:`_ISO_WHOLE_DATE`
 #: reads it, that is no calendar date.
-_ISO_DATE_SHAPE = r"^\d{4}([-/.])\d{1,2}\1\d{1,2}(?:$|[T ])"
+_ISO_DATE_SHAPE = r"^(?P<year>\d{4})([-/.])(?P<month>\d{1,2})\2(?P<day>\d{1,2})(?:$|[T ])"
 
 
 #: Most distinct date texts :func:`date_failures` remembers between calls; past it the memory
@@ -261,8 +263,13 @@ def date_error(text: object) -> str:
         return "is not a valid calendar date"
     if value.str.match(_SERIAL).iloc[0]:
         return "is a number, not a date (a spreadsheet's date serial? expected dd/mm/yyyy)"
-    if value.str.match(_ISO_DATE_SHAPE).iloc[0]:
-        return "is not a valid calendar date (read as yyyy-mm-dd)"
+    iso = re.match(_ISO_DATE_SHAPE, str(text))
+    if iso:
+        try:
+            datetime.date(int(iso["year"]), int(iso["month"]), int(iso["day"]))
+        except ValueError:
+            return "is not a valid calendar date (read as yyyy-mm-dd)"
+        return "has a date but not a time that can be read (expected yyyy-mm-dd hh:mm[:ss])"
     return "is not a date (expected dd/mm/yyyy or yyyy-mm-dd)"
 
 

@@ -124,7 +124,9 @@ def without_font_families(page: str) -> str:
 _MARKUP = re.compile(r"(<(script|style)\b.*?</\2\s*>|<!--.*?-->|<[^>]*>)", re.IGNORECASE | re.DOTALL)
 
 
-_TEXT_ENTITY = re.compile(r"&(#x27|#39|apos|quot|#34|#x22|gt|#62|#x3e|nbsp|lt|#60|#x3c|amp|#38|#x26);(.?)",
+#: A character reference of text, and (looked at, not taken, so that a reference right after it is
+#: read too) the character after it.
+_TEXT_ENTITY = re.compile(r"&(#x27|#39|apos|quot|#34|#x22|gt|#62|#x3e|nbsp|lt|#60|#x3c|amp|#38|#x26);(?=(.?))",
                           re.IGNORECASE | re.DOTALL)
 
 
@@ -143,18 +145,20 @@ WORD_JOINER = "\u2060"
 
 
 def _decode_text_entity(m: re.Match) -> str:
+    """The character of the reference ``m`` (:data:`_TEXT_ENTITY`), or ``<``/``&`` and a
+    :data:`WORD_JOINER` where the character after it would make the bare one markup."""
     name, after = m.group(1).lower(), m.group(2)
     if name in ("#x27", "#39", "apos"):
-        return "'" + after
+        return "'"
     if name in ("quot", "#34", "#x22"):
-        return '"' + after
+        return '"'
     if name in ("gt", "#62", "#x3e"):
-        return ">" + after
+        return ">"
     if name == "nbsp":
-        return "\u00a0" + after
+        return "\u00a0"
     if name in ("lt", "#60", "#x3c"):
-        return ("<" if _SAFE_AFTER_LT.match(after) else "<" + WORD_JOINER) + after
-    return ("&" if _SAFE_AFTER_AMP.match(after) else "&" + WORD_JOINER) + after
+        return "<" if _SAFE_AFTER_LT.match(after) else "<" + WORD_JOINER
+    return "&" if _SAFE_AFTER_AMP.match(after) else "&" + WORD_JOINER
 
 
 def plain_text_entities(page: str) -> str:
