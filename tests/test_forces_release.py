@@ -169,6 +169,18 @@ def test_across_forces_hides_whole_blocks_and_the_smallest_other_force() -> None
     assert forces_tables.across_forces(again, M) == {f: set() for f in FORCES}  # a fixpoint
 
 
+def test_across_forces_takes_as_partner_the_smallest_force_of_at_least_m_cases() -> None:
+    """A force with no case (or fewer than m) in the block adds no doubt to the hidden force's
+    counts (its zeros follow from its public sizes): the partner is the smallest force of at least
+    m cases (Force B), not Force D, which has none."""
+    rows = {f: _force_rows(f) for f in ("Force A", "Force C", "Force B")}
+    rows["Force D"] = rows["Force B"].assign(n=0, denominator=0, pct=float("nan"))  # no case with a status
+    tables = {f: (r, sdc.protect_associations(r, M)) for f, r in rows.items()}
+    assert not tables["Force D"][1]["suppressed"].astype(bool).any()
+    extra = forces_tables.across_forces(tables, M)
+    assert extra["Force B"] and not extra["Force A"] and not extra["Force D"]
+
+
 def test_across_forces_hides_accepted_with_offered() -> None:
     """``accepted``'s denominators of a level are ``offered``'s n: a force hiding its ``offered``
     block of a factor hides its ``accepted`` block of the factor too (and the complementary force both)."""

@@ -272,7 +272,8 @@ def across_forces(tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
     withholds it); ``accepted``'s block goes with ``offered``'s of the factor (its denominators are
     ``offered``'s n: :data:`msht.publish.sdc.NESTED`). A force with any hidden cell in a block hides the whole block; when exactly one
     force of those with the factor hides it, the force with the smallest block (fewest cases with a
-    status recorded for the outcome, ties in params order) hides its block too, so an all-forces
+    status recorded for the outcome, ties in params order) of at least ``min_cell_count`` cases
+    (else the smallest of all) hides its block too, so an all-forces
     count minus the shown forces' counts is the sum of two or more hidden forces' counts, never one
     force's. So it is with a force's ``overall`` denominator of an outcome (its cases with a status
     recorded, which a release's audit may choose to hide): never hidden in one force alone. Returns
@@ -308,7 +309,8 @@ def across_forces(tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
         hidden = [name for name, (_, h, _) in group.items() if h]
         if len(hidden) == 1 and len(group) >= 2:
             others = [name for name in group if name not in hidden]
-            hidden.append(min(others, key=lambda name: (group[name][0], order.index(name))))
+            m = int(min_cell_count)  # a partner with fewer than m cases adds little doubt: the smallest of at least m
+            hidden.append(min(others, key=lambda name: (group[name][0] < m, group[name][0], order.index(name))))
         for name in hidden:
             out[name] |= set(group[name][2])
     return out
