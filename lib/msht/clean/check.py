@@ -41,7 +41,7 @@ from msht.clean import rules as clean
 from msht.ingest import coding
 from msht.ingest.extracts import (
     ERROR, EXTRACTS, SOURCE_ROW, WARNING, Extract, ExtractError, ExtractMapping, Problem, extract_fields,
-    header_aliases, normalise_header, read_extract,
+    column_label, header_aliases, normalise_header, read_extract,
 )
 
 log = logging.getLogger(__name__)
@@ -142,9 +142,9 @@ def _unplaced_headers(extracts: dict[str, Extract]) -> list[Problem]:
     out: list[Problem] = []
     for e in extracts.values():
         known = extract_fields(e.name)
-        fields = [c for c in e.frame.columns if c != SOURCE_ROW]
+        fields = e.headers
         missing = [f for f, spec in known.items() if spec["required"] and f not in fields]
-        for header, target in zip(e.header, fields):
+        for target, header in fields.items():
             if target in known:
                 continue
             near = ", ".join(closest_fields(header, e.name))
@@ -337,8 +337,7 @@ def _header_mapping(extracts: dict[str, Extract], mappings: dict[str, ExtractMap
         configured = e.name in mappings and mappings[e.name].file
         rows.append({"extract": e.name, "kind": "file (params files:)" if configured else "file",
                      "source": e.path.name, "target": e.name, "n": len(e.frame)})
-        fields = [c for c in e.frame.columns if c != SOURCE_ROW]
-        for source, target in zip(e.header, fields):
+        for target, source in e.headers.items():
             rows.append({"extract": e.name, "kind": "header", "source": source, "target": target,
                          "n": len(e.frame)})
     return pd.DataFrame(rows, columns=["extract", "kind", "source", "target", "n"])
@@ -349,11 +348,8 @@ def _as_the_file_names_it(table: pd.DataFrame, extracts: dict) -> list[str]:
     header of another name (``columns:``, an alias) as ``Vic_Birth_Dt (date_of_birth)``, as the
     run's messages name it (:func:`msht.ingest.extracts.column_label`, without quotes)."""
     headers = {name: e.headers for name, e in extracts.items()}
-    out = []
-    for extract, column in zip(table["extract"], table["column"]):
-        header = headers.get(extract, {}).get(column) if isinstance(column, str) else None
-        out.append(column if header is None or header.strip() == column else f"{header.strip()} ({column})")
-    return out
+    return [column_label(column, headers.get(extract), quote="") if isinstance(column, str) else column
+            for extract, column in zip(table["extract"], table["column"])]
 
 
 def check(raw_dir: Path, *, period: tuple[str, str], force_words: list[str],

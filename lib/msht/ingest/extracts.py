@@ -123,14 +123,17 @@ class Problem:
 Problems = list[Problem] | None
 
 
-def column_label(column: str, headers: Mapping[str, str] | None = None) -> str:
+def column_label(column: str, headers: Mapping[str, str] | None = None, quote: str = "'") -> str:
     """How a message names ``column`` (a dictionary field) of a file: ``'date_of_birth'`` when the
     file's header is the field's name, else the file's own header and the field it was read as,
     ``'Vic_Birth_Dt' (date_of_birth)`` (a params file's ``columns:`` mapping, or an alias), so that
     the analyst finds the column in the file. ``headers``: field -> the file's header
-    (:attr:`Extract.headers`); a field not in it is named as it is."""
+    (:attr:`Extract.headers`); a field not in it is named as it is. ``quote=""`` for a table's
+    cell (``Vic_Birth_Dt (date_of_birth)``)."""
     header = (headers or {}).get(column)
-    return f"'{column}'" if header is None or header.strip() == column else f"'{header.strip()}' ({column})"
+    if header is None or header.strip() == column:
+        return f"{quote}{column}{quote}"
+    return f"{quote}{header.strip()}{quote} ({column})"
 
 
 class SourceFile(str):
