@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -525,8 +526,10 @@ class _Keys:
         case_person, record_person = _codes(cases["person_id"], vrec["person_id"])
         return cls(case_occurrence, case_person, record_occurrence, record_person)
 
+    @cached_property
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """One integer per (occurrence, person) pair of the case rows, and of the records."""
+        """One integer per (occurrence, person) pair of the case rows, and of the records (found
+        once, read by the rules and by :func:`_with_victim_record`)."""
         pairs = _pairs(np.concatenate([self.case_occurrence, self.record_occurrence]),
                        np.concatenate([self.case_person, self.record_person]))
         return pairs[:len(self.case_occurrence)], pairs[len(self.case_occurrence):]
@@ -636,7 +639,7 @@ def _with_victim_record(cases: pd.DataFrame, vrec: pd.DataFrame, keys: _Keys) ->
     last one of the same occurrence and person; missing values where there is none), as a left
     merge on ``occurrence_number, person_id`` gives them (a missing value matching a missing
     value); the rows compared as integer pairs."""
-    own, known = keys.pairs()
+    own, known = keys.pairs
     last = ~pd.Series(known).duplicated(keep="last").to_numpy()
     columns = ["victim_sex", "date_of_birth", "recorded_age", "victim_countries", "victim_uk_national",
                "victim_nationality_region"]
@@ -653,7 +656,7 @@ def _victim_record_rules(vrec: pd.DataFrame, cases: pd.DataFrame, live: np.ndarr
     occurrence, case_occurrence = keys.record_occurrence, keys.case_occurrence
     excluded = _among(occurrence, case_occurrence[~live]) & ~_among(occurrence, case_occurrence[live])
     st_v.mark(excluded, "case_excluded")
-    known, own = keys.pairs()
+    known, own = keys.pairs
     known = known[has_person & cases["occurrence_number"].notna().to_numpy()]  # a case row's pair of IDs
     st_v.mark(~np.isin(own, known), "occurrence_not_in_case_file")
     st_v.mark(pd.Series(own).duplicated(keep="last").to_numpy(), "duplicate_record")
@@ -760,7 +763,7 @@ def _offender_rules(of: pd.DataFrame, cases: pd.DataFrame, live: np.ndarray, *, 
     occurrence, case_occurrence = _codes(of_occ, cases["occurrence_number"])
     st_o.mark(~_among(occurrence, case_occurrence), "unmatched_offender")
     st_o.mark(~_among(occurrence, case_occurrence[live]), "case_excluded")
-    pairs = _pairs(_codes(of_occ)[0], _codes(of_pid)[0])
+    pairs = _pairs(occurrence, _codes(of_pid)[0])  # the shared codes tell equal occurrence numbers alike
     st_o.mark(pd.Series(pairs).duplicated(keep="last").to_numpy(), "duplicate_record")
     live_o = st_o.analysed
     offenders = pd.DataFrame(
