@@ -403,13 +403,8 @@ def code_role(s: pd.Series) -> pd.Series:
 
 def _role_codes(s: pd.Series) -> np.ndarray:
     """:func:`code_role` as each row's place in :data:`ROLES`, coded once per distinct value
-    (text values are told apart as they are; other values by their text)."""
-    values = pd.Series(s)
-    if values.dtype == object:  # a column of millions of Python strings: no copy as ``string``
-        codes, uniques = pd.factorize(values.to_numpy())
-        uniques = pd.Series(uniques, dtype=object).astype("string")
-    else:
-        codes, uniques = pd.factorize(values.astype("string"))
+    (:func:`msht.ingest.coding.factorize_text`)."""
+    codes, uniques = coding.factorize_text(pd.Series(s))  # Python strings factorised as they are
     text = coding.normalise_text(pd.Series(uniques, dtype="string"))
     coded = np.full(len(uniques) + 1, ROLES.index("unknown"), dtype=np.intp)  # the last slot: missing values
     for code, words in ROLE_WORDS.items():
