@@ -144,15 +144,6 @@ def validate_params(raw: dict[str, Any], *, source: str = "params", root: Path |
         raise ParamsError(f"{source}: min_cell_count: {params.min_cell_count} with run_name: default: the reference "
                           "run is not protected (its notebooks and results are committed); give a release its own "
                           "run_name")
-    if params.forces and int(params.min_cell_count) > 1:
-        # The audit models the per-force files with the combined ones (msht.publish.audit_forces) and
-        # notebook 05 hides the cells it chooses, whole blocks across forces (forces_tables.across_forces),
-        # but on test releases of three small forces the fixpoint does not reach a safe release within
-        # its rounds (issues 19r, 19s: the forces' small blocks keep too few values): still refused.
-        raise ParamsError(f"{source}: min_cell_count: {params.min_cell_count} with forces: a release of several forces "
-                          "is not supported yet: the linked-table protection across the forces' and the all-forces "
-                          "tables does not yet reach a safe release; release each force with a single-force params "
-                          "file, or set min_cell_count: 0")
     return params
 
 

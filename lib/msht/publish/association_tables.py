@@ -270,7 +270,8 @@ TESTS_KEEP: Final[tuple[str, ...]] = ("unit", "test_seed", "df")
 
 def protect(rows: pd.DataFrame, tests: pd.DataFrame, residuals: pd.DataFrame, comparison: pd.DataFrame,
             min_cell_count: int, forced: Collection[tuple[str, str, str, str, str]] = frozenset(), *,
-            alpha: float, cases: int | None = None, hidden_totals: Collection[str] = ()) -> dict[str, pd.DataFrame]:
+            alpha: float, cases: int | None = None, hidden_totals: Collection[str] = (),
+            withheld: Collection[tuple[str, str]] = frozenset()) -> dict[str, pd.DataFrame]:
     """Disclosure control of notebook 03's results (:mod:`msht.publish.sdc`).
 
     ``rows`` (``associations.csv``) go through :func:`msht.publish.sdc.protect_associations`; the files
@@ -286,8 +287,10 @@ def protect(rows: pd.DataFrame, tests: pd.DataFrame, residuals: pd.DataFrame, co
     (:func:`status_hidden`; ``cases``: the published number of cases) has its denominators,
     percentages and tests hidden (:func:`msht.publish.sdc.hide_status_total`); so has each outcome of
     ``hidden_totals`` (a force's, chosen by a release's audit of a run of several forces).
+    ``withheld``: blocks ``(outcome, factor)`` withheld whole (a force's, in a run of several
+    forces: :func:`msht.publish.forces_tables.across_forces`).
     """
-    protected = sdc.protect_associations(rows, min_cell_count, forced=forced)
+    protected = sdc.protect_associations(rows, min_cell_count, forced=forced, withheld=withheld)
     hidden_totals = set(hidden_totals) if int(min_cell_count) > 1 else set()
     for outcome in sorted(status_hidden(rows, cases, min_cell_count) | hidden_totals):
         sdc.hide_status_total(protected, protected["outcome"] == outcome)

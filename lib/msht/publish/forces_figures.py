@@ -275,7 +275,7 @@ def protect_pooled(pooled: pd.DataFrame, protected_odds_ratios: pd.DataFrame,
             mark = sdc.SMALL_MARK.format(m=m) if small_n else sdc.SECONDARY_MARK
             out.at[idx, "n"], out.at[idx, "n_display"] = pd.NA, mark
             supp.append(_suppression_row("forces_pooled", r["outcome"], r["factor"], level, "n",
-                                         "small_count" if small_n else "secondary", mark))
+                                         "small_count" if small_n else "withheld", mark))
         general = r["method"] == stratified.METHOD_GENERALIZED
         cols = [*(POOLED_OR if small_n or flags.at[pos, "_cells"] else ()),
                 *(POOLED_CMH if small_n or (factor_hidden[pos] if general else flags.at[pos, "_cells"]) else ())]

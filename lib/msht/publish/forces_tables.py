@@ -227,15 +227,16 @@ def appendix4_by_force(cleaned: ForcesClean, min_cell_count: int, alpha: float,
         rows, study = associate.run_all(c.result.cases, c.result.offenders, appendix4_pairs(c.force.has_offenders))
         found[c.force.name] = (rows, study, len(c.result.cases))
     own = {name: set(force_cells(forced, name)) for name in found}
+    blocks: dict[str, set[tuple[str, str]]] = {name: set() for name in found}
     while True:
-        protected = {name: _protect_force(rows, study, cases, min_cell_count, alpha, own[name])
+        protected = {name: _protect_force(rows, study, cases, min_cell_count, alpha, own[name], blocks[name])
                      for name, (rows, study, cases) in found.items()}
         extra = across_forces({name: (found[name][0], p["associations"]) for name, p in protected.items()},
                               min_cell_count)
-        if all(cells <= own[name] for name, cells in extra.items()):  # own only grows: this ends
+        if all(more <= blocks[name] for name, more in extra.items()):  # blocks only grow: this ends
             break
-        for name, cells in extra.items():
-            own[name] |= cells
+        for name, more in extra.items():
+            blocks[name] |= more
     supp = []
     for name, p in protected.items():
         s = p["suppression"]
@@ -249,70 +250,74 @@ def appendix4_by_force(cleaned: ForcesClean, min_cell_count: int, alpha: float,
 
 
 def _protect_force(rows: pd.DataFrame, study, cases: int, min_cell_count: int, alpha: float,
-                   own: Collection[tuple[str, str, str, str, str]]) -> dict[str, pd.DataFrame]:
+                   own: Collection[tuple[str, str, str, str, str]],
+                   blocks: Collection[tuple[str, str]] = frozenset()) -> dict[str, pd.DataFrame]:
     """One force's Appendix 4 protected (:func:`msht.publish.association_tables.protect`) with its
-    own forced cells ``own`` (named as a single force's). An ``overall`` denominator among them hides
-    the outcome's number of cases with a status recorded (``hidden_totals``), not the ``overall``
-    count, which each factor's levels would give back."""
+    own forced cells ``own`` (named as a single force's) and its ``blocks`` withheld whole
+    (``(outcome, factor)``, from :func:`across_forces`). An ``overall`` denominator among the forced
+    cells, or an ``(outcome, "overall")`` among the blocks, hides the outcome's number of cases with
+    a status recorded (``hidden_totals``), not the ``overall`` count, which each factor's levels
+    would give back."""
     overall = {cell for cell in own if cell[0] == "associations" and cell[2] == associate.OVERALL}
+    totals = {cell[1] for cell in overall if cell[4] == "denominator"}
+    totals |= {outcome for outcome, factor in blocks if factor == associate.OVERALL}
     return association_tables.protect(
         rows, associate.test_table(study, alpha), associate.residual_rows(study), associate.vs_published(rows, alpha),
-        min_cell_count, frozenset(set(own) - overall), alpha=alpha, cases=cases,
-        hidden_totals={cell[1] for cell in overall if cell[4] == "denominator"})
+        min_cell_count, frozenset(set(own) - overall), alpha=alpha, cases=cases, hidden_totals=totals,
+        withheld=frozenset(block for block in blocks if block[1] != associate.OVERALL))
 
 
 def across_forces(tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
-                  min_cell_count: int) -> dict[str, set[tuple[str, str, str, str, str]]]:
-    """The cells each force's Appendix 4 must hide so that the forces protect each other: block
-    suppression across forces.
+                  min_cell_count: int) -> dict[str, set[tuple[str, str]]]:
+    """The blocks each force's Appendix 4 must withhold so that the forces protect each other:
+    block suppression across forces.
 
     ``tables``: force -> (unprotected rows, protected rows) of its Appendix 4. A force's *block* of
     an outcome and factor (not ``overall``: :func:`refuse_small_forces`) is every level's n and
     denominator (and with them the block's test, :func:`msht.publish.sdc.protect_associations`
     withholds it); ``accepted``'s block goes with ``offered``'s of the factor (its denominators are
-    ``offered``'s n: :data:`msht.publish.sdc.NESTED`). A force with any hidden cell in a block hides the whole block; when exactly one
-    force of those with the factor hides it, the force with the smallest block (fewest cases with a
-    status recorded for the outcome, ties in params order) of at least ``min_cell_count`` cases
-    (else the smallest of all) hides its block too, so an all-forces
-    count minus the shown forces' counts is the sum of two or more hidden forces' counts, never one
-    force's. So it is with a force's ``overall`` denominator of an outcome (its cases with a status
-    recorded, which a release's audit may choose to hide): never hidden in one force alone. Returns
-    the further cells per force, named as a single force's
-    (``("associations", outcome, factor, level, "n" or "denominator")``); applied and run again
-    (:func:`appendix4_by_force`) until nothing more is needed: hiding only grows, so it ends. Empty
-    when ``min_cell_count`` is 0 or 1 or there is one force."""
-    out: dict[str, set[tuple[str, str, str, str, str]]] = {name: set() for name in tables}
+    ``offered``'s n: :data:`msht.publish.sdc.NESTED`). A force with any hidden cell in a block
+    withholds the whole block (reason ``withheld``: every count ``"[c]"``, which says nothing about
+    its size, as a single force's block withheld whole); when exactly one force of those with the
+    factor hides it, the force with the smallest block (fewest cases with a status recorded for the
+    outcome, ties in params order) of at least ``min_cell_count`` cases (else the smallest of all)
+    withholds its block too, so an all-forces count minus the shown forces' counts is the sum of two
+    or more hidden forces' counts, never one force's. So it is with a force's ``overall``
+    denominator of an outcome (its cases with a status recorded, which a release's audit may choose
+    to hide): never hidden in one force alone. Returns the further blocks per force,
+    ``(outcome, factor)``, ``(outcome, "overall")`` for an ``overall`` denominator; applied and run
+    again (:func:`appendix4_by_force`) until nothing more is needed: withholding only grows, so it
+    ends. Empty when ``min_cell_count`` is 0 or 1 or there is one force."""
+    out: dict[str, set[tuple[str, str]]] = {name: set() for name in tables}
     if int(min_cell_count) <= 1 or len(tables) < 2:
         return out
-    blocks: dict[tuple[str, str], dict[str, tuple[int, bool, list[tuple[str, ...]]]]] = {}
+    groups: dict[tuple[str, str], dict[str, tuple[int, bool, set[tuple[str, str]]]]] = {}
     for name, (truth, prot) in tables.items():
         size = truth[truth["factor"] != associate.OVERALL].groupby(["outcome", "factor"], sort=False)["denominator"].sum()
         rows = prot[prot["factor"] != associate.OVERALL]
         for (outcome, factor), blk in rows.groupby(["outcome", "factor"], sort=False):
             hidden = bool(blk["suppressed"].astype(bool).any() or blk["denominator_suppressed"].astype(bool).any())
-            cells = [("associations", str(outcome), str(factor), str(r.level), column)
-                     for r in blk.itertuples() for column, was in (("n", r.suppressed), ("denominator", r.denominator_suppressed))
-                     if not bool(was)]
             key = (sdc.NESTED.get(str(outcome), str(outcome)), str(factor))  # accepted's denominators are offered's n
-            was = blocks.setdefault(key, {}).get(name, (0, False, []))
-            blocks[key][name] = (max(was[0], int(size.get((outcome, factor), 0))), was[1] or hidden, was[2] + cells)
+            was = groups.setdefault(key, {}).get(name, (0, False, set()))
+            groups[key][name] = (max(was[0], int(size.get((outcome, factor), 0))), was[1] or hidden,
+                                 was[2] | {(str(outcome), str(factor))})
     order = list(tables)
     for name, (truth, prot) in tables.items():  # a force's overall denominator of an outcome (chosen by an audit)
         overall = prot[prot["factor"] == associate.OVERALL]
         sizes = truth[truth["factor"] == associate.OVERALL].set_index("outcome")["denominator"]
         for r in overall[~overall["outcome"].isin(list(sdc.NESTED))].itertuples():  # accepted's: offered's n
-            cell = ("associations", str(r.outcome), associate.OVERALL, associate.OVERALL, "denominator")
-            group = blocks.setdefault(("overall", str(r.outcome)), {})
+            group = groups.setdefault(("overall", str(r.outcome)), {})
             group[name] = (int(sizes.get(r.outcome, 0)), bool(r.denominator_suppressed),
-                           [] if bool(r.denominator_suppressed) else [cell])
-    for group in blocks.values():
+                           {(str(r.outcome), associate.OVERALL)})
+    m = int(min_cell_count)
+    for group in groups.values():
         hidden = [name for name, (_, h, _) in group.items() if h]
         if len(hidden) == 1 and len(group) >= 2:
             others = [name for name in group if name not in hidden]
-            m = int(min_cell_count)  # a partner with fewer than m cases adds little doubt: the smallest of at least m
+            # a partner with fewer than m cases adds little doubt: the smallest of at least m
             hidden.append(min(others, key=lambda name: (group[name][0] < m, group[name][0], order.index(name))))
         for name in hidden:
-            out[name] |= set(group[name][2])
+            out[name] |= group[name][2]
     return out
 
 

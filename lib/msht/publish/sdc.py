@@ -809,7 +809,7 @@ def p_band(p: float) -> str:
 
 def protect_associations(
     rows: pd.DataFrame, min_cell_count: int, *, nested: dict[str, str] | None = None,
-    forced: Collection[Cell] = frozenset(),
+    forced: Collection[Cell] = frozenset(), withheld: Collection[tuple[str, str]] = frozenset(),
 ) -> pd.DataFrame:
     """Apply SDC to association rows (``outcome, factor, level, n, denominator, pct, statistic, df, p, test``).
 
@@ -818,6 +818,9 @@ def protect_associations(
     outcome whose "yes" cases it is measured on (default :data:`NESTED`). ``forced``: cells
     (``("associations", outcome, factor, level, "n")``; ``"denominator"``: the row total and its
     count) to hide as secondaries, chosen across tables by :func:`msht.pipeline.protect_release`.
+    ``withheld``: blocks (``(outcome, factor)``) withheld whole whatever their own rules need
+    (reason ``withheld``, every count ``"[c]"``): a force's blocks that the forces of a run hide
+    together (:func:`msht.publish.forces_tables.across_forces`).
     """
     m = _check_m(min_cell_count)
     out = _with_markers(rows)
@@ -844,6 +847,8 @@ def protect_associations(
                                if ("associations", str(outcome), str(factor), str(out.at[idx, "level"]), c) in forced]
                               for c in ("n", "denominator"))
             _protect_assoc_block(b, m, linked, pushed, totals)
+            if (str(outcome), str(factor)) in withheld and len(b.n) > 1:
+                _withhold_assoc(b)
             hidden_yes[(outcome, factor)] = {out.at[b.index[i], "level"] for i in b.n_reason}
             for i, idx in enumerate(b.index):
                 if i in b.n_reason:
