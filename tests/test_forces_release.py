@@ -316,3 +316,91 @@ def cleaned_two(tmp_path_factory, root):
                results_dir=str(folder / "results"), report_dir=str(folder / "report"), forces=forces)
     params = config.validate_params(raw)
     return clean_forces.clean_forces(params, config.RunPaths.from_params(params), key=b"a fixed test key")
+
+
+#: Victims of each force of the end-to-end release (Force B sends no offender extract).
+RELEASE_SIZES: dict[str, int] = {"Force A": 300, "Force B": 150, "Force C": 200}
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory, root, in_process) -> tuple[Path, Path, int]:
+    """A release (``min_cell_count: 5``) of three small forces run as ``msht run`` runs one
+    (:func:`msht.pipeline.protect_release`: notebooks 05, 02 and 03, in-process, again with the
+    audit's complementary cells until it passes): (results folder, unprotected values folder, m)."""
+    from msht import pipeline
+    from msht.synth.raw import write_extracts
+    from msht.synth.sampler import sample_population
+
+    folder = tmp_path_factory.mktemp("forces_release")
+    forces = []
+    for i, (name, n) in enumerate(RELEASE_SIZES.items()):
+        raw = folder / "raw" / name.replace(" ", "_").lower()
+        raw.mkdir(parents=True)
+        write_extracts(sample_population(n, seed=70 + i), raw, seed=70 + i)
+        force = {"name": name, "raw_dir": str(raw)}
+        if name == "Force B":
+            (raw / "offenders.csv").unlink()
+            force["extracts"] = ["cases", "victims", "police_records"]
+        forces.append(force)
+    params = yaml.safe_load((root / "params" / "default.yaml").read_text())
+    for key in ("raw_dir", "seed", "scale"):
+        params.pop(key)
+    params.update(run_name="forces_release_test", synthetic=False, force_name="Three small forces", min_cell_count=M,
+                  processed_dir=str(folder / "processed"), results_dir=str(folder / "results"),
+                  report_dir=str(folder / "report"), forces=forces)
+    path = folder / "release.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    pipeline.protect_release(path, root=root, runner=in_process)
+    return folder / "results", folder / "processed" / results.UNPROTECTED_DIR, M
+
+
+def _subtracted(out: Path) -> dict[tuple[str, ...], int]:
+    """The subtraction attack on a release of several forces: each hidden count of a force's
+    Appendix 4 (n or denominator) whose all-forces count is shown and whose every other force's
+    count is shown (a force without the row has none) -> the all-forces count minus the others'."""
+    combined = pd.read_csv(out / "associations.csv", dtype={"level": str}).set_index(["outcome", "factor", "level"])
+    per = pd.read_csv(out / "forces_appendix4.csv", dtype={"level": str, "force": str})
+    keyed = per.set_index(["force", "outcome", "factor", "level"])
+    found = {}
+    for r in per.itertuples():
+        for column in ("n", "denominator"):
+            key = (r.outcome, r.factor, r.level)
+            if pd.notna(getattr(r, column)) or key not in combined.index or pd.isna(combined.at[key, column]):
+                continue
+            others = [keyed.at[(f, *key), column] for f in per["force"].unique()
+                      if f != r.force and (f, *key) in keyed.index]
+            if all(pd.notna(v) for v in others):
+                found[(r.force, *key, column)] = int(combined.at[key, column] - sum(int(v) for v in others))
+    return found
+
+
+@pytest.mark.slow
+def test_a_release_of_several_forces_is_safe_from_an_attacker_who_has_every_file(released) -> None:
+    """Issue 19: a release of several forces completes, and an attacker with every published file
+    gets no hidden count back: the subtraction attack (all-forces count minus the other forces')
+    recovers nothing; the integer-programming audit of every file (per-force and combined), run
+    again on the final release, leaves every required hidden count at least three values; no
+    per-force file shows a count from 1 to m-1; every hidden count of a force's Appendix 4 is
+    listed in ``suppression.csv``; the forces' blocks hidden across forces are withheld whole."""
+    out, truth, m = released
+    assert _subtracted(out) == {}
+    frame = audit.audit(out, truth, m)
+    assert not audit.narrow_cells(frame), audit.summary(frame)
+    assert frame["cell"].str.startswith("forces_appendix4|").any()
+    per = pd.read_csv(out / "forces_appendix4.csv", dtype={"level": str, "force": str})
+    checks = {"forces_appendix4": ("n", "denominator"), "forces_funnel": ("events", "n"),
+              "forces_odds_ratios": ("a", "b", "c", "d", "n"), "forces_pooled": ("n",)}
+    for name, columns in checks.items():
+        frame_ = pd.read_csv(out / f"{name}.csv")
+        for column in columns:
+            shown = pd.to_numeric(frame_[column], errors="coerce").dropna()
+            assert not ((shown >= 1) & (shown < m)).any(), f"{name}.csv shows a {column} from 1 to {m - 1}"
+    supp = pd.read_csv(out / "suppression.csv", dtype=str)
+    listed = set(zip(supp["table"], supp["variable"], supp["level"], supp["column"]))
+    for r in per.itertuples():
+        for column in ("n", "denominator"):
+            if pd.isna(getattr(r, column)):
+                assert (f"{r.force}: {r.outcome}", r.factor, r.level, column) in listed, (r.force, r.factor, r.level)
+    mine = supp[supp["file"] == "forces_appendix4"]
+    hidden_blocks = mine.groupby("table")["variable"].nunique()
+    assert (mine["reason"] == "withheld").any() and len(hidden_blocks) >= 2

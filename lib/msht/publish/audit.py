@@ -42,7 +42,8 @@ by coincidence only makes the audit stricter):
   ``rows_out = rows_in - excluded``, step to step; a problem that is an exclusion rule is the
   same rows (:data:`msht.publish.quality.PROBLEM_RULES`); the case entries with no victim ID are
   ``completeness.csv``'s missing victim IDs;
-* across files: ``accepted``'s total per level is ``offered``'s "yes" count; an association
+* across files: ``accepted``'s total per level is at most ``offered``'s "yes" count (the
+  difference, summed over the levels, is the unknown acceptance count); an association
   level's total is at most the case-level descriptives count of its variable and level;
 * non-linear: a printed p band of a block with hidden cells is checked by enumerating the
   block's candidate tables within the integer programme's ranges and recomputing the
@@ -243,8 +244,12 @@ CASE_TABLES: Final[tuple[str, ...]] = ("appendix2", "table1_all_cases")
 
 def _cross_file(s: System) -> None:
     """Structural links between files: ``accepted`` is measured on the cases offered support, so
-    its total per level is ``offered``'s "yes" count; an association level's total is at most the
-    case-level descriptives count of the same variable and level (:data:`CASE_TABLES`)."""
+    its total per level is at most ``offered``'s "yes" count (equal where no case offered support
+    at the level lacks an acceptance status; a reader knows only the levels' sum of those, the
+    section 3.4 ``unknown`` count, which the blocks' totals give: an equality added where it
+    happens to hold would tell the attacker which levels hold the unknown cases); an association
+    level's total is at most the case-level descriptives count of the same variable and level
+    (:data:`CASE_TABLES`)."""
     from msht.publish import sdc
 
     desc: dict[tuple[str, str], list[int]] = {}
@@ -262,8 +267,8 @@ def _cross_file(s: System) -> None:
                 s.add({i: 1, j: -1}, -BIG, 0)
             parent = sdc.NESTED.get(outcome)
             key = "|".join(("associations", parent or "", factor, level, "n"))
-            if parent and key in s.index:
-                s.equal([i], [s.index[key]])
+            if parent and key in s.index:  # at most: the cases offered with no acceptance recorded are not in it
+                s.add({i: 1, s.index[key]: -1}, -BIG, 0)
 
 
 def _cell(s: System, key: tuple, truth: int, shown: int | None, marks: dict, m: int, binaries: list) -> int:
@@ -1077,7 +1082,9 @@ def complementary(s: System, narrow: list[str], *, per_group: bool = True) -> se
     """For too-narrow hidden counts (their names in ``narrow``), the cheapest shown counts linked
     to them: for a too-narrow count, among the shown counts that share a constraint with it (else
     with a hidden count that does, breadth first), the one a protect function can hide
-    (:data:`FORCEABLE`) with the smallest value, ties broken by name. One count is chosen per
+    (:data:`FORCEABLE`) and that no published equality gives from shown counts alone (in a run of
+    several forces, an all-forces count is the forces' shown counts' sum), with the smallest value,
+    ties broken by name. One count is chosen per
     group of linked hidden counts per round (hiding one often widens all of the group), counts
     of units served before totals, by name: the choice is deterministic. Returns their cells.
     ``per_group=False`` serves every too-narrow count (a run of several forces, whose sums across
@@ -1098,6 +1105,13 @@ def complementary(s: System, narrow: list[str], *, per_group: bool = True) -> se
             touching.setdefault(i, []).append(r)
         for i in hidden[1:]:
             parent[find(i)] = find(hidden[0])
+
+    def given(j: int) -> bool:
+        """Whether a published equality gives count ``j`` from shown counts alone (an all-forces
+        count that is the sum of the forces' shown counts): hiding it would protect nothing."""
+        return any(s.row_lo[r] == s.row_hi[r] and all(not s.hidden[k] for k in s.rows[r] if k != j)
+                   for r in touching.get(j, []))
+
     chosen: set[tuple[str, str, str, str, str]] = set()
     served: set[int] = set()
     for name in sorted(narrow, key=lambda c: (c.split("|")[-1] not in COUNT_COLUMNS, c)):
@@ -1113,7 +1127,7 @@ def complementary(s: System, narrow: list[str], *, per_group: bool = True) -> se
                         if j in seen:
                             continue
                         seen.add(j)
-                        if _forceable(s, j):
+                        if _forceable(s, j) and not given(j):
                             shown.add(j)
                         elif s.hidden[j]:
                             nxt.append(j)

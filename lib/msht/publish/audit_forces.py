@@ -17,7 +17,7 @@ a force's table ``"<force>: <table>"``), so a mark of ``suppression.csv`` bounds
   victims add up to section 3.1's;
 * ``forces_appendix4``: per force and outcome, every factor's levels add up to the force's totals
   (n and denominator), 0 <= n <= d, a printed percentage with a hidden count bounds it, and
-  ``accepted``'s denominator of a level is ``offered``'s n; **across forces**, every count that exists
+  ``accepted``'s denominator of a level is at most ``offered``'s n; **across forces**, every count that exists
   per force and combined (``associations.csv``) is the forces' sum;
 * ``forces_funnel``: a force's events and cases are its Appendix 4 ``overall`` n and denominator,
   and add up across forces to the combined ``overall`` row;
@@ -184,8 +184,9 @@ def _appendix4(s: audit.System, results_dir: Path, truth_dir: Path, marks: dict,
 
 
 def _nested(s: audit.System) -> None:
-    """Per force: ``accepted``'s denominator of a level is ``offered``'s n of the level (the cases
-    offered support), as :func:`msht.publish.audit._cross_file` links the combined ones."""
+    """Per force: ``accepted``'s denominator of a level is at most ``offered``'s n of the level (the
+    cases offered support, less those with no acceptance status), as
+    :func:`msht.publish.audit._cross_file` links the combined ones."""
     from msht.publish import sdc
 
     for name, i in list(s.index.items()):
@@ -196,7 +197,7 @@ def _nested(s: audit.System) -> None:
         parent = sdc.NESTED.get(outcome)
         key = "|".join(("forces_appendix4", f"{force}: {parent}", parts[2], parts[3], "n"))
         if parent and key in s.index:
-            s.equal([i], [s.index[key]])
+            s.add({i: 1, s.index[key]: -1}, -audit.BIG, 0)
 
 
 def _funnel(s: audit.System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list) -> None:

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Final
 
 import numpy as np
@@ -287,15 +287,18 @@ def protect_pooled(pooled: pd.DataFrame, protected_odds_ratios: pd.DataFrame,
     return out, pd.DataFrame(supp, columns=list(sdc.SUPPRESSION_COLUMNS))
 
 
-def protect_funnel(funnel: pd.DataFrame, min_cell_count: int,
-                   appendix4: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def protect_funnel(funnel: pd.DataFrame, min_cell_count: int, appendix4: pd.DataFrame | None = None,
+                   combined_hidden: Collection[str] = frozenset()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Disclosure control of ``forces_funnel`` (see the module docstring). Returns the protected
     frame (``events_display``, ``n_display``; hidden rates, positions and limits missing) and its
     ``suppression.csv`` rows (``variable`` ``force``, ``level`` the force). With ``appendix4`` (the
     forces' protected Appendix 4) a force's events and cases are its ``overall`` row's n and
     denominator, published there: they are hidden exactly where that row hides them, and nowhere
     else (hiding a count the same release prints elsewhere protects nothing; the forces' overall
-    rows protect each other in :func:`msht.publish.forces_tables.across_forces`)."""
+    rows protect each other in :func:`msht.publish.forces_tables.across_forces`). An outcome of
+    ``combined_hidden`` (whose all-forces number of cases with a status recorded the combined tables
+    hide: :func:`msht.publish.forces_tables.combined_status_hidden`) has its overall rate withheld
+    with everything computed from it: the control limits and every force's position."""
     out = _with_displays(funnel, ("events", "n"))
     supp: list[dict[str, str]] = []
     m = int(min_cell_count)
@@ -323,8 +326,11 @@ def protect_funnel(funnel: pd.DataFrame, min_cell_count: int,
             if hidden:
                 out.at[idx, col], out.at[idx, f"{col}_display"] = pd.NA, mark
                 supp.append(_suppression_row("forces_funnel", p.outcome, "force", p.level, col, reason, mark))
-        derived = (["rate", "position"] if p.suppressed or p.denominator_suppressed else [])
-        derived += list(FUNNEL_LIMITS) if p.denominator_suppressed else []
+        combined = p.outcome in combined_hidden
+        derived = (["rate"] if p.suppressed or p.denominator_suppressed else [])
+        derived += ["position"] if p.suppressed or p.denominator_suppressed or combined else []
+        derived += list(FUNNEL_LIMITS) if p.denominator_suppressed or combined else []
+        derived += ["overall_rate"] if combined else []
         for col in derived:
             out.at[idx, col] = pd.NA
             supp.append(_suppression_row("forces_funnel", p.outcome, "force", p.level, col, "test_withheld",

@@ -321,6 +321,19 @@ def across_forces(tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
     return out
 
 
+def combined_status_hidden(appendix4: pd.DataFrame, sizes_table: pd.DataFrame, min_cell_count: int) -> set[str]:
+    """The outcomes whose all-forces number of cases with a status recorded the combined tables
+    (notebook 03) hide (:func:`msht.publish.association_tables.status_hidden` of the forces'
+    ``overall`` rows summed; ``appendix4``: the forces' unprotected Appendix 4 rows, ``sizes_table``:
+    ``forces.csv``, whose cases add up to the published number of cases). Notebook 05 runs before
+    notebook 03, so it finds them so, and withholds what is computed from them (the funnel's
+    overall rate: :func:`msht.publish.forces_figures.protect_funnel`)."""
+    overall = appendix4[appendix4["factor"] == associate.OVERALL]
+    summed = overall.groupby("outcome", sort=False)[["n", "denominator"]].sum().reset_index()
+    rows = summed.assign(factor=associate.OVERALL, level=associate.OVERALL)
+    return association_tables.status_hidden(rows, int(sizes_table["cases"].sum()), min_cell_count)
+
+
 class SmallForceError(ValueError):
     """A release of several forces that cannot be made safe: a force whose size, or whose number of
     cases with or without an outcome, is from 1 to m-1 (:func:`refuse_small_forces`)."""
