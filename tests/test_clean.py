@@ -298,3 +298,70 @@ def test_a_status_mask_given_as_a_series_is_read_by_its_index_not_its_order():
     assert status.counted().to_dict() == {clean.ANALYSED: 1, rule: 2}
     with pytest.raises(KeyError):
         status.mark(pd.Series([True], index=[10]), rule)
+
+
+# --- issue 19: a force that sends no offender extract ------------------------------------------
+
+
+def test_offenders_not_known_marks_the_cases_offenders_unknown_and_leaves_the_rest():
+    from msht.clean import forces as clean_forces
+
+    off = {"offender_person_id": "O1", "sex": "F", "age": "30", "nationality": "UK", "ethnicity": "W1",
+           "occurrence_number": "A"}
+    r = run([case("A"), case("B", person="P2")], [victim("A"), victim("B", person="P2")], offenders=[off])
+    marked = clean_forces.offenders_not_known(r)
+    assert marked.cases["recorded_offender"].tolist() == ["unknown", "unknown"]
+    assert str(marked.cases["n_offenders"].dtype) == "Int64" and marked.cases["n_offenders"].isna().all()
+    assert list(marked.cases.columns) == list(r.cases.columns)
+    others = [c for c in r.cases.columns if c not in ("recorded_offender", "n_offenders")]
+    pd.testing.assert_frame_equal(marked.cases[others], r.cases[others])
+    assert marked.victims is r.victims and marked.offenders is r.offenders and marked.status is r.status
+    assert r.cases["recorded_offender"].tolist() == ["yes", "no"], "the result given is not changed"
+
+
+def _two_forces(tmp_path, root, make_forces_params):
+    """Two forces from one small synthetic population: one sends a header-only offender extract,
+    one sends none; their params (as validated) and run folders."""
+    from msht import config
+    from msht.synth.raw import write_extracts
+    from msht.synth.sampler import sample_population
+
+    pop = sample_population(40, seed=31)
+    forces = []
+    for name, sent in (("Sent empty", True), ("Not sent", False)):
+        raw = tmp_path / name.replace(" ", "_").lower()
+        raw.mkdir()
+        write_extracts(pop, raw, seed=31)
+        offenders = raw / "offenders.csv"
+        if sent:
+            offenders.write_text(offenders.read_text(encoding="cp1252").splitlines()[0] + "\n", encoding="utf-8")
+            forces.append({"name": name, "raw_dir": str(raw)})
+        else:
+            offenders.unlink()
+            forces.append({"name": name, "raw_dir": str(raw), "extracts": ["cases", "victims", "police_records"]})
+    raw_params = make_forces_params(root, forces)
+    raw_params.update(synthetic=False, processed_dir=str(tmp_path / "processed"),
+                      results_dir=str(tmp_path / "results"), report_dir=str(tmp_path / "report"))
+    params = config.validate_params(raw_params)
+    return params, config.RunPaths.from_params(params)
+
+
+def test_a_force_without_an_offender_extract_has_its_cases_offenders_unknown_not_none(tmp_path, root,
+                                                                                      make_forces_params):
+    """Not sent means not known: recorded_offender "unknown" and n_offenders missing for every case
+    of the force (in its written tables too); a force that sends an empty offender extract says no
+    offender was recorded, and keeps "no" and 0."""
+    from msht import config
+    from msht.clean import forces as clean_forces
+
+    params, paths = _two_forces(tmp_path, root, make_forces_params)
+    sent, not_sent = (clean_forces.clean_force(params, force, paths, b"a fixed test key") for force in params.forces)
+    assert sent.force.has_offenders and not not_sent.force.has_offenders
+    cases = sent.result.cases
+    assert len(cases) and (cases["recorded_offender"] == "no").all() and (cases["n_offenders"] == 0).all()
+    assert cases["n_offenders"].dtype == "int64"
+    written = clean.read_tables(config.force_paths(paths, not_sent.force).processed_dir)["cases"]
+    for mine in (not_sent.result.cases, written):
+        assert len(mine) == len(cases)
+        assert (mine["recorded_offender"] == "unknown").all()
+        assert str(mine["n_offenders"].dtype) == "Int64" and mine["n_offenders"].isna().all()

@@ -170,3 +170,24 @@ def test_majority_sentence_is_dropped_when_a_level_is_hidden(root):
     hidden = _hide_levels(desc, "section3_1", "victim_age2", "17_and_under")
     assert prose_section3._s3_majority(hidden, "section3_1", "victim_age2", "victims") == []
     assert prose_section3._s3_majority(desc, "section3_1", "victim_age2", "victims") != []
+
+
+def test_offenders_text_gives_shares_of_the_cases_whose_offenders_are_known():
+    """Issue 19: the cases of a force that sent no offender extract are in the unknown row of
+    offenders per case; the prose takes its shares of the others and says how many are left out."""
+    n_offenders = pd.array([0, 0, 0, 1, 2, 3, None, None], dtype="Int64")
+    cases = pd.DataFrame({"n_offenders": n_offenders})
+    persons = pd.DataFrame({"offender_age2": ["adult"] * 4, "offender_uk_national": ["uk"] * 4,
+                            "offender_sex": ["male"] * 4, "offender_ethnicity5": ["white"] * 4})
+    rows = pd.concat([describe.offender_rows(cases, persons), describe.appendix3_rows(persons.assign(
+        offender_age6="unknown", offender_nationality_region="uk"))], ignore_index=True)
+    text = prose_section3.offenders_text(rows)
+    assert text.startswith("Of the 6 MSHT cases whose offenders are known, 16.7% (n=1) had one identified offender")
+    assert "no offender was recorded in 50.0% (n=3)" in text
+    assert ("2 cases have no known number of offenders (no offender extract was sent for them) and are not counted "
+            "here.") in text
+    assert prose.untraced_numbers(text, rows) == []
+    known = pd.concat([describe.offender_rows(cases.iloc[:6], persons), describe.appendix3_rows(persons.assign(
+        offender_age6="unknown", offender_nationality_region="uk"))], ignore_index=True)
+    single = prose_section3.offenders_text(known)
+    assert single.startswith("Of the 6 MSHT cases analysed,") and "not known" not in single and "no known" not in single

@@ -319,3 +319,32 @@ def test_section3_parts_and_their_rows_follow_the_contract(small_raw):
     sums = per_variable.groupby(["table", "variable"])["n"].sum()
     dens = per_variable.groupby(["table", "variable"])["denominator"].first()
     assert (sums == dens).all()  # the known levels of a variable add up to its denominator
+
+
+def test_offender_rows_count_cases_whose_number_of_offenders_is_not_known_as_unknown():
+    """Issue 19: a case of a force that sent no offender extract has n_offenders missing: it is in
+    the unknown row, not "none", and the shares are of the cases whose number is known."""
+    n_offenders = pd.array([0, 1, 2, None, None, 4, 0, 0], dtype="Int64")
+    rows = by(describe.offender_rows(make_cases(8, n_offenders=n_offenders), pd.DataFrame(
+        {"offender_age2": ["adult"], "offender_uk_national": ["uk"]})), "variable", "level")
+    assert rows.loc[("offenders_per_case", "none"), ["n", "denominator", "pct"]].tolist() == [3, 6, 50.0]
+    assert rows.loc[("offenders_per_case", "one"), ["n", "denominator"]].tolist() == [1, 6]
+    assert rows.loc[("offenders_per_case", "several"), ["n", "denominator"]].tolist() == [2, 6]
+    unknown = rows.loc[("offenders_per_case", "unknown")]
+    assert unknown["n"] == 2 and pd.isna(unknown["denominator"]) and math.isnan(unknown["pct"])
+    assert rows.loc[("offenders_per_case_range", "min"), ["n", "denominator"]].tolist() == [2, 2]
+    assert rows.loc[("offenders_per_case_range", "max"), "n"] == 4
+
+
+def test_disclosure_control_hides_a_small_unknown_number_of_offenders_with_its_denominator():
+    """The unknown row of offenders per case is protected as any block's: a count below m hidden,
+    the denominator (all cases minus it) with it, and a level as a secondary (the levels add up to
+    the denominator)."""
+    n_offenders = pd.array([0] * 40 + [1] * 20 + [2] * 10 + [None] * 3, dtype="Int64")
+    rows = describe.offender_rows(make_cases(73, n_offenders=n_offenders),
+                                  pd.DataFrame({"offender_age2": ["adult"] * 30, "offender_uk_national": ["uk"] * 30}))
+    protected, _ = descriptive_tables.protect({"section3_3": rows}, 5)
+    block = by(protected[protected["variable"] == "offenders_per_case"], "level")
+    assert bool(block.at["unknown", "suppressed"]) and pd.isna(block.at["unknown", "n"])
+    assert block.loc[["none", "one", "several"], "denominator"].isna().all()
+    assert block.loc[["none", "one", "several"], "suppressed"].astype(bool).any()

@@ -15,6 +15,8 @@ import pytest
 import yaml
 
 from msht import config, pipeline
+from msht.analysis import associate, models
+from msht.base import vocab
 from msht.base.contract import CONTRACT
 from msht.clean import forces as clean_forces
 from msht.clean import rules
@@ -156,8 +158,10 @@ def test_a_force_without_an_offender_extract_has_no_offender_factors(cleaned, ap
     display = forces_tables.force_appendix4_display(rows, tests, "Force C", False)
     groups = set(display["group"])
     assert not any(g.startswith("Offender") for g in groups) and "Victim: Sex" in groups
+    recorded = "Police records: Victim has a recorded offender related to case"
+    assert recorded not in groups and "Police records: Number of police data system entries" in groups
     full = forces_tables.force_appendix4_display(rows, tests, "Force A", True)
-    assert {"Victim: Age group (years)", "Offender: Age group (years)"} <= set(full["group"])
+    assert {"Victim: Age group (years)", "Offender: Age group (years)", recorded} <= set(full["group"])
     assert (full["group"] == "Overall % (n)").sum() == 1
     sizes = forces_tables.sizes(cleaned)
     assert sizes.set_index("force").loc["Force C", "offender_extract"] == "no"
@@ -170,7 +174,30 @@ def test_a_force_without_an_offender_extract_has_no_offender_factors(cleaned, ap
         assert not ((table["force"] == "Force C") & (table["extract"] == "offenders")).any(), name
         assert ((table["force"] == "Force A") & (table["extract"] == "offenders")).any(), name
     assert forces_tables.not_sent_note(cleaned) == ("Force C sends no offender extract: not sent, so no offender "
-                                                    "fields are counted for it.")
+                                                    "fields are counted for it, and \"Victim has a recorded offender "
+                                                    "related to case\" is not known for it.")
+
+
+def test_whether_a_case_has_a_recorded_offender_is_not_available_without_an_offender_extract(cleaned, appendix4):
+    """Issue 19 (a silently wrong number): "no offender extract sent" is not "no offender
+    identified". The force's cases have recorded_offender unknown and n_offenders missing; its
+    Appendix 4 has no recorded_offender rows (as none of the offender factors'), and the notes name it."""
+    assert not {f for o, f in forces_tables.appendix4_pairs(False)} & set(forces_tables.NOT_AVAILABLE_WITHOUT_OFFENDERS)
+    assert ("offered", "recorded_offender") in forces_tables.appendix4_pairs(True)
+    assert len(forces_tables.appendix4_pairs(True)) == 51 and len(forces_tables.appendix4_pairs(False)) == 51 - 3 * 5
+    label = "Victim has a recorded offender related to case"
+    assert vocab.variable_label("recorded_offender") == label
+    assert forces_tables.not_available(cleaned).set_index("force").at["Force C", "factors"].startswith(label + ", ")
+    assert label.lower() in forces_tables.not_available_note(cleaned)
+    cases = cleaned.forces[2].result.cases
+    assert (cases["recorded_offender"] == "unknown").all() and cases["n_offenders"].isna().all()
+    combined = cleaned.tables["cases"]
+    unknown = combined["recorded_offender"] == "unknown"
+    assert (combined.loc[unknown, "force"] == "Force C").all() and unknown.sum() == len(cases)
+    assert combined.loc[~unknown, "n_offenders"].notna().all() and combined.loc[unknown, "n_offenders"].isna().all()
+    rows = appendix4.rows
+    assert rows[(rows["force"] == "Force C") & (rows["factor"] == "recorded_offender")].empty
+    assert not rows[(rows["force"] == "Force A") & (rows["factor"] == "recorded_offender")].empty
 
 
 def test_small_forces_cells_are_hidden_in_their_own_tables(cleaned):
@@ -252,8 +279,9 @@ def test_the_national_run_end_to_end_in_process(forces_params, national_run):
     assert len(cases) == sizes["cases"].sum()
     assert int(overall["denominator"].iloc[0]) == int((cases["offered"].isin(["yes", "no"])).sum())
     pooled = pd.read_csv(out / "forces_pooled.csv")
-    offender = pooled[pooled["factor"] == "offender_sex"]
-    assert (offender["n_strata"] <= 2).all() and offender["note"].fillna("").str.contains("Force C").all()
+    for factor in ("offender_sex", "recorded_offender"):
+        offender = pooled[pooled["factor"] == factor]
+        assert (offender["n_strata"] <= 2).all() and offender["note"].fillna("").str.contains("Force C").all()
     exclusions = pd.read_csv(out / "forces_exclusions.csv")
     assert set(exclusions["force"]) == set(SIZES)
     for name in ("fig_flow.png", "forces_funnel_offered.png", "forces_funnel_accepted.png"):
@@ -261,6 +289,36 @@ def test_the_national_run_end_to_end_in_process(forces_params, national_run):
     odds_ratios = pd.read_csv(out / "forces_odds_ratios.csv")
     forests = {p.stem for p in (out / "figures").glob("forces_forest_*.svg")}
     assert forests == {f"forces_forest_{o}_{f}" for o, f in zip(odds_ratios["outcome"], odds_ratios["factor"])}
+
+
+def test_the_combined_tables_count_a_force_without_offenders_as_unknown_not_as_no_offender(forces_params, national_run):
+    """Issue 19: the combined associations' recorded_offender rows count the cases of the forces
+    that send an offender extract only (Force C's are unknown, left out as any unknown level);
+    section 3.3 counts Force C's cases as unknown, not "none"; the regression leaves them out."""
+    params = config.load_params(forces_params)
+    out = national_run[0]
+    cases = rules.read_tables(config.RunPaths.from_params(params).processed_dir)["cases"]
+    with_offenders = cases[cases["force"] != "Force C"]
+    assert (with_offenders["recorded_offender"] != "unknown").all()
+    associations = pd.read_csv(out / "associations.csv")
+    recorded = associations[associations["factor"] == "recorded_offender"]
+    for outcome, (positive, negative) in associate.OUTCOME_LEVELS.items():
+        population = cases if outcome != "accepted" else cases[cases["offered"] == "yes"]
+        mine = population[population["force"] != "Force C"]
+        expected = int(mine[outcome].isin([positive, negative]).sum())
+        assert int(recorded.loc[recorded["outcome"] == outcome, "denominator"].sum()) == expected, outcome
+        overall = associations[(associations["outcome"] == outcome) & (associations["factor"] == "overall")]
+        assert int(overall["denominator"].iloc[0]) > expected, "Force C's cases are in the overall row"
+    described = pd.read_csv(out / "descriptives.csv", dtype={"level": str})
+    per_case = described[described["variable"] == "offenders_per_case"].set_index("level")
+    force_c = int((cases["force"] == "Force C").sum())
+    assert int(per_case.at["unknown", "n"]) == force_c
+    assert int(per_case.at["none", "denominator"]) == len(cases) - force_c
+    assert int(per_case.at["none", "n"]) == int((with_offenders["n_offenders"] == 0).sum())
+    regression = pd.read_csv(out / "regression.csv").drop_duplicates("outcome").set_index("outcome")
+    complete = models.complete_counts(with_offenders)
+    complete = complete[complete["level"] == "complete"].set_index("outcome")["n"]
+    assert regression["N"].to_dict() == complete.to_dict(), "the models' complete cases: none of Force C's"
 
 
 def test_msht_check_asks_for_one_force_at_a_time(forces_params, capsys):

@@ -8,7 +8,9 @@ cases with an offender.
 Populations (the study's Appendix 4 footnotes): engagement compares positive with negative
 engagement, leaving out unknown, ongoing and no-crime cases; "offered" compares offered with not
 offered among cases with a recorded offer status; "accepted" compares accepted with declined among
-cases offered support. A unit whose factor level is unknown is left out of that test only.
+cases offered support. A unit whose factor level is unknown is left out of that test only: so,
+in a run of several forces, are the cases of a force that sent no offender extract from the tests of
+``recorded_offender`` (unknown for them: :func:`msht.clean.forces.offenders_not_known`).
 
 Every test is run by :func:`run_test`. A table on which no test is defined (a factor level or an
 outcome level with no cases, or a single level) does not stop the run: the test is recorded as

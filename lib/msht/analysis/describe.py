@@ -298,14 +298,19 @@ def appendix3_rows(persons: pd.DataFrame) -> pd.DataFrame:
 
 
 def offender_rows(cases: pd.DataFrame, persons: pd.DataFrame) -> pd.DataFrame:
-    """Section 3.3: cases with no, one and several recorded offenders (shares of all cases), the
-    range of offenders among cases with several, the number of offender persons, and the
-    offenders' adult share and UK nationality (any UK nationality)."""
-    k = cases["n_offenders"].fillna(0).astype(int)
+    """Section 3.3: cases with no, one and several recorded offenders (shares of the cases whose
+    number of offenders is known), the range of offenders among cases with several, the number
+    of offender persons, and the offenders' adult share and UK nationality (any UK nationality).
+
+    A case whose ``n_offenders`` is missing (its force sent no offender extract:
+    :func:`msht.clean.forces.offenders_not_known`) is counted in the ``unknown`` row, not as
+    "none"."""
+    known = cases["n_offenders"].notna()
+    k = cases["n_offenders"].where(known, 0).astype(int)
     per_case = pd.DataFrame({"offenders_per_case": _coded([k == 0, k == 1, k > 1], ["none", "one", "several"],
-                                                          pd.Series(True, index=cases.index))})
+                                                          known)})
     parts = [frequency(per_case, "offenders_per_case", table="section3_3")]
-    several = k[k > 1]
+    several = k[known & (k > 1)]
     if len(several):
         parts.append(tidy([value_row("section3_3", "offenders_per_case_range", "min", int(several.min()), len(several)),
                              value_row("section3_3", "offenders_per_case_range", "max", int(several.max()), len(several))]))

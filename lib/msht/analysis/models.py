@@ -6,6 +6,12 @@ on the **complete cases** of :data:`REGRESSION_FACTORS` gives adjusted odds rati
 confidence intervals. Standard errors are cluster-robust by victim (``person_id``), since a
 victim with several cases contributes several rows.
 
+Complete-case analysis: a case with an unknown level (``"unknown"``, or any value outside the
+factor's levels) of any factor is left out of the model, and counted in ``n_dropped_missing``
+(:func:`design`). So in a run of several forces the cases of a force that sent no offender extract,
+whose ``recorded_offender`` is unknown (:func:`msht.clean.forces.offenders_not_known`), are left out
+of every model, never counted at the reference level "no".
+
 Left out on purpose: county lines involvement (recorded for a minority of cases: complete cases
 would drop most of the data) and the offender factors (measured on case-offender pairs, not
 cases).

@@ -47,8 +47,9 @@ first (``17_and_under``) for a three-level factor (as ``regression.csv``).
 Strata that cannot contribute
 -----------------------------
 A force in which one of the compared levels, or one outcome level, has no units (an empty row or
-column of its 2×2 table; also a force that sent no offender extract, for offender factors) is left
-out of the pooled strata and named in ``note``. Its terms in the Mantel-Haenszel sums and in the
+column of its 2×2 table; also a force that sent no offender extract, for the offender factors and
+``recorded_offender``, unknown for its cases) is left out of the pooled strata and named in
+``note``. Its terms in the Mantel-Haenszel sums and in the
 CMH statistic are zero, so leaving it out changes neither; it only makes the Breslow-Day test
 defined (its expected cells would be zero). ``n_strata`` counts the forces that remain and ``n``
 their units. A zero cell that is not a whole row or column needs no correction: the Mantel-Haenszel

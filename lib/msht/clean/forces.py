@@ -9,6 +9,15 @@ mappings (an extract the force does not send, such as ``offenders``, is an empty
 section 2.5 rules and asserts that every raw row of the force is analysed or excluded under one
 named rule. Each force's analysis tables go to ``<processed_dir>/forces/<slug>/``.
 
+**A force that sends no offender extract** (``ForceParams.has_offenders`` false): its empty
+offender extract would give every case 0 offenders and ``recorded_offender`` "no", but not sent
+means *not known*, not "no offender identified". :func:`offenders_not_known` makes its cases'
+``n_offenders`` missing (nullable ``Int64``) and ``recorded_offender`` ``"unknown"`` before its
+tables are written, so every count made from them (section 3.3, the combined associations and
+regression, the pooled tests) leaves its cases out as it leaves out any unknown value. A force that
+sends an offender extract with no rows keeps 0 and "no": an extract sent empty says that no
+offender was recorded.
+
 **Pseudonyms per force.** Each force's identifiers are pseudonymised with a key of its own
 (:func:`force_key`: keyed BLAKE2b of the force's name under the run's key), and the combined tables
 prefix every identifier with the force's folder name, so the same raw ID in two forces is two
@@ -25,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from msht import config
+from msht.base import vocab
 from msht.clean import rules
 from msht.ingest import extracts as ingest
 from msht.ingest import privacy
@@ -84,16 +94,29 @@ class ForcesClean:
         return [f.force.name for f in self.forces]
 
 
+def offenders_not_known(result: rules.CleanResult) -> rules.CleanResult:
+    """``result`` of a force that sends no offender extract, with what its cases' offenders were
+    not sent to tell marked unknown: ``n_offenders`` missing (nullable ``Int64``) and
+    ``recorded_offender`` :data:`msht.base.vocab.UNKNOWN`, in place of the 0 and "no" that the
+    cleaning counted from the empty extract read in its place. The other tables are unchanged."""
+    cases = result.cases.assign(n_offenders=pd.array([pd.NA] * len(result.cases), dtype="Int64"),
+                                recorded_offender=vocab.UNKNOWN)
+    return replace(result, cases=cases)
+
+
 def clean_force(params: config.Params, force: Any, paths: config.RunPaths, key: bytes) -> ForceClean:
     """Read, validate and clean one force of ``params.forces`` with its own mappings and a key of
     its own (:func:`force_key` of ``key``); write its analysis tables to its processed folder
-    (:func:`msht.config.force_paths`). Bad input raises :class:`msht.ingest.extracts.ExtractError`
-    naming the force's file, column, row and value."""
+    (:func:`msht.config.force_paths`); a force that sends no offender extract has its cases'
+    offenders marked unknown (:func:`offenders_not_known`). Bad input raises
+    :class:`msht.ingest.extracts.ExtractError` naming the force's file, column, row and value."""
     view = config.force_params(params, force)
     where = config.force_paths(paths, force)
     logger.info(f"force {force.name}: reading and cleaning {where.raw_dir}")
     extracts = ingest.read_sent(where.raw_dir, ingest.mappings_from(view), force.extracts, force.name)
     result = rules.clean_extracts(extracts, view, key=force_key(key, force.name))
+    if not force.has_offenders:
+        result = offenders_not_known(result)
     rules.write_tables(result, where.processed_dir)
     return ForceClean(force=force, extracts=extracts, result=result)
 

@@ -1378,7 +1378,8 @@ def not_sent(name: str) -> Extract:
     """Extract ``name`` as a force that does not send it: no rows, the data dictionary's fields (text)
     and a ``source_row`` column, file :data:`NOT_SENT`, no checksum. The cleaning then counts 0 rows
     read and analysed, and the analysis has none of its units (``offenders``: the offender
-    factors are not available for that force)."""
+    factors are not available for that force, and :func:`msht.clean.forces.offenders_not_known`
+    makes its cases' number of offenders and ``recorded_offender`` unknown, not 0 and "no")."""
     columns = [*extract_fields(name), SOURCE_ROW]
     frame = pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
     frame[SOURCE_ROW] = frame[SOURCE_ROW].astype("int64")

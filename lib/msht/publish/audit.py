@@ -356,7 +356,9 @@ def _value_denominators(s: System, tru: pd.DataFrame, pub: pd.DataFrame, marks: 
 
 #: The published number of units of each descriptives table (``unknown`` + denominator of each of
 #: its blocks): cases (section 3.1's count), victims, offender persons; section 3.4's
-#: ``accepted`` is measured on the cases offered support (``offered``'s "yes" count).
+#: ``accepted`` is measured on the cases offered support (``offered``'s "yes" count), section
+#: 3.3's ``offenders_per_case`` on the cases (its ``unknown`` row: the cases of a force that sent no
+#: offender extract).
 POPULATIONS: Final[dict[str, str]] = {
     "section3_1": "descriptives|section3_1|cases|all|n",
     "appendix2": "descriptives|section3_1|cases|all|n",
@@ -366,6 +368,7 @@ POPULATIONS: Final[dict[str, str]] = {
     "appendix1": "descriptives|section3_1|victims|all|n",
     "appendix3": "descriptives|section3_3|offender_persons|all|n",
     "section3_3": "descriptives|section3_3|offender_persons|all|n",
+    "section3_3|offenders_per_case": "descriptives|section3_1|cases|all|n",
 }
 
 

@@ -210,7 +210,8 @@ def protect_odds_ratios(odds_ratios: pd.DataFrame, min_cell_count: int,
     (the forces' protected Appendix 4, in which a release's audit may have hidden further cells)
     a cell is hidden exactly where the Appendix 4 cell it is computed from is
     (:func:`appendix4_hidden`), so the two files never show what the other hides; a level without
-    an Appendix 4 row (the offender factors of a force without offenders: zero cells) is shown.
+    an Appendix 4 row (the offender factors and ``recorded_offender`` of a force without offenders:
+    zero cells) is shown.
 
     Returns the protected frame (hidden values missing; ``<cell>_display`` marks for ``a``, ``b``,
     ``c``, ``d``, ``n``; ``or_withheld`` true where the odds ratio and CI are withheld) and its

@@ -26,9 +26,11 @@ params are read (:func:`msht.config.validate_params`): on a test release of thre
 fixpoint does not yet reach a safe release within its rounds, so ``min_cell_count`` is 0 or 1 in
 a run, and larger only in tests of the per-force protection and its audit.
 
-A force that sends no offender extract has no case–offender pairs: its offender factors are *not
-available* (:func:`appendix4_by_force` runs only its other tests and :func:`not_available` lists
-what is missing), and it is left out of those factors' strata in the pooled tests.
+A force that sends no offender extract has no case–offender pairs, and whether its cases have a
+recorded offender is not known (:func:`msht.clean.forces.offenders_not_known`): the factors of
+:data:`NOT_AVAILABLE_WITHOUT_OFFENDERS` (``recorded_offender`` and the offender factors) are *not
+available* for it (:func:`appendix4_by_force` runs only its other tests and :func:`not_available`
+lists what is missing), and it is left out of those factors' strata in the pooled tests.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ from msht.publish import association_tables, quality, sdc
 
 #: The offender factors of Appendix 4 (tested on case–offender pairs).
 OFFENDER_FACTORS: tuple[str, ...] = vocab.APPENDIX4_BLOCKS["offender"][1]
+
+#: The Appendix 4 factors not available for a force that sends no offender extract: whether the
+#: case has a recorded offender, then the offender factors (the tests an empty offender extract
+#: leaves without units, :data:`msht.base.vocab.EMPTY_EXTRACT_TESTS`).
+NOT_AVAILABLE_WITHOUT_OFFENDERS: tuple[str, ...] = vocab.EMPTY_EXTRACT_TESTS["offenders"][1]
 
 
 def force_cells(forced: Collection[tuple[str, str, str, str, str]], force: str) -> frozenset[tuple[str, ...]]:
@@ -186,9 +193,11 @@ def cleaning_summary(sizes_table: pd.DataFrame) -> str:
 
 
 def appendix4_pairs(has_offenders: bool) -> list[tuple[str, str]]:
-    """The Appendix 4 tests of a force: all 51, or without the offender factors' when the force
-    sends no offender extract."""
-    return [(o, f) for o, f in associate.published_pairs() if has_offenders or f not in OFFENDER_FACTORS]
+    """The Appendix 4 tests of a force: all 51, or without those of
+    :data:`NOT_AVAILABLE_WITHOUT_OFFENDERS` (the offender factors and ``recorded_offender``) when the
+    force sends no offender extract."""
+    return [(o, f) for o, f in associate.published_pairs()
+            if has_offenders or f not in NOT_AVAILABLE_WITHOUT_OFFENDERS]
 
 
 @dataclass(frozen=True)
@@ -208,8 +217,8 @@ def appendix4_by_force(cleaned: ForcesClean, min_cell_count: int, alpha: float,
     """Each force's Appendix 4 as notebook 03 builds and protects a single force's
     (:func:`msht.analysis.associate.run_all` on the force's own cases and case–offender pairs,
     :func:`msht.publish.association_tables.protect` under ``min_cell_count``), stacked with a
-    ``force`` column (:class:`Appendix4ByForce`). A force without an
-    offender extract has no offender-factor rows (not available). Only ``forces_appendix4`` (the
+    ``force`` column (:class:`Appendix4ByForce`). A force without an offender extract has no rows
+    of :data:`NOT_AVAILABLE_WITHOUT_OFFENDERS` (not available). Only ``forces_appendix4`` (the
     associations) is written: ``suppression`` holds its rows alone (file ``forces_appendix4``), not
     those of the single-force tests, residuals and comparison files, which a run of several forces
     does not write (the tests' withheld values are shown only as the associations' marks).
@@ -372,34 +381,40 @@ def _refuse(m: int, found: str) -> None:
 
 
 def not_available(cleaned: ForcesClean) -> pd.DataFrame:
-    """The forces whose offender factors are not available (no offender extract): ``force,
-    factors`` (an empty frame when every force sends one)."""
-    rows = [{FORCE: c.force.name, "factors": ", ".join(vocab.variable_label(f) for f in OFFENDER_FACTORS)}
-            for c in cleaned.forces if not c.force.has_offenders]
+    """The forces without an offender extract and the factors not available for them
+    (:data:`NOT_AVAILABLE_WITHOUT_OFFENDERS`, by their labels): ``force, factors`` (an empty frame
+    when every force sends one)."""
+    factors = ", ".join(vocab.variable_label(f) for f in NOT_AVAILABLE_WITHOUT_OFFENDERS)
+    rows = [{FORCE: c.force.name, "factors": factors} for c in cleaned.forces if not c.force.has_offenders]
     return pd.DataFrame(rows, columns=[FORCE, "factors"])
 
 
 def not_available_note(cleaned: ForcesClean) -> str:
-    """A sentence naming the forces without an offender extract and what that leaves out, or ""."""
+    """A sentence naming the forces without an offender extract and what that leaves out
+    (:data:`NOT_AVAILABLE_WITHOUT_OFFENDERS`), or ""."""
     missing = [c.force.name for c in cleaned.forces if not c.force.has_offenders]
     if not missing:
         return ""
     names = ", ".join(missing)
-    verb = "sends" if len(missing) == 1 else "send"
-    return (f"{names} {verb} no offender extract: the offender factors ("
-            + ", ".join(vocab.variable_label(f).lower() for f in OFFENDER_FACTORS)
-            + ") are not available for it, and it is left out of those factors' strata in the pooled tests.")
+    one = len(missing) == 1
+    verb, it, they, its = ("sends", "it", "it is", "its") if one else ("send", "them", "they are", "their")
+    return (f"{names} {verb} no offender extract: these factors are not available for {it} ("
+            + "; ".join(vocab.variable_label(f).lower() for f in NOT_AVAILABLE_WITHOUT_OFFENDERS)
+            + f"), {they} left out of their strata in the pooled tests, and {its} cases count as unknown, "
+            "not as having no offender, in the combined tables.")
 
 
 def not_sent_note(cleaned: ForcesClean) -> str:
     """A sentence naming each force that sends no offender extract (its completeness and spellings
-    have no offender rows), or "" when every force sends all four."""
+    have no offender rows, and the first of :data:`NOT_AVAILABLE_WITHOUT_OFFENDERS`, whether a case
+    has a recorded offender, is not known for its cases), or "" when every force sends all four."""
     missing = [c.force.name for c in cleaned.forces if not c.force.has_offenders]
     if not missing:
         return ""
+    it = "it" if len(missing) == 1 else "them"
     return (", ".join(missing) + (" sends" if len(missing) == 1 else " send")
-            + " no offender extract: not sent, so no offender fields are counted for "
-            + ("it." if len(missing) == 1 else "them."))
+            + f" no offender extract: not sent, so no offender fields are counted for {it}, and "
+            + f"\"{vocab.variable_label(NOT_AVAILABLE_WITHOUT_OFFENDERS[0])}\" is not known for {it}.")
 
 
 #: Short names of Appendix 4's blocks, to tell apart factors of one name (the victim's and the
@@ -411,14 +426,17 @@ def force_appendix4_display(rows: pd.DataFrame, tests: pd.DataFrame, force: str,
                             has_offenders: bool) -> pd.DataFrame:
     """One force's Appendix 4 in the study's layout (:func:`msht.publish.association_tables.appendix4_display`):
     the overall row, then every block's factors, each group named with its block (``"Offender:
-    Age group (years)"``); the offender block only when the force sends an offender extract."""
+    Age group (years)"``); the factors of :data:`NOT_AVAILABLE_WITHOUT_OFFENDERS` (the offender
+    block, and ``recorded_offender`` of the police block) only when the force sends an offender
+    extract."""
     mine = rows[rows[FORCE] == force].drop(columns=[FORCE])
     mine_tests = tests[tests[FORCE] == force].drop(columns=[FORCE])
     parts = []
     for key, (_, factors) in vocab.APPENDIX4_BLOCKS.items():
-        if key == "offender" and not has_offenders:
+        shown = [f for f in _unique(factors) if has_offenders or f not in NOT_AVAILABLE_WITHOUT_OFFENDERS]
+        if not shown:
             continue
-        block = association_tables.appendix4_display(mine, mine_tests, _unique(factors))
+        block = association_tables.appendix4_display(mine, mine_tests, shown)
         overall = block["group"] == block["group"].iloc[0]
         block.loc[~overall, "group"] = BLOCK_NAMES.get(key, key) + ": " + block.loc[~overall, "group"]
         parts.append(block if not parts else block[~overall])

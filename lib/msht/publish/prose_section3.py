@@ -392,14 +392,25 @@ def police_records_text(desc: pd.DataFrame) -> str:
 
 def offenders_text(desc: pd.DataFrame) -> str:
     """Section 3.3: cases with one and several offenders (range), and the offenders' sex, age,
-    nationality and ethnicity, each person counted once."""
+    nationality and ethnicity, each person counted once. Cases whose number of offenders is not
+    known (the ``unknown`` row: their force sent no offender extract) are left out of the shares,
+    and a sentence says how many."""
     one = _row(desc, table="section3_3", variable="offenders_per_case", level="one")
     several = _row(desc, table="section3_3", variable="offenders_per_case", level="several")
     none = _row(desc, table="section3_3", variable="offenders_per_case", level="none")
     spread = _s3_range(_s3_value(desc, "section3_3", "offenders_per_case_range", "min"),
                        _s3_value(desc, "section3_3", "offenders_per_case_range", "max"), "offenders")
-    text = [f"Of the {_cnt(one, 'denominator')} MSHT cases analysed, {_s3_share(one)} had one identified offender "
-            f"and {_s3_share(several)} had more than one{spread}; no offender was recorded in {_s3_share(none)}."]
+    missing = _s3_missing(desc, "section3_3", "offenders_per_case")
+    cases = "MSHT cases whose offenders are known" if missing else "MSHT cases analysed"
+    if missing and _num(one, "denominator") == 0:
+        text = ["No MSHT case analysed has its offenders known."]
+    else:
+        text = [f"Of the {_cnt(one, 'denominator')} {cases}, {_s3_share(one)} had one identified offender "
+                f"and {_s3_share(several)} had more than one{spread}; no offender was recorded in {_s3_share(none)}."]
+    if missing:
+        have, it, be = ("case has", "it", "is") if missing == 1 else ("cases have", "them", "are")
+        text.append(f"{fmt_total(missing)} {have} no known number of offenders (no offender extract was sent for "
+                    f"{it}) and {be} not counted here.")
     persons_row = _row(desc, table="section3_3", variable="offender_persons", level="all")
     if _num(persons_row):
         text.append(f"The {_cnt(persons_row)} offenders are counted once each, whatever their number of cases.")

@@ -118,7 +118,7 @@ positive), ``b`` (level, negative), ``c`` (reference, positive), ``d`` (referenc
 ``odds_ratio`` = a·d / (b·c) with its 95% Wald CI ``ci_low``, ``ci_high`` (0.5 added to every cell
 where one is zero, said in ``note``; empty where the force has no units in a compared level or an
 outcome level, "not computable" in ``note``). A force that sent no offender extract has zero cells
-on the offender factors.
+on the offender factors and on ``recorded_offender`` (unknown for its cases).
 
 ``forces_funnel.csv``: per outcome and force, ``n`` cases with the outcome recorded (its compared
 levels), ``events`` with its positive level, ``rate`` = events / n, ``overall_rate`` (all forces'
