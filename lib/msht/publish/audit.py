@@ -1081,14 +1081,15 @@ def _forceable(s: System, j: int) -> bool:
 COUNT_COLUMNS: Final[frozenset[str]] = frozenset({"n", "missing", "excluded"})
 
 
-def complementary(s: System, narrow: list[str], *, per_group: bool = True) -> set[tuple[str, str, str, str, str]]:
+def complementary(s: System, narrow: list[str], *, per_group: bool = True,
+                  skip_given: bool = False) -> set[tuple[str, str, str, str, str]]:
     """For too-narrow hidden counts (their names in ``narrow``), the cheapest shown counts linked
     to them: for a too-narrow count, among the shown counts that share a constraint with it (else
     with a hidden count that does, breadth first), the one a protect function can hide
-    (:data:`FORCEABLE`) and that no published equality gives from shown counts alone (in a run of
-    several forces, an all-forces count is the forces' shown counts' sum), with the smallest value,
-    ties broken by name. One count is chosen per
-    group of linked hidden counts per round (hiding one often widens all of the group), counts
+    (:data:`FORCEABLE`) with the smallest value (with ``skip_given``, a run of several forces: one
+    that no equality gives from shown counts of other files alone, such as an all-forces count
+    that is the forces' shown counts' sum), ties broken by name. One count is chosen per group
+    of linked hidden counts per round (hiding one often widens all of the group), counts
     of units served before totals, by name: the choice is deterministic. Returns their cells.
     ``per_group=False`` serves every too-narrow count (a run of several forces, whose sums across
     forces link most hidden counts into one group: one choice per group would take a round per
@@ -1110,9 +1111,14 @@ def complementary(s: System, narrow: list[str], *, per_group: bool = True) -> se
             parent[find(i)] = find(hidden[0])
 
     def given(j: int) -> bool:
-        """Whether a published equality gives count ``j`` from shown counts alone (an all-forces
-        count that is the sum of the forces' shown counts): hiding it would protect nothing."""
-        return any(s.row_lo[r] == s.row_hi[r] and all(not s.hidden[k] for k in s.rows[r] if k != j)
+        """Whether an equality gives count ``j`` from shown counts of other files alone (an
+        all-forces count that is the sum of the forces' shown counts, a section 3.4 count that is
+        an association total): hiding ``j`` would protect nothing. Counts of ``j``'s own file are
+        not taken as given: its protect function hides what goes with ``j`` (a regression's N
+        with its cases dropped)."""
+        own = s.names[j].split("|", 1)[0]
+        return any(s.row_lo[r] == s.row_hi[r] and all(not s.hidden[k] and s.names[k].split("|", 1)[0] != own
+                                                       for k in s.rows[r] if k != j)
                    for r in touching.get(j, []))
 
     chosen: set[tuple[str, str, str, str, str]] = set()
@@ -1130,7 +1136,7 @@ def complementary(s: System, narrow: list[str], *, per_group: bool = True) -> se
                         if j in seen:
                             continue
                         seen.add(j)
-                        if _forceable(s, j) and not given(j):
+                        if _forceable(s, j) and not (skip_given and given(j)):
                             shown.add(j)
                         elif s.hidden[j]:
                             nxt.append(j)
@@ -1189,7 +1195,8 @@ def fixpoint(publish, m: int, *, max_rounds: int = MAX_ROUNDS) -> tuple[pd.DataF
         if not narrow:
             return frame, forced
         several = any(name.startswith("forces_appendix4|") for name in narrow)
-        new = complementary(s, narrow, per_group=not several) - forced
+        forces = any(name.startswith("forces|") for name in s.index)  # a run of several forces
+        new = complementary(s, narrow, per_group=not several, skip_given=forces) - forced
         if not new:
             raise DisclosureError(f"{len(narrow)} hidden counts keep fewer than {MIN_RANGE} values and no linked "
                                   f"count is left to hide: {', '.join(narrow[:5])}")
