@@ -404,3 +404,78 @@ def test_a_release_of_several_forces_is_safe_from_an_attacker_who_has_every_file
     mine = supp[supp["file"] == "forces_appendix4"]
     hidden_blocks = mine.groupby("table")["variable"].nunique()
     assert (mine["reason"] == "withheld").any() and len(hidden_blocks) >= 2
+
+
+def test_the_funnel_withholds_its_overall_rate_where_the_all_forces_status_total_is_hidden() -> None:
+    """The funnel's overall rate is the all-forces events over the all-forces cases with a status
+    recorded: where the combined tables hide that number (its unknown count is from 1 to m-1), the
+    overall rate, the control limits drawn around it and every force's position are withheld, and
+    listed in ``suppression.csv``; the other outcome's are kept."""
+    from msht.publish import forces_figures
+
+    funnel = pd.DataFrame([{"force": f, "outcome": o, "n": 200, "events": 90, "rate": 0.45, "overall_rate": 0.45,
+                            "lower_95": 0.4, "upper_95": 0.5, "lower_998": 0.35, "upper_998": 0.55,
+                            "position": "within 95%"} for f in FORCES for o in ("offered", "accepted")])
+    out, supp = forces_figures.protect_funnel(funnel, M, combined_hidden={"accepted"})
+    accepted, offered = out[out["outcome"] == "accepted"], out[out["outcome"] == "offered"]
+    for column in ("overall_rate", "position", *forces_figures.FUNNEL_LIMITS):
+        assert accepted[column].isna().all() and offered[column].notna().all(), column
+    assert accepted["rate"].notna().all() and accepted["events"].notna().all()  # Appendix 4's, published there
+    listed = supp[supp["table"] == "accepted"]
+    assert set(listed["column"]) == {"overall_rate", "position", *forces_figures.FUNNEL_LIMITS}
+    assert set(listed["reason"]) == {"test_withheld"}
+
+
+def test_combined_status_hidden_sums_the_forces_overall_rows() -> None:
+    """The all-forces number of cases with an acceptance status is the forces' sum: with 2 + 1 + 1
+    cases offered support and no acceptance recorded (4, from 1 to m-1) the combined tables hide
+    it, and with none they do not (nor does a run without disclosure control)."""
+    rows = []
+    for force, (offered_yes, accepted_d) in {"Force A": (113, 111), "Force B": (55, 54), "Force C": (65, 64)}.items():
+        rows += [{"force": force, "outcome": "offered", "factor": "overall", "level": "overall", "n": offered_yes,
+                  "denominator": 500},
+                 {"force": force, "outcome": "accepted", "factor": "overall", "level": "overall", "n": 20,
+                  "denominator": accepted_d}]
+    rows = pd.DataFrame(rows)
+    sizes = pd.DataFrame({"force": list(FORCES), "cases": [500, 500, 500]})
+    assert forces_tables.combined_status_hidden(rows, sizes, M) == {"accepted"}
+    assert forces_tables.combined_status_hidden(rows, sizes, 0) == set()
+    full = rows.assign(denominator=rows["denominator"].where(rows["outcome"] == "offered", rows["n"].shift(1)))
+    assert forces_tables.combined_status_hidden(full, sizes, M) == set()
+
+
+def test_the_audit_links_accepted_within_offered_as_at_most_not_as_equal() -> None:
+    """``accepted``'s denominator of a level is at most ``offered``'s n of the level: an equality
+    added where it happens to hold would tell the attacker which levels hold the cases offered
+    support with no acceptance recorded (and pin a small unknown count from the levels' sums)."""
+    from msht.publish import audit_forces
+
+    s = audit.System()
+    for level, (offered_n, accepted_d) in {"male": (10, 10), "female": (12, 11)}.items():
+        s.var(f"forces_appendix4|Force A: offered|victim_sex|{level}|n", offered_n, hidden=True)
+        s.var(f"forces_appendix4|Force A: accepted|victim_sex|{level}|denominator", accepted_d, hidden=True)
+    audit_forces._nested(s)
+    assert len(s.rows) == 2 and all((lo, hi) == (-audit.BIG, 0) for lo, hi in zip(s.row_lo, s.row_hi, strict=True))
+    combined = audit.System()
+    combined.var("associations|offered|victim_sex|male|n", 10, hidden=True)
+    combined.var("associations|accepted|victim_sex|male|denominator", 10, hidden=True)
+    audit._cross_file(combined)
+    assert [(lo, hi) for lo, hi in zip(combined.row_lo, combined.row_hi, strict=True)] == [(-audit.BIG, 0)]
+
+
+def test_a_run_of_several_forces_never_chooses_a_count_given_by_the_forces_sum() -> None:
+    """In a run of several forces an all-forces count is the sum of the forces' shown counts:
+    hiding it would protect nothing, so the audit's choice skips it for the next cheapest linked
+    count (a single force's choice is unchanged)."""
+    s = audit.System()
+    x = s.var("descriptives|section3_4|accepted|unknown|n", 4, hidden=True)
+    y = s.var("descriptives|section3_4|accepted|yes|n", 66, hidden=False)
+    z = s.var("descriptives|section3_4|accepted|no|n", 163, hidden=False)
+    total = s.var("descriptives|section3_4|offered|yes|n", 233, hidden=False)
+    s.equal([x, y, z], [total])
+    parts = [s.var(f"forces_appendix4|{f}: accepted|overall|overall|n", v, hidden=False)
+             for f, v in zip(FORCES, (29, 20, 17), strict=True)]
+    s.equal([y], parts)
+    narrow = [s.names[x]]
+    assert audit.complementary(s, narrow) == {tuple(s.names[y].split("|"))}
+    assert audit.complementary(s, narrow, skip_given=True) == {tuple(s.names[z].split("|"))}

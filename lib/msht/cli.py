@@ -68,6 +68,12 @@ def _check(params) -> int:
     return 1 if result.n_errors else 0
 
 
+#: Errors in a notebook that are about the data or the params, not the code: ``msht`` prints their
+#: one line (exit 2), no traceback (a force too small to release with the others:
+#: :class:`msht.publish.forces_tables.SmallForceError`).
+DATA_ERRORS: tuple[str, ...] = ("ExtractError", "ParamsError", "SmallForceError")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run one stage; bad data or params end with one clear line, no traceback."""
     parser = argparse.ArgumentParser(prog="msht", description=DESCRIPTION)
@@ -98,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as exc:  # papermill wraps a notebook's data error in its own exception
         name = type(exc).__name__
-        if name == "PapermillExecutionError" and getattr(exc, "ename", "") in ("ExtractError", "ParamsError"):
+        if name == "PapermillExecutionError" and getattr(exc, "ename", "") in DATA_ERRORS:
             print(f"msht: error: {exc.evalue}", file=sys.stderr)
             return 2
         if name == "PapermillExecutionError" and not os.environ.get("MSHT_DEBUG"):

@@ -15,16 +15,14 @@ files (:data:`msht.publish.results.FORCES_FILES`, which notebooks 02 and 03 keep
 These tables are protected force by force and table by table; a small force's hidden cell would
 then be the all-forces count minus the other forces' shown counts. So the forces' Appendix 4 are
 also protected against each other by block suppression (:func:`across_forces`: a force with a
-hidden cell of an outcome and factor hides that whole block, and never alone), and the linked-table audit models the per-force
-files with the combined tables of notebooks 02 and 03 (:mod:`msht.publish.audit_forces`); under a
-release's fixpoint (:func:`msht.pipeline.protect_release`) notebook 05 hides the cells it chooses
-(``forced``, each force given its own by :func:`force_cells`) and writes the unprotected values of
-every per-force file for the audit (:func:`msht.publish.results.write_unprotected`). A force that
-no suppression can protect (a size, or an outcome's overall count, from 1 to m-1) stops a release
-in one line (:func:`refuse_small_forces`). A release of several forces is still refused when its
-params are read (:func:`msht.config.validate_params`): on a test release of three small forces the
-fixpoint does not yet reach a safe release within its rounds, so ``min_cell_count`` is 0 or 1 in
-a run, and larger only in tests of the per-force protection and its audit.
+hidden cell of an outcome and factor withholds that whole block, and never alone), and the
+linked-table audit models the per-force files with the combined tables of notebooks 02 and 03
+(:mod:`msht.publish.audit_forces`); under a release's fixpoint (:func:`msht.pipeline.protect_release`)
+notebook 05 hides the cells it chooses (``forced``, each force given its own by :func:`force_cells`)
+and writes the unprotected values of every per-force file for the audit
+(:func:`msht.publish.results.write_unprotected`). A force that no suppression can protect (a size,
+or an outcome's overall count, from 1 to m-1) stops a release in one line
+(:func:`refuse_small_forces`).
 
 A force that sends no offender extract has no case–offender pairs, and whether its cases have a
 recorded offender is not known (:func:`msht.clean.forces.offenders_not_known`): the factors of

@@ -153,7 +153,8 @@ REASONS: Final[dict[str, str]] = {
     "secondary": "hidden so that another hidden count cannot be worked out from totals",
     "linked": "the level's count in the enclosing outcome (offered support) is hidden",
     "linked_total": "hidden because, with totals published elsewhere in the report, it would give a hidden count back",
-    "withheld": "the whole block is withheld: no smaller suppression protects it",
+    "withheld": "the whole block is withheld: no smaller suppression protects it (in a run of several forces, "
+                "a force's block withheld with another force's so that the all-forces count gives neither back)",
     "extreme_value": "a maximum or minimum describes one person",
     "test_withheld": "the test statistic, its p-value or its band would give hidden counts back",
 }
