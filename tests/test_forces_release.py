@@ -479,3 +479,23 @@ def test_a_run_of_several_forces_never_chooses_a_count_given_by_the_forces_sum()
     narrow = [s.names[x]]
     assert audit.complementary(s, narrow) == {tuple(s.names[y].split("|"))}
     assert audit.complementary(s, narrow, skip_given=True) == {tuple(s.names[z].split("|"))}
+
+
+def test_msht_says_in_one_line_that_a_force_is_too_small_to_release_with_the_others(root, monkeypatch, capsys) -> None:
+    """A force too small to release with the others stops ``msht run`` in notebook 05: the command
+    prints the error's one line (exit 2, a problem of the data and params), no traceback."""
+    from papermill.exceptions import PapermillExecutionError
+
+    from msht import cli, pipeline
+
+    line = ("min_cell_count: 5 with forces: Force B has 3 cases with positive victim engagement (its Appendix 4 "
+            "overall row), from 1 to 4: ...")
+
+    def stopped(*args, **kwargs):
+        raise PapermillExecutionError(7, 1, "forces_tables.refuse_small_forces(...)", "SmallForceError", line,
+                                      ["Traceback ..."])
+
+    monkeypatch.setattr(pipeline, "protect_release", stopped)
+    assert cli.main(["run", "--params", str(root / "params" / "national.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"msht: error: {line}\n"
