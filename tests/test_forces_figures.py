@@ -322,3 +322,35 @@ def test_pooled_note_is_short_and_keeps_the_forces_named() -> None:
     zero = np.array([[[0, 5], [4, 9]], [[0, 3], [3, 4]]])  # a = 0 in every force: a·d = 0
     note = "; ".join(stratified.mantel_haenszel(zero, ["Force A", "Force B"]).notes)
     assert forces_figures.pooled_note(note) == "OR not estimable (a zero cell in every force)"
+
+
+def test_a_release_pools_a_factor_across_the_forces_whose_table_is_published(national) -> None:
+    """Under disclosure control a factor is pooled across the forces whose block of it is published
+    (notebook 05 passes :func:`msht.publish.forces_tables.withheld_blocks`): the force whose block is
+    withheld is left out of the strata and named first in the note (:func:`stratified.withheld_strata`
+    reads it back), the statistics are those of the other forces alone, and they are published
+    although the left-out force's odds ratio is withheld; the other factors are pooled as before."""
+    pooled, odds, _ = national
+    cases, offenders = forces_frames()
+    gone = str(odds["force"].iloc[0])
+    key = ("offered", "victim_sex")
+    released = stratified.stratified_tests(cases, offenders, alpha=0.05, left_out={key: {gone}})
+    mine = (released["outcome"] == key[0]) & (released["factor"] == key[1])
+    before, after = pooled[mine].iloc[0], released[mine].iloc[0]
+    assert after["note"].startswith(stratified.withheld_note([gone]))
+    assert stratified.withheld_strata(after["note"]) == [gone] and stratified.withheld_strata(before["note"]) == []
+    assert after["n_strata"] == before["n_strata"] - 1
+    left = odds[(odds["outcome"] == key[0]) & (odds["factor"] == key[1]) & (odds["force"] == gone)]
+    assert after["n"] == before["n"] - int(left["n"].iloc[0])
+    others = odds[(odds["outcome"] == key[0]) & (odds["factor"] == key[1]) & (odds["force"] != gone)]
+    alone = stratified.mantel_haenszel(others[["a", "b", "c", "d"]].to_numpy().reshape(-1, 2, 2), list(others["force"]))
+    assert after["mh_or"] == pytest.approx(alone.mh_or) and after["cmh_p"] == pytest.approx(alone.cmh_p)
+    pd.testing.assert_frame_equal(released[~mine], pooled[~mine])
+    p_odds = odds.assign(or_withheld=False, n_display="")
+    p_odds.loc[(p_odds["outcome"] == key[0]) & (p_odds["factor"] == key[1]) & (p_odds["force"] == gone),
+               ["or_withheld", "n_display"]] = [True, "[c]"]
+    out, _ = forces_figures.protect_pooled(released, p_odds, 5)
+    row = out[mine].iloc[0]
+    assert not row["stats_withheld"] and pd.notna(row["mh_or"]) and row["n_display"] == ""
+    out, _ = forces_figures.protect_pooled(pooled, p_odds, 5)  # pooled with it: withheld
+    assert out[mine].iloc[0]["stats_withheld"]

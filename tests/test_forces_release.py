@@ -212,13 +212,37 @@ def test_across_forces_never_hides_one_forces_overall_denominator_alone() -> Non
     assert block in extra["Force B"] and block in extra["Force A"]  # Force B's goes with Force A's
 
 
-def test_the_audit_never_chooses_a_nested_outcomes_overall_denominator_of_a_force() -> None:
-    """``accepted``'s overall denominator of a force is its ``offered`` overall n, published: hiding
-    it protects nothing, so the audit's choice (:func:`msht.publish.audit.complementary`) skips it."""
+def test_the_audit_may_choose_a_forces_overall_denominator_of_accepted_too() -> None:
+    """A force's ``accepted`` overall denominator is its ``offered`` overall n less its cases offered
+    support with no acceptance recorded: not published when some are, so the audit may choose to
+    hide it (its acceptance status total), as ``offered``'s."""
     s = audit.System()
     names = [f"forces_appendix4|Force A: {o}|overall|overall|denominator" for o in ("offered", "accepted")]
     ids = [s.var(name, 10, hidden=False) for name in names]
-    assert audit._forceable(s, ids[0]) and not audit._forceable(s, ids[1])
+    assert audit._forceable(s, ids[0]) and audit._forceable(s, ids[1])
+    n = s.var("forces_appendix4|Force A: accepted|overall|overall|n", 4, hidden=False)
+    assert not audit._forceable(s, n)
+
+
+def test_across_forces_gives_a_forces_hidden_acceptance_total_a_partner() -> None:
+    """Force A hides its number of cases with an acceptance status (2 cases offered support have
+    none, from 1 to m-1); shown alone it would be the all-forces total minus the others', and its
+    2 would follow: the smallest other force of at least m cases withholds its total too."""
+    def with_accepted(rows: pd.DataFrame, unknown: int) -> pd.DataFrame:
+        overall = rows[rows["factor"] == "overall"]
+        accepted = overall.assign(outcome="accepted", denominator=overall["n"] - unknown, n=overall["n"] // 2)
+        return pd.concat([rows, accepted], ignore_index=True)
+
+    tables = {}
+    for force, unknown in (("Force A", 2), ("Force B", 0), ("Force C", 0)):
+        rows = with_accepted(_force_rows(force), unknown)
+        protected = sdc.protect_associations(rows, M)
+        if unknown:  # as association_tables.protect hides it (status_hidden)
+            sdc.hide_status_total(protected, protected["outcome"] == "accepted")
+        tables[force] = (rows, protected)
+    extra = forces_tables.across_forces(tables, M)
+    assert ("accepted", "overall") in extra["Force A"]
+    assert sum(("accepted", "overall") in extra[f] for f in ("Force B", "Force C")) == 1
 
 
 def test_odds_ratios_and_funnel_hide_what_the_forces_appendix4_hides() -> None:

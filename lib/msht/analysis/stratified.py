@@ -76,7 +76,7 @@ appendix A.1.1: the p-quantile r_p of Binomial(n, p0), interpolated as
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -446,9 +446,29 @@ def _typed(frame: pd.DataFrame, columns: Sequence[str], ints: Iterable[str], tex
     return out
 
 
+#: The start of a pooled row's note naming the strata left out because their tables are withheld
+#: by disclosure control (formatted with ``stratum``; the names follow, ``", "``-separated).
+WITHHELD_NOTE: Final[str] = "left out of the pooled {stratum}s (their tables are withheld by disclosure control): "
+
+
+def withheld_note(left_out: Sequence[str], stratum: str = "force") -> str:
+    """The note part naming the strata of ``left_out`` (:data:`WITHHELD_NOTE`); "" when none."""
+    return WITHHELD_NOTE.format(stratum=stratum) + ", ".join(left_out) if left_out else ""
+
+
+def withheld_strata(note: str, stratum: str = "force") -> list[str]:
+    """The strata a pooled row's ``note`` names as left out because their tables are withheld
+    (:func:`withheld_note`); [] when it names none. A stratum's name holds no ``", "`` or ``"; "``
+    (the params refuse neither; a force's name is one line)."""
+    start = WITHHELD_NOTE.format(stratum=stratum)
+    part = next((p for p in str(note).split("; ") if p.startswith(start)), "")
+    return part[len(start):].split(", ") if part else []
+
+
 def stratified_tests(
     cases: pd.DataFrame, offenders: pd.DataFrame, *, stratum: str = "force", alpha: float,
     pairs: Iterable[tuple[str, str]] | None = None, correction: bool = True,
+    left_out: Mapping[tuple[str, str], Collection[str]] | None = None,
 ) -> pd.DataFrame:
     """``forces_pooled.csv``: per Appendix 4 test (default :func:`msht.analysis.associate.published_pairs`)
     and per (level, reference) comparison (:func:`comparisons`), the pooled statistics across the
@@ -457,11 +477,20 @@ def stratified_tests(
     ``cases`` and ``offenders`` are the frames :func:`msht.analysis.associate.run_all` takes, with a
     ``stratum`` column (categorical in params order, or text). ``alpha``: a homogeneity p below it
     adds a note that the forces' odds ratios differ. ``correction``: continuity correction of the
-    2×2×K CMH test (R's default).
+    2×2×K CMH test (R's default). ``left_out``: per (outcome, factor), strata whose tables a
+    release withholds (:func:`msht.publish.forces_tables.withheld_blocks`): the pooled statistics
+    are computed without them, from published tables only, and the note names them first
+    (:func:`withheld_note`).
     """
     rows: list[dict[str, object]] = []
     for outcome, factor, strata, tables in _test_tables(cases, offenders, pairs, stratum):
-        rows += _factor_rows(outcome, factor, tables, strata, stratum=stratum, alpha=alpha, correction=correction)
+        gone = [s for s in strata if s in (left_out or {}).get((outcome, factor), ())]
+        keep = [i for i, s in enumerate(strata) if s not in gone]
+        found = _factor_rows(outcome, factor, tables[keep], [strata[i] for i in keep], stratum=stratum, alpha=alpha,
+                             correction=correction)
+        for row in found:
+            row["note"] = "; ".join(p for p in (withheld_note(gone, stratum), str(row["note"])) if p)
+        rows += found
     return _typed(pd.DataFrame(rows), POOLED_COLUMNS, ("n_strata", "n", "cmh_df"),
                   ("homogeneity_test", "method", "note"))
 

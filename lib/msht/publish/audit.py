@@ -1070,9 +1070,9 @@ def _forceable(s: System, j: int) -> bool:
     if parts[0] == "descriptives" and parts[3] in (sdc.UNKNOWN, *sdc.TOTAL_LEVELS, *sdc.NON_COUNT_LEVELS):
         return False
     if parts[0] == "forces_appendix4" and parts[2] == "overall":  # a force's number of cases with a status
-        # recorded can be hidden (its outcome's denominators and tests go), not a nested outcome's
-        # (accepted's is offered's overall n, published)
-        return parts[4] == "denominator" and parts[1].rpartition(": ")[2] not in sdc.NESTED
+        # recorded can be hidden (its outcome's denominators and tests go); accepted's too: it is
+        # offered's overall n less the force's cases offered support with no acceptance recorded
+        return parts[4] == "denominator"
     return not (parts[0] == "associations" and parts[2] == "overall")
 
 

@@ -254,20 +254,25 @@ def _odds_ratios(s: audit.System, results_dir: Path, truth_dir: Path, marks: dic
 
 def _pooled(s: audit.System, results_dir: Path, truth_dir: Path, marks: dict, m: int, binaries: list) -> None:
     """``forces_pooled``: a comparison's n is the sum of the n of the forces it pools (their
-    ``forces_odds_ratios`` rows not "not computable"; where that does not hold, of every force)."""
+    ``forces_odds_ratios`` rows not "not computable", less the forces its note leaves out as
+    withheld: :func:`msht.analysis.stratified.withheld_strata`; where that does not hold, of every
+    force but those)."""
+    from msht.analysis import stratified
+
     pair = _pair(results_dir, truth_dir, "forces_pooled")
     odds = _pair(results_dir, truth_dir, "forces_odds_ratios")
     if pair is None or odds is None:
         return
     tru, pub = pair
     pub = audit.aligned(pub, tru, ["outcome", "factor", "level", "reference"], "forces_pooled.csv")
-    rows = odds[1]
+    rows = odds[0]  # the unprotected rows: a withheld row's note is blanked where it is published
     for idx, r in tru.iterrows():
         outcome, factor, comparison = str(r["outcome"]), str(r["factor"]), f"{r['level']} vs {r['reference']}"
         i = audit._cell(s, ("forces_pooled", outcome, factor, comparison, "n"), int(r["n"]),
                         audit._value(pub.at[idx, "n"]), marks, m, binaries)
         mine = rows[(rows["outcome"] == outcome) & (rows["factor"] == factor) & (rows["level"] == r["level"])
                     & (rows["reference"] == r["reference"])]
+        mine = mine[~mine["force"].astype(str).isin(stratified.withheld_strata(str(r["note"])))]
         pooled = ~mine["note"].fillna("").astype(str).str.startswith("not computable")
         for chosen in (mine[pooled], mine):
             parts = [s.index.get(f"forces_odds_ratios|{outcome}|{factor}|{f}: {comparison}|n") for f in chosen["force"]]
@@ -299,15 +304,18 @@ def _check_odds_ratios(results_dir: Path, marks: dict) -> None:
         return
     odds = pd.read_csv(path, dtype={"level": str, "force": str, "reference": str})
     hidden = _hidden(marks, "forces_odds_ratios")
-    withheld_cells: set[tuple[str, str]] = set()  # (outcome, factor) with any hidden cell of any force
-    by_comparison: set[tuple[str, str, str]] = set()
+    # (outcome, factor) -> the forces with a hidden cell of any comparison; (outcome, factor,
+    # comparison) -> those with a hidden cell of it whose comparison is computable
+    withheld_cells: dict[tuple[str, str], set[str]] = {}
+    by_comparison: dict[tuple[str, str, str], set[str]] = {}
     for r in odds.itertuples():
         level = f"{r.force}: {r.level} vs {r.reference}"
         cells = [c for c in ("a", "b", "c", "d", "n") if (r.outcome, r.factor, level, c) in hidden]
         if cells:
-            withheld_cells.add((r.outcome, r.factor))
+            withheld_cells.setdefault((r.outcome, r.factor), set()).add(str(r.force))
             if not str(r.note).startswith("not computable"):
-                by_comparison.add((r.outcome, r.factor, f"{r.level} vs {r.reference}"))
+                comparison = (r.outcome, r.factor, f"{r.level} vs {r.reference}")
+                by_comparison.setdefault(comparison, set()).add(str(r.force))
             if any(pd.notna(getattr(r, c)) for c in ("odds_ratio", "ci_low", "ci_high")):
                 raise AssertionError(f"audit: forces_odds_ratios shows the odds ratio of {r.outcome}, {r.factor}, "
                                      f"{level} with hidden cells {cells}")
@@ -321,9 +329,12 @@ def _check_odds_ratios(results_dir: Path, marks: dict) -> None:
     for r in pooled.itertuples():
         comparison = f"{r.level} vs {r.reference}"
         general = r.method == stratified.METHOD_GENERALIZED
-        columns = [*(forces_figures.POOLED_OR if (r.outcome, r.factor, comparison) in by_comparison else ()),
-                   *(forces_figures.POOLED_CMH if ((r.outcome, r.factor) in withheld_cells if general
-                                                   else (r.outcome, r.factor, comparison) in by_comparison) else ())]
+        left_out = set(stratified.withheld_strata(str(r.note)))
+        cells = {key for key, forces in withheld_cells.items() if forces - left_out}
+        compared = {key for key, forces in by_comparison.items() if forces - left_out}
+        columns = [*(forces_figures.POOLED_OR if (r.outcome, r.factor, comparison) in compared else ()),
+                   *(forces_figures.POOLED_CMH if ((r.outcome, r.factor) in cells if general
+                                                   else (r.outcome, r.factor, comparison) in compared) else ())]
         shown = [c for c in columns if c != "cmh_df" and pd.notna(getattr(r, c))]
         if shown:
             raise AssertionError(f"audit: forces_pooled shows {shown} of {r.outcome}, {r.factor}, {comparison}, "
@@ -347,6 +358,7 @@ def _check_funnel(results_dir: Path, marks: dict) -> None:
         if shown:
             raise AssertionError(f"audit: forces_funnel shows {shown} of {r.force}, {r.outcome} with a hidden count")
         overall_hidden = any((r.outcome, "overall", "overall", c) in combined for c in ("n", "denominator"))
-        if overall_hidden and pd.notna(r.overall_rate):
-            raise AssertionError(f"audit: forces_funnel shows the overall rate of {r.outcome}, whose all-forces "
-                                 "count is hidden")
+        around = [c for c in ("overall_rate", "position", *forces_figures.FUNNEL_LIMITS) if pd.notna(getattr(r, c))]
+        if overall_hidden and around:
+            raise AssertionError(f"audit: forces_funnel shows {around} of {r.force}, {r.outcome}, computed from the "
+                                 "all-forces overall rate, whose count is hidden")

@@ -15,7 +15,10 @@ Disclosure control (``min_cell_count`` = m > 1), reusing :mod:`msht.publish.sdc`
   give the cells back); its ``n`` is hidden when a denominator is. Notebook 05 passes the forces'
   protected Appendix 4 instead (``appendix4``), so a cell is hidden exactly where the Appendix 4 cell
   it is computed from is, whatever further cells a release's audit chose there.
-* **Pooled rows** (:func:`protect_pooled`) are computed on all data. Their ``n`` is hidden when a
+* **Pooled rows** (:func:`protect_pooled`): in a release, a factor is pooled across the forces
+  whose block of the factor is published only (notebook 05 passes
+  :func:`msht.publish.forces_tables.withheld_blocks` to :func:`msht.analysis.stratified.stratified_tests`;
+  the note names the forces left out), so its statistics are computed from published counts. Their ``n`` is hidden when a
   pooled force's ``n`` is (the difference would give it back) and shown as ``"<m"`` when it is from
   1 to m-1. Their statistics are withheld when a pooled force has a hidden cell in the comparison
   (for a three-level factor's generalized CMH: in any comparison of the factor, of any force,
@@ -184,6 +187,7 @@ def _hide_cells(out: pd.DataFrame, idx: object, hidden: dict[str, bool], withhel
                                      sdc.SECONDARY_MARK))
     for col in (*[c for c in CELLS if hidden[c]], *OR_VALUES):
         out.at[idx, col] = pd.NA
+    out.at[idx, "note"] = ""  # "zero cell ...", "not computable ..." would say a hidden cell is 0
     out.at[idx, "or_withheld"] = True
 
 
@@ -238,12 +242,23 @@ def protect_odds_ratios(odds_ratios: pd.DataFrame, min_cell_count: int,
     return out, pd.DataFrame(supp, columns=list(sdc.SUPPRESSION_COLUMNS))
 
 
-def _pooled_forces(protected_odds_ratios: pd.DataFrame) -> pd.DataFrame:
-    """Per pooled comparison: whether a pooled force has a hidden cell, or a hidden ``n``."""
-    keys = ["outcome", "factor", "level", "reference"]
-    pooled = protected_odds_ratios[~protected_odds_ratios["note"].astype(str).str.startswith("not computable")]
-    flags = pooled.assign(_cells=pooled["or_withheld"].astype(bool), _n=pooled["n_display"] != "")
-    return flags.groupby(keys, sort=False)[["_cells", "_n"]].any().reset_index()
+def _pooled_flags(pooled: pd.DataFrame, protected_odds_ratios: pd.DataFrame) -> pd.DataFrame:
+    """Per ``pooled`` row (same order): ``_cells``, whether a force it pools has a hidden cell in its
+    comparison; ``_n``, a hidden ``n``; ``_factor``, a hidden cell of any comparison of the factor
+    in a force it pools (the generalized CMH uses them all). A force the row names as left out
+    (:func:`msht.analysis.stratified.withheld_strata`) is not pooled, nor is a comparison that is
+    not computable in a force."""
+    odds = protected_odds_ratios.assign(_force=protected_odds_ratios["force"].astype(str))
+    flags = []
+    for r in pooled.itertuples():
+        left_out = set(stratified.withheld_strata(str(r.note)))
+        mine = odds[(odds["outcome"] == r.outcome) & (odds["factor"] == r.factor) & ~odds["_force"].isin(left_out)]
+        same = mine[(mine["level"] == r.level) & (mine["reference"] == r.reference)]
+        same = same[~same["note"].astype(str).str.startswith("not computable")]
+        flags.append({"_cells": bool(same["or_withheld"].astype(bool).any()),
+                      "_n": bool((same["n_display"] != "").any()),
+                      "_factor": bool(mine["or_withheld"].astype(bool).any())})
+    return pd.DataFrame(flags, columns=["_cells", "_n", "_factor"], index=pooled.index)
 
 
 def protect_pooled(pooled: pd.DataFrame, protected_odds_ratios: pd.DataFrame,
@@ -260,26 +275,22 @@ def protect_pooled(pooled: pd.DataFrame, protected_odds_ratios: pd.DataFrame,
     for col in (*POOLED_OR, "cmh_statistic", "cmh_p"):
         out[col] = out[col].astype(float)
     out["cmh_df"] = out["cmh_df"].astype("Int64")
-    flags = out[["outcome", "factor", "level", "reference"]].merge(
-        _pooled_forces(protected_odds_ratios), how="left").fillna({"_cells": False, "_n": False})
-    # the generalized CMH uses every force with two or more levels, also one whose comparison is
-    # not computable (an empty reference level): any hidden cell of the factor withholds it
-    withheld = protected_odds_ratios.assign(_any=protected_odds_ratios["or_withheld"].astype(bool))
-    any_hidden = withheld.groupby(["outcome", "factor"], sort=False)["_any"].any().reset_index()
-    factor_hidden = (out[["outcome", "factor"]].merge(any_hidden, how="left")["_any"]
-                     .fillna(False).to_numpy(dtype=bool))
-    for pos, idx in enumerate(out.index):
+    flags = _pooled_flags(out, protected_odds_ratios)
+    for idx in out.index:
         r = out.loc[idx]
         level = f"{r['level']} vs {r['reference']}"
         small_n = pd.notna(r["n"]) and 1 <= int(r["n"]) < m
-        if small_n or bool(flags.at[pos, "_n"]):
-            mark = sdc.SMALL_MARK.format(m=m) if small_n else sdc.SECONDARY_MARK
+        if bool(flags.at[idx, "_n"]):  # a pooled force's n is hidden: "[c]" whatever its value, saying nothing
+            out.at[idx, "n"], out.at[idx, "n_display"] = pd.NA, sdc.SECONDARY_MARK
+            supp.append(_suppression_row("forces_pooled", r["outcome"], r["factor"], level, "n", "withheld",
+                                         sdc.SECONDARY_MARK))
+        elif small_n:
+            mark = sdc.SMALL_MARK.format(m=m)
             out.at[idx, "n"], out.at[idx, "n_display"] = pd.NA, mark
-            supp.append(_suppression_row("forces_pooled", r["outcome"], r["factor"], level, "n",
-                                         "small_count" if small_n else "withheld", mark))
+            supp.append(_suppression_row("forces_pooled", r["outcome"], r["factor"], level, "n", "small_count", mark))
         general = r["method"] == stratified.METHOD_GENERALIZED
-        cols = [*(POOLED_OR if small_n or flags.at[pos, "_cells"] else ()),
-                *(POOLED_CMH if small_n or (factor_hidden[pos] if general else flags.at[pos, "_cells"]) else ())]
+        cols = [*(POOLED_OR if small_n or flags.at[idx, "_cells"] else ()),
+                *(POOLED_CMH if small_n or flags.at[idx, "_factor" if general else "_cells"] else ())]
         for col in cols:
             out.at[idx, col] = pd.NA
             supp.append(_suppression_row("forces_pooled", r["outcome"], r["factor"], level, col, "test_withheld",

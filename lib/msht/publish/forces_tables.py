@@ -312,7 +312,7 @@ def across_forces(tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
     for name, (truth, prot) in tables.items():  # a force's overall denominator of an outcome (chosen by an audit)
         overall = prot[prot["factor"] == associate.OVERALL]
         sizes = truth[truth["factor"] == associate.OVERALL].set_index("outcome")["denominator"]
-        for r in overall[~overall["outcome"].isin(list(sdc.NESTED))].itertuples():  # accepted's: offered's n
+        for r in overall.itertuples():  # accepted's too: offered's n, less the cases with no acceptance recorded
             group = groups.setdefault(("overall", str(r.outcome)), {})
             group[name] = (int(sizes.get(r.outcome, 0)), bool(r.denominator_suppressed),
                            {(str(r.outcome), associate.OVERALL)})
@@ -325,6 +325,21 @@ def across_forces(tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
             hidden.append(min(others, key=lambda name: (group[name][0] < m, group[name][0], order.index(name))))
         for name in hidden:
             out[name] |= group[name][2]
+    return out
+
+
+def withheld_blocks(rows: pd.DataFrame) -> dict[tuple[str, str], set[str]]:
+    """Per (outcome, factor): the forces whose block of the forces' protected Appendix 4 (``rows``,
+    :class:`Appendix4ByForce`'s, with their marker columns) hides a count or a denominator. A
+    release pools each factor across the other forces only
+    (:func:`msht.analysis.stratified.stratified_tests`' ``left_out``), so that every pooled
+    statistic is computed from published counts; empty without disclosure control."""
+    out: dict[tuple[str, str], set[str]] = {}
+    if rows.empty or "suppressed" not in rows.columns:
+        return out
+    hidden = rows["suppressed"].astype(bool) | rows["denominator_suppressed"].astype(bool)
+    for r in rows[hidden & (rows["factor"] != associate.OVERALL)].itertuples():
+        out.setdefault((str(r.outcome), str(r.factor)), set()).add(str(r.force))
     return out
 
 
