@@ -319,6 +319,8 @@ def test_pooled_note_is_short_and_keeps_the_forces_named() -> None:
     assert forces_figures.pooled_note(general) == ("not in the CMH: Force E; odds ratios differ between forces; "
                                                    "a note stratified may add later")
     assert forces_figures.pooled_note("") == ""
+    withheld = "; ".join([stratified.withheld_note(["Force B", "Force E"]), note])
+    assert forces_figures.pooled_note(withheld) == "withheld, not pooled: Force B, Force E; not pooled: Force: C"
     zero = np.array([[[0, 5], [4, 9]], [[0, 3], [3, 4]]])  # a = 0 in every force: a·d = 0
     note = "; ".join(stratified.mantel_haenszel(zero, ["Force A", "Force B"]).notes)
     assert forces_figures.pooled_note(note) == "OR not estimable (a zero cell in every force)"

@@ -428,6 +428,30 @@ def test_a_release_of_several_forces_is_safe_from_an_attacker_who_has_every_file
     mine = supp[supp["file"] == "forces_appendix4"]
     hidden_blocks = mine.groupby("table")["variable"].nunique()
     assert (mine["reason"] == "withheld").any() and len(hidden_blocks) >= 2
+    _pooled_from_published_counts(out)
+
+
+def _pooled_from_published_counts(out: Path) -> None:
+    """Every published pooled odds ratio and CMH p of a two-level comparison is recomputed from the
+    published per-force cells of the forces it pools (those its note does not leave out): each of
+    them is shown, so the statistic tells nothing the cells do not; a withheld odds-ratio row
+    publishes no note (a "zero cell" note would say a hidden cell is 0)."""
+    from msht.analysis import stratified
+
+    odds = pd.read_csv(out / "forces_odds_ratios.csv", dtype={"level": str, "reference": str, "force": str})
+    withheld = odds[["a", "b", "c", "d"]].isna().any(axis=1)
+    assert withheld.any() and odds.loc[withheld, "note"].isna().all()
+    pooled = pd.read_csv(out / "forces_pooled.csv", dtype={"level": str, "reference": str})
+    checked = 0
+    for r in pooled[(pooled["method"] == stratified.METHOD_2X2) & pooled["mh_or"].notna()].itertuples():
+        rows = odds[(odds["outcome"] == r.outcome) & (odds["factor"] == r.factor) & (odds["level"] == r.level)
+                    & (odds["reference"] == r.reference) & ~odds["force"].isin(stratified.withheld_strata(r.note))]
+        cells = rows[["a", "b", "c", "d"]]
+        assert cells.notna().all().all(), (r.outcome, r.factor, r.level)
+        res = stratified.mantel_haenszel(cells.to_numpy(dtype="int64").reshape(-1, 2, 2), list(rows["force"]))
+        assert res.mh_or == pytest.approx(r.mh_or, rel=1e-5) and res.cmh_p == pytest.approx(r.cmh_p, rel=1e-5, abs=1e-12)
+        checked += 1
+    assert checked >= 10
 
 
 def test_the_funnel_withholds_its_overall_rate_where_the_all_forces_status_total_is_hidden() -> None:

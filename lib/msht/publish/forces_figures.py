@@ -409,6 +409,7 @@ def pooled_display(pooled: pd.DataFrame) -> pd.DataFrame:
 #: explains shows nothing; a part not listed (a reason a test is not computable) shows whole.
 POOLED_NOTE_PARTS: Final[tuple[tuple[str, str, bool], ...]] = (
     ("cmh columns: generalized CMH", "", False),
+    ("left out of the pooled forces (their tables are withheld", "withheld, not pooled: ", True),
     ("left out of the pooled", "not pooled: ", True),
     ("left out of the generalized CMH", "not in the CMH: ", True),
     ("odds ratios differ between", "odds ratios differ between forces", False),
