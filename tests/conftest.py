@@ -293,6 +293,40 @@ def forces_params(root: Path, forces: list[dict]) -> dict:
     return raw
 
 
+def sampled_forces_params(root: Path, folder: Path, sizes: dict[str, int], *, seed: int, without_offenders: str,
+                          run_name: str, **changes) -> Path:
+    """A params file ``folder/<run_name>.yaml`` of forces on real-extract folders under ``folder/raw``:
+    force ``name`` has ``sizes[name]`` victims sampled (:func:`msht.synth.sampler.sample_population`,
+    seeds from ``seed`` in order; the raw IDs of the forces overlap, each population numbering
+    its victims from 1); ``without_offenders`` sends no offender extract; the default params'
+    other keys, with ``changes`` applied. Returns its path."""
+    forces = []
+    for i, (name, n) in enumerate(sizes.items()):
+        raw = folder / "raw" / name.replace(" ", "_").lower()
+        raw.mkdir(parents=True)
+        write_extracts(sample_population(n, seed=seed + i), raw, seed=seed + i)
+        force = {"name": name, "raw_dir": str(raw)}
+        if name == without_offenders:
+            (raw / "offenders.csv").unlink()
+            force["extracts"] = ["cases", "victims", "police_records"]
+        forces.append(force)
+    params = yaml.safe_load((root / "params" / "default.yaml").read_text())
+    for key in ("raw_dir", "seed", "scale"):
+        params.pop(key)
+    params.update(run_name=run_name, synthetic=False, force_name="Three small forces",
+                  processed_dir=str(folder / "processed"), results_dir=str(folder / "results"),
+                  report_dir=str(folder / "report"), forces=forces, **changes)
+    path = folder / f"{run_name}.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def make_sampled_forces():
+    """:func:`sampled_forces_params` for a test (see :func:`make_params` on why not an import)."""
+    return sampled_forces_params
+
+
 @pytest.fixture(scope="session")
 def make_params():
     """:func:`params_variant` for a test (``from conftest import ...`` is ambiguous when pytest

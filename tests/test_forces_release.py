@@ -347,33 +347,15 @@ RELEASE_SIZES: dict[str, int] = {"Force A": 300, "Force B": 150, "Force C": 200}
 
 
 @pytest.fixture(scope="module")
-def released(tmp_path_factory, root, in_process) -> tuple[Path, Path, int]:
+def released(tmp_path_factory, root, in_process, make_sampled_forces) -> tuple[Path, Path, int]:
     """A release (``min_cell_count: 5``) of three small forces run as ``msht run`` runs one
     (:func:`msht.pipeline.protect_release`: notebooks 05, 02 and 03, in-process, again with the
     audit's complementary cells until it passes): (results folder, unprotected values folder, m)."""
     from msht import pipeline
-    from msht.synth.raw import write_extracts
-    from msht.synth.sampler import sample_population
 
     folder = tmp_path_factory.mktemp("forces_release")
-    forces = []
-    for i, (name, n) in enumerate(RELEASE_SIZES.items()):
-        raw = folder / "raw" / name.replace(" ", "_").lower()
-        raw.mkdir(parents=True)
-        write_extracts(sample_population(n, seed=70 + i), raw, seed=70 + i)
-        force = {"name": name, "raw_dir": str(raw)}
-        if name == "Force B":
-            (raw / "offenders.csv").unlink()
-            force["extracts"] = ["cases", "victims", "police_records"]
-        forces.append(force)
-    params = yaml.safe_load((root / "params" / "default.yaml").read_text())
-    for key in ("raw_dir", "seed", "scale"):
-        params.pop(key)
-    params.update(run_name="forces_release_test", synthetic=False, force_name="Three small forces", min_cell_count=M,
-                  processed_dir=str(folder / "processed"), results_dir=str(folder / "results"),
-                  report_dir=str(folder / "report"), forces=forces)
-    path = folder / "release.yaml"
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    path = make_sampled_forces(root, folder, RELEASE_SIZES, seed=70, without_offenders="Force B",
+                               run_name="forces_release_test", min_cell_count=M)
     pipeline.protect_release(path, root=root, runner=in_process)
     return folder / "results", folder / "processed" / results.UNPROTECTED_DIR, M
 

@@ -23,37 +23,17 @@ from msht.clean import rules
 from msht.ingest import extracts as ingest
 from msht.ingest import privacy
 from msht.publish import forces_tables, quarto_site, render, results
-from msht.synth.raw import write_extracts
-from msht.synth.sampler import sample_population
 
 #: Victims of each small force (one ten times smaller than the first, one without offenders).
 SIZES = {"Force A": 150, "Force B": 15, "Force C": 90}
 
 
 @pytest.fixture(scope="module")
-def forces_params(tmp_path_factory, root) -> Path:
+def forces_params(tmp_path_factory, root, make_sampled_forces) -> Path:
     """A params file of three small forces on real-extract folders: the raw IDs of the three
     overlap (each population numbers its victims from 1); Force C sends no offender extract."""
-    folder = tmp_path_factory.mktemp("forces")
-    forces = []
-    for i, (name, n) in enumerate(SIZES.items()):
-        raw = folder / "raw" / name.replace(" ", "_").lower()
-        raw.mkdir(parents=True)
-        write_extracts(sample_population(n, seed=10 + i), raw, seed=10 + i)
-        force = {"name": name, "raw_dir": str(raw)}
-        if name == "Force C":
-            (raw / "offenders.csv").unlink()
-            force["extracts"] = ["cases", "victims", "police_records"]
-        forces.append(force)
-    params = yaml.safe_load((root / "params" / "default.yaml").read_text())
-    for key in ("raw_dir", "seed", "scale"):
-        params.pop(key)
-    params.update(run_name="forces_test", synthetic=False, force_name="Three small forces",
-                  processed_dir=str(folder / "processed"), results_dir=str(folder / "results"),
-                  report_dir=str(folder / "report"), forces=forces)
-    path = folder / "forces.yaml"
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-    return path
+    return make_sampled_forces(root, tmp_path_factory.mktemp("forces"), SIZES, seed=10, without_offenders="Force C",
+                               run_name="forces_test")
 
 
 @pytest.fixture(scope="module")
