@@ -356,3 +356,10 @@ def test_a_release_pools_a_factor_across_the_forces_whose_table_is_published(nat
     assert not row["stats_withheld"] and pd.notna(row["mh_or"]) and row["n_display"] == ""
     out, _ = forces_figures.protect_pooled(pooled, p_odds, 5)  # pooled with it: withheld
     assert out[mine].iloc[0]["stats_withheld"]
+
+
+def test_the_pooled_table_explains_withheld_forces_only_when_a_row_names_one(national) -> None:
+    pooled, _, _ = national
+    assert forces_figures.withheld_pooled_note(pooled) == ""
+    named = pooled.assign(note=[stratified.withheld_note(["Force A"])] + list(pooled["note"].iloc[1:]))
+    assert forces_figures.withheld_pooled_note(named) == forces_figures.WITHHELD_POOLED_NOTE

@@ -407,6 +407,20 @@ def pooled_display(pooled: pd.DataFrame) -> pd.DataFrame:
 #: writes them, parts joined by ``"; "``): (start of the part, what the table shows, whether the
 #: forces the part names after its ``"): "`` follow). A part that :data:`POOLED_NOTE` already
 #: explains shows nothing; a part not listed (a reason a test is not computable) shows whole.
+#: What the pooled table says, under its notes, when a row leaves out a force whose table is withheld.
+WITHHELD_POOLED_NOTE: Final[str] = (
+    "Withheld, not pooled: forces whose table of the factor is withheld by disclosure control; the pooled "
+    "statistics are those of the other forces, computed from published counts."
+)
+
+
+def withheld_pooled_note(pooled: pd.DataFrame) -> str:
+    """:data:`WITHHELD_POOLED_NOTE` when a row of ``pooled`` (``forces_pooled`` rows) leaves out a
+    force whose table is withheld (:func:`msht.analysis.stratified.withheld_strata`), else ""."""
+    named = any(stratified.withheld_strata(str(note)) for note in pooled["note"])
+    return WITHHELD_POOLED_NOTE if named else ""
+
+
 POOLED_NOTE_PARTS: Final[tuple[tuple[str, str, bool], ...]] = (
     ("cmh columns: generalized CMH", "", False),
     ("left out of the pooled forces (their tables are withheld", "withheld, not pooled: ", True),
