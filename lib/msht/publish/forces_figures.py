@@ -153,16 +153,12 @@ def _level_rows(odds_ratios: pd.DataFrame) -> pd.DataFrame:
 
 
 def _hidden_levels(odds_ratios: pd.DataFrame, m: int) -> dict[tuple[str, str, str, str], tuple[bool, bool, bool]]:
-    """Per (force, outcome, factor, level): (count hidden, denominator hidden, block withheld)."""
-    rows = _level_rows(odds_ratios)
-    out = {}
-    for force, grp in rows.groupby("force", sort=False, observed=True):
-        prot = sdc.protect_associations(grp.drop(columns="force").reset_index(drop=True), m)
-        withheld = prot.groupby(["outcome", "factor"])["reason"].transform(lambda r: (r == "withheld").any())
-        for r, w in zip(prot.itertuples(), withheld, strict=True):
-            out[(str(force), r.outcome, r.factor, r.level)] = (bool(r.suppressed), bool(r.denominator_suppressed),
-                                                               bool(w))
-    return out
+    """Per (force, outcome, factor, level): (count hidden, denominator hidden, block withheld), each
+    force's blocks protected on their own (:func:`msht.publish.sdc.protect_associations`), as
+    :func:`appendix4_hidden` reads a run's protected Appendix 4."""
+    protected = [sdc.protect_associations(grp.drop(columns="force").reset_index(drop=True), m).assign(force=force)
+                 for force, grp in _level_rows(odds_ratios).groupby("force", sort=False, observed=True)]
+    return appendix4_hidden(pd.concat(protected, ignore_index=True)) if protected else {}
 
 
 def _suppression_row(file: str, table: str, variable: str, level: str, column: str, reason: str,
