@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from pathlib import Path
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -133,11 +134,21 @@ class QualityByForce:
 QUALITY_TABLES: tuple[str, ...] = ("inputs", "exclusions", "problems", "completeness", "spellings")
 
 
-def _force_quality(c, min_cell_count: int, period_end: str,
-                   forced: Collection[tuple] = frozenset()) -> tuple[dict, dict, pd.DataFrame, dict, dict]:
+class ForceQuality(NamedTuple):
+    """One force's data-quality tables (:func:`_force_quality`): ``protected`` and ``shown`` (table
+    name -> frame, :data:`QUALITY_TABLES`), their ``suppression`` rows, the exclusion ``marks``
+    ((entity, rule) -> mark) and the ``unprotected`` tables (table name -> frame)."""
+
+    protected: dict[str, pd.DataFrame]
+    shown: dict[str, pd.DataFrame]
+    suppression: pd.DataFrame
+    marks: dict[tuple[str, str], str]
+    unprotected: dict[str, pd.DataFrame]
+
+
+def _force_quality(c, min_cell_count: int, period_end: str, forced: Collection[tuple] = frozenset()) -> ForceQuality:
     """One force's data-quality tables as notebook 01 builds and protects them, ``forced`` its
-    cells named as a single force's (:func:`force_cells`): (protected, shown, suppression rows,
-    exclusion marks, unprotected)."""
+    cells named as a single force's (:func:`force_cells`)."""
     sent = {name: e for name, e in c.extracts.items() if name in c.force.extracts}
     frames = {name: e.frame for name, e in sent.items()}  # an extract not sent has no fields to count
     truth = {"exclusions": c.result.exclusions, "completeness": quality.completeness(frames),
@@ -153,7 +164,7 @@ def _force_quality(c, min_cell_count: int, period_end: str,
                  "completeness": completeness, "spellings": spellings}
     shown = {name: protected[name] if name == "inputs" else quality.shown(protected[name], supp, name)
              for name in QUALITY_TABLES}
-    return protected, shown, supp, quality.exclusion_marks(supp), truth
+    return ForceQuality(protected, shown, supp, quality.exclusion_marks(supp), truth)
 
 
 def quality_by_force(cleaned: ForcesClean, min_cell_count: int, period_end: str,
@@ -164,19 +175,16 @@ def quality_by_force(cleaned: ForcesClean, min_cell_count: int, period_end: str,
     each force given its own (:func:`force_cells`)."""
     per = {c.force.name: _force_quality(c, min_cell_count, period_end, force_cells(forced, c.force.name))
            for c in cleaned.forces}
-    tables = {name: by_force({force: p[0][name] for force, p in per.items()}) for name in QUALITY_TABLES}
-    shown = {name: by_force({force: p[1][name] for force, p in per.items()}) for name in QUALITY_TABLES}
-    supp = [p[2].assign(table=[f"{force}: {t}" for t in p[2]["table"]], file=[f"forces_{f}" for f in p[2]["file"]])
-            for force, p in per.items() if not p[2].empty]
-    suppression = pd.concat(supp, ignore_index=True) if supp else next(iter(per.values()))[2]
-    unprotected = {name: by_force({force: p[4][name] for force, p in per.items()}) for name in per_force_truth(per)}
+    tables = {name: by_force({force: p.protected[name] for force, p in per.items()}) for name in QUALITY_TABLES}
+    shown = {name: by_force({force: p.shown[name] for force, p in per.items()}) for name in QUALITY_TABLES}
+    supp = [p.suppression.assign(table=[f"{force}: {t}" for t in p.suppression["table"]],
+                                 file=[f"forces_{f}" for f in p.suppression["file"]])
+            for force, p in per.items() if not p.suppression.empty]
+    suppression = pd.concat(supp, ignore_index=True) if supp else next(iter(per.values())).suppression
+    names = tuple(next(iter(per.values())).unprotected) if per else ()
+    unprotected = {name: by_force({force: p.unprotected[name] for force, p in per.items()}) for name in names}
     return QualityByForce(tables=tables, shown=shown, suppression=suppression,
-                          marks={force: p[3] for force, p in per.items()}, unprotected=unprotected)
-
-
-def per_force_truth(per: dict) -> tuple[str, ...]:
-    """The names of the unprotected tables of :func:`_force_quality`'s results ``per`` (force -> result)."""
-    return tuple(next(iter(per.values()))[4]) if per else ()
+                          marks={force: p.marks for force, p in per.items()}, unprotected=unprotected)
 
 
 def cleaning_summary(sizes_table: pd.DataFrame) -> str:
