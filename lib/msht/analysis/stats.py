@@ -298,11 +298,20 @@ def odds_ratio_ci(counts: npt.NDArray[np.int64]) -> tuple[float, float, float, s
     return float(t2.oddsratio), float(low), float(high), note
 
 
-def _level_codes(values: pd.Series, levels: Sequence[str]) -> npt.NDArray[np.int64]:
-    """Each value of a categorical Series as its position in ``levels`` (-1 when it is missing or
-    not one of them), from the categorical's codes: one lookup per category, none per row."""
-    lut = pd.Index(list(levels), dtype=object).get_indexer(pd.Index(values.cat.categories, dtype=object))
-    return np.append(lut, -1).astype(np.int64)[values.cat.codes.to_numpy()]  # code -1 (missing): the last
+def level_codes(values: pd.Series, labels: Sequence[str], *, as_text: bool = False) -> npt.NDArray[np.int64]:
+    """Each value's position in ``labels`` (-1 when it is not one of them, or missing), in one hash
+    pass over the values (:func:`pandas.factorize`, or a categorical's codes: one lookup per
+    category, none per row). ``as_text``: compare the values' text (a stratum column may hold
+    numbers)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = values.cat.codes.to_numpy(), pd.Index(values.cat.categories)
+    else:
+        codes, uniques = pd.factorize(values)
+    uniques = pd.Index(uniques, dtype=object)
+    if as_text:
+        uniques = uniques.map(str)
+    lut = pd.Index(list(labels), dtype=object).get_indexer(uniques)
+    return np.append(lut, -1).astype(np.int64)[codes]  # code -1 (missing): the last, -1
 
 
 def crosstab(
@@ -344,7 +353,7 @@ def crosstab(
         if len(set(lvls)) != len(lvls):
             raise ValueError(f"{name} has repeated levels: {list(lvls)}")
     if isinstance(df[factor].dtype, pd.CategoricalDtype) and isinstance(df[outcome].dtype, pd.CategoricalDtype):
-        f_code, o_code = _level_codes(df[factor], factor_levels), _level_codes(df[outcome], outcome_levels)
+        f_code, o_code = level_codes(df[factor], factor_levels), level_codes(df[outcome], outcome_levels)
         ok = (f_code >= 0) & (o_code >= 0)
         flat = f_code[ok] * len(outcome_levels) + o_code[ok]
         size = len(factor_levels) * len(outcome_levels)

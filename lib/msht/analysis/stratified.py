@@ -156,21 +156,6 @@ def strata_of(frame: pd.DataFrame, stratum: str) -> list[str]:
     return [str(v) for v in pd.unique(column.dropna().astype(str))]
 
 
-def _codes(values: pd.Series, labels: Sequence[str], *, as_text: bool = False) -> npt.NDArray[np.int64]:
-    """Each value's position in ``labels`` (-1 when it is not one of them, or missing), in one hash
-    pass over the values (:func:`pandas.factorize`, or a categorical's codes). ``as_text``: compare
-    the values' text (a stratum column may hold numbers)."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes, uniques = values.cat.codes.to_numpy(), pd.Index(values.cat.categories)
-    else:
-        codes, uniques = pd.factorize(values)
-    uniques = pd.Index(uniques, dtype=object)
-    if as_text:
-        uniques = uniques.map(str)
-    lut = pd.Index(list(labels), dtype=object).get_indexer(uniques)
-    return np.append(lut, -1).astype(np.int64)[codes]  # code -1 (missing): the last, -1
-
-
 def stratum_tables(
     frame: pd.DataFrame, factor: str, outcome: str, *, stratum: str, strata: Sequence[str],
     levels: Sequence[str], outcome_levels: Sequence[str],
@@ -181,9 +166,9 @@ def stratum_tables(
     ``levels`` and whose outcome value is one of ``outcome_levels`` are counted (unknown and other
     levels are left out of the test); rows of a stratum not in ``strata`` are not counted.
     """
-    s_code = _codes(frame[stratum], strata, as_text=True)
-    f_code = _codes(frame[factor], levels)
-    o_code = _codes(frame[outcome], outcome_levels)
+    s_code = stats.level_codes(frame[stratum], strata, as_text=True)
+    f_code = stats.level_codes(frame[factor], levels)
+    o_code = stats.level_codes(frame[outcome], outcome_levels)
     ok = (s_code >= 0) & (f_code >= 0) & (o_code >= 0)
     k, i, j = len(strata), len(levels), len(outcome_levels)
     flat = (s_code[ok].astype(np.int64) * i + f_code[ok]) * j + o_code[ok]
@@ -192,7 +177,7 @@ def stratum_tables(
 
 def _categorised(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
     """``frame`` with ``columns`` (those it has) as categoricals, so that each is hashed once for all
-    the tests that count it (:func:`_codes` then reads the categorical's codes)."""
+    the tests that count it (:func:`msht.analysis.stats.level_codes` then reads the categorical's codes)."""
     present = [c for c in dict.fromkeys(columns) if c in frame.columns
                and not isinstance(frame[c].dtype, pd.CategoricalDtype)]
     return frame.astype(dict.fromkeys(present, "category")) if present else frame
