@@ -380,6 +380,13 @@ def test_code_location():
     assert set(out) <= allowed("exploitation_location")
 
 
+def test_code_location_reads_a_spelling_with_a_separator_only_as_a_whole_part():
+    """Countries are found in a location as in a nationality (:func:`c.code_nationality`):
+    "Bahamas, The" + "Gambia" is two countries, not one unmatched part."""
+    out = c.code_location(S("Bahamas, The Gambia", "Moldova, Republic of Korea", "Iran, Islamic Republic of"))
+    assert out.tolist() == ["overseas_only"] * 3
+
+
 # ----------------------------------------------------------------------------------------------
 # engagement (seed section 2.3)
 # ----------------------------------------------------------------------------------------------
@@ -543,7 +550,10 @@ def test_nationality_key_by_key_is_the_grouped_coding():
     group-bys give: the same countries, unmatched parts, UK flag and region, NAs and dtypes."""
     raw = pd.Series(["British; Albanian", "UK", "uk / uk", "Nowhere", "Albania, Nowhere", "the Gambia and Senegal",
                      "Trinidad and Tobago", "Iran, Islamic Republic of", "England/Scotland", "Vietnamese",
-                     "Citizen of Vanuatu", "Polish + Irish + British", "Martian"], dtype="string")
+                     "Citizen of Vanuatu", "Polish + Irish + British", "Martian",
+                     # read again: a spelling with a separator across two parts, next to unknown words
+                     "British Virgin Islands, British", "Albanian / Bahamas, The Gambia / Martian",
+                     "Hong Kong SAR, China, People's Republic of", "xyz Virgin Islands, British"], dtype="string")
     keys = c._country_key(raw)
     saved = c.NATIONALITY_BY_KEY_MAX
     try:
@@ -555,6 +565,9 @@ def test_nationality_key_by_key_is_the_grouped_coding():
         c.NATIONALITY_BY_KEY_MAX = saved
     pd.testing.assert_frame_equal(by_key, grouped)
     assert by_key.loc[0, "region"] == "multiple" and by_key.loc[3, "uk_national"] == UNKNOWN
+    assert by_key["countries"].iloc[13:17].fillna("-").tolist() == [
+        "British Virgin Islands; United Kingdom", "Albania; Bahamas; Gambia", "Hong Kong; China", "-"]
+    assert by_key["unmatched"].iloc[13:17].fillna("-").tolist() == ["-", "martian", "-", "xyz virgin islands, british"]
 
 
 @settings(max_examples=examples(200), deadline=None)

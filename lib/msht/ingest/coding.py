@@ -635,19 +635,22 @@ def country_lookup() -> dict[str, str]:
     return {k: v for k, v in lookup.items() if not k.startswith("zzcountry")}
 
 
-def _country_parts(keys: pd.Series) -> pd.DataFrame:
-    """Split distinct country keys into parts and look each part up.
-
-    Returns a long frame indexed like ``keys`` (one row per non-empty part) with columns
-    ``part`` (the normalised text) and ``country`` (canonical name or ``<NA>``).
-    """
-    lookup, _, to_placeholder, protect_re = _country_tables()
-    k = keys.astype("string")
-    if protect_re is not None:
-        k = k.str.replace(protect_re, lambda m: to_placeholder[m.group(0)], regex=True)
-    parts = k.str.split(_SPLIT_RE, regex=True).explode().astype("string").str.strip()
+def _split_parts(keys: pd.Series) -> pd.Series:
+    """The parts of ``keys`` (``string`` dtype) split on :data:`_SPLIT_RE`: stripped, a leading
+    ``the`` dropped, empty and missing parts dropped; indexed like ``keys`` (repeated per part)."""
+    parts = keys.str.split(_SPLIT_RE, regex=True).explode().astype("string").str.strip()
     parts = parts.str.replace(r"^the ", "", regex=True)
-    parts = parts[parts.notna() & (parts != "") & ~parts.isin(MISSING_MARKERS)]
+    return parts[parts.notna() & (parts != "") & ~parts.isin(MISSING_MARKERS)]
+
+
+def _part_countries(parts: pd.Series) -> pd.DataFrame:
+    """Look up each of ``parts`` (:func:`_split_parts`) as it stands, or else without a
+    :data:`_CITIZEN_OF_RE` prefix, the words of :data:`_NOISE_WORDS_RE` and a leading ``the``.
+
+    Returns a frame indexed like ``parts`` with columns ``part`` and ``country`` (canonical name
+    or ``<NA>``), without the parts that are nothing but such words or a missing marker.
+    """
+    lookup, _, _, _ = _country_tables()
     country = parts.map(lookup).astype("string")
     stripped = (
         parts.str.replace(_CITIZEN_OF_RE, "", regex=True)
@@ -658,11 +661,146 @@ def _country_parts(keys: pd.Series) -> pd.DataFrame:
     )
     country = country.fillna(stripped.map(lookup).astype("string"))
     keep = country.notna() | ((stripped != "") & ~stripped.isin(MISSING_MARKERS))
-    # Put placeholders back to readable text for the report of unmatched parts (wherever they are).
-    if to_placeholder:
-        back = {ph: key for key, ph in to_placeholder.items()}
-        parts = parts.str.replace(r"zzcountry\d+zz", lambda m: back.get(m.group(0), m.group(0)), regex=True)
     return pd.DataFrame({"part": parts, "country": country.astype("string")})[keep]
+
+
+def _readable(parts: pd.Series) -> pd.Series:
+    """``parts`` with every placeholder put back to the spelling it stands for."""
+    _, _, to_placeholder, _ = _country_tables()
+    if not to_placeholder:
+        return parts
+    back = {ph: key for key, ph in to_placeholder.items()}
+    return parts.str.replace(r"zzcountry\d+zz", lambda m: back.get(m.group(0), m.group(0)), regex=True)
+
+
+@lru_cache(maxsize=1)
+def _most_protected_separators() -> int:
+    """The most separators one protected spelling holds (2: ``saint helena, ascension and ...``)."""
+    _, _, to_placeholder, _ = _country_tables()
+    return max((len(re.findall(_SPLIT_RE, k)) for k in to_placeholder), default=0)
+
+
+#: One run of tokens of a key (:func:`_token_runs`): (key position, first token, last token,
+#: text, whether a protected spelling spans it).
+_Run = tuple[int, int, int, str, bool]
+
+
+def _token_runs(keys: pd.Series) -> list[_Run]:
+    """Every run of consecutive tokens of each of ``keys`` that one part may be read from.
+
+    A key's tokens are its texts between separators (:data:`_SPLIT_RE`).  A single token is a
+    run; so is a longer run of at most as many separators as a protected spelling holds
+    (:func:`_most_protected_separators`).  Its text keeps its separators and is read as
+    :func:`_split_parts` reads a part (stripped, a leading ``the`` dropped).  It is spanned when
+    a protected spelling, found as the first reading of :func:`_country_parts` finds it, starts
+    in its first token and ends in its last.
+    """
+    _, _, _, protect_re = _country_tables()
+    longest = _most_protected_separators()
+    runs: list[_Run] = []
+    for pos, key in enumerate(keys):
+        pieces = re.split(f"({_SPLIT_RE})", key)
+        tokens, seps = pieces[0::2], pieces[1::2]
+        for first in range(len(tokens)):
+            for last in range(first, min(len(tokens), first + longest + 1)):
+                text = "".join(t + s for t, s in zip(tokens[first:last], seps[first:last])) + tokens[last]
+                head, tail = len(tokens[first]), len(text) - len(tokens[last])
+                spans = last > first and protect_re is not None and any(
+                    m.start() < head and m.end() > tail for m in re.finditer(protect_re, text))
+                runs.append((pos, first, last, re.sub(r"^the ", "", text.strip()), spans))
+    return runs
+
+
+#: A run of one key looked up: (first token, last token, text, country or ``<NA>``, dropped,
+#: spanned by a protected spelling).
+_ScoredRun = tuple[int, int, str, Any, bool, bool]
+#: A reading of a key's tokens from some token on: ((unmatched parts, parts), [(part, country)]).
+_Reading = tuple[tuple[int, int], list[tuple[str, Any]]]
+
+
+def _best_reading(n_tokens: int, runs: list[_ScoredRun]) -> _Reading:
+    """The reading of one key with the fewest unmatched parts, then the fewest parts (among
+    equals, the longer first part), from its ``runs``: (first, last, text, country or ``<NA>``,
+    dropped, spanned) as :func:`_token_runs` and :func:`_part_countries` give them.
+
+    A single token is always a candidate part (nothing when dropped: a missing marker or only
+    noise words); a run of several tokens is one where it matches a country or is spanned by a
+    protected spelling.
+    """
+    starting: dict[int, list[tuple[int, str, Any, bool]]] = {}
+    for first, last, text, country, dropped, spanned in sorted(runs, key=lambda r: (r[0], -r[1])):
+        if last == first or (not dropped and (country is not pd.NA or spanned)):
+            starting.setdefault(first, []).append((last, text, country, dropped))
+    best: list[_Reading] = [((0, 0), [])] * (n_tokens + 1)
+    for first in range(n_tokens - 1, -1, -1):
+        options = []
+        for last, text, country, dropped in starting[first]:
+            (unmatched, n_parts), rest = best[last + 1]
+            here = [] if dropped else [(text, country)]
+            options.append(((unmatched + int(not dropped and country is pd.NA), n_parts + len(here)), here + rest))
+        best[first] = min(options, key=lambda o: o[0])  # min keeps the first of equals: the longest
+    return best[0]
+
+
+def _reread_unmatched(keys: pd.Series, long: pd.DataFrame) -> pd.DataFrame:
+    """Read again each key whose first reading (``long``, indexed by the positions of ``keys``)
+    left a part unmatched and protected a spelling, and take :func:`_best_reading` where it
+    leaves fewer parts unmatched.
+
+    The first reading protects a spelling wherever it is found, so a spelling that starts or
+    ends inside a part swallows the separator between two parts (``british virgin islands,
+    british`` read as ``british`` + ``virgin islands, british``, unmatched), and of two
+    spellings that overlap it protects the first (``hong kong sar, china, peoples republic of``).
+    Only fewer unmatched parts replace it, so a spelling next to words that match nothing stays
+    one unmatched part (``xyz virgin islands, british`` does not become the UK).
+    """
+    missing = long["country"].isna()
+    if not missing.any():
+        return long
+    unmatched = missing.groupby(level=0).sum()
+    some = long.index.isin(unmatched.index[unmatched.to_numpy() > 0])
+    protected = long["part"][some].str.contains("zzcountry", regex=False).groupby(level=0).any()
+    todo = protected.index[protected.to_numpy(dtype=bool)].to_numpy()
+    if len(todo) == 0:
+        return long
+    runs = _token_runs(keys.iloc[todo])
+    texts = pd.Series([r[3] for r in runs], dtype="string")
+    found = _part_countries(texts[(texts != "") & ~texts.isin(MISSING_MARKERS)])
+    country = found["country"].reindex(texts.index).array
+    dropped = ~texts.index.isin(found.index)
+    by_key: dict[int, list[_ScoredRun]] = {}
+    for (k, first, last, text, spanned), c, d in zip(runs, country, dropped):
+        by_key.setdefault(k, []).append((first, last, text, c, bool(d), spanned))
+    better: dict[int, list[tuple[str, Any]]] = {}
+    for k, key_runs in by_key.items():
+        (n_unmatched, _), reading = _best_reading(1 + max(r[1] for r in key_runs), key_runs)
+        if n_unmatched < unmatched[todo[k]]:
+            better[int(todo[k])] = reading
+    if not better:
+        return long
+    new = pd.DataFrame([(pos, part, country) for pos, reading in better.items() for part, country in reading],
+                       columns=["_at", "part", "country"]).astype({"part": "string", "country": "string"})
+    out = pd.concat([long[~long.index.isin(list(better))].assign(_at=lambda f: f.index.to_numpy()),
+                     new.set_index(new["_at"].to_numpy())])
+    return out.sort_values("_at", kind="stable").drop(columns="_at")
+
+
+def _country_parts(keys: pd.Series) -> pd.DataFrame:
+    """Split distinct country keys into parts and look each part up.
+
+    Spellings that contain a separator are protected first: replaced by a placeholder wherever
+    they are found, so that they survive the split as one part.  A key this reading leaves with
+    an unmatched part is read again (:func:`_reread_unmatched`).  Returns a long frame indexed
+    like ``keys`` (one row per non-empty part) with columns ``part`` (the normalised text) and
+    ``country`` (canonical name or ``<NA>``).
+    """
+    _, _, to_placeholder, protect_re = _country_tables()
+    text = keys.astype("string").reset_index(drop=True)
+    k = text if protect_re is None else text.str.replace(protect_re, lambda m: to_placeholder[m.group(0)], regex=True)
+    long = _reread_unmatched(text, _part_countries(_split_parts(k)))
+    # Put placeholders back to readable text for the report of unmatched parts (wherever they are).
+    long = long.assign(part=_readable(long["part"]))
+    return long.set_axis(keys.index[long.index.to_numpy()])
 
 
 def _on_distinct(key: pd.Series, func: Callable[[pd.Series], pd.DataFrame]) -> pd.DataFrame:
@@ -770,7 +908,10 @@ def code_nationality(s: pd.Series) -> pd.DataFrame:
     * The text is split into parts on ``/``, ``\\``, ``;``, ``,``, ``|``, ``+``, ``&``, the
       word ``and`` and a spaced dash (``"British / Albanian"``, ``"United Kingdom; Nigeria"``,
       ``"Dual - British & Irish"``).  Names that themselves contain a separator
-      (``"Trinidad and Tobago"``, ``"Iran, Islamic Republic of"``) are protected first.
+      (``"Trinidad and Tobago"``, ``"Iran, Islamic Republic of"``) are protected first; where
+      that leaves a part unmatched, the text is read again with such a name as one part only
+      where it is one (``"British Virgin Islands, British"``: two countries), and that reading
+      is taken if it leaves fewer parts unmatched (:func:`_reread_unmatched`).
       Parts are looked up in ``country_aliases.csv`` / ``who_regions.csv`` (also iso3 codes);
       a part that does not match is retried without the words ``dual``, ``national(ity)``,
       ``citizen(ship)``, ``passport``, ``holder``, ``origin``, ``born``.  Parts that are
