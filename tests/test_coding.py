@@ -387,6 +387,54 @@ def test_code_location_reads_a_spelling_with_a_separator_only_as_a_whole_part():
     assert out.tolist() == ["overseas_only"] * 3
 
 
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("British Virgin Islands", "overseas_only"),
+        ("British Indian Ocean Territory", "overseas_only"),
+        ("Virgin Islands, British", "overseas_only"),
+        ("British Virgin Islander national", "overseas_only"),
+        ("BVI", "overseas_only"),
+        ("UK and British Virgin Islands", "both"),
+        ("British Virgin Islands / UK", "both"),
+        ("British Virgin Islands, British", "both"),
+        ("England; British Indian Ocean Territory", "both"),
+        ("In country, British Virgin Islands", "both"),
+        ("Within the UK and British Virgin Islands", "both"),
+        ("Britain", "uk_only"),
+        ("in country", "uk_only"),
+        ("Wales", "uk_only"),
+    ],
+)
+def test_code_location_uk_word_in_another_country_name_is_not_the_uk(text, code):
+    """A UK word that is part of a non-UK country's name ("British" in "British Virgin
+    Islands") is not a UK sign; a UK word elsewhere in the text still is."""
+    assert c.code_location(S(text)).tolist() == [code]
+
+
+def test_code_location_uk_word_in_a_country_name_with_a_repeated_index():
+    """The UK words are weighed row by row, also where the index repeats."""
+    s = pd.Series(["British Virgin Islands", "UK / British Virgin Islands", "Albania", "British Virgin Islands"],
+                  index=[7, 7, 7, 7])
+    assert c.code_location(s).tolist() == ["overseas_only", "both", "overseas_only", "overseas_only"]
+
+
+_LOCATION_SEPARATORS = (" / ", "/", " and ", ", ", "; ", " & ", " - ", " + ", "|", "\\")
+
+
+def test_code_location_every_non_uk_country_spelling_is_overseas():
+    """Every spelling of the country lookup whose country is not the UK codes as
+    ``overseas_only`` alone, and ``both`` joined with "UK" by any separator, either way round."""
+    spellings = sorted(k for k, country in c.country_lookup().items() if country != c.UK_COUNTRY)
+    assert len(spellings) > 1000
+    alone = c.code_location(pd.Series(spellings))
+    assert {k: v for k, v in zip(spellings, alone) if v != "overseas_only"} == {}
+    for sep in _LOCATION_SEPARATORS:
+        for joined in ([f"UK{sep}{k}" for k in spellings], [f"{k}{sep}UK" for k in spellings]):
+            out = c.code_location(pd.Series(joined))
+            assert {k: v for k, v in zip(joined, out) if v != "both"} == {}
+
+
 # ----------------------------------------------------------------------------------------------
 # engagement (seed section 2.3)
 # ----------------------------------------------------------------------------------------------

@@ -1262,6 +1262,53 @@ _UK_WORDS_RE: Final[str] = (
 _OVERSEAS_WORDS_RE: Final[str] = r"\boverseas\b|\babroad\b|\binternational(?:ly)?\b|\bforeign\b|\bnot uk\b"
 
 
+def _location_countries(keys: pd.Series) -> pd.DataFrame:
+    """The countries found in distinct location keys (:func:`_country_parts`, as for a
+    nationality), for :func:`code_location`; indexed like ``keys``.
+
+    Columns: ``uk`` (a part is the UK), ``non_uk`` (a part is another country),
+    ``uk_words_in_country`` (how many :data:`_UK_WORDS_RE` words the parts that are another
+    country hold: ``british`` in ``british virgin islands``) and ``uk_words_elsewhere`` (whether
+    any other part holds one).
+    """
+    long = _country_parts(keys)
+    found = long["country"].notna()
+    non_uk = found & (long["country"] != UK_COUNTRY)
+    words = long["part"].str.count(_UK_WORDS_RE).fillna(0).astype(int)
+    by_key = pd.DataFrame(
+        {
+            "uk": (found & ~non_uk).to_numpy(dtype=bool),
+            "non_uk": non_uk.to_numpy(dtype=bool),
+            "uk_words_in_country": words.where(non_uk, 0).to_numpy(dtype=int),
+            "uk_words_elsewhere": (words.where(~non_uk, 0) > 0).to_numpy(dtype=bool),
+        },
+        index=long.index,
+    ).groupby(level=0).agg({"uk": "any", "non_uk": "any", "uk_words_in_country": "sum",
+                            "uk_words_elsewhere": "any"})
+    fill = {"uk": False, "non_uk": False, "uk_words_in_country": 0, "uk_words_elsewhere": False}
+    return by_key.reindex(keys.index).fillna(fill).astype(
+        {"uk": bool, "non_uk": bool, "uk_words_in_country": int, "uk_words_elsewhere": bool})
+
+
+def _uk_words_outside_countries(text: pd.Series, found: pd.DataFrame) -> pd.Series:
+    """Whether ``text`` (normalised, "not in the UK" already read as overseas) holds a UK word
+    (:data:`_UK_WORDS_RE`) that is not part of another country's name found in it: ``found``
+    holds :func:`_location_countries`' columns for each row.
+
+    Where no other country's name holds a UK word, any UK word counts.  Otherwise one counts
+    where the text holds more UK words than those names hold, or a part of it that is not
+    such a name holds one (``"UK and British Virgin Islands"``: yes; ``"British Virgin
+    Islands"``: no).
+    """
+    uk = _contains(text, _UK_WORDS_RE).to_numpy(dtype=bool).copy()
+    inside = found["uk_words_in_country"].fillna(0).to_numpy(dtype=int)
+    maybe = uk & (inside > 0)
+    if maybe.any():  # by position: the index may repeat
+        more = text[maybe].str.count(_UK_WORDS_RE).to_numpy(dtype=int) > inside[maybe]
+        uk[maybe] = more | found["uk_words_elsewhere"].eq(True).to_numpy(dtype=bool)[maybe]
+    return pd.Series(uk, index=text.index)
+
+
 @_on_distinct_values
 def code_location(s: pd.Series) -> pd.Series:
     """Vocab ``exploitation_location``: ``uk_only`` / ``overseas_only`` / ``both`` / ``unknown``.
@@ -1269,31 +1316,18 @@ def code_location(s: pd.Series) -> pd.Series:
     UK signs: UK, United Kingdom, Britain, England, Scotland, Wales, Northern Ireland, "in
     country".  Overseas signs: overseas, abroad, international, foreign, "outside (the) UK",
     "non-UK", or any non-UK country name (looked up like nationalities: "Albania",
-    "UK/Romania").  "Both", or UK and overseas signs together -> ``both``; "UK only" ->
-    ``uk_only``; neither -> ``unknown``.
+    "UK/Romania").  A UK word that is part of another country's name found in the text is not
+    a UK sign ("British Virgin Islands" -> ``overseas_only``; "UK and British Virgin Islands"
+    -> ``both``; :func:`_uk_words_outside_countries`).  "Both", or UK and overseas signs
+    together -> ``both``; "UK only" -> ``uk_only``; neither -> ``unknown``.
     """
     s = _as_series(s)
     text = normalise_text(s)
     text = text.str.replace(_NOT_UK_RE, " overseas ", regex=True)
-    uk = _contains(text, _UK_WORDS_RE)
     overseas = _contains(text, _OVERSEAS_WORDS_RE)
     both_word = _contains(text, r"\bboth\b")
-
-    def _countries(keys: pd.Series) -> pd.DataFrame:
-        long = _country_parts(keys)
-        found = long[long["country"].notna()]
-        is_uk = (found["country"] == UK_COUNTRY).groupby(level=0).any()
-        non_uk = (found["country"] != UK_COUNTRY).groupby(level=0).any()
-        return pd.DataFrame(
-            {
-                "uk": is_uk.reindex(keys.index, fill_value=False).astype(bool),
-                "non_uk": non_uk.reindex(keys.index, fill_value=False).astype(bool),
-            },
-            index=keys.index,
-        )
-
-    found = _on_distinct(_country_key(s), _countries)
-    uk = uk | found["uk"].eq(True)
+    found = _on_distinct(_country_key(s), _location_countries)
+    uk = _uk_words_outside_countries(text, found) | found["uk"].eq(True)
     overseas = overseas | found["non_uk"].eq(True)
     codes = np.select(
         [both_word | (uk & overseas), uk, overseas],
