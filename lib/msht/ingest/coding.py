@@ -549,27 +549,50 @@ _NOISE_WORDS_RE: Final[str] = (
     r"\b(?:dual|nationality|nationalities|national|nationals|citizen|citizens|citizenship"
     r"|passport|holder|origin|born)\b"
 )
-#: Separators between the nationalities of a dual national, applied to the country key.
+#: Separators between the nationalities of a dual national, applied to the country key (whose
+#: line breaks, of whichever kind, :func:`_country_key` turns into ``\n``).
 _SPLIT_RE: Final[str] = r"\s*(?:[/\\;,|+\n]|\band\b)\s*"
+#: The line breaks of :meth:`str.splitlines` (``\r\n`` is ``\r`` then ``\n``): a line break inside a
+#: cell (a spreadsheet cell typed on several lines) separates a list's items.
+_LINE_BREAK_RE: Final[str] = r"[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 #: iso3 codes that are ordinary words and so are not accepted as country spellings.
 _ISO3_NOT_KEYS: Final[frozenset[str]] = frozenset({"and"})
+
+
+def _normalise_lines(s: pd.Series) -> pd.Series:
+    """:func:`normalise_text` of each line of ``s`` (split on :data:`_LINE_BREAK_RE`), the
+    lines that normalise to nothing (blank or a missing marker) dropped, the others joined by
+    ``\n``: ``"UK\r\nAlbania"`` -> ``"uk\nalbania"``, ``"Albania\n"`` -> ``"albania"``
+    (a value without a line break inside is :func:`normalise_text` of it).  ``string`` dtype,
+    ``s``'s index (which may repeat)."""
+    s = _as_series(s)
+    out = normalise_text(s).reset_index(drop=True)
+    text = s.astype("string").reset_index(drop=True)
+    inside = text.str.strip().str.contains(_LINE_BREAK_RE, regex=True, na=False).to_numpy(dtype=bool)
+    if inside.any():
+        lines = normalise_text(text[inside].str.split(_LINE_BREAK_RE, regex=True).explode().astype("string"))
+        lines = lines[lines.notna() & (lines != "")]
+        joined = lines.groupby(level=0).agg("\n".join).reindex(text.index[inside])
+        out[inside] = joined.astype("string")
+    return out.set_axis(s.index)
 
 
 def _country_key(s: pd.Series) -> pd.Series:
     """Normalise country text to a lookup key (on top of :func:`normalise_text`).
 
-    Accents removed, ``.``/quotes/apostrophes removed, brackets -> spaces, ``&`` -> ``and``,
-    a spaced dash (``" - "``) -> ``;`` (a separator), other hyphens -> spaces, leading
-    ``the`` removed, whitespace collapsed.
+    Line breaks inside the text -> ``\n`` (a separator, :func:`_normalise_lines`; one at the
+    start or end is only whitespace), accents removed, ``.``/quotes/apostrophes removed,
+    brackets -> spaces, ``&`` -> ``and``, a spaced dash (``" - "``) -> ``;`` (a separator),
+    other hyphens -> spaces, leading ``the`` removed, other whitespace collapsed.
     """
-    k = normalise_text(s)
+    k = _normalise_lines(s)
     k = k.str.normalize("NFKD").str.replace(r"[\u0300-\u036f]", "", regex=True)
     k = k.str.replace(r"[.'\"`]", "", regex=True)
     k = k.str.replace(r"[()\[\]{}]", " ", regex=True)
     k = k.str.replace("&", " and ", regex=False)
     k = k.str.replace(r"\s+-\s+", ";", regex=True)
     k = k.str.replace("-", " ", regex=False)
-    k = k.str.replace(r"\s+", " ", regex=True).str.strip()
+    k = k.str.replace(r"[^\S\n]+", " ", regex=True).str.replace(r"\s*\n\s*", "\n", regex=True).str.strip()
     k = k.str.replace(r"^the ", "", regex=True)
     return k.mask(k.isin(MISSING_MARKERS) | (k == ""))
 
@@ -688,7 +711,8 @@ _Run = tuple[int, int, int, str, bool]
 def _token_runs(keys: pd.Series) -> list[_Run]:
     """Every run of consecutive tokens of each of ``keys`` that one part may be read from.
 
-    A key's tokens are its texts between separators (:data:`_SPLIT_RE`).  A single token is a
+    A key's tokens are its texts between separators (:data:`_SPLIT_RE`); in a run, a line
+    break is read as a space (a name wrapped onto two lines).  A single token is a
     run; so is a longer run of at most as many separators as a protected spelling holds
     (:func:`_most_protected_separators`).  Its text keeps its separators and is read as
     :func:`_split_parts` reads a part (stripped, a leading ``the`` dropped).  It is spanned when
@@ -696,7 +720,7 @@ def _token_runs(keys: pd.Series) -> list[_Run]:
     in its first token and ends in its last.
     """
     _, _, _, protect_re = _country_tables()
-    longest = _most_protected_separators()
+    longest = max(_most_protected_separators(), 1)
     runs: list[_Run] = []
     for pos, key in enumerate(keys):
         pieces = re.split(f"({_SPLIT_RE})", key)
@@ -704,6 +728,7 @@ def _token_runs(keys: pd.Series) -> list[_Run]:
         for first in range(len(tokens)):
             for last in range(first, min(len(tokens), first + longest + 1)):
                 text = "".join(t + s for t, s in zip(tokens[first:last], seps[first:last])) + tokens[last]
+                text = text.replace("\n", " ")  # a name wrapped onto two lines (same length)
                 head, tail = len(tokens[first]), len(text) - len(tokens[last])
                 spans = last > first and protect_re is not None and any(
                     m.start() < head and m.end() > tail for m in re.finditer(protect_re, text))
@@ -744,15 +769,18 @@ def _best_reading(n_tokens: int, runs: list[_ScoredRun]) -> _Reading:
 
 def _reread_unmatched(keys: pd.Series, long: pd.DataFrame) -> pd.DataFrame:
     """Read again each key whose first reading (``long``, indexed by the positions of ``keys``)
-    left a part unmatched and protected a spelling, and take :func:`_best_reading` where it
-    leaves fewer parts unmatched.
+    left a part unmatched and protected a spelling or split on a line break, and take
+    :func:`_best_reading` where it leaves fewer parts unmatched.
 
     The first reading protects a spelling wherever it is found, so a spelling that starts or
     ends inside a part swallows the separator between two parts (``british virgin islands,
     british`` read as ``british`` + ``virgin islands, british``, unmatched), and of two
     spellings that overlap it protects the first (``hong kong sar, china, peoples republic of``).
     Only fewer unmatched parts replace it, so a spelling next to words that match nothing stays
-    one unmatched part (``xyz virgin islands, british`` does not become the UK).
+    one unmatched part (``xyz virgin islands, british`` does not become the UK).  A line break
+    separates a list's items, but a name may also be wrapped onto two lines: a run of tokens
+    across one reads it as a space (``united\nkingdom``, ``british\nvirgin islands``), so a
+    wrapped name is one part where that leaves fewer parts unmatched, and a list stays a list.
     """
     missing = long["country"].isna()
     if not missing.any():
@@ -760,7 +788,8 @@ def _reread_unmatched(keys: pd.Series, long: pd.DataFrame) -> pd.DataFrame:
     unmatched = missing.groupby(level=0).sum()
     some = long.index.isin(unmatched.index[unmatched.to_numpy() > 0])
     protected = long["part"][some].str.contains("zzcountry", regex=False).groupby(level=0).any()
-    todo = protected.index[protected.to_numpy(dtype=bool)].to_numpy()
+    broken = keys.iloc[protected.index.to_numpy()].str.contains("\n", regex=False).to_numpy(dtype=bool)
+    todo = protected.index[protected.to_numpy(dtype=bool) | broken].to_numpy()
     if len(todo) == 0:
         return long
     runs = _token_runs(keys.iloc[todo])
@@ -906,8 +935,11 @@ def code_nationality(s: pd.Series) -> pd.DataFrame:
     ``unmatched`` with the input's index.
 
     * The text is split into parts on ``/``, ``\\``, ``;``, ``,``, ``|``, ``+``, ``&``, the
-      word ``and`` and a spaced dash (``"British / Albanian"``, ``"United Kingdom; Nigeria"``,
-      ``"Dual - British & Irish"``).  Names that themselves contain a separator
+      word ``and``, a spaced dash and a line break inside the cell (``\n``, ``\r\n``, ``\r``,
+      ``\u2028``...; one at the start or end changes nothing): ``"British / Albanian"``,
+      ``"United Kingdom; Nigeria"``, ``"Dual - British & Irish"``, ``"British\nAlbanian"``.
+      A name wrapped onto two lines is one part where that leaves fewer parts unmatched
+      (``"United\nKingdom"``).  Names that themselves contain a separator
       (``"Trinidad and Tobago"``, ``"Iran, Islamic Republic of"``) are protected first; where
       that leaves a part unmatched, the text is read again with such a name as one part only
       where it is one (``"British Virgin Islands, British"``: two countries), and that reading
@@ -1316,7 +1348,7 @@ def code_location(s: pd.Series) -> pd.Series:
     UK signs: UK, United Kingdom, Britain, England, Scotland, Wales, Northern Ireland, "in
     country".  Overseas signs: overseas, abroad, international, foreign, "outside (the) UK",
     "non-UK", or any non-UK country name (looked up like nationalities: "Albania",
-    "UK/Romania").  A UK word that is part of another country's name found in the text is not
+    "UK/Romania", "UK\nRomania": a line break inside the cell separates countries).  A UK word that is part of another country's name found in the text is not
     a UK sign ("British Virgin Islands" -> ``overseas_only``; "UK and British Virgin Islands"
     -> ``both``; :func:`_uk_words_outside_countries`).  "Both", or UK and overseas signs
     together -> ``both``; "UK only" -> ``uk_only``; neither -> ``unknown``.
