@@ -562,7 +562,7 @@ _ISO3_NOT_KEYS: Final[frozenset[str]] = frozenset({"and"})
 def _normalise_lines(s: pd.Series) -> pd.Series:
     """:func:`normalise_text` of each line of ``s`` (split on :data:`_LINE_BREAK_RE`), the
     lines that normalise to nothing (blank or a missing marker) dropped, the others joined by
-    ``\n``: ``"UK\r\nAlbania"`` -> ``"uk\nalbania"``, ``"Albania\n"`` -> ``"albania"``
+    ``\\n``: ``"UK\\r\\nAlbania"`` -> ``"uk\\nalbania"``, ``"Albania\\n"`` -> ``"albania"``
     (a value without a line break inside is :func:`normalise_text` of it).  ``string`` dtype,
     ``s``'s index (which may repeat)."""
     s = _as_series(s)
@@ -580,7 +580,7 @@ def _normalise_lines(s: pd.Series) -> pd.Series:
 def _country_key(s: pd.Series) -> pd.Series:
     """Normalise country text to a lookup key (on top of :func:`normalise_text`).
 
-    Line breaks inside the text -> ``\n`` (a separator, :func:`_normalise_lines`; one at the
+    Line breaks inside the text -> ``\\n`` (a separator, :func:`_normalise_lines`; one at the
     start or end is only whitespace), accents removed, ``.``/quotes/apostrophes removed,
     brackets -> spaces, ``&`` -> ``and``, a spaced dash (``" - "``) -> ``;`` (a separator),
     other hyphens -> spaces, leading ``the`` removed, other whitespace collapsed.
@@ -779,7 +779,7 @@ def _reread_unmatched(keys: pd.Series, long: pd.DataFrame) -> pd.DataFrame:
     Only fewer unmatched parts replace it, so a spelling next to words that match nothing stays
     one unmatched part (``xyz virgin islands, british`` does not become the UK).  A line break
     separates a list's items, but a name may also be wrapped onto two lines: a run of tokens
-    across one reads it as a space (``united\nkingdom``, ``british\nvirgin islands``), so a
+    across one reads it as a space (``united\\nkingdom``, ``british\\nvirgin islands``), so a
     wrapped name is one part where that leaves fewer parts unmatched, and a list stays a list.
     """
     missing = long["country"].isna()
@@ -935,11 +935,11 @@ def code_nationality(s: pd.Series) -> pd.DataFrame:
     ``unmatched`` with the input's index.
 
     * The text is split into parts on ``/``, ``\\``, ``;``, ``,``, ``|``, ``+``, ``&``, the
-      word ``and``, a spaced dash and a line break inside the cell (``\n``, ``\r\n``, ``\r``,
-      ``\u2028``...; one at the start or end changes nothing): ``"British / Albanian"``,
-      ``"United Kingdom; Nigeria"``, ``"Dual - British & Irish"``, ``"British\nAlbanian"``.
+      word ``and``, a spaced dash and a line break inside the cell (``\\n``, ``\\r\\n``, ``\\r``,
+      ``\\u2028``...; one at the start or end changes nothing): ``"British / Albanian"``,
+      ``"United Kingdom; Nigeria"``, ``"Dual - British & Irish"``, ``"British\\nAlbanian"``.
       A name wrapped onto two lines is one part where that leaves fewer parts unmatched
-      (``"United\nKingdom"``).  Names that themselves contain a separator
+      (``"United\\nKingdom"``).  Names that themselves contain a separator
       (``"Trinidad and Tobago"``, ``"Iran, Islamic Republic of"``) are protected first; where
       that leaves a part unmatched, the text is read again with such a name as one part only
       where it is one (``"British Virgin Islands, British"``: two countries), and that reading
@@ -1348,9 +1348,10 @@ def code_location(s: pd.Series) -> pd.Series:
     UK signs: UK, United Kingdom, Britain, England, Scotland, Wales, Northern Ireland, "in
     country".  Overseas signs: overseas, abroad, international, foreign, "outside (the) UK",
     "non-UK", or any non-UK country name (looked up like nationalities: "Albania",
-    "UK/Romania", "UK\nRomania": a line break inside the cell separates countries).  A UK word that is part of another country's name found in the text is not
-    a UK sign ("British Virgin Islands" -> ``overseas_only``; "UK and British Virgin Islands"
-    -> ``both``; :func:`_uk_words_outside_countries`).  "Both", or UK and overseas signs
+    "UK/Romania", "UK\\nRomania": a line break inside the cell separates countries).  A UK
+    word that is part of another country's name found in the text is not a UK sign ("British
+    Virgin Islands" -> ``overseas_only``; "UK and British Virgin Islands" -> ``both``;
+    :func:`_uk_words_outside_countries`).  "Both", or UK and overseas signs
     together -> ``both``; "UK only" -> ``uk_only``; neither -> ``unknown``.
     """
     s = _as_series(s)
