@@ -419,7 +419,7 @@ def test_code_location_uk_word_in_a_country_name_with_a_repeated_index():
     assert c.code_location(s).tolist() == ["overseas_only", "both", "overseas_only", "overseas_only"]
 
 
-_LOCATION_SEPARATORS = (" / ", "/", " and ", ", ", "; ", " & ", " - ", " + ", "|", "\\")
+_LOCATION_SEPARATORS = (" / ", "/", " and ", ", ", "; ", " & ", " - ", " + ", "|", "\\", "\n", "\r\n", "\u2028")
 
 
 def test_code_location_every_non_uk_country_spelling_is_overseas():
@@ -433,6 +433,71 @@ def test_code_location_every_non_uk_country_spelling_is_overseas():
         for joined in ([f"UK{sep}{k}" for k in spellings], [f"{k}{sep}UK" for k in spellings]):
             out = c.code_location(pd.Series(joined))
             assert {k: v for k, v in zip(joined, out) if v != "both"} == {}
+
+
+# ----------------------------------------------------------------------------------------------
+# a list typed on several lines of one spreadsheet cell
+# ----------------------------------------------------------------------------------------------
+
+#: ``\n``, ``\r\n``, ``\r``, a Unicode line separator and others :meth:`str.splitlines` knows.
+_LINE_BREAKS = ("\n", "\r\n", "\r", "\u2028", "\u2029", "\x85", "\x0b")
+
+
+@pytest.mark.parametrize("br", _LINE_BREAKS)
+def test_code_nationality_line_break_inside_a_cell_separates_nationalities(br):
+    out = c.code_nationality(S(f"UK{br}Albania", f"British{br}Albanian", f"Albanian{br}Romanian",
+                               f"British{br}{br}Albanian", f" Dual British {br} Albanian national "))
+    assert out["countries"].tolist() == ["United Kingdom; Albania"] * 2 + ["Albania; Romania"] + ["United Kingdom; Albania"] * 2
+    assert out["uk_national"].tolist() == ["uk", "uk", "non_uk", "uk", "uk"]
+    assert out["region"].tolist() == ["multiple"] * 5
+    assert out["unmatched"].isna().all()
+
+
+@pytest.mark.parametrize("br", _LINE_BREAKS)
+def test_a_line_break_round_a_cell_changes_nothing(br):
+    """A line break that is only the text's surrounding whitespace is not a separator."""
+    texts = ["Albania", "UK / Albania", "N/K", "", "Xyzland"]
+    padded = [f"{t}{br}" for t in texts] + [f"{br}{t}" for t in texts] + [f" {br} {t} {br}" for t in texts]
+    want = c.code_nationality(S(*texts * 3))
+    got = c.code_nationality(S(*padded))
+    assert got.astype(str).to_numpy().tolist() == want.astype(str).to_numpy().tolist()
+    assert c.code_location(S(*padded)).tolist() == c.code_location(S(*texts * 3)).tolist()
+
+
+@pytest.mark.parametrize("br", _LINE_BREAKS)
+def test_a_country_name_wrapped_onto_two_lines_stays_one_country(br):
+    """A line break separates a list's items, but a name wrapped onto two lines is read whole where
+    that leaves fewer parts unmatched ("British / Virgin Islands" would be the UK and an unknown)."""
+    out = c.code_nationality(S(f"United{br}Kingdom", f"British{br}Virgin Islands", f"Guinea{br}Bissau",
+                               f"Trinidad and{br}Tobago", f"Iran, Islamic{br}Republic of", f"UK{br}Xyz"))
+    assert out["countries"].tolist() == ["United Kingdom", "British Virgin Islands", "Guinea-Bissau",
+                                         "Trinidad and Tobago", "Iran", "United Kingdom"]
+    assert out["unmatched"].tolist()[:5] == [pd.NA] * 5 and out["unmatched"].iloc[5] == "xyz"
+    assert c.code_location(S(f"British{br}Virgin Islands")).tolist() == ["overseas_only"]
+
+
+@pytest.mark.parametrize("br", _LINE_BREAKS)
+def test_code_location_line_break_inside_a_cell_separates_countries(br):
+    out = c.code_location(S(f"UK{br}Albania", f"Albania{br}UK", f"Albania{br}Romania", f"England{br}Albania",
+                            f"UK{br}", f"{br}Albania{br}"))
+    assert out.tolist() == ["both", "both", "overseas_only", "both", "uk_only", "overseas_only"]
+
+
+def test_a_line_break_inside_a_cell_with_a_repeated_index():
+    s = pd.Series(["UK\nAlbania", "Albania\n", "UK\r\nAlbania", "Albania"], index=[5, 5, 5, 5])
+    assert c.code_nationality(s)["countries"].tolist() == ["United Kingdom; Albania", "Albania"] * 2
+    assert c.code_location(s).tolist() == ["both", "overseas_only"] * 2
+
+
+@pytest.mark.parametrize("br", _LINE_BREAKS)
+def test_code_exploitation_types_a_list_on_several_lines_codes_as_joined_by_a_slash(br):
+    """The exploitation rules search keywords and do not split: a list on several lines of a cell
+    codes as the same list joined by " / " (checked, nothing to change)."""
+    items = [("Sexual exploitation", "Domestic servitude"), ("Criminal", "Labour"), ("County lines", "Labour"),
+             ("CSE", "Organ harvesting"), ("Forced labour", "Criminal exploitation"), ("Unknown", "Sexual")]
+    lines = c.code_exploitation_types(S(*[a + br + b for a, b in items] + [f"Labour{br}"]))
+    slash = c.code_exploitation_types(S(*[a + " / " + b for a, b in items] + ["Labour"]))
+    assert lines.astype(str).to_numpy().tolist() == slash.astype(str).to_numpy().tolist()
 
 
 # ----------------------------------------------------------------------------------------------

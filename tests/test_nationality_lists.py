@@ -176,8 +176,9 @@ _ALL_KEYS = coding._country_key(pd.Series([s for s, _ in ALL_SPELLINGS], dtype="
 #: The listed spellings that hold a separator ("Virgin Islands, British", "Trinidad and Tobago",
 #: "Saint Helena, Ascension and Tristan da Cunha"), which the coder keeps whole where they are a part.
 PROTECTED = [s for s, k in zip(ALL_SPELLINGS, _ALL_KEYS) if re.search(coding._SPLIT_RE, k)]
-#: Every separator the coder splits on, with and without spaces ("&" is read as "and", " - " as ";").
-SEPARATORS = [" / ", "/", "\\", "; ", ";", ", ", ",", " | ", " + ", " and ", " & ", " - "]
+#: Every separator the coder splits on, with and without spaces ("&" is read as "and", " - " as ";"),
+#: and a line break inside the cell.
+SEPARATORS = [" / ", "/", "\\", "; ", ";", ", ", ",", " | ", " + ", " and ", " & ", " - ", "\n", "\r\n", "\u2028"]
 #: One separator of each kind the coder tells apart: the symbols are one class of its split (" - "
 #: is read as ";"), but a comma, spaced or not, and "and" ("&") can make a listed spelling with the
 #: words next to them ("Hong Kong SAR" + ", " + "China"), and so can an unspaced "/" ("English/British").
@@ -340,3 +341,41 @@ def test_property_a_spelling_with_a_separator_next_to_any_spelling_gives_both(sp
     names, the UK list, the aliases), with any separator: both countries, nothing unmatched."""
     wrong = _wrong(_both_orders(spelling, other, sep))
     assert not wrong, wrong
+
+
+# ----------------------------------------------------------------------------------------------
+# A list typed on several lines of one spreadsheet cell
+# ----------------------------------------------------------------------------------------------
+
+#: Line breaks of every kind :meth:`str.splitlines` knows, alone, doubled and with spaces round them.
+LINE_BREAKS = ["\n", "\r\n", "\r", "\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e",
+               " \n ", "\n\n", "\r\n\r\n", " \u2028\t"]
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(a=st.sampled_from(ALL_SPELLINGS), b=st.sampled_from(ALL_SPELLINGS), br=st.sampled_from(LINE_BREAKS))
+def test_property_two_spellings_on_two_lines_code_as_joined_by_a_slash(a, b, br):
+    """Any two listed spellings (the UK and ISO lists, the aliases) on two lines of one cell give
+    what they give joined by " / ": the same nationality (every column) and location."""
+    texts = pd.Series([a[0] + br + b[0], a[0] + " / " + b[0]], dtype=object)
+    nationality = coding.code_nationality(texts)
+    assert nationality.iloc[0].tolist() == nationality.iloc[1].tolist(), (a, b, br, nationality.to_dict("records"))
+    location = coding.code_location(texts)
+    assert location.iloc[0] == location.iloc[1], (a, b, br, location.tolist())
+
+
+def test_two_spellings_on_two_lines_code_as_joined_by_a_slash():
+    """The property above over a fixed sample of 3,000 pairs per kind of line break, in one
+    vectorised call each (more than :data:`coding.CLEAN_BY_VALUE_MAX` values: the pandas path)."""
+    import random
+
+    pick = random.Random(20240611)
+    pairs = [(pick.choice(ALL_SPELLINGS)[0], pick.choice(ALL_SPELLINGS)[0]) for _ in range(3000)]
+    slash = pd.Series([a + " / " + b for a, b in pairs], dtype=object)
+    want, want_location = coding.code_nationality(slash).astype(str), coding.code_location(slash)
+    for br in ("\n", "\r\n", "\u2028"):
+        texts = pd.Series([a + br + b for a, b in pairs], dtype=object)
+        got = coding.code_nationality(texts).astype(str)
+        wrong = [(t, w, g) for t, w, g in zip(texts, want.to_numpy().tolist(), got.to_numpy().tolist()) if w != g]
+        assert not wrong, wrong[:10]
+        assert (coding.code_location(texts).to_numpy() == want_location.to_numpy()).all(), br
