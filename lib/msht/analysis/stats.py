@@ -195,7 +195,9 @@ def _fisher(counts: npt.NDArray[np.int64], n_resamples: int, seed: int) -> tuple
     # the table under fixed margins) via a resampling method; the default draws from an
     # unseeded generator, so pass a seeded MonteCarloMethod for reproducibility.
     method = stats.MonteCarloMethod(n_resamples=n_resamples, rng=np.random.default_rng(seed))
-    p = float(stats.fisher_exact(counts, method=method).pvalue)
+    # scipy 1.17 returns a one-element array, not a scalar, for some tables (a column total of 1:
+    # [[0, 1], [0, 1], [1, 0]]): read the one value either way
+    p = float(np.asarray(stats.fisher_exact(counts, method=method).pvalue, dtype=np.float64).reshape(-1)[0])
     how = f"Monte Carlo Freeman-Halton (scipy.stats.fisher_exact, {n_resamples} tables, seed {seed})"
     return p, how
 
