@@ -529,3 +529,13 @@ def test_msht_says_in_one_line_that_a_force_is_too_small_to_release_with_the_oth
     assert cli.main(["run", "--params", str(root / "params" / "national.yaml")]) == 2
     err = capsys.readouterr().err
     assert err == f"msht: error: {line}\n"
+
+
+def test_a_forces_appendix4_explains_blocks_withheld_across_forces_only_when_there_are_some() -> None:
+    tables = {f: (_force_rows(f), sdc.protect_associations(_force_rows(f), M)) for f in FORCES}
+    extra = forces_tables.across_forces(tables, M)
+    shown = forces_tables.by_force({f: sdc.protect_associations(t, M) for f, (t, _) in tables.items()})
+    assert forces_tables.withheld_note(shown) == ""
+    withheld = forces_tables.by_force({f: sdc.protect_associations(t, M, withheld=frozenset(extra[f]))
+                                        for f, (t, _) in tables.items()})
+    assert forces_tables.withheld_note(withheld) == forces_tables.WITHHELD_ACROSS_FORCES_NOTE

@@ -351,6 +351,22 @@ def withheld_blocks(rows: pd.DataFrame) -> dict[tuple[str, str], set[str]]:
     return out
 
 
+#: What a force's Appendix 4 says, under its notes, when a block is withheld across forces.
+WITHHELD_ACROSS_FORCES_NOTE = (
+    "[c] throughout a force's factor: the block is withheld with at least one other force's, so that no "
+    "force's hidden count is the all-forces count minus the other forces' (disclosure control across "
+    "forces); such a force is left out of that factor's pooled tests."
+)
+
+
+def withheld_note(rows: pd.DataFrame) -> str:
+    """:data:`WITHHELD_ACROSS_FORCES_NOTE` when a force's block of the forces' protected Appendix 4
+    (``rows``, with their marker columns) is withheld whole (reason ``withheld``), else ""."""
+    if rows.empty or "reason" not in rows.columns:
+        return ""
+    return WITHHELD_ACROSS_FORCES_NOTE if bool((rows["reason"] == "withheld").any()) else ""
+
+
 def combined_status_hidden(appendix4: pd.DataFrame, sizes_table: pd.DataFrame, min_cell_count: int) -> set[str]:
     """The outcomes whose all-forces number of cases with a status recorded the combined tables
     (notebook 03) hide (:func:`msht.publish.association_tables.status_hidden` of the forces'
