@@ -267,6 +267,9 @@ def test_the_national_run_end_to_end_in_process(forces_params, national_run):
     for name in ("fig_flow.png", "forces_funnel_offered.png", "forces_funnel_accepted.png"):
         assert (out / "figures" / name).exists(), name
     odds_ratios = pd.read_csv(out / "forces_odds_ratios.csv")
+    # Force C sends no offender extract: no odds ratio of a factor not available for it (no zeros)
+    mine = odds_ratios[odds_ratios["force"] == "Force C"]
+    assert not set(mine["factor"]) & set(forces_tables.NOT_AVAILABLE_WITHOUT_OFFENDERS) and len(mine)
     forests = {p.stem for p in (out / "figures").glob("forces_forest_*.svg")}
     assert forests == {f"forces_forest_{o}_{f}" for o, f in zip(odds_ratios["outcome"], odds_ratios["factor"])}
 

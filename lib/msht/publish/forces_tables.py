@@ -426,6 +426,16 @@ def not_available(cleaned: ForcesClean) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[FORCE, "factors"])
 
 
+def without_not_available(frame: pd.DataFrame, cleaned: ForcesClean) -> pd.DataFrame:
+    """``frame`` (rows with ``force`` and ``factor`` columns: ``forces_odds_ratios``) without the
+    rows of a force that sends no offender extract for the factors not available for it
+    (:data:`NOT_AVAILABLE_WITHOUT_OFFENDERS`): their zero cells are not known zeros, and its
+    Appendix 4 has no rows for them either. Index reset."""
+    missing = {c.force.name for c in cleaned.forces if not c.force.has_offenders}
+    drop = frame[FORCE].astype(str).isin(missing) & frame["factor"].isin(NOT_AVAILABLE_WITHOUT_OFFENDERS)
+    return frame[~drop].reset_index(drop=True)
+
+
 def not_available_note(cleaned: ForcesClean) -> str:
     """A sentence naming the forces without an offender extract and what that leaves out
     (:data:`NOT_AVAILABLE_WITHOUT_OFFENDERS`), or ""."""
