@@ -166,7 +166,7 @@ def test_across_forces_withholds_whole_blocks_and_the_smallest_other_force() -> 
     for force in ("Force B", "Force C"):
         block = again[force][1][again[force][1]["factor"] == "victim_sex"]
         assert block["n"].isna().all() and block["denominator"].isna().all()
-        assert set(block["reason"]) == {"withheld"} and set(block["display"]) == {sdc.SECONDARY_MARK}
+        assert set(block["reason"]) == {sdc.WITHHELD_ACROSS_FORCES} and set(block["display"]) == {sdc.SECONDARY_MARK}
     assert again["Force A"][1]["n"].notna().all()
     assert all(forces_tables.across_forces(again, M)[f] <= extra[f] for f in FORCES)  # a fixpoint
 
@@ -409,7 +409,7 @@ def test_a_release_of_several_forces_is_safe_from_an_attacker_who_has_every_file
                 assert (f"{r.force}: {r.outcome}", r.factor, r.level, column) in listed, (r.force, r.factor, r.level)
     mine = supp[supp["file"] == "forces_appendix4"]
     hidden_blocks = mine.groupby("table")["variable"].nunique()
-    assert (mine["reason"] == "withheld").any() and len(hidden_blocks) >= 2
+    assert (mine["reason"] == sdc.WITHHELD_ACROSS_FORCES).any() and len(hidden_blocks) >= 2
     _pooled_from_published_counts(out)
 
 

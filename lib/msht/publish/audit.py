@@ -126,7 +126,8 @@ MIN_RANGE: Final[int] = 3
 BIG: Final[int] = 10**6
 #: Reasons under which a ``"[c]"`` says nothing about the value.
 SILENT_REASONS: Final[frozenset[str]] = frozenset(
-    {"withheld", "linked", "linked_total", "unknown_total", "test_withheld", "extreme_value", "small_total"}
+    {"withheld", "withheld_across_forces", "linked", "linked_total", "unknown_total", "test_withheld", "extreme_value",
+     "small_total"}
 )
 NOT_MODELLED: Final[tuple[str, ...]] = (
     "regression.csv's adjusted odds ratios, CIs and p (multivariable; withheld for a level whose association "
@@ -792,7 +793,8 @@ HELPERS: Final[tuple[str, ...]] = ("units|", "assoc_total|", "regression_yes|", 
 def bound_hidden(s: System, binaries: list, pct_rows: list, m: int = 5) -> pd.DataFrame:
     """Per hidden count: its true value, the smallest and largest feasible values (milp), and
     ``required``: whether it must keep :data:`MIN_RANGE` values. A count hidden only because its
-    whole block is withheld (``withheld``), and not itself from 1 to m-1, is not required to: a
+    whole block is withheld (``withheld``; a force's, with another force's: ``withheld_across_forces``),
+    and not itself from 1 to m-1, is not required to: a
     withheld block hides all it can, and its totals may be public elsewhere (``accepted``'s totals
     are ``offered``'s published "yes" counts), as :mod:`msht.publish.sdc` states; nor is a count of an
     exclusion chain withheld whole (:func:`_withheld_chains`).
@@ -825,7 +827,8 @@ def bound_hidden(s: System, binaries: list, pct_rows: list, m: int = 5) -> pd.Da
             if not res.success:
                 raise RuntimeError(f"audit system infeasible or unsolved for {name}: {res.message}")
             ends.append(round(res.x[at]))
-        required = (not (s.reason.get(i) in ("withheld", "implicit") and not 1 <= s.truth[i] < m)
+        whole_block = s.reason.get(i) in ("withheld", "withheld_across_forces", "implicit")
+        required = (not (whole_block and not 1 <= s.truth[i] < m)
                     and i not in public_total and i not in s.structural)
         values = ends[1] - ends[0] + 1
         if i in zero_or_m and ends[0] == 0 < ends[1]:  # "[c]": 0, or m and more; nothing from 1 to m-1

@@ -199,7 +199,7 @@ def appendix4_hidden(appendix4: pd.DataFrame) -> dict[tuple[str, str, str, str],
     (:func:`msht.publish.forces_tables.appendix4_by_force`'s ``rows``, with their marker columns):
     (count hidden, denominator hidden, block withheld), as :func:`_hidden_levels` gives them."""
     withheld = appendix4.groupby(["force", "outcome", "factor"], observed=True)["reason"].transform(
-        lambda r: (r == "withheld").any())
+        lambda r: r.isin(sdc.WITHHELD_REASONS).any())
     return {(str(r.force), r.outcome, r.factor, r.level): (bool(r.suppressed), bool(r.denominator_suppressed), bool(w))
             for r, w in zip(appendix4.itertuples(), withheld, strict=True)}
 

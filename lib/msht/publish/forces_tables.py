@@ -292,7 +292,7 @@ def across_forces(tables: dict[str, tuple[pd.DataFrame, pd.DataFrame]],
     denominator (and with them the block's test, :func:`msht.publish.sdc.protect_associations`
     withholds it); ``accepted``'s block goes with ``offered``'s of the factor (its denominators are
     ``offered``'s n: :data:`msht.publish.sdc.NESTED`). A force with any hidden cell in a block
-    withholds the whole block (reason ``withheld``: every count ``"[c]"``, which says nothing about
+    withholds the whole block (reason ``withheld_across_forces``: every count ``"[c]"``, which says nothing about
     its size, as a single force's block withheld whole); when exactly one force of those with the
     factor hides it, the force with the smallest block (fewest cases with a status recorded for the
     outcome, ties in params order) of at least ``min_cell_count`` cases (else the smallest of all)
@@ -361,10 +361,11 @@ WITHHELD_ACROSS_FORCES_NOTE = (
 
 def withheld_note(rows: pd.DataFrame) -> str:
     """:data:`WITHHELD_ACROSS_FORCES_NOTE` when a force's block of the forces' protected Appendix 4
-    (``rows``, with their marker columns) is withheld whole (reason ``withheld``), else ""."""
+    (``rows``, with their marker columns) is withheld whole with another force's (reason
+    :data:`msht.publish.sdc.WITHHELD_ACROSS_FORCES`), else ""."""
     if rows.empty or "reason" not in rows.columns:
         return ""
-    return WITHHELD_ACROSS_FORCES_NOTE if bool((rows["reason"] == "withheld").any()) else ""
+    return WITHHELD_ACROSS_FORCES_NOTE if bool((rows["reason"] == sdc.WITHHELD_ACROSS_FORCES).any()) else ""
 
 
 def combined_status_hidden(appendix4: pd.DataFrame, sizes_table: pd.DataFrame, min_cell_count: int) -> set[str]:

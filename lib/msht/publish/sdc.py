@@ -128,6 +128,10 @@ EXTREME_LEVELS: Final[frozenset[str]] = frozenset({"max", "min"})
 TOTAL_LEVELS: Final[frozenset[str]] = frozenset({"all", "overall"})
 #: The ``unknown`` level code (see :mod:`msht.base.vocab`).
 UNKNOWN: Final[str] = "unknown"
+#: The reason of a force's block withheld whole with another force's (a run of several forces).
+WITHHELD_ACROSS_FORCES: Final[str] = "withheld_across_forces"
+#: The reasons of a block withheld whole: each of its ``"[c]"`` says nothing about the count's size.
+WITHHELD_REASONS: Final[frozenset[str]] = frozenset({"withheld", WITHHELD_ACROSS_FORCES})
 #: Association outcomes measured within another outcome's "yes" cases: child -> parent.
 NESTED: Final[dict[str, str]] = {"accepted": "offered"}
 #: Columns of ``suppression.csv``.
@@ -153,8 +157,9 @@ REASONS: Final[dict[str, str]] = {
     "secondary": "hidden so that another hidden count cannot be worked out from totals",
     "linked": "the level's count in the enclosing outcome (offered support) is hidden",
     "linked_total": "hidden because, with totals published elsewhere in the report, it would give a hidden count back",
-    "withheld": "the whole block is withheld: no smaller suppression protects it (in a run of several forces, "
-                "a force's block withheld with another force's so that the all-forces count gives neither back)",
+    "withheld": "the whole block is withheld: no smaller suppression protects it",
+    "withheld_across_forces": "the force's whole block is withheld with at least one other force's, so that the "
+                              "all-forces count minus the other forces' gives no hidden count back",
     "extreme_value": "a maximum or minimum describes one person",
     "test_withheld": "the test statistic, its p-value or its band would give hidden counts back",
 }
@@ -694,7 +699,7 @@ def _n_domain(reason: str | None, d: int, m: int) -> int:
 def _d_domain(reason: str, m: int) -> Domain:
     if reason == "small_total":
         return small(m)
-    if reason == "withheld":
+    if reason in WITHHELD_REASONS:
         return ANY
     return not_small(m)  # linked, secondary
 
@@ -791,11 +796,11 @@ def protect_association_block(
     return b
 
 
-def _withhold_assoc(b: AssocBlock) -> None:
+def _withhold_assoc(b: AssocBlock, reason: str = "withheld") -> None:
     b.withheld = True
     for i in range(len(b.n)):
-        b.n_reason[i] = "withheld"
-        b.d_reason[i] = "withheld"
+        b.n_reason[i] = reason
+        b.d_reason[i] = reason
 
 
 def p_band(p: float) -> str:
@@ -820,8 +825,9 @@ def protect_associations(
     (``("associations", outcome, factor, level, "n")``; ``"denominator"``: the row total and its
     count) to hide as secondaries, chosen across tables by :func:`msht.pipeline.protect_release`.
     ``withheld``: blocks (``(outcome, factor)``) withheld whole whatever their own rules need
-    (reason ``withheld``, every count ``"[c]"``): a force's blocks that the forces of a run hide
-    together (:func:`msht.publish.forces_tables.across_forces`).
+    (reason :data:`WITHHELD_ACROSS_FORCES`, every count ``"[c]"``, which says nothing about its
+    size): a force's blocks that the forces of a run hide together
+    (:func:`msht.publish.forces_tables.across_forces`).
     """
     m = _check_m(min_cell_count)
     out = _with_markers(rows)
@@ -849,7 +855,7 @@ def protect_associations(
                               for c in ("n", "denominator"))
             _protect_assoc_block(b, m, linked, pushed, totals)
             if (str(outcome), str(factor)) in withheld and len(b.n) > 1:
-                _withhold_assoc(b)
+                _withhold_assoc(b, WITHHELD_ACROSS_FORCES)
             hidden_yes[(outcome, factor)] = {out.at[b.index[i], "level"] for i in b.n_reason}
             for i, idx in enumerate(b.index):
                 if i in b.n_reason:
@@ -999,7 +1005,7 @@ def release_summary(protected: pd.DataFrame) -> str:
     units are left to publish them." for a protected frame ("" when nothing is hidden)."""
     keys = ["outcome", "factor"] if "outcome" in protected.columns else ["table", "variable"]
     hidden = protected["suppressed"] | protected["denominator_suppressed"]
-    blocks = protected.assign(_h=hidden, _w=protected["reason"].eq("withheld")).groupby(keys, sort=False)
+    blocks = protected.assign(_h=hidden, _w=protected["reason"].isin(WITHHELD_REASONS)).groupby(keys, sort=False)
     total, with_hidden, withheld = blocks.ngroups, int(blocks["_h"].any().sum()), int(blocks["_w"].any().sum())
     if not with_hidden:
         return ""
