@@ -535,7 +535,7 @@ def test_a_forces_appendix4_explains_blocks_withheld_across_forces_only_when_the
     tables = {f: (_force_rows(f), sdc.protect_associations(_force_rows(f), M)) for f in FORCES}
     extra = forces_tables.across_forces(tables, M)
     shown = forces_tables.by_force({f: sdc.protect_associations(t, M) for f, (t, _) in tables.items()})
-    assert forces_tables.withheld_note(shown) == ""
+    assert forces_tables.across_forces_note(shown) == ""
     withheld = forces_tables.by_force({f: sdc.protect_associations(t, M, withheld=frozenset(extra[f]))
                                         for f, (t, _) in tables.items()})
-    assert forces_tables.withheld_note(withheld) == forces_tables.WITHHELD_ACROSS_FORCES_NOTE
+    assert forces_tables.across_forces_note(withheld) == forces_tables.WITHHELD_ACROSS_FORCES_NOTE

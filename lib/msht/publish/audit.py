@@ -804,6 +804,8 @@ def bound_hidden(s: System, binaries: list, pct_rows: list, m: int = 5) -> pd.Da
     then narrowed to the values that keep the band (:func:`_apply_bands`)."""
     from scipy.optimize import LinearConstraint, milp
 
+    from msht.publish import sdc
+
     a, lo, hi, bounds, nvar = _matrices(s, binaries, pct_rows)
     parts = _components(a, bounds)
     public_total = _withheld_chains(s)
@@ -827,7 +829,7 @@ def bound_hidden(s: System, binaries: list, pct_rows: list, m: int = 5) -> pd.Da
             if not res.success:
                 raise RuntimeError(f"audit system infeasible or unsolved for {name}: {res.message}")
             ends.append(round(res.x[at]))
-        whole_block = s.reason.get(i) in ("withheld", "withheld_across_forces", "implicit")
+        whole_block = s.reason.get(i) in (*sdc.WITHHELD_REASONS, "implicit")
         required = (not (whole_block and not 1 <= s.truth[i] < m)
                     and i not in public_total and i not in s.structural)
         values = ends[1] - ends[0] + 1

@@ -342,12 +342,14 @@ def withheld_blocks(rows: pd.DataFrame) -> dict[tuple[str, str], set[str]]:
     release pools each factor across the other forces only
     (:func:`msht.analysis.stratified.stratified_tests`' ``left_out``), so that every pooled
     statistic is computed from published counts; empty without disclosure control."""
+    from msht.publish.forces_figures import appendix4_hidden
+
     out: dict[tuple[str, str], set[str]] = {}
     if rows.empty or "suppressed" not in rows.columns:
         return out
-    hidden = rows["suppressed"].astype(bool) | rows["denominator_suppressed"].astype(bool)
-    for r in rows[hidden & (rows["factor"] != associate.OVERALL)].itertuples():
-        out.setdefault((str(r.outcome), str(r.factor)), set()).add(str(r.force))
+    for (force, outcome, factor, _), (n_hidden, d_hidden, _) in appendix4_hidden(rows).items():
+        if factor != associate.OVERALL and (n_hidden or d_hidden):
+            out.setdefault((str(outcome), str(factor)), set()).add(force)
     return out
 
 
@@ -359,7 +361,7 @@ WITHHELD_ACROSS_FORCES_NOTE = (
 )
 
 
-def withheld_note(rows: pd.DataFrame) -> str:
+def across_forces_note(rows: pd.DataFrame) -> str:
     """:data:`WITHHELD_ACROSS_FORCES_NOTE` when a force's block of the forces' protected Appendix 4
     (``rows``, with their marker columns) is withheld whole with another force's (reason
     :data:`msht.publish.sdc.WITHHELD_ACROSS_FORCES`), else ""."""
